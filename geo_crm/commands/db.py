@@ -1,0 +1,90 @@
+"""``geo-crm db …``: the embedded cluster and migrations."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .. import migrate
+from ..db import ensure_postgis, get_db
+from ..errors import GeoCrmError
+
+
+def _cluster():
+    from ..localdb import LocalCluster
+
+    cfg = current_app.config
+    if cfg.get("DATABASE_URL"):
+        raise GeoCrmError("DATABASE_URL is set: geo_crm uses that server and runs no cluster of its own")
+    return LocalCluster.for_dir(cfg["GEO_CRM_PGDATA"], dbname=cfg["GEO_CRM_DB_NAME"],
+                                bindir=cfg.get("GEO_CRM_PG_BINDIR"))
+
+
+@click.group("db", help="The database: embedded cluster and schema migrations.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("start")
+@with_appcontext
+def start_cmd() -> None:
+    """Start (or reuse) the embedded PostgreSQL cluster and create the database."""
+    cluster = _cluster()
+    was_running = cluster.is_running()
+    url = cluster.ensure_database()
+    click.echo(("reusing" if was_running else "started") + f" embedded PostgreSQL in {cluster.datadir}")
+    click.echo(f"database: {url}")
+
+
+@db_group.command("stop")
+@with_appcontext
+def stop_cmd() -> None:
+    """Stop the embedded PostgreSQL cluster."""
+    cluster = _cluster()
+    click.echo("stopped" if cluster.stop() else "not running")
+
+
+@db_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@with_appcontext
+def status_cmd(as_json: bool) -> None:
+    """Say whether the database is reachable and at which schema revision."""
+    cfg = current_app.config
+    info: dict = {"mode": "external" if cfg.get("DATABASE_URL") else "embedded"}
+    if info["mode"] == "embedded":
+        info.update(_cluster().status())
+    if info["mode"] == "external" or info.get("running"):
+        engine = get_db().raw_engine()
+        info["postgis"] = ensure_postgis(engine)
+        info["revision"] = migrate.current(engine)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:12} {value}")
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade_cmd(revision: str) -> None:
+    """Migrate the schema up to REVISION (default: head)."""
+    engine = get_db().raw_engine()
+    migrate.upgrade_locked(engine, revision)
+    click.echo(f"schema at revision {migrate.current(engine)}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def downgrade_cmd(revision: str) -> None:
+    """Migrate the schema down to REVISION ('base' removes every table)."""
+    engine = get_db().raw_engine()
+    migrate.downgrade(engine, revision)
+    click.echo(f"schema at revision {migrate.current(engine) or 'base'}")
+
+
+COMMANDS = [db_group]

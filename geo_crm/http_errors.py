@@ -1,0 +1,53 @@
+"""One JSON error body everywhere; HTML or JSON chosen by content negotiation."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import GeoCrmError
+
+LOGGER = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _respond(status: int, code: str, message: str, fields: dict | None = None):
+    if _wants_json():
+        return jsonify(error_body(code, message, fields)), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(GeoCrmError)
+    def _domain_error(exc: GeoCrmError):
+        return _respond(exc.status, exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _respond(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        LOGGER.exception("unhandled error on %s %s", request.method, request.path)
+        from flask import g
+
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+        return _respond(500, "internal_error", "an unexpected error occurred; it has been logged")

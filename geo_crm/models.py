@@ -1,0 +1,373 @@
+"""The domain schema (DESIGN.md "Domain").
+
+Rules that no client may break live in the database: CHECK constraints here, and the triggers
+of the initial migration (tier order, parent cycles, region assignment, payments, evaluation
+history). Tests insert bad rows with plain SQL to prove each one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TIERS = ("distributor", "wholesaler_2", "wholesaler_3", "retail")
+REGION_LEVELS = ("country", "province", "city", "district")
+OUTLET_STATUSES = ("active", "inactive", "closed")
+GEOTAG_SOURCES = ("gps", "map", "import", "geocode")
+CRS_NAMES = ("wgs84", "gcj02", "bd09")
+GEOTAG_STATES = ("accepted", "flagged", "rejected")
+ROLES = ("admin", "manager", "rep")
+
+Money = Numeric(14, 2)
+Quantity = Numeric(14, 3)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _point_ok(column: str) -> str:
+    """A stored point is valid, non-empty and inside lon [-180, 180] / lat [-90, 90] (NaN fails)."""
+    return (
+        f"{column} IS NULL OR (NOT ST_IsEmpty({column}) AND ST_IsValid({column}) "
+        f"AND ST_X({column}) BETWEEN -180 AND 180 AND ST_Y({column}) BETWEEN -90 AND 90)"
+    )
+
+
+def _nonneg(column: str) -> str:
+    # NUMERIC accepts 'NaN', which sorts above every number and so passes ">= 0"
+    return f"{column} >= 0 AND {column} <> 'NaN'"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    label_point = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Region]] = relationship(back_populates="parent")
+
+    __table_args__ = (
+        CheckConstraint(_in("level", REGION_LEVELS), name="region_level_known"),
+        CheckConstraint(
+            "ST_IsValid(boundary) AND NOT ST_IsEmpty(boundary) AND ST_XMin(boundary) >= -180 "
+            "AND ST_XMax(boundary) <= 180 AND ST_YMin(boundary) >= -90 AND ST_YMax(boundary) <= 90",
+            name="region_boundary_valid",
+        ),
+        CheckConstraint("parent_id <> id", name="region_not_own_parent"),
+        CheckConstraint("area_m2 >= 0 AND area_m2 <> 'NaN'", name="region_area_nonneg"),
+        CheckConstraint(_point_ok("label_point"), name="region_label_point_valid"),
+        Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
+        Index("ix_regions_parent_id", "parent_id"),
+    )
+
+
+class RegionPart(Base):
+    """Boundary pieces of at most 64 vertices (ST_Subdivide), kept by trigger: fast point lookups."""
+
+    __tablename__ = "region_parts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+    depth: Mapped[int] = mapped_column(SmallInteger)
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        Index("ix_region_parts_geom", "geom", postgresql_using="gist"),
+        Index("ix_region_parts_region_id", "region_id"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    locale: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="user_role_known"),
+        CheckConstraint("username ~ '^[A-Za-z0-9_.@-]{2,64}$'", name="user_username_format"),
+    )
+
+
+class UserRegion(Base):
+    """A manager's scope: these regions and everything below them."""
+
+    __tablename__ = "user_regions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_user_regions_region_id", "region_id"),)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+
+class Outlet(Base):
+    __tablename__ = "outlets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
+    address: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    parent: Mapped[Outlet | None] = relationship(remote_side=[id])
+    region: Mapped[Region | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(_in("tier", TIERS), name="outlet_tier_known"),
+        CheckConstraint(_in("status", OUTLET_STATUSES), name="outlet_status_known"),
+        CheckConstraint(_point_ok("location"), name="outlet_location_valid"),
+        CheckConstraint("tier <> 'distributor' OR parent_id IS NULL", name="outlet_distributor_no_parent"),
+        CheckConstraint("parent_id <> id", name="outlet_not_own_parent"),
+        CheckConstraint("length(btrim(code)) > 0 AND length(btrim(name)) > 0", name="outlet_code_name_present"),
+        CheckConstraint("version >= 1", name="outlet_version_positive"),
+        Index("ix_outlets_location", "location", postgresql_using="gist"),
+        Index("ix_outlets_parent_id", "parent_id"),
+        Index("ix_outlets_region_id", "region_id"),
+        Index("ix_outlets_rep_id", "rep_id"),
+        Index("ix_outlets_created_by_id", "created_by_id"),
+        Index("ix_outlets_tier_status", "tier", "status"),
+    )
+
+
+class GeotagEvent(Base):
+    """Every location change of an outlet, kept forever (the migration forbids deleting them)."""
+
+    __tablename__ = "geotag_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    old_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    new_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))
+    crs: Mapped[str] = mapped_column(String(8), server_default="wgs84")
+    state: Mapped[str] = mapped_column(String(16), server_default="accepted")
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    captured_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("source", GEOTAG_SOURCES), name="geotag_source_known"),
+        CheckConstraint(_in("crs", CRS_NAMES), name="geotag_crs_known"),
+        CheckConstraint(_in("state", GEOTAG_STATES), name="geotag_state_known"),
+        CheckConstraint(_point_ok("old_location"), name="geotag_old_location_valid"),
+        CheckConstraint(_point_ok("new_location"), name="geotag_new_location_valid"),
+        CheckConstraint(
+            "accuracy_m IS NULL OR (accuracy_m >= 0 AND accuracy_m <> 'NaN' AND accuracy_m < 'Infinity')",
+            name="geotag_accuracy_nonneg",
+        ),
+        Index("ix_geotag_events_outlet_id", "outlet_id", "created_at"),
+        Index("ix_geotag_events_user_id", "user_id"),
+        Index("ix_geotag_events_reviewed_by_id", "reviewed_by_id"),
+        Index("ix_geotag_events_created_at", "created_at"),
+        Index("ix_geotag_events_new_location", "new_location", postgresql_using="gist"),
+        Index("ix_geotag_events_old_location", "old_location", postgresql_using="gist"),
+        Index("ix_geotag_events_flagged", "state", postgresql_where="state = 'flagged'"),
+    )
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+    __table_args__ = (
+        CheckConstraint("length(btrim(sku)) > 0 AND length(btrim(name)) > 0", name="product_sku_name_present"),
+    )
+
+
+class SalesPlan(Base):
+    __tablename__ = "sales_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    month: Mapped[dt.date] = mapped_column(Date)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    target_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    target_amount: Mapped[Decimal] = mapped_column(Money)
+    support_notes: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("distributor_id", "month", "product_id", name="uq_sales_plan_distributor_month_product"),
+        CheckConstraint("extract(day from month) = 1", name="sales_plan_month_first_day"),
+        CheckConstraint(_nonneg("target_quantity"), name="sales_plan_quantity_nonneg"),
+        CheckConstraint(_nonneg("target_amount"), name="sales_plan_amount_nonneg"),
+        Index("ix_sales_plans_month", "month"),
+        Index("ix_sales_plans_product_id", "product_id"),
+    )
+
+
+class SalesRecord(Base):
+    """One delivery from a seller outlet to a buyer outlet; debt = amount − paid."""
+
+    __tablename__ = "sales_records"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    sale_date: Mapped[dt.date] = mapped_column(Date)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    spec: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    amount_paid: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    # derived, so they can never disagree with the amounts
+    debt: Mapped[Decimal] = mapped_column(Money, Computed("amount - amount_paid", persisted=True))
+    settlement: Mapped[str] = mapped_column(
+        String(16),
+        Computed(
+            "CASE WHEN amount_paid >= amount THEN 'paid' WHEN amount_paid > 0 THEN 'partial' "
+            "ELSE 'unpaid' END",
+            persisted=True,
+        ),
+    )
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_nonneg("quantity"), name="sales_record_quantity_nonneg"),
+        CheckConstraint(_nonneg("amount"), name="sales_record_amount_nonneg"),
+        CheckConstraint(_nonneg("amount_paid"), name="sales_record_paid_nonneg"),
+        CheckConstraint("amount_paid <= amount", name="sales_record_paid_not_above_amount"),
+        CheckConstraint("seller_id <> buyer_id", name="sales_record_seller_not_buyer"),
+        Index("ix_sales_records_seller_id", "seller_id"),
+        Index("ix_sales_records_buyer_id", "buyer_id"),
+        Index("ix_sales_records_product_id", "product_id"),
+        Index("ix_sales_records_sale_date", "sale_date"),
+        Index("ix_sales_records_unpaid", "buyer_id", postgresql_where="amount_paid < amount"),
+    )
+
+
+class Payment(Base):
+    """A payment against a sales record; a trigger keeps the record's amount_paid the sum."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sales_record_id: Mapped[int] = mapped_column(ForeignKey("sales_records.id", ondelete="CASCADE"))
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("amount > 0 AND amount <> 'NaN'", name="payment_amount_positive"),
+        Index("ix_payments_sales_record_id", "sales_record_id"),
+        Index("ix_payments_user_id", "user_id"),
+        Index("ix_payments_paid_on", "paid_on"),
+    )
+
+
+class Evaluation(Base):
+    """A dated assessment of a distributor; a history, never overwritten (enforced by trigger)."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    evaluated_on: Mapped[dt.date] = mapped_column(Date)
+    initiative: Mapped[int] = mapped_column(SmallInteger)
+    capital: Mapped[Decimal | None] = mapped_column(Money)
+    brands_carried: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    warehouses: Mapped[int | None] = mapped_column(SmallInteger)
+    warehouse_area_m2: Mapped[float | None] = mapped_column(Float)
+    vehicles: Mapped[int | None] = mapped_column(SmallInteger)
+    staff: Mapped[int | None] = mapped_column(SmallInteger)
+    credit: Mapped[int] = mapped_column(SmallInteger)
+    social_relations: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    evaluator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("initiative BETWEEN 1 AND 5", name="evaluation_initiative_range"),
+        CheckConstraint("credit BETWEEN 1 AND 5", name="evaluation_credit_range"),
+        CheckConstraint("capital IS NULL OR (capital >= 0 AND capital <> 'NaN')", name="evaluation_capital_nonneg"),
+        CheckConstraint(
+            "coalesce(warehouses, 0) >= 0 AND coalesce(vehicles, 0) >= 0 AND coalesce(staff, 0) >= 0 "
+            "AND (warehouse_area_m2 IS NULL OR (warehouse_area_m2 >= 0 AND warehouse_area_m2 < 'Infinity'))",
+            name="evaluation_counts_nonneg",
+        ),
+        Index("ix_evaluations_distributor_id", "distributor_id", "evaluated_on"),
+        Index("ix_evaluations_evaluator_id", "evaluator_id"),
+        Index("ix_evaluations_evaluated_on", "evaluated_on"),
+    )

@@ -1,0 +1,1 @@
+"""Services: plain functions on a SQLAlchemy Session, no Flask inside."""

@@ -1,0 +1,55 @@
+"""Counts of outlets per tier for every region, rolled up through the region tree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import TIERS, Outlet, Region
+
+
+@dataclass
+class RegionCounts:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    by_tier: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIERS, 0))
+    not_geotagged: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_tier.values())
+
+
+def region_outlet_counts(session: Session, *, active_only: bool = True) -> list[RegionCounts]:
+    """Every region with the outlets inside it or any of its sub-regions, per tier.
+
+    Outlets carry only their smallest region; the roll-up walks parents in memory, which is
+    cheap because regions number in the hundreds while outlets number in the millions.
+    """
+    regions = {
+        r.id: RegionCounts(r.id, r.code, r.name, r.level, r.parent_id)
+        for r in session.execute(
+            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id).order_by(Region.code)
+        )
+    }
+    stmt = select(Outlet.region_id, Outlet.tier, func.count()).group_by(Outlet.region_id, Outlet.tier)
+    if active_only:
+        stmt = stmt.where(Outlet.status == "active")
+    for region_id, tier, count in session.execute(stmt):
+        seen: set[int] = set()
+        node = regions.get(region_id) if region_id is not None else None
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            node.by_tier[tier] += count
+            node = regions.get(node.parent_id) if node.parent_id is not None else None
+    return list(regions.values())
+
+
+def untagged_count(session: Session) -> int:
+    return session.scalar(select(func.count()).where(Outlet.location.is_(None))) or 0

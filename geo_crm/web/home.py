@@ -1,0 +1,30 @@
+"""The home page: every region with its outlets per tier."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from ..db import get_session
+from ..models import TIERS
+from ..services.overview import region_outlet_counts, untagged_count
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index():
+    """List regions, largest level first, with outlet counts per tier."""
+    session = get_session()
+    rows = region_outlet_counts(session)
+    order = {"country": 0, "province": 1, "city": 2, "district": 3}
+    rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
+    return render_template("home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session))
+
+
+@bp.get("/healthz")
+def healthz():
+    """Report that the app and its database answer."""
+    from sqlalchemy import text
+
+    get_session().execute(text("SELECT 1"))
+    return {"status": "ok"}
