@@ -21,12 +21,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # Chinese names stay readable in JSON
 
-    from . import cli, db, http_errors
-    from .web import init_app as init_web
+    from . import api, cli, db, http_errors, web
 
     db.init_app(app)
     http_errors.init_app(app)
     cli.init_app(app)
-    init_web(app)
+    api.init_app(app)
+    web.init_app(app)
     logging.getLogger("geo_crm").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app

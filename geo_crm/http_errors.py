@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from .dberrors import translate
 from .errors import GeoCrmError
 
 LOGGER = logging.getLogger(__name__)
@@ -41,6 +43,19 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return _respond(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        from flask import g
+
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+        translated = translate(exc)
+        if translated is None:
+            LOGGER.exception("database error on %s %s", request.method, request.path)
+            return _respond(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return _respond(translated.status, translated.code, translated.message, translated.fields)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

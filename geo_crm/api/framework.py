@@ -1,0 +1,160 @@
+"""Declaring API operations once: pydantic models validate the request and feed the OpenAPI document.
+
+Every ``/api/v1`` view is declared with :func:`operation`; the registry it fills is what
+``/api/v1/openapi.json`` is built from, so a route cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Blueprint, request
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from ..errors import GeoCrmError, ValidationError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Body(BaseModel):
+    """A JSON request body: unknown fields, NaN/Infinity and type coercion are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, str_strip_whitespace=True)
+
+
+class Query(BaseModel):
+    """Query-string parameters: strings are converted, unknown parameters refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    """A response shape (documentation and serialisation)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+@dataclass
+class Operation:
+    path: str  # OpenAPI form: /outlets/{outlet_id}
+    method: str
+    endpoint: str
+    summary: str
+    description: str
+    tags: list[str]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    responses: dict[int, typing.Any]
+    produces: list[str] = field(default_factory=lambda: ["application/json"])
+    body_content_types: list[str] = field(default_factory=lambda: ["application/json"])
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+REGISTRY: list[Operation] = []
+
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
+
+
+def _openapi_path(rule: str) -> tuple[str, dict[str, str]]:
+    params: dict[str, str] = {}
+
+    def repl(match: re.Match) -> str:
+        conv = match.group("conv") or "string"
+        params[match.group("name")] = {"int": "integer", "float": "number"}.get(conv, "string")
+        return "{" + match.group("name") + "}"
+
+    return _CONVERTER.sub(repl, rule), params
+
+
+def field_errors(exc: PydanticValidationError, prefix: str) -> dict[str, str]:
+    """Turn pydantic errors into ``{"body.lat": "problem"}``."""
+    out: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in (prefix, *err["loc"]))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.setdefault(path, message)
+    return out
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    data: dict[str, typing.Any] = {}
+    hints = typing.get_type_hints(model)
+    for key in request.args:
+        values = request.args.getlist(key)
+        annotation = hints.get(key)
+        is_list = annotation is not None and "list" in str(annotation).lower()
+        if is_list:
+            data[key] = [v for item in values for v in item.split(",") if v != ""]
+        else:
+            data[key] = values[-1]
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError("invalid query parameters", fields=field_errors(exc, "query")) from exc
+
+
+def json_payload() -> typing.Any:
+    """The request's JSON, with 415 for another media type and 400 for malformed JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+    try:
+        return request.get_json()
+    except BadRequest as exc:
+        raise GeoCrmError("the body is not valid JSON") from exc
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    payload = json_payload()
+    if not isinstance(payload, dict):
+        raise ValidationError("the body must be a JSON object", fields={"body": "expected an object"})
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as exc:
+        raise ValidationError("invalid request body", fields=field_errors(exc, "body")) from exc
+
+
+def operation(
+    rule: str,
+    method: str,
+    *,
+    summary: str,
+    tags: list[str],
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, typing.Any] | None = None,
+    produces: list[str] | None = None,
+    body_content_types: list[str] | None = None,
+) -> Callable:
+    """Register a documented API view; validated ``body``/``query`` are passed as keywords."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            return view(**kwargs)
+
+        endpoint = view.__name__
+        bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
+        path, params = _openapi_path(rule)
+        REGISTRY.append(
+            Operation(
+                path=path, method=method.lower(), endpoint=f"api.{endpoint}", summary=summary,
+                description=(view.__doc__ or "").strip(), tags=tags, body=body, query=query,
+                responses=responses or {200: None}, produces=produces or ["application/json"],
+                body_content_types=body_content_types or ["application/json"], path_params=params,
+            )
+        )
+        return wrapper
+
+    return decorator
