@@ -8,7 +8,6 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from .errors import GeoCrmError
 
 
 def _create_app():
@@ -17,20 +16,7 @@ def _create_app():
     return create_app()
 
 
-class GeoCrmGroup(FlaskGroup):
-    """Turns domain errors into one line on stderr and a non-zero exit, never a traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except GeoCrmError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            for field, problem in exc.fields.items():
-                click.echo(f"  {field}: {problem}", err=True)
-            ctx.exit(1)
-
-
-@click.group(cls=GeoCrmGroup, create_app=_create_app, add_default_commands=True,
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
              help="geo_crm: a manufacturer's distribution network on a map.")
 def main_group() -> None:
     pass

@@ -30,9 +30,14 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for "/.s.PGSQL.5432"
 
 def find_bindir(explicit: str | None = None) -> Path:
     """Find the folder holding initdb, pg_ctl and postgres, or say what to install."""
+    if explicit:  # configured: honour it or say it is wrong, never silently use another
+        folder = Path(explicit)
+        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return folder
+        raise DatabaseSetupError(
+            f"GEO_CRM_PG_BINDIR={explicit} does not hold initdb, pg_ctl and postgres: {INSTALL_HINT}"
+        )
     candidates: list[Path] = []
-    if explicit:
-        candidates.append(Path(explicit))
     # Debian keeps server binaries off PATH, one folder per major version: newest first
     debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
     candidates += [Path(p) for p in debian]

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import click
 
+from ..errors import GeoCrmError
+
 _MODULES = ("db",)
+
+
+class CliError(click.ClickException):
+    """A domain error on the command line: ``error: …`` and its fields on stderr, exit 1."""
+
+    def __init__(self, error: GeoCrmError):
+        super().__init__(error.message)
+        self.error = error
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.error.message}", err=True)
+        for field, problem in self.error.fields.items():
+            click.echo(f"  {field}: {problem}", err=True)
+
+
+def _guard(command: click.Command) -> None:
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _guard(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "_geo_crm_guarded", False):
+        return
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except GeoCrmError as exc:
+            raise CliError(exc) from exc
+
+    guarded._geo_crm_guarded = True  # type: ignore[attr-defined]
+    command.callback = guarded
 
 
 def register(group: click.Group) -> None:
     for name in _MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         for command in module.COMMANDS:
+            _guard(command)
             group.add_command(command)

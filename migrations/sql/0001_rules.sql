@@ -38,6 +38,8 @@ BEGIN
         NEW.tier, parent_tier
         USING ERRCODE = 'check_violation', CONSTRAINT = 'outlet_parent_tier';
     END IF;
+    -- unreachable while tiers strictly fall along parent links; kept so that relaxing the tier
+    -- rule (e.g. wholesalers buying from peers) cannot open the door to loops
     IF TG_OP = 'UPDATE' THEN
       WITH RECURSIVE up(id, parent_id, path) AS (
         SELECT o.id, o.parent_id, ARRAY[o.id] FROM outlets o WHERE o.id = NEW.parent_id
