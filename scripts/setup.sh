@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install what geo_crm needs on a Debian machine (idempotent): PostgreSQL + PostGIS, Chromium for
+# the browser tests, CJK fonts for readable screenshots, and a virtualenv in .venv with the
+# package and its test extra. Nothing is downloaded at run time after this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+pick_postgis() {
+  # Debian 12 ships postgresql-15-postgis-3; newer releases carry a newer major version.
+  if apt-cache policy postgresql-15-postgis-3 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    echo postgresql-15-postgis-3
+  else
+    apt-cache search --names-only '^postgresql-[0-9]+-postgis-3$' | awk '{print $1}' | sort -V | tail -n 1
+  fi
+}
+
+need=()
+for cmd_pkg in "chromium:chromium" "python3:python3" ; do
+  cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
+  need+=(POSTGIS)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  pkgs=()
+  for p in "${need[@]}"; do
+    if [ "$p" = POSTGIS ]; then pkgs+=("$(pick_postgis)"); else pkgs+=("$p"); fi
+  done
+  $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  # the embedded cluster is geo_crm's own: Debian's default cluster is not needed
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test,serve]'
+echo "setup: ready (.venv)" >&2
