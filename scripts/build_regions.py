@@ -1,0 +1,171 @@
+"""Build data/regions/*.geojson from the map JSON shipped in the npm package echarts@4.9.0.
+
+Usage: python scripts/build_regions.py PATH/TO/echarts/package/map/json [--out data/regions]
+
+Output is deterministic (features sorted by code, fixed rounding, one feature per line).
+Invalid polygons are kept as decoded on purpose: the loader repairs and reports them. Only
+rings that are not polygons at all (fewer than 3 distinct points) are dropped, because no
+GeoJSON reader accepts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import shapely
+
+from geo_crm.echarts_decode import DEFAULT_SCALE, close_ring, decode_geometry, split_islands
+
+PROVINCES_EN = {
+    "110000": ("北京", "Beijing"), "120000": ("天津", "Tianjin"), "130000": ("河北", "Hebei"),
+    "140000": ("山西", "Shanxi"), "150000": ("内蒙古", "Inner Mongolia"),
+    "210000": ("辽宁", "Liaoning"), "220000": ("吉林", "Jilin"),
+    "230000": ("黑龙江", "Heilongjiang"), "310000": ("上海", "Shanghai"),
+    "320000": ("江苏", "Jiangsu"), "330000": ("浙江", "Zhejiang"), "340000": ("安徽", "Anhui"),
+    "350000": ("福建", "Fujian"), "360000": ("江西", "Jiangxi"), "370000": ("山东", "Shandong"),
+    "410000": ("河南", "Henan"), "420000": ("湖北", "Hubei"), "430000": ("湖南", "Hunan"),
+    "440000": ("广东", "Guangdong"), "450000": ("广西", "Guangxi"), "460000": ("海南", "Hainan"),
+    "500000": ("重庆", "Chongqing"), "510000": ("四川", "Sichuan"), "520000": ("贵州", "Guizhou"),
+    "530000": ("云南", "Yunnan"), "540000": ("西藏", "Tibet"), "610000": ("陕西", "Shaanxi"),
+    "620000": ("甘肃", "Gansu"), "630000": ("青海", "Qinghai"), "640000": ("宁夏", "Ningxia"),
+    "650000": ("新疆", "Xinjiang"), "710000": ("台湾", "Taiwan"), "810000": ("香港", "Hong Kong"),
+    "820000": ("澳门", "Macao"),
+}
+DIGITS = 6
+MAX_SLIVER_DEG2 = 0.01  # ≈ 100 km²
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.dropped_rings = 0
+
+
+def _rings(polygons, stats: Stats) -> list:
+    """Round, close, and drop rings with fewer than 3 distinct points (a dropped exterior
+    drops its holes with it)."""
+    out = []
+    for poly in polygons:
+        kept = []
+        for i, ring in enumerate(poly):
+            ring = close_ring([(round(x, DIGITS), round(y, DIGITS)) for x, y in ring])
+            if len(set(ring)) < 3:
+                stats.dropped_rings += 1 if i else len(poly)
+                if i == 0:
+                    break
+                continue
+            kept.append([list(p) for p in ring])
+        if kept:
+            out.append(kept)
+    return out
+
+
+def _geometry(polygons: list) -> dict:
+    if len(polygons) == 1:
+        return {"type": "Polygon", "coordinates": polygons[0]}
+    return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+def _feature(code, name, name_en, level, parent_code, geometry) -> dict:
+    props = {"code": code, "name": name, "name_en": name_en, "level": level,
+             "parent_code": parent_code}
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def _decode_file(path: Path, stats: Stats) -> list[tuple[dict, dict]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    scale = data.get("UTF8Scale") or DEFAULT_SCALE
+    out = []
+    for feat in data["features"]:
+        geom = feat["geometry"]
+        polys = decode_geometry(geom, scale) if data.get("UTF8Encoding") else geom["coordinates"]
+        out.append((feat, _geometry(_rings(split_islands(polys), stats))))
+    return out
+
+
+def build(src: Path, out: Path) -> dict:
+    stats = Stats()
+    provinces = []
+    for feat, geometry in _decode_file(src / "china.json", stats):
+        code, name = str(feat["id"]), feat["properties"]["name"]
+        expected_name, name_en = PROVINCES_EN[code]
+        if name != expected_name:
+            raise SystemExit(f"province {code}: name {name!r}, expected {expected_name!r}")
+        provinces.append(_feature(code, name, name_en, "province", "CN", geometry))
+    provinces.sort(key=lambda f: f["properties"]["code"])
+    if len(provinces) != 34:
+        raise SystemExit(f"expected 34 provinces, found {len(provinces)}")
+
+    cities, seen = [], {p["properties"]["code"] for p in provinces}
+    for feat, geometry in _decode_file(src / "china-cities.json", stats):
+        code, name = str(feat["id"]), feat["properties"]["name"]
+        parent = code[:2] + "0000"
+        if parent not in PROVINCES_EN:
+            raise SystemExit(f"city {code} {name}: no province {parent}")
+        name_en = None
+        if code == parent:
+            # a municipality or SAR listed as its own city: give it the adcode pattern of the
+            # municipality's urban districts (110100 …) so codes stay unique across levels
+            name_en = PROVINCES_EN[code][1]
+            code = code[:2] + "0100"
+        if code in seen:
+            raise SystemExit(f"duplicate region code {code}")
+        seen.add(code)
+        cities.append(_feature(code, name, name_en, "city", parent, geometry))
+    cities.sort(key=lambda f: f["properties"]["code"])
+
+    country_geom = _country([shapely.geometry.shape(p["geometry"]) for p in provinces])
+    country = _feature("CN", "中国", "China", "country", None,
+                       json.loads(shapely.to_geojson(country_geom)))
+
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name, feats in (("cn-country", [country]), ("cn-provinces", provinces),
+                        ("cn-cities", cities)):
+        _write(out / f"{name}.geojson", feats)
+        shapes = [shapely.geometry.shape(f["geometry"]) for f in feats]
+        counts[name] = (len(feats), sum(not s.is_valid for s in shapes))
+    counts["dropped_rings"] = stats.dropped_rings
+    return counts
+
+
+def _country(provinces: list) -> shapely.MultiPolygon:
+    """The union of the provinces, valid on the 6-decimal grid. The union has hundreds of
+    small holes where neighbouring province outlines do not quite meet; China has no enclaves,
+    so they are filled (and the build stops if a hole is large enough to be real)."""
+    union = shapely.set_precision(shapely.union_all(shapely.make_valid(provinces)), 10**-DIGITS)
+    parts = []
+    for part in shapely.get_parts(union):
+        largest = max((shapely.Polygon(r).area for r in part.interiors), default=0.0)
+        if largest > MAX_SLIVER_DEG2:
+            raise SystemExit(f"country hole of {largest:.4f} deg² is too large to be a sliver")
+        parts.append(shapely.Polygon(part.exterior))
+    return shapely.set_precision(shapely.union_all(parts), 10**-DIGITS)
+
+
+def _write(path: Path, features: list[dict]) -> None:
+    """One feature per line: diffs stay readable and the file stays compact."""
+    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
+    path.write_text('{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n",
+                    encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("map_json", type=Path, help="echarts package/map/json folder")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).resolve().parent.parent / "data" / "regions")
+    args = parser.parse_args(argv)
+    counts = build(args.map_json, args.out)
+    for name, value in counts.items():
+        if isinstance(value, tuple):
+            print(f"{name}: {value[0]} features, {value[1]} invalid")
+        else:
+            print(f"{name}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
