@@ -1,0 +1,363 @@
+"""Products, sales records, payments and a buyer's debt over HTTP.
+
+Money travels as decimal strings ("1234.50") both ways, so no amount is ever a binary float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import jsonify, make_response, url_for
+from pydantic import Field
+
+from ..db import get_session
+from ..errors import ValidationError
+from ..services import sales as svc
+from ..services.outlets import get_outlet, require_outlet_id
+from .framework import Body, Out, Query, operation
+from .outlets import visible_outlets
+from .schemas import (
+    CleanText,
+    Code,
+    IsoDate,
+    Money,
+    Name,
+    PositiveMoney,
+    Quantity,
+    decode_cursor,
+    encode_cursor,
+    field_names,
+    jsonable,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+TAGS = ["sales"]
+Sku = Code
+
+
+# -- shapes --------------------------------------------------------------------------------
+
+
+class ProductIn(Body):
+    sku: Sku
+    name: Name
+    unit: str = Field(min_length=1, max_length=16, description="e.g. 箱, case, bottle")
+    spec: CleanText | None = Field(None, description="规格, e.g. 500ml×12")
+    active: bool = True
+
+
+class ProductOut(Out):
+    id: int
+    sku: str
+    name: str
+    spec: str | None
+    unit: str
+    active: bool
+
+
+class ProductListQuery(Query):
+    q: str | None = Field(None, min_length=1, max_length=100, description="text in SKU or name")
+    active: bool | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class ProductPage(Out):
+    items: list[ProductOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SaleIn(Body):
+    seller_code: Code
+    buyer_code: Code
+    product_sku: Sku
+    sale_date: IsoDate
+    quantity: Quantity
+    amount: Money
+    spec: CleanText | None = None
+    reference: str | None = Field(
+        None, min_length=1, max_length=64, description="unique, e.g. invoice no."
+    )
+
+
+class SaleOut(Out):
+    id: int
+    sale_date: dt.date
+    seller_code: str
+    buyer_code: str
+    product_sku: str
+    spec: str | None
+    quantity: str
+    amount: str
+    amount_paid: str
+    debt: str
+    settlement: str = Field(description="unpaid, partial or paid")
+    reference: str | None
+    created_at: dt.datetime
+
+
+class PaymentOut(Out):
+    id: int
+    sales_record_id: int
+    paid_on: dt.date
+    amount: str
+    note: str | None
+    created_at: dt.datetime
+
+
+class SaleDetail(SaleOut):
+    payments: list[PaymentOut]
+
+
+class SalesListQuery(Query):
+    date_from: IsoDate | None = Field(None, description="first day, inclusive (YYYY-MM-DD)")
+    date_to: IsoDate | None = Field(None, description="last day, inclusive")
+    seller: str | None = Field(None, max_length=64, description="seller outlet code")
+    buyer: str | None = Field(None, max_length=64, description="buyer outlet code")
+    product: str | None = Field(None, max_length=64, description="product SKU")
+    region: str | None = Field(
+        None, max_length=32, description="buyer inside this region or its sub-regions"
+    )
+    unpaid: bool = Field(False, description="only records with debt left")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000)
+    cursor: str | None = Field(None, max_length=200)
+    count: bool = True
+
+
+class SalesTotals(Out):
+    records: int
+    amount: str
+    paid: str
+    debt: str
+
+
+class SalesPage(Out):
+    items: list[SaleOut]
+    totals: SalesTotals | None
+    limit: int
+    offset: int
+    next_cursor: str | None
+
+
+class PaymentIn(Body):
+    amount: PositiveMoney
+    paid_on: IsoDate | None = Field(None, description="default: today")
+    note: CleanText | None = None
+
+
+class PaymentResult(Out):
+    payment: PaymentOut
+    sale: SaleOut
+
+
+class SellerDebt(Out):
+    seller_code: str
+    records: int
+    debt: str
+    oldest_unpaid: dt.date
+
+
+class DebtOut(Out):
+    outlet: dict
+    debt: str
+    unpaid_records: int
+    oldest_unpaid: dt.date | None
+    by_seller: list[SellerDebt]
+
+
+# -- products ------------------------------------------------------------------------------
+
+
+@operation(
+    "/products",
+    "POST",
+    summary="Create a product",
+    tags=TAGS,
+    body=ProductIn,
+    responses={201: ProductOut, 409: None, 422: None},
+)
+def create_product(body: ProductIn):
+    """Create a product; the SKU is unique."""
+    session = get_session()
+    with field_names(session):
+        row = svc.create_product(session, **body.model_dump())
+        session.commit()
+    return make_response(jsonify(jsonable(row)), 201)
+
+
+@operation(
+    "/products",
+    "GET",
+    summary="List products",
+    tags=TAGS,
+    query=ProductListQuery,
+    responses={200: ProductPage},
+)
+def list_products(query: ProductListQuery):
+    """Products by id, optionally matching text or active state."""
+    from sqlalchemy import func, select
+
+    session = get_session()
+    stmt = svc.select_products(q=query.q, active=query.active)
+    rows = session.execute(stmt.limit(query.limit).offset(query.offset)).mappings().all()
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return jsonify(
+        {
+            "items": [jsonable(r) for r in rows],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
+
+
+# -- sales records -------------------------------------------------------------------------
+
+
+@operation(
+    "/sales",
+    "POST",
+    summary="Record a sale",
+    tags=TAGS,
+    body=SaleIn,
+    responses={201: SaleOut, 409: None, 422: None},
+)
+def create_sale(body: SaleIn):
+    """Record a delivery from a seller to a buyer of a lower tier."""
+    session = get_session()
+    renames = {"seller": "seller_code", "buyer": "buyer_code", "amount_paid": "amount"}
+    with field_names(session, renames=renames):
+        row = svc.create_sale(session, **body.model_dump())
+        session.commit()
+    response = make_response(jsonify(jsonable(row)), 201)
+    response.headers["Location"] = url_for("api.get_sale", sale_id=row["id"])
+    return response
+
+
+@operation(
+    "/sales",
+    "GET",
+    summary="List sales records",
+    tags=TAGS,
+    query=SalesListQuery,
+    responses={200: SalesPage, 422: None},
+)
+def list_sales(query: SalesListQuery):
+    """Sales records in id order with every filter given; totals cover all matching records."""
+    filters = svc.SalesFilters(
+        date_from=query.date_from,
+        date_to=query.date_to,
+        seller=query.seller,
+        buyer=query.buyer,
+        product=query.product,
+        region=query.region,
+        unpaid=query.unpaid,
+    )
+    session = get_session()
+    problems = svc.check_sales_filters(session, filters)
+    if problems:
+        raise ValidationError(
+            "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
+        )
+    if query.cursor is not None and query.offset:
+        raise ValidationError(
+            "use cursor or offset, not both", fields={"query.offset": "must be 0 with cursor"}
+        )
+    after = decode_cursor(query.cursor, length=1)[0] if query.cursor is not None else None
+    stmt = svc.select_sales(filters, after_id=after)
+    totals_stmt = svc.sales_totals(filters)
+    scope = visible_outlets()
+    if scope is not None:
+        stmt, totals_stmt = (
+            stmt.where(svc.sales_visible(scope)),
+            totals_stmt.where(svc.sales_visible(scope)),
+        )
+    rows = session.execute(stmt.limit(query.limit + 1).offset(query.offset)).mappings().all()
+    next_cursor = encode_cursor([rows[query.limit - 1]["id"]]) if len(rows) > query.limit else None
+    totals = None
+    if query.count:
+        records, amount, paid, debt = session.execute(totals_stmt).one()
+        totals = {"records": records, "amount": str(amount), "paid": str(paid), "debt": str(debt)}
+    return jsonify(
+        {
+            "items": [jsonable(r) for r in rows[: query.limit]],
+            "totals": totals,
+            "limit": query.limit,
+            "offset": query.offset,
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+@operation(
+    "/sales/<int:sale_id>",
+    "GET",
+    summary="Get a sales record",
+    tags=TAGS,
+    responses={200: SaleDetail, 404: None},
+)
+def get_sale(sale_id: int):
+    """One sales record with its payments."""
+    session = get_session()
+    row = jsonable(svc.get_sale(session, sale_id))
+    row["payments"] = [jsonable(p) for p in svc.list_payments(session, sale_id)]
+    return jsonify(row)
+
+
+@operation(
+    "/sales/<int:sale_id>/payments",
+    "POST",
+    summary="Record a payment",
+    tags=TAGS,
+    body=PaymentIn,
+    responses={201: PaymentResult, 404: None, 422: None},
+)
+def add_payment(sale_id: int, body: PaymentIn):
+    """Add a payment to a sales record; paying more than is owed is refused (422)."""
+    session = get_session()
+    with field_names(session, renames={"amount_paid": "amount"}):
+        result = svc.add_payment(
+            session,
+            sale_id,
+            amount=body.amount,
+            paid_on=body.paid_on or dt.date.today(),
+            note=body.note,
+        )
+        session.commit()
+    return make_response(
+        jsonify({"payment": jsonable(result["payment"]), "sale": jsonable(result["sale"])}), 201
+    )
+
+
+@operation(
+    "/outlets/<code>/debt",
+    "GET",
+    summary="A buyer's outstanding debt",
+    tags=TAGS,
+    responses={200: DebtOut, 404: None},
+)
+def outlet_debt(code: str):
+    """What the outlet still owes its sellers: total, per seller, oldest unpaid delivery."""
+    session = get_session()
+    outlet_id = require_outlet_id(session, code)
+    outlet = get_outlet(session, outlet_id)
+    debt = svc.buyer_debt(session, outlet_id)
+    return jsonify(
+        {
+            "outlet": {
+                "id": outlet["id"],
+                "code": outlet["code"],
+                "name": outlet["name"],
+                "tier": outlet["tier"],
+            },
+            "debt": str(debt["debt"]),
+            "unpaid_records": debt["unpaid_records"],
+            "oldest_unpaid": debt["oldest_unpaid"].isoformat() if debt["oldest_unpaid"] else None,
+            "by_seller": [jsonable(r) for r in debt["by_seller"]],
+        }
+    )

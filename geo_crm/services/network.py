@@ -1,0 +1,195 @@
+"""The buying network: a distributor's downstream tree, any outlet's upstream chain, moves.
+
+Both walks are recursive CTEs over ``outlets.parent_id`` (indexed). The tier rule makes every
+chain strictly descend in tier, so a chain is at most four outlets long; the depth guard only
+protects the query should that rule ever be bypassed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import CTE, Select, func, literal, select
+from sqlalchemy.orm import Session
+
+from ..models import TIERS, Outlet
+
+LOGGER = logging.getLogger(__name__)
+
+_MAX_DEPTH = 16  # tiers allow 3; anything deeper means the rules were bypassed
+
+
+def downstream_cte(
+    root_id: int | None = None, *, root_code: str | None = None, name: str = "downstream"
+) -> CTE:
+    """(id, parent_id, depth) of an outlet (depth 0) and everyone buying from it, at any depth."""
+    t = Outlet.__table__
+    base = select(t.c.id, t.c.parent_id, literal(0).label("depth"))
+    base = (
+        base.where(t.c.id == root_id) if root_id is not None else base.where(t.c.code == root_code)
+    )
+    tree = base.cte(name, recursive=True)
+    child = t.alias(f"{name}_child")
+    return tree.union_all(
+        select(child.c.id, child.c.parent_id, (tree.c.depth + 1).label("depth")).where(
+            child.c.parent_id == tree.c.id, tree.c.depth < _MAX_DEPTH
+        )
+    )
+
+
+def upstream_cte(outlet_id: int, *, name: str = "upstream") -> CTE:
+    """(id, parent_id, depth) of an outlet (depth 0), its parent (1), and so on to the top."""
+    t = Outlet.__table__
+    chain = (
+        select(t.c.id, t.c.parent_id, literal(0).label("depth"))
+        .where(t.c.id == outlet_id)
+        .cte(name, recursive=True)
+    )
+    up = t.alias(f"{name}_parent")
+    return chain.union_all(
+        select(up.c.id, up.c.parent_id, (chain.c.depth + 1).label("depth")).where(
+            up.c.id == chain.c.parent_id, chain.c.depth < _MAX_DEPTH
+        )
+    )
+
+
+def _node_columns(tree: CTE) -> Select:
+    t = Outlet.__table__
+    parent = t.alias("node_parent")
+    return select(
+        t.c.id,
+        t.c.code,
+        t.c.name,
+        t.c.tier,
+        t.c.status,
+        parent.c.code.label("parent_code"),
+        tree.c.depth,
+        func.ST_X(t.c.location).label("lon"),
+        func.ST_Y(t.c.location).label("lat"),
+    ).select_from(tree.join(t, t.c.id == tree.c.id).outerjoin(parent, parent.c.id == t.c.parent_id))
+
+
+@dataclass
+class Downstream:
+    """A network below ``root``: flat nodes (depth ≥ 1) in tree order plus the counts."""
+
+    root: dict
+    nodes: list[dict]
+    by_tier: dict[str, int] = field(default_factory=dict)
+    by_depth: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return max(self.by_depth, default=0)
+
+    def tree(self) -> dict:
+        """The root with nested ``children`` lists (ordered by code)."""
+        by_id: dict[int, dict] = {self.root["id"]: {**self.root, "children": []}}
+        for node in self.nodes:
+            by_id[node["id"]] = {**node, "children": []}
+        for node in self.nodes:  # nodes come parents first (ordered by depth)
+            parent = by_id.get(node["_parent_id"])
+            if parent is not None:
+                parent["children"].append(by_id[node["id"]])
+        for node in by_id.values():
+            node.pop("_parent_id", None)
+        return by_id[self.root["id"]]
+
+
+def downstream(
+    session: Session,
+    outlet_id: int,
+    *,
+    max_depth: int | None = None,
+    statuses: list[str] | None = None,
+) -> Downstream:
+    """The outlet and its downstream network, optionally cut at ``max_depth`` or filtered by status.
+
+    A status filter drops non-matching outlets but keeps walking below them, so an inactive
+    wholesaler does not hide the active retail outlets that still buy through it.
+    """
+    tree = downstream_cte(outlet_id)
+    t = Outlet.__table__
+    stmt = _node_columns(tree).add_columns(t.c.parent_id.label("_parent_id"))
+    stmt = stmt.order_by(tree.c.depth, t.c.code)
+    if max_depth is not None:
+        stmt = stmt.where(tree.c.depth <= max_depth)
+    rows = [dict(r) for r in session.execute(stmt).mappings()]
+    root = next(r for r in rows if r["depth"] == 0)
+    root.pop("_parent_id")
+    nodes = [r for r in rows if r["depth"] > 0]
+    if statuses:
+        kept = {r["id"] for r in nodes if r["status"] in statuses}
+        nodes = _reattach(nodes, kept, root["id"])
+    by_tier = dict.fromkeys(TIERS, 0)
+    by_depth: dict[int, int] = {}
+    for node in nodes:
+        by_tier[node["tier"]] += 1
+        by_depth[node["depth"]] = by_depth.get(node["depth"], 0) + 1
+    return Downstream(root=root, nodes=nodes, by_tier=by_tier, by_depth=by_depth)
+
+
+def _reattach(nodes: list[dict], kept: set[int], root_id: int) -> list[dict]:
+    """Drop nodes not in ``kept``; a kept node hangs from its nearest kept ancestor."""
+    parent_of = {n["id"]: n["_parent_id"] for n in nodes}
+    out = []
+    for node in nodes:
+        if node["id"] not in kept:
+            continue
+        parent = node["_parent_id"]
+        while parent != root_id and parent not in kept and parent in parent_of:
+            parent = parent_of[parent]
+        out.append({**node, "_parent_id": parent})
+    return out
+
+
+def upstream(session: Session, outlet_id: int) -> list[dict]:
+    """The outlet (depth 0) and each seller above it, up to the distributor at the top."""
+    chain = upstream_cte(outlet_id)
+    stmt = _node_columns(chain).order_by(chain.c.depth)
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def downstream_summary(
+    session: Session,
+    outlet_id: int,
+    *,
+    max_depth: int | None = None,
+    statuses: list[str] | None = None,
+) -> tuple[dict[str, int], dict[int, int]]:
+    """Outlets below an outlet per tier and per depth, aggregated in SQL (no rows fetched)."""
+    tree = downstream_cte(outlet_id)
+    t = Outlet.__table__
+    stmt = (
+        select(t.c.tier, tree.c.depth, func.count())
+        .select_from(tree.join(t, t.c.id == tree.c.id))
+        .where(tree.c.depth > 0)
+        .group_by(t.c.tier, tree.c.depth)
+    )
+    if max_depth is not None:
+        stmt = stmt.where(tree.c.depth <= max_depth)
+    if statuses:
+        stmt = stmt.where(t.c.status.in_(statuses))
+    by_tier = dict.fromkeys(TIERS, 0)
+    by_depth: dict[int, int] = {}
+    for tier, depth, n in session.execute(stmt):
+        by_tier[tier] += n
+        by_depth[depth] = by_depth.get(depth, 0) + n
+    return by_tier, by_depth
+
+
+def downstream_counts(session: Session, outlet_id: int) -> dict[str, int]:
+    """Outlets per tier below an outlet (not counting itself), in one aggregate query."""
+    return downstream_summary(session, outlet_id)[0]
+
+
+def move_outlet(
+    session: Session, outlet_id: int, *, parent_code: str | None, version: int | None
+) -> dict:
+    """Make the outlet buy from ``parent_code`` (None: nobody); triggers check tiers and cycles."""
+    from .outlets import update_outlet  # outlets builds on this module's CTEs
+
+    return update_outlet(
+        session, outlet_id, version=version, changes={}, parent_code=parent_code, parent_given=True
+    )

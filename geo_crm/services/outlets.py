@@ -1,0 +1,646 @@
+"""Outlets: the filtered list every caller shares (API, exports, maps) and single-outlet changes.
+
+``select_outlets`` builds one ``select()``; callers execute, page or wrap it. Distances are
+metres on the WGS-84 spheroid (``geography``). The GiST index on ``location`` is in degrees, so
+a metre radius becomes a degree radius that surely contains the disc (using a lower bound of
+metres per degree over the disc's latitude band) and the exact metre test then runs only on
+the few rows that index finds. "Nearest first" is exact too: KNN (``<->``, degree order) finds
+the k degree-nearest rows, the largest true distance among them bounds the true k nearest, and
+only rows inside that bound are measured and sorted (see ``select_outlets``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Float,
+    FromClause,
+    Integer,
+    RowMapping,
+    Select,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from .. import coords
+from ..errors import Conflict, NotFound, ValidationError
+from ..models import TIERS, GeotagEvent, Outlet, Region, User
+from .network import downstream_cte
+
+LOGGER = logging.getLogger(__name__)
+
+# below every length of a degree of latitude (110,574 m at the equator) and of longitude / cos φ
+_M_PER_DEG_FLOOR = 110_000.0
+_POLAR_BAND_DEG = 89.0
+_WHOLE_WORLD_DEG = 500.0  # longer than any lon/lat distance: no prefilter at all
+
+OUTLETS = Outlet.__table__
+REGIONS = Region.__table__
+
+# columns a caller may change with update_outlet
+UPDATABLE = (
+    "name",
+    "tier",
+    "parent_id",
+    "address",
+    "contact",
+    "phone",
+    "status",
+    "rep_id",
+    "notes",
+)
+
+
+@dataclass
+class OutletFilters:
+    """Every filter combines with the others (AND)."""
+
+    tier: list[str] | None = None
+    region: str | None = None  # region code; includes all its sub-regions
+    distributor: str | None = None  # outlet code: that outlet and its whole downstream network
+    status: list[str] | None = None
+    geotagged: bool | None = None
+    bbox: tuple[float, float, float, float] | None = None  # min_lon, min_lat, max_lon, max_lat
+    near: tuple[float, float] | None = None  # (lon, lat), WGS-84: nearest first, with distance_m
+    radius_m: float | None = None  # with near: only outlets within this distance
+    q: str | None = None  # case-insensitive substring of name or code
+
+
+@dataclass(frozen=True)
+class After:
+    """A keyset position: rows strictly after (distance_m, id) in the list's order."""
+
+    id: int
+    distance_m: float | None = None
+
+
+@dataclass
+class Location:
+    """A point as a client sent it: converted to WGS-84 here, the sent system kept for history."""
+
+    lon: float
+    lat: float
+    crs: str = "wgs84"
+    accuracy_m: float | None = None
+    source: str = "map"
+
+    def wgs84(self) -> tuple[float, float]:
+        return coords.point_to_wgs84(self.lon, self.lat, self.crs)
+
+
+# -- geometry helpers ----------------------------------------------------------------------
+
+
+def radius_in_degrees(lat: float, radius_m: float) -> float:
+    """A lon/lat distance containing every point within ``radius_m`` metres of a point at ``lat``.
+
+    Any path of length r from latitude φ stays inside |φ| + r/110 km, where a degree of
+    longitude is at least 110 km·cos(φ_max) long and one of latitude at least 110 km, so
+    r / (110 km·cos φ_max) bounds the planar lon/lat distance. Longitudes are not wrapped: the
+    prefilter misses points across the ±180° meridian.
+    """
+    band = abs(lat) + radius_m / _M_PER_DEG_FLOOR
+    if band >= _POLAR_BAND_DEG:
+        return _WHOLE_WORLD_DEG
+    return radius_m / (_M_PER_DEG_FLOOR * math.cos(math.radians(band)))
+
+
+def _sql_radius_in_degrees(radius_m: ColumnElement) -> ColumnElement:
+    """``radius_in_degrees`` for a radius only the database knows (the KNN bound)."""
+    band = _p("near_band", Float) + radius_m / _M_PER_DEG_FLOOR
+    return case(
+        (band >= _POLAR_BAND_DEG, literal(_WHOLE_WORLD_DEG)),
+        else_=radius_m / (_M_PER_DEG_FLOOR * func.cos(func.radians(band))),
+    )
+
+
+def point_sql(lon: float | ColumnElement, lat: float | ColumnElement) -> ColumnElement:
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+
+
+def _geography(expr: ColumnElement) -> ColumnElement:
+    return cast(expr, Geography(srid=4326))
+
+
+def _p(name: str, type_) -> BindParameter:
+    return bindparam(name, type_=type_)
+
+
+# -- filters -------------------------------------------------------------------------------
+#
+# Statements are built once per *shape* (which filters are present) with named parameters and
+# cached; a request only binds its values. Building and compiling a statement of this size
+# costs more than PostgreSQL takes to run it.
+
+
+def region_subtree(code: str | ColumnElement, *, name: str = "region_tree") -> CTE:
+    """Ids of the region with this code and of every region below it."""
+    tree = select(REGIONS.c.id).where(REGIONS.c.code == code).cte(name, recursive=True)
+    child = REGIONS.alias(f"{name}_child")
+    return tree.union_all(select(child.c.id).where(child.c.parent_id == tree.c.id))
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a statement has: its structure, not its values."""
+
+    tier: bool = False
+    status: bool = False
+    region: bool = False
+    distributor: bool = False
+    geotagged: bool | None = None
+    bbox: bool = False
+    q: bool = False
+    near: bool = False
+    radius: bool = False
+    knn: bool = False
+    after: bool = False
+
+    @classmethod
+    def of(cls, f: OutletFilters, after: After | None, knn_limit: int | None) -> _Shape:
+        near = f.near is not None
+        return cls(
+            tier=bool(f.tier), status=bool(f.status), region=f.region is not None,
+            distributor=f.distributor is not None, geotagged=f.geotagged, bbox=f.bbox is not None,
+            q=bool(f.q), near=near, radius=near and f.radius_m is not None,
+            knn=near and knn_limit is not None, after=after is not None,
+        )  # fmt: skip
+
+
+def _values(f: OutletFilters, after: After | None, knn_limit: int | None) -> dict:
+    """The parameter values of the statement ``_Shape.of(f, after, knn_limit)`` describes."""
+    values: dict = {}
+    if f.tier:
+        values["tier"] = list(f.tier)
+    if f.status:
+        values["status"] = list(f.status)
+    if f.region is not None:
+        values["region"] = f.region
+    if f.distributor is not None:
+        values["distributor"] = f.distributor
+    if f.bbox is not None:
+        corners = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
+        values.update(zip(corners, map(float, f.bbox), strict=True))
+    if f.q:
+        values["q"] = _like_pattern(f.q)
+    if f.near is not None:
+        lon, lat = float(f.near[0]), float(f.near[1])
+        values.update(near_lon=lon, near_lat=lat)
+        if f.radius_m is not None:
+            values["radius_m"] = float(f.radius_m)
+            values["radius_deg"] = radius_in_degrees(lat, f.radius_m)
+        if knn_limit is not None:
+            values.update(knn=int(knn_limit), near_band=abs(lat))
+    if after is not None:
+        values["after_id"] = int(after.id)
+        if f.near is not None:
+            values["after_d"] = float(after.distance_m if after.distance_m is not None else -1.0)
+    return values
+
+
+def _conditions(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> list[ColumnElement]:
+    """WHERE clauses for every filter except the distance ones, on table or alias ``t``."""
+    conds: list[ColumnElement] = []
+    if s.tier:
+        conds.append(t.c.tier == any_(_p("tier", ARRAY(Text))))
+    if s.status:
+        conds.append(t.c.status == any_(_p("status", ARRAY(Text))))
+    if s.region:
+        if "region" not in ctes:
+            ctes["region"] = region_subtree(_p("region", String))
+        conds.append(t.c.region_id.in_(select(ctes["region"].c.id)))
+    if s.distributor:
+        if "network" not in ctes:
+            ctes["network"] = downstream_cte(root_code=_p("distributor", String), name="network")
+        conds.append(t.c.id.in_(select(ctes["network"].c.id)))
+    if s.geotagged is not None:
+        conds.append(t.c.location.isnot(None) if s.geotagged else t.c.location.is_(None))
+    if s.bbox:
+        corners = [_p(f"bbox_{c}", Float) for c in ("x0", "y0", "x1", "y1")]
+        # && against the envelope is exact for points and uses the GiST index
+        conds.append(t.c.location.op("&&")(func.ST_MakeEnvelope(*corners, 4326)))
+    if s.q:
+        pattern = _p("q", String)
+        conds.append(
+            or_(t.c.name.ilike(pattern, escape="\\"), t.c.code.ilike(pattern, escape="\\"))
+        )
+    return conds
+
+
+# aliases are built once: building them per query costs more than running the query
+_PARENT = OUTLETS.alias("parent")
+_REGION = REGIONS.alias("region")
+_KNN = OUTLETS.alias("knn")
+_COUNTED = OUTLETS.alias("counted")
+
+
+@dataclass
+class _Near:
+    distance: ColumnElement  # metres, exact
+    conds: list[ColumnElement]
+    bound_from: FromClause | None = None  # the one-row KNN bound, to join
+
+
+def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
+    pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
+    geog = _geography(pt)
+
+    def dist(table: FromClause) -> ColumnElement:
+        return func.ST_Distance(_geography(table.c.location), geog)
+
+    def within_radius(table: FromClause) -> ColumnElement:
+        return func.ST_DWithin(table.c.location, pt, _p("radius_deg", Float))
+
+    distance = dist(t)
+    conds = [t.c.location.isnot(None)]
+    bound: ColumnElement | None = None
+    bound_from = None
+    if s.radius:
+        conds.append(within_radius(t))
+        bound = _p("radius_m", Float)
+    if s.knn:
+        # the knn degree-nearest candidates: the farthest of them (in metres) bounds the true
+        # knn nearest, so nothing beyond that distance needs measuring
+        k = _KNN
+        probe_conds = [k.c.location.isnot(None), *_conditions(k, s, ctes)]
+        if s.radius:
+            probe_conds.append(within_radius(k))
+        if s.after:
+            probe_conds.append(
+                tuple_(dist(k), k.c.id) > tuple_(_p("after_d", Float), _p("after_id", BigInteger))
+            )
+        probe = (
+            select(k.c.location)
+            .where(*probe_conds)
+            .order_by(k.c.location.op("<->")(pt))
+            .limit(_p("knn", Integer))
+            .subquery("knn_probe")
+        )
+        farthest = func.max(dist(probe))
+        bound_from = (
+            select((farthest if bound is None else func.least(bound, farthest)).label("bound"))
+            .select_from(probe)
+            .subquery("knn_bound")
+        )
+        bound = bound_from.c.bound
+        conds.append(func.ST_DWithin(t.c.location, pt, _sql_radius_in_degrees(bound)))
+    if bound is not None:
+        conds.append(distance <= bound)
+    return _Near(distance, conds, bound_from)
+
+
+def outlet_columns(t: FromClause = OUTLETS) -> tuple[list[ColumnElement], FromClause]:
+    """The columns of an outlet as the API shows it, and the FROM clause they need."""
+    parent, region = _PARENT, _REGION
+    cols = [
+        t.c.id, t.c.code, t.c.name, t.c.tier, t.c.status, t.c.parent_id,
+        parent.c.code.label("parent_code"),
+        func.ST_X(t.c.location).label("lon"), func.ST_Y(t.c.location).label("lat"),
+        t.c.region_id, region.c.code.label("region_code"),
+        t.c.address, t.c.contact, t.c.phone, t.c.rep_id, t.c.notes,
+        t.c.version, t.c.created_at, t.c.updated_at,
+    ]  # fmt: skip
+    joined = t.outerjoin(parent, parent.c.id == t.c.parent_id).outerjoin(
+        region, region.c.id == t.c.region_id
+    )
+    return cols, joined
+
+
+def _count_select(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> Select:
+    """count(*) of the rows matching shape ``s`` (cursor and KNN bound ignored), on ``t``."""
+    whole = replace(s, knn=False, after=False)
+    conds = _conditions(t, whole, ctes)
+    if s.near:
+        conds += _near(t, whole, ctes).conds
+    return select(func.count()).select_from(t).where(*conds)
+
+
+@lru_cache(maxsize=1024)
+def _select_template(s: _Shape, with_total: bool = False) -> Select:
+    ctes: dict[str, CTE] = {}
+    t = OUTLETS
+    conds = _conditions(t, s, ctes)
+    cols, joined = outlet_columns(t)
+    if with_total:  # one round trip: an uncorrelated subquery runs once (an InitPlan)
+        cols.append(_count_select(_COUNTED, s, ctes).scalar_subquery().label("total"))
+    after_id = _p("after_id", BigInteger)
+    if s.near:
+        near = _near(t, s, ctes)
+        conds += near.conds
+        if near.bound_from is not None:
+            joined = near.bound_from.join(joined, true())
+        if s.after:
+            conds.append(tuple_(near.distance, t.c.id) > tuple_(_p("after_d", Float), after_id))
+        stmt = select(*cols, near.distance.label("distance_m")).select_from(joined)
+        return stmt.where(*conds).order_by(near.distance, t.c.id)
+    if s.after:
+        conds.append(t.c.id > after_id)
+    stmt = select(*cols, null().label("distance_m")).select_from(joined)
+    return stmt.where(*conds).order_by(t.c.id)
+
+
+@lru_cache(maxsize=1024)
+def _page_template(s: _Shape, with_total: bool) -> Select:
+    page = _select_template(s, with_total)
+    return page.limit(_p("page_limit", Integer)).offset(_p("page_offset", Integer))
+
+
+@lru_cache(maxsize=1024)
+def _count_template(s: _Shape) -> Select:
+    return _count_select(OUTLETS, s, {})
+
+
+def select_outlets(
+    filters: OutletFilters, *, after: After | None = None, knn_limit: int | None = None
+) -> Select:
+    """Outlets matching ``filters``, ordered by id, or by (distance_m, id) when ``near`` is set.
+
+    The order is total, so ``limit``/``offset`` pages and ``after`` keyset pages are stable.
+    ``knn_limit``: the caller reads at most this many rows (offset + limit + 1); with ``near``
+    it lets the KNN index bound the rows whose exact distance is computed. Leave it None for
+    a full export.
+    """
+    shape = _Shape.of(filters, after, knn_limit)
+    return _select_template(shape).params(_values(filters, after, knn_limit))
+
+
+def count_outlets(filters: OutletFilters) -> Select:
+    """The number of outlets ``select_outlets(filters)`` returns, without building its rows."""
+    shape = _Shape.of(filters, None, None)
+    return _count_template(shape).params(_values(filters, None, None))
+
+
+def outlet_page(
+    session: Session,
+    filters: OutletFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: After | None = None,
+    with_total: bool = True,
+    scope: ColumnElement | None = None,
+) -> tuple[list[RowMapping], int | None]:
+    """At most ``limit`` rows of ``select_outlets`` from ``offset`` (or after ``after``), and
+    the number of all matching rows (None unless ``with_total``).
+
+    The statements of ``select_outlets``/``count_outlets``, run from cached templates with
+    only the values bound and the total in the same round trip: the path a busy API takes.
+    ``scope``: a condition on the ``outlets`` table limiting what the caller may see (e.g.
+    ``auth.scope.outlet_scope``); scoped lists skip the KNN bound, which would need the
+    condition inside its probe, and measure every scoped candidate instead.
+    """
+    if scope is not None:
+        stmt = select_outlets(filters, after=after).where(scope)
+        rows = list(session.execute(stmt.limit(limit).offset(offset)).mappings())
+        total = None
+        if with_total:
+            total = session.execute(count_outlets(filters).where(scope)).scalar_one()
+        return rows, total
+    knn_limit = offset + limit if filters.near is not None else None
+    shape = _Shape.of(filters, after, knn_limit)
+    values = _values(filters, after, knn_limit)
+    values.update(page_limit=limit, page_offset=offset)
+    rows = list(session.execute(_page_template(shape, with_total), values).mappings())
+    if not with_total:
+        return rows, None
+    total = rows[0]["total"] if rows else outlet_total(session, filters)
+    return rows, total
+
+
+def outlet_total(session: Session, filters: OutletFilters) -> int:
+    """How many outlets match ``filters`` (cached statement, values bound)."""
+    shape = _Shape.of(filters, None, None)
+    return session.execute(_count_template(shape), _values(filters, None, None)).scalar_one()
+
+
+def check_filters(session: Session, filters: OutletFilters) -> dict[str, str]:
+    """Problems with filter values that name rows (unknown region or distributor), by field."""
+    problems: dict[str, str] = {}
+    if (
+        filters.region is not None
+        and session.scalar(select(REGIONS.c.id).where(REGIONS.c.code == filters.region)) is None
+    ):
+        problems["region"] = f"no region with code {filters.region!r}"
+    if (
+        filters.distributor is not None
+        and session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == filters.distributor))
+        is None
+    ):
+        problems["distributor"] = f"no outlet with code {filters.distributor!r}"
+    return problems
+
+
+# -- single outlets ------------------------------------------------------------------------
+
+
+def find_outlet_id(session: Session, ref: str) -> int | None:
+    """The id of the outlet whose code is ``ref``, else (for digits) whose id is ``ref``."""
+    t = OUTLETS
+    if ref.isdigit() and len(ref) < 19:
+        stmt = (
+            select(t.c.id)
+            .where(or_(t.c.code == ref, t.c.id == int(ref)))
+            .order_by((t.c.code == ref).desc())
+            .limit(1)
+        )
+    else:
+        stmt = select(t.c.id).where(t.c.code == ref)
+    return session.scalar(stmt)
+
+
+def require_outlet_id(session: Session, code: str, *, field: str | None = None) -> int:
+    """The id of the outlet with this code; 404 (or 422 naming ``field``) when there is none."""
+    outlet_id = session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == code))
+    if outlet_id is None:
+        message = f"no outlet with code {code!r}"
+        if field is not None:
+            raise ValidationError(message, fields={field: message})
+        raise NotFound(message)
+    return outlet_id
+
+
+def get_outlet(session: Session, outlet_id: int) -> dict:
+    cols, joined = outlet_columns()
+    row = (
+        session.execute(select(*cols).select_from(joined).where(OUTLETS.c.id == outlet_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    return dict(row)
+
+
+def _resolve_parent(session: Session, parent_code: str | None) -> int | None:
+    if parent_code is None:
+        return None
+    parent_id = session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == parent_code))
+    if parent_id is None:
+        raise ValidationError(
+            f"no outlet with code {parent_code!r}",
+            fields={"parent_code": f"no outlet with code {parent_code!r}"},
+        )
+    return parent_id
+
+
+def _check_rep(session: Session, rep_id: int | None) -> None:
+    if rep_id is not None and session.get(User, rep_id) is None:
+        raise ValidationError(
+            f"no user with id {rep_id}", fields={"rep_id": "no user with this id"}
+        )
+
+
+def _record_geotag(
+    session: Session,
+    outlet_id: int,
+    old: ColumnElement | None,
+    loc: Location,
+    point: ColumnElement,
+    user_id: int | None,
+) -> None:
+    session.execute(
+        GeotagEvent.__table__.insert().values(
+            outlet_id=outlet_id,
+            old_location=old,
+            new_location=point,
+            accuracy_m=loc.accuracy_m,
+            source=loc.source,
+            crs=loc.crs,
+            user_id=user_id,
+        )
+    )
+
+
+def create_outlet(
+    session: Session,
+    values: dict,
+    *,
+    parent_code: str | None = None,
+    location: Location | None = None,
+    user_id: int | None = None,
+) -> dict:
+    """Insert an outlet (and its first geotag event when it comes with a location)."""
+    row = {k: v for k, v in values.items() if k in (*UPDATABLE, "code")}
+    row["parent_id"] = _resolve_parent(session, parent_code)
+    _check_rep(session, row.get("rep_id"))
+    point = None
+    if location is not None:
+        point = point_sql(*location.wgs84())
+        row["location"] = point
+    row["created_by_id"] = user_id
+    outlet_id = session.execute(OUTLETS.insert().values(**row).returning(OUTLETS.c.id)).scalar_one()
+    if location is not None:
+        _record_geotag(session, outlet_id, None, location, point, user_id)
+    LOGGER.info("outlet %s created (id %s)", row.get("code"), outlet_id)
+    return get_outlet(session, outlet_id)
+
+
+def update_outlet(
+    session: Session,
+    outlet_id: int,
+    *,
+    version: int | None,
+    changes: dict,
+    parent_code: str | None = None,
+    parent_given: bool = False,
+    location: Location | None = None,
+    user_id: int | None = None,
+) -> dict:
+    """Apply ``changes`` if the outlet still has ``version`` (None: unconditionally).
+
+    The row is locked first, so the version check and the write see the same row; a stale
+    version raises Conflict carrying the current state and writes nothing.
+    """
+    t = OUTLETS
+    current = session.execute(
+        select(t.c.version, t.c.location).where(t.c.id == outlet_id).with_for_update()
+    ).first()
+    if current is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    if version is not None and version != current.version:
+        state = get_outlet(session, outlet_id)
+        raise Conflict(
+            f"outlet {state['code']} has changed since version {version} was read "
+            f"(now version {current.version}); reload it and apply your change again",
+            fields={"version": f"stale: the current version is {current.version}"},
+            detail=state,
+        )
+    values = {k: v for k, v in changes.items() if k in UPDATABLE}
+    if parent_given:
+        values["parent_id"] = _resolve_parent(session, parent_code)
+    if "rep_id" in values:
+        _check_rep(session, values["rep_id"])
+    point = None
+    if location is not None:
+        point = point_sql(*location.wgs84())
+        values["location"] = point
+    if values:
+        session.execute(
+            t.update().where(t.c.id == outlet_id, t.c.version == current.version).values(**values)
+        )
+        if location is not None:
+            _record_geotag(session, outlet_id, current.location, location, point, user_id)
+    return get_outlet(session, outlet_id)
+
+
+def deactivate_outlet(session: Session, outlet_id: int, *, version: int | None = None) -> dict:
+    """Soft delete: status inactive; the row, its sales and its geotag history stay."""
+    return update_outlet(session, outlet_id, version=version, changes={"status": "inactive"})
+
+
+_REGION_COUNTS = text("""
+WITH RECURSIVE tree(id, top) AS (
+    SELECT CAST(:region_id AS integer), CAST(NULL AS integer)
+    UNION ALL
+    SELECT r.id, COALESCE(tree.top, r.id) FROM regions r JOIN tree ON r.parent_id = tree.id
+)
+SELECT tree.top, o.tier, count(*) AS n
+  FROM outlets o JOIN tree ON o.region_id = tree.id
+ WHERE o.status = ANY(CAST(:statuses AS text[]))
+ GROUP BY tree.top, o.tier
+""")
+
+
+def region_tier_counts(
+    session: Session, region_id: int, statuses: list[str]
+) -> dict[int | None, dict[str, int]]:
+    """Outlets per tier in a region, split by its direct sub-regions.
+
+    Keys: a child region's id (that child and everything below it), or None for outlets whose
+    smallest region is the region itself. Outlets carry only their smallest region, so the
+    recursive CTE carries each descendant's top-level child along.
+    """
+    out: dict[int | None, dict[str, int]] = {}
+    for top, tier, n in session.execute(
+        _REGION_COUNTS, {"region_id": region_id, "statuses": statuses}
+    ):
+        out.setdefault(top, dict.fromkeys(TIERS, 0))[tier] = n
+    return out
