@@ -1,0 +1,174 @@
+"""The parameters every analysis shares, checked before any work starts.
+
+Checks that need no database (radii, cell size, period) run in :meth:`AnalysisParams.check`;
+names that must exist (region, product, distributor) are resolved by :func:`resolve`. Every
+problem raises :class:`~geo_crm.errors.ValidationError` whose ``fields`` name the parameter
+(``radius_retail``, ``cell_km``, ``product`` …) so the API and the CLI can point at it.
+
+Rule for "not found": a missing *subject* (the region or distributor an analysis is about)
+is :class:`~geo_crm.errors.NotFound` (404); a *filter* naming nothing (``product=X``,
+``distributor=X`` on a region analysis) is a 422 on that parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import DEFAULT_SERVICE_RADIUS_M
+from ..errors import NotFound, ValidationError
+from ..models import OUTLET_STATUSES, TIERS, Outlet, Product, Region
+
+MAX_RADIUS_M = 500_000.0  # a service radius beyond 500 km is a typo, not a decision
+MIN_CELL_KM = 0.05
+MAX_CELL_KM = 1_000.0
+# hexagon cells one analysis may build, counted from the region's area before building any:
+MAX_CELLS = 2_000_000  # services and the CLI (a country at 1 km fits)
+MAX_CELLS_API = 500_000  # one HTTP request (a large province at 1 km fits)
+DEFAULT_CELL_KM = 5.0
+HEX_AREA_FACTOR = math.sqrt(3) / 2  # hexagon area = factor * (across-flats width)^2
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Filters and settings of one analysis; defaults are documented in docs/analyses.md.
+
+    ``status=None`` counts outlets of every status. ``radius_m`` maps tier -> metres and is
+    completed with :data:`geo_crm.config.DEFAULT_SERVICE_RADIUS_M` for tiers it leaves out.
+    """
+
+    tiers: tuple[str, ...] = TIERS
+    distributor: str | None = None
+    status: str | None = "active"
+    product: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    radius_m: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SERVICE_RADIUS_M))
+    cell_km: float = DEFAULT_CELL_KM
+    max_cells: int = MAX_CELLS
+
+    def radius(self, tier: str) -> float:
+        return float(self.radius_m.get(tier, DEFAULT_SERVICE_RADIUS_M[tier]))
+
+    def with_(self, **changes) -> AnalysisParams:
+        return replace(self, **changes)
+
+    def check(self) -> AnalysisParams:
+        """Refuse what no database lookup can fix; return self for chaining."""
+        problems: dict[str, str] = {}
+        if not self.tiers:
+            problems["tier"] = "name at least one tier"
+        for tier in self.tiers:
+            if tier not in TIERS:
+                problems["tier"] = f"unknown tier {tier!r}: use one of {', '.join(TIERS)}"
+        if self.status is not None and self.status not in OUTLET_STATUSES:
+            problems["status"] = (
+                f"unknown status {self.status!r}: use one of {', '.join(OUTLET_STATUSES)}"
+            )
+        for tier, value in self.radius_m.items():
+            name = f"radius_{tier}"
+            if tier not in TIERS:
+                problems[name] = f"unknown tier {tier!r}"
+            elif not _finite_number(value):
+                problems[name] = "must be a finite number of metres"
+            elif value <= 0:
+                problems[name] = "must be greater than 0 metres"
+            elif value > MAX_RADIUS_M:
+                problems[name] = f"must be at most {MAX_RADIUS_M:,.0f} metres (500 km)"
+        if not _finite_number(self.cell_km):
+            problems["cell_km"] = "must be a finite number of kilometres"
+        elif not MIN_CELL_KM <= self.cell_km <= MAX_CELL_KM:
+            problems["cell_km"] = f"must be between {MIN_CELL_KM} and {MAX_CELL_KM:,.0f} km"
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            problems["date_to"] = (
+                f"the period ends ({self.date_to}) before it starts ({self.date_from})"
+            )
+        if problems:
+            raise ValidationError("invalid analysis parameters", fields=problems)
+        return self
+
+    def check_cells(self, area_m2: float, region_code: str) -> int:
+        """Refuse a grid too fine for the region, counting cells from its area before building."""
+        cell_m = self.cell_km * 1000.0
+        estimate = int(area_m2 / (HEX_AREA_FACTOR * cell_m * cell_m)) + 1
+        if estimate > self.max_cells:
+            smallest = math.sqrt(area_m2 / (HEX_AREA_FACTOR * self.max_cells)) / 1000.0
+            raise ValidationError(
+                f"a {self.cell_km:g} km grid over region {region_code} would have about "
+                f"{estimate:,} cells",
+                fields={
+                    "cell_km": f"too small for this region: at most {self.max_cells:,} cells "
+                    f"are built, so use at least {math.ceil(smallest * 100) / 100:g} km"
+                },
+            )
+        return estimate
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Parameters with their names looked up: ids for SQL."""
+
+    params: AnalysisParams
+    region_id: int | None = None
+    region_code: str | None = None
+    product_id: int | None = None
+    distributor_id: int | None = None
+
+
+def find_region(session: Session, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(f"no region with code {code!r}", fields={"region": "unknown region code"})
+    return region
+
+
+def find_distributor_id(session: Session, code: str, *, as_filter: bool) -> int:
+    """The outlet id of distributor ``code``: 422 on a filter, 404 when it is the subject."""
+    row = session.execute(select(Outlet.id, Outlet.tier).where(Outlet.code == code)).first()
+    problem = None
+    if row is None:
+        problem = f"no outlet with code {code!r}"
+    elif row.tier != "distributor":
+        problem = f"outlet {code!r} is a {row.tier}, not a distributor"
+    if problem:
+        if as_filter:
+            raise ValidationError(problem, fields={"distributor": problem})
+        raise NotFound(problem, fields={"distributor": problem})
+    return row.id
+
+
+def find_product_id(session: Session, sku: str) -> int:
+    product_id = session.scalar(select(Product.id).where(Product.sku == sku))
+    if product_id is None:
+        raise ValidationError(
+            f"no product with SKU {sku!r}", fields={"product": "unknown product SKU"}
+        )
+    return product_id
+
+
+def resolve(
+    session: Session, params: AnalysisParams, *, region_code: str | None = None
+) -> Resolved:
+    """Check ``params`` and look up the names they carry; the region is the subject (404)."""
+    params.check()
+    region = find_region(session, region_code) if region_code is not None else None
+    return Resolved(
+        params=params,
+        region_id=region.id if region is not None else None,
+        region_code=region.code if region is not None else None,
+        product_id=find_product_id(session, params.product) if params.product else None,
+        distributor_id=(
+            find_distributor_id(session, params.distributor, as_filter=True)
+            if params.distributor
+            else None
+        ),
+    )
