@@ -1,0 +1,414 @@
+"""Region maps at scale: a province with 100,000 outlets and the country with 1,000,000, beside
+the naive map (one ``folium.Marker`` per outlet), in one run.
+
+Run on demand (not a test):  /work/venv/bin/python bench/bench_maps.py [--scale 1.0] [--keep DIR]
+
+1. Starts a throwaway PostgreSQL + PostGIS cluster (``--keep DIR`` keeps and reuses it), loads
+   the shipped Chinese boundaries and N outlets (100,000 × scale in Zhejiang 330000, the rest
+   of 1,000,000 × scale over the country) clustered around random towns, tiers 1/4/10/85 %,
+   region looked up in memory (STRtree over the cities) and written with COPY, then ANALYZE.
+2. For each case builds the coverage map exactly as ``/maps/coverage/<code>`` does (outlet
+   layer, coverage service, catchments, Folium) and reports: HTML size; end-to-end time (SQL +
+   services + maps + render); the maps part alone (``coverage_map`` + render, from data
+   already fetched); and in headless Chromium with every network request except geo_crm's
+   own assets refused (tiles blocked): time to "drawn" = navigation start → ``geoCrmReady`` +
+   two animation frames, and the JS heap then (CDP ``Performance.getMetrics``).
+3. The naive baseline: the same province's outlets as one ``folium.Marker`` each (tooltip =
+   name, Leaflet served locally), on ``--naive`` outlets (10,000 by default: 100,000 markers
+   take minutes to paint), with the same measurements, then the ratios per outlet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo_crm import create_app, migrate
+from geo_crm.db import ensure_postgis, make_engine
+from geo_crm.localdb import LocalCluster
+from geo_crm.models import TIERS
+
+PROVINCE = "330000"
+SHARES = (0.01, 0.04, 0.10, 0.85)
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TARGETS = {"province": (2_000_000, 1.5, 1.5, 300), "country": (3_000_000, None, 2.0, None)}
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def clustered_points(geom, n: int, rng, towns: int, spread_km: tuple[float, float]):
+    """``n`` points inside ``geom``: gaussian clusters around ``towns`` random centres."""
+    shapely.prepare(geom)
+    xmin, ymin, xmax, ymax = geom.bounds
+    centres = np.empty((0, 2))
+    while len(centres) < towns:
+        c = np.column_stack(
+            [rng.uniform(xmin, xmax, towns * 4), rng.uniform(ymin, ymax, towns * 4)]
+        )
+        centres = np.vstack([centres, c[shapely.contains_xy(geom, c[:, 0], c[:, 1])]])
+    centres = centres[:towns]
+    weight = rng.pareto(1.2, towns) + 1
+    out = np.empty((0, 2))
+    while len(out) < n:
+        k = rng.choice(towns, size=n, p=weight / weight.sum())
+        sigma = rng.uniform(*spread_km, size=n) / 111.0
+        pts = centres[k] + rng.normal(0, 1, (n, 2)) * sigma[:, None]
+        out = np.vstack([out, pts[shapely.contains_xy(geom, pts[:, 0], pts[:, 1])]])
+    return out[:n]
+
+
+def load(engine, total: int, in_province: int, seed: int) -> dict:
+    from geo_crm.services.regions import default_region_files, load_region_files
+
+    stages = {}
+    t0 = time.perf_counter()
+    with Session(engine) as session:
+        load_region_files(session, default_region_files())
+        session.commit()
+    stages["regions"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    with engine.connect() as conn:
+
+        def geom(code):
+            return shapely.from_wkb(
+                bytes(
+                    conn.execute(
+                        text("SELECT ST_AsBinary(boundary) FROM regions WHERE code = :c"),
+                        {"c": code},
+                    ).scalar_one()
+                )
+            )
+
+        province, country = geom(PROVINCE), geom("CN")
+        cities = conn.execute(
+            text("SELECT id, ST_AsBinary(boundary) FROM regions WHERE level = 'city'")
+        ).all()
+        provinces = conn.execute(
+            text("SELECT id, ST_AsBinary(boundary) FROM regions WHERE level = 'province'")
+        ).all()
+        country_id = conn.execute(text("SELECT id FROM regions WHERE code = 'CN'")).scalar_one()
+    pts = np.vstack(
+        [
+            clustered_points(province, in_province, rng, max(50, in_province // 300), (1.0, 6.0)),
+            clustered_points(
+                shapely.difference(country, province),
+                total - in_province,
+                rng,
+                max(200, (total - in_province) // 300),
+                (1.0, 8.0),
+            ),
+        ]
+    )
+    region = np.full(len(pts), country_id, dtype=np.int64)
+    for rows in (provinces, cities):  # the smallest region wins, as the outlets trigger decides
+        ids = np.array([r[0] for r in rows])
+        tree = shapely.STRtree(shapely.from_wkb([bytes(r[1]) for r in rows]))
+        p_idx, g_idx = tree.query(shapely.points(pts), predicate="within")
+        region[p_idx] = ids[g_idx]
+    tier = rng.choice(len(TIERS), size=len(pts), p=SHARES)
+    stages["generate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    buf = io.StringIO()
+    for i, (x, y), t, r in zip(
+        range(len(pts)), pts.tolist(), tier.tolist(), region.tolist(), strict=True
+    ):
+        buf.write(f"B{i}\t门店{i}\t{TIERS[t]}\tactive\tSRID=4326;POINT({x:.6f} {y:.6f})\t{r}\n")
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # regions set above
+        raw = conn.connection.driver_connection
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                "COPY outlets (code, name, tier, status, location, region_id) FROM STDIN"
+            ) as copy,
+        ):
+            copy.write(buf.getvalue())
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE outlets"))
+    stages["copy + analyze"] = time.perf_counter() - t0
+    return stages
+
+
+# -- maps --------------------------------------------------------------------------------------
+
+
+def build_case(app, code: str, runs: int = 3) -> dict:
+    """End to end as the view does it, then the maps part alone from the fetched data."""
+    from geo_crm.maps.base import render
+    from geo_crm.maps.coverage import coverage_map
+    from geo_crm.web import analysis, mapdata
+    from geo_crm.web import maps as views
+    from geo_crm.web.context import map_settings
+    from geo_crm.web.filters import parse_filters
+    from geo_crm.web.locale import current_translator
+
+    ends, parts, stages = [], [], {}
+    html = ""
+    for _ in range(runs):
+        with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
+            from flask import request
+
+            f = parse_filters(request.args, current_translator())
+            t0 = time.perf_counter()
+            html = render(views.build("coverage", code, f))
+            ends.append(time.perf_counter() - t0)
+        with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
+            from geo_crm.db import get_session
+
+            session = get_session()
+            t = current_translator()
+            settings = map_settings(t)
+            s0 = time.perf_counter()
+            info = mapdata.region(session, code, t)
+            subs = [s.shape for s in mapdata.subregions(session, info.id, t)]
+            s1 = time.perf_counter()
+            layer = mapdata.outlet_layer(
+                session,
+                views.outlet_filters(code, f),
+                limit=settings.point_limit,
+                date_from=f.date_from,
+                date_to=f.date_to,
+            )
+            s2 = time.perf_counter()
+            cov = analysis.coverage(session, code, f)
+            cov.catchments = analysis.catchments(session, mapdata.distributors_in(session, code), f)
+            s3 = time.perf_counter()
+            t0 = time.perf_counter()
+            render(
+                coverage_map(
+                    info.shape, subs, settings, coverage=cov, rows=layer.rows, coords=layer.coords
+                )
+            )
+            parts.append(time.perf_counter() - t0)
+            stages = {
+                "regions SQL": s1 - s0,
+                "outlets SQL": s2 - s1,
+                "coverage service": s3 - s2,
+                "points": len(layer.rows) if layer.rows else 0,
+                "counted": len(layer.coords) if layer.coords else 0,
+            }
+    return {
+        "html": html,
+        "end_to_end": statistics.median(ends),
+        "maps": statistics.median(parts),
+        "stages": stages,
+    }
+
+
+def naive_case(app, code: str, n: int) -> dict:
+    """One folium.Marker (default icon, tooltip) per outlet, Leaflet served locally."""
+    import folium
+
+    from geo_crm.maps.assets import apply_assets
+    from geo_crm.maps.base import render
+    from geo_crm.maps.elements import ReadySignal
+
+    with app.test_request_context("/"):
+        from geo_crm.db import get_session
+
+        rows = (
+            get_session()
+            .execute(
+                text(
+                    "SELECT o.name, ST_Y(o.location), ST_X(o.location) FROM outlets o "
+                    "JOIN regions r ON r.id = o.region_id JOIN regions p ON p.id = r.parent_id "
+                    "WHERE p.code = :c ORDER BY o.id LIMIT :n"
+                ),
+                {"c": code, "n": n},
+            )
+            .all()
+        )
+    t0 = time.perf_counter()
+    m = folium.Map(location=[29.2, 120.5], zoom_start=7, tiles="OpenStreetMap")
+    for name, lat, lon in rows:
+        folium.Marker([lat, lon], tooltip=name).add_to(m)
+    m.add_child(ReadySignal())
+    apply_assets(m)
+    html = render(m)
+    return {
+        "html": html,
+        "end_to_end": time.perf_counter() - t0,
+        "maps": time.perf_counter() - t0,
+        "stages": {"markers": len(rows)},
+    }
+
+
+def browser_measure(
+    pages: dict[str, str], runs: int = 3, timeout_s: float = 600
+) -> dict[str, dict]:
+    from playwright.sync_api import sync_playwright
+
+    from geo_crm.maps.assets import vendor_file
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            current = {}
+            for label, html in pages.items():
+                current["html"] = html
+                drawn, heap = [], []
+                for _ in range(runs if label != "naive" else 1):
+                    context = browser.new_context(viewport={"width": 1400, "height": 900})
+                    page = context.new_page()
+
+                    def route(r):
+                        url = r.request.url
+                        if url == "http://bench.test/":
+                            return r.fulfill(
+                                body=current["html"], content_type="text/html; charset=utf-8"
+                            )
+                        if url.startswith("http://bench.test/static/vendor/"):
+                            vendor, _, rest = url[
+                                len("http://bench.test/static/vendor/") :
+                            ].partition("/")
+                            target = vendor_file(vendor, rest)
+                            if target:
+                                return r.fulfill(path=str(target))
+                        return r.abort()  # tiles and anything else: blocked
+
+                    page.route("**/*", route)
+                    cdp = context.new_cdp_session(page)
+                    cdp.send("Performance.enable")
+                    page.goto("http://bench.test/", wait_until="commit", timeout=timeout_s * 1000)
+                    page.wait_for_function(
+                        "() => window.geoCrmReady === true", timeout=timeout_s * 1000, polling=50
+                    )
+                    ms = page.evaluate(
+                        "() => new Promise(r => requestAnimationFrame(() => "
+                        "requestAnimationFrame(() => r(performance.now()))))"
+                    )
+                    metrics = {
+                        m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                    }
+                    drawn.append(ms / 1000.0)
+                    heap.append(metrics["JSHeapUsedSize"] / 2**20)
+                    context.close()
+                out[label] = {"drawn": statistics.median(drawn), "heap_mb": statistics.median(heap)}
+        finally:
+            browser.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of 100,000 / 1,000,000 outlets"
+    )
+    parser.add_argument("--naive", type=int, default=10_000, help="outlets in the naive baseline")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--keep", help="keep the cluster in this folder (reused when it holds data)"
+    )
+    args = parser.parse_args()
+    total, in_province = round(1_000_000 * args.scale), round(100_000 * args.scale)
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gcrm-bench-maps-"))
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o755)
+    cluster = LocalCluster.for_dir(base / "pg", dbname="bench")
+    try:
+        url = cluster.ensure_database()
+        engine = make_engine(url)
+        ensure_postgis(engine)
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            have = conn.scalar(text("SELECT count(*) FROM outlets"))
+        if not have:
+            stages = load(engine, total, in_province, args.seed)
+            print("loaded: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        with engine.connect() as conn:
+            n_all = conn.scalar(text("SELECT count(*) FROM outlets"))
+            n_prov = conn.scalar(
+                text(
+                    "SELECT count(*) FROM outlets o JOIN regions r ON r.id = o.region_id "
+                    "LEFT JOIN regions p ON p.id = r.parent_id WHERE r.code = :c OR p.code = :c"
+                ),
+                {"c": PROVINCE},
+            )
+        print(f"network: {n_all:,} outlets, {n_prov:,} in province {PROVINCE}")
+        app = create_app(
+            {"DATABASE_URL": url, "SECRET_KEY": "bench", "GEO_CRM_AUTH_REQUIRED": False}
+        )
+        app.extensions["geo_crm_db"].use_engine(engine)
+        cases = {
+            "province": (build_case(app, PROVINCE), n_prov),
+            "country": (build_case(app, "CN"), n_all),
+            "naive": (naive_case(app, PROVINCE, args.naive), args.naive),
+        }
+        shown = browser_measure({k: v[0]["html"] for k, v in cases.items()})
+        print()
+        print(
+            f"{'map':<10} {'outlets':>10} {'HTML MB':>8} {'B/outlet':>9} {'end-to-end s':>13} "
+            f"{'maps s':>7} {'drawn s':>8} {'heap MB':>8}   targets (MB, maps s, drawn s, heap MB)"
+        )
+        for label, (res, n) in cases.items():
+            size = len(res["html"].encode())
+            b = shown[label]
+            target = TARGETS.get(label, ("-", "-", "-", "-"))
+            print(
+                f"{label:<10} {n:>10,} {size / 1e6:>8.2f} {size / n:>9.1f} "
+                f"{res['end_to_end']:>13.2f} "
+                f"{res['maps']:>7.2f} {b['drawn']:>8.2f} {b['heap_mb']:>8.0f}   {target}"
+            )
+            print(
+                f"{'':<10} stages: "
+                + ", ".join(
+                    f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v:,}"
+                    for k, v in res["stages"].items()
+                )
+            )
+        prov, naive = cases["province"], cases["naive"]
+        scale = prov[1] / naive[1]
+        print()
+        print(
+            f"naive per outlet vs ours per outlet (province, {prov[1]:,} vs {naive[1]:,} outlets):"
+        )
+        for key, fmt in (
+            ("size", "HTML bytes"),
+            ("maps", "build s"),
+            ("drawn", "drawn s"),
+            ("heap_mb", "heap MB"),
+        ):
+            if key == "size":
+                ours, theirs = len(prov[0]["html"].encode()), len(naive[0]["html"].encode())
+            elif key == "maps":
+                ours, theirs = prov[0]["maps"], naive[0]["maps"]
+            else:
+                ours, theirs = shown["province"][key], shown["naive"][key]
+            print(
+                f"  {fmt:<12} ours {ours:,.2f} for {prov[1]:,}; "
+                f"naive {theirs:,.2f} for {naive[1]:,} "
+                f"-> naive at {prov[1]:,} ≈ {theirs * scale:,.1f} (x{theirs * scale / ours:,.1f})"
+            )
+    finally:
+        if not args.keep:
+            cluster.stop()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""The skeleton every region map shares: basemap, boundaries with labels, scale, layer control.
+
+Inputs are plain data (``RegionShape``: a code, a name and a GeoJSON-like WGS-84 geometry), so
+this module knows no SQL. ``RegionMap`` owns a ``Frame`` that turns WGS-84 into what the basemap
+needs: with the AMap basemap (GCJ-02) *every* drawn coordinate — boundaries, cells, outlets,
+links, fit bounds — is converted by ``geo_crm.coords.wgs84_to_gcj02``; for a region crossing the
+antimeridian, negative longitudes are shifted by +360° so the region draws (and fits) as one
+piece instead of spanning the whole world.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import folium
+import numpy as np
+import shapely
+
+from ..coords import wgs84_to_gcj02
+from ..i18n import Translator
+from . import assets as asset_files
+from .elements import FitView, Labels, Legend, ReadySignal, Runtime, ScaleBar
+from .safe import safe_link, safe_text
+from .style import BOUNDARY_COLOUR, SUBREGION_COLOUR
+
+LOGGER = logging.getLogger(__name__)
+
+BASEMAPS = ("osm", "none", "amap")
+BASEMAP_CRS = {"osm": "wgs84", "none": "wgs84", "amap": "gcj02"}
+TILES = {
+    "osm": (
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        None,
+        19,
+    ),
+    "amap": (
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+        "&x={x}&y={y}&z={z}",
+        "&copy; AMap 高德地图",
+        "1234",
+        18,
+    ),
+}
+FIT_NAME = "gc_fit_bounds"
+COORD_DIGITS = 5  # ~1 m: enough for display, and it keeps pages small
+DISPLAY_TOLERANCE_SHARE = 1 / 3000  # boundary simplification: this share of the region's extent
+
+
+@dataclass
+class RegionShape:
+    """A region as maps need it: code, name and a WGS-84 (Multi)Polygon as a GeoJSON dict."""
+
+    code: str
+    name: str
+    geometry: Mapping | shapely.Geometry
+    level: str | None = None
+    label: tuple[float, float] | None = None  # lon, lat of the label (inside the region)
+
+    def shapely(self) -> shapely.Geometry:
+        return as_shapely(self.geometry)
+
+
+@dataclass
+class MapSettings:
+    """What a map needs from the app's configuration and the request (language)."""
+
+    translator: Translator = field(default_factory=Translator)
+    basemap: str = "osm"
+    assets: str = "local"
+    asset_prefix: str = asset_files.URL_PREFIX
+    tile_url: str | None = None  # overrides the basemap's tile URL (e.g. an intranet mirror)
+    tile_attribution: str | None = None
+    point_limit: int = 10_000  # outlets drawn one by one; above it, counted per hexagon
+    region_href: str = "/regions/"
+    outlet_href: str = "/outlets/"
+    map_href: str = "/maps/"
+
+    def __post_init__(self):
+        if self.basemap not in BASEMAPS:
+            raise ValueError(
+                f"GEO_CRM_BASEMAP must be one of {', '.join(BASEMAPS)}, not {self.basemap!r}"
+            )
+        if self.assets not in asset_files.MODES:
+            raise ValueError(
+                f"GEO_CRM_MAP_ASSETS must be one of {', '.join(asset_files.MODES)}, "
+                f"not {self.assets!r}"
+            )
+
+    @property
+    def crs(self) -> str:
+        return BASEMAP_CRS[self.basemap]
+
+    @classmethod
+    def from_config(cls, config: Mapping, translator: Translator, **overrides) -> MapSettings:
+        values = dict(
+            translator=translator,
+            basemap=(config.get("GEO_CRM_BASEMAP") or "osm").lower(),
+            assets=(config.get("GEO_CRM_MAP_ASSETS") or "local").lower(),
+            tile_url=config.get("GEO_CRM_TILE_URL") or None,
+            tile_attribution=config.get("GEO_CRM_TILE_ATTRIBUTION") or None,
+            point_limit=int(config.get("GEO_CRM_MAP_POINT_LIMIT") or 10_000),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+class Frame:
+    """Turns WGS-84 coordinates into the drawn ones: GCJ-02 for AMap, antimeridian unwrapped."""
+
+    def __init__(self, crs: str = "wgs84", *, unwrap: bool = False, digits: int = COORD_DIGITS):
+        self.crs = crs
+        self.unwrap = unwrap
+        self.digits = digits
+
+    @classmethod
+    def for_geometry(cls, geom: shapely.Geometry, crs: str) -> Frame:
+        return cls(crs, unwrap=crosses_antimeridian(geom))
+
+    def xy(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        if self.crs == "gcj02":
+            lon, lat = wgs84_to_gcj02(lon, lat)
+        elif self.crs != "wgs84":
+            raise ValueError(f"cannot draw in {self.crs!r}")
+        if self.unwrap:
+            lon = np.where(lon < 0, lon + 360.0, lon)
+        return np.round(lon, self.digits), np.round(lat, self.digits)
+
+    def _coords(self, coords: np.ndarray) -> np.ndarray:
+        lon, lat = self.xy(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    def geometry(self, geom):
+        """A shapely geometry (or array of them) in drawn coordinates."""
+        return shapely.transform(geom, self._coords)
+
+    def latlng(self, lon: float, lat: float) -> list[float]:
+        x, y = self.xy([lon], [lat])
+        return [float(y[0]), float(x[0])]
+
+    def bounds(self, geom: shapely.Geometry) -> list[list[float]]:
+        """``[[south, west], [north, east]]`` of a geometry in drawn coordinates."""
+        xmin, ymin, xmax, ymax = shapely.bounds(self.geometry(geom)).tolist()
+        return [[ymin, xmin], [ymax, xmax]]
+
+
+def as_shapely(geometry) -> shapely.Geometry:
+    """A shapely geometry from a GeoJSON-like dict (GEOS's reader: fast on large outlines)."""
+    if isinstance(geometry, shapely.Geometry):
+        return geometry
+    return shapely.from_geojson(json.dumps(geometry))
+
+
+def crosses_antimeridian(geom: shapely.Geometry) -> bool:
+    """True for a shape stored in pieces on both sides of ±180° (Chukotka, Fiji, Alaska's tail).
+
+    A naive bounding box of such a shape spans nearly 360°; the pieces themselves hug ±180.
+    """
+    xmin, _, xmax, _ = geom.bounds
+    if xmax - xmin <= 180:
+        return False
+    coords = shapely.get_coordinates(geom)
+    east = coords[coords[:, 0] >= 0, 0]
+    west = coords[coords[:, 0] < 0, 0]
+    if east.size == 0 or west.size == 0:
+        return False
+    # unwrapped, the shape must be narrower than it is wrapped
+    return (west.max() + 360 - east.min()) < (xmax - xmin)
+
+
+def display_tolerance(geom: shapely.Geometry) -> float:
+    xmin, ymin, xmax, ymax = geom.bounds
+    return max(xmax - xmin, ymax - ymin) * DISPLAY_TOLERANCE_SHARE
+
+
+def simplify_for_display(geoms: list[shapely.Geometry], tolerance: float) -> list[shapely.Geometry]:
+    """Simplify neighbouring regions together so their shared borders stay shared."""
+    if not geoms or tolerance <= 0:
+        return list(geoms)
+    arr = np.asarray(geoms, dtype=object)
+    try:
+        out = shapely.coverage_simplify(arr, tolerance)
+    except Exception:  # not a clean coverage (overlaps in real data): simplify one by one
+        LOGGER.debug("coverage_simplify failed; simplifying regions one by one", exc_info=True)
+        out = shapely.simplify(arr, tolerance, preserve_topology=True)
+    return [g if not g.is_empty else o for g, o in zip(out.tolist(), geoms, strict=True)]
+
+
+def feature(geom: shapely.Geometry, properties: dict, fid: str | int) -> dict:
+    return {
+        "type": "Feature",
+        "id": str(fid),
+        "properties": properties,
+        "geometry": json.loads(shapely.to_geojson(geom)),
+    }
+
+
+class RegionMap:
+    """A Folium map of one region: basemap, boundaries and labels, then the caller's layers."""
+
+    def __init__(
+        self,
+        region: RegionShape,
+        subregions: Iterable[RegionShape],
+        settings: MapSettings,
+        *,
+        title: str | None = None,
+    ):
+        self.settings = settings
+        self.t = settings.translator
+        self.region = region
+        self.subregions = list(subregions)
+        self.legends: list[Legend] = []
+        region_geom = region.shapely()
+        self.frame = Frame.for_geometry(region_geom, settings.crs)
+        tol = display_tolerance(region_geom)
+        self.tolerance = tol
+        # a tenth of the simplification tolerance is plenty: ~100 m for China, ~1 m for a city
+        self.frame.digits = (
+            int(min(COORD_DIGITS, max(3, math.ceil(-math.log10(tol)) + 1)))
+            if tol > 0
+            else COORD_DIGITS
+        )
+        simplified = simplify_for_display([region_geom], tol)[0]
+        self.region_geom = self.frame.geometry(simplified)
+        subs = simplify_for_display([s.shapely() for s in self.subregions], tol)
+        self.sub_geoms = {
+            s.code: self.frame.geometry(g) for s, g in zip(self.subregions, subs, strict=True)
+        }
+        self.fit = self.frame.bounds(region_geom)
+
+        self.map = new_map(settings, self.fit, title)
+        self._add_boundaries()
+
+    # --- skeleton ---------------------------------------------------------------------------
+    def _add_boundaries(self) -> None:
+        t = self.t
+        region = self.region
+        outline = folium.GeoJson(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature(self.region_geom, {"name": str(safe_text(region.name))}, region.code)
+                ],
+            },
+            name=t("Region boundary"),
+            control=False,
+            interactive=False,
+            style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 2.5, "fill": False},
+        )
+        self.map.add_child(outline, name="gc_region_boundary")
+        if self.sub_geoms:
+            feats = [
+                feature(
+                    self.sub_geoms[s.code],
+                    {
+                        "name": str(safe_text(s.name)),
+                        "link": str(safe_link(self.settings.region_href, s.code, s.name)),
+                    },
+                    s.code,
+                )
+                for s in self.subregions
+            ]
+            subs = folium.GeoJson(
+                {"type": "FeatureCollection", "features": feats},
+                name=t("Sub-region boundary"),
+                control=False,
+                style_function=lambda f: {
+                    "color": SUBREGION_COLOUR,
+                    "weight": 1,
+                    "dashArray": "4 3",
+                    "fillOpacity": 0,
+                    "fill": True,
+                },
+                tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False, sticky=True),
+                popup=folium.GeoJsonPopup(fields=["link"], labels=False),
+            )
+            self.map.add_child(subs, name="gc_subregion_boundaries")
+            self.map.add_child(Labels(self._label_items(self.subregions, self.sub_geoms)))
+        else:
+            self.map.add_child(
+                Labels(
+                    self._label_items([region], {region.code: self.region_geom}),
+                    css_class="gc-main",
+                )
+            )
+
+    def _label_items(self, shapes: list[RegionShape], geoms: Mapping[str, shapely.Geometry]):
+        items = []
+        for s in shapes:
+            if s.label is not None:
+                lat, lon = self.frame.latlng(*s.label)
+            else:
+                p = shapely.point_on_surface(geoms[s.code])
+                lat, lon = p.y, p.x
+            items.append((lat, lon, s.name))
+        return items
+
+    # --- helpers for the map builders -------------------------------------------------------
+    def add_legend(self, title: str, items, *, layer=None, note: str | None = None) -> Legend:
+        legend = Legend(title, items, layer=layer, note=note)
+        self.map.add_child(legend)
+        self.legends.append(legend)
+        return legend
+
+    def geometry_layer(
+        self,
+        features: list[dict],
+        *,
+        name: str,
+        style: Callable[[dict], dict],
+        tooltip: list[str | tuple[str, str]] | None = None,
+        popup: list[str] | None = None,
+        show: bool = True,
+        control: bool = True,
+    ) -> folium.GeoJson:
+        """A GeoJSON overlay of features already in drawn coordinates, escaped properties only.
+
+        ``tooltip`` lists property names, or (name, label) pairs to show labelled rows.
+        """
+        kwargs = {}
+        if tooltip:
+            fields = [f if isinstance(f, str) else f[0] for f in tooltip]
+            aliases = [str(safe_text("" if isinstance(f, str) else f[1])) for f in tooltip]
+            kwargs["tooltip"] = folium.GeoJsonTooltip(
+                fields=fields, aliases=aliases, labels=any(aliases), sticky=True
+            )
+        if popup:
+            kwargs["popup"] = folium.GeoJsonPopup(fields=popup, labels=False)
+        layer = folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=str(safe_text(name)),
+            style_function=style,
+            show=show,
+            control=control,
+            overlay=True,
+            **kwargs,
+        )
+        self.map.add_child(layer)
+        return layer
+
+    def shapes(self, geometries) -> list[shapely.Geometry]:
+        """GeoJSON dicts or shapely geometries (WGS-84) → simplified, in drawn coordinates."""
+        geoms = [as_shapely(g) for g in geometries]
+        if not geoms:
+            return []
+        # Douglas-Peucker without topology repair: fast on outlines of 10^5 vertices, and a
+        # self-touching ring still draws correctly (display only, nothing is measured here)
+        arr = shapely.simplify(
+            np.asarray(geoms, dtype=object), self.tolerance, preserve_topology=False
+        )
+        return [g for g in self.frame.geometry(arr)]
+
+    def finish(self) -> folium.Map:
+        """Layer control, ready flag and local (or CDN) assets; returns the Folium map."""
+        return finish_map(self.map, self.settings)
+
+
+def new_map(settings: MapSettings, fit: list[list[float]], title: str | None = None) -> folium.Map:
+    """An empty geo_crm map: canvas rendering, basemap, metric scale, fitted to ``fit``."""
+    center = [(fit[0][0] + fit[1][0]) / 2, (fit[0][1] + fit[1][1]) / 2]
+    m = folium.Map(
+        location=center,
+        zoom_start=5,
+        tiles=None,
+        control_scale=False,
+        prefer_canvas=True,
+        zoom_snap=0.5,
+        world_copy_jump=False,
+    )
+    if title:
+        m.get_root().title = str(safe_text(title))
+    m.add_child(Runtime())
+    m.add_child(ScaleBar())
+    basemap = settings.basemap
+    if basemap != "none":
+        url, attribution, subdomains, max_zoom = TILES[basemap]
+        url = settings.tile_url or url
+        attribution = settings.tile_attribution or attribution
+        name = settings.translator("OpenStreetMap" if basemap == "osm" else "AMap (GCJ-02)")
+        kwargs = {"subdomains": subdomains} if subdomains and not settings.tile_url else {}
+        folium.TileLayer(
+            url,
+            attr=attribution,
+            name=name,
+            max_zoom=max_zoom,
+            overlay=False,
+            control=True,
+            **kwargs,
+        ).add_to(m)
+    m.add_child(FitView(fit), name=FIT_NAME)
+    return m
+
+
+def refit(m: folium.Map, fit: list[list[float]]) -> None:
+    """Change the bounds a map opens on (``[[south, west], [north, east]]``, drawn coordinates)."""
+    m._children[FIT_NAME].bounds = fit
+
+
+def finish_map(m: folium.Map, settings: MapSettings, *, layer_control: bool = True) -> folium.Map:
+    """Layer control, ready flag and local (or CDN) assets; returns the Folium map."""
+    if layer_control:
+        folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(ReadySignal())
+    asset_files.apply_assets(m, mode=settings.assets, prefix=settings.asset_prefix)
+    return m
+
+
+def render(m: folium.Map) -> str:
+    """The full standalone HTML document of a map."""
+    return m.get_root().render()
+
+
+def fmt_km(t: Translator, metres: float | None) -> str:
+    if metres is None or not math.isfinite(metres):
+        return "–"
+    return t.km(metres, 1 if metres < 100_000 else 0)

@@ -1,0 +1,176 @@
+"""Sales density map: a classed hexagon choropleth of sales per cell, sub-regions shaded by
+sales per km², and a heat-map layer (Leaflet.heat, served from folium's own package)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import folium
+import numpy as np
+import shapely
+from folium.plugins import HeatMap
+
+from .base import MapSettings, RegionMap, RegionShape, as_shapely, feature
+from .points import OutletCoords, OutletRows, add_outlets
+from .safe import safe_text
+from .style import DENSITY_SCHEME, quantile_classes
+
+MAX_CELL_FEATURES = 4000
+
+
+@dataclass
+class DensityData:
+    """Sales per hexagon cell and per sub-region for one period/product/tier selection."""
+
+    cells: Sequence[Mapping | shapely.Geometry] = ()  # WGS-84 polygons
+    value: Sequence[float] = ()  # per cell, in ``unit``
+    measure: str = "amount"  # "amount" (yuan) or "quantity" (the product's unit, e.g. 箱)
+    unit: str | None = None  # quantity unit when measure == "quantity"
+    subregion_per_km2: Mapping[str, float] | None = None  # code -> value per km²
+    total: float | None = None
+    cell_km: float | None = None
+
+
+def density_map(
+    region: RegionShape,
+    subregions: Sequence[RegionShape],
+    settings: MapSettings,
+    *,
+    density: DensityData,
+    rows: OutletRows | None = None,
+    coords: OutletCoords | None = None,
+    title: str | None = None,
+) -> folium.Map:
+    t = settings.translator
+    rmap = RegionMap(
+        region, subregions, settings, title=title or f"{region.name} · {t('Sales density map')}"
+    )
+    unit = t("yuan") if density.measure == "amount" else (density.unit or t("cases"))
+    _subregions(rmap, density, unit)
+    _cells(rmap, density, unit)
+    add_outlets(rmap, rows, coords, tiers_shown=("distributor",))
+    return rmap.finish()
+
+
+def _fmt(t, value: float, measure: str) -> str:
+    return t.money(value) if measure == "amount" else t.number(value, 0 if value >= 100 else 1)
+
+
+def _subregions(rmap: RegionMap, density: DensityData, unit: str) -> None:
+    t = rmap.t
+    values = {c: v for c, v in (density.subregion_per_km2 or {}).items() if c in rmap.sub_geoms}
+    if not values:
+        return
+    classes = quantile_classes(list(values.values()), DENSITY_SCHEME, 5)
+    names = {s.code: s.name for s in rmap.subregions}
+    feats = [
+        feature(
+            rmap.sub_geoms[c],
+            {
+                "name": str(safe_text(names[c])),
+                "v": str(safe_text(f"{t.number(v, 1)} {unit}/{t('km²')}")),
+                "fill": classes.colour(v),
+            },
+            c,
+        )
+        for c, v in values.items()
+    ]
+    layer = rmap.geometry_layer(
+        feats,
+        name=t("Sales per km² by sub-region"),
+        style=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "weight": 0.6,
+            "color": "#555555",
+        },
+        tooltip=["name", ("v", t("Sales per km²"))],
+        show=False,
+    )
+    rmap.add_legend(
+        t("Sales per km² by sub-region") + f" ({unit}/{t('km²')})",
+        [
+            ("box", c, None, f"{t.number(lo, 1)} – {t.number(hi, 1)}")
+            for lo, hi, c in classes.ranges()
+        ],
+        layer=layer,
+    )
+
+
+def _cells(rmap: RegionMap, density: DensityData, unit: str) -> None:
+    t = rmap.t
+    value = np.asarray(density.value, dtype=np.float64)
+    if value.size == 0:
+        return
+    geoms = np.asarray([as_shapely(g) for g in density.cells], dtype=object)
+    keep = value > 0
+    geoms, value = geoms[keep], value[keep]
+    if value.size == 0:
+        return
+    if (
+        value.size > MAX_CELL_FEATURES
+    ):  # the densest cells matter most; the rest stay in the heat map
+        top = np.argsort(-value, kind="stable")[:MAX_CELL_FEATURES]
+        geoms_drawn, value_drawn = geoms[top], value[top]
+    else:
+        geoms_drawn, value_drawn = geoms, value
+    classes = quantile_classes(value_drawn, DENSITY_SCHEME, 5)
+    cls = classes.index(value_drawn)
+    drawn = rmap.frame.geometry(geoms_drawn)
+    feats = [
+        feature(g, {"v": str(safe_text(_fmt(t, v, density.measure))), "k": int(k)}, i)
+        for i, (g, v, k) in enumerate(zip(drawn, value_drawn.tolist(), cls.tolist(), strict=True))
+    ]
+    colours = classes.colours
+    layer = rmap.geometry_layer(
+        feats,
+        name=t("Sales per cell"),
+        style=lambda f: {
+            "fillColor": colours[f["properties"]["k"]],
+            "fillOpacity": 0.7,
+            "color": "#ffffff",
+            "weight": 0.3,
+        },
+        tooltip=[("v", t("Sales"))],
+        show=True,
+    )
+    rmap.add_legend(
+        t("Sales per cell ({unit})", unit=unit),
+        [
+            ("box", c, None, f"{_fmt(t, lo, density.measure)} – {_fmt(t, hi, density.measure)}")
+            for lo, hi, c in classes.ranges()
+        ],
+        layer=layer,
+        note=t("quantile classes"),
+    )
+
+    centres = shapely.get_coordinates(shapely.centroid(geoms))
+    x, y = rmap.frame.xy(centres[:, 0], centres[:, 1])
+    weight = value / value.max()
+    heat = HeatMap(
+        np.column_stack([y, x, np.round(weight, 3)]).tolist(),
+        name=t("Heat map"),
+        radius=18,
+        blur=22,
+        min_opacity=0.25,
+        show=False,
+    )
+    rmap.map.add_child(heat)
+    rmap.add_legend(
+        t("Heat map"),
+        [
+            ("box", c, None, lab)
+            for c, lab in (
+                ("#0000ff", f"{_fmt(t, 0, density.measure)}"),
+                ("#00ffff", ""),
+                ("#00ff00", ""),
+                ("#ffff00", ""),
+                (
+                    "#ff0000",
+                    f"{_fmt(t, float(value.max()), density.measure)} ({t('Sales per cell')})",
+                ),
+            )
+        ],
+        layer=heat,
+    )

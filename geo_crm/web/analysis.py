@@ -1,0 +1,317 @@
+"""Adapters from the analysis services (coverage, gaps, density, distribution) to what the maps
+and key figures draw. Each returns None while its service is not installed, so pages still
+show boundaries and outlets and say which figure is missing.
+
+Form → parameters: the selected tiers (all when none is ticked), the distributor, product and
+period go through as they are; the one "radius" field overrides the service radius of every
+selected tier (empty: each tier's default, documented in docs/analyses.md); an empty cell size
+is chosen from the region's area so a map holds about ``TARGET_CELLS`` hexagons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from types import ModuleType
+
+import numpy as np
+from flask import g
+from sqlalchemy.orm import Session
+
+from ..maps.coverage import Catchment, CoverageData
+from ..maps.density import DensityData
+from ..maps.gaps import GapData
+from ..models import TIERS
+from .filters import MapFilters
+
+LOGGER = logging.getLogger(__name__)
+
+TARGET_CELLS = 3000
+MAX_CATCHMENTS = 12  # distributor catchments drawn on a region's coverage map
+NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
+PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whole-network outline
+
+
+def _service(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"geo_crm.services.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"geo_crm.services.{name}":
+            raise
+        return None
+
+
+def auto_cell_km(area_m2: float) -> float:
+    """A round cell size giving about TARGET_CELLS hexagons over the region."""
+    if not area_m2 or area_m2 <= 0:
+        return 5.0
+    ideal = math.sqrt(area_m2 / (math.sqrt(3) / 2 * TARGET_CELLS)) / 1000.0
+    return min(NICE_CELL_KM, key=lambda c: abs(math.log(c / ideal)))
+
+
+def params(f: MapFilters, *, area_m2: float | None = None, tiers: tuple[str, ...] | None = None):
+    from ..config import DEFAULT_SERVICE_RADIUS_M
+    from ..services.analysis_params import AnalysisParams
+
+    chosen = tiers or tuple(f.tiers) or TIERS
+    radius = dict(DEFAULT_SERVICE_RADIUS_M)
+    if f.radius_km:
+        radius.update({t: f.radius_km * 1000.0 for t in chosen})
+    cell = f.cell_km or auto_cell_km(area_m2 or 0.0)
+    return AnalysisParams(
+        tiers=chosen,
+        distributor=f.distributor,
+        product=f.product,
+        date_from=f.date_from,
+        date_to=f.date_to,
+        radius_m=radius,
+        cell_km=cell,
+    )
+
+
+def _cached(key, compute):
+    """One computation per request even when the page and its figures both ask."""
+    cache = g.setdefault("analysis_cache", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def coverage(
+    session: Session,
+    region_code: str,
+    f: MapFilters,
+    *,
+    outlines: bool = True,
+    display_m: float = 0.0,
+    sub_regions: bool = True,
+) -> CoverageData | None:
+    """Coverage for the map (``outlines``) or the key figures (ratios only).
+
+    ``display_m``: metres below which the map cannot show detail (its simplification
+    tolerance). A covered outline is only computed when its discs are at least two such
+    steps wide — at country scale 1 km retail discs are below a pixel, and their union of a
+    million discs would cost tens of seconds for nothing visible; the legend says so.
+    """
+    svc = _service("coverage")
+    if svc is None:
+        return None
+    return _cached(
+        ("coverage", region_code, repr(f), outlines, round(display_m), sub_regions),
+        lambda: _coverage(svc, session, region_code, f, outlines, display_m, sub_regions),
+    )
+
+
+def _coverage(
+    svc,
+    session: Session,
+    region_code: str,
+    f: MapFilters,
+    outlines: bool,
+    display_m: float,
+    sub_regions: bool,
+) -> CoverageData:
+    p = params(f)
+    visible = {t: outlines and p.radius(t) >= 2 * display_m for t in p.tiers}
+    # simplify_m=0: the map simplifies for display itself, faster than a topology-safe pass here
+    result = svc.coverage(
+        session,
+        region_code,
+        p,
+        geometry=all(visible.values()),
+        sub_regions=sub_regions,
+        simplify_m=0,
+    )
+    data = CoverageData(
+        ratio={t.tier: t.ratio for t in result.by_tier} | {"all": result.region.ratio},
+        subregion_ratio={s.code: s.ratio for s in result.sub_regions},
+        radii=dict(result.radius_m),
+    )
+    data.covered = {"all": result.geometry} if result.geometry is not None else {}
+    data.not_drawn = [t for t, ok in visible.items() if outlines and not ok]
+    counts = {t.tier: t.outlets for t in result.by_tier}
+    for tier in result.tiers if len(result.tiers) > 1 else ():
+        if visible[tier] and 0 < counts.get(tier, 0) <= PER_TIER_OUTLINE_MAX:
+            one = svc.coverage(
+                session,
+                region_code,
+                p.with_(tiers=(tier,)),
+                sub_regions=False,
+                per_tier=False,
+                geometry=True,
+                simplify_m=0,
+            )
+            data.covered[tier] = one.geometry
+    return data
+
+
+def gaps(
+    session: Session,
+    region_code: str,
+    f: MapFilters,
+    *,
+    area_m2: float | None = None,
+    cells: bool = True,
+) -> GapData | None:
+    svc = _service("gaps")
+    if svc is None:
+        return None
+    return _cached(
+        ("gaps", region_code, repr(f), cells),
+        lambda: _gaps(svc, session, region_code, f, area_m2, cells),
+    )
+
+
+def _gaps(svc, session: Session, region_code: str, f: MapFilters, area_m2, cells: bool) -> GapData:
+    p = params(f, area_m2=area_m2)
+    result = svc.gaps(session, region_code, p, limit=svc.MAX_LIMIT if cells else 0, geometry=cells)
+    worst = [c for c in result.worst if c.outline]
+    return GapData(
+        cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in worst],
+        distance_m=[c.distance_m if c.distance_m is not None else math.inf for c in worst],
+        centres=[(c.lon, c.lat) for c in worst],
+        white_space=[w.code for w in result.white_space],
+        tier=result.tiers[0] if len(result.tiers) == 1 else None,
+        radius_m=min(result.radius_m.values()) if result.radius_m else None,
+        total_cells=result.cells,
+        gap_cells=result.gap_cells,
+        cell_km=result.cell_km,
+    )
+
+
+def density(
+    session: Session, region_code: str, f: MapFilters, *, area_m2: float | None = None
+) -> DensityData | None:
+    svc = _service("density")
+    if svc is None:
+        return None
+    return _cached(
+        ("density", region_code, repr(f)), lambda: _density(svc, session, region_code, f, area_m2)
+    )
+
+
+def _density(svc, session: Session, region_code: str, f: MapFilters, area_m2) -> DensityData:
+    # sales of outlets closed since still count (the service's default for density)
+    p = params(f, area_m2=area_m2).with_(status=None)
+    result = svc.density(session, region_code, p, limit=svc.MAX_LIMIT, geometry=True)
+    quantity = f.measure == "quantity"
+
+    def value(totals) -> float:
+        return float(totals.quantity if quantity else totals.amount)
+
+    # a cell whose outline is not finite cannot be drawn (seen when the service mis-decodes a
+    # cell key); it still counts in the totals and sub-regions
+    cells = [
+        c
+        for c in result.cells
+        if c.outline and np.isfinite(np.asarray(c.outline, dtype=float)).all()
+    ]
+    if len(cells) < len(result.cells):
+        LOGGER.warning(
+            "density %s: %d of %d cells have no finite outline and are not drawn",
+            region_code,
+            len(result.cells) - len(cells),
+            len(result.cells),
+        )
+    unit = None
+    if quantity and f.product:
+        from sqlalchemy import select
+
+        from ..models import Product
+
+        unit = session.scalar(select(Product.unit).where(Product.sku == f.product))
+    return DensityData(
+        cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in cells],
+        value=[value(c.totals) for c in cells],
+        measure=f.measure,
+        unit=unit,
+        subregion_per_km2={
+            s.code: value(s.totals) / (s.area_m2 / 1e6)
+            for s in result.sub_regions
+            if s.code and s.area_m2
+        },
+        total=value(result.total),
+        cell_km=result.cell_km,
+    )
+
+
+def distribution_rate(session: Session, region_code: str, f: MapFilters) -> float | None:
+    svc = _service("distribution")
+    if svc is None or not f.product:
+        return None
+    p = params(f, tiers=("retail",))
+    return svc.distribution_rate(session, region_code, p).overall.rate
+
+
+def depth(session: Session, distributor_code: str, f: MapFilters):
+    """The distributor's depth, breadth and catchment (the service's DepthResult), or None."""
+    svc = _service("distribution")
+    if svc is None:
+        return None
+    return _cached(
+        ("depth", distributor_code),
+        lambda: svc.distributor_depth(session, distributor_code, params(f).with_(distributor=None)),
+    )
+
+
+def catchment(session: Session, distributor_code: str) -> dict | None:
+    result = depth(session, distributor_code, MapFilters())
+    return result.catchment if result is not None else None
+
+
+def catchments(
+    session: Session, distributors: list[tuple[str, str]], f: MapFilters
+) -> list[Catchment]:
+    """Catchments of the distributor in the filter, else of every distributor when they are few."""
+    if _service("distribution") is None:
+        return []
+    chosen = [d for d in distributors if d[0] == f.distributor] if f.distributor else distributors
+    if len(chosen) > MAX_CATCHMENTS:
+        return []
+    out = []
+    for code, name in chosen:
+        hull = catchment(session, code)
+        if hull and hull.get("type") in ("Polygon", "MultiPolygon"):
+            out.append(Catchment(code, name, hull))
+    return out
+
+
+@dataclass
+class PlanMonth:
+    month: dt.date | None  # None: the year so far
+    plan: Decimal
+    actual: Decimal
+
+    @property
+    def ratio(self) -> float | None:
+        return float(self.actual / self.plan) if self.plan else None
+
+
+def plan_achievement(
+    session: Session, distributor_code: str, f: MapFilters
+) -> list[PlanMonth] | None:
+    """Plan vs actual amount per month of the period's last year (all products), then the year."""
+    svc = _service("distribution")
+    if svc is None:
+        return None
+    year = (f.date_to or dt.date.today()).year
+    result = svc.plan_achievement(session, distributor_code, year, product=f.product)
+    months: dict[dt.date, PlanMonth] = {}
+    for row in result.rows:
+        m = months.setdefault(row.month, PlanMonth(row.month, Decimal(0), Decimal(0)))
+        m.plan += row.target_amount or Decimal(0)
+        m.actual += row.actual_amount
+    out = [months[k] for k in sorted(months)]
+    if out:
+        out.append(
+            PlanMonth(
+                None,
+                sum((m.plan for m in out), Decimal(0)),
+                sum((m.actual for m in out), Decimal(0)),
+            )
+        )
+    return out
