@@ -131,6 +131,22 @@ class User(Base):
     )
 
 
+class LoginFailure(Base):
+    """A failed sign-in, kept for the throttling window (shared by every worker; see auth/throttle.py)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(45))
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_login_failures_ip_failed_at", "ip", "failed_at"),
+        Index("ix_login_failures_username_ip", "username", "ip"),
+    )
+
+
 class UserRegion(Base):
     """A manager's scope: these regions and everything below them."""
 

@@ -1,0 +1,122 @@
+"""Personal API tokens: create (the secret is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from pydantic import Field
+from sqlalchemy import select
+
+from ..auth import tokens as svc
+from ..auth.policy import Forbidden, current_user
+from ..db import get_session
+from ..errors import NotFound, ValidationError
+from ..models import User
+from .framework import Body, Out, Query, operation
+
+
+class TokenIn(Body):
+    name: str = Field(min_length=1, max_length=svc.MAX_NAME, description="what the token is for")
+    username: str | None = Field(default=None, description="admins only: create it for this user")
+
+
+class TokensQuery(Query):
+    all: bool = Field(default=False, description="admins only: every user's tokens")
+
+
+class TokenOut(Out):
+    id: int
+    name: str
+    username: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(
+        description="the secret: shown once, send it as Authorization: Bearer <token>"
+    )
+
+
+def _info(info: svc.TokenInfo) -> dict:
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": info.id,
+        "name": info.name,
+        "username": info.username,
+        "created_at": iso(info.created_at),
+        "last_used_at": iso(info.last_used_at),
+        "revoked_at": iso(info.revoked_at),
+    }
+
+
+def _acting_id() -> int:
+    user = current_user()
+    if user.id is None:
+        raise ValidationError(
+            "sign in as a user to manage tokens", fields={"username": "sign in first"}
+        )
+    return user.id
+
+
+@operation(
+    "/tokens",
+    "POST",
+    summary="Create a personal API token",
+    tags=["tokens"],
+    body=TokenIn,
+    responses={201: NewTokenOut, 401: None, 403: None, 422: None},
+)
+def create_token(body: TokenIn):
+    """Create a token for yourself (admins: for any user); the response is the only time the
+    secret is shown — only its SHA-256 is stored."""
+    session = get_session()
+    user = current_user()
+    if body.username is not None and body.username != user.username:
+        if not user.is_admin:
+            raise Forbidden("only admins create tokens for other users")
+        owner = session.scalar(select(User.id).where(User.username == body.username, User.active))
+        if owner is None:
+            raise NotFound(
+                f"no active user named {body.username!r}", fields={"body.username": "not found"}
+            )
+    else:
+        owner = _acting_id()
+    created = svc.create_token(session, owner, body.name)
+    session.commit()
+    return {**_info(created.info), "token": created.token}, 201
+
+
+@operation(
+    "/tokens",
+    "GET",
+    summary="List API tokens",
+    tags=["tokens"],
+    query=TokensQuery,
+    responses={200: list[TokenOut], 401: None, 403: None},
+)
+def list_tokens(query: TokensQuery):
+    """Your tokens, newest first, revoked ones included (admins: `all=true` for everybody's)."""
+    user = current_user()
+    if query.all and not user.is_admin:
+        raise Forbidden("only admins list every user's tokens")
+    owner = None if query.all else _acting_id()
+    return jsonify([_info(t) for t in svc.list_tokens(get_session(), owner)])
+
+
+@operation(
+    "/tokens/<int:token_id>",
+    "DELETE",
+    summary="Revoke an API token",
+    tags=["tokens"],
+    responses={200: TokenOut, 401: None, 404: None},
+)
+def revoke_token(token_id: int):
+    """Revoke one of your tokens (admins: anyone's); it stops working at once."""
+    session = get_session()
+    user = current_user()
+    info = svc.revoke_token(session, token_id, owner_id=None if user.is_admin else _acting_id())
+    session.commit()
+    return _info(info)

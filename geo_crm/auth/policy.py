@@ -1,0 +1,294 @@
+"""The one access policy every request goes through.
+
+A ``before_request`` hook (installed first, before any other hook) resolves who is calling —
+``Authorization: Bearer <token>`` or the signed session cookie — and applies the rule that
+:data:`RULES` holds for the endpoint:
+
+- ``PUBLIC``: anyone; ``SIGNED_IN``: any active user; ``roles(...)``: those roles only;
+- ``objects=``: URL arguments naming objects (``{"code": "outlet"}``) are looked up inside the
+  caller's scope (:mod:`geo_crm.auth.scope`); an object outside it answers 404 exactly like a
+  missing one, so nobody learns what exists beyond their territory.
+
+Anonymous callers get 401 JSON under ``/api/`` and a redirect to ``/login`` elsewhere; a role
+not allowed gets 403. An endpoint without a rule answers 500 and fails the access-matrix test,
+so a new route cannot ship unguarded: add ONE line to :data:`RULES`.
+
+Cookie-authenticated state changes (and the public sign-in form) must carry the CSRF token;
+Bearer-token requests are exempt, since a browser never attaches that header on its own.
+List endpoints filter with :func:`~geo_crm.auth.scope.outlet_scope` /
+:func:`~geo_crm.auth.scope.region_scope` on :func:`current_user`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify, redirect, request, url_for
+
+from ..db import get_session
+from ..errors import GeoCrmError, NotFound
+from . import scope
+from .principal import SYSTEM, Principal
+from .scope import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
+
+LOGGER = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: str  # "public" | "signed_in" | "roles"
+    roles: frozenset[str] = frozenset()
+    objects: Mapping[str, str] = field(default_factory=dict)  # URL argument -> object kind
+    inline_scripts: bool = False  # CSP: allow inline <script> (Folium output, Swagger UI)
+
+    def allows(self, user: Principal) -> bool:
+        return self.access != "roles" or user.role in self.roles
+
+
+def roles(
+    *names: str, objects: Mapping[str, str] | None = None, inline_scripts: bool = False
+) -> Rule:
+    return Rule("roles", frozenset(names), dict(objects or {}), inline_scripts)
+
+
+def signed_in(*, objects: Mapping[str, str] | None = None, inline_scripts: bool = False) -> Rule:
+    return Rule("signed_in", frozenset(), dict(objects or {}), inline_scripts)
+
+
+PUBLIC = Rule("public")
+SIGNED_IN = signed_in()
+ADMIN = roles("admin")
+STAFF = roles("admin", "manager")
+FIELD = roles("admin", "manager", "rep")
+
+OUTLET = {"code": "outlet"}
+OUTLET_REF = {"code": "outlet_ref"}
+REGION = {"code": "region"}
+SALE = {"sale_id": "sale"}
+FIELD_OUTLET = roles("admin", "manager", "rep", objects=OUTLET)
+REVIEWER_EVENT = roles("admin", "manager", objects={"event_id": "geotag_event"})
+
+# object kind -> check(session, user, value) -> visible?
+OBJECT_CHECKS: dict[str, Callable[[Any, Principal, Any], bool]] = {
+    "outlet": scope.outlet_visible,
+    "outlet_id": scope.outlet_id_visible,
+    "outlet_ref": scope.outlet_ref_visible,  # code, or id when all digits (services.outlets.find_outlet_id)
+    "sale": scope.sale_visible,
+    "region": scope.region_visible,
+    "geotag_event": scope.geotag_event_visible,
+}
+
+# endpoint -> rule. ONE line per endpoint; tests/test_access_matrix.py fails for any route missing here.
+RULES: dict[str, Rule] = {
+    # infrastructure
+    "static": PUBLIC,
+    "home.healthz": PUBLIC,
+    "home.index": STAFF,  # region totals of the whole network
+    "api.openapi_document": SIGNED_IN,
+    "api_docs.show": signed_in(
+        inline_scripts=True
+    ),  # Swagger UI's page has an inline bootstrap script
+    "api_docs.static": PUBLIC,
+    # sign-in
+    "auth_pages.login": PUBLIC,
+    "auth_pages.logout": PUBLIC,
+    # tokens (service-scoped to the caller's own tokens; admins may see everybody's)
+    "api.create_token": SIGNED_IN,
+    "api.list_tokens": SIGNED_IN,
+    "api.revoke_token": SIGNED_IN,
+    # outlets and network (views must filter lists with outlet_scope(current_user()))
+    "api.list_outlets": FIELD,
+    "api.export_outlets_file": STAFF,
+    "api.create_outlet": STAFF,  # reps add outlets through api.create_tag_outlet
+    "api.get_outlet": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "api.outlet_debt": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "api.upstream": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "api.downstream": roles("admin", "manager", objects=OUTLET_REF),
+    "api.update_outlet": roles("admin", "manager", objects=OUTLET_REF),
+    "api.move_outlet": roles("admin", "manager", objects=OUTLET_REF),
+    "api.deactivate_outlet": roles("admin", "manager", objects=OUTLET_REF),
+    "api.delete_outlet": roles("admin", "manager", objects=OUTLET_REF),
+    # regions
+    "api.region_tree": SIGNED_IN,
+    "api.get_region": signed_in(objects=REGION),
+    "api.region_counts": roles("admin", "manager", objects=REGION),
+    # analyses
+    "api.region_coverage": roles("admin", "manager", objects=REGION),
+    "api.region_gaps": roles("admin", "manager", objects=REGION),
+    "api.region_density": roles("admin", "manager", objects=REGION),
+    "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
+    "api.distributor_depth": roles("admin", "manager", objects=OUTLET_REF),
+    "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET_REF),
+    # products, sales, imports
+    "api.list_products": SIGNED_IN,
+    "api.create_product": ADMIN,
+    "api.list_sales": STAFF,
+    "api.create_sale": STAFF,
+    "api.get_sale": roles("admin", "manager", objects=SALE),
+    "api.add_payment": roles("admin", "manager", objects=SALE),
+    "api.import_outlets": ADMIN,
+    "api.import_products": ADMIN,
+    "api.import_sales": ADMIN,
+    # geotagging
+    "api.put_outlet_location": FIELD_OUTLET,
+    "api.outlet_location_history": FIELD_OUTLET,
+    "api.tag_outlets": FIELD,
+    "api.tag_parents": FIELD,
+    "api.create_tag_outlet": FIELD,
+    "api.list_geotag_reviews": STAFF,
+    "api.accept_geotag_review": REVIEWER_EVENT,
+    "api.reject_geotag_review": REVIEWER_EVENT,
+    "tag.tag_page": FIELD,
+    "tag.leaflet": PUBLIC,  # Leaflet from xstatic when the vendor-asset blueprint is absent
+    "vendor_assets.vendor_asset": PUBLIC,
+    "review.review_page": STAFF,
+    # region, network and map pages (generated map documents carry the CSP nonce)
+    "region_pages.region_page": roles("admin", "manager", objects=REGION),
+    "region_pages.region_figures": roles("admin", "manager", objects=REGION),
+    "maps.standalone": roles("admin", "manager", objects=REGION),
+    "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET_REF),
+    "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "review.decide": REVIEWER_EVENT,
+    # analyses (geo_crm/api/analysis.py)
+    "api.region_coverage": roles("admin", "manager", objects=REGION),
+    "api.region_gaps": roles("admin", "manager", objects=REGION),
+    "api.region_density": roles("admin", "manager", objects=REGION),
+    "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
+    "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
+    "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
+}
+
+
+def rule_for(endpoint: str | None) -> Rule | None:
+    return RULES.get(endpoint) if endpoint else None
+
+
+class NoAccessRule(GeoCrmError):
+    status = 500
+    code = "no_access_rule"
+
+
+class Forbidden(GeoCrmError):
+    status = 403
+    code = "forbidden"
+
+
+class CsrfFailed(GeoCrmError):
+    status = 400
+    code = "csrf_failed"
+
+
+def auth_required(app: Flask | None = None) -> bool:
+    return bool((app or current_app).config.get("GEO_CRM_AUTH_REQUIRED", True))
+
+
+def signed_in_user() -> Principal | None:
+    """The authenticated user of this request, or None."""
+    return g.get("principal")
+
+
+def current_user() -> Principal:
+    """Who this request acts as: the signed-in user, or (only while GEO_CRM_AUTH_REQUIRED is
+    off) the all-seeing :data:`~geo_crm.auth.principal.SYSTEM` principal."""
+    user = g.get("principal")
+    if user is not None:
+        return user
+    if not auth_required():
+        return SYSTEM
+    raise NoAccessRule("no signed-in user on a route that requires one")
+
+
+def _unauthorized(message: str, *, invalid_token: bool = False):
+    from ..http_errors import error_body
+
+    if request.path.startswith("/api/"):
+        challenge = 'Bearer realm="geo_crm"' + (', error="invalid_token"' if invalid_token else "")
+        response = jsonify(error_body("unauthorized", message))
+        return response, 401, {"WWW-Authenticate": challenge}
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth_pages.login", next=target))
+
+
+def _authenticate() -> tuple[Principal | None, bool]:
+    """(user, bad_token): a Bearer token wins over the cookie; a bad token is never ignored."""
+    from flask import session as cookie
+
+    from ..services.users import principal_for_session
+    from .tokens import principal_for_token
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        user = principal_for_token(get_session(), credentials.strip())
+        return user, user is None
+    uid = cookie.get("uid")
+    if isinstance(uid, int):
+        user = principal_for_session(get_session(), uid, cookie.get("pw"))
+        if user is None:
+            cookie.clear()  # disabled, deleted or password changed: the cookie is worthless
+        return user, False
+    return None, False
+
+
+def enforce():
+    """The before_request hook: authenticate, authorise, check objects and CSRF."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no route matched: the 404/405 handlers answer
+    rule = rule_for(endpoint)
+    if rule is None:
+        LOGGER.error(
+            "no access rule for endpoint %s (%s %s)", endpoint, request.method, request.path
+        )
+        raise NoAccessRule(
+            f"no access rule for endpoint {endpoint}: add one to geo_crm.auth.policy.RULES"
+        )
+    user, bad_token = _authenticate()
+    if bad_token:
+        return _unauthorized(
+            "the token is unknown, revoked, or its user is disabled", invalid_token=True
+        )
+    g.principal = user
+    if rule.access != "public":
+        if user is None:
+            if auth_required():
+                return _unauthorized("sign in, or send Authorization: Bearer <token>")
+        elif not rule.allows(user):
+            raise Forbidden(f"{user.role}s may not use this page or operation")
+        acting = current_user()
+        for arg, kind in rule.objects.items():
+            value = (request.view_args or {}).get(arg)
+            if value is None or not OBJECT_CHECKS[kind](get_session(), acting, value):
+                raise NotFound(
+                    f"{kind.replace('_', ' ')} {value} not found", fields={arg: "not found"}
+                )
+    if request.method not in SAFE_METHODS and (user is None or user.via != "token"):
+        if user is not None or rule.access == "public":  # no cookie authority, nothing to forge
+            _check_csrf()
+    return None
+
+
+def _check_csrf() -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from .csrf import csrf
+
+    try:
+        csrf.protect()
+    except CSRFError as exc:
+        raise CsrfFailed(f"{exc.description} Reload the page and try again.") from exc
+
+
+def init_app(app: Flask) -> None:
+    # run before every other before_request hook, so nothing touches data unauthorised
+    app.before_request_funcs.setdefault(None, []).insert(0, enforce)
+
+    @app.context_processor
+    def _inject_user():
+        return {"current_user": g.get("principal")}

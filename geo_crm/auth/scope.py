@@ -1,0 +1,220 @@
+"""Object-level scoping as SQL clauses: who may see which outlets, regions and geotag events.
+
+- admin: everything;
+- manager: outlets whose region lies inside one of the manager's regions (``user_regions``),
+  walking the region tree down recursively; outlets not yet geotagged have no region and are
+  therefore outside every manager's scope (admins and their reps see them);
+- rep: outlets assigned to them (``rep_id``) or created by them (``created_by_id``).
+
+Every helper returns a SQLAlchemy clause (or ``select``) to put in a ``where``; callers never
+filter in Python, so lists, counts and maps of millions of outlets stay one query.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from ..models import GeotagEvent, Outlet, Region, RegionPart, UserRegion
+from .principal import Principal
+
+
+def managed_region_ids(user_id: int, name: str = "managed_regions") -> Select:
+    """Ids of the manager's regions and of every region below them (recursive CTE ``name``:
+    give each use in one statement its own name)."""
+    roots = select(UserRegion.region_id.label("id")).where(UserRegion.user_id == user_id)
+    tree = roots.cte(name=name, recursive=True)
+    child = Region.__table__.alias(f"{name}_child")
+    tree = tree.union(select(child.c.id).where(child.c.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def outlet_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
+    """The outlets ``user`` may see or change; ``outlet`` may be an alias of the outlets table."""
+    outlet = getattr(outlet, "__table__", outlet)  # the mapped class -> its table
+    name = outlet.name  # one CTE name per table alias in a statement
+    outlet = outlet.c
+    if user.role == "admin":
+        return true()
+    if user.id is None:
+        return false()
+    if user.role == "manager":
+        return outlet.region_id.in_(managed_region_ids(user.id, f"managed_regions_{name}"))
+    if user.role == "rep":
+        return or_(outlet.rep_id == user.id, outlet.created_by_id == user.id)
+    return false()
+
+
+def region_scope(user: Principal, region=Region) -> ColumnElement[bool]:
+    """The regions ``user`` may see: a manager's subtrees; for a rep, the regions holding their
+    outlets and those regions' ancestors (so a rep's map has its context)."""
+    region = getattr(region, "__table__", region)
+    name = region.name
+    region = region.c
+    if user.role == "admin":
+        return true()
+    if user.id is None:
+        return false()
+    if user.role == "manager":
+        return region.id.in_(managed_region_ids(user.id, f"managed_regions_{name}"))
+    if user.role == "rep":
+        held = (
+            select(Outlet.region_id.label("id"))
+            .where(outlet_scope(user), Outlet.region_id.is_not(None))
+            .distinct()
+        )
+        up = held.cte(name="rep_regions", recursive=True)
+        parent = Region.__table__.alias("parent_region")
+        child = Region.__table__.alias("child_of")
+        up = up.union(
+            select(parent.c.id)
+            .join(child, child.c.parent_id == parent.c.id)
+            .where(child.c.id == up.c.id)
+        )
+        return region.id.in_(select(up.c.id))
+    return false()
+
+
+def point_in_scope(user: Principal, point) -> ColumnElement[bool]:
+    """Whether a WGS-84 point lies in the user's territory (managers: inside one of their regions)."""
+    if user.role == "admin":
+        return true()
+    if user.role != "manager" or user.id is None:
+        return false()
+    return exists(
+        select(literal(1))
+        .select_from(RegionPart)
+        .where(
+            RegionPart.region_id.in_(managed_region_ids(user.id, "managed_regions_point")),
+            func.ST_Intersects(RegionPart.geom, point),
+        )
+    )
+
+
+def geotag_event_scope(user: Principal, event=GeotagEvent) -> ColumnElement[bool]:
+    """Events a user may see: those of outlets in scope; for managers also events whose
+    previous location lay in their regions (a tag that moved an outlet out of a manager's
+    territory must still reach that manager's review queue)."""
+    if user.role == "admin":
+        return true()
+    event = getattr(event, "__table__", event).c
+    owner = Outlet.__table__.alias("event_outlet")
+    in_scope = exists(
+        select(literal(1))
+        .select_from(owner)
+        .where(owner.c.id == event.outlet_id, outlet_scope(user, owner))
+    )
+    if user.role == "manager" and user.id is not None:
+        came_from = and_(
+            event.old_location.is_not(None),
+            func.geo_crm_region_for_point(event.old_location).in_(
+                managed_region_ids(user.id, "managed_regions_before")
+            ),
+        )
+        return or_(in_scope, came_from)
+    return in_scope
+
+
+# Per-request checks run often (every guarded request): their statements are built once per role
+# with the user id as a bind parameter, then executed with values only.
+SCOPE_UID = bindparam("scope_uid", type_=Integer)
+
+
+def template(role: str) -> Principal:
+    """A principal of ``role`` whose id is the bind parameter ``scope_uid`` (for cached statements)."""
+    return Principal(id=SCOPE_UID, username=f"<{role}>", role=role)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=64)
+def _visible_stmt(kind: str, role: str):
+    from ..models import SalesRecord
+
+    user = template(role)
+    ref = bindparam("ref", type_=String)
+    ident = bindparam("ident", type_=Integer)
+    if kind == "outlet":
+        return select(literal(1)).select_from(Outlet).where(Outlet.code == ref, outlet_scope(user))
+    if kind == "outlet_ref":
+        return (
+            select(literal(1))
+            .select_from(Outlet)
+            .where(or_(Outlet.code == ref, Outlet.id == ident), outlet_scope(user))
+        )
+    if kind == "outlet_id":
+        return select(literal(1)).select_from(Outlet).where(Outlet.id == ident, outlet_scope(user))
+    if kind == "region":
+        return select(literal(1)).select_from(Region).where(Region.code == ref, region_scope(user))
+    if kind == "geotag_event":
+        return (
+            select(literal(1))
+            .select_from(GeotagEvent)
+            .where(GeotagEvent.id == ident, geotag_event_scope(user))
+        )
+    if kind == "sale":
+        seller, buyer = Outlet.__table__.alias("seller"), Outlet.__table__.alias("buyer")
+        return (
+            select(literal(1))
+            .select_from(SalesRecord)
+            .join(seller, seller.c.id == SalesRecord.seller_id)
+            .join(buyer, buyer.c.id == SalesRecord.buyer_id)
+            .where(
+                SalesRecord.id == ident, or_(outlet_scope(user, seller), outlet_scope(user, buyer))
+            )
+        )
+    raise ValueError(f"unknown object kind {kind!r}")
+
+
+def _visible(
+    session: Session,
+    kind: str,
+    user: Principal,
+    *,
+    ref: str | None = None,
+    ident: int | None = None,
+) -> bool:
+    params = {"ref": ref, "ident": ident, "scope_uid": user.id}
+    return session.execute(_visible_stmt(kind, user.role), params).first() is not None
+
+
+def outlet_visible(session: Session, user: Principal, code: str) -> bool:
+    """One indexed lookup: does an outlet with this code exist inside the user's scope?"""
+    return _visible(session, "outlet", user, ref=code)
+
+
+def outlet_ref_visible(session: Session, user: Principal, ref: str) -> bool:
+    """Like :func:`outlet_visible` for URLs that name an outlet by code, or by id when all digits."""
+    ident = int(ref) if ref.isdigit() and len(ref) < 19 else None
+    return _visible(session, "outlet_ref", user, ref=ref, ident=ident)
+
+
+def sale_visible(session: Session, user: Principal, sale_id: int) -> bool:
+    """A sale is visible when its seller or its buyer is."""
+    return _visible(session, "sale", user, ident=sale_id)
+
+
+def outlet_id_visible(session: Session, user: Principal, outlet_id: int) -> bool:
+    return _visible(session, "outlet_id", user, ident=outlet_id)
+
+
+def region_visible(session: Session, user: Principal, code: str) -> bool:
+    return _visible(session, "region", user, ref=code)
+
+
+def geotag_event_visible(session: Session, user: Principal, event_id: int) -> bool:
+    return _visible(session, "geotag_event", user, ident=event_id)

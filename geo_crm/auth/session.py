@@ -1,0 +1,31 @@
+"""The signed session cookie: HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS.
+
+``Secure`` follows ``request.is_secure`` (set ``GEO_CRM_PROXY_COUNT`` behind a TLS-terminating
+proxy so ProxyFix trusts its ``X-Forwarded-Proto``), or is forced by ``SESSION_COOKIE_SECURE``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request
+from flask import session as cookie
+from flask.sessions import SecureCookieSessionInterface
+
+from .principal import Principal
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forced = bool(app.config.get("SESSION_COOKIE_SECURE"))
+        return forced or (has_request_context() and request.is_secure)
+
+
+def sign_in(user: Principal, fingerprint: str) -> None:
+    """Start a fresh session for ``user`` (nothing of an earlier session survives)."""
+    cookie.clear()
+    cookie.permanent = True
+    cookie["uid"] = user.id
+    cookie["pw"] = fingerprint
+
+
+def sign_out() -> None:
+    cookie.clear()

@@ -1,0 +1,838 @@
+"""Geotagging outlets from the field: check a reported point, write it, keep every change.
+
+A tag is *rejected* (422, nothing written) when the point cannot be true: missing or
+non-finite numbers, out of range, (0, 0), an accuracy worse than the limit, outside every
+loaded region, or captured in the future. It is *accepted but flagged* for a manager's review
+when it is plausible but suspicious: outside the outlet's current region, a jump of more than
+``max_jump_m`` from its current location, or another active outlet with a similar name within
+``duplicate_radius_m`` (a possible duplicate). Flagged tags move the outlet at once — the rep
+sees the result — and a reviewer's rejection puts the previous point back.
+
+Optimistic locking: the client sends the ``version`` it read; the write is one
+``UPDATE … WHERE id = … AND version = …`` whose row count decides, in the same transaction as
+the event insert, so of two reps tagging at once exactly one wins and the other gets 409.
+
+Reviews: accepting sets ``state = 'accepted'``; rejecting sets ``state = 'rejected'`` and, if
+no later tag has moved the outlet since, restores ``outlets.location`` to the event's
+``old_location``. The rejected event itself records the restoration (who and when in
+``reviewed_by_id``/``reviewed_at``); no extra event is written, so an outlet's location is
+always the ``new_location`` of its latest non-rejected event (or its ``old_location`` chain).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+import re
+import secrets
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from .. import coords
+from ..auth.principal import Principal
+from ..auth.scope import geotag_event_scope, outlet_scope, point_in_scope, template
+from ..errors import Conflict, NotFound, ValidationError
+from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
+
+LOGGER = logging.getLogger(__name__)
+
+SOURCES = ("gps", "map")
+CRS = coords.CRS_NAMES
+_M_PER_DEG_FLOOR = 110_000.0  # below every length of a degree: a safe index prefilter radius
+
+
+@dataclass(frozen=True)
+class GeotagLimits:
+    """Configurable thresholds (GEO_CRM_* settings, see :func:`limits_from_config`)."""
+
+    max_accuracy_m: float = 200.0
+    max_jump_m: float = 2_000.0
+    duplicate_radius_m: float = 100.0
+    duplicate_similarity: float = 0.6
+    clock_skew_s: float = 120.0
+
+
+_CONFIG_KEYS = {
+    "max_accuracy_m": "GEO_CRM_MAX_ACCURACY_M",
+    "max_jump_m": "GEO_CRM_MAX_JUMP_M",
+    "duplicate_radius_m": "GEO_CRM_DUPLICATE_RADIUS_M",
+    "duplicate_similarity": "GEO_CRM_DUPLICATE_NAME_SIMILARITY",
+    "clock_skew_s": "GEO_CRM_CLOCK_SKEW_S",
+}
+
+
+def limits_from_config(config: Mapping) -> GeotagLimits:
+    values = {
+        attr: float(config[key])
+        for attr, key in _CONFIG_KEYS.items()
+        if config.get(key) is not None
+    }
+    return GeotagLimits(**values)
+
+
+@dataclass(frozen=True)
+class TagInput:
+    """A point as the phone reported it (in ``crs``), before any check."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    crs: str = "wgs84"
+    source: str = "gps"
+    captured_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # outside_region | jump | possible_duplicate
+    message: str
+    detail: dict = field(default_factory=dict)
+
+    def stored(self) -> str:
+        """The text kept in ``geotag_events.flags``: ``code:detail``."""
+        key = {"outside_region": "region", "jump": "distance_m", "possible_duplicate": "outlet"}[
+            self.code
+        ]
+        return f"{self.code}:{self.detail.get(key, '')}"
+
+
+@dataclass
+class GeotagResult:
+    outlet: dict
+    event: dict
+    flags: list[Flag]
+
+
+class StaleVersion(Conflict):
+    """409: the outlet changed since the client read it; ``detail`` holds its current state."""
+
+    code = "version_conflict"
+
+
+# -- checks (pure) ---------------------------------------------------------------------------------
+
+
+def _finite(value, name: str) -> float:
+    if value is None:
+        raise ValidationError(f"{name} is required", fields={name: "required"})
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{name} must be a number", fields={name: "must be a number"})
+    if not math.isfinite(value):
+        raise ValidationError(f"{name} must be a finite number", fields={name: "must be finite"})
+    return float(value)
+
+
+def check_tag(tag: TagInput, limits: GeotagLimits, now: dt.datetime) -> tuple[float, float]:
+    """Refuse what cannot be a real reading; return the WGS-84 (lon, lat). Fields are unprefixed."""
+    lat = _finite(tag.lat, "lat")
+    lon = _finite(tag.lon, "lon")
+    if not -90.0 <= lat <= 90.0:
+        raise ValidationError("lat must lie in [-90, 90]", fields={"lat": "must lie in [-90, 90]"})
+    if not -180.0 <= lon <= 180.0:
+        raise ValidationError(
+            "lon must lie in [-180, 180]", fields={"lon": "must lie in [-180, 180]"}
+        )
+    if lat == 0.0 and lon == 0.0:
+        problem = "(0, 0) is the placeholder phones send without a fix, not a place"
+        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
+    if tag.crs not in CRS:
+        raise ValidationError(
+            f"unknown crs {tag.crs!r}", fields={"crs": f"one of {', '.join(CRS)}"}
+        )
+    if tag.source not in SOURCES:
+        raise ValidationError(
+            f"unknown source {tag.source!r}", fields={"source": f"one of {', '.join(SOURCES)}"}
+        )
+    if tag.accuracy_m is None:
+        if tag.source == "gps":
+            raise ValidationError(
+                "accuracy_m is required for a GPS reading", fields={"accuracy_m": "required"}
+            )
+    else:
+        accuracy = _finite(tag.accuracy_m, "accuracy_m")
+        if accuracy < 0:
+            raise ValidationError(
+                "accuracy_m must not be negative", fields={"accuracy_m": "must be >= 0"}
+            )
+        if accuracy > limits.max_accuracy_m:
+            problem = (
+                f"accuracy {accuracy:.0f} m is worse than the {limits.max_accuracy_m:.0f} m limit: "
+                "wait for a better fix or set the point on the map"
+            )
+            raise ValidationError(problem, fields={"accuracy_m": problem})
+    if tag.captured_at is None:
+        raise ValidationError("captured_at is required", fields={"captured_at": "required"})
+    if tag.captured_at.tzinfo is None:
+        raise ValidationError(
+            "captured_at needs a time zone", fields={"captured_at": "needs a UTC offset"}
+        )
+    if tag.captured_at > now + dt.timedelta(seconds=limits.clock_skew_s):
+        problem = "captured_at lies in the future: check the phone's clock"
+        raise ValidationError(problem, fields={"captured_at": problem})
+    wlon, wlat = coords.point_to_wgs84(lon, lat, tag.crs)
+    if not (
+        math.isfinite(wlon) and math.isfinite(wlat) and -180 <= wlon <= 180 and -90 <= wlat <= 90
+    ):
+        raise ValidationError(
+            "the point is outside the coordinate range after conversion",
+            fields={"lat": "out of range", "lon": "out of range"},
+        )
+    return wlon, wlat
+
+
+# name noise that says nothing about which shop it is
+_GENERIC = re.compile(
+    r"(有限责任公司|有限公司|公司|分店|总店|门市部|经营部|批发部|批发|商行|商店|商贸|超市|便利店|小卖部|"
+    r"食品店|副食店|烟酒店|店|\bco\b|\bltd\b|\bstore\b|\bshop\b|\bmarket\b|\bsupermarket\b)"
+)
+_NOISE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise_name(name: str) -> str:
+    """Fold width and case, drop punctuation, spaces and generic shop words (店, 超市, 商行…)."""
+    folded = unicodedata.normalize("NFKC", name or "").casefold()
+    stripped = _NOISE.sub("", _GENERIC.sub(" ", folded))
+    return stripped or _NOISE.sub("", folded)
+
+
+def _bigrams(text_: str) -> set[str]:
+    return {text_[i : i + 2] for i in range(len(text_) - 1)} if len(text_) > 1 else {text_}
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Dice coefficient of character bigrams of the normalised names; 1.0 when one contains
+    the other. Character bigrams suit Chinese names, where pg_trgm's word trigrams (and its
+    locale-dependent notion of letters) do not."""
+    na, nb = normalise_name(a), normalise_name(b)
+    if not na or not nb:
+        return 0.0
+    if na == nb or (min(len(na), len(nb)) >= 2 and (na in nb or nb in na)):
+        return 1.0
+    ba, bb = _bigrams(na), _bigrams(nb)
+    return 2 * len(ba & bb) / (len(ba) + len(bb))
+
+
+def radius_in_degrees(lat: float, radius_m: float) -> float:
+    band = min(abs(lat) + radius_m / _M_PER_DEG_FLOOR, 89.0)
+    return radius_m / (_M_PER_DEG_FLOOR * math.cos(math.radians(band)))
+
+
+# -- SQL pieces ------------------------------------------------------------------------------------
+
+_O = Outlet.__table__
+_E = GeotagEvent.__table__
+
+
+def _point(lon, lat):
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+
+
+def _geog(expr):
+    return cast(expr, Geography(srid=4326))
+
+
+def _near_active(pt, lat: float, radius_m: float, exclude_id=None):
+    """Active outlets within ``radius_m`` metres of ``pt``: a GiST prefilter, then the exact test."""
+    other = _O.alias("nearby")
+    conds = [
+        other.c.status == "active",
+        func.ST_DWithin(other.c.location, pt, radius_in_degrees(lat, radius_m)),
+        func.ST_DWithin(_geog(other.c.location), _geog(pt), radius_m),
+    ]
+    if exclude_id is not None:
+        conds.append(other.c.id != exclude_id)
+    return other, and_(*conds)
+
+
+def _duplicates_array(pt, lat: float, radius_m: float, exclude_id):
+    other, cond = _near_active(pt, lat, radius_m, exclude_id)
+    return (
+        select(func.array_agg(other.c.code + literal("\x1f", String) + other.c.name))
+        .where(cond)
+        .scalar_subquery()
+    )
+
+
+def _duplicate_flags(rows: list[str] | None, name: str, limits: GeotagLimits) -> list[Flag]:
+    flags = []
+    for item in rows or []:
+        code, _, other_name = item.partition("\x1f")
+        score = name_similarity(name, other_name)
+        if score >= limits.duplicate_similarity:
+            flags.append(
+                Flag(
+                    "possible_duplicate",
+                    f"outlet {code} ({other_name}) lies within {limits.duplicate_radius_m:.0f} m "
+                    "and has a similar name: possibly the same shop",
+                    {"outlet": code, "name": other_name, "similarity": round(score, 2)},
+                )
+            )
+    return flags
+
+
+def _lonlat(lon, lat) -> dict | None:
+    return None if lon is None else {"lat": lat, "lon": lon}
+
+
+def _outlet_state(session: Session, outlet_id: int) -> dict:
+    row = session.execute(
+        select(
+            _O.c.code,
+            _O.c.name,
+            _O.c.version,
+            func.ST_X(_O.c.location).label("lon"),
+            func.ST_Y(_O.c.location).label("lat"),
+            Region.code.label("region"),
+            _O.c.updated_at,
+        )
+        .select_from(_O.outerjoin(Region, Region.id == _O.c.region_id))
+        .where(_O.c.id == outlet_id)
+    ).one()
+    return {
+        "code": row.code,
+        "name": row.name,
+        "version": row.version,
+        "location": _lonlat(row.lon, row.lat),
+        "region": row.region,
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+_WRITE = text("""
+    WITH old AS (SELECT id, location FROM outlets WHERE id = :id),
+    moved AS (
+        UPDATE outlets o SET location = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), version = o.version + 1
+         WHERE o.id = :id AND o.version = :version
+     RETURNING o.id, o.version, o.region_id
+    ),
+    ins AS (
+        INSERT INTO geotag_events (outlet_id, old_location, new_location, accuracy_m, source, crs,
+                                   state, flags, user_id, captured_at)
+        SELECT moved.id, old.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :accuracy_m,
+               :source, :crs, :state, CAST(:flags AS text[]), :user_id, :captured_at
+          FROM moved JOIN old USING (id)
+     RETURNING id, created_at
+    )
+    SELECT ins.id AS event_id, ins.created_at, moved.version, r.code AS region
+      FROM ins CROSS JOIN moved LEFT JOIN regions r ON r.id = moved.region_id
+""")
+
+
+# -- the write -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _read_stmt(role: str):
+    """Everything a tag needs to know, in one statement built once per role (values are bound):
+    the outlet in scope, the new point's region, whether it leaves the current region, the jump,
+    and the names of active outlets nearby."""
+    lon, lat = bindparam("lon", type_=Float), bindparam("lat", type_=Float)
+    pt = _point(lon, lat)
+    inside_current = exists(
+        select(literal(1))
+        .select_from(RegionPart)
+        .where(RegionPart.region_id == _O.c.region_id, func.ST_Intersects(RegionPart.geom, pt))
+    )
+    other = _O.alias("nearby")
+    nearby = (
+        select(func.array_agg(other.c.code + literal("\x1f", String) + other.c.name))
+        .where(
+            other.c.id != _O.c.id,
+            other.c.status == "active",
+            func.ST_DWithin(other.c.location, pt, bindparam("radius_deg", type_=Float)),
+            func.ST_DWithin(_geog(other.c.location), _geog(pt), bindparam("radius_m", type_=Float)),
+        )
+        .scalar_subquery()
+    )
+    return select(
+        _O.c.id,
+        _O.c.name,
+        _O.c.version,
+        func.geo_crm_region_for_point(pt).label("new_region_id"),
+        and_(_O.c.region_id.is_not(None), ~inside_current).label("outside"),
+        select(Region.code)
+        .where(Region.id == _O.c.region_id)
+        .scalar_subquery()
+        .label("old_region"),
+        func.ST_Distance(_geog(_O.c.location), _geog(pt)).label("jump_m"),
+        nearby.label("nearby"),
+    ).where(_O.c.code == bindparam("code", type_=String), outlet_scope(template(role)))
+
+
+def geotag_outlet(
+    session: Session,
+    user: Principal,
+    code: str,
+    tag: TagInput,
+    version: int,
+    limits: GeotagLimits,
+    *,
+    now: dt.datetime | None = None,
+) -> GeotagResult:
+    """Move outlet ``code`` to the reported point if ``version`` is current; the caller commits.
+
+    Raises ValidationError (422: rejected), NotFound (404: no such outlet in the user's scope)
+    or StaleVersion (409, with the current state; nothing written).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    lon, lat = check_tag(tag, limits, now)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError(
+            "version must be a positive integer", fields={"version": "positive integer"}
+        )
+    row = session.execute(
+        _read_stmt(user.role),
+        {
+            "code": code,
+            "lon": lon,
+            "lat": lat,
+            "scope_uid": user.id,
+            "radius_m": limits.duplicate_radius_m,
+            "radius_deg": radius_in_degrees(lat, limits.duplicate_radius_m),
+        },
+    ).first()
+    if row is None:
+        raise NotFound(f"outlet {code} not found", fields={"code": "not found"})
+    if row.new_region_id is None:
+        problem = "the point lies outside every loaded region"
+        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
+    if row.version != version:
+        raise _stale(session, row.id, version)
+    flags: list[Flag] = []
+    if row.outside:
+        flags.append(
+            Flag(
+                "outside_region",
+                f"the point lies outside the outlet's region {row.old_region}",
+                {"region": row.old_region},
+            )
+        )
+    if row.jump_m is not None and row.jump_m > limits.max_jump_m:
+        flags.append(
+            Flag(
+                "jump",
+                f"the point is {row.jump_m:,.0f} m from the current location "
+                f"(more than {limits.max_jump_m:,.0f} m)",
+                {"distance_m": round(row.jump_m)},
+            )
+        )
+    flags += _duplicate_flags(row.nearby, row.name, limits)
+    state = "flagged" if flags else "accepted"
+    written = session.execute(
+        _WRITE,
+        {
+            "id": row.id,
+            "version": version,
+            "lon": lon,
+            "lat": lat,
+            "accuracy_m": tag.accuracy_m,
+            "source": tag.source,
+            "crs": tag.crs,
+            "state": state,
+            "flags": [f.stored() for f in flags],
+            "user_id": user.id,
+            "captured_at": tag.captured_at,
+        },
+    ).first()
+    if written is None:  # a concurrent tag won between our read and our write
+        session.rollback()
+        raise _stale(session, row.id, version)
+    outlet = {
+        "code": code,
+        "name": row.name,
+        "version": written.version,
+        "location": {"lat": lat, "lon": lon},
+        "region": written.region,
+    }
+    event = {
+        "id": written.event_id,
+        "state": state,
+        "flags": [f.stored() for f in flags],
+        "created_at": written.created_at.isoformat(),
+    }
+    LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, state, event["flags"])
+    return GeotagResult(outlet, event, flags)
+
+
+def _stale(session: Session, outlet_id: int, version: int) -> StaleVersion:
+    current = _outlet_state(session, outlet_id)
+    return StaleVersion(
+        f"outlet {current['code']} has changed since version {version} was read "
+        f"(now version {current['version']}); reload it and tag again",
+        fields={"version": f"stale: the current version is {current['version']}"},
+        detail={"current": current},
+    )
+
+
+# -- history and reviews ---------------------------------------------------------------------------
+
+
+def _event_columns():
+    reviewer = User.__table__.alias("reviewer")
+    tagger = User.__table__.alias("tagger")
+    cols = [
+        _E.c.id,
+        _O.c.code.label("outlet"),
+        _O.c.name.label("outlet_name"),
+        _E.c.state,
+        _E.c.flags,
+        func.ST_X(_E.c.old_location).label("old_lon"),
+        func.ST_Y(_E.c.old_location).label("old_lat"),
+        func.ST_X(_E.c.new_location).label("new_lon"),
+        func.ST_Y(_E.c.new_location).label("new_lat"),
+        func.ST_Distance(_geog(_E.c.old_location), _geog(_E.c.new_location)).label("moved_m"),
+        _E.c.accuracy_m,
+        _E.c.source,
+        _E.c.crs,
+        tagger.c.username.label("user"),
+        _E.c.captured_at,
+        _E.c.created_at,
+        reviewer.c.username.label("reviewed_by"),
+        _E.c.reviewed_at,
+    ]
+    joined = (
+        _E.join(_O, _O.c.id == _E.c.outlet_id)
+        .outerjoin(tagger, tagger.c.id == _E.c.user_id)
+        .outerjoin(reviewer, reviewer.c.id == _E.c.reviewed_by_id)
+    )
+    return cols, joined
+
+
+def _event_dict(row) -> dict:
+    return {
+        "id": row.id,
+        "outlet": row.outlet,
+        "outlet_name": row.outlet_name,
+        "state": row.state,
+        "flags": list(row.flags or []),
+        "old_location": _lonlat(row.old_lon, row.old_lat),
+        "new_location": _lonlat(row.new_lon, row.new_lat),
+        "moved_m": None if row.moved_m is None else round(row.moved_m, 1),
+        "accuracy_m": row.accuracy_m,
+        "source": row.source,
+        "crs": row.crs,
+        "user": row.user,
+        "captured_at": row.captured_at.isoformat() if row.captured_at else None,
+        "created_at": row.created_at.isoformat(),
+        "reviewed_by": row.reviewed_by,
+        "reviewed_at": row.reviewed_at.isoformat() if row.reviewed_at else None,
+    }
+
+
+def location_history(
+    session: Session, user: Principal, code: str, *, limit: int = 100
+) -> list[dict]:
+    """Every location change of an outlet in the user's scope, newest first."""
+    outlet_id = session.scalar(select(_O.c.id).where(_O.c.code == code, outlet_scope(user)))
+    if outlet_id is None:
+        raise NotFound(f"outlet {code} not found", fields={"code": "not found"})
+    cols, joined = _event_columns()
+    rows = session.execute(
+        select(*cols)
+        .select_from(joined)
+        .where(_E.c.outlet_id == outlet_id)
+        .order_by(_E.c.id.desc())
+        .limit(limit)
+    )
+    return [_event_dict(r) for r in rows]
+
+
+def review_queue(
+    session: Session, user: Principal, *, state: str = "flagged", limit: int = 100
+) -> list[dict]:
+    """Geotag events awaiting (or past) review that the user may decide on, oldest first."""
+    cols, joined = _event_columns()
+    stmt = (
+        select(*cols)
+        .select_from(joined)
+        .where(_E.c.state == state, geotag_event_scope(user))
+        .order_by(_E.c.id if state == "flagged" else _E.c.id.desc())
+        .limit(limit)
+    )
+    return [_event_dict(r) for r in session.execute(stmt)]
+
+
+_LATEST_LIVE = text("""
+    SELECT id FROM geotag_events WHERE outlet_id = :outlet_id AND state <> 'rejected'
+     ORDER BY id DESC LIMIT 1
+""")
+
+
+def decide_review(session: Session, user: Principal, event_id: int, decision: str) -> dict:
+    """Accept or reject a flagged tag; rejecting restores the previous point unless a later tag
+    has moved the outlet since. The caller commits. Returns the event and ``restored``."""
+    if decision not in ("accept", "reject"):
+        raise ValidationError(
+            "decision must be accept or reject", fields={"decision": "accept or reject"}
+        )
+    found = session.execute(
+        select(_E.c.outlet_id, _E.c.state).where(_E.c.id == event_id, geotag_event_scope(user))
+    ).first()
+    if found is None:
+        raise NotFound(f"geotag event {event_id} not found", fields={"event_id": "not found"})
+    # lock the outlet first: a concurrent tag waits, then fails its version check
+    session.execute(select(_O.c.id).where(_O.c.id == found.outlet_id).with_for_update())
+    latest = session.scalar(_LATEST_LIVE, {"outlet_id": found.outlet_id})
+    new_state = "accepted" if decision == "accept" else "rejected"
+    updated = session.execute(
+        _E.update()
+        .where(_E.c.id == event_id, _E.c.state == "flagged")
+        .values(state=new_state, reviewed_by_id=user.id, reviewed_at=func.now())
+    ).rowcount
+    if not updated:
+        raise Conflict(
+            f"geotag event {event_id} is not awaiting review (it is {found.state})",
+            fields={"event_id": f"already {found.state}"},
+        )
+    restored = False
+    if decision == "reject" and latest == event_id:
+        session.execute(
+            _O.update()
+            .where(_O.c.id == found.outlet_id)
+            .values(location=select(_E.c.old_location).where(_E.c.id == event_id).scalar_subquery())
+        )
+        restored = True
+    cols, joined = _event_columns()
+    event = _event_dict(
+        session.execute(select(*cols).select_from(joined).where(_E.c.id == event_id)).one()
+    )
+    LOGGER.info(
+        "geotag event %s %sed by %s (restored: %s)", event_id, decision, user.username, restored
+    )
+    return {"event": event, "restored": restored, "outlet": _outlet_state(session, found.outlet_id)}
+
+
+# -- the rep's list, parents and new outlets -------------------------------------------------------
+
+
+def my_outlets(
+    session: Session,
+    user: Principal,
+    *,
+    near: tuple[float, float] | None = None,
+    q: str | None = None,
+    limit: int = 50,
+) -> list[dict]:
+    """The user's outlets: not yet geotagged first, then nearest to ``near`` (lon, lat, WGS-84).
+
+    Two indexed queries (untagged; then KNN ``<->`` on the GiST index) rather than one sort over
+    everything, so an admin's list over a million outlets stays fast.
+    """
+    conds = [outlet_scope(user), _O.c.status == "active"]
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(or_(_O.c.name.ilike(pattern), _O.c.code.ilike(pattern)))
+    base = [
+        _O.c.code,
+        _O.c.name,
+        _O.c.tier,
+        _O.c.version,
+        func.ST_X(_O.c.location).label("lon"),
+        func.ST_Y(_O.c.location).label("lat"),
+        _O.c.address,
+    ]
+    untagged = session.execute(
+        select(*base, null().label("distance_m"))
+        .where(*conds, _O.c.location.is_(None))
+        .order_by(_O.c.name)
+        .limit(limit)
+    ).all()
+    rows = list(untagged)
+    if len(rows) < limit:
+        stmt = select(
+            *base,
+            (
+                func.ST_Distance(_geog(_O.c.location), _geog(_point(*near))) if near else null()
+            ).label("distance_m"),
+        ).where(*conds, _O.c.location.is_not(None))
+        stmt = stmt.order_by(_O.c.location.op("<->")(_point(*near)) if near else _O.c.name)
+        rows += session.execute(stmt.limit(limit - len(rows))).all()
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "tier": r.tier,
+            "version": r.version,
+            "location": _lonlat(r.lon, r.lat),
+            "address": r.address,
+            "distance_m": None if r.distance_m is None else round(r.distance_m, 1),
+        }
+        for r in rows
+    ]
+
+
+def _upstream_of_scope(user: Principal):
+    """Outlets in the user's scope and every outlet upstream of them (their suppliers' chain)."""
+    start = (
+        select(_O.c.id, _O.c.parent_id).where(outlet_scope(user)).cte("upstream", recursive=True)
+    )
+    parent = _O.alias("up_parent")
+    chain = start.union(
+        select(parent.c.id, parent.c.parent_id).where(parent.c.id == start.c.parent_id)
+    )
+    return select(chain.c.id)
+
+
+def parent_candidates(
+    session: Session, user: Principal, tier: str, q: str | None = None, *, limit: int = 20
+) -> list[dict]:
+    """Outlets a new outlet of ``tier`` may buy from: a higher tier, active, and (for reps) in
+    their network or upstream of it, so a rep never browses other reps' customers."""
+    if tier not in TIERS:
+        raise ValidationError(
+            f"unknown tier {tier!r}", fields={"tier": f"one of {', '.join(TIERS)}"}
+        )
+    higher = TIERS[: TIERS.index(tier)]
+    if not higher:
+        return []
+    conds = [_O.c.tier.in_(higher), _O.c.status == "active"]
+    if user.role != "admin":
+        conds.append(_O.c.id.in_(_upstream_of_scope(user)))
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(or_(_O.c.name.ilike(pattern), _O.c.code.ilike(pattern)))
+    rows = session.execute(
+        select(_O.c.code, _O.c.name, _O.c.tier)
+        .where(*conds)
+        .order_by(_O.c.tier, _O.c.name)
+        .limit(limit)
+    )
+    return [{"code": r.code, "name": r.name, "tier": r.tier} for r in rows]
+
+
+def new_outlet_code() -> str:
+    """A code for an outlet found in the field: ``F`` + date + 6 random base-32 characters."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return (
+        "F"
+        + dt.date.today().strftime("%y%m%d")
+        + "-"
+        + "".join(secrets.choice(alphabet) for _ in range(6))
+    )
+
+
+def create_tagged_outlet(
+    session: Session,
+    user: Principal,
+    *,
+    name: str,
+    tier: str,
+    parent_code: str | None,
+    notes: str | None,
+    tag: TagInput,
+    limits: GeotagLimits,
+    now: dt.datetime | None = None,
+) -> GeotagResult:
+    """A new outlet found in the field, at the reported point; the caller commits.
+
+    The same checks as a tag apply; a similar-named active outlet nearby flags the first event
+    as a possible duplicate. A rep becomes the outlet's rep; a manager may only add inside
+    their regions.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError("a name is required", fields={"name": "1 to 200 characters"})
+    if tier not in TIERS:
+        raise ValidationError(
+            f"unknown tier {tier!r}", fields={"tier": f"one of {', '.join(TIERS)}"}
+        )
+    lon, lat = check_tag(tag, limits, now)
+    parent_id = None
+    if parent_code:
+        if tier == "distributor":
+            raise ValidationError(
+                "a distributor buys from nobody", fields={"parent_code": "must be empty"}
+            )
+        stmt = select(_O.c.id).where(
+            _O.c.code == parent_code, _O.c.tier.in_(TIERS[: TIERS.index(tier)])
+        )
+        if user.role != "admin":
+            stmt = stmt.where(_O.c.id.in_(_upstream_of_scope(user)))
+        parent_id = session.scalar(stmt)
+        if parent_id is None:
+            raise ValidationError(
+                f"no outlet {parent_code} of a higher tier in your network",
+                fields={"parent_code": "not found among possible suppliers"},
+            )
+    pt = _point(lon, lat)
+    row = session.execute(
+        select(
+            func.geo_crm_region_for_point(pt).label("region_id"),
+            point_in_scope(user, pt).label("in_scope"),
+            _duplicates_array(pt, lat, limits.duplicate_radius_m, None).label("nearby"),
+        )
+    ).one()
+    if row.region_id is None:
+        problem = "the point lies outside every loaded region"
+        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
+    if user.role == "manager" and not row.in_scope:
+        problem = "the point lies outside your regions"
+        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
+    flags = _duplicate_flags(row.nearby, name, limits)
+    state = "flagged" if flags else "accepted"
+    code = new_outlet_code()
+    outlet_id = session.execute(
+        _O.insert()
+        .values(
+            code=code,
+            name=name,
+            tier=tier,
+            parent_id=parent_id,
+            notes=(notes or "").strip() or None,
+            location=pt,
+            rep_id=user.id if user.role == "rep" else None,
+            created_by_id=user.id,
+        )
+        .returning(_O.c.id)
+    ).scalar_one()
+    event = session.execute(
+        _E.insert()
+        .values(
+            outlet_id=outlet_id,
+            old_location=None,
+            new_location=pt,
+            accuracy_m=tag.accuracy_m,
+            source=tag.source,
+            crs=tag.crs,
+            state=state,
+            flags=[f.stored() for f in flags],
+            user_id=user.id,
+            captured_at=tag.captured_at,
+        )
+        .returning(_E.c.id, _E.c.created_at)
+    ).one()
+    outlet = _outlet_state(session, outlet_id)
+    outlet["tier"] = tier
+    outlet["parent"] = parent_code or None
+    LOGGER.info("outlet %s created in the field by %s (%s)", code, user.username, state)
+    return GeotagResult(
+        outlet,
+        {
+            "id": event.id,
+            "state": state,
+            "flags": [f.stored() for f in flags],
+            "created_at": event.created_at.isoformat(),
+        },
+        flags,
+    )

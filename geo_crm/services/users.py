@@ -1,0 +1,270 @@
+"""Users: create, list, disable, set passwords, and assign managers' regions and reps' outlets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from ..auth import passwords
+from ..auth.principal import ROLES, Principal
+from ..errors import NotFound, ValidationError
+from ..models import Outlet, Region, User, UserRegion
+
+LOGGER = logging.getLogger(__name__)
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+LOCALES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    username: str
+    role: str
+    active: bool
+    display_name: str | None
+    locale: str | None
+    created_at: dt.datetime
+    regions: list[str] = field(default_factory=list)
+    outlets: int = 0
+
+
+def password_fingerprint(password_hash: str | None) -> str:
+    """A short digest of the stored hash: sessions carry it, so a password change ends them."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def _check_username(username: str) -> str:
+    if not USERNAME_RE.match(username or ""):
+        raise ValidationError(
+            "usernames are 2-64 letters, digits or . _ @ -",
+            fields={"username": "2-64 characters from A-Z a-z 0-9 . _ @ -"},
+        )
+    return username
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationError(
+            f"unknown role {role!r}", fields={"role": f"one of {', '.join(ROLES)}"}
+        )
+    return role
+
+
+def _check_locale(locale: str | None) -> str | None:
+    if locale is not None and locale not in LOCALES:
+        raise ValidationError(
+            f"unknown locale {locale!r}", fields={"locale": f"one of {', '.join(LOCALES)}"}
+        )
+    return locale
+
+
+def _user_id(session: Session, username: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise NotFound(f"no user named {username!r}", fields={"username": "not found"})
+    return user_id
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str | None,
+    *,
+    display_name: str | None = None,
+    locale: str | None = None,
+    region_codes: Sequence[str] = (),
+) -> UserInfo:
+    """Create a user (the caller commits). Without a password the user cannot sign in until one is set."""
+    _check_username(username)
+    _check_role(role)
+    _check_locale(locale)
+    if region_codes and role != "manager":
+        raise ValidationError(
+            "only managers are scoped to regions", fields={"region": "managers only"}
+        )
+    if password is not None:
+        passwords.check_policy(password, username=username)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ValidationError("this username is taken", fields={"username": "taken"})
+    session.execute(
+        User.__table__.insert()
+        .values(
+            username=username,
+            role=role,
+            display_name=display_name,
+            locale=locale,
+            password_hash=passwords.hash_password(password) if password is not None else None,
+        )
+        .returning(User.id)
+    ).scalar_one()
+    if region_codes:
+        assign_regions(session, username, region_codes)
+    LOGGER.info("created user %s (%s)", username, role)
+    return get_user(session, username)
+
+
+def get_user(session: Session, username: str) -> UserInfo:
+    users = list_users(session, usernames=[username])
+    if not users:
+        raise NotFound(f"no user named {username!r}", fields={"username": "not found"})
+    return users[0]
+
+
+def list_users(session: Session, *, usernames: Sequence[str] | None = None) -> list[UserInfo]:
+    """Every user with their region codes and the number of outlets assigned to them."""
+    regions = (
+        select(func.coalesce(func.array_agg(Region.code), []))
+        .select_from(UserRegion)
+        .join(Region, Region.id == UserRegion.region_id)
+        .where(UserRegion.user_id == User.id)
+        .scalar_subquery()
+    )
+    outlets = (
+        select(func.count()).select_from(Outlet).where(Outlet.rep_id == User.id).scalar_subquery()
+    )
+    stmt = select(
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        User.display_name,
+        User.locale,
+        User.created_at,
+        regions,
+        outlets,
+    ).order_by(User.username)
+    if usernames is not None:
+        stmt = stmt.where(User.username.in_(usernames))
+    return [
+        UserInfo(*row[:7], regions=sorted(row[7] or []), outlets=row[8])
+        for row in session.execute(stmt)
+    ]
+
+
+def set_active(session: Session, username: str, active: bool) -> UserInfo:
+    """Disable (or re-enable) a user: their sessions and tokens stop working at the next request."""
+    _user_id(session, username)
+    session.execute(update(User).where(User.username == username).values(active=active))
+    return get_user(session, username)
+
+
+def set_password(session: Session, username: str, password: str) -> UserInfo:
+    """Set a new password; the user's open browser sessions end (their fingerprint changes)."""
+    _user_id(session, username)
+    passwords.check_policy(password, username=username)
+    session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(password_hash=passwords.hash_password(password))
+    )
+    return get_user(session, username)
+
+
+def assign_regions(
+    session: Session, username: str, codes: Sequence[str], *, remove: bool = False
+) -> UserInfo:
+    """Add (or remove) regions to a manager's scope; unknown codes fail the whole call."""
+    user_id = _user_id(session, username)
+    role = session.scalar(select(User.role).where(User.id == user_id))
+    if role != "manager":
+        raise ValidationError(
+            f"{username} is a {role}: only managers are scoped to regions",
+            fields={"region": "managers only"},
+        )
+    ids = dict(
+        session.execute(select(Region.code, Region.id).where(Region.code.in_(list(codes)))).all()
+    )
+    missing = sorted(set(codes) - set(ids))
+    if missing:
+        raise ValidationError(
+            f"unknown region code(s): {', '.join(missing)}", fields={"region": "not found"}
+        )
+    if remove:
+        session.execute(
+            delete(UserRegion).where(
+                UserRegion.user_id == user_id, UserRegion.region_id.in_(list(ids.values()))
+            )
+        )
+    elif ids:
+        session.execute(
+            pg_insert(UserRegion)
+            .values([{"user_id": user_id, "region_id": i} for i in ids.values()])
+            .on_conflict_do_nothing()
+        )
+    return get_user(session, username)
+
+
+def assign_outlets(
+    session: Session, username: str, codes: Sequence[str], *, remove: bool = False
+) -> UserInfo:
+    """Make a rep the owner of these outlets (or release them); one set-based UPDATE."""
+    user_id = _user_id(session, username)
+    role = session.scalar(select(User.role).where(User.id == user_id))
+    if role != "rep":
+        raise ValidationError(
+            f"{username} is a {role}: only reps are assigned outlets",
+            fields={"outlet": "reps only"},
+        )
+    found = set(session.scalars(select(Outlet.code).where(Outlet.code.in_(list(codes)))))
+    missing = sorted(set(codes) - found)
+    if missing:
+        raise ValidationError(
+            f"unknown outlet code(s): {', '.join(missing[:20])}", fields={"outlet": "not found"}
+        )
+    stmt = update(Outlet).where(Outlet.code.in_(list(codes)))
+    if remove:
+        stmt = stmt.where(Outlet.rep_id == user_id).values(rep_id=None)
+    else:
+        stmt = stmt.values(rep_id=user_id)
+    session.execute(stmt.execution_options(synchronize_session=False))
+    return get_user(session, username)
+
+
+_PRINCIPAL = select(User.id, User.username, User.role, User.locale, User.password_hash, User.active)
+
+
+def principal_for_session(
+    session: Session, user_id: int, fingerprint: str | None
+) -> Principal | None:
+    """The user of a signed session cookie, if still active and the password unchanged since sign-in."""
+    row = session.execute(_PRINCIPAL.where(User.id == user_id)).first()
+    if row is None or not row.active or password_fingerprint(row.password_hash) != fingerprint:
+        return None
+    return Principal(row.id, row.username, row.role, row.locale, via="session")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    principal: Principal
+    fingerprint: str
+
+
+def authenticate(session: Session, username: str, password: str) -> Credentials | None:
+    """Check a username and password; None for a wrong pair, an unknown or disabled user.
+
+    Unknown users still pay one hash verification, so timing does not reveal who exists.
+    """
+    row = session.execute(_PRINCIPAL.where(User.username == username)).first()
+    if row is None or not row.active or not row.password_hash:
+        passwords.verify_password(passwords.dummy_hash(), password)
+        return None
+    if not passwords.verify_password(row.password_hash, password):
+        return None
+    stored = row.password_hash
+    if passwords.needs_rehash(stored):
+        stored = passwords.hash_password(password)
+        session.execute(update(User).where(User.id == row.id).values(password_hash=stored))
+    return Credentials(
+        Principal(row.id, row.username, row.role, row.locale, via="session"),
+        password_fingerprint(stored),
+    )

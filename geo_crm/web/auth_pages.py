@@ -1,0 +1,108 @@
+"""Sign-in and sign-out pages (form posts carry the CSRF token; failures are throttled)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from ..auth import throttle
+from ..auth.messages import page_text
+from ..auth.policy import signed_in_user
+from ..auth.session import sign_in, sign_out
+from ..db import get_session
+from ..services.users import authenticate
+
+LOGGER = logging.getLogger(__name__)
+
+bp = Blueprint("auth_pages", __name__)
+
+
+def _limits() -> throttle.ThrottleLimits:
+    cfg = current_app.config
+    return throttle.ThrottleLimits(
+        max_failures=int(cfg["GEO_CRM_LOGIN_MAX_FAILURES"]),
+        max_per_ip=int(cfg["GEO_CRM_LOGIN_MAX_FAILURES_PER_IP"]),
+        window_s=int(cfg["GEO_CRM_LOGIN_WINDOW_S"]),
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: no scheme, no host, no protocol-relative ``//``."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(c in target for c in "\r\n\\"):
+        return None
+    return target
+
+
+def _home_for(role: str) -> str:
+    return url_for("tag.tag_page") if role == "rep" else url_for("home.index")
+
+
+def _form(t, *, error: str | None = None, status: int = 200, username: str = ""):
+    return render_template(
+        "login.html",
+        t=t,
+        error=error,
+        username=username,
+        next=_safe_next(request.values.get("next")) or "",
+    ), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form; on POST check the password, throttled per username and address."""
+    t = page_text(signed_in_user())
+    if request.method == "GET":
+        return _form(t)
+    username = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    ip = request.remote_addr or "unknown"
+    session = get_session()
+    limits = _limits()
+    state = throttle.check(session, username, ip, limits)
+    if state.blocked:
+        session.rollback()
+        minutes = max(1, math.ceil(state.retry_after_s / 60))
+        LOGGER.warning("sign-in throttled for %r from %s", username, ip)
+        body, status = _form(
+            t,
+            status=429,
+            username=username,
+            error=t(
+                "Too many failed sign-ins for this user from your address. Try again in {minutes} min.",
+                minutes=minutes,
+            ),
+        )
+        return body, status, {"Retry-After": str(state.retry_after_s)}
+    credentials = authenticate(session, username, password)
+    if credentials is None:
+        throttle.record_failure(session, username, ip, limits)
+        session.commit()
+        LOGGER.info("failed sign-in for %r from %s", username, ip)
+        return _form(t, username=username, error=t("Invalid username or password."))
+    throttle.clear(session, username, ip)
+    session.commit()
+    sign_in(credentials.principal, credentials.fingerprint)
+    LOGGER.info("%s signed in from %s", credentials.principal.username, ip)
+    return redirect(_safe_next(request.form.get("next")) or _home_for(credentials.principal.role))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """GET asks for confirmation (a link must not sign anyone out); POST signs out."""
+    if request.method == "GET":
+        if signed_in_user() is None:
+            return redirect(url_for("auth_pages.login"))
+        return render_template(
+            "login.html",
+            t=page_text(signed_in_user()),
+            confirm_logout=True,
+            error=None,
+            username="",
+            next="",
+        )
+    sign_out()
+    return redirect(url_for("auth_pages.login"))

@@ -1,0 +1,52 @@
+"""The managers' review queue for flagged geotags (``/review``): accept or reject with a form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from ..auth.messages import page_text
+from ..auth.policy import current_user
+from ..db import get_session
+from ..errors import Conflict, ValidationError
+from ..services import geotagging as svc
+
+bp = Blueprint("review", __name__)
+
+_DONE = {
+    "accepted": "Accepted.",
+    "restored": "Rejected; the previous location was restored.",
+    "kept": "Rejected; the location was not restored because a later tag moved the outlet.",
+}
+
+
+@bp.get("/review")
+def review_page():
+    """Flagged geotags in my regions, oldest first, each with why it was flagged."""
+    user = current_user()
+    t = page_text(user)
+    events = svc.review_queue(get_session(), user, state="flagged", limit=200)
+    for event in events:
+        event["reasons"] = [
+            t(flag.partition(":")[0]) + (f" ({flag.partition(':')[2]})" if ":" in flag else "")
+            for flag in event["flags"]
+        ]
+    done = _DONE.get(request.args.get("done", ""))
+    return render_template("review.html", t=t, events=events, done=t(done) if done else None)
+
+
+@bp.post("/review/<int:event_id>/<decision>")
+def decide(event_id: int, decision: str):
+    """Accept or reject one flagged geotag, then back to the queue."""
+    if decision not in ("accept", "reject"):
+        raise ValidationError(
+            "decision must be accept or reject", fields={"decision": "accept or reject"}
+        )
+    session = get_session()
+    try:
+        result = svc.decide_review(session, current_user(), event_id, decision)
+    except Conflict:
+        session.rollback()
+        return redirect(url_for("review.review_page"))
+    session.commit()
+    done = "accepted" if decision == "accept" else ("restored" if result["restored"] else "kept")
+    return redirect(url_for("review.review_page", done=done))

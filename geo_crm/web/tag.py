@@ -1,0 +1,91 @@
+"""The phone page for geotagging: ``/tag`` (a small page; its script talks to the JSON API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, send_file, url_for
+
+from ..auth.messages import ZH, page_text
+from ..auth.policy import current_user
+from ..models import TIERS
+
+bp = Blueprint("tag", __name__)
+
+# the words tag.js shows (sent in the page as JSON, in the page's language)
+SCRIPT_STRINGS = [k for k in ZH if k not in ("Sign in", "Username", "Password")] + [
+    "Not geotagged",
+    "km",
+    "m",
+]
+
+
+def _leaflet_dir() -> Path:
+    import xstatic.pkg.leaflet as xs_leaflet
+
+    return Path(xs_leaflet.BASE_DIR)
+
+
+def leaflet_urls() -> tuple[str, str]:
+    """Leaflet's JS and CSS: from the maps' vendor-asset blueprint when registered, else ours."""
+    if "vendor_assets.vendor_asset" in current_app.view_functions:
+
+        def url(name):
+            return url_for("vendor_assets.vendor_asset", vendor="leaflet", path=name)
+    else:
+
+        def url(name):
+            return url_for("tag.leaflet", path=name)
+
+    return url("leaflet.js"), url("leaflet.css")
+
+
+def _basemap() -> dict:
+    """The maps' basemap settings (GEO_CRM_BASEMAP osm|amap|none, GEO_CRM_TILE_URL): the page draws
+    in the basemap's coordinate system (GCJ-02 for AMap)."""
+    from ..maps.base import BASEMAP_CRS, TILES
+
+    cfg = current_app.config
+    name = (cfg.get("GEO_CRM_BASEMAP") or "osm").lower()
+    name = name if name in BASEMAP_CRS else "osm"
+    tile_url, attribution, subdomains, max_zoom = TILES.get(name, (None, "", None, 19))
+    return {
+        "url": cfg.get("GEO_CRM_TILE_URL") or tile_url,
+        "attribution": cfg.get("GEO_CRM_TILE_ATTRIBUTION") or attribution,
+        "subdomains": subdomains or "abc",
+        "crs": BASEMAP_CRS[name],
+        "maxZoom": max_zoom,
+    }
+
+
+@bp.get("/tag")
+def tag_page():
+    """Pick one of my outlets, locate myself, correct on the map, submit; or add a new outlet."""
+    user = current_user()
+    t = page_text(user)
+    js, css = leaflet_urls()
+    config = {
+        "lang": t.lang,
+        "strings": t.catalogue(SCRIPT_STRINGS),
+        "tiers": [[tier, t.tier(tier)] for tier in TIERS],
+        "basemap": _basemap(),
+        "api": {
+            "outlets": url_for("api.tag_outlets"),
+            "parents": url_for("api.tag_parents"),
+            "create": url_for("api.create_tag_outlet"),
+            "location": url_for("api.put_outlet_location", code="__CODE__"),
+        },
+    }
+    return render_template(
+        "tag.html", t=t, config=config, leaflet_js=js, leaflet_css=css, user=user
+    )
+
+
+@bp.get("/tag/leaflet/<path:path>")
+def leaflet(path: str):
+    """Leaflet's own files from the installed xstatic-leaflet package (no CDN)."""
+    base = _leaflet_dir().resolve()
+    target = (base / path).resolve()
+    if not target.is_relative_to(base) or not target.is_file():
+        abort(404)
+    return send_file(target, max_age=86400)

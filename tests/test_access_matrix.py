@@ -1,0 +1,226 @@
+"""The access matrix: every route the app registers × role × own/other object.
+
+Routes are enumerated from ``app.url_map`` at collection time, so a new route appears here by
+itself: without a rule in ``geo_crm.auth.policy.RULES`` it fails ``test_every_route_has_a_rule``
+and its matrix cases; with one, the rule is checked for anonymous callers (401 / redirect),
+roles (403), objects outside the caller's scope (404, like a missing one), and GET responses
+are searched for names of outlets the caller must not see.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from auth_helpers import add_token, token_client
+from sqlalchemy import text
+
+from geo_crm import auth, create_app
+from geo_crm.auth.policy import RULES
+
+pytest_plugins = ["auth_fixtures"]  # auth_app, aapp, aclient, world
+
+
+def _collection_app():
+    app = create_app(
+        {
+            "DATABASE_URL": "postgresql://collect@localhost/none",
+            "SECRET_KEY": "x",
+            "GEO_CRM_AUTH_REQUIRED": True,
+        }
+    )
+    auth.init_app(app)
+    return app
+
+
+def _routes():
+    out = []
+    for rule in _collection_app().url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((rule.endpoint, rule.rule, method))
+    return sorted(set(out))
+
+
+ROUTES = _routes()
+ROLE_USERS = {"admin": "admin", "manager": "m1", "rep": "r1"}
+
+# the objects each URL argument names: (own, other) from the caller's point of view
+OWN_OTHER = {
+    "outlet": ("A1", "B2"),
+    "outlet_ref": ("A1", "B2"),
+    "outlet_id": (None, None),  # filled with ids at run time
+    "region": ("C1", "P2"),
+    "geotag_event": (None, None),
+    "sale": (None, None),
+}
+# endpoints whose objects must be of a kind the defaults are not (own, other)
+OBJECT_OVERRIDES = {
+    "network_pages.distributor_page": ("D1", "D2"),
+    "api.distributor_depth": ("D1", "D2"),
+    "api.distributor_plan_achievement": ("D1", "D2"),
+}
+# values for URL arguments no rule declares as objects
+PLAIN_ARGS = {
+    "filename": "tag.js",
+    "path": "leaflet.js",
+    "vendor": "leaflet",
+    "decision": "accept",
+    "kind": "coverage",
+    "code": "C1",
+    "ref": "A1",
+}
+# names of outlets outside each role's scope (world fixture): a GET answer must not contain them
+SECRETS = {"rep": ("SECRET-B1", "SECRET-B2"), "manager": ("SECRET-B2",)}
+
+# (endpoint, role) pairs known to show more than they should: a strict xfail, so a fix turns it
+# red and reminds whoever fixed it to delete the entry
+KNOWN_LEAKS: dict[tuple[str, str], str] = {}
+
+_ARG = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def test_every_route_has_a_rule():
+    missing = sorted({endpoint for endpoint, _, _ in ROUTES if endpoint not in RULES})
+    assert not missing, f"add access rules to geo_crm.auth.policy.RULES for: {', '.join(missing)}"
+
+
+def test_a_route_without_a_rule_answers_500(auth_app):
+    app = create_app(
+        {
+            "DATABASE_URL": auth_app.config["DATABASE_URL"],
+            "SECRET_KEY": "x",
+            "GEO_CRM_AUTH_REQUIRED": True,
+        }
+    )
+    auth.init_app(app)
+    app.extensions["geo_crm_db"].use_engine(auth_app.extensions["geo_crm_db"].engine)
+    app.add_url_rule("/unguarded", "unguarded", lambda: "secret")
+    response = app.test_client().get("/unguarded", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "no_access_rule"
+
+
+@pytest.fixture
+def ids(connection, world):
+    """Flagged events and sales of an own (A1) and an other (B2) outlet, and the outlets' ids."""
+    out = dict(world)
+    connection.execute(
+        text(
+            "INSERT INTO outlets (code, name, tier, location, rep_id) VALUES "
+            "('D2', 'SECRET-D2', 'distributor', ST_SetSRID(ST_MakePoint(122.4, 30.4), 4326), :r)"
+        ),
+        {"r": world["r2"]},
+    )
+    connection.execute(
+        text("INSERT INTO products (sku, name, unit) VALUES ('SKU1', '啤酒', 'case')")
+    )
+    for code, seller in (("A1", "D1"), ("B2", "D2")):
+        out[f"sale_{code}"] = connection.execute(
+            text(
+                "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+                "SELECT s.id, b.id, DATE '2025-01-05', p.id, 1, 10 FROM outlets s, outlets b, products p "
+                "WHERE s.code = :s AND b.code = :b AND p.sku = 'SKU1' RETURNING id"
+            ),
+            {"s": seller, "b": code},
+        ).scalar_one()
+    for code in ("A1", "B2"):
+        out[f"event_{code}"] = connection.execute(
+            text(
+                "INSERT INTO geotag_events (outlet_id, new_location, source, state, flags) "
+                "SELECT id, location, 'gps', 'flagged', '{jump:3000}' FROM outlets WHERE code = :c RETURNING id"
+            ),
+            {"c": code},
+        ).scalar_one()
+        out[f"outlet_{code}"] = connection.execute(
+            text("SELECT id FROM outlets WHERE code = :c"), {"c": code}
+        ).scalar_one()
+    return out
+
+
+def _url(rule: str, endpoint: str, which: str, ids: dict) -> str:
+    objects = RULES[endpoint].objects if endpoint in RULES else {}
+
+    def fill(match: re.Match) -> str:
+        name = match.group("name")
+        kind = objects.get(name)
+        if kind == "geotag_event":
+            return str(ids["event_A1" if which == "own" else "event_B2"])
+        if kind == "sale":
+            return str(ids["sale_A1" if which == "own" else "sale_B2"])
+        if kind == "outlet_id":
+            return str(ids["outlet_A1" if which == "own" else "outlet_B2"])
+        if kind is not None:
+            pair = OBJECT_OVERRIDES.get(endpoint) or OWN_OTHER[kind]
+            return pair[0 if which == "own" else 1]
+        if match.group("conv") == "int":
+            return "1"
+        return PLAIN_ARGS.get(name, "x")
+
+    return _ARG.sub(fill, rule)
+
+
+def _cases():
+    for endpoint, rule, method in ROUTES:
+        has_objects = endpoint in RULES and bool(RULES[endpoint].objects)
+        for role in ("anonymous", "admin", "manager", "rep"):
+            for which in ("own", "other") if has_objects and role != "anonymous" else ("own",):
+                marks = ()
+                reason = KNOWN_LEAKS.get((endpoint, role))
+                if reason:
+                    marks = (pytest.mark.xfail(strict=True, reason=reason),)
+                yield pytest.param(
+                    endpoint,
+                    rule,
+                    method,
+                    role,
+                    which,
+                    marks=marks,
+                    id=f"{method} {rule} {role} {which}",
+                )
+
+
+def _call(client, method: str, url: str):
+    kwargs = {"headers": {"Accept": "application/json"}}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = {}
+    return client.open(url, method=method, **kwargs)
+
+
+@pytest.mark.parametrize("endpoint, rule, method, role, which", list(_cases()))
+def test_access_matrix(aapp, connection, ids, endpoint, rule, method, role, which):
+    policy = RULES.get(endpoint)
+    assert policy is not None, f"no access rule for {endpoint}"
+    url = _url(rule, endpoint, which, ids)
+    if role == "anonymous":
+        response = _call(aapp.test_client(), method, url)
+        response.close()
+        if policy.access == "public":
+            assert response.status_code not in (401, 403), (url, response.status_code)
+        elif url.startswith("/api/"):
+            assert response.status_code == 401, (url, response.status_code)
+        else:
+            assert response.status_code == 302 and "/login" in response.headers["Location"], url
+        return
+    client = token_client(aapp, add_token(connection, ids[ROLE_USERS[role]]))
+    response = _call(client, method, url)
+    body = response.get_data(as_text=True)
+    response.close()
+    if not policy.allows(_principal(role)):
+        assert response.status_code == 403, (url, response.status_code, body[:300])
+        return
+    assert response.status_code not in (401, 403), (url, response.status_code, body[:300])
+    assert response.status_code < 500, (url, response.status_code, body[:300])
+    if which == "other" and role != "admin":
+        assert response.status_code == 404, (url, response.status_code, body[:300])
+        return
+    if policy.objects and which == "own":
+        assert response.status_code != 404, (url, body[:300])
+    if method == "GET" and response.status_code == 200 and role in SECRETS:
+        for secret in SECRETS[role]:
+            assert secret not in body, f"{role} sees {secret} at {url}"
+
+
+def _principal(role: str):
+    from geo_crm.auth.principal import Principal
+
+    return Principal(id=1, username=role, role=role)
