@@ -34,5 +34,6 @@ def from_env() -> dict:
         "GEO_CRM_PG_BINDIR": os.environ.get("GEO_CRM_PG_BINDIR") or None,
         # a random key per process is safe for the demo; set SECRET_KEY for several workers
         "SECRET_KEY": secret or secrets.token_hex(32),
+        "GEO_CRM_DEMO_PASSWORD": os.environ.get("GEO_CRM_DEMO_PASSWORD") or None,
         "MAX_CONTENT_LENGTH": int(os.environ.get("GEO_CRM_MAX_UPLOAD_BYTES", 32 * 1024 * 1024)),
     }

@@ -27,6 +27,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
     "sales_record_paid_not_above_amount": ("amount_paid", "paid may not exceed the amount"),
     "sales_record_seller_not_buyer": ("buyer", "seller and buyer must differ"),
     "payment_amount_positive": ("amount", "a payment must be positive"),
+    "sales_record_seller_tier": ("seller", "the seller must be of a higher tier than the buyer"),
 }
 
 _NOT_NULL = re.compile(r'null value in column "(?P<col>[^"]+)"')

@@ -14,10 +14,12 @@ from .errors import GeoCrmError
 LOGGER = logging.getLogger(__name__)
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+def error_body(code: str, message: str, fields: dict | None = None, detail=None) -> dict:
     body: dict = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
+    if detail is not None:
+        body["detail"] = detail
     return {"error": body}
 
 
@@ -28,16 +30,16 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _respond(status: int, code: str, message: str, fields: dict | None = None):
+def _respond(status: int, code: str, message: str, fields: dict | None = None, detail=None):
     if _wants_json():
-        return jsonify(error_body(code, message, fields)), status
+        return jsonify(error_body(code, message, fields, detail)), status
     return render_template("error.html", status=status, message=message), status
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(GeoCrmError)
     def _domain_error(exc: GeoCrmError):
-        return _respond(exc.status, exc.code, exc.message, exc.fields)
+        return _respond(exc.status, exc.code, exc.message, exc.fields, exc.detail)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -60,7 +60,8 @@ def session(connection) -> Session:
 
 @pytest.fixture(scope="session")
 def base_app(engine, pg_cluster):
-    app = create_app({"TESTING": True, "DATABASE_URL": pg_cluster.url, "SECRET_KEY": "test"})
+    app = create_app({"TESTING": True, "DATABASE_URL": pg_cluster.url, "SECRET_KEY": "test",
+                      "GEO_CRM_AUTH_REQUIRED": True})
     app.extensions["geo_crm_db"].use_engine(engine)
     return app
 
@@ -77,7 +78,16 @@ def app(base_app, connection):
 
 
 @pytest.fixture
-def client(app):
+def client(app, connection):
+    """An admin's client (Bearer token, as an integration would call the API); the access
+    matrix and auth tests cover every other role."""
+    from auth_helpers import bearer_client
+
+    return bearer_client(app, connection)
+
+
+@pytest.fixture
+def anon_client(app):
     return app.test_client()
 
 

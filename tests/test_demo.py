@@ -122,6 +122,13 @@ def test_demo_command_generates_reuses_and_resets(cli, sql, regions):
     assert result.exit_code == 0, result.output
     assert "500 outlets" in result.output and "sales records" in result.output
     assert sql("SELECT count(*) FROM outlets").scalar() == 500
+    assert "demo users admin, manager, rep created" in result.output
+    roles = dict(sql("SELECT username, role FROM users").all())
+    assert {roles[u] for u in ("admin", "manager", "rep")} == {"admin", "manager", "rep"}
+    assert sql("SELECT count(*) FROM user_regions ur JOIN users u ON u.id = ur.user_id "
+               "WHERE u.username = 'manager'").scalar() == 1
+    rep_outlets = "SELECT count(*) FROM outlets o JOIN users u ON u.id = o.rep_id WHERE u.username = 'rep'"
+    assert sql(rep_outlets).scalar() > 0
     before = _snapshot(sql)
 
     result = cli.invoke(args=["demo", "--no-serve", "--outlets", "500"])
@@ -133,6 +140,7 @@ def test_demo_command_generates_reuses_and_resets(cli, sql, regions):
     assert result.exit_code == 0, result.output
     assert "deleting 500 outlets" in result.output and "400 outlets" in result.output
     assert sql("SELECT count(*) FROM outlets").scalar() == 400
+    assert sql(rep_outlets).scalar() > 0  # the regenerated network is handed to the rep again
     assert sql("SELECT count(*) FROM sales_records r LEFT JOIN outlets o ON o.id = r.buyer_id "
                "WHERE o.id IS NULL").scalar() == 0
 

@@ -224,3 +224,17 @@ def test_region_area_is_measured_on_the_ellipsoid(sql, rejected, network):
 def test_version_bumps_on_every_update(sql, rejected, network):
     sql("UPDATE outlets SET name = 'renamed' WHERE code = 'R'")
     assert sql("SELECT version FROM outlets WHERE code = 'R'").scalar_one() == 2
+
+
+def test_outlets_stored_before_their_region_get_it_when_it_is_loaded(sql):
+    sql(f"INSERT INTO outlets (code, name, tier, location) VALUES ('EARLY', 'e', 'retail', {pt(50.5, 10.5)})")
+    assert sql("SELECT region_id FROM outlets WHERE code = 'EARLY'").scalar_one() is None
+    region = sql("INSERT INTO regions (code, name, level, boundary) VALUES ('LATE', 'l', 'province', "
+                 "ST_Multi(ST_MakeEnvelope(50, 10, 51, 11, 4326))) RETURNING id").scalar_one()
+    assert sql("SELECT region_id FROM outlets WHERE code = 'EARLY'").scalar_one() == region
+
+
+def test_parent_later_in_the_same_statement_is_refused(sql, rejected):
+    rejected("INSERT INTO outlets (id, code, name, tier, parent_id) OVERRIDING SYSTEM VALUE VALUES "
+             "(900001, 'CHILD', 'c', 'distributor', 900002), (900002, 'PARENT', 'p', 'retail', NULL)",
+             "outlet_parent_tier")

@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from .framework import bp
 
 # route modules, each declaring its views with framework.operation
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("regions", "outlets", "network", "sales", "transfer", "geotag", "tokens", "analysis")
 
 _loaded = False
 

@@ -48,7 +48,7 @@ class Operation:
     summary: str
     description: str
     tags: list[str]
-    body: type[BaseModel] | None
+    body: type[BaseModel] | dict | None  # a dict: a JSON Schema documented, not parsed
     query: type[BaseModel] | None
     responses: dict[int, typing.Any]
     produces: list[str] = field(default_factory=lambda: ["application/json"])
@@ -84,14 +84,19 @@ def field_errors(exc: PydanticValidationError, prefix: str) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Query parameters that take several values (computed once per model: it is on every request)."""
+    hints = typing.get_type_hints(model)
+    return frozenset(name for name, hint in hints.items() if "list" in str(hint).lower())
+
+
 def parse_query(model: type[BaseModel]) -> BaseModel:
     data: dict[str, typing.Any] = {}
-    hints = typing.get_type_hints(model)
+    list_fields = _list_fields(model)
     for key in request.args:
         values = request.args.getlist(key)
-        annotation = hints.get(key)
-        is_list = annotation is not None and "list" in str(annotation).lower()
-        if is_list:
+        if key in list_fields:
             data[key] = [v for item in values for v in item.split(",") if v != ""]
         else:
             data[key] = values[-1]
@@ -127,7 +132,7 @@ def operation(
     *,
     summary: str,
     tags: list[str],
-    body: type[BaseModel] | None = None,
+    body: type[BaseModel] | dict | None = None,
     query: type[BaseModel] | None = None,
     responses: dict[int, typing.Any] | None = None,
     produces: list[str] | None = None,
@@ -140,7 +145,7 @@ def operation(
         def wrapper(**kwargs):
             if query is not None:
                 kwargs["query"] = parse_query(query)
-            if body is not None:
+            if isinstance(body, type):  # a dict schema (e.g. multipart) is the view's to parse
                 kwargs["body"] = parse_body(body)
             return view(**kwargs)
 

@@ -9,7 +9,7 @@ import click
 
 from ..errors import GeoCrmError
 
-_MODULES = ("db",)
+_MODULES = ("db", "demo", "regions", "transfer", "users", "analyse")
 
 
 class CliError(click.ClickException):

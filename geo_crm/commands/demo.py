@@ -10,7 +10,14 @@ from sqlalchemy import text
 from ..db import get_db
 from ..errors import GeoCrmError
 from ..models import TIERS
-from ..services.demo import DemoReport, clear_network, generate_network, outlet_count
+from ..services.demo import (
+    DEMO_USERS,
+    DemoReport,
+    clear_network,
+    ensure_demo_users,
+    generate_network,
+    outlet_count,
+)
 
 _TIER_LABELS = {"distributor": "总经销 distributors", "wholesaler_2": "二批 wholesalers_2",
                 "wholesaler_3": "三批 wholesalers_3", "retail": "零售 retail outlets"}
@@ -78,6 +85,13 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
             report = generate_network(session, outlets=outlets, seed=seed)
             session.commit()
             _echo_report(report)
+        password = current_app.config.get("GEO_CRM_DEMO_PASSWORD") or "geo-crm-demo"
+        created = ensure_demo_users(session, password)
+        session.commit()
+        if created:
+            click.echo(f"       demo users {', '.join(created)} created, password {password!r}")
+        else:
+            click.echo(f"       demo users: {', '.join(u for u, _ in DEMO_USERS)} (already there)")
     except BaseException:
         session.rollback()
         raise

@@ -662,3 +662,41 @@ def clear_network(session: Session) -> None:
     session.flush()
     session.execute(text("TRUNCATE payments, sales_records, sales_plans, evaluations, "
                          "geotag_events, outlets CASCADE"))
+
+
+DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("rep", "rep"))
+
+
+def ensure_demo_users(session: Session, password: str) -> list[str]:
+    """Create the demo's admin, manager and rep unless they exist; return the names created.
+
+    The manager is scoped to the province-level parent of the busiest region, the rep owns
+    60 outlets there (untagged ones first), so every role has something to see and to tag.
+    """
+    from . import users as user_svc
+
+    existing = set(session.scalars(text("SELECT username FROM users")))
+    busiest = session.execute(text(
+        "SELECT r.id, r.code, p.code FROM outlets o JOIN regions r ON r.id = o.region_id"
+        " LEFT JOIN regions p ON p.id = r.parent_id"
+        " GROUP BY r.id, r.code, p.code ORDER BY count(*) DESC, r.code LIMIT 1")).first()
+    created = []
+    for username, role in DEMO_USERS:
+        if username in existing:
+            continue
+        scope = [busiest[2] or busiest[1]] if role == "manager" and busiest else ()
+        user_svc.create_user(session, username, role, password, region_codes=scope)
+        created.append(username)
+    rep_has_outlets = session.scalar(text(
+        "SELECT EXISTS (SELECT 1 FROM outlets o JOIN users u ON u.id = o.rep_id"
+        " WHERE u.username = 'rep')"))
+    if busiest and not rep_has_outlets and session.scalar(
+            text("SELECT role = 'rep' FROM users WHERE username = 'rep'")):
+        codes = list(session.scalars(text(
+            "SELECT o.code FROM outlets o LEFT JOIN outlets p ON p.id = o.parent_id"
+            " WHERE o.tier <> 'distributor' AND o.status = 'active'"
+            "   AND (o.region_id = :r OR (o.location IS NULL AND p.region_id = :r))"
+            " ORDER BY o.location IS NULL DESC, o.id LIMIT 60"), {"r": busiest[0]}))
+        if codes:
+            user_svc.assign_outlets(session, "rep", codes)
+    return created

@@ -33,7 +33,12 @@ BEGIN
                                     OR NEW.tier IS DISTINCT FROM OLD.tier) THEN
     -- FOR SHARE waits for a concurrent change of the parent's tier to finish
     SELECT tier INTO parent_tier FROM outlets WHERE id = NEW.parent_id FOR SHARE;
-    IF parent_tier IS NOT NULL AND geo_crm_tier_rank(parent_tier) >= geo_crm_tier_rank(NEW.tier) THEN
+    IF parent_tier IS NULL THEN
+      -- not yet visible (e.g. later in the same multi-row statement): its tier cannot be checked
+      RAISE EXCEPTION 'parent outlet % must be stored before the outlets that buy from it', NEW.parent_id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'outlet_parent_tier';
+    END IF;
+    IF geo_crm_tier_rank(parent_tier) >= geo_crm_tier_rank(NEW.tier) THEN
       RAISE EXCEPTION 'a % outlet may not buy from a % outlet (a tier buys only from a higher tier)',
         NEW.tier, parent_tier
         USING ERRCODE = 'check_violation', CONSTRAINT = 'outlet_parent_tier';
@@ -69,8 +74,10 @@ BEGIN
         USING ERRCODE = 'check_violation', CONSTRAINT = 'outlet_distributor_records';
     END IF;
   END IF;
+  -- a NULL region is always looked up again: a region loaded after the outlet may contain it
   IF TG_OP = 'INSERT' OR NEW.location IS DISTINCT FROM OLD.location
-     OR NEW.region_id IS DISTINCT FROM OLD.region_id THEN
+     OR NEW.region_id IS DISTINCT FROM OLD.region_id
+     OR (NEW.region_id IS NULL AND NEW.location IS NOT NULL) THEN
     NEW.region_id := geo_crm_region_for_point(NEW.location);
   END IF;
   IF TG_OP = 'UPDATE' THEN
