@@ -102,6 +102,7 @@ def test_region_page_draws_offline_and_shows_user_text_as_text(served):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+            page.set_default_timeout(20_000)  # CI machines may be busy; failures still fail
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("pageerror", lambda e: errors.append(str(e)))
 
@@ -130,13 +131,13 @@ def test_region_page_draws_offline_and_shows_user_text_as_text(served):
             # a real click on the canvas circle of the XSS outlet opens its popup, as text
             xy = frame.evaluate(FIND_JS, XSS_NAME)
             assert xy is not None
-            frame.wait_for_function("() => !document.querySelector('.leaflet-popup')", timeout=5000)
+            frame.wait_for_function("() => !document.querySelector('.leaflet-popup')", timeout=15_000)
             box = handle.bounding_box()
             page.mouse.move(box["x"] + xy[0], box["y"] + xy[1])
-            frame.wait_for_selector(".leaflet-tooltip", timeout=5000)
+            frame.wait_for_selector(".leaflet-tooltip", timeout=15_000)
             assert frame.inner_text(".leaflet-tooltip") == XSS_NAME
             page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
-            frame.wait_for_selector(".leaflet-popup-content", timeout=5000)
+            frame.wait_for_selector(".leaflet-popup-content", timeout=15_000)
             popup = frame.evaluate(
                 "() => { const e = document.querySelector('.leaflet-popup-content'); "
                 "return { text: e.textContent, imgs: e.querySelectorAll('img').length, "
@@ -162,7 +163,7 @@ def test_region_page_draws_offline_and_shows_user_text_as_text(served):
                 "(b) => window.geoCrmMap.getBounds().toBBoxString() !== b && "
                 "!!window.geoCrmMap._gcMark",
                 arg=before,
-                timeout=5000,
+                timeout=15_000,
             )
             assert frame.evaluate(f"() => window.geoCrmMap.getZoom() > {zoom}")
             page.screenshot(path=str(ARTIFACTS / "region-map-gaps.png"))

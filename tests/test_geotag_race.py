@@ -110,19 +110,23 @@ def test_the_loser_waits_on_the_row_lock_then_gets_409(race_engine):
 
     thread = threading.Thread(target=rep_b_tags)
     thread.start()
-    with race_engine.connect() as probe:  # wait until B is blocked on A's row lock
-        for _ in range(200):
-            waiting = probe.execute(
-                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"),
-                {"p": outcome.get("pid", -1)},
-            ).scalar()
-            if waiting == "Lock":
-                break
-            time.sleep(0.02)
-        assert waiting == "Lock", "rep B never reached A's row lock"
-    session_a.commit()
-    session_a.close()
-    thread.join(10)
+    try:
+        with race_engine.connect() as probe:  # wait until B is blocked on A's row lock
+            deadline = time.monotonic() + 30  # generous: the suite may run beside browser tests
+            waiting = None
+            while time.monotonic() < deadline and "result" not in outcome:
+                waiting = probe.execute(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"),
+                    {"p": outcome.get("pid", -1)},
+                ).scalar()
+                if waiting == "Lock":
+                    break
+                time.sleep(0.02)
+            assert waiting == "Lock", f"rep B never reached A's row lock: {outcome}"
+        session_a.commit()
+    finally:
+        session_a.close()  # releases A's lock whatever happened, so B and the teardown finish
+        thread.join(30)
     assert outcome["result"] == "409"
     assert outcome["current"]["version"] == version + 1
     state = _state(race_engine, "RACE-LOCK")

@@ -80,6 +80,8 @@ def test_rep_tags_an_outlet_with_the_phones_location(live_server, connection, wo
                 permissions=["geolocation"],
             )
             page = context.new_page()
+            page.set_default_timeout(20_000)  # CI machines may be busy; failures still fail
+            expect.set_options(timeout=20_000)
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{live_server}/tag")
