@@ -9,7 +9,6 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 
-
 def _create_app():
     from . import create_app
 

@@ -26,3 +26,19 @@ def test_unknown_page_is_404_html_for_browsers(client):
     response = client.get("/nope", headers={"Accept": "text/html"})
     assert response.status_code == 404
     assert "<h1>404</h1>" in response.get_data(as_text=True)
+
+
+def test_home_page_shows_a_manager_only_their_regions_and_outlets(app, connection):
+    from auth_helpers import add_outlet, add_region, add_token, add_user, token_client
+
+    add_region(connection, "HP1", "province", (120, 30, 121, 31))
+    add_region(connection, "HC1", "city", (120, 30, 120.5, 31), parent="HP1")
+    add_region(connection, "HC2", "city", (120.5, 30, 121, 31), parent="HP1")
+    add_outlet(connection, "HD1", "distributor", lon=120.1, lat=30.1, name="甲")
+    add_outlet(connection, "HD2", "distributor", lon=120.7, lat=30.1, name="乙")
+    manager = add_user(connection, "hmanager", "manager", regions=("HC1",))
+    page = token_client(app, add_token(connection, manager)).get("/").get_data(as_text=True)
+    assert 'data-code="HC1"' in page
+    assert 'data-code="HC2"' not in page and 'data-code="HP1"' not in page
+    row = page.split('data-code="HC1"')[1].split("</tr>")[0]
+    assert row.count('<td class="num">1</td>') == 2  # one distributor, total one

@@ -122,8 +122,8 @@ RULES: dict[str, Rule] = {
     "api.region_gaps": roles("admin", "manager", objects=REGION),
     "api.region_density": roles("admin", "manager", objects=REGION),
     "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
-    "api.distributor_depth": roles("admin", "manager", objects=OUTLET_REF),
-    "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET_REF),
+    "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
+    "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
     # products, sales, imports
     "api.list_products": SIGNED_IN,
     "api.create_product": ADMIN,
@@ -155,13 +155,6 @@ RULES: dict[str, Rule] = {
     "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET_REF),
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET_REF),
     "review.decide": REVIEWER_EVENT,
-    # analyses (geo_crm/api/analysis.py)
-    "api.region_coverage": roles("admin", "manager", objects=REGION),
-    "api.region_gaps": roles("admin", "manager", objects=REGION),
-    "api.region_density": roles("admin", "manager", objects=REGION),
-    "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
-    "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
-    "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
 }
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ..models import TIERS, Outlet, Region
@@ -26,21 +25,34 @@ class RegionCounts:
         return sum(self.by_tier.values())
 
 
-def region_outlet_counts(session: Session, *, active_only: bool = True) -> list[RegionCounts]:
-    """Every region with the outlets inside it or any of its sub-regions, per tier.
+def region_outlet_counts(
+    session: Session,
+    *,
+    active_only: bool = True,
+    outlet_clause: ColumnElement[bool] | None = None,
+    region_clause: ColumnElement[bool] | None = None,
+) -> list[RegionCounts]:
+    """Every region (matching ``region_clause``) with the outlets (matching ``outlet_clause``)
+    inside it or any of its sub-regions, per tier.
 
     Outlets carry only their smallest region; the roll-up walks parents in memory, which is
     cheap because regions number in the hundreds while outlets number in the millions.
     """
+    # every region takes part in the roll-up; only those in ``region_clause`` are returned
     regions = {
         r.id: RegionCounts(r.id, r.code, r.name, r.level, r.parent_id)
         for r in session.execute(
-            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id).order_by(Region.code)
+            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id)
+            .order_by(Region.code)
         )
     }
-    stmt = select(Outlet.region_id, Outlet.tier, func.count()).group_by(Outlet.region_id, Outlet.tier)
+    stmt = select(Outlet.region_id, Outlet.tier, func.count()).group_by(
+        Outlet.region_id, Outlet.tier
+    )
     if active_only:
         stmt = stmt.where(Outlet.status == "active")
+    if outlet_clause is not None:
+        stmt = stmt.where(outlet_clause)
     for region_id, tier, count in session.execute(stmt):
         seen: set[int] = set()
         node = regions.get(region_id) if region_id is not None else None
@@ -48,8 +60,14 @@ def region_outlet_counts(session: Session, *, active_only: bool = True) -> list[
             seen.add(node.id)
             node.by_tier[tier] += count
             node = regions.get(node.parent_id) if node.parent_id is not None else None
+    if region_clause is not None:
+        shown = set(session.scalars(select(Region.id).where(region_clause)))
+        return [r for r in regions.values() if r.id in shown]
     return list(regions.values())
 
 
-def untagged_count(session: Session) -> int:
-    return session.scalar(select(func.count()).where(Outlet.location.is_(None))) or 0
+def untagged_count(session: Session, outlet_clause: ColumnElement[bool] | None = None) -> int:
+    stmt = select(func.count()).where(Outlet.location.is_(None))
+    if outlet_clause is not None:
+        stmt = stmt.where(outlet_clause)
+    return session.scalar(stmt) or 0

@@ -7,6 +7,7 @@ from flask import Blueprint, render_template
 from ..db import get_session
 from ..models import TIERS
 from ..services.overview import region_outlet_counts, untagged_count
+from .context import acting_user, outlet_scope_clause
 
 bp = Blueprint("home", __name__)
 
@@ -15,10 +16,17 @@ bp = Blueprint("home", __name__)
 def index():
     """List regions, largest level first, with outlet counts per tier."""
     session = get_session()
-    rows = region_outlet_counts(session)
+    user = acting_user()
+    outlets = outlet_scope_clause()
+    regions = None
+    if outlets is not None:  # not everything is visible: only the user's regions and outlets
+        from ..auth.scope import region_scope
+
+        regions = region_scope(user)
+    rows = region_outlet_counts(session, outlet_clause=outlets, region_clause=regions)
     order = {"country": 0, "province": 1, "city": 2, "district": 3}
     rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
-    return render_template("home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session))
+    return render_template("home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, outlets))
 
 
 @bp.get("/healthz")

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26
 
 Tables come from the models; the rules no client may break (triggers) from sql/0001_rules.sql.
