@@ -54,6 +54,10 @@ SOURCE_NAMES = {
 ZH: dict[str, str] = {
     # navigation and pages
     "Regions": "区域",
+    "Sign out": "退出登录",
+    "Review queue": "定位审核",
+    "Tag outlets": "网点定位",
+    "No regions loaded yet": "尚未加载区域",
     "Region": "区域",
     "Distribution network map": "经销网络地图",
     "Language": "语言",
