@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 
 from sqlalchemy import Engine, create_engine, text
@@ -40,6 +41,21 @@ def resolve_url(config: Mapping) -> str:
         config["GEO_CRM_PGDATA"], dbname=config["GEO_CRM_DB_NAME"], bindir=config.get("GEO_CRM_PG_BINDIR")
     )
     return cluster.ensure_database()
+
+
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def pool_pre_ping(config: Mapping) -> bool:
+    """GEO_CRM_POOL_PRE_PING (app config, else environment; default on). Pre-ping survives a
+    restarted database at the cost of one round trip per checkout; turn it off for throughput
+    when the database is local and stable."""
+    value = config.get("GEO_CRM_POOL_PRE_PING", os.environ.get("GEO_CRM_POOL_PRE_PING"))
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE
+    return bool(value)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -95,7 +111,9 @@ class Database:
     def raw_engine(self) -> Engine:
         """The engine with PostGIS checked but the schema left as it is (for db commands)."""
         if self._engine is None:
-            engine = make_engine(resolve_url(self._config))
+            engine = make_engine(
+                resolve_url(self._config), pool_pre_ping=pool_pre_ping(self._config)
+            )
             ensure_postgis(engine)
             self.use_engine(engine)
         assert self._engine is not None
