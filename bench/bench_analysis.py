@@ -29,8 +29,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo_crm import migrate
-from geo_crm.db import ensure_postgis, make_engine
+from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 from geo_crm.models import TIERS
 from geo_crm.services.analysis_params import AnalysisParams
@@ -260,9 +259,7 @@ def main() -> None:
     os.chmod(base, 0o755)
     cluster = LocalCluster.for_dir(base / "pg", dbname="bench")
     try:
-        engine = make_engine(cluster.ensure_database())
-        ensure_postgis(engine)
-        migrate.upgrade(engine)
+        engine = ready_engine(cluster.ensure_database())
         with engine.connect() as conn:
             have = conn.scalar(text("SELECT count(*) FROM outlets"))
         if not have:

@@ -312,8 +312,7 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from geo_crm import migrate
-    from geo_crm.db import ensure_postgis, make_engine
+    from geo_crm.db import ready_engine
     from geo_crm.localdb import LocalCluster
 
     total = int(args.rate * (args.seconds + args.warmup))
@@ -323,9 +322,7 @@ def main() -> None:
     servers: list[subprocess.Popen] = []
     try:
         url = cluster.ensure_database()
-        engine = make_engine(url)
-        ensure_postgis(engine)
-        migrate.upgrade(engine)
+        engine = ready_engine(url)
         load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
         token = bench_token(engine)
         jobs = targets(engine, total)

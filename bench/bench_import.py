@@ -36,8 +36,7 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from geo_crm import migrate
-from geo_crm.db import ensure_postgis, make_engine
+from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 from geo_crm.models import Outlet, User
 from geo_crm.services.imports import TIER_NAMES, import_outlets
@@ -207,9 +206,7 @@ def main() -> None:
     cluster = LocalCluster.for_dir(base / "pg", dbname="geo_crm_bench", fast_unsafe=False)
     try:
         t0 = time.perf_counter()
-        engine = make_engine(cluster.ensure_database())
-        ensure_postgis(engine)
-        migrate.upgrade(engine)
+        engine = ready_engine(cluster.ensure_database())
         print(f"cluster + migrations: {time.perf_counter() - t0:.1f} s  ({os.cpu_count()} cores)")
         t0 = time.perf_counter()
         with Session(engine) as session:

@@ -35,8 +35,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo_crm import create_app, migrate
-from geo_crm.db import ensure_postgis, make_engine
+from geo_crm import create_app
+from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 from geo_crm.models import TIERS
 
@@ -332,9 +332,7 @@ def main() -> None:
     cluster = LocalCluster.for_dir(base / "pg", dbname="bench")
     try:
         url = cluster.ensure_database()
-        engine = make_engine(url)
-        ensure_postgis(engine)
-        migrate.upgrade(engine)
+        engine = ready_engine(url)
         with engine.connect() as conn:
             have = conn.scalar(text("SELECT count(*) FROM outlets"))
         if not have:

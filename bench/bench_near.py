@@ -34,8 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from geo_crm import migrate
-from geo_crm.db import ensure_postgis, make_engine
+from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 from geo_crm.services.outlets import OutletFilters, outlet_page, select_outlets
 
@@ -248,9 +247,7 @@ def main() -> None:
     server = None
     try:
         url = cluster.ensure_database()
-        engine = make_engine(url)
-        ensure_postgis(engine)
-        migrate.upgrade(engine)
+        engine = ready_engine(url)
         seconds = load(engine, args.outlets, 0.42)
         print(
             f"loaded {args.outlets:,} outlets in {seconds:.1f} s "

@@ -63,6 +63,17 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(normalise_url(url), **kwargs)
 
 
+def ready_engine(url: str, *, migrate_schema: bool = True, **kwargs) -> Engine:
+    """An engine on a database with PostGIS and, unless told otherwise, the newest schema."""
+    engine = make_engine(url, **kwargs)
+    ensure_postgis(engine)
+    if migrate_schema:
+        from . import migrate
+
+        migrate.upgrade_locked(engine)
+    return engine
+
+
 def ensure_postgis(engine: Engine) -> str:
     """Create the postgis extension if possible; explain clearly when the server lacks it."""
     try:
@@ -111,10 +122,11 @@ class Database:
     def raw_engine(self) -> Engine:
         """The engine with PostGIS checked but the schema left as it is (for db commands)."""
         if self._engine is None:
-            engine = make_engine(
-                resolve_url(self._config), pool_pre_ping=pool_pre_ping(self._config)
+            engine = ready_engine(
+                resolve_url(self._config),
+                migrate_schema=False,
+                pool_pre_ping=pool_pre_ping(self._config),
             )
-            ensure_postgis(engine)
             self.use_engine(engine)
         assert self._engine is not None
         return self._engine

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo_crm import create_app, migrate
-from geo_crm.db import ensure_postgis, make_engine
+from geo_crm import create_app
+from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,7 @@ def pg_cluster():
 
 @pytest.fixture(scope="session")
 def engine(pg_cluster):
-    eng = make_engine(pg_cluster.url)
-    ensure_postgis(eng)
-    migrate.upgrade(eng)
+    eng = ready_engine(pg_cluster.url)
     yield eng
     eng.dispose()
 
