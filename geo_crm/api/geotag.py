@@ -161,6 +161,18 @@ def _body_fields(exc: ValidationError) -> ValidationError:
     return exc
 
 
+def _tag_input(body: LocationIn | NewOutletIn) -> svc.TagInput:
+    """The reading both tagging endpoints carry: where, how accurate, in which CRS, from what."""
+    return svc.TagInput(
+        lat=body.lat,
+        lon=body.lon,
+        accuracy_m=body.accuracy_m,
+        crs=body.crs,
+        source=body.source,
+        captured_at=body.captured_at,
+    )
+
+
 def _tag_response(result: svc.GeotagResult, status: int = 200):
     return {
         "outlet": result.outlet,
@@ -184,14 +196,7 @@ def put_outlet_location(code: str, body: LocationIn):
     review when suspicious (`flags` says why); 409 with the current state when `version` is stale.
     """
     session = get_session()
-    tag = svc.TagInput(
-        lat=body.lat,
-        lon=body.lon,
-        accuracy_m=body.accuracy_m,
-        crs=body.crs,
-        source=body.source,
-        captured_at=body.captured_at,
-    )
+    tag = _tag_input(body)
     try:
         result = svc.geotag_outlet(session, current_user(), code, tag, body.version, _limits())
     except svc.StaleVersion as exc:
@@ -267,14 +272,7 @@ def create_tag_outlet(body: NewOutletIn):
     """Create an outlet at the reported point (a code is generated); a similar-named active
     outlet nearby flags it as a possible duplicate for review."""
     session = get_session()
-    tag = svc.TagInput(
-        lat=body.lat,
-        lon=body.lon,
-        accuracy_m=body.accuracy_m,
-        crs=body.crs,
-        source=body.source,
-        captured_at=body.captured_at,
-    )
+    tag = _tag_input(body)
     try:
         result = svc.create_tagged_outlet(
             session,
