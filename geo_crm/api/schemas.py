@@ -58,39 +58,24 @@ def _money(v: Any) -> Any:
 
 
 # exact decimals: send "12.30" or 12.3; more than two places is refused rather than rounded
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_money),
-    Field(
-        strict=False,
-        ge=0,
-        max_digits=14,
-        decimal_places=2,
-        json_schema_extra={"type": ["string", "number"]},
-    ),
-]
-PositiveMoney = Annotated[
-    Decimal,
-    BeforeValidator(_money),
-    Field(
-        strict=False,
-        gt=0,
-        max_digits=14,
-        decimal_places=2,
-        json_schema_extra={"type": ["string", "number"]},
-    ),
-]
-Quantity = Annotated[
-    Decimal,
-    BeforeValidator(_money),
-    Field(
-        strict=False,
-        ge=0,
-        max_digits=14,
-        decimal_places=3,
-        json_schema_extra={"type": ["string", "number"]},
-    ),
-]
+def _decimal(places: int, **bound) -> object:
+    """An exact decimal field (string or JSON number) with ``places`` decimals and a bound."""
+    return Annotated[
+        Decimal,
+        BeforeValidator(_money),
+        Field(
+            strict=False,
+            max_digits=14,
+            decimal_places=places,
+            json_schema_extra={"type": ["string", "number"]},
+            **bound,
+        ),
+    ]
+
+
+Money = _decimal(2, ge=0)
+PositiveMoney = _decimal(2, gt=0)
+Quantity = _decimal(3, ge=0)
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
