@@ -29,6 +29,11 @@ class ValidationError(GeoCrmError):
     code = "validation_failed"
 
 
+class Forbidden(GeoCrmError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(GeoCrmError):
     status = 404
     code = "not_found"

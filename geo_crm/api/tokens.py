@@ -7,9 +7,9 @@ from pydantic import Field
 from sqlalchemy import select
 
 from ..auth import tokens as svc
-from ..auth.policy import Forbidden, current_user
+from ..auth.policy import current_user
 from ..db import get_session
-from ..errors import NotFound, ValidationError
+from ..errors import Forbidden, NotFound, ValidationError
 from ..models import User
 from .framework import Body, Out, Query, operation
 

@@ -29,7 +29,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
 from ..db import get_session
-from ..errors import GeoCrmError, NotFound
+from ..errors import Forbidden, GeoCrmError, NotFound
 from . import scope
 from .principal import SYSTEM, Principal
 from .scope import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
@@ -165,11 +165,6 @@ def rule_for(endpoint: str | None) -> Rule | None:
 class NoAccessRule(GeoCrmError):
     status = 500
     code = "no_access_rule"
-
-
-class Forbidden(GeoCrmError):
-    status = 403
-    code = "forbidden"
 
 
 class CsrfFailed(GeoCrmError):
