@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def error_body(code: str, message: str, fields: dict | None = None, detail=None) -> dict:
+    """The one JSON error shape: ``{"error": {"code", "message", "fields"?, "detail"?}}``."""
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    if detail is not None:
+        body["detail"] = detail
+    return {"error": body}
+
+
 class GeoCrmError(Exception):
     """Base error: ``status`` for HTTP, ``code`` for machines, ``message`` for people."""
 
@@ -16,12 +26,7 @@ class GeoCrmError(Exception):
         self.detail = detail
 
     def to_dict(self) -> dict:
-        body: dict = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        if self.detail is not None:
-            body["detail"] = self.detail
-        return {"error": body}
+        return error_body(self.code, self.message, self.fields, self.detail)
 
 
 class ValidationError(GeoCrmError):

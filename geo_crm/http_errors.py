@@ -9,18 +9,9 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .dberrors import translate
-from .errors import GeoCrmError
+from .errors import GeoCrmError, error_body
 
 LOGGER = logging.getLogger(__name__)
-
-
-def error_body(code: str, message: str, fields: dict | None = None, detail=None) -> dict:
-    body: dict = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    if detail is not None:
-        body["detail"] = detail
-    return {"error": body}
 
 
 def _wants_json() -> bool:

@@ -202,7 +202,7 @@ def put_outlet_location(code: str, body: LocationIn):
     except svc.StaleVersion as exc:
         session.rollback()
         exc.fields = {"body.version": next(iter(exc.fields.values()))}
-        return jsonify(exc.to_dict()), 409
+        raise
     except ValidationError as exc:
         raise _body_fields(exc) from None
     session.commit()

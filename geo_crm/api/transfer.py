@@ -123,8 +123,7 @@ def _upload(kind: str, form_model: type[ImportForm]):
             more = len(fields) - MAX_FIELDS
             fields = dict(list(fields.items())[:MAX_FIELDS])
             fields["rows"] = f"and {more} more cells: see error.detail.problems"
-        error = ValidationError(report.summary(), fields=fields, detail=report.to_dict())
-        return jsonify(error.to_dict()), 422
+        raise ValidationError(report.summary(), fields=fields, detail=report.to_dict())
     if report.written:
         session.commit()
     return jsonify(report.to_dict())

@@ -29,7 +29,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
 from ..db import get_session
-from ..errors import Forbidden, GeoCrmError, NotFound
+from ..errors import Forbidden, GeoCrmError, NotFound, error_body
 from . import scope
 from .principal import SYSTEM, Principal
 from .scope import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
@@ -193,8 +193,6 @@ def current_user() -> Principal:
 
 
 def _unauthorized(message: str, *, invalid_token: bool = False):
-    from ..http_errors import error_body
-
     if request.path.startswith("/api/"):
         challenge = 'Bearer realm="geo_crm"' + (', error="invalid_token"' if invalid_token else "")
         response = jsonify(error_body("unauthorized", message))
