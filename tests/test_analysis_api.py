@@ -9,14 +9,6 @@ from analysis_helpers import add_outlet, add_product, add_region, add_sale, box_
 
 
 @pytest.fixture
-def client(app, connection):
-    """An admin's Bearer token on every request (the API requires signing in)."""
-    from auth_helpers import bearer_client
-
-    return bearer_client(app, connection)
-
-
-@pytest.fixture
 def data(sql):
     add_region(sql, "P", box_wkt(110, 30, 110.5, 30.5))
     add_region(sql, "PW", box_wkt(110, 30, 110.25, 30.5), level="city", parent="P")

@@ -5,15 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from auth_helpers import bearer_client
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app, connection):
-    """An admin calling with a Bearer token, as an integration would (access rules: own tests)."""
-    return bearer_client(app, connection)
 
 
 OUTLET = {"code": "E1", "name": "错误测试", "tier": "distributor"}

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from auth_helpers import bearer_client
 from sqlalchemy import select
 
 from geo_crm.models import Outlet
 from geo_crm.services import network
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app, connection):
-    """An admin calling with a Bearer token, as an integration would (access rules: own tests)."""
-    return bearer_client(app, connection)
 
 
 def add_outlet(sql, code, tier, parent=None, status="active"):

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from auth_helpers import add_token, add_user, bearer_client, token_client
+from auth_helpers import add_token, add_user, token_client
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
@@ -14,12 +14,6 @@ from geo_crm import coords
 from geo_crm.services import outlets as svc
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app, connection):
-    """An admin calling with a Bearer token, as an integration would (access rules: own tests)."""
-    return bearer_client(app, connection)
 
 
 GEOD = Geod(ellps="WGS84")

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 import shapely
-from auth_helpers import bearer_client
 from pyproj import Transformer
 from shapely.geometry import MultiPolygon, shape
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app, connection):
-    """An admin calling with a Bearer token, as an integration would (access rules: own tests)."""
-    return bearer_client(app, connection)
 
 
 def add_region(sql, code, level, boundary_sql, parent=None, name=None):

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from auth_helpers import add_token, add_user, bearer_client, token_client
+from auth_helpers import add_token, add_user, token_client
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app, connection):
-    """An admin calling with a Bearer token, as an integration would (access rules: own tests)."""
-    return bearer_client(app, connection)
 
 
 def add_region(sql, code, box, parent=None, level="province"):
