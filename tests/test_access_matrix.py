@@ -224,3 +224,20 @@ def _principal(role: str):
     from geo_crm.auth.principal import Principal
 
     return Principal(id=1, username=role, role=role)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/regions/C1?distributor={d}", "/regions/C1/figures?distributor={d}",
+     "/maps/coverage/C1?distributor={d}", "/maps/network/C1?distributor={d}"],
+)  # fmt: skip
+def test_a_distributor_filter_outside_the_managers_scope_is_unknown(aapp, ids, path):
+    """Query parameters naming objects are scope-checked too, not only the URL's objects."""
+    from auth_helpers import signed_in_client
+
+    manager = signed_in_client(aapp, "manager1")
+    assert manager.get(path.format(d="D1")).status_code == 200
+    refused = manager.get(path.format(d="D2"), headers={"Accept": "application/json"})
+    assert refused.status_code == 422
+    assert "query.distributor" in refused.get_json()["error"]["fields"]
+    assert "SECRET-D2" not in refused.get_data(as_text=True)

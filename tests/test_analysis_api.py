@@ -167,3 +167,18 @@ def test_outlet_across_the_border_in_coverage(client, data, sql):
     r, h = 2000.0, 500.0
     segment = r * r * math.acos(h / r) - h * math.sqrt(r * r - h * h)
     assert body["covered_m2"] == pytest.approx(2 * math.pi * r * r + segment, rel=1e-4)
+
+
+
+def test_distributor_filter_outside_the_callers_scope_is_unknown(app, client, connection, sql, data):
+    """A manager of PW may filter by D1 (in PW), not by D9 (in PE), which an admin may."""
+    from auth_helpers import add_token, add_user, token_client
+
+    add_outlet(sql, "D9", "distributor", 110.4, 30.1)
+    user_id = add_user(connection, "pw-manager", "manager", regions=("PW",))
+    manager = token_client(app, add_token(connection, user_id))
+    assert get(manager, "/api/v1/regions/PW/coverage", distributor="D1")["covered_m2"] > 0
+    for path in ("coverage", "gaps", "density", "distribution-rate"):
+        body = get(manager, f"/api/v1/regions/PW/{path}", 422, distributor="D9", product="X")
+        assert body["error"]["fields"] == {"query.distributor": "not found"}
+    get(client, "/api/v1/regions/PW/coverage", distributor="D9")

@@ -15,6 +15,8 @@ from typing import Literal
 from flask import jsonify
 from pydantic import Field
 
+from ..auth.policy import current_user
+from ..auth.scope import outlet_visible
 from ..db import get_session
 from ..errors import ValidationError
 from ..models import OUTLET_STATUSES, TIERS
@@ -53,6 +55,7 @@ class FilterQuery(Query):
     date_to: dt.date | None = Field(None, description="period end (inclusive)")
 
     def params(self, **extra) -> AnalysisParams:
+        self.check_distributor()
         radius = {
             t: getattr(self, f"radius_{t}")
             for t in TIERS
@@ -70,6 +73,17 @@ class FilterQuery(Query):
         if radius:
             base = base.with_(radius_m={**base.radius_m, **radius})
         return base.with_(**extra)
+
+
+    def check_distributor(self) -> None:
+        """A distributor outside the caller's scope is as unknown as a missing one (no leak)."""
+        if self.distributor and not outlet_visible(
+            get_session(), current_user(), self.distributor
+        ):
+            raise ValidationError(
+                f"no outlet with code {self.distributor!r}",
+                fields={"query.distributor": "not found"},
+            )
 
 
 class RadiusQuery(FilterQuery):

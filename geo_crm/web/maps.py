@@ -49,7 +49,9 @@ def product_id(session, f: MapFilters) -> int | None:
 def check_distributor(session, code: str | None, *, field: str = "query.distributor") -> int | None:
     if not code:
         return None
-    row = session.execute(select(Outlet.id, Outlet.tier).where(Outlet.code == code)).first()
+    stmt = select(Outlet.id, Outlet.tier).where(Outlet.code == code)
+    scope = outlet_scope_clause()  # one outside the caller's scope is as unknown as a missing one
+    row = session.execute(stmt if scope is None else stmt.where(scope)).first()
     t = current_translator()
     if row is None:
         raise ValidationError(

@@ -12,7 +12,7 @@ from .context import outlet_scope_clause
 from .figures import key_figures
 from .filters import MEASURES, parse_filters
 from .locale import current_translator
-from .maps import KINDS
+from .maps import KINDS, check_distributor
 
 bp = Blueprint("region_pages", __name__)
 
@@ -29,6 +29,7 @@ def _page_context(code: str):
     t = current_translator()
     f = parse_filters(request.args, t)
     info = mapdata.region(session, code, t, boundary=False)
+    check_distributor(session, f.distributor)
     return session, t, f, info
 
 
