@@ -82,6 +82,13 @@ def test_generated_network_is_realistic_and_obeys_the_rules(session, sql, region
     assert sql("SELECT count(*) FROM sales_records WHERE amount <= 0 OR quantity <= 0 "
                "OR spec IS NULL").scalar() == 0
 
+    # what was paid is the sum of dated payments, as if it had come through the payments API
+    paid = sql("SELECT count(*) FILTER (WHERE r.amount_paid <> COALESCE(p.total, 0)), "
+               "count(p.total), min(p.first_paid - r.sale_date) FROM sales_records r LEFT JOIN "
+               "(SELECT sales_record_id, sum(amount) AS total, min(paid_on) AS first_paid "
+               "FROM payments GROUP BY 1) p ON p.sales_record_id = r.id").one()
+    assert paid[0] == 0 and paid[1] > n_sales / 2 and paid[2] >= 0
+
     # plans: one per distributor × month × product
     plans = sql("SELECT count(*), count(DISTINCT (p.distributor_id, p.month, p.product_id)), "
                 "count(*) FILTER (WHERE o.tier <> 'distributor'), count(DISTINCT p.month) "

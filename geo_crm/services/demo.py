@@ -595,6 +595,9 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
           ("seller_id", "buyer_id", "sale_date", "product_id", "spec", "quantity", "amount",
            "amount_paid"), lines)
     stages["sales COPY"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _record_payments(session, ids)
+    stages["payments"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     lines = [
@@ -614,6 +617,26 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     session.execute(text("ANALYZE sales_plans"))
     stages["analyze"] = time.perf_counter() - t0
     return stages
+
+
+def _record_payments(session: Session, outlet_ids: np.ndarray) -> None:
+    """One payment per partly or fully paid demo record, so that paid is the sum of payments.
+
+    The records were written with their ``amount_paid``; the payments trigger, which would add
+    each payment to it a second time, is skipped for this one statement only.
+    """
+    session.execute(text("SET LOCAL session_replication_role = replica"))
+    session.execute(
+        text(
+            "INSERT INTO payments (sales_record_id, paid_on, amount, note) "
+            "SELECT r.id, GREATEST(r.sale_date, LEAST(r.sale_date + (r.id % 28)::int, "
+            "current_date)), r.amount_paid, 'demo' "
+            "FROM sales_records r JOIN unnest(CAST(:ids AS bigint[])) AS s(id) "
+            "ON r.seller_id = s.id WHERE r.amount_paid > 0"
+        ),
+        {"ids": outlet_ids.tolist()},
+    )
+    session.execute(text("SET LOCAL session_replication_role = origin"))
 
 
 def generate_network(session: Session, *, outlets: int = 30000, seed: int = 42,
