@@ -14,12 +14,20 @@ _KNOWN: dict[str, tuple[str, str]] = {
     "products_sku_key": ("sku", "a product with this SKU already exists"),
     "regions_code_key": ("code", "a region with this code already exists"),
     "users_username_key": ("username", "this username is taken"),
-    "sales_records_reference_key": ("reference", "a sales record with this reference already exists"),
+    "sales_records_reference_key": (
+        "reference",
+        "a sales record with this reference already exists",
+    ),
     "uq_sales_plan_distributor_month_product": (
-        "month", "a plan for this distributor, month and product already exists"),
+        "month",
+        "a plan for this distributor, month and product already exists",
+    ),
     "outlet_tier_known": ("tier", "must be one of distributor, wholesaler_2, wholesaler_3, retail"),
     "outlet_status_known": ("status", "must be one of active, inactive, closed"),
-    "outlet_location_valid": ("location", "must be a valid point with lon in [-180, 180], lat in [-90, 90]"),
+    "outlet_location_valid": (
+        "location",
+        "must be a valid point with lon in [-180, 180], lat in [-90, 90]",
+    ),
     "outlet_distributor_no_parent": ("parent", "a distributor buys from nobody and has no parent"),
     "outlet_not_own_parent": ("parent", "an outlet cannot be its own parent"),
     "outlet_parent_cycle": ("parent", "the parent lies in this outlet's own downstream network"),
@@ -45,13 +53,19 @@ def translate(exc: DBAPIError) -> GeoCrmError | None:
         cls = Conflict if sqlstate == "23505" else ValidationError
         return cls(message, fields={field: message})
     if sqlstate == "23505":
-        return Conflict("a row with the same key already exists", fields={constraint or "key": "duplicate"})
+        return Conflict(
+            "a row with the same key already exists", fields={constraint or "key": "duplicate"}
+        )
     if sqlstate == "23514":  # check_violation: trigger messages are written for people
         field = constraint.split("_")[1] if constraint.count("_") >= 2 else "body"
-        return ValidationError(primary or "a data rule was broken", fields={field: primary or constraint})
+        return ValidationError(
+            primary or "a data rule was broken", fields={field: primary or constraint}
+        )
     if sqlstate == "23503":
-        return ValidationError("a referenced row does not exist or is still in use",
-                               fields={getattr(diag, "column_name", None) or "reference": "not found or in use"})
+        return ValidationError(
+            "a referenced row does not exist or is still in use",
+            fields={getattr(diag, "column_name", None) or "reference": "not found or in use"},
+        )
     if sqlstate == "23502":
         match = _NOT_NULL.search(primary)
         col = match.group("col") if match else "field"

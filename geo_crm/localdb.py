@@ -35,7 +35,8 @@ def find_bindir(explicit: str | None = None) -> Path:
         if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return folder
         raise DatabaseSetupError(
-            f"GEO_CRM_PG_BINDIR={explicit} does not hold initdb, pg_ctl and postgres: {INSTALL_HINT}"
+            f"GEO_CRM_PG_BINDIR={explicit} does not hold initdb, pg_ctl and postgres: "
+            f"{INSTALL_HINT}"
         )
     candidates: list[Path] = []
     # Debian keeps server binaries off PATH, one folder per major version: newest first
@@ -47,7 +48,9 @@ def find_bindir(explicit: str | None = None) -> Path:
     for folder in candidates:
         if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return folder
-    raise DatabaseSetupError(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {INSTALL_HINT}")
+    raise DatabaseSetupError(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found: {INSTALL_HINT}"
+    )
 
 
 def _version_key(path: str) -> tuple:
@@ -85,8 +88,14 @@ class LocalCluster:
     fast_unsafe: bool = False  # fsync off: for throwaway test clusters only
 
     @classmethod
-    def for_dir(cls, datadir: Path | str, *, dbname: str = "geo_crm", bindir: str | None = None,
-                fast_unsafe: bool = False) -> LocalCluster:
+    def for_dir(
+        cls,
+        datadir: Path | str,
+        *,
+        dbname: str = "geo_crm",
+        bindir: str | None = None,
+        fast_unsafe: bool = False,
+    ) -> LocalCluster:
         found = find_bindir(bindir)
         check_postgis_installed(found)
         return cls(Path(datadir).resolve(), found, dbname, fast_unsafe)
@@ -119,7 +128,8 @@ class LocalCluster:
             pwd.getpwnam("postgres")
         except KeyError as exc:
             raise DatabaseSetupError(
-                "running as root needs the 'postgres' system user to own the cluster: " + INSTALL_HINT
+                "running as root needs the 'postgres' system user to own the cluster: "
+                + INSTALL_HINT
             ) from exc
         return ["runuser", "-u", "postgres", "--"]
 
@@ -127,9 +137,8 @@ class LocalCluster:
         cmd = [*self._run_as_owner(), str(self.bindir / name), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if check and proc.returncode != 0:
-            raise DatabaseSetupError(
-                f"{name} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}"
-            )
+            output = (proc.stderr or proc.stdout).strip()[-800:]
+            raise DatabaseSetupError(f"{name} failed (exit {proc.returncode}): {output}")
         return proc
 
     def _prepare_dir(self, path: Path) -> None:
@@ -154,8 +163,15 @@ class LocalCluster:
         self._prepare_dir(self.datadir)
         LOGGER.info("initialising a PostgreSQL cluster in %s", self.datadir)
         self._tool(
-            "initdb", "-D", str(self.datadir), "-U", SUPERUSER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
         )
         settings = [
             "listen_addresses = ''",
@@ -186,7 +202,9 @@ class LocalCluster:
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(self.logfile, pw.pw_uid, pw.pw_gid)
-        self._tool("pg_ctl", "start", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60")
+        self._tool(
+            "pg_ctl", "start", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60"
+        )
 
     def stop(self) -> bool:
         """Stop the server; False when it was not running."""

@@ -1,4 +1,5 @@
-"""Locate the folders that live at the repository root in a checkout but inside the package in a wheel."""
+"""Locate the folders that live at the repository root in a checkout but inside the package in
+a wheel."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def resource_dir(name: str) -> Path:
     in_checkout = _PKG.parent / _LAYOUT[name]
     if in_checkout.is_dir():
         return in_checkout
-    raise FileNotFoundError(f"geo_crm resource folder {name!r} not found (looked in {inside} and {in_checkout})")
+    raise FileNotFoundError(
+        f"geo_crm resource folder {name!r} not found (looked in {inside} and {in_checkout})"
+    )
 
 
 def project_root() -> Path:

@@ -71,8 +71,10 @@ def add_token(connection, user_id: int, name: str = "test") -> str:
 def add_region(connection, code: str, level: str, box, parent: str | None = None) -> int:
     return connection.execute(
         text(
-            "INSERT INTO regions (code, name, level, parent_id, boundary) VALUES (:code, :name, :level, "
-            "(SELECT id FROM regions WHERE code = :parent), ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))) "
+            "INSERT INTO regions (code, name, level, parent_id, boundary) VALUES (:code, :name, "
+            ":level, "
+            "(SELECT id FROM regions WHERE code = :parent), ST_Multi(ST_MakeEnvelope(:x0, :y0, "
+            ":x1, :y1, 4326))) "
             "RETURNING id"
         ),
         {
@@ -104,8 +106,10 @@ def add_outlet(
     location = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)" if lon is not None else "NULL"
     return connection.execute(
         text(
-            f"INSERT INTO outlets (code, name, tier, parent_id, location, rep_id, created_by_id, status) "
-            f"VALUES (:code, :name, :tier, (SELECT id FROM outlets WHERE code = :parent), {location}, :rep, "
+            "INSERT INTO outlets (code, name, tier, parent_id, location, rep_id, created_by_id, "
+            "status) "
+            "VALUES (:code, :name, :tier, (SELECT id FROM outlets WHERE code = :parent), "
+            f"{location}, :rep, "
             f":created_by, :status) RETURNING id"
         ),
         {
@@ -125,7 +129,8 @@ def add_outlet(
 def outlet_row(connection, code: str):
     return connection.execute(
         text(
-            "SELECT id, version, ST_X(location) AS lon, ST_Y(location) AS lat, region_id FROM outlets WHERE code = :c"
+            "SELECT id, version, ST_X(location) AS lon, ST_Y(location) AS lat, region_id FROM "
+            "outlets WHERE code = :c"
         ),
         {"c": code},
     ).one()
@@ -135,7 +140,8 @@ def events(connection, code: str) -> list:
     return connection.execute(
         text(
             "SELECT e.* , ST_X(e.new_location) AS new_lon, ST_Y(e.new_location) AS new_lat, "
-            "ST_X(e.old_location) AS old_lon FROM geotag_events e JOIN outlets o ON o.id = e.outlet_id "
+            "ST_X(e.old_location) AS old_lon FROM geotag_events e JOIN outlets o ON o.id = "
+            "e.outlet_id "
             "WHERE o.code = :c ORDER BY e.id"
         ),
         {"c": code},

@@ -51,15 +51,23 @@ def connection(engine):
 
 @pytest.fixture
 def session(connection) -> Session:
-    sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    sess = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield sess
     sess.close()
 
 
 @pytest.fixture(scope="session")
 def base_app(engine, pg_cluster):
-    app = create_app({"TESTING": True, "DATABASE_URL": pg_cluster.url, "SECRET_KEY": "test",
-                      "GEO_CRM_AUTH_REQUIRED": True})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": pg_cluster.url,
+            "SECRET_KEY": "test",
+            "GEO_CRM_AUTH_REQUIRED": True,
+        }
+    )
     app.extensions["geo_crm_db"].use_engine(engine)
     return app
 
@@ -69,8 +77,9 @@ def app(base_app, connection):
     """The session-wide app, its sessions bound to this test's rolled-back connection."""
     db = base_app.extensions["geo_crm_db"]
     saved = db.sessionmaker
-    db.sessionmaker = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                                   expire_on_commit=False)
+    db.sessionmaker = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield base_app
     db.sessionmaker = saved
 

@@ -117,8 +117,10 @@ def ids(connection, world):
     for code, seller in (("A1", "D1"), ("B2", "D2")):
         out[f"sale_{code}"] = connection.execute(
             text(
-                "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
-                "SELECT s.id, b.id, DATE '2025-01-05', p.id, 1, 10 FROM outlets s, outlets b, products p "
+                "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, "
+                "amount) "
+                "SELECT s.id, b.id, DATE '2025-01-05', p.id, 1, 10 FROM outlets s, outlets b, "
+                "products p "
                 "WHERE s.code = :s AND b.code = :b AND p.sku = 'SKU1' RETURNING id"
             ),
             {"s": seller, "b": code},
@@ -127,7 +129,8 @@ def ids(connection, world):
         out[f"event_{code}"] = connection.execute(
             text(
                 "INSERT INTO geotag_events (outlet_id, new_location, source, state, flags) "
-                "SELECT id, location, 'gps', 'flagged', '{jump:3000}' FROM outlets WHERE code = :c RETURNING id"
+                "SELECT id, location, 'gps', 'flagged', '{jump:3000}' FROM outlets WHERE code = :c "
+                "RETURNING id"
             ),
             {"c": code},
         ).scalar_one()

@@ -169,8 +169,9 @@ def test_outlet_across_the_border_in_coverage(client, data, sql):
     assert body["covered_m2"] == pytest.approx(2 * math.pi * r * r + segment, rel=1e-4)
 
 
-
-def test_distributor_filter_outside_the_callers_scope_is_unknown(app, client, connection, sql, data):
+def test_distributor_filter_outside_the_callers_scope_is_unknown(
+    app, client, connection, sql, data
+):
     """A manager of PW may filter by D1 (in PW), not by D9 (in PE), which an admin may."""
     from auth_helpers import add_token, add_user, token_client
 

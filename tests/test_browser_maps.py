@@ -131,7 +131,9 @@ def test_region_page_draws_offline_and_shows_user_text_as_text(served):
             # a real click on the canvas circle of the XSS outlet opens its popup, as text
             xy = frame.evaluate(FIND_JS, XSS_NAME)
             assert xy is not None
-            frame.wait_for_function("() => !document.querySelector('.leaflet-popup')", timeout=15_000)
+            frame.wait_for_function(
+                "() => !document.querySelector('.leaflet-popup')", timeout=15_000
+            )
             box = handle.bounding_box()
             page.mouse.move(box["x"] + xy[0], box["y"] + xy[1])
             frame.wait_for_selector(".leaflet-tooltip", timeout=15_000)

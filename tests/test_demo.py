@@ -15,58 +15,98 @@ END = dt.date(2024, 6, 1)
 @pytest.fixture
 def regions(sql):
     """A province with an L-shaped city, a square city and a small triangular one."""
-    sql("INSERT INTO regions (code, name, level, boundary) VALUES ('T0', '测试省', 'province', "
-        "ST_Multi(ST_MakeEnvelope(100, 20, 102, 22, 4326)))")
+    sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('T0', '测试省', 'province', "
+        "ST_Multi(ST_MakeEnvelope(100, 20, 102, 22, 4326)))"
+    )
     for code, name, wkt in (
-        ("T01", "甲市",
-         "POLYGON((100 20, 101 20, 101 20.3, 100.3 20.3, 100.3 21, 100 21, 100 20))"),
+        (
+            "T01",
+            "甲市",
+            "POLYGON((100 20, 101 20, 101 20.3, 100.3 20.3, 100.3 21, 100 21, 100 20))",
+        ),
         ("T02", "乙市", "POLYGON((101 21, 102 21, 102 22, 101 22, 101 21))"),
         ("T03", "丙市", "POLYGON((100 21.5, 100.4 21.5, 100 21.9, 100 21.5))"),
     ):
-        sql("INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
+        sql(
+            "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
             "'city', id, ST_Multi(ST_GeomFromText(:wkt, 4326)) FROM regions WHERE code = 'T0'",
-            code=code, name=name, wkt=wkt)
+            code=code,
+            name=name,
+            wkt=wkt,
+        )
 
 
 def _snapshot(sql):
-    return sql("SELECT o.code, o.name, ST_AsText(o.location), p.code FROM outlets o "
-               "LEFT JOIN outlets p ON p.id = o.parent_id ORDER BY o.code").all()
+    return sql(
+        "SELECT o.code, o.name, ST_AsText(o.location), p.code FROM outlets o "
+        "LEFT JOIN outlets p ON p.id = o.parent_id ORDER BY o.code"
+    ).all()
 
 
 def test_generated_network_is_realistic_and_obeys_the_rules(session, sql, regions):
     report = generate_network(session, outlets=2000, seed=7, months=3, end_month=END)
 
     assert report.total_outlets == 2000
-    assert report.outlets == dict(zip(("distributor", "wholesaler_2", "wholesaler_3", "retail"),
-                                      tier_counts(2000), strict=True))
-    assert report.outlets == {"distributor": 20, "wholesaler_2": 80, "wholesaler_3": 200,
-                              "retail": 1700}
+    assert report.outlets == dict(
+        zip(
+            ("distributor", "wholesaler_2", "wholesaler_3", "retail"),
+            tier_counts(2000),
+            strict=True,
+        )
+    )
+    assert report.outlets == {
+        "distributor": 20,
+        "wholesaler_2": 80,
+        "wholesaler_3": 200,
+        "retail": 1700,
+    }
     by_tier = dict(sql("SELECT tier, count(*) FROM outlets GROUP BY tier").all())
     assert by_tier == report.outlets
     assert sql("SELECT count(DISTINCT code) FROM outlets").scalar() == 2000
     assert sql("SELECT count(*) FROM outlets WHERE code !~ '^(D|W2|W3|R)[0-9]{6}$'").scalar() == 0
 
     # every geotagged outlet lies in a city it is assigned to; distributors always geotagged
-    outside = sql("SELECT count(*) FROM outlets o LEFT JOIN regions r ON r.id = o.region_id "
-                  "WHERE o.location IS NOT NULL AND (r.id IS NULL OR r.level <> 'city' "
-                  "OR NOT ST_Covers(r.boundary, o.location))").scalar()
+    outside = sql(
+        "SELECT count(*) FROM outlets o LEFT JOIN regions r ON r.id = o.region_id "
+        "WHERE o.location IS NOT NULL AND (r.id IS NULL OR r.level <> 'city' "
+        "OR NOT ST_Covers(r.boundary, o.location))"
+    ).scalar()
     assert outside == 0
-    untagged = sql("SELECT count(*) FILTER (WHERE location IS NULL), "
-                   "count(*) FILTER (WHERE location IS NULL AND tier = 'distributor') "
-                   "FROM outlets").one()
+    untagged = sql(
+        "SELECT count(*) FILTER (WHERE location IS NULL), "
+        "count(*) FILTER (WHERE location IS NULL AND tier = 'distributor') "
+        "FROM outlets"
+    ).one()
     assert 30 <= untagged[0] <= 170 and untagged[1] == 0
     assert untagged[0] == report.untagged
     assert sql("SELECT count(*) FROM outlets WHERE status <> 'active'").scalar() > 0
 
     # parents: every non-distributor has one of a higher tier; a w2 buys in its own city
-    assert sql("SELECT count(*) FROM outlets WHERE (tier = 'distributor') = (parent_id IS NOT NULL)"
-               ).scalar() == 0
-    assert sql("SELECT count(*) FROM outlets c JOIN outlets p ON p.id = c.parent_id "
-               "WHERE geo_crm_tier_rank(p.tier) >= geo_crm_tier_rank(c.tier)").scalar() == 0
-    assert sql("SELECT count(*) FROM outlets c JOIN outlets p ON p.id = c.parent_id "
-               "WHERE c.tier = 'wholesaler_2' AND c.region_id <> p.region_id").scalar() == 0
-    assert sql("SELECT count(DISTINCT parent_id) FROM outlets WHERE tier = 'wholesaler_3'"
-               ).scalar() > 40  # spread over many wholesalers, not piled on one
+    assert (
+        sql(
+            "SELECT count(*) FROM outlets WHERE (tier = 'distributor') = (parent_id IS NOT NULL)"
+        ).scalar()
+        == 0
+    )
+    assert (
+        sql(
+            "SELECT count(*) FROM outlets c JOIN outlets p ON p.id = c.parent_id "
+            "WHERE geo_crm_tier_rank(p.tier) >= geo_crm_tier_rank(c.tier)"
+        ).scalar()
+        == 0
+    )
+    assert (
+        sql(
+            "SELECT count(*) FROM outlets c JOIN outlets p ON p.id = c.parent_id "
+            "WHERE c.tier = 'wholesaler_2' AND c.region_id <> p.region_id"
+        ).scalar()
+        == 0
+    )
+    assert (
+        sql("SELECT count(DISTINCT parent_id) FROM outlets WHERE tier = 'wholesaler_3'").scalar()
+        > 40
+    )  # spread over many wholesalers, not piled on one
 
     # sales: down the tiers from each buyer's parent, 2-4 per outlet, in the 3 months, some debt
     n_sales, bad_tier, not_parent, debt, first, last = sql(
@@ -74,25 +114,34 @@ def test_generated_network_is_realistic_and_obeys_the_rules(session, sql, region
         "count(*) FILTER (WHERE geo_crm_tier_rank(s.tier) >= geo_crm_tier_rank(b.tier)), "
         "count(*) FILTER (WHERE b.parent_id <> s.id), count(*) FILTER (WHERE r.debt > 0), "
         "min(r.sale_date), max(r.sale_date) FROM sales_records r "
-        "JOIN outlets s ON s.id = r.seller_id JOIN outlets b ON b.id = r.buyer_id").one()
+        "JOIN outlets s ON s.id = r.seller_id JOIN outlets b ON b.id = r.buyer_id"
+    ).one()
     assert n_sales == report.sales_records and 4000 <= n_sales <= 8000
     assert bad_tier == 0 and not_parent == 0
     assert 0.05 <= debt / n_sales <= 0.30 and debt == report.records_with_debt
     assert first >= dt.date(2024, 4, 1) and last <= dt.date(2024, 6, 30)
-    assert sql("SELECT count(*) FROM sales_records WHERE amount <= 0 OR quantity <= 0 "
-               "OR spec IS NULL").scalar() == 0
+    assert (
+        sql(
+            "SELECT count(*) FROM sales_records WHERE amount <= 0 OR quantity <= 0 OR spec IS NULL"
+        ).scalar()
+        == 0
+    )
 
     # what was paid is the sum of dated payments, as if it had come through the payments API
-    paid = sql("SELECT count(*) FILTER (WHERE r.amount_paid <> COALESCE(p.total, 0)), "
-               "count(p.total), min(p.first_paid - r.sale_date) FROM sales_records r LEFT JOIN "
-               "(SELECT sales_record_id, sum(amount) AS total, min(paid_on) AS first_paid "
-               "FROM payments GROUP BY 1) p ON p.sales_record_id = r.id").one()
+    paid = sql(
+        "SELECT count(*) FILTER (WHERE r.amount_paid <> COALESCE(p.total, 0)), "
+        "count(p.total), min(p.first_paid - r.sale_date) FROM sales_records r LEFT JOIN "
+        "(SELECT sales_record_id, sum(amount) AS total, min(paid_on) AS first_paid "
+        "FROM payments GROUP BY 1) p ON p.sales_record_id = r.id"
+    ).one()
     assert paid[0] == 0 and paid[1] > n_sales / 2 and paid[2] >= 0
 
     # plans: one per distributor × month × product
-    plans = sql("SELECT count(*), count(DISTINCT (p.distributor_id, p.month, p.product_id)), "
-                "count(*) FILTER (WHERE o.tier <> 'distributor'), count(DISTINCT p.month) "
-                "FROM sales_plans p JOIN outlets o ON o.id = p.distributor_id").one()
+    plans = sql(
+        "SELECT count(*), count(DISTINCT (p.distributor_id, p.month, p.product_id)), "
+        "count(*) FILTER (WHERE o.tier <> 'distributor'), count(DISTINCT p.month) "
+        "FROM sales_plans p JOIN outlets o ON o.id = p.distributor_id"
+    ).one()
     assert plans == (20 * 3 * 10, 20 * 3 * 10, 0, 3) and report.plans == 600
     assert sql("SELECT count(*) FROM products").scalar() == report.products == 10
 
@@ -100,10 +149,14 @@ def test_generated_network_is_realistic_and_obeys_the_rules(session, sql, region
 def test_same_seed_same_network_and_clear_removes_it(session, sql, regions):
     generate_network(session, outlets=300, seed=3, months=2, end_month=END)
     first = _snapshot(sql)
-    sql("INSERT INTO geotag_events (outlet_id, new_location, source) SELECT id, location, 'gps' "
-        "FROM outlets WHERE location IS NOT NULL LIMIT 3")
-    sql("INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) "
-        "SELECT id, '2024-01-01', 3, 4 FROM outlets WHERE tier = 'distributor' LIMIT 2")
+    sql(
+        "INSERT INTO geotag_events (outlet_id, new_location, source) SELECT id, location, 'gps' "
+        "FROM outlets WHERE location IS NOT NULL LIMIT 3"
+    )
+    sql(
+        "INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) "
+        "SELECT id, '2024-01-01', 3, 4 FROM outlets WHERE tier = 'distributor' LIMIT 2"
+    )
 
     clear_network(session)
     for table in ("outlets", "sales_records", "sales_plans", "geotag_events", "evaluations"):
@@ -117,11 +170,13 @@ def test_same_seed_same_network_and_clear_removes_it(session, sql, regions):
 
 
 def test_region_codes_limit_the_network(session, sql, regions):
-    report = generate_network(session, outlets=200, seed=1, region_codes=["T02"], months=1,
-                              end_month=END)
+    report = generate_network(
+        session, outlets=200, seed=1, region_codes=["T02"], months=1, end_month=END
+    )
     assert report.regions == 1
-    assert sql("SELECT DISTINCT r.code FROM outlets o JOIN regions r ON r.id = o.region_id"
-               ).scalars().all() == ["T02"]
+    assert sql(
+        "SELECT DISTINCT r.code FROM outlets o JOIN regions r ON r.id = o.region_id"
+    ).scalars().all() == ["T02"]
 
 
 def test_demo_command_generates_reuses_and_resets(cli, sql, regions):
@@ -132,9 +187,16 @@ def test_demo_command_generates_reuses_and_resets(cli, sql, regions):
     assert "demo users admin, manager, rep created" in result.output
     roles = dict(sql("SELECT username, role FROM users").all())
     assert {roles[u] for u in ("admin", "manager", "rep")} == {"admin", "manager", "rep"}
-    assert sql("SELECT count(*) FROM user_regions ur JOIN users u ON u.id = ur.user_id "
-               "WHERE u.username = 'manager'").scalar() == 1
-    rep_outlets = "SELECT count(*) FROM outlets o JOIN users u ON u.id = o.rep_id WHERE u.username = 'rep'"
+    assert (
+        sql(
+            "SELECT count(*) FROM user_regions ur JOIN users u ON u.id = ur.user_id "
+            "WHERE u.username = 'manager'"
+        ).scalar()
+        == 1
+    )
+    rep_outlets = (
+        "SELECT count(*) FROM outlets o JOIN users u ON u.id = o.rep_id WHERE u.username = 'rep'"
+    )
     assert sql(rep_outlets).scalar() > 0
     before = _snapshot(sql)
 
@@ -148,8 +210,13 @@ def test_demo_command_generates_reuses_and_resets(cli, sql, regions):
     assert "deleting 500 outlets" in result.output and "400 outlets" in result.output
     assert sql("SELECT count(*) FROM outlets").scalar() == 400
     assert sql(rep_outlets).scalar() > 0  # the regenerated network is handed to the rep again
-    assert sql("SELECT count(*) FROM sales_records r LEFT JOIN outlets o ON o.id = r.buyer_id "
-               "WHERE o.id IS NULL").scalar() == 0
+    assert (
+        sql(
+            "SELECT count(*) FROM sales_records r LEFT JOIN outlets o ON o.id = r.buyer_id "
+            "WHERE o.id IS NULL"
+        ).scalar()
+        == 0
+    )
 
 
 def test_generator_needs_regions_and_a_sensible_size(session, regions, sql):

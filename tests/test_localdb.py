@@ -1,4 +1,5 @@
-"""The embedded cluster: started, reused, stopped; clear errors when PostgreSQL/PostGIS is missing."""
+"""The embedded cluster: started, reused, stopped; clear errors when PostgreSQL/PostGIS is
+missing."""
 
 from __future__ import annotations
 
@@ -72,10 +73,19 @@ def test_missing_postgis_is_named_with_the_package(short_tmp):
         (fake / tool).symlink_to(real / tool)
     (fake / "pg_config").write_text(f"#!/bin/sh\necho {short_tmp / 'share'}\n")
     (fake / "pg_config").chmod(0o755)
-    env = {**os.environ, "GEO_CRM_PG_BINDIR": str(fake), "GEO_CRM_PGDATA": str(short_tmp / "pgdata")}
+    env = {
+        **os.environ,
+        "GEO_CRM_PG_BINDIR": str(fake),
+        "GEO_CRM_PGDATA": str(short_tmp / "pgdata"),
+    }
     env.pop("DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, "-m", "geo_crm", "db", "start"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo_crm", "db", "start"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "PostGIS is not installed" in proc.stderr and "postgresql-15-postgis-3" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -89,18 +99,26 @@ def test_db_start_refuses_when_database_url_is_set(cli):
 
 def test_unreachable_database_url_is_a_clear_error():
     env = {**os.environ, "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"}
-    proc = subprocess.run([sys.executable, "-m", "geo_crm", "db", "upgrade"], capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo_crm", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: cannot connect to the database")
     assert "Traceback" not in proc.stderr and "secret" not in proc.stderr
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("postgresql://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db"),
-    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
-    ("postgresql+psycopg://u@/db?host=/tmp", "postgresql+psycopg://u@/db?host=%2Ftmp"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@/db?host=/tmp", "postgresql+psycopg://u@/db?host=%2Ftmp"),
+    ],
+)
 def test_database_url_as_users_type_it(url, expected):
     assert normalise_url(url) == expected
 

@@ -44,16 +44,22 @@ def test_upgrade_matches_models_and_downgrade_removes_everything(scratch_engine)
     migrate.upgrade(scratch_engine)
     assert migrate.current(scratch_engine) == head()
     with scratch_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": _include, "compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"include_object": _include, "compare_type": True}
+        )
         assert compare_metadata(context, Base.metadata) == []
-        triggers = conn.execute(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'trg_%'")).scalar()
+        triggers = conn.execute(
+            text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'trg_%'")
+        ).scalar()
         assert triggers == 10
 
     migrate.downgrade(scratch_engine, "base")
     tables = set(inspect(scratch_engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
     assert tables == set()
     with scratch_engine.connect() as conn:
-        functions = conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'geo_crm_%'")).scalar()
+        functions = conn.execute(
+            text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'geo_crm_%'")
+        ).scalar()
     assert functions == 0
 
     migrate.upgrade(scratch_engine)  # and up again from empty

@@ -16,17 +16,29 @@ def pt(lon, lat) -> str:
 @pytest.fixture
 def network(sql):
     """A province with one city and a distributor → wholesaler_2 → wholesaler_3 → retail chain."""
-    sql(f"INSERT INTO regions (code, name, level, boundary) VALUES ('P', 'Province', 'province', {PROVINCE})")
-    sql(f"INSERT INTO regions (code, name, level, parent_id, boundary) "
-        f"SELECT 'C', 'City', 'city', id, {CITY} FROM regions WHERE code = 'P'")
+    sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('P', 'Province', 'province', "
+        f"{PROVINCE})"
+    )
+    sql(
+        f"INSERT INTO regions (code, name, level, parent_id, boundary) "
+        f"SELECT 'C', 'City', 'city', id, {CITY} FROM regions WHERE code = 'P'"
+    )
     ids = {}
     parent = None
-    for code, tier, lon in [("D", "distributor", 100.5), ("W2", "wholesaler_2", 101.5),
-                            ("W3", "wholesaler_3", 100.6), ("R", "retail", 100.7)]:
+    for code, tier, lon in [
+        ("D", "distributor", 100.5),
+        ("W2", "wholesaler_2", 101.5),
+        ("W3", "wholesaler_3", 100.6),
+        ("R", "retail", 100.7),
+    ]:
         ids[code] = sql(
             f"INSERT INTO outlets (code, name, tier, parent_id, location) "
             f"VALUES (:code, :name, :tier, :parent, {pt(lon, 20.5)}) RETURNING id",
-            code=code, name=f"{tier} {code}", tier=tier, parent=parent,
+            code=code,
+            name=f"{tier} {code}",
+            tier=tier,
+            parent=parent,
         ).scalar_one()
         parent = ids[code]
     sql("INSERT INTO products (sku, name, unit) VALUES ('SKU1', '产品', '箱')")
@@ -48,31 +60,56 @@ def rejected(connection, sql):
     return check
 
 
-
 def test_unique_codes(sql, rejected, network):
-    rejected("INSERT INTO outlets (code, name, tier) VALUES ('D', 'x', 'distributor')", "outlets_code_key")
-    rejected("INSERT INTO products (sku, name, unit) VALUES ('SKU1', 'x', '箱')", "products_sku_key")
-    rejected(f"INSERT INTO regions (code, name, level, boundary) VALUES ('P', 'x', 'province', {CITY})",
-             "regions_code_key")
+    rejected(
+        "INSERT INTO outlets (code, name, tier) VALUES ('D', 'x', 'distributor')",
+        "outlets_code_key",
+    )
+    rejected(
+        "INSERT INTO products (sku, name, unit) VALUES ('SKU1', 'x', '箱')", "products_sku_key"
+    )
+    rejected(
+        f"INSERT INTO regions (code, name, level, boundary) VALUES ('P', 'x', 'province', {CITY})",
+        "regions_code_key",
+    )
 
 
-@pytest.mark.parametrize("child_tier, parent_code", [
-    ("retail", "R"), ("wholesaler_3", "W3"), ("wholesaler_2", "W3"), ("wholesaler_2", "R"),
-])
+@pytest.mark.parametrize(
+    "child_tier, parent_code",
+    [
+        ("retail", "R"),
+        ("wholesaler_3", "W3"),
+        ("wholesaler_2", "W3"),
+        ("wholesaler_2", "R"),
+    ],
+)
 def test_a_tier_buys_only_from_a_higher_tier(sql, rejected, network, child_tier, parent_code):
-    rejected("INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', :t, :p)",
-             "outlet_parent_tier", t=child_tier, p=network[parent_code])
+    rejected(
+        "INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', :t, :p)",
+        "outlet_parent_tier",
+        t=child_tier,
+        p=network[parent_code],
+    )
 
 
 def test_lower_tier_parent_is_accepted(sql, rejected, network):
-    sql("INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'retail', :p)", p=network["D"])
+    sql(
+        "INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'retail', :p)",
+        p=network["D"],
+    )
 
 
 def test_distributor_has_no_parent(sql, rejected, network):
-    rejected("INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'distributor', :p)",
-             "outlet_parent_tier", p=network["D"])
-    rejected("INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'distributor', :p)",
-             "outlet_parent_tier", p=network["R"])
+    rejected(
+        "INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'distributor', :p)",
+        "outlet_parent_tier",
+        p=network["D"],
+    )
+    rejected(
+        "INSERT INTO outlets (code, name, tier, parent_id) VALUES ('X', 'x', 'distributor', :p)",
+        "outlet_parent_tier",
+        p=network["R"],
+    )
 
 
 def test_tier_change_that_breaks_children_is_refused(sql, rejected, network):
@@ -82,130 +119,228 @@ def test_tier_change_that_breaks_children_is_refused(sql, rejected, network):
 def test_parent_cycles_are_refused(sql, rejected, network):
     # a strictly falling tier along every parent link makes a loop impossible: each attempt
     # to close one breaks the tier order first
-    rejected("UPDATE outlets SET parent_id = :p WHERE code = 'W2'", "outlet_parent_tier", p=network["R"])
-    rejected("UPDATE outlets SET parent_id = :p WHERE code = 'D'", "outlet_parent_tier", p=network["W3"])
+    rejected(
+        "UPDATE outlets SET parent_id = :p WHERE code = 'W2'", "outlet_parent_tier", p=network["R"]
+    )
+    rejected(
+        "UPDATE outlets SET parent_id = :p WHERE code = 'D'", "outlet_parent_tier", p=network["W3"]
+    )
     rejected("UPDATE outlets SET parent_id = id WHERE code = 'R'", "outlet_parent_tier")
 
 
-@pytest.mark.parametrize("location", [
-    pt(181, 10), pt(-181, 10), pt(10, 91), pt(10, -90.5), pt("'NaN'", 1), pt(1, "'Infinity'"),
-    "ST_SetSRID(ST_GeomFromText('POINT EMPTY'), 4326)",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        pt(181, 10),
+        pt(-181, 10),
+        pt(10, 91),
+        pt(10, -90.5),
+        pt("'NaN'", 1),
+        pt(1, "'Infinity'"),
+        "ST_SetSRID(ST_GeomFromText('POINT EMPTY'), 4326)",
+    ],
+)
 def test_outlet_location_must_be_a_valid_lon_lat_point(sql, rejected, network, location):
-    rejected(f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', {location})",
-             "outlet_location_valid")
+    rejected(
+        f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', {location})",
+        "outlet_location_valid",
+    )
 
 
-@pytest.mark.parametrize("geometry, fragment", [
-    ("ST_SetSRID(ST_MakePoint(1, 1), 3857)", "SRID"),
-    ("ST_SetSRID(ST_MakeLine(ST_MakePoint(1, 1), ST_MakePoint(2, 2)), 4326)", "Geometry type"),
-])
+@pytest.mark.parametrize(
+    "geometry, fragment",
+    [
+        ("ST_SetSRID(ST_MakePoint(1, 1), 3857)", "SRID"),
+        ("ST_SetSRID(ST_MakeLine(ST_MakePoint(1, 1), ST_MakePoint(2, 2)), 4326)", "Geometry type"),
+    ],
+)
 def test_geometry_type_and_srid_enforced(sql, rejected, network, geometry, fragment):
-    rejected(f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', {geometry})",
-             fragment)
+    rejected(
+        f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', {geometry})",
+        fragment,
+    )
 
 
 def test_region_boundary_must_be_valid_and_in_range(sql, rejected, network):
     bowtie = "ST_Multi(ST_GeomFromText('POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))', 4326))"
-    rejected(f"INSERT INTO regions (code, name, level, boundary) VALUES ('B', 'b', 'city', {bowtie})",
-             "region_boundary_valid")
+    rejected(
+        f"INSERT INTO regions (code, name, level, boundary) VALUES ('B', 'b', 'city', {bowtie})",
+        "region_boundary_valid",
+    )
     wide = "ST_Multi(ST_MakeEnvelope(170, 0, 190, 10, 4326))"
-    rejected(f"INSERT INTO regions (code, name, level, boundary) VALUES ('W', 'w', 'city', {wide})",
-             "region_boundary_valid")
+    rejected(
+        f"INSERT INTO regions (code, name, level, boundary) VALUES ('W', 'w', 'city', {wide})",
+        "region_boundary_valid",
+    )
 
 
 def test_region_parent_must_be_of_a_higher_level(sql, rejected, network):
-    rejected(f"INSERT INTO regions (code, name, level, parent_id, boundary) "
-                  f"SELECT 'C2', 'c', 'province', id, {CITY} FROM regions WHERE code = 'C'",
-             "region_parent_level")
+    rejected(
+        f"INSERT INTO regions (code, name, level, parent_id, boundary) "
+        f"SELECT 'C2', 'c', 'province', id, {CITY} FROM regions WHERE code = 'C'",
+        "region_parent_level",
+    )
 
 
-@pytest.mark.parametrize("column, value", [
-    ("quantity", "-1"), ("amount", "-0.01"), ("quantity", "'NaN'"), ("amount", "'NaN'"),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("quantity", "-1"),
+        ("amount", "-0.01"),
+        ("quantity", "'NaN'"),
+        ("amount", "'NaN'"),
+    ],
+)
 def test_sales_quantities_and_amounts_non_negative(sql, rejected, network, column, value):
     values = {"quantity": "1", "amount": "10"} | {column: value}
-    rejected("INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
-                  f"SELECT :s, :b, '2026-01-05', id, {values['quantity']}, {values['amount']} FROM products",
-             "nonneg", s=network["D"], b=network["W2"])
+    rejected(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+        f"SELECT :s, :b, '2026-01-05', id, {values['quantity']}, {values['amount']} FROM products",
+        "nonneg",
+        s=network["D"],
+        b=network["W2"],
+    )
 
 
 def test_paid_may_not_exceed_amount(sql, rejected, network):
-    rejected("INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount, "
-                  "amount_paid) SELECT :s, :b, '2026-01-05', id, 1, 10, 10.01 FROM products",
-             "sales_record_paid_not_above_amount", s=network["D"], b=network["W2"])
+    rejected(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount, "
+        "amount_paid) SELECT :s, :b, '2026-01-05', id, 1, 10, 10.01 FROM products",
+        "sales_record_paid_not_above_amount",
+        s=network["D"],
+        b=network["W2"],
+    )
 
 
 def test_sale_goes_down_the_tiers(sql, rejected, network):
-    rejected("INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
-                  "SELECT :s, :b, '2026-01-05', id, 1, 10 FROM products",
-             "sales_record_seller_tier", s=network["R"], b=network["W3"])
+    rejected(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+        "SELECT :s, :b, '2026-01-05', id, 1, 10 FROM products",
+        "sales_record_seller_tier",
+        s=network["R"],
+        b=network["W3"],
+    )
 
 
 def test_payments_add_up_and_cannot_overpay(sql, rejected, network):
-    record = sql("INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
-                 "SELECT :s, :b, '2026-01-05', id, 1, 100 FROM products RETURNING id",
-                 s=network["D"], b=network["W2"]).scalar_one()
-    sql("INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-06', 40)", r=record)
-    row = sql("SELECT amount_paid, debt, settlement FROM sales_records WHERE id = :r", r=record).one()
+    record = sql(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+        "SELECT :s, :b, '2026-01-05', id, 1, 100 FROM products RETURNING id",
+        s=network["D"],
+        b=network["W2"],
+    ).scalar_one()
+    sql(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-06', 40)",
+        r=record,
+    )
+    row = sql(
+        "SELECT amount_paid, debt, settlement FROM sales_records WHERE id = :r", r=record
+    ).one()
     assert (float(row.amount_paid), float(row.debt), row.settlement) == (40.0, 60.0, "partial")
-    rejected("INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 60.01)",
-             "sales_record_paid_not_above_amount", r=record)
-    rejected("INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 0)",
-             "payment_amount_positive", r=record)
-    sql("INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 60)", r=record)
-    assert sql("SELECT settlement FROM sales_records WHERE id = :r", r=record).scalar_one() == "paid"
+    rejected(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 60.01)",
+        "sales_record_paid_not_above_amount",
+        r=record,
+    )
+    rejected(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 0)",
+        "payment_amount_positive",
+        r=record,
+    )
+    sql(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:r, '2026-01-07', 60)",
+        r=record,
+    )
+    assert (
+        sql("SELECT settlement FROM sales_records WHERE id = :r", r=record).scalar_one() == "paid"
+    )
 
 
 def test_plans_belong_to_distributors_and_months(sql, rejected, network):
-    rejected("INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, target_amount) "
-                  "SELECT :d, '2026-01-01', id, 1, 1 FROM products", "sales_plans_distributor_tier",
-             d=network["W2"])
-    rejected("INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, target_amount) "
-                  "SELECT :d, '2026-01-15', id, 1, 1 FROM products", "sales_plan_month_first_day",
-             d=network["D"])
-    rejected("INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, target_amount) "
-                  "SELECT :d, '2026-01-01', id, -1, 1 FROM products", "sales_plan_quantity_nonneg",
-             d=network["D"])
+    rejected(
+        "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+        "target_amount) "
+        "SELECT :d, '2026-01-01', id, 1, 1 FROM products",
+        "sales_plans_distributor_tier",
+        d=network["W2"],
+    )
+    rejected(
+        "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+        "target_amount) "
+        "SELECT :d, '2026-01-15', id, 1, 1 FROM products",
+        "sales_plan_month_first_day",
+        d=network["D"],
+    )
+    rejected(
+        "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+        "target_amount) "
+        "SELECT :d, '2026-01-01', id, -1, 1 FROM products",
+        "sales_plan_quantity_nonneg",
+        d=network["D"],
+    )
 
 
 def test_evaluations_are_history(sql, rejected, network):
-    sql("INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) VALUES (:d, '2026-01-01', 3, 4)",
-        d=network["D"])
+    sql(
+        "INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) VALUES (:d, "
+        "'2026-01-01', 3, 4)",
+        d=network["D"],
+    )
     rejected("UPDATE evaluations SET credit = 5", "evaluations_append_only")
     rejected("DELETE FROM evaluations", "evaluations_append_only")
-    rejected("INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) "
-                  "VALUES (:d, '2026-01-01', 6, 4)", "evaluation_initiative_range", d=network["D"])
+    rejected(
+        "INSERT INTO evaluations (distributor_id, evaluated_on, initiative, credit) "
+        "VALUES (:d, '2026-01-01', 6, 4)",
+        "evaluation_initiative_range",
+        d=network["D"],
+    )
 
 
 def test_geotag_events_are_kept(sql, rejected, network):
-    event = sql(f"INSERT INTO geotag_events (outlet_id, new_location, source) VALUES (:o, {pt(100.2, 20.2)}, 'gps') "
-                "RETURNING id", o=network["R"]).scalar_one()
+    event = sql(
+        "INSERT INTO geotag_events (outlet_id, new_location, source) "
+        f"VALUES (:o, {pt(100.2, 20.2)}, 'gps') RETURNING id",
+        o=network["R"],
+    ).scalar_one()
     rejected("DELETE FROM geotag_events WHERE id = :e", "geotag_events_append_only", e=event)
-    rejected(f"UPDATE geotag_events SET new_location = {pt(100.3, 20.3)} WHERE id = :e",
-             "geotag_events_append_only", e=event)
+    rejected(
+        f"UPDATE geotag_events SET new_location = {pt(100.3, 20.3)} WHERE id = :e",
+        "geotag_events_append_only",
+        e=event,
+    )
     sql("UPDATE geotag_events SET state = 'rejected', reviewed_at = now() WHERE id = :e", e=event)
-    rejected("INSERT INTO geotag_events (outlet_id, new_location, source, accuracy_m) "
-                  f"VALUES (:o, {pt(100.2, 20.2)}, 'gps', 'NaN')", "geotag_accuracy_nonneg", o=network["R"])
+    rejected(
+        "INSERT INTO geotag_events (outlet_id, new_location, source, accuracy_m) "
+        f"VALUES (:o, {pt(100.2, 20.2)}, 'gps', 'NaN')",
+        "geotag_accuracy_nonneg",
+        o=network["R"],
+    )
 
 
 def test_outlet_region_follows_its_location(sql, rejected, network):
     region = dict(sql("SELECT code, id FROM regions").all())
+
     def region_of(code):
         return sql("SELECT region_id FROM outlets WHERE code = :c", c=code).scalar_one()
+
     assert region_of("D") == region["C"]  # inside the city: the smallest region wins
     assert region_of("W2") == region["P"]  # in the province, outside the city
     sql(f"UPDATE outlets SET location = {pt(100.9, 20.9)} WHERE code = 'W2'")
     assert region_of("W2") == region["C"]
     sql(f"UPDATE outlets SET location = {pt(0, 0)} WHERE code = 'W2'")
     assert region_of("W2") is None
-    sql("UPDATE outlets SET region_id = :p WHERE code = 'D'", p=region["P"])  # clients cannot override it
+    sql(
+        "UPDATE outlets SET region_id = :p WHERE code = 'D'", p=region["P"]
+    )  # clients cannot override it
     assert region_of("D") == region["C"]
 
 
 def test_region_changes_move_outlets(sql, rejected, network):
     region = dict(sql("SELECT code, id FROM regions").all())
-    sql("UPDATE regions SET boundary = ST_Multi(ST_MakeEnvelope(101, 20, 102, 21, 4326)) WHERE code = 'C'")
+    sql(
+        "UPDATE regions SET boundary = ST_Multi(ST_MakeEnvelope(101, 20, 102, 21, 4326)) WHERE "
+        "code = 'C'"
+    )
     codes = dict(sql("SELECT code, region_id FROM outlets").all())
     assert codes["W2"] == region["C"] and codes["D"] == region["P"]
     sql("DELETE FROM regions WHERE code = 'C'")
@@ -227,14 +362,21 @@ def test_version_bumps_on_every_update(sql, rejected, network):
 
 
 def test_outlets_stored_before_their_region_get_it_when_it_is_loaded(sql):
-    sql(f"INSERT INTO outlets (code, name, tier, location) VALUES ('EARLY', 'e', 'retail', {pt(50.5, 10.5)})")
+    sql(
+        "INSERT INTO outlets (code, name, tier, location) VALUES ('EARLY', 'e', 'retail', "
+        f"{pt(50.5, 10.5)})"
+    )
     assert sql("SELECT region_id FROM outlets WHERE code = 'EARLY'").scalar_one() is None
-    region = sql("INSERT INTO regions (code, name, level, boundary) VALUES ('LATE', 'l', 'province', "
-                 "ST_Multi(ST_MakeEnvelope(50, 10, 51, 11, 4326))) RETURNING id").scalar_one()
+    region = sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('LATE', 'l', 'province', "
+        "ST_Multi(ST_MakeEnvelope(50, 10, 51, 11, 4326))) RETURNING id"
+    ).scalar_one()
     assert sql("SELECT region_id FROM outlets WHERE code = 'EARLY'").scalar_one() == region
 
 
 def test_parent_later_in_the_same_statement_is_refused(sql, rejected):
-    rejected("INSERT INTO outlets (id, code, name, tier, parent_id) OVERRIDING SYSTEM VALUE VALUES "
-             "(900001, 'CHILD', 'c', 'distributor', 900002), (900002, 'PARENT', 'p', 'retail', NULL)",
-             "outlet_parent_tier")
+    rejected(
+        "INSERT INTO outlets (id, code, name, tier, parent_id) OVERRIDING SYSTEM VALUE VALUES "
+        "(900001, 'CHILD', 'c', 'distributor', 900002), (900002, 'PARENT', 'p', 'retail', NULL)",
+        "outlet_parent_tier",
+    )

@@ -9,7 +9,16 @@ from flask import Flask, jsonify
 from .framework import bp
 
 # route modules, each declaring its views with framework.operation
-_MODULES: tuple[str, ...] = ("regions", "outlets", "network", "sales", "transfer", "geotag", "tokens", "analysis")
+_MODULES: tuple[str, ...] = (
+    "regions",
+    "outlets",
+    "network",
+    "sales",
+    "transfer",
+    "geotag",
+    "tokens",
+    "analysis",
+)
 
 _loaded = False
 
@@ -38,6 +47,10 @@ def init_app(app: Flask) -> None:
     _load_routes()
     app.register_blueprint(bp)
     # Swagger UI's files ship inside the flask-swagger-ui wheel: no CDN needed
-    docs = get_swaggerui_blueprint("/api/v1/docs", "/api/v1/openapi.json",
-                                   config={"app_name": "geo_crm API"}, blueprint_name="api_docs")
+    docs = get_swaggerui_blueprint(
+        "/api/v1/docs",
+        "/api/v1/openapi.json",
+        config={"app_name": "geo_crm API"},
+        blueprint_name="api_docs",
+    )
     app.register_blueprint(docs)

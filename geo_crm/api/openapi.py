@@ -28,9 +28,16 @@ ERROR_SCHEMA = {
 }
 
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 400: "Malformed request", 401: "Not authenticated",
-    404: "Not found", 409: "Version conflict or duplicate", 413: "Request too large",
-    415: "Unsupported media type", 422: "Validation failed",
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    400: "Malformed request",
+    401: "Not authenticated",
+    404: "Not found",
+    409: "Version conflict or duplicate",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
 }
 
 
@@ -61,18 +68,25 @@ def _query_parameters(model: type[BaseModel], components: dict) -> list[dict]:
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if prop.get("description"):
             param["description"] = prop["description"]
-        if prop.get("type") == "array" or any(s.get("type") == "array" for s in prop.get("anyOf", [])):
+        if prop.get("type") == "array" or any(
+            s.get("type") == "array" for s in prop.get("anyOf", [])
+        ):
             param["style"], param["explode"] = "form", True
         params.append(param)
     return params
 
 
 def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
-    out: dict = {"summary": op.summary, "tags": op.tags, "operationId": op.endpoint.replace(".", "_")}
+    out: dict = {
+        "summary": op.summary,
+        "tags": op.tags,
+        "operationId": op.endpoint.replace(".", "_"),
+    }
     if op.description:
         out["description"] = op.description
     params = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": t}} for n, t in op.path_params.items()
+        {"name": n, "in": "path", "required": True, "schema": {"type": t}}
+        for n, t in op.path_params.items()
     ]
     if op.query is not None:
         params += _query_parameters(op.query, components)
@@ -88,7 +102,9 @@ def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
     for status, shape in op.responses.items():
         entry: dict = {"description": _STATUS_TEXT.get(status, "Response")}
         if status >= 400:
-            entry["content"] = {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}
+            entry["content"] = {
+                "application/json": {"schema": {"$ref": _REF.format(model="Error")}}
+            }
         elif shape is not None:
             schema = _schema(spec, shape, components)
             entry["content"] = {ct: {"schema": schema} for ct in op.produces}
@@ -97,10 +113,15 @@ def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
         responses[str(status)] = entry
     for status in (400, 422):
         if op.body is not None or op.query is not None:
-            responses.setdefault(str(status), {
-                "description": _STATUS_TEXT[status],
-                "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
-            })
+            responses.setdefault(
+                str(status),
+                {
+                    "description": _STATUS_TEXT[status],
+                    "content": {
+                        "application/json": {"schema": {"$ref": _REF.format(model="Error")}}
+                    },
+                },
+            )
     out["responses"] = responses
     return out
 
@@ -110,7 +131,10 @@ def build_spec(version: str) -> dict:
         title="geo_crm API",
         version=version,
         openapi_version="3.1.0",
-        info={"description": "Distribution network on a map: regions, outlets, network, sales, analyses."},
+        info={
+            "description": "Distribution network on a map: regions, outlets, network, sales, "
+            "analyses."
+        },
         servers=[{"url": "/api/v1"}],
     )
     components: dict = {"Error": ERROR_SCHEMA}

@@ -18,9 +18,12 @@ def _cluster():
 
     cfg = current_app.config
     if cfg.get("DATABASE_URL"):
-        raise GeoCrmError("DATABASE_URL is set: geo_crm uses that server and runs no cluster of its own")
-    return LocalCluster.for_dir(cfg["GEO_CRM_PGDATA"], dbname=cfg["GEO_CRM_DB_NAME"],
-                                bindir=cfg.get("GEO_CRM_PG_BINDIR"))
+        raise GeoCrmError(
+            "DATABASE_URL is set: geo_crm uses that server and runs no cluster of its own"
+        )
+    return LocalCluster.for_dir(
+        cfg["GEO_CRM_PGDATA"], dbname=cfg["GEO_CRM_DB_NAME"], bindir=cfg.get("GEO_CRM_PG_BINDIR")
+    )
 
 
 @click.group("db", help="The database: embedded cluster and schema migrations.")
@@ -35,7 +38,9 @@ def start_cmd() -> None:
     cluster = _cluster()
     was_running = cluster.is_running()
     url = cluster.ensure_database()
-    click.echo(("reusing" if was_running else "started") + f" embedded PostgreSQL in {cluster.datadir}")
+    click.echo(
+        ("reusing" if was_running else "started") + f" embedded PostgreSQL in {cluster.datadir}"
+    )
     click.echo(f"database: {url}")
 
 

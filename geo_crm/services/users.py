@@ -84,7 +84,8 @@ def create_user(
     locale: str | None = None,
     region_codes: Sequence[str] = (),
 ) -> UserInfo:
-    """Create a user (the caller commits). Without a password the user cannot sign in until one is set."""
+    """Create a user (the caller commits). Without a password the user cannot sign in until one
+    is set."""
     _check_username(username)
     _check_role(role)
     _check_locale(locale)
@@ -236,7 +237,8 @@ _PRINCIPAL = select(User.id, User.username, User.role, User.locale, User.passwor
 def principal_for_session(
     session: Session, user_id: int, fingerprint: str | None
 ) -> Principal | None:
-    """The user of a signed session cookie, if still active and the password unchanged since sign-in."""
+    """The user of a signed session cookie, if still active and the password unchanged since
+    sign-in."""
     row = session.execute(_PRINCIPAL.where(User.id == user_id)).first()
     if row is None or not row.active or password_fingerprint(row.password_hash) != fingerprint:
         return None

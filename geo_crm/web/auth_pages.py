@@ -72,7 +72,8 @@ def login():
             status=429,
             username=username,
             error=t(
-                "Too many failed sign-ins for this user from your address. Try again in {minutes} min.",
+                "Too many failed sign-ins for this user from your address. Try again in {minutes} "
+                "min.",
                 minutes=minutes,
             ),
         )

@@ -26,7 +26,9 @@ def index():
     rows = region_outlet_counts(session, outlet_clause=outlets, region_clause=regions)
     order = {"country": 0, "province": 1, "city": 2, "district": 3}
     rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
-    return render_template("home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, outlets))
+    return render_template(
+        "home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, outlets)
+    )
 
 
 @bp.get("/healthz")
