@@ -74,10 +74,14 @@ class Region(Base):
     name_en: Mapped[str | None] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
-    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    boundary = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
     area_m2: Mapped[float] = mapped_column(Float)
     label_point = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Region]] = relationship(back_populates="parent")
@@ -98,7 +102,8 @@ class Region(Base):
 
 
 class RegionPart(Base):
-    """Boundary pieces of at most 64 vertices (ST_Subdivide), kept by trigger: fast point lookups."""
+    """Boundary pieces of at most 64 vertices (ST_Subdivide), kept by trigger: fast point
+    lookups."""
 
     __tablename__ = "region_parts"
 
@@ -123,7 +128,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     locale: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint(_in("role", ROLES), name="user_role_known"),
@@ -132,14 +139,17 @@ class User(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, kept for the throttling window (shared by every worker; see auth/throttle.py)."""
+    """A failed sign-in, kept for the throttling window (shared by every worker; see
+    auth/throttle.py)."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(45))
-    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    failed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         Index("ix_login_failures_ip_failed_at", "ip", "failed_at"),
@@ -152,8 +162,12 @@ class UserRegion(Base):
 
     __tablename__ = "user_regions"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True
+    )
 
     __table_args__ = (Index("ix_user_regions_region_id", "region_id"),)
 
@@ -165,7 +179,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -189,8 +205,12 @@ class Outlet(Base):
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     notes: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     parent: Mapped[Outlet | None] = relationship(remote_side=[id])
@@ -201,9 +221,13 @@ class Outlet(Base):
         CheckConstraint(_in("tier", TIERS), name="outlet_tier_known"),
         CheckConstraint(_in("status", OUTLET_STATUSES), name="outlet_status_known"),
         CheckConstraint(_point_ok("location"), name="outlet_location_valid"),
-        CheckConstraint("tier <> 'distributor' OR parent_id IS NULL", name="outlet_distributor_no_parent"),
+        CheckConstraint(
+            "tier <> 'distributor' OR parent_id IS NULL", name="outlet_distributor_no_parent"
+        ),
         CheckConstraint("parent_id <> id", name="outlet_not_own_parent"),
-        CheckConstraint("length(btrim(code)) > 0 AND length(btrim(name)) > 0", name="outlet_code_name_present"),
+        CheckConstraint(
+            "length(btrim(code)) > 0 AND length(btrim(name)) > 0", name="outlet_code_name_present"
+        ),
         CheckConstraint("version >= 1", name="outlet_version_positive"),
         Index("ix_outlets_location", "location", postgresql_using="gist"),
         Index("ix_outlets_parent_id", "parent_id"),
@@ -230,7 +254,9 @@ class GeotagEvent(Base):
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     captured_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -241,7 +267,8 @@ class GeotagEvent(Base):
         CheckConstraint(_point_ok("old_location"), name="geotag_old_location_valid"),
         CheckConstraint(_point_ok("new_location"), name="geotag_new_location_valid"),
         CheckConstraint(
-            "accuracy_m IS NULL OR (accuracy_m >= 0 AND accuracy_m <> 'NaN' AND accuracy_m < 'Infinity')",
+            "accuracy_m IS NULL OR (accuracy_m >= 0 AND accuracy_m <> 'NaN' AND accuracy_m < "
+            "'Infinity')",
             name="geotag_accuracy_nonneg",
         ),
         Index("ix_geotag_events_outlet_id", "outlet_id", "created_at"),
@@ -265,7 +292,9 @@ class Product(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
 
     __table_args__ = (
-        CheckConstraint("length(btrim(sku)) > 0 AND length(btrim(name)) > 0", name="product_sku_name_present"),
+        CheckConstraint(
+            "length(btrim(sku)) > 0 AND length(btrim(name)) > 0", name="product_sku_name_present"
+        ),
     )
 
 
@@ -281,7 +310,9 @@ class SalesPlan(Base):
     support_notes: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        UniqueConstraint("distributor_id", "month", "product_id", name="uq_sales_plan_distributor_month_product"),
+        UniqueConstraint(
+            "distributor_id", "month", "product_id", name="uq_sales_plan_distributor_month_product"
+        ),
         CheckConstraint("extract(day from month) = 1", name="sales_plan_month_first_day"),
         CheckConstraint(_nonneg("target_quantity"), name="sales_plan_quantity_nonneg"),
         CheckConstraint(_nonneg("target_amount"), name="sales_plan_amount_nonneg"),
@@ -315,7 +346,9 @@ class SalesRecord(Base):
         ),
     )
     reference: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint(_nonneg("quantity"), name="sales_record_quantity_nonneg"),
@@ -331,6 +364,49 @@ class SalesRecord(Base):
     )
 
 
+class SalesBuyerMonth(Base):
+    """Rollup of sales_records per buyer, month and product (amounts in fen, quantities in
+    thousandths, so sums stay exact integers). Derived: written only by the statement triggers
+    of migration 0003, in the transaction that changes the records."""
+
+    __tablename__ = "sales_buyer_months"
+
+    # key in this order: a month range (and a product in it) is one range of the index
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the month
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    quantity_milli: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(
+            "records >= 0 AND amount_fen >= 0 AND quantity_milli >= 0",
+            name="sales_buyer_month_nonneg",
+        ),
+    )
+
+
+class SalesBuyerYear(Base):
+    """Rollup of sales_records per buyer and calendar year, every product together; derived
+    like :class:`SalesBuyerMonth`."""
+
+    __tablename__ = "sales_buyer_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    quantity_milli: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(
+            "records >= 0 AND amount_fen >= 0 AND quantity_milli >= 0",
+            name="sales_buyer_year_nonneg",
+        ),
+    )
+
+
 class Payment(Base):
     """A payment against a sales record; a trigger keeps the record's amount_paid the sum."""
 
@@ -342,7 +418,9 @@ class Payment(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     note: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint("amount > 0 AND amount <> 'NaN'", name="payment_amount_positive"),
@@ -372,15 +450,22 @@ class Evaluation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     evaluator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint("initiative BETWEEN 1 AND 5", name="evaluation_initiative_range"),
         CheckConstraint("credit BETWEEN 1 AND 5", name="evaluation_credit_range"),
-        CheckConstraint("capital IS NULL OR (capital >= 0 AND capital <> 'NaN')", name="evaluation_capital_nonneg"),
         CheckConstraint(
-            "coalesce(warehouses, 0) >= 0 AND coalesce(vehicles, 0) >= 0 AND coalesce(staff, 0) >= 0 "
-            "AND (warehouse_area_m2 IS NULL OR (warehouse_area_m2 >= 0 AND warehouse_area_m2 < 'Infinity'))",
+            "capital IS NULL OR (capital >= 0 AND capital <> 'NaN')",
+            name="evaluation_capital_nonneg",
+        ),
+        CheckConstraint(
+            "coalesce(warehouses, 0) >= 0 AND coalesce(vehicles, 0) >= 0 AND coalesce(staff, 0) >= "
+            "0 "
+            "AND (warehouse_area_m2 IS NULL OR (warehouse_area_m2 >= 0 AND warehouse_area_m2 < "
+            "'Infinity'))",
             name="evaluation_counts_nonneg",
         ),
         Index("ix_evaluations_distributor_id", "distributor_id", "evaluated_on"),

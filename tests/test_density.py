@@ -140,3 +140,60 @@ def test_bad_filters(session, network):
     with pytest.raises(ValidationError) as err:
         run(session, date_from=dt.date(2024, 2, 1), date_to=dt.date(2024, 1, 1))
     assert "date_to" in err.value.fields
+
+
+def _grouped_by_dict(row, col, value):
+    out: dict[tuple[int, int], int] = {}
+    for r, c, v in zip(row.tolist(), col.tolist(), value.tolist(), strict=True):
+        out[(r, c)] = out.get((r, c), 0) + v
+    return out
+
+
+@pytest.mark.parametrize("scale", [1, 2**24 + 3, 2**31 + 5, 2**40])
+def test_cell_sums_group_any_rows_and_columns(scale):
+    """Cells are grouped on (row, col) themselves. Packing both into one int64 key broke
+    outside the range it assumed: with offset 2**31 and span 2**32 every row >= 0 wrapped
+    (row 38 decoded as 38 - 2**32, the "row -4294967258" of bench/README.md); with offset
+    2**24 and span 2**25 rows or columns beyond ±2**24 collide."""
+    import numpy as np
+
+    from geo_crm.services.density import cell_sums
+
+    rng = np.random.default_rng(scale % 1000)
+    base_r = rng.integers(-3, 4, 400)
+    base_c = rng.integers(-3, 4, 400)
+    row = np.concatenate([base_r, base_r * scale, base_r * scale + 1])
+    col = np.concatenate([base_c, -base_c * scale, base_c])
+    value = rng.integers(0, 10**12, len(row))
+    u_row, u_col, (sums,) = cell_sums(row, col, value)
+    got = dict(zip(zip(u_row.tolist(), u_col.tolist(), strict=True), sums.tolist(), strict=True))
+    assert got == _grouped_by_dict(row, col, value)
+    assert list(zip(u_row.tolist(), u_col.tolist(), strict=True)) == sorted(got)  # row-major
+
+
+def test_fine_grid_cells_on_every_side_of_the_centre(session, sql):
+    """A 100 m grid over a 1° box: rows and columns run from about -550 to 550 around the
+    region's centre; every buyer lands in the cell whose outline holds it, on every side."""
+    add_region(sql, "F", box_wkt(120, 30, 121, 31))
+    add_product(sql, "A")
+    add_outlet(sql, "D1", "distributor", 120.5, 30.5)
+    corners = {
+        "NE": (120.93, 30.91),
+        "NW": (120.04, 30.96),
+        "SE": (120.97, 30.02),
+        "SW": (120.05, 30.07),
+        "C": (120.5002, 30.5003),
+    }
+    for i, (code, (lon, lat)) in enumerate(corners.items()):
+        add_outlet(sql, code, "retail", lon, lat, parent="D1")
+        add_sale(sql, "D1", code, "2024-03-01", "A", "1", f"{100 + i}.00")
+    result = density(session, "F", AnalysisParams(status=None, cell_km=0.1))
+    assert result.cell_count == 5
+    rows = {c.row for c in result.cells}
+    cols = {c.col for c in result.cells}
+    assert min(rows) < -450 and max(rows) > 450 and min(cols) < -400 and max(cols) > 400
+    for cell, (code, (lon, lat)) in zip(
+        sorted(result.cells, key=lambda c: c.totals.amount), corners.items(), strict=True
+    ):
+        outline = shapely.Polygon(cell.outline)
+        assert outline.is_valid and outline.contains(shapely.Point(lon, lat)), code

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
 
-import numpy as np
 from flask import g
 from sqlalchemy.orm import Session
 
@@ -203,20 +202,7 @@ def _density(svc, session: Session, region_code: str, f: MapFilters, area_m2) ->
     def value(totals) -> float:
         return float(totals.quantity if quantity else totals.amount)
 
-    # a cell whose outline is not finite cannot be drawn (seen when the service mis-decodes a
-    # cell key); it still counts in the totals and sub-regions
-    cells = [
-        c
-        for c in result.cells
-        if c.outline and np.isfinite(np.asarray(c.outline, dtype=float)).all()
-    ]
-    if len(cells) < len(result.cells):
-        LOGGER.warning(
-            "density %s: %d of %d cells have no finite outline and are not drawn",
-            region_code,
-            len(result.cells) - len(cells),
-            len(result.cells),
-        )
+    cells = result.cells
     unit = None
     if quantity and f.product:
         from sqlalchemy import select
