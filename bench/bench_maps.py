@@ -7,12 +7,14 @@ Run on demand (not a test):  /work/venv/bin/python bench/bench_maps.py [--scale 
    the shipped Chinese boundaries and N outlets (100,000 × scale in Zhejiang 330000, the rest
    of 1,000,000 × scale over the country) clustered around random towns, tiers 1/4/10/85 %,
    region looked up in memory (STRtree over the cities) and written with COPY, then ANALYZE.
-2. For each case builds the coverage map exactly as ``/maps/coverage/<code>`` does (outlet
-   layer, coverage service, catchments, Folium) and reports: HTML size; end-to-end time (SQL +
-   services + maps + render); the maps part alone (``coverage_map`` + render, from data
-   already fetched); and in headless Chromium with every network request except geo_crm's
-   own assets refused (tiles blocked): time to "drawn" = navigation start → ``geoCrmReady`` +
-   two animation frames, and the JS heap then (CDP ``Performance.getMetrics``).
+2. For each case builds the coverage map exactly as ``/maps/coverage/<code>`` does (coverage
+   service, which also hands over the outlets it fetched, popup rows, catchments, Folium) and
+   reports: HTML size; end-to-end time (SQL + services + maps + render) and this process's
+   CPU seconds for it (the coverage service runs threads, so CPU may exceed wall); the maps
+   part alone (``coverage_map`` + render, from data already fetched); and in headless
+   Chromium with every network request except geo_crm's own assets refused (tiles blocked):
+   time to "drawn" = navigation start → ``geoCrmReady`` + two animation frames, and the JS
+   heap then (CDP ``Performance.getMetrics``).
 3. The naive baseline: the same province's outlets as one ``folium.Marker`` each (tooltip =
    name, Leaflet served locally), on ``--naive`` outlets (10,000 by default: 100,000 markers
    take minutes to paint), with the same measurements, then the ratios per outlet.
@@ -157,8 +159,9 @@ def load(engine, total: int, in_province: int, seed: int) -> dict:
 
 
 def build_case(app, code: str, runs: int = 3) -> dict:
-    """End to end as the view does it, then the maps part alone from the fetched data."""
-    from geo_crm.maps.base import render
+    """End to end as the view does it (wall and this process's CPU seconds), then the maps part
+    alone from the fetched data, with the stages of the data part timed one by one."""
+    from geo_crm.maps.base import display_tolerance, render
     from geo_crm.maps.coverage import coverage_map
     from geo_crm.web import analysis, mapdata
     from geo_crm.web import maps as views
@@ -166,16 +169,17 @@ def build_case(app, code: str, runs: int = 3) -> dict:
     from geo_crm.web.filters import parse_filters
     from geo_crm.web.locale import current_translator
 
-    ends, parts, stages = [], [], {}
+    ends, cpus, parts, stages = [], [], [], {}
     html = ""
     for _ in range(runs):
         with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
             from flask import request
 
             f = parse_filters(request.args, current_translator())
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             html = render(views.build("coverage", code, f))
             ends.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
             from geo_crm.db import get_session
 
@@ -186,15 +190,19 @@ def build_case(app, code: str, runs: int = 3) -> dict:
             info = mapdata.region(session, code, t)
             subs = [s.shape for s in mapdata.subregions(session, info.id, t)]
             s1 = time.perf_counter()
-            layer = mapdata.outlet_layer(
+            display_m = display_tolerance(info.shape.shapely()) * 111_000.0
+            cov, outlets = views.coverage_data(session, code, f, display_m, keep_outlets=True)
+            s2 = time.perf_counter()
+            layer = mapdata.outlet_layer_of(
                 session,
-                views.outlet_filters(code, f),
+                outlets.ids,
+                outlets.lon,
+                outlets.lat,
+                outlets.tier,
                 limit=settings.point_limit,
                 date_from=f.date_from,
                 date_to=f.date_to,
             )
-            s2 = time.perf_counter()
-            cov = analysis.coverage(session, code, f)
             cov.catchments = analysis.catchments(session, mapdata.distributors_in(session, code), f)
             s3 = time.perf_counter()
             t0 = time.perf_counter()
@@ -206,14 +214,15 @@ def build_case(app, code: str, runs: int = 3) -> dict:
             parts.append(time.perf_counter() - t0)
             stages = {
                 "regions SQL": s1 - s0,
-                "outlets SQL": s2 - s1,
-                "coverage service": s3 - s2,
+                "coverage service (fetches the outlets once)": s2 - s1,
+                "popup rows + catchments SQL": s3 - s2,
                 "points": len(layer.rows) if layer.rows else 0,
                 "counted": len(layer.coords) if layer.coords else 0,
             }
     return {
         "html": html,
         "end_to_end": statistics.median(ends),
+        "cpu": statistics.median(cpus),
         "maps": statistics.median(parts),
         "stages": stages,
     }
@@ -249,10 +258,12 @@ def naive_case(app, code: str, n: int) -> dict:
     m.add_child(ReadySignal())
     apply_assets(m)
     html = render(m)
+    elapsed = time.perf_counter() - t0
     return {
         "html": html,
-        "end_to_end": time.perf_counter() - t0,
-        "maps": time.perf_counter() - t0,
+        "end_to_end": elapsed,
+        "cpu": None,
+        "maps": elapsed,
         "stages": {"markers": len(rows)},
     }
 
@@ -359,9 +370,11 @@ def main() -> None:
         }
         shown = browser_measure({k: v[0]["html"] for k, v in cases.items()})
         print()
+        print(f"load average before the browser: {os.getloadavg()[0]:.2f}")
         print(
             f"{'map':<10} {'outlets':>10} {'HTML MB':>8} {'B/outlet':>9} {'end-to-end s':>13} "
-            f"{'maps s':>7} {'drawn s':>8} {'heap MB':>8}   targets (MB, maps s, drawn s, heap MB)"
+            f"{'CPU s':>6} {'maps s':>7} {'drawn s':>8} {'heap MB':>8}   "
+            "targets (MB, build s, drawn s, heap MB)"
         )
         for label, (res, n) in cases.items():
             size = len(res["html"].encode())
@@ -370,6 +383,7 @@ def main() -> None:
             print(
                 f"{label:<10} {n:>10,} {size / 1e6:>8.2f} {size / n:>9.1f} "
                 f"{res['end_to_end']:>13.2f} "
+                f"{res['cpu'] if res['cpu'] is not None else float('nan'):>6.2f} "
                 f"{res['maps']:>7.2f} {b['drawn']:>8.2f} {b['heap_mb']:>8.0f}   {target}"
             )
             print(

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from analysis_helpers import (
     add_outlet,
     add_region,
@@ -161,9 +162,14 @@ def test_unknown_region_and_bad_radius(session, province):
         assert "radius_retail" in err.value.fields
 
 
-@pytest.mark.parametrize("force_pairs", [False, True])
-def test_disc_union_matches_a_fine_polygon_union(force_pairs):
-    """Dense-logic check of the arc method against GEOS with 1024-gons (both neighbour searches)."""
+@pytest.mark.parametrize("search", ["power", "pairs", "strips"])
+def test_disc_union_matches_a_fine_polygon_union(search, monkeypatch):
+    """Dense-logic check of the arc method against GEOS with 1024-gons (every neighbour search:
+    one power diagram, all overlapping pairs, power diagrams of overlapping strips)."""
+    force_pairs = search == "pairs"
+    if search == "strips":
+        monkeypatch.setattr(disc_union, "TILE_MIN", 100)
+        monkeypatch.setattr(disc_union, "TILE_TARGET", 150)
     rng = np.random.default_rng(7)
     n = 800
     x, y = rng.uniform(0, 20_000, n), rng.uniform(0, 20_000, n)
@@ -178,6 +184,8 @@ def test_disc_union_matches_a_fine_polygon_union(force_pairs):
             shapely.box(19_000, 19_000, 25_000, 25_000),
         ]
     )
+    if search == "strips":  # wide enough for three strips with their margins
+        x, y, polygon = 3 * x, 3 * y, shapely.affinity.scale(polygon, 3, 3, origin=(0, 0))
     discs = disc_union.prepare(x, y, r, force_pairs=force_pairs)
     pieces = disc_union.clip_pieces(discs, polygon)
     exact = disc_union.pieces_area(discs, pieces)

@@ -103,6 +103,24 @@ def test_ordering_worst_first_and_limit(session, sql, region):
     assert top.gap_cells == full.gap_cells  # totals stay exact
 
 
+@pytest.mark.parametrize("tiers", [("retail",), ("distributor", "retail")])
+def test_worst_gaps_found_by_blocks_equal_every_cell_measured(session, sql, region, tiers):
+    """Past BLOCK² × 1000 gap cells only the cells that may rank are measured exactly (block
+    representatives bound the rest): the answer must not change."""
+    for n, spot in enumerate([(100.05, 30.05), (100.4, 30.3), (100.2, 30.45), (100.31, 30.15)]):
+        add_outlet(sql, f"R{n}", "retail", *spot)
+    add_outlet(sql, "D1", "distributor", 102.5, 30.25)  # ~215 km east: beyond the first box
+    every = run(session, radius=2000.0, cell_km=0.35, limit=5000, tiers=tiers)
+    assert every.gap_cells > 16_000  # so that 40 worst are found by blocks
+    top = run(session, radius=2000.0, cell_km=0.35, limit=40, tiers=tiers)
+
+    def listed(result):
+        return [(c.row, c.col, c.distance_m, c.shortfall_m, c.nearest_code) for c in result.worst]
+
+    assert listed(top) == listed(every)[:40]
+    assert (top.gap_cells, top.cells, top.outlets) == (every.gap_cells, every.cells, every.outlets)
+
+
 def test_white_space_and_tier_filter(session, sql, region):
     add_outlet(sql, "D1", "distributor", 100.25, 30.1)  # in G1
     add_outlet(sql, "R1", "retail", 100.25, 30.25, parent="D1")  # in G2

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from .analysis_frame import load_region, outlet_filter_sql
+from .analysis_frame import fetch_packed, load_region, outlet_filter_sql
 from .analysis_params import AnalysisParams, Resolved, resolve
 from .hexgrid import HexGrid
 
@@ -335,7 +335,7 @@ def buyer_sums(
     # one text literal: psycopg adapts a list of hundreds of ints element by element
     args["region_ids"] = "{" + ",".join(str(int(r)) for r in region_ids) + "}"
     where += " AND (o.location IS NULL OR o.region_id = ANY(CAST(%(region_ids)s AS int[])))"
-    buyers = _fetch_rows(
+    buyers = fetch_packed(
         session,
         f"""{prefix} /*SELECT*/
         SELECT int8send(o.id)
@@ -355,7 +355,7 @@ def buyer_sums(
             WHERE u.buyer_id IN (SELECT o.id FROM outlets o WHERE {where})"""
     # rows of buyers the first statement did not return (another share of the outlets, or
     # committed in between) are dropped below
-    rows = _fetch_rows(
+    rows = fetch_packed(
         session,
         f"""{prefix} /*SELECT*/
         SELECT int8send(buyer_id) || int8send(records) || int8send(fen) || int8send(milli)
@@ -396,22 +396,6 @@ _BUYER_ROW = np.dtype(
     ]
 )
 _SALES_ROW = np.dtype([("buyer_id", ">i8"), ("records", ">i8"), ("fen", ">i8"), ("milli", ">i8")])
-
-
-def _fetch_rows(session: Session, query: str, args: dict, dtype: np.dtype) -> np.ndarray:
-    """Run ``query`` (one NOT NULL bytea column, every row ``dtype.itemsize`` bytes; a CTE
-    prefix before ``/*SELECT*/``) and return its rows as one structured numpy array.
-
-    One ``string_agg`` of whole rows, fetched in binary: on a million rows about half the
-    server time of one aggregate per column sent as hex text
-    (:func:`~.analysis_frame.fetch_columns`), and a third of the client time.
-    """
-    prefix, _, body = query.rpartition("/*SELECT*/")
-    conn = session.connection().connection.driver_connection
-    with conn.cursor() as cur:
-        cur.execute(f"{prefix} SELECT string_agg(r, '') FROM ({body}) q(r)", args, binary=True)
-        (blob,) = cur.fetchone()
-    return np.frombuffer(blob if blob is not None else b"", dtype=dtype)
 
 
 def _outlet_estimate(session: Session) -> float:

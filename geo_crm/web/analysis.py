@@ -80,72 +80,22 @@ def _cached(key, compute):
     return cache[key]
 
 
-def coverage(
-    session: Session,
-    region_code: str,
-    f: MapFilters,
-    *,
-    outlines: bool = True,
-    display_m: float = 0.0,
-    sub_regions: bool = True,
-) -> CoverageData | None:
-    """Coverage for the map (``outlines``) or the key figures (ratios only).
-
-    ``display_m``: metres below which the map cannot show detail (its simplification
-    tolerance). A covered outline is only computed when its discs are at least two such
-    steps wide — at country scale 1 km retail discs are below a pixel, and their union of a
-    million discs would cost tens of seconds for nothing visible; the legend says so.
-    """
+def coverage(session: Session, region_code: str, f: MapFilters) -> CoverageData | None:
+    """Coverage ratios per tier and for the whole network, for the key figures (the map's
+    outlines and sub-region ratios come from :func:`geo_crm.web.maps.coverage_data`)."""
     svc = _service("coverage")
     if svc is None:
         return None
-    return _cached(
-        ("coverage", region_code, repr(f), outlines, round(display_m), sub_regions),
-        lambda: _coverage(svc, session, region_code, f, outlines, display_m, sub_regions),
-    )
 
+    def compute() -> CoverageData:
+        p = params(f)
+        result = svc.coverage(session, region_code, p, geometry=False, sub_regions=False)
+        return CoverageData(
+            ratio={t.tier: t.ratio for t in result.by_tier} | {"all": result.region.ratio},
+            radii=dict(result.radius_m),
+        )
 
-def _coverage(
-    svc,
-    session: Session,
-    region_code: str,
-    f: MapFilters,
-    outlines: bool,
-    display_m: float,
-    sub_regions: bool,
-) -> CoverageData:
-    p = params(f)
-    visible = {t: outlines and p.radius(t) >= 2 * display_m for t in p.tiers}
-    # simplify_m=0: the map simplifies for display itself, faster than a topology-safe pass here
-    result = svc.coverage(
-        session,
-        region_code,
-        p,
-        geometry=all(visible.values()),
-        sub_regions=sub_regions,
-        simplify_m=0,
-    )
-    data = CoverageData(
-        ratio={t.tier: t.ratio for t in result.by_tier} | {"all": result.region.ratio},
-        subregion_ratio={s.code: s.ratio for s in result.sub_regions},
-        radii=dict(result.radius_m),
-    )
-    data.covered = {"all": result.geometry} if result.geometry is not None else {}
-    data.not_drawn = [t for t, ok in visible.items() if outlines and not ok]
-    counts = {t.tier: t.outlets for t in result.by_tier}
-    for tier in result.tiers if len(result.tiers) > 1 else ():
-        if visible[tier] and 0 < counts.get(tier, 0) <= PER_TIER_OUTLINE_MAX:
-            one = svc.coverage(
-                session,
-                region_code,
-                p.with_(tiers=(tier,)),
-                sub_regions=False,
-                per_tier=False,
-                geometry=True,
-                simplify_m=0,
-            )
-            data.covered[tier] = one.geometry
-    return data
+    return _cached(("coverage", region_code, repr(f)), compute)
 
 
 def gaps(

@@ -52,7 +52,7 @@ def key_figures(session: Session, info: RegionInfo, f: MapFilters) -> KeyFigures
     k.sales_records, k.sales_amount, k.sales_debt = count, amount, debt
     if info.area_m2:
         k.sales_per_km2 = float(amount) / (info.area_m2 / 1e6)
-    cov = analysis.coverage(session, info.code, f, outlines=False, sub_regions=False)
+    cov = analysis.coverage(session, info.code, f)
     if cov is None:
         k.missing.append("coverage")
     else:

@@ -19,6 +19,8 @@ from ..maps.gaps import GapData, gap_map
 from ..maps.history import HistoryPoint, history_map
 from ..maps.network import network_map
 from ..models import Outlet
+from ..services import coverage as coverage_service
+from ..services.analysis_frame import OutletPoints
 from ..services.outlets import OutletFilters, find_outlet_id
 from . import analysis, mapdata
 from .context import map_settings, outlet_scope_clause, with_nonce
@@ -84,6 +86,8 @@ def build(kind: str, region_code: str, f: MapFilters):
                 fields={"query.distributor": "required for the network map"},
             )
         return _network(session, info, subs, settings, f, pid, scope)
+    if kind == "coverage":
+        return _coverage(session, region_code, region_shape, subs, settings, f, pid, scope)
     layer = mapdata.outlet_layer(
         session,
         outlet_filters(region_code, f),
@@ -93,15 +97,6 @@ def build(kind: str, region_code: str, f: MapFilters):
         product_id=pid,
         scope=scope,
     )
-    if kind == "coverage":
-        display_m = display_tolerance(region_shape.shapely()) * 111_000.0
-        data = analysis.coverage(session, region_code, f, display_m=display_m) or CoverageData()
-        data.catchments = analysis.catchments(
-            session, mapdata.distributors_in(session, region_code, scope), f
-        )
-        return coverage_map(
-            region_shape, subs, settings, coverage=data, rows=layer.rows, coords=layer.coords
-        )
     if kind == "gaps":
         data = analysis.gaps(session, region_code, f, area_m2=info.area_m2) or GapData()
         return gap_map(
@@ -113,6 +108,77 @@ def build(kind: str, region_code: str, f: MapFilters):
     return density_map(
         region_shape, subs, settings, density=data, rows=layer.rows, coords=layer.coords
     )
+
+
+def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFilters, pid, scope):
+    """The coverage map from one coverage call: ratios, sub-regions and every outline drawn
+    come from one union of discs per tier; the outlets it fetched are the map's own (same
+    filters) unless the caller's scope hides some, in which case they are read again."""
+    display_m = display_tolerance(region_shape.shapely()) * 111_000.0
+    data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=scope is None)
+    if outlets is not None:
+        layer = mapdata.outlet_layer_of(
+            session,
+            outlets.ids,
+            outlets.lon,
+            outlets.lat,
+            outlets.tier,
+            limit=settings.point_limit,
+            date_from=f.date_from,
+            date_to=f.date_to,
+            product_id=pid,
+        )
+    else:
+        layer = mapdata.outlet_layer(
+            session,
+            outlet_filters(region_code, f),
+            limit=settings.point_limit,
+            date_from=f.date_from,
+            date_to=f.date_to,
+            product_id=pid,
+            scope=scope,
+        )
+    data.catchments = analysis.catchments(
+        session, mapdata.distributors_in(session, region_code, scope), f
+    )
+    return coverage_map(
+        region_shape, subs, settings, coverage=data, rows=layer.rows, coords=layer.coords
+    )
+
+
+def coverage_data(
+    session, region_code: str, f: MapFilters, display_m: float, *, keep_outlets: bool = False
+) -> tuple[CoverageData, OutletPoints | None]:
+    """What the coverage map draws, and (``keep_outlets``) the region's outlets fetched for it.
+
+    ``display_m``: metres below which the map cannot show detail. A tier's covered outline is
+    drawn when its discs are at least two such steps wide and it has at most
+    ``analysis.PER_TIER_OUTLINE_MAX`` outlets; the whole network's when every tier's discs
+    are wide enough (at country scale 1 km retail discs are below a pixel; the legend says so).
+    """
+    p = analysis.params(f)
+    visible = {t: p.radius(t) >= 2 * display_m for t in p.tiers}
+    # simplify_m=0: the map simplifies for display itself, faster than a topology-safe pass here
+    result = coverage_service.coverage(
+        session,
+        region_code,
+        p,
+        geometry=all(visible.values()),
+        simplify_m=0,
+        tier_geometry={t: analysis.PER_TIER_OUTLINE_MAX for t, ok in visible.items() if ok}
+        if len(p.tiers) > 1
+        else None,
+        keep_outlets=keep_outlets,
+    )
+    data = CoverageData(
+        ratio={t.tier: t.ratio for t in result.by_tier} | {"all": result.region.ratio},
+        subregion_ratio={s.code: s.ratio for s in result.sub_regions},
+        radii=dict(result.radius_m),
+        not_drawn=[t for t, ok in visible.items() if not ok],
+    )
+    data.covered = {"all": result.geometry} if result.geometry is not None else {}
+    data.covered |= {t.tier: t.geometry for t in result.by_tier if t.geometry is not None}
+    return data, result.region_outlets
 
 
 def _network(session, info, subs, settings, f: MapFilters, pid, scope):
