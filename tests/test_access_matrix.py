@@ -244,3 +244,14 @@ def test_a_distributor_filter_outside_the_managers_scope_is_unknown(aapp, ids, p
     assert refused.status_code == 422
     assert "query.distributor" in refused.get_json()["error"]["fields"]
     assert "SECRET-D2" not in refused.get_data(as_text=True)
+
+
+def test_a_managers_coverage_map_draws_the_outlets_of_their_region(aapp, ids):
+    """The manager's map takes the coverage service's outlets (the whole region is theirs)."""
+    from auth_helpers import signed_in_client
+
+    page = signed_in_client(aapp, "manager1").get("/maps/coverage/C1?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "华东总经销" in html  # D1, a distributor in C1, drawn as a point with its popup
+    assert "SECRET-D2" not in html and "SECRET-B2" not in html  # in P2: not this region

@@ -23,7 +23,7 @@ from ..services import coverage as coverage_service
 from ..services.analysis_frame import OutletPoints
 from ..services.outlets import OutletFilters, find_outlet_id
 from . import analysis, mapdata
-from .context import map_settings, outlet_scope_clause, with_nonce
+from .context import acting_user, map_settings, outlet_scope_clause, with_nonce
 from .filters import MapFilters, parse_filters
 from .locale import current_translator
 
@@ -113,9 +113,11 @@ def build(kind: str, region_code: str, f: MapFilters):
 def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFilters, pid, scope):
     """The coverage map from one coverage call: ratios, sub-regions and every outline drawn
     come from one union of discs per tier; the outlets it fetched are the map's own (same
-    filters) unless the caller's scope hides some, in which case they are read again."""
+    filters) unless the caller's scope could hide some, in which case they are read again."""
     display_m = display_tolerance(region_shape.shapely()) * 111_000.0
-    data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=scope is None)
+    # a manager only reaches regions inside their own subtrees, where every outlet is theirs
+    whole_region = scope is None or getattr(acting_user(), "role", None) == "manager"
+    data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=whole_region)
     if outlets is not None:
         layer = mapdata.outlet_layer_of(
             session,
