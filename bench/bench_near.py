@@ -106,12 +106,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, port: int, workers: int, threads: int, auth: bool) -> subprocess.Popen:
+def make_hello_app():
+    """The true floor of this stack: Flask answering a constant JSON body, no database."""
+    from flask import Flask
+
+    app = Flask("hello")
+
+    @app.get("/hello")
+    def hello():
+        return {"status": "ok"}
+
+    return app
+
+
+def start_server(
+    url: str, port: int, workers: int, threads: int, auth: bool, app: str = "geo_crm:create_app()"
+) -> subprocess.Popen:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench",
            "GEO_CRM_AUTH_REQUIRED": "1" if auth else "0"}  # fmt: skip
     cmd = [
         gunicorn,
+        "--pythonpath",
+        str(Path(__file__).resolve().parent),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -124,17 +141,19 @@ def start_server(url: str, port: int, workers: int, threads: int, auth: bool) ->
         "30",
         "--log-level",
         "warning",
-        "geo_crm:create_app()",
+        app,
     ]
     return subprocess.Popen(cmd, env=env, start_new_session=True)
 
 
-def wait_ready(port: int, headers: dict, timeout: float = 60) -> None:
+def wait_ready(
+    port: int, headers: dict, timeout: float = 60, path: str = "/api/v1/outlets?limit=1&count=false"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/outlets?limit=1&count=false", headers=headers)
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             body = response.read()
             if response.status == 200:
@@ -238,7 +257,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--baseline-queries", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="gcrm-bench-"))
@@ -281,6 +300,18 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
             server = None
+        # the true floor: a Flask hello-world under the same gunicorn settings and client
+        port = free_port()
+        hello = "bench_near:make_hello_app()"
+        server = start_server(url, port, args.workers, args.threads, False, hello)
+        wait_ready(port, {}, path="/hello")
+        http_latencies(port, {}, points(300, 1), count=True, path="/hello")
+        runs["/hello (Flask hello-world, no database): the true floor"], _ = http_latencies(
+            port, {}, points(args.requests, 3), count=True, path="/hello"
+        )
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        server = None
         found = [len(b["items"]) for b in bodies]
         totals = [b["total"] for b in bodies]
         print(

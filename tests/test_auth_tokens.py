@@ -147,3 +147,35 @@ def test_tokens_cli_prints_the_secret_once(aapp, connection):
     token_id = listed.output.split("\t")[0]
     assert cli.invoke(args=["tokens", "revoke", token_id]).exit_code == 0
     assert token_client(aapp, secret).get(f"{API}/tag/outlets").status_code == 401
+
+
+def test_the_object_check_riding_in_the_token_lookup_agrees_with_the_separate_one(
+    connection, session, world
+):
+    """The policy folds an outlet check into the token lookup (one round trip); for every role
+    and object it must answer what scope.visible answers (managers are left to it: None)."""
+    from geo_crm.auth import scope
+    from geo_crm.auth.tokens import principal_for_token
+
+    ids = {
+        code: connection.execute(
+            text("SELECT id FROM outlets WHERE code = :c"), {"c": code}
+        ).scalar_one()
+        for code in ("A1", "B1", "N1")
+    }
+    for who in ("admin", "m1", "r1", "r2"):
+        token = add_token(connection, world[who])
+        for kind, values in (
+            ("outlet", ["A1", "B1", "N1", "NOPE"]),
+            ("outlet_ref", ["A1", "B2", str(ids["A1"]), str(ids["B1"]), "999999"]),
+            ("outlet_id", [ids["A1"], ids["B1"], ids["N1"], 999999]),
+        ):
+            for value in values:
+                check = (kind, scope.visible_params(kind, value))
+                user, folded = principal_for_token(session, token, check=check)
+                alone = scope.visible(session, kind, user, value)
+                if user.role == "manager":
+                    assert folded is None, (who, kind, value)
+                else:
+                    assert folded is alone, (who, kind, value, folded, alone)
+    assert principal_for_token(session, "gcrm_not-a-token", check=check) == (None, None)

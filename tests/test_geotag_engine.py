@@ -1,20 +1,24 @@
-"""GEO_CRM_POOL_PRE_PING: the per-checkout ping the geotag endpoint may skip for throughput."""
+"""The request path's database connections: no per-checkout ping, yet a restarted or terminated
+server's connections are dropped before use (the geotag endpoint's throughput depends on it)."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+import time
 
-from geo_crm.db import Database, pool_pre_ping
+import pytest
+from sqlalchemy import create_engine, text
+
+from geo_crm import create_app
+from geo_crm.db import Database, connection_is_dead, pool_pre_ping
 
 
 @pytest.mark.parametrize(
     "config, env, expected",
     [
-        ({}, None, True),  # on unless switched off
+        ({}, None, False),  # off unless switched on: the socket check covers restarts
         ({"GEO_CRM_POOL_PRE_PING": False}, None, False),
         ({"GEO_CRM_POOL_PRE_PING": "off"}, None, False),
-        ({"GEO_CRM_POOL_PRE_PING": "0"}, None, False),
+        ({"GEO_CRM_POOL_PRE_PING": "1"}, None, True),
         ({"GEO_CRM_POOL_PRE_PING": "true"}, "0", True),  # app config wins over the environment
         ({}, "false", False),
         ({}, "1", True),
@@ -28,7 +32,7 @@ def test_pre_ping_setting(monkeypatch, config, env, expected):
     assert pool_pre_ping(config) is expected
 
 
-@pytest.mark.parametrize("setting, expected", [(None, True), ("off", False)])
+@pytest.mark.parametrize("setting, expected", [(None, False), ("on", True)])
 def test_database_engine_honours_the_setting(monkeypatch, pg_cluster, setting, expected):
     monkeypatch.delenv("GEO_CRM_POOL_PRE_PING", raising=False)
     config = {"DATABASE_URL": pg_cluster.url, "GEO_CRM_AUTO_MIGRATE": False}
@@ -42,3 +46,89 @@ def test_database_engine_honours_the_setting(monkeypatch, pg_cluster, setting, e
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         db.dispose()
+
+
+def _terminate(pg_cluster, pid: int) -> None:
+    admin = create_engine(pg_cluster.admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # the backend has exited: its socket is closed
+                gone = conn.execute(
+                    text("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = :p)"),
+                    {"p": pid},
+                ).scalar()
+                if gone:
+                    break
+                time.sleep(0.02)
+    finally:
+        admin.dispose()
+
+
+def test_an_idle_healthy_connection_is_alive_and_a_terminated_one_dead(pg_cluster, engine):
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        pid = dbapi.execute("SELECT pg_backend_pid()").fetchone()[0]
+        dbapi.rollback()
+        assert not connection_is_dead(dbapi)
+        _terminate(pg_cluster, pid)
+        assert connection_is_dead(dbapi)
+    finally:
+        raw.invalidate()
+
+
+def test_requests_survive_a_server_that_closed_the_pooled_connection(pg_cluster, engine):
+    """What a database restart does to a pool (the server ends every connection): the next
+    request still answers, on a fresh connection, without a ping on every checkout."""
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": pg_cluster.url, "SECRET_KEY": "test",
+         "GEO_CRM_AUTO_MIGRATE": False, "GEO_CRM_POOL_PRE_PING": False}
+    )  # fmt: skip
+    db = app.extensions["geo_crm_db"]
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        assert db.engine.pool._pre_ping is False
+        with db.engine.connect() as conn:  # the one pooled connection the request used
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        _terminate(pg_cluster, pid)
+        response = client.get("/healthz")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    finally:
+        db.dispose()
+
+
+def test_read_only_hot_statements_open_no_transaction_and_keep_their_plans(engine):
+    """A read-only statement run before anything else runs on its own (autocommit): a request
+    that only reads ends with nothing to roll back, and its prepared statements survive; the
+    first other statement opens the transaction as usual, and a write is still rolled back."""
+    from sqlalchemy.orm import Session
+
+    from geo_crm.db import HotStatement, end_read_transaction
+
+    lookup = HotStatement("SELECT count(*) FROM users WHERE id > %(i)s", read_only=True)
+    with Session(engine) as session:
+        assert lookup.run(session, {"i": -1}).fetchone()[0] >= 0
+        dbapi = session.connection().connection.driver_connection
+        assert dbapi.pgconn.transaction_status == 0  # IDLE: no BEGIN was sent
+        assert not dbapi.autocommit
+        prepared = len(dbapi._prepared._names)
+        session.execute(text("CREATE TEMP TABLE hot_probe (x int)"))  # opens the transaction
+        assert dbapi.pgconn.transaction_status == 2
+        lookup.run(session, {"i": -1})  # inside the transaction now
+        session.execute(text("INSERT INTO hot_probe VALUES (1)"))
+        end_read_transaction(session)  # it wrote: left to the rollback
+        assert dbapi.pgconn.transaction_status == 2
+        session.rollback()
+        assert session.execute(text("SELECT to_regclass('pg_temp.hot_probe') IS NULL")).scalar_one()
+    with Session(engine) as session:
+        lookup.run(session, {"i": -1})
+        session.execute(text("SELECT 1"))  # a read through SQLAlchemy: a transaction, no write
+        end_read_transaction(session)  # ends it with COMMIT: the plans stay
+        dbapi = session.connection().connection.driver_connection
+        assert dbapi.pgconn.transaction_status == 0
+        assert len(dbapi._prepared._names) >= min(prepared, 1)

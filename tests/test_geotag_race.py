@@ -111,7 +111,9 @@ def test_the_loser_waits_on_the_row_lock_then_gets_409(race_engine):
     thread = threading.Thread(target=rep_b_tags)
     thread.start()
     try:
-        with race_engine.connect() as probe:  # wait until B is blocked on A's row lock
+        # wait until B is blocked on A's row lock; autocommit, because pg_stat_activity is a
+        # snapshot held for the rest of a transaction: in one, the probe could never see B wait
+        with race_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as probe:
             deadline = time.monotonic() + 30  # generous: the suite may run beside browser tests
             waiting = None
             while time.monotonic() < deadline and "result" not in outcome:

@@ -14,7 +14,7 @@ from ..db import get_session
 from ..errors import ValidationError
 from ..models import TIERS
 from ..services import geotagging as svc
-from .framework import Body, Out, Query, operation
+from .framework import Body, Out, Query, json_response, operation
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees, in `crs`")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="longitude in degrees, in `crs`")]
@@ -174,11 +174,12 @@ def _tag_input(body: LocationIn | NewOutletIn) -> svc.TagInput:
 
 
 def _tag_response(result: svc.GeotagResult, status: int = 200):
-    return {
+    body = {
         "outlet": result.outlet,
         "event": result.event,
         "flags": [{"code": f.code, "message": f.message, "detail": f.detail} for f in result.flags],
-    }, status
+    }
+    return json_response(body, status)
 
 
 @operation(

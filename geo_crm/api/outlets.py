@@ -19,7 +19,7 @@ from ..auth.policy import current_user
 from ..db import get_session
 from ..errors import ValidationError
 from ..services import outlets as svc
-from .framework import Body, Query, operation
+from .framework import Body, Query, json_response, operation
 from .schemas import (
     Accuracy,
     CleanText,
@@ -258,11 +258,10 @@ def list_outlets(query: OutletListQuery):
         "next_cursor": next_cursor,
     }
     if wants_geojson(query.format):
-        body = {"type": "FeatureCollection", "features": [outlet_feature(r) for r in rows], **page}
-        response = jsonify(body)
-        response.mimetype = "application/geo+json"
-        return response
-    return jsonify({"items": [outlet_json(r) for r in rows], **page})
+        features = [outlet_feature(r, iso=False) for r in rows]
+        body = {"type": "FeatureCollection", "features": features, **page}
+        return json_response(body, mimetype="application/geo+json")
+    return json_response({"items": [outlet_json(r, iso=False) for r in rows], **page})
 
 
 @operation(

@@ -178,19 +178,27 @@ _OUTLET_KEYS = ("id", "code", "name", "tier", "status", "parent_code", "lat", "l
                 "address", "contact", "phone", "rep_id", "notes", "version")  # fmt: skip
 
 
-def outlet_json(row: Mapping) -> dict:
-    """An outlet row as the API shows it (lists build thousands of these: no generic loop)."""
+def outlet_json(row: Mapping, *, iso: bool = True) -> dict:
+    """An outlet row as the API shows it (lists build thousands of these: no generic loop).
+
+    ``iso=False`` leaves the timestamps as datetimes for ``framework.json_response``, which
+    writes them in the same ISO 8601 form (Flask's ``jsonify`` would not: keep ``iso`` there).
+    """
     out = {key: row[key] for key in _OUTLET_KEYS}
-    out["created_at"] = row["created_at"].isoformat()
-    out["updated_at"] = row["updated_at"].isoformat()
+    if iso:
+        out["created_at"] = row["created_at"].isoformat()
+        out["updated_at"] = row["updated_at"].isoformat()
+    else:
+        out["created_at"] = row["created_at"]
+        out["updated_at"] = row["updated_at"]
     distance = row.get("distance_m")
     if distance is not None:
         out["distance_m"] = round(distance, 2)
     return out
 
 
-def outlet_feature(row: Mapping) -> dict:
-    props = outlet_json(row)
+def outlet_feature(row: Mapping, *, iso: bool = True) -> dict:
+    props = outlet_json(row, iso=iso)
     lon, lat = props.pop("lon"), props.pop("lat")
     geometry = {"type": "Point", "coordinates": [lon, lat]} if lon is not None else None
     return {"type": "Feature", "id": row["code"], "geometry": geometry, "properties": props}

@@ -1,7 +1,8 @@
 """Security headers on every response, with a per-response CSP nonce for our own scripts.
 
-Policy: scripts from this origin plus inline scripts carrying the response's nonce
-(``<script nonce="{{ csp_nonce() }}">``); styles from this origin and inline (Leaflet and
+Policy: scripts from this origin plus, in HTML documents, inline scripts carrying the
+response's nonce (``<script nonce="{{ csp_nonce() }}">``; JSON and files get the same policy
+without a nonce: nothing inline runs there); styles from this origin and inline (Leaflet and
 Folium set style attributes; inline CSS cannot run code); images also from ``data:``/``blob:``
 and ``https:`` (basemap tiles; ``GEO_CRM_CSP_IMG_SRC`` replaces that source list); XHR/fetch to
 this origin only; framing by our own pages only (maps are embedded in our pages).
@@ -11,10 +12,11 @@ Endpoints whose rule says ``inline_scripts=True`` (Folium map documents, Swagger
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from markupsafe import Markup
 
 
@@ -34,51 +36,79 @@ def nonce_scripts(html: str) -> Markup:
     return Markup(_SCRIPT_OPEN.sub(f'<script nonce="{csp_nonce()}"', html))
 
 
-def content_security_policy(*, inline_scripts: bool, img_src: str) -> str:
-    scripts = "'self' 'unsafe-inline'" if inline_scripts else f"'self' 'nonce-{csp_nonce()}'"
-    return "; ".join(
-        [
-            "default-src 'self'",
-            f"script-src {scripts}",
-            "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: blob: {img_src}".strip(),
-            "font-src 'self' data:",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'self'",
-        ]
-    )
+def content_security_policy(*, inline_scripts: bool, img_src: str, nonce: str | None = None) -> str:
+    """The policy text; ``nonce`` None (and no inline scripts) allows scripts from 'self' only."""
+    if inline_scripts:
+        scripts = "'self' 'unsafe-inline'"
+    elif nonce is None:
+        scripts = "'self'"
+    else:
+        scripts = f"'self' 'nonce-{nonce}'"
+    return _POLICY.format(scripts=scripts, img_src=f"img-src 'self' data: blob: {img_src}".strip())
+
+
+_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src {scripts}",
+        "style-src 'self' 'unsafe-inline'",
+        "{img_src}",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_policy(inline_scripts: bool, img_src: str) -> str:
+    return content_security_policy(inline_scripts=inline_scripts, img_src=img_src)
+
+
+def add_vary(headers, *names: str) -> None:
+    """Add ``names`` to the Vary header unless present (no HeaderSet parse/serialise round)."""
+    current = headers.get("Vary")
+    if not current:
+        headers["Vary"] = ", ".join(names)
+        return
+    have = {item.strip().lower() for item in current.split(",")}
+    missing = [name for name in names if name.lower() not in have]
+    if missing:
+        headers["Vary"] = ", ".join([current, *missing])
 
 
 def _add_headers(response):
+    """Every response: CSP, nosniff, framing, referrer and permissions policies.
+
+    HTML documents get a fresh nonce for their inline scripts; other responses (JSON, files)
+    run no inline script, so they get a fixed policy without one (computed once, not per
+    response) unless something in the request asked for a nonce anyway.
+    """
     from .policy import rule_for
 
-    rule = rule_for(request.endpoint)
-    inline = bool(rule and rule.inline_scripts)
-    img_src = _img_src()
-    response.headers.setdefault(
-        "Content-Security-Policy", content_security_policy(inline_scripts=inline, img_src=img_src)
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault(
-        "X-Frame-Options", "SAMEORIGIN"
-    )  # for browsers without frame-ancestors
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers.setdefault(
-        "Permissions-Policy", "geolocation=(self), camera=(), microphone=()"
-    )
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:
+        rule = rule_for(request.endpoint)
+        inline = bool(rule and rule.inline_scripts)
+        img_src = current_app.config.get("GEO_CRM_CSP_IMG_SRC", "https:")
+        if inline or (g.get("csp_nonce") is None and response.mimetype != "text/html"):
+            headers["Content-Security-Policy"] = _fixed_policy(inline, img_src)
+        else:
+            headers["Content-Security-Policy"] = content_security_policy(
+                inline_scripts=False, img_src=img_src, nonce=csp_nonce()
+            )
+    headers["X-Content-Type-Options"] = "nosniff"
+    if "X-Frame-Options" not in headers:  # for browsers without frame-ancestors
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    headers["Referrer-Policy"] = "same-origin"
+    if "Permissions-Policy" not in headers:
+        headers["Permissions-Policy"] = "geolocation=(self), camera=(), microphone=()"
     if g.get("principal") is not None:
-        response.vary.add("Cookie")
-        response.vary.add("Authorization")
+        add_vary(headers, "Cookie", "Authorization")
     return response
-
-
-def _img_src() -> str:
-    from flask import current_app
-
-    return current_app.config.get("GEO_CRM_CSP_IMG_SRC", "https:")
 
 
 def init_app(app: Flask) -> None:

@@ -201,8 +201,10 @@ def _unauthorized(message: str, *, invalid_token: bool = False):
     return redirect(url_for("auth_pages.login", next=target))
 
 
-def _authenticate() -> tuple[Principal | None, bool]:
-    """(user, bad_token): a Bearer token wins over the cookie; a bad token is never ignored."""
+def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, bool]]:
+    """(user, bad_token, decided object checks): a Bearer token wins over the cookie; a bad
+    token is never ignored. For a token, the rule's object check rides in the token lookup's
+    statement when it can (one round trip instead of two on every guarded API request)."""
     from flask import session as cookie
 
     from ..services.users import principal_for_session
@@ -211,15 +213,22 @@ def _authenticate() -> tuple[Principal | None, bool]:
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer":
-        user = principal_for_token(get_session(), credentials.strip())
-        return user, user is None
+        check = None
+        if len(rule.objects) == 1:
+            arg, kind = next(iter(rule.objects.items()))
+            value = (request.view_args or {}).get(arg)
+            if value is not None:
+                check = (kind, scope.visible_params(kind, value))
+        user, visible = principal_for_token(get_session(), credentials.strip(), check=check)
+        decided = {arg: visible} if check is not None and visible is not None else {}
+        return user, user is None, decided
     uid = cookie.get("uid")
     if isinstance(uid, int):
         user = principal_for_session(get_session(), uid, cookie.get("pw"))
         if user is None:
             cookie.clear()  # disabled, deleted or password changed: the cookie is worthless
-        return user, False
-    return None, False
+        return user, False, {}
+    return None, False, {}
 
 
 def enforce():
@@ -235,7 +244,7 @@ def enforce():
         raise NoAccessRule(
             f"no access rule for endpoint {endpoint}: add one to geo_crm.auth.policy.RULES"
         )
-    user, bad_token = _authenticate()
+    user, bad_token, decided = _authenticate(rule)
     if bad_token:
         return _unauthorized(
             "the token is unknown, revoked, or its user is disabled", invalid_token=True
@@ -250,7 +259,10 @@ def enforce():
         acting = current_user()
         for arg, kind in rule.objects.items():
             value = (request.view_args or {}).get(arg)
-            if value is None or not OBJECT_CHECKS[kind](get_session(), acting, value):
+            seen = decided.get(arg)
+            if seen is None:
+                seen = value is not None and OBJECT_CHECKS[kind](get_session(), acting, value)
+            if not seen:
                 raise NotFound(
                     f"{kind.replace('_', ' ')} {value} not found", fields={arg: "not found"}
                 )

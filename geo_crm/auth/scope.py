@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 
 from sqlalchemy import (
+    CTE,
+    BindParameter,
     ColumnElement,
     Integer,
     Select,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from ..models import GeotagEvent, Outlet, Region, RegionPart, UserRegion
 from .principal import Principal
@@ -180,41 +183,76 @@ def _visible_stmt(kind: str, role: str):
     raise ValueError(f"unknown object kind {kind!r}")
 
 
-def _visible(
-    session: Session,
-    kind: str,
-    user: Principal,
-    *,
-    ref: str | None = None,
-    ident: int | None = None,
-) -> bool:
-    params = {"ref": ref, "ident": ident, "scope_uid": user.id}
-    return session.execute(_visible_stmt(kind, user.role), params).first() is not None
+_CORRELATABLE = frozenset({"outlet", "outlet_ref", "outlet_id"})
+
+
+def visible_exists(kind: str, role: str, user_id: ColumnElement) -> ColumnElement | None:
+    """``EXISTS`` of the visibility check of ``kind`` for ``role`` with the user id taken from
+    ``user_id`` (a column of an enclosing query, e.g. the token lookup's ``users.id``), or None
+    when the check needs a CTE (manager regions, a rep's regions): a CTE would be hoisted to
+    the top of the enclosing statement, out of reach of the correlation. Only the one-level
+    outlet checks qualify: a nested EXISTS (geotag events) would not correlate to the outer
+    query but pull ``users`` into its own FROM."""
+    if kind not in _CORRELATABLE:
+        return None
+    stmt = _visible_stmt(kind, role)
+    if any(isinstance(element, CTE) for element in visitors.iterate(stmt)):
+        return None
+
+    def swap(element):
+        if isinstance(element, BindParameter) and element.key == SCOPE_UID.key:
+            return user_id
+        return None
+
+    return visitors.replacement_traverse(stmt, {}, swap).exists()
+
+
+def visible_params(kind: str, value) -> dict:
+    """The bound values of kind's visibility check for the URL argument ``value``."""
+    if kind == "outlet_ref":  # a code, or an id when all digits (services.outlets.find_outlet_id)
+        ident = int(value) if value.isdigit() and len(value) < 19 else None
+        return {"ref": value, "ident": ident}
+    if kind in ("outlet", "region"):
+        return {"ref": value, "ident": None}
+    return {"ref": None, "ident": value}
+
+
+@functools.lru_cache(maxsize=64)
+def _visible_hot(kind: str, role: str):
+    from ..db import HotStatement
+
+    return HotStatement(_visible_stmt(kind, role), read_only=True)
+
+
+def visible(session: Session, kind: str, user: Principal, value) -> bool:
+    """One indexed lookup: does the object ``value`` of ``kind`` exist in the user's scope?
+    Runs on every object-guarded request: compiled once per kind and role, values bound."""
+    params = {**visible_params(kind, value), "scope_uid": user.id}
+    return _visible_hot(kind, user.role).run(session, params).fetchone() is not None
 
 
 def outlet_visible(session: Session, user: Principal, code: str) -> bool:
     """One indexed lookup: does an outlet with this code exist inside the user's scope?"""
-    return _visible(session, "outlet", user, ref=code)
+    return visible(session, "outlet", user, code)
 
 
 def outlet_ref_visible(session: Session, user: Principal, ref: str) -> bool:
     """Like :func:`outlet_visible` for URLs that name an outlet by code, or by id when all digits."""
-    ident = int(ref) if ref.isdigit() and len(ref) < 19 else None
-    return _visible(session, "outlet_ref", user, ref=ref, ident=ident)
+    return visible(session, "outlet_ref", user, ref)
 
 
 def sale_visible(session: Session, user: Principal, sale_id: int) -> bool:
     """A sale is visible when its seller or its buyer is."""
-    return _visible(session, "sale", user, ident=sale_id)
+    return visible(session, "sale", user, sale_id)
 
 
 def outlet_id_visible(session: Session, user: Principal, outlet_id: int) -> bool:
-    return _visible(session, "outlet_id", user, ident=outlet_id)
+    return visible(session, "outlet_id", user, outlet_id)
 
 
 def region_visible(session: Session, user: Principal, code: str) -> bool:
-    return _visible(session, "region", user, ref=code)
+    return visible(session, "region", user, code)
 
 
 def geotag_event_visible(session: Session, user: Principal, event_id: int) -> bool:
-    return _visible(session, "geotag_event", user, ident=event_id)
+    return visible(session, "geotag_event", user, event_id)

@@ -14,6 +14,13 @@ from .principal import Principal
 
 
 class SessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request):
+        """An empty session when no cookie came (API clients): nothing to verify, so the
+        signer Flask would build for every request is not built."""
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         forced = bool(app.config.get("SESSION_COOKIE_SECURE"))
         return forced or (has_request_context() and request.is_secure)

@@ -8,6 +8,7 @@ so audits can tell which token did what.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from ..db import HotStatement
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, User
 from .principal import Principal
@@ -98,28 +100,70 @@ def revoke_token(session: Session, token_id: int, *, owner_id: int | None) -> To
     return TokenInfo(*session.execute(_info_select().where(ApiToken.id == token_id)).one())
 
 
-_RESOLVE = text("""
-    SELECT u.id, u.username, u.role, u.locale, t.id AS token_id,
-           t.last_used_at IS NULL OR t.last_used_at < now() - interval '60 seconds' AS stale
-      FROM api_tokens t JOIN users u ON u.id = t.user_id
-     WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.active
-""")
-
 _TOUCH = text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id")
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    """The active user a live token belongs to, or None (unknown, revoked, or user disabled).
+@functools.lru_cache(maxsize=16)
+def _resolve(kind: str | None = None) -> HotStatement:
+    """The token lookup every API request runs (one unique-index probe, prepared, straight on
+    the connection), with ``kind``: plus the policy's object check of that kind for the token's
+    user in the same statement — ``CASE role WHEN … THEN EXISTS (…)``, NULL for roles whose
+    check cannot ride along (a manager's region tree), which the policy then runs separately."""
+    from sqlalchemy import Interval, String, bindparam, case, func, literal, null, or_
+
+    from .principal import ROLES
+    from .scope import visible_exists
+
+    tokens, users = ApiToken.__table__, User.__table__
+    recently = func.now() - literal(dt.timedelta(seconds=60), Interval)
+    columns = [
+        users.c.id, users.c.username, users.c.role, users.c.locale, tokens.c.id,
+        or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < recently),
+    ]  # fmt: skip
+    if kind is not None:
+        whens = []
+        for role in ROLES:
+            check = visible_exists(kind, role, users.c.id)
+            if check is not None:
+                whens.append((users.c.role == role, check))
+        if whens:
+            columns.append(case(*whens, else_=null()))
+    statement = (
+        select(*columns)
+        .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
+        .where(
+            tokens.c.token_hash == bindparam("h", type_=String),
+            tokens.c.revoked_at.is_(None),
+            users.c.active,
+        )
+    )
+    return HotStatement(statement, read_only=True)
+
+
+def principal_for_token(
+    session: Session, token: str, *, check: tuple[str, dict] | None = None
+) -> tuple[Principal | None, bool | None]:
+    """The active user a live token belongs to, or None (unknown, revoked, or user disabled),
+    and, with ``check`` = (object kind, bound values), whether that object is in the user's
+    scope (None when it could not be decided in the same statement: ask scope.visible).
 
     ``last_used_at`` is written at most once a minute per token, and committed at once, so a
     busy integration does not turn every read into a write.
     """
     if not token.startswith(PREFIX) or len(token) > 200:
-        return None
-    row = session.execute(_RESOLVE, {"h": hash_token(token)}).first()
+        return None, None
+    params = {"h": hash_token(token)}
+    if check is None:
+        statement = _resolve()
+    else:
+        statement = _resolve(check[0])
+        params.update(check[1])
+    row = statement.run(session, params).fetchone()
     if row is None:
-        return None
-    if row.stale:
-        session.execute(_TOUCH, {"id": row.token_id})
+        return None, None
+    user_id, username, role, locale, token_id, stale = row[:6]
+    visible = row[6] if len(row) > 6 else None
+    if stale:
+        session.execute(_TOUCH, {"id": token_id})
         session.commit()
-    return Principal(row.id, row.username, row.role, row.locale, via="token", token_id=row.token_id)
+    return Principal(user_id, username, role, locale, via="token", token_id=token_id), visible

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from geoalchemy2 import Geography
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     Float,
     String,
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session
 from .. import coords
 from ..auth.principal import Principal
 from ..auth.scope import geotag_event_scope, outlet_scope, point_in_scope, template
+from ..db import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
 
@@ -318,7 +320,11 @@ def _outlet_state(session: Session, outlet_id: int) -> dict:
     }
 
 
-_WRITE = text("""
+# The write: move the outlet if the version still matches and record the event, in one
+# statement. The outlet trigger looks the new point's region up (region_id); NULL means the point
+# lies outside every loaded region, which the caller refuses by rolling back.
+_WRITE = HotStatement(
+    text("""
     WITH old AS (SELECT id, location FROM outlets WHERE id = :id),
     moved AS (
         UPDATE outlets o SET location = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), version = o.version + 1
@@ -333,19 +339,32 @@ _WRITE = text("""
           FROM moved JOIN old USING (id)
      RETURNING id, created_at
     )
-    SELECT ins.id AS event_id, ins.created_at, moved.version, r.code AS region
+    SELECT ins.id AS event_id, ins.created_at, moved.version, moved.region_id, r.code AS region
       FROM ins CROSS JOIN moved LEFT JOIN regions r ON r.id = moved.region_id
-""")
+"""),
+    row_factory=namedtuple_row,
+)
+
+_REGION_OF_POINT = HotStatement(
+    text("SELECT geo_crm_region_for_point(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"),
+    read_only=True,
+)
+
+
+def _outside_every_region() -> ValidationError:
+    problem = "the point lies outside every loaded region"
+    return ValidationError(problem, fields={"lat": problem, "lon": problem})
 
 
 # -- the write -------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=8)
-def _read_stmt(role: str):
-    """Everything a tag needs to know, in one statement built once per role (values are bound):
-    the outlet in scope, the new point's region, whether it leaves the current region, the jump,
-    and the names of active outlets nearby."""
+def _read_stmt(role: str) -> HotStatement:
+    """Everything a tag needs to know before writing, in one statement built once per role
+    (values are bound): the outlet in scope, whether the point leaves its current region, the
+    jump, and the names of active outlets nearby. The new point's region is not looked up here:
+    the outlet trigger does that in the write, whose result says whether there is one."""
     lon, lat = bindparam("lon", type_=Float), bindparam("lat", type_=Float)
     pt = _point(lon, lat)
     inside_current = exists(
@@ -364,11 +383,10 @@ def _read_stmt(role: str):
         )
         .scalar_subquery()
     )
-    return select(
+    stmt = select(
         _O.c.id,
         _O.c.name,
         _O.c.version,
-        func.geo_crm_region_for_point(pt).label("new_region_id"),
         and_(_O.c.region_id.is_not(None), ~inside_current).label("outside"),
         select(Region.code)
         .where(Region.id == _O.c.region_id)
@@ -377,6 +395,7 @@ def _read_stmt(role: str):
         func.ST_Distance(_geog(_O.c.location), _geog(pt)).label("jump_m"),
         nearby.label("nearby"),
     ).where(_O.c.code == bindparam("code", type_=String), outlet_scope(template(role)))
+    return HotStatement(stmt, row_factory=namedtuple_row, read_only=True)
 
 
 def geotag_outlet(
@@ -392,7 +411,9 @@ def geotag_outlet(
     """Move outlet ``code`` to the reported point if ``version`` is current; the caller commits.
 
     Raises ValidationError (422: rejected), NotFound (404: no such outlet in the user's scope)
-    or StaleVersion (409, with the current state; nothing written).
+    or StaleVersion (409, with the current state; nothing written). A point outside every
+    region is refused before a stale version is reported, as the checks read. Two round trips:
+    the read, then the write (a refused point's write is rolled back).
     """
     now = now or dt.datetime.now(dt.UTC)
     lon, lat = check_tag(tag, limits, now)
@@ -400,24 +421,19 @@ def geotag_outlet(
         raise ValidationError(
             "version must be a positive integer", fields={"version": "positive integer"}
         )
-    row = session.execute(
-        _read_stmt(user.role),
-        {
-            "code": code,
-            "lon": lon,
-            "lat": lat,
-            "scope_uid": user.id,
-            "radius_m": limits.duplicate_radius_m,
-            "radius_deg": radius_in_degrees(lat, limits.duplicate_radius_m),
-        },
-    ).first()
+    values = {
+        "code": code,
+        "lon": lon,
+        "lat": lat,
+        "scope_uid": user.id,
+        "radius_m": limits.duplicate_radius_m,
+        "radius_deg": radius_in_degrees(lat, limits.duplicate_radius_m),
+    }
+    row = _read_stmt(user.role).run(session, values).fetchone()
     if row is None:
         raise NotFound(f"outlet {code} not found", fields={"code": "not found"})
-    if row.new_region_id is None:
-        problem = "the point lies outside every loaded region"
-        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
     if row.version != version:
-        raise _stale(session, row.id, version)
+        raise _stale_or_outside(session, row.id, version, lon, lat)
     flags: list[Flag] = []
     if row.outside:
         flags.append(
@@ -438,8 +454,9 @@ def geotag_outlet(
         )
     flags += _duplicate_flags(row.nearby, row.name, limits)
     state = "flagged" if flags else "accepted"
-    written = session.execute(
-        _WRITE,
+    stored = [f.stored() for f in flags]
+    written = _WRITE.run(
+        session,
         {
             "id": row.id,
             "version": version,
@@ -449,14 +466,17 @@ def geotag_outlet(
             "source": tag.source,
             "crs": tag.crs,
             "state": state,
-            "flags": [f.stored() for f in flags],
+            "flags": stored,
             "user_id": user.id,
             "captured_at": tag.captured_at,
         },
-    ).first()
+    ).fetchone()
     if written is None:  # a concurrent tag won between our read and our write
         session.rollback()
-        raise _stale(session, row.id, version)
+        raise _stale_or_outside(session, row.id, version, lon, lat)
+    if written.region_id is None:  # the trigger found no region for the point: refuse it
+        session.rollback()
+        raise _outside_every_region()
     outlet = {
         "code": code,
         "name": row.name,
@@ -467,11 +487,21 @@ def geotag_outlet(
     event = {
         "id": written.event_id,
         "state": state,
-        "flags": [f.stored() for f in flags],
+        "flags": stored,
         "created_at": written.created_at.isoformat(),
     }
-    LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, state, event["flags"])
+    LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, state, stored)
     return GeotagResult(outlet, event, flags)
+
+
+def _stale_or_outside(
+    session: Session, outlet_id: int, version: int, lon: float, lat: float
+) -> ValidationError | StaleVersion:
+    """The error for a tag whose version is stale: 422 if the point lies outside every region
+    (the more basic refusal), else 409 with the current state."""
+    if _REGION_OF_POINT.run(session, {"lon": lon, "lat": lat}).fetchone()[0] is None:
+        return _outside_every_region()
+    return _stale(session, outlet_id, version)
 
 
 def _stale(session: Session, outlet_id: int, version: int) -> StaleVersion:

@@ -41,16 +41,18 @@ def lang_url(lang: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from ..auth.headers import add_vary
+
     @app.after_request
     def _remember_language(response):
-        chosen = normalise_lang(request.args.get("lang"))
-        if chosen and request.cookies.get(COOKIE) != chosen:
-            response.set_cookie(
-                COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True
-            )
-        if "lang" not in response.headers.get("Vary", ""):
-            response.vary.add("Cookie")
-            response.vary.add("Accept-Language")
+        lang = request.args.get("lang")
+        if lang is not None:
+            chosen = normalise_lang(lang)
+            if chosen and request.cookies.get(COOKIE) != chosen:
+                response.set_cookie(
+                    COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True
+                )
+        add_vary(response.headers, "Cookie", "Accept-Language")
         return response
 
     @app.context_processor
