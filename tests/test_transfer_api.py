@@ -316,8 +316,8 @@ def test_a_managers_export_holds_only_their_regions(client, app, connection, sql
     response = as_manager.get("/api/v1/outlets/export")
     assert response.status_code == 200
     data = response.get_data().decode("utf-8-sig")
-    assert {r["code"] for r in csv.DictReader(io.StringIO(data))} == {"R1", "W1", "D1"}
-    # D9 lies outside the manager's region; untagged R2 has no region at all
+    assert {r["code"] for r in csv.DictReader(io.StringIO(data))} == {"R1", "R2", "W1", "D1"}
+    # D9 lies outside the manager's region; untagged R2 counts in its supplier's
     upload_as_manager = upload(as_manager, "outlets", csv_bytes([row("X1", "一", "distributor")]))
     assert upload_as_manager.status_code == 403
 
@@ -330,8 +330,12 @@ def test_reps_may_neither_import_nor_export(app, connection):
 
 def test_the_importing_admin_is_recorded(client, sql):
     upload(client, "outlets", csv_bytes([row("D1", "一", "distributor", lat=30, lon=120)]))
-    who = sql(
-        "SELECT u.username FROM geotag_events e JOIN users u ON u.id = e.user_id"
-        " UNION SELECT u.username FROM outlets o JOIN users u ON u.id = o.created_by_id"
-    ).scalars().all()
+    who = (
+        sql(
+            "SELECT u.username FROM geotag_events e JOIN users u ON u.id = e.user_id"
+            " UNION SELECT u.username FROM outlets o JOIN users u ON u.id = o.created_by_id"
+        )
+        .scalars()
+        .all()
+    )
     assert who == ["test-admin"]

@@ -2,8 +2,10 @@
 
 - admin: everything;
 - manager: outlets whose region lies inside one of the manager's regions (``user_regions``),
-  walking the region tree down recursively; outlets not yet geotagged have no region and are
-  therefore outside every manager's scope (admins and their reps see them);
+  walking the region tree down recursively; an outlet not yet geotagged has no region of its
+  own and belongs to its supplier's (``parent_id``) territory, so the manager sees the untagged
+  outlets their region's wholesalers supply (an untagged outlet without a located supplier is
+  seen by admins and its reps only);
 - rep: outlets assigned to them (``rep_id``) or created by them (``created_by_id``).
 
 Every helper returns a SQLAlchemy clause (or ``select``) to put in a ``where``; callers never
@@ -58,7 +60,17 @@ def outlet_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
     if user.id is None:
         return false()
     if user.role == "manager":
-        return outlet.region_id.in_(managed_region_ids(user.id, f"managed_regions_{name}"))
+        managed = managed_region_ids(user.id, f"managed_regions_{name}")
+        supplier = Outlet.__table__.alias(f"{name}_supplier")
+        return or_(
+            outlet.region_id.in_(managed),
+            and_(
+                outlet.region_id.is_(None),
+                outlet.parent_id.in_(
+                    select(supplier.c.id).where(supplier.c.region_id.in_(managed))
+                ),
+            ),
+        )
     if user.role == "rep":
         return or_(outlet.rep_id == user.id, outlet.created_by_id == user.id)
     return false()
@@ -95,7 +107,8 @@ def region_scope(user: Principal, region=Region) -> ColumnElement[bool]:
 
 
 def point_in_scope(user: Principal, point) -> ColumnElement[bool]:
-    """Whether a WGS-84 point lies in the user's territory (managers: inside one of their regions)."""
+    """Whether a WGS-84 point lies in the user's territory (managers: inside one of their
+    regions)."""
     if user.role == "admin":
         return true()
     if user.role != "manager" or user.id is None:
@@ -140,7 +153,8 @@ SCOPE_UID = bindparam("scope_uid", type_=Integer)
 
 
 def template(role: str) -> Principal:
-    """A principal of ``role`` whose id is the bind parameter ``scope_uid`` (for cached statements)."""
+    """A principal of ``role`` whose id is the bind parameter ``scope_uid`` (for cached
+    statements)."""
     return Principal(id=SCOPE_UID, username=f"<{role}>", role=role)  # type: ignore[arg-type]
 
 
@@ -237,7 +251,8 @@ def outlet_visible(session: Session, user: Principal, code: str) -> bool:
 
 
 def outlet_ref_visible(session: Session, user: Principal, ref: str) -> bool:
-    """Like :func:`outlet_visible` for URLs that name an outlet by code, or by id when all digits."""
+    """Like :func:`outlet_visible` for URLs that name an outlet by code, or by id when all
+    digits."""
     return visible(session, "outlet_ref", user, ref)
 
 
