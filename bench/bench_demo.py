@@ -43,8 +43,10 @@ def bulk(engine, outlets: int, seed: int) -> tuple[float, int, dict]:
         session.commit()
         report.stages["commit"] = time.perf_counter() - t0
         seconds = time.perf_counter() - started
-        print(f"bulk  {outlets:>8,} outlets: {report.sales_records:,} sales records, "
-              f"{report.plans:,} plans, {report.untagged:,} untagged, {report.regions} regions")
+        print(
+            f"bulk  {outlets:>8,} outlets: {report.sales_records:,} sales records, "
+            f"{report.plans:,} plans, {report.untagged:,} untagged, {report.regions} regions"
+        )
         return seconds, report.rows, report.stages
 
 
@@ -58,32 +60,56 @@ def naive(engine, outlets: int, seed: int) -> tuple[float, int]:
         product_objs = [products[p[0]] for p in PRODUCTS]
         objs: list[Outlet] = []
         for i in range(len(net)):
-            objs.append(Outlet(
-                code=net.code[i], name=net.name[i], tier=TIERS[net.tier[i]],
-                parent=objs[net.parent[i]] if net.parent[i] >= 0 else None,
-                location=WKTElement(f"POINT({float(net.x[i])!r} {float(net.y[i])!r})", srid=4326)
-                if net.tagged[i] else None,
-                address=net.address[i], contact=net.contact[i], phone=net.phone[i],
-                status=net.status[i]))
+            objs.append(
+                Outlet(
+                    code=net.code[i],
+                    name=net.name[i],
+                    tier=TIERS[net.tier[i]],
+                    parent=objs[net.parent[i]] if net.parent[i] >= 0 else None,
+                    location=WKTElement(
+                        f"POINT({float(net.x[i])!r} {float(net.y[i])!r})", srid=4326
+                    )
+                    if net.tagged[i]
+                    else None,
+                    address=net.address[i],
+                    contact=net.contact[i],
+                    phone=net.phone[i],
+                    status=net.status[i],
+                )
+            )
         session.add_all(objs)
         session.flush()
         for i in range(len(net.sale_qty)):
-            session.add(SalesRecord(
-                seller_id=objs[net.sale_seller[i]].id, buyer_id=objs[net.sale_buyer[i]].id,
-                sale_date=net.sale_date[i].item(), product_id=product_objs[net.sale_product[i]].id,
-                spec=PRODUCTS[net.sale_product[i]][2], quantity=int(net.sale_qty[i]),
-                amount=int(net.sale_amount[i]) / 100, amount_paid=int(net.sale_paid[i]) / 100))
+            session.add(
+                SalesRecord(
+                    seller_id=objs[net.sale_seller[i]].id,
+                    buyer_id=objs[net.sale_buyer[i]].id,
+                    sale_date=net.sale_date[i].item(),
+                    product_id=product_objs[net.sale_product[i]].id,
+                    spec=PRODUCTS[net.sale_product[i]][2],
+                    quantity=int(net.sale_qty[i]),
+                    amount=int(net.sale_amount[i]) / 100,
+                    amount_paid=int(net.sale_paid[i]) / 100,
+                )
+            )
         for i in range(len(net.plan_qty)):
-            session.add(SalesPlan(
-                distributor_id=objs[net.plan_distributor[i]].id, month=net.plan_month[i].item(),
-                product_id=product_objs[net.plan_product[i]].id,
-                target_quantity=int(net.plan_qty[i]), target_amount=int(net.plan_amount[i]) / 100,
-                support_notes=net.plan_notes[i]))
+            session.add(
+                SalesPlan(
+                    distributor_id=objs[net.plan_distributor[i]].id,
+                    month=net.plan_month[i].item(),
+                    product_id=product_objs[net.plan_product[i]].id,
+                    target_quantity=int(net.plan_qty[i]),
+                    target_amount=int(net.plan_amount[i]) / 100,
+                    support_notes=net.plan_notes[i],
+                )
+            )
         session.commit()
         seconds = time.perf_counter() - started
         rows = len(net) + len(net.sale_qty) + len(net.plan_qty)
-        print(f"naive {outlets:>8,} outlets: {len(net.sale_qty):,} sales records, "
-              f"{len(net.plan_qty):,} plans")
+        print(
+            f"naive {outlets:>8,} outlets: {len(net.sale_qty):,} sales records, "
+            f"{len(net.plan_qty):,} plans"
+        )
         return seconds, rows
 
 
@@ -111,8 +137,9 @@ def main() -> None:
         with Session(engine) as session:
             load_region_files(session, default_region_files())
             session.commit()
-            levels = dict(session.execute(text(
-                "SELECT level, count(*) FROM regions GROUP BY level")).all())
+            levels = dict(
+                session.execute(text("SELECT level, count(*) FROM regions GROUP BY level")).all()
+            )
         print(f"regions: {levels} in {time.perf_counter() - t0:.1f} s")
 
         results = []
@@ -126,18 +153,25 @@ def main() -> None:
         seconds, rows = naive(engine, args.baseline, args.seed)
         results.append(("naive ORM", args.baseline, seconds, rows))
 
-        print(f"\n{'method':<10} {'outlets':>9} {'rows':>9} {'seconds':>8} {'rows/s':>9} "
-              f"{'outlets/s':>9}")
+        print(
+            f"\n{'method':<10} {'outlets':>9} {'rows':>9} {'seconds':>8} {'rows/s':>9} "
+            f"{'outlets/s':>9}"
+        )
         for method, n, sec, rows in results:
-            print(f"{method:<10} {n:>9,} {rows:>9,} {sec:>8.1f} {rows / sec:>9,.0f} "
-                  f"{n / sec:>9,.0f}")
+            print(
+                f"{method:<10} {n:>9,} {rows:>9,} {sec:>8.1f} {rows / sec:>9,.0f} {n / sec:>9,.0f}"
+            )
         big, small, orm = results
         per_row = orm[2] / orm[3]
-        print(f"\nnaive ORM extrapolated to {args.outlets:,} outlets ({big[3]:,} rows): "
-              f"{per_row * big[3]:.0f} s")
-        print(f"speed-up of bulk over naive: {(big[3] / big[2]) / (orm[3] / orm[2]):.1f}x "
-              f"({args.outlets:,} vs {args.baseline:,} outlets), "
-              f"{(small[3] / small[2]) / (orm[3] / orm[2]):.1f}x at equal size")
+        print(
+            f"\nnaive ORM extrapolated to {args.outlets:,} outlets ({big[3]:,} rows): "
+            f"{per_row * big[3]:.0f} s"
+        )
+        print(
+            f"speed-up of bulk over naive: {(big[3] / big[2]) / (orm[3] / orm[2]):.1f}x "
+            f"({args.outlets:,} vs {args.baseline:,} outlets), "
+            f"{(small[3] / small[2]) / (orm[3] / orm[2]):.1f}x at equal size"
+        )
         engine.dispose()
     finally:
         cluster.stop()

@@ -5,7 +5,8 @@
 Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates it, loads one
 province with 16 cities and N outlets (one INSERT … SELECT over generate_series, every trigger
 firing), then serves the app with gunicorn on loopback as the README's production command does
-(2 gthread workers × 4 threads, keep-alive; ``--threads 1``: 2 sync workers). A one-thread client on non-blocking keep-alive connections schedules
+(2 gthread workers × 4 threads, keep-alive; ``--threads 1``: 2 sync workers). A one-thread
+client on non-blocking keep-alive connections schedules
 requests at fixed intervals and measures each latency from its *scheduled* start, so a stalled
 server shows up as queueing delay instead of a slower send rate (the closed-loop trap). CPU
 seconds of the client, the gunicorn workers and PostgreSQL are reported per request.
@@ -44,7 +45,7 @@ WORKERS = 2
 THREADS = 4
 
 
-# -- apps gunicorn serves (imported by the worker processes: "bench_geotag:make_app()") --------------
+# -- apps gunicorn serves (imported by the worker processes: "bench_geotag:make_app()") ---
 
 
 def make_app():
@@ -90,21 +91,24 @@ def load(engine, outlets: int, rep_share: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO regions (code, name, level, boundary) VALUES ('BP', '基准省', 'province', "
+                "INSERT INTO regions (code, name, level, boundary) VALUES ('BP', '基准省', "
+                "'province', "
                 "ST_Multi(ST_MakeEnvelope(110, 25, 118, 33, 4326)))"
             )
         )
         conn.execute(
             text(
                 "INSERT INTO regions (code, name, level, parent_id, boundary) "
-                "SELECT 'BC' || i || '_' || j, '城市' || i || j, 'city', (SELECT id FROM regions WHERE code = 'BP'), "
+                "SELECT 'BC' || i || '_' || j, '城市' || i || j, 'city', (SELECT id FROM regions "
+                "WHERE code = 'BP'), "
                 "ST_Multi(ST_MakeEnvelope(110 + 2 * i, 25 + 2 * j, 112 + 2 * i, 27 + 2 * j, 4326)) "
                 "FROM generate_series(0, 3) i, generate_series(0, 3) j"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO users (username, role) VALUES ('bench_rep', 'rep'), ('other_rep', 'rep')"
+                "INSERT INTO users (username, role) VALUES ('bench_rep', 'rep'), ('other_rep', "
+                "'rep')"
             )
         )
         conn.execute(text("SELECT setseed(0.42)"))
@@ -112,7 +116,8 @@ def load(engine, outlets: int, rep_share: int) -> None:
             text(
                 "INSERT INTO outlets (code, name, tier, location, rep_id) "
                 "SELECT 'B' || lpad(i::text, 7, '0'), '店' || md5(i::text), 'retail', "
-                "ST_SetSRID(ST_MakePoint(110.01 + random() * 7.98, 25.01 + random() * 7.98), 4326), "
+                "ST_SetSRID(ST_MakePoint(110.01 + random() * 7.98, 25.01 + random() * 7.98), "
+                "4326), "
                 "CASE WHEN i % :share = 0 THEN (SELECT id FROM users WHERE username = 'bench_rep') "
                 "ELSE (SELECT id FROM users WHERE username = 'other_rep') END "
                 "FROM generate_series(1, :n) i"
@@ -121,7 +126,8 @@ def load(engine, outlets: int, rep_share: int) -> None:
         )
         conn.execute(
             text(
-                "CREATE TABLE bench_bare (id bigserial PRIMARY KEY, code text, lat float8, lon float8, "
+                "CREATE TABLE bench_bare (id bigserial PRIMARY KEY, code text, lat float8, lon "
+                "float8, "
                 "created_at timestamptz DEFAULT now())"
             )
         )
@@ -154,7 +160,8 @@ def targets(engine, count: int) -> list[tuple[str, int, float, float]]:
         rows = conn.execute(
             text(
                 "SELECT code, version, ST_X(location), ST_Y(location) FROM outlets "
-                "WHERE rep_id = (SELECT id FROM users WHERE username = 'bench_rep') ORDER BY code LIMIT :n"
+                "WHERE rep_id = (SELECT id FROM users WHERE username = 'bench_rep') ORDER BY code "
+                "LIMIT :n"
             ),
             {"n": count},
         ).all()
@@ -531,13 +538,15 @@ def main() -> None:
         print(
             f"\n{args.outlets:,} outlets, gunicorn {WORKERS} workers x {args.threads} threads, "
             f"open loop at {args.rate:.0f}/s "
-            f"for {args.seconds:.0f} s (after {args.warmup:.0f} s warm-up), latency from the scheduled start"
+            f"for {args.seconds:.0f} s (after {args.warmup:.0f} s warm-up), latency from the "
+            "scheduled start"
         )
         report("bare Flask+psycopg", bare)
         report("geotag (warm-up)", warmup)
         report("geotag", real)
         print(
-            f"events written {written}, accepted responses {accepted}, timed out (outcome unknown to the "
+            f"events written {written}, accepted responses {accepted}, timed out (outcome unknown "
+            "to the "
             f"client) {unknown}, flagged {flagged}: {'OK' if consistent else 'MISMATCH'}"
         )
         ok_rate = real["statuses"].get(200, 0) / real["elapsed_s"]
@@ -548,9 +557,8 @@ def main() -> None:
             and not unknown
         )
         print(f"load average after: {os.getloadavg()[0]:.2f}")
-        print(
-            f"target >= {args.rate:.0f}/s accepted with p99 < 20 ms: {'met' if verdict else 'NOT met'}"
-        )
+        outcome = "met" if verdict else "NOT met"
+        print(f"target >= {args.rate:.0f}/s accepted with p99 < 20 ms: {outcome}")
         engine.dispose()
     finally:
         for proc in servers:

@@ -149,8 +149,11 @@ class _Clock:
         return self
 
     def __exit__(self, *exc):
-        self.timing = Timing(time.perf_counter() - self.t0, time.process_time() - self.c0,
-                             _backend_cpu(self.pid) - self.s0)
+        self.timing = Timing(
+            time.perf_counter() - self.t0,
+            time.process_time() - self.c0,
+            _backend_cpu(self.pid) - self.s0,
+        )
 
 
 def bulk(engine, path: Path) -> tuple[Timing, str]:
@@ -236,8 +239,11 @@ def main() -> None:
 
         def show(method: str, n: int, t: Timing, summary: str = "") -> None:
             results.append((method, n, t))
-            print(f"{method:<9} {n:>8,} rows: {t.wall:6.1f} s wall, {t.cpu:6.1f} s CPU "
-                  f"(load {os.getloadavg()[0]:.1f})  {summary}", flush=True)
+            print(
+                f"{method:<9} {n:>8,} rows: {t.wall:6.1f} s wall, {t.cpu:6.1f} s CPU "
+                f"(load {os.getloadavg()[0]:.1f})  {summary}",
+                flush=True,
+            )
 
         show("set-based", args.rows, *bulk(engine, big))
         show("re-import", args.rows, *bulk(engine, big))
@@ -246,20 +252,30 @@ def main() -> None:
         clear(engine)
         show("naive ORM", args.baseline, naive(engine, small))
 
-        print(f"\n{'method':<10} {'rows':>8} {'wall s':>7} {'rows/s':>7} {'client CPU':>10} "
-              f"{'server CPU':>10} {'CPU s':>6}")
+        print(
+            f"\n{'method':<10} {'rows':>8} {'wall s':>7} {'rows/s':>7} {'client CPU':>10} "
+            f"{'server CPU':>10} {'CPU s':>6}"
+        )
         for method, n, t in results:
-            print(f"{method:<10} {n:>8,} {t.wall:>7.1f} {n / t.wall:>7,.0f} {t.client_cpu:>10.1f} "
-                  f"{t.server_cpu:>10.1f} {t.cpu:>6.1f}")
+            print(
+                f"{method:<10} {n:>8,} {t.wall:>7.1f} {n / t.wall:>7,.0f} {t.client_cpu:>10.1f} "
+                f"{t.server_cpu:>10.1f} {t.cpu:>6.1f}"
+            )
         full, _, equal, orm = (r[2] for r in results)
         scale = args.rows / args.baseline
-        print(f"\nnaive ORM extrapolated to {args.rows:,} rows (measured on {args.baseline:,}): "
-              f"{orm.wall * scale:.0f} s wall, {orm.cpu * scale:.0f} s CPU")
-        print(f"speed-up at {args.rows:,} rows: {orm.wall * scale / full.wall:.1f}x wall, "
-              f"{orm.cpu * scale / full.cpu:.1f}x CPU; at {args.baseline:,} rows (both measured): "
-              f"{orm.wall / equal.wall:.1f}x wall, {orm.cpu / equal.cpu:.1f}x CPU")
-        print(f"target {args.rows:,} rows under 15 s: wall {full.wall:.1f} s, "
-              f"CPU {full.cpu:.1f} s; target >= 10x: {orm.wall * scale / full.wall:.1f}x")
+        print(
+            f"\nnaive ORM extrapolated to {args.rows:,} rows (measured on {args.baseline:,}): "
+            f"{orm.wall * scale:.0f} s wall, {orm.cpu * scale:.0f} s CPU"
+        )
+        print(
+            f"speed-up at {args.rows:,} rows: {orm.wall * scale / full.wall:.1f}x wall, "
+            f"{orm.cpu * scale / full.cpu:.1f}x CPU; at {args.baseline:,} rows (both measured): "
+            f"{orm.wall / equal.wall:.1f}x wall, {orm.cpu / equal.cpu:.1f}x CPU"
+        )
+        print(
+            f"target {args.rows:,} rows under 15 s: wall {full.wall:.1f} s, "
+            f"CPU {full.cpu:.1f} s; target >= 10x: {orm.wall * scale / full.wall:.1f}x"
+        )
         engine.dispose()
     finally:
         cluster.stop()

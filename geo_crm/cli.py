@@ -15,8 +15,12 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
-             help="geo_crm: a manufacturer's distribution network on a map.")
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=True,
+    help="geo_crm: a manufacturer's distribution network on a map.",
+)
 def main_group() -> None:
     pass
 

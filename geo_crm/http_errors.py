@@ -47,7 +47,9 @@ def init_app(app: Flask) -> None:
         translated = translate(exc)
         if translated is None:
             LOGGER.exception("database error on %s %s", request.method, request.path)
-            return _respond(500, "internal_error", "an unexpected error occurred; it has been logged")
+            return _respond(
+                500, "internal_error", "an unexpected error occurred; it has been logged"
+            )
         return _respond(translated.status, translated.code, translated.message, translated.fields)
 
     @app.errorhandler(Exception)

@@ -6,10 +6,14 @@ import pytest
 
 
 def test_home_page_lists_regions_with_counts(client, sql):
-    sql("INSERT INTO regions (code, name, level, boundary) VALUES ('T1', '测试省', 'province', "
-        "ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))")
-    sql("INSERT INTO outlets (code, name, tier, location) VALUES ('D1', '经销商一', 'distributor', "
-        "ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326))")
+    sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('T1', '测试省', 'province', "
+        "ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))"
+    )
+    sql(
+        "INSERT INTO outlets (code, name, tier, location) VALUES ('D1', '经销商一', 'distributor', "
+        "ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326))"
+    )
     response = client.get("/")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -46,13 +50,18 @@ def test_home_page_shows_a_manager_only_their_regions_and_outlets(app, connectio
     assert row.count('<td class="num">1</td>') == 2  # one distributor, total one
 
 
-@pytest.mark.parametrize("lang, words", [
-    ("zh", ("区域", "总经销", "零售终端", "合计", "退出登录", "定位审核")),
-    ("en", ("Regions", "Distributor", "Retail outlet", "Total", "Sign out", "Review queue")),
-])
+@pytest.mark.parametrize(
+    "lang, words",
+    [
+        ("zh", ("区域", "总经销", "零售终端", "合计", "退出登录", "定位审核")),
+        ("en", ("Regions", "Distributor", "Retail outlet", "Total", "Sign out", "Review queue")),
+    ],
+)
 def test_home_page_speaks_the_chosen_language(client, sql, lang, words):
-    sql("INSERT INTO regions (code, name, level, boundary) VALUES ('T1', '测试省', 'province', "
-        "ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))")
+    sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('T1', '测试省', 'province', "
+        "ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))"
+    )
     page = client.get(f"/?lang={lang}").get_data(as_text=True)
     for word in words:
         assert word in page

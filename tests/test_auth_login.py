@@ -1,4 +1,5 @@
-"""Sign-in and sign-out in the browser: cookie flags, CSRF, throttling, disabled users, redirects."""
+"""Sign-in and sign-out in the browser: cookie flags, CSRF, throttling, disabled users,
+redirects."""
 
 from __future__ import annotations
 

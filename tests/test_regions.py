@@ -24,8 +24,10 @@ PROVINCE = "330000"  # Zhejiang: 11 cities, several of them invalid as shipped
 
 def write_geojson(path: Path, features: list[tuple[dict, dict | None]], crs: str | None = None):
     """features: (properties, geometry) pairs."""
-    body: dict = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": p, "geometry": g} for p, g in features]}
+    body: dict = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": p, "geometry": g} for p, g in features],
+    }
     if crs:
         body["crs"] = {"type": "name", "properties": {"name": crs}}
     path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
@@ -41,8 +43,7 @@ def subset_files(tmp_path_factory) -> list[Path]:
     """Country + provinces + the cities of one province: the shipped data, loaded in ~1 s."""
     country, provinces, cities = default_region_files()
     data = json.loads(cities.read_text(encoding="utf-8"))
-    data["features"] = [f for f in data["features"]
-                        if f["properties"]["parent_code"] == PROVINCE]
+    data["features"] = [f for f in data["features"] if f["properties"]["parent_code"] == PROVINCE]
     out = tmp_path_factory.mktemp("regions") / f"cities-{PROVINCE}.geojson"
     out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return [country, provinces, out]
@@ -53,10 +54,12 @@ def snapshot(sql) -> list[tuple]:
         "SELECT r.code, r.name, r.name_en, r.level, p.code, ST_AsEWKB(r.boundary), r.area_m2,"
         " ST_AsEWKB(r.label_point), r.updated_at, (SELECT count(*) FROM region_parts rp"
         " WHERE rp.region_id = r.id) FROM regions r LEFT JOIN regions p ON p.id = r.parent_id"
-        " ORDER BY r.code").all()
+        " ORDER BY r.code"
+    ).all()
 
 
 # --- the echarts format ------------------------------------------------------------------------
+
 
 def test_decode_ring_matches_echarts_zigzag_delta_format():
     # pairs (@,@) (D,A) (E,H): zig-zag 0,0 | 4,1 | 5,8 → deltas 0,0 | +2,-1 | -3,+4
@@ -78,15 +81,26 @@ def test_decode_geometry_and_islands_versus_holes():
     outer = enc([(0, 0), (10, 0), (10, 10), (0, 10)])
     hole = enc([(2, 2), (4, 2), (4, 4), (2, 4)])
     island = enc([(20, 0), (25, 0), (25, 5)])
-    geometry = {"type": "Polygon", "coordinates": [outer[0], hole[0], island[0]],
-                "encodeOffsets": [outer[1], hole[1], island[1]]}
+    geometry = {
+        "type": "Polygon",
+        "coordinates": [outer[0], hole[0], island[0]],
+        "encodeOffsets": [outer[1], hole[1], island[1]],
+    }
     polygons = decode_geometry(geometry, scale=1)
-    assert polygons == [[[(0, 0), (10, 0), (10, 10), (0, 10)], [(2, 2), (4, 2), (4, 4), (2, 4)],
-                         [(20, 0), (25, 0), (25, 5)]]]
+    assert polygons == [
+        [
+            [(0, 0), (10, 0), (10, 10), (0, 10)],
+            [(2, 2), (4, 2), (4, 4), (2, 4)],
+            [(20, 0), (25, 0), (25, 5)],
+        ]
+    ]
     split = split_islands(polygons)
     assert split == [[polygons[0][0], polygons[0][1]], [polygons[0][2]]]
-    multi = {"type": "MultiPolygon", "coordinates": [[outer[0]], [island[0]]],
-             "encodeOffsets": [[outer[1]], [island[1]]]}
+    multi = {
+        "type": "MultiPolygon",
+        "coordinates": [[outer[0]], [island[0]]],
+        "encodeOffsets": [[outer[1]], [island[1]]],
+    }
     assert decode_geometry(multi, scale=1) == [[polygons[0][0]], [polygons[0][2]]]
 
 
@@ -106,8 +120,10 @@ def test_build_script_reproduces_the_shipped_files(tmp_path):
     module.build(ECHARTS_JSON, tmp_path)
     for shipped in default_region_files():
         built = tmp_path / shipped.name
-        assert hashlib.sha256(built.read_bytes()).digest() == \
-            hashlib.sha256(shipped.read_bytes()).digest(), shipped.name
+        assert (
+            hashlib.sha256(built.read_bytes()).digest()
+            == hashlib.sha256(shipped.read_bytes()).digest()
+        ), shipped.name
 
 
 def test_shipped_files_are_readable_geojson_with_the_documented_properties():
@@ -123,11 +139,15 @@ def test_shipped_files_are_readable_geojson_with_the_documented_properties():
 
 # --- the loader --------------------------------------------------------------------------------
 
+
 def test_load_all_shipped_files(session, sql, record_property):
     files = default_region_files()
-    invalid = {code for path in files for code, geom in
-               gpd.read_file(path)[["code", "geometry"]].itertuples(index=False)
-               if not geom.is_valid}
+    invalid = {
+        code
+        for path in files
+        for code, geom in gpd.read_file(path)[["code", "geometry"]].itertuples(index=False)
+        if not geom.is_valid
+    }
     started = time.perf_counter()
     report = load_region_files(session, files)
     seconds = time.perf_counter() - started
@@ -139,13 +159,23 @@ def test_load_all_shipped_files(session, sql, record_property):
     assert all(reason for _, reason in report.repaired)
     counts = dict(sql("SELECT level, count(*) FROM regions GROUP BY level").all())
     assert counts == {"country": 1, "province": 34, "city": 367}
-    assert sql("SELECT count(*) FROM regions WHERE NOT ST_IsValid(boundary) OR ST_SRID(boundary)"
-               " <> 4326 OR GeometryType(boundary) <> 'MULTIPOLYGON'").scalar() == 0
-    wrong_parents = sql(
-        "SELECT c.code FROM regions c LEFT JOIN regions p ON p.id = c.parent_id WHERE"
-        " (c.level = 'city' AND p.code IS DISTINCT FROM left(c.code, 2) || '0000')"
-        " OR (c.level = 'province' AND p.code IS DISTINCT FROM 'CN')"
-        " OR (c.level = 'country' AND c.parent_id IS NOT NULL)").scalars().all()
+    assert (
+        sql(
+            "SELECT count(*) FROM regions WHERE NOT ST_IsValid(boundary) OR ST_SRID(boundary)"
+            " <> 4326 OR GeometryType(boundary) <> 'MULTIPOLYGON'"
+        ).scalar()
+        == 0
+    )
+    wrong_parents = (
+        sql(
+            "SELECT c.code FROM regions c LEFT JOIN regions p ON p.id = c.parent_id WHERE"
+            " (c.level = 'city' AND p.code IS DISTINCT FROM left(c.code, 2) || '0000')"
+            " OR (c.level = 'province' AND p.code IS DISTINCT FROM 'CN')"
+            " OR (c.level = 'country' AND c.parent_id IS NOT NULL)"
+        )
+        .scalars()
+        .all()
+    )
     assert wrong_parents == []
     assert sql("SELECT count(DISTINCT region_id) FROM region_parts").scalar() == 402
     # China is ~9.6 M km²; the provinces and the cities should each cover about the same area
@@ -165,93 +195,146 @@ def test_loading_twice_changes_nothing(session, sql, subset_files):
 
 
 def test_a_changed_feature_is_updated_and_keeps_its_id(session, sql, tmp_path):
-    path = write_geojson(tmp_path / "p.geojson", [
-        ({"code": "P1", "name": "一省", "level": "province"}, box(100, 20, 102, 22))])
+    path = write_geojson(
+        tmp_path / "p.geojson",
+        [({"code": "P1", "name": "一省", "level": "province"}, box(100, 20, 102, 22))],
+    )
     load_region_files(session, [path])
     region_id = sql("SELECT id FROM regions WHERE code = 'P1'").scalar()
-    write_geojson(path, [
-        ({"code": "P1", "name": "一省", "level": "province"}, box(100, 20, 103, 22))])
+    write_geojson(
+        path, [({"code": "P1", "name": "一省", "level": "province"}, box(100, 20, 103, 22))]
+    )
     report = load_region_files(session, [path])
     assert report.updated == ["P1"] and not report.inserted
-    assert sql("SELECT id, round(ST_XMax(boundary)) FROM regions WHERE code = 'P1'").one() == \
-        (region_id, 103)
+    assert sql("SELECT id, round(ST_XMax(boundary)) FROM regions WHERE code = 'P1'").one() == (
+        region_id,
+        103,
+    )
 
 
 def test_bow_tie_is_repaired_and_reported(session, sql, tmp_path):
     bow_tie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
-    path = write_geojson(tmp_path / "bowtie.geojson", [
-        ({"code": "BT", "name": "蝴蝶结", "level": "province"}, bow_tie)])
+    path = write_geojson(
+        tmp_path / "bowtie.geojson",
+        [({"code": "BT", "name": "蝴蝶结", "level": "province"}, bow_tie)],
+    )
     report = load_region_files(session, [path])
     assert report.inserted == ["BT"]
     [(code, reason)] = report.repaired
     assert code == "BT" and reason.startswith("Self-intersection")
     valid, kind, parts, area = sql(
         "SELECT ST_IsValid(boundary), GeometryType(boundary), ST_NumGeometries(boundary),"
-        " ST_Area(boundary) FROM regions WHERE code = 'BT'").one()
+        " ST_Area(boundary) FROM regions WHERE code = 'BT'"
+    ).one()
     assert (valid, kind, parts, area) == (True, "MULTIPOLYGON", 2, pytest.approx(2.0))
 
 
 def test_file_in_web_mercator_is_reprojected(session, sql, tmp_path):
     to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
     (x0, x1), (y0, y1) = to_3857.transform([120, 121], [30, 31])
-    frame = gpd.GeoDataFrame({"code": ["M1"], "name": ["墨卡托"], "level": ["province"]},
-                             geometry=[shapely.box(x0, y0, x1, y1)], crs=3857)
+    frame = gpd.GeoDataFrame(
+        {"code": ["M1"], "name": ["墨卡托"], "level": ["province"]},
+        geometry=[shapely.box(x0, y0, x1, y1)],
+        crs=3857,
+    )
     path = tmp_path / "mercator.gpkg"
     frame.to_file(path, driver="GPKG")  # any OGR-readable format, not only GeoJSON
     report = load_region_files(session, [path])
     assert report.reprojected == [str(path)] and report.inserted == ["M1"]
-    bounds = sql("SELECT ST_XMin(boundary), ST_YMin(boundary), ST_XMax(boundary),"
-                 " ST_YMax(boundary) FROM regions WHERE code = 'M1'").one()
+    bounds = sql(
+        "SELECT ST_XMin(boundary), ST_YMin(boundary), ST_XMax(boundary),"
+        " ST_YMax(boundary) FROM regions WHERE code = 'M1'"
+    ).one()
     assert bounds == pytest.approx((120, 30, 121, 31), abs=1e-9)
 
 
 def test_parents_by_containment_when_no_parent_code(session, sql, tmp_path):
-    path = write_geojson(tmp_path / "nested.geojson", [
-        ({"code": "D1", "name": "区", "level": "district"}, box(100.1, 20.1, 100.2, 20.2)),
-        ({"code": "C1", "name": "市", "level": "city"}, box(100, 20, 101, 21)),
-        ({"code": "P1", "name": "省", "level": "province"}, box(100, 20, 102, 22)),
-        ({"code": "P2", "name": "邻省", "level": "province"}, box(102, 20, 104, 22)),
-        # mostly in P2: the parent holds the larger part (its point on surface), not the corner
-        ({"code": "C2", "name": "跨省市", "level": "city"}, box(101.8, 20, 103.5, 21)),
-    ])
+    path = write_geojson(
+        tmp_path / "nested.geojson",
+        [
+            ({"code": "D1", "name": "区", "level": "district"}, box(100.1, 20.1, 100.2, 20.2)),
+            ({"code": "C1", "name": "市", "level": "city"}, box(100, 20, 101, 21)),
+            ({"code": "P1", "name": "省", "level": "province"}, box(100, 20, 102, 22)),
+            ({"code": "P2", "name": "邻省", "level": "province"}, box(102, 20, 104, 22)),
+            # mostly in P2: the parent holds the larger part (its point on surface), not the corner
+            ({"code": "C2", "name": "跨省市", "level": "city"}, box(101.8, 20, 103.5, 21)),
+        ],
+    )
     load_region_files(session, [path])
-    parents = dict(sql("SELECT c.code, p.code FROM regions c LEFT JOIN regions p"
-                       " ON p.id = c.parent_id").all())
+    parents = dict(
+        sql("SELECT c.code, p.code FROM regions c LEFT JOIN regions p ON p.id = c.parent_id").all()
+    )
     assert parents == {"D1": "C1", "C1": "P1", "C2": "P2", "P1": None, "P2": None}
 
 
 def test_parent_code_may_name_a_stored_region_or_be_given(session, sql, tmp_path):
-    write_geojson(tmp_path / "p.geojson", [
-        ({"code": "P1", "name": "省", "level": "province"}, box(100, 20, 102, 22))])
+    write_geojson(
+        tmp_path / "p.geojson",
+        [({"code": "P1", "name": "省", "level": "province"}, box(100, 20, 102, 22))],
+    )
     load_region_files(session, [tmp_path / "p.geojson"])
     # aliases: adcode (a number) and NAME; level and parent from the arguments
-    write_geojson(tmp_path / "c.geojson", [
-        ({"adcode": 990100, "NAME": "市"}, box(110, 30, 111, 31))])
+    write_geojson(
+        tmp_path / "c.geojson", [({"adcode": 990100, "NAME": "市"}, box(110, 30, 111, 31))]
+    )
     report = load_region_files(session, [tmp_path / "c.geojson"], level="city", parent_code="P1")
     assert report.inserted == ["990100"]
-    assert sql("SELECT p.code FROM regions c JOIN regions p ON p.id = c.parent_id"
-               " WHERE c.code = '990100'").scalar() == "P1"
+    assert (
+        sql(
+            "SELECT p.code FROM regions c JOIN regions p ON p.id = c.parent_id"
+            " WHERE c.code = '990100'"
+        ).scalar()
+        == "P1"
+    )
 
 
-@pytest.mark.parametrize(("features", "fragment"), [
-    ([({"code": "A", "level": "province"}, box(0, 0, 1, 1))], "feature 1: no 'name' property"),
-    ([({"name": "x", "level": "province"}, box(0, 0, 1, 1)),
-      ({"name": "y", "level": "province"}, box(0, 0, 1, 1))], "feature 2: no 'code' property"),
-    ([({"code": "A", "name": "x"}, box(0, 0, 1, 1))], "no 'level' property"),
-    ([({"code": "A", "name": "x", "level": "county"}, box(0, 0, 1, 1))], "unknown level 'county'"),
-    ([({"code": "A", "name": "x", "level": "city", "parent_code": "NOPE"}, box(0, 0, 1, 1))],
-     "parent 'NOPE' is neither in the files nor in the database"),
-    ([({"code": "A", "name": "x", "level": "city"}, box(0, 0, 1, 1)),
-      ({"code": "B", "name": "y", "level": "city", "parent_code": "A"}, box(0, 0, 1, 1))],
-     "parent 'A' is a city; a parent must be of a higher level"),
-    ([({"code": "A", "name": "x", "level": "city"}, box(0, 0, 1, 1)),
-      ({"code": "A", "name": "y", "level": "city"}, box(0, 0, 1, 1))], "code 'A' appears twice"),
-    ([({"code": "A", "name": "x", "level": "city"}, box(500000, 0, 500001, 1))],
-     "outside the longitude/latitude range"),
-    ([({"code": "A", "name": "x", "level": "city"}, None),
-      ({"code": "B", "name": "y", "level": "city"}, box(0, 0, 1, 1))],
-     "feature 1 (A): no geometry"),
-])
+@pytest.mark.parametrize(
+    ("features", "fragment"),
+    [
+        ([({"code": "A", "level": "province"}, box(0, 0, 1, 1))], "feature 1: no 'name' property"),
+        (
+            [
+                ({"name": "x", "level": "province"}, box(0, 0, 1, 1)),
+                ({"name": "y", "level": "province"}, box(0, 0, 1, 1)),
+            ],
+            "feature 2: no 'code' property",
+        ),
+        ([({"code": "A", "name": "x"}, box(0, 0, 1, 1))], "no 'level' property"),
+        (
+            [({"code": "A", "name": "x", "level": "county"}, box(0, 0, 1, 1))],
+            "unknown level 'county'",
+        ),
+        (
+            [({"code": "A", "name": "x", "level": "city", "parent_code": "NOPE"}, box(0, 0, 1, 1))],
+            "parent 'NOPE' is neither in the files nor in the database",
+        ),
+        (
+            [
+                ({"code": "A", "name": "x", "level": "city"}, box(0, 0, 1, 1)),
+                ({"code": "B", "name": "y", "level": "city", "parent_code": "A"}, box(0, 0, 1, 1)),
+            ],
+            "parent 'A' is a city; a parent must be of a higher level",
+        ),
+        (
+            [
+                ({"code": "A", "name": "x", "level": "city"}, box(0, 0, 1, 1)),
+                ({"code": "A", "name": "y", "level": "city"}, box(0, 0, 1, 1)),
+            ],
+            "code 'A' appears twice",
+        ),
+        (
+            [({"code": "A", "name": "x", "level": "city"}, box(500000, 0, 500001, 1))],
+            "outside the longitude/latitude range",
+        ),
+        (
+            [
+                ({"code": "A", "name": "x", "level": "city"}, None),
+                ({"code": "B", "name": "y", "level": "city"}, box(0, 0, 1, 1)),
+            ],
+            "feature 1 (A): no geometry",
+        ),
+    ],
+)
 def test_bad_features_are_rejected_with_a_clear_message(session, sql, tmp_path, features, fragment):
     path = write_geojson(tmp_path / "bad.geojson", features)
     with pytest.raises(ValidationError) as caught:
@@ -263,17 +346,23 @@ def test_bad_features_are_rejected_with_a_clear_message(session, sql, tmp_path, 
 
 def test_outlet_inside_a_loaded_city_gets_that_city(session, sql, subset_files):
     load_region_files(session, subset_files)
-    hangzhou, zhejiang, beijing = (sql("SELECT id FROM regions WHERE code = :c", c=c).scalar()
-                                   for c in ("330100", "330000", "110000"))
+    hangzhou, zhejiang, beijing = (
+        sql("SELECT id FROM regions WHERE code = :c", c=c).scalar()
+        for c in ("330100", "330000", "110000")
+    )
     for code, region in (("330100", hangzhou), ("110000", beijing)):
-        got = sql("INSERT INTO outlets (code, name, tier, location) SELECT :o, '门店', 'retail',"
-                  " label_point FROM regions WHERE code = :c RETURNING region_id",
-                  o=f"O-{code}", c=code).scalar()
+        got = sql(
+            "INSERT INTO outlets (code, name, tier, location) SELECT :o, '门店', 'retail',"
+            " label_point FROM regions WHERE code = :c RETURNING region_id",
+            o=f"O-{code}",
+            c=code,
+        ).scalar()
         assert got == region  # the city where there is one, else the province
     assert zhejiang != hangzhou
 
 
 # --- the command line --------------------------------------------------------------------------
+
 
 def test_cli_load_then_list(cli, subset_files):
     paths = [str(p) for p in subset_files]
@@ -301,8 +390,10 @@ def test_cli_rejects_an_unreadable_file(cli, tmp_path):
 
 
 def test_cli_rejects_a_file_with_only_points(cli, tmp_path):
-    path = write_geojson(tmp_path / "points.geojson", [
-        ({"code": "X", "name": "点", "level": "city"}, {"type": "Point", "coordinates": [1, 2]})])
+    path = write_geojson(
+        tmp_path / "points.geojson",
+        [({"code": "X", "name": "点", "level": "city"}, {"type": "Point", "coordinates": [1, 2]})],
+    )
     result = cli.invoke(args=["regions", "load", str(path)])
     assert result.exit_code == 1
     assert f"error: {path}: no usable Polygon or MultiPolygon geometry" in result.output

@@ -74,12 +74,9 @@ class FilterQuery(Query):
             base = base.with_(radius_m={**base.radius_m, **radius})
         return base.with_(**extra)
 
-
     def check_distributor(self) -> None:
         """A distributor outside the caller's scope is as unknown as a missing one (no leak)."""
-        if self.distributor and not outlet_visible(
-            get_session(), current_user(), self.distributor
-        ):
+        if self.distributor and not outlet_visible(get_session(), current_user(), self.distributor):
             raise ValidationError(
                 f"no outlet with code {self.distributor!r}",
                 fields={"query.distributor": "not found"},

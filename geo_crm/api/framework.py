@@ -1,4 +1,5 @@
-"""Declaring API operations once: pydantic models validate the request and feed the OpenAPI document.
+"""Declaring API operations once: pydantic models validate the request and feed the OpenAPI
+document.
 
 Every ``/api/v1`` view is declared with :func:`operation`; the registry it fills is what
 ``/api/v1/openapi.json`` is built from, so a route cannot exist without being documented.
@@ -27,7 +28,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 class Body(BaseModel):
     """A JSON request body: unknown fields, NaN/Infinity and type coercion are refused."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, strict=True, str_strip_whitespace=True
+    )
 
 
 class Query(BaseModel):
@@ -88,7 +91,8 @@ def field_errors(exc: PydanticValidationError, prefix: str) -> dict[str, str]:
 
 @functools.cache
 def _list_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Query parameters that take several values (computed once per model: it is on every request)."""
+    """Query parameters that take several values (computed once per model: it is on every
+    request)."""
     hints = typing.get_type_hints(model)
     return frozenset(name for name, hint in hints.items() if "list" in str(hint).lower())
 
@@ -105,7 +109,9 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError("invalid query parameters", fields=field_errors(exc, "query")) from exc
+        raise ValidationError(
+            "invalid query parameters", fields=field_errors(exc, "query")
+        ) from exc
 
 
 def json_payload() -> typing.Any:
@@ -121,7 +127,9 @@ def json_payload() -> typing.Any:
 def parse_body(model: type[BaseModel]) -> BaseModel:
     payload = json_payload()
     if not isinstance(payload, dict):
-        raise ValidationError("the body must be a JSON object", fields={"body": "expected an object"})
+        raise ValidationError(
+            "the body must be a JSON object", fields={"body": "expected an object"}
+        )
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
@@ -180,10 +188,18 @@ def operation(
         path, params = _openapi_path(rule)
         REGISTRY.append(
             Operation(
-                path=path, method=method.lower(), endpoint=f"api.{endpoint}", summary=summary,
-                description=(view.__doc__ or "").strip(), tags=tags, body=body, query=query,
-                responses=responses or {200: None}, produces=produces or ["application/json"],
-                body_content_types=body_content_types or ["application/json"], path_params=params,
+                path=path,
+                method=method.lower(),
+                endpoint=f"api.{endpoint}",
+                summary=summary,
+                description=(view.__doc__ or "").strip(),
+                tags=tags,
+                body=body,
+                query=query,
+                responses=responses or {200: None},
+                produces=produces or ["application/json"],
+                body_content_types=body_content_types or ["application/json"],
+                path_params=params,
             )
         )
         return wrapper

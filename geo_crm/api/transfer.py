@@ -37,14 +37,17 @@ class ImportForm(Query):
     skip_invalid: bool = Field(False, description="write the valid rows and report the others")
     dry_run: bool = Field(False, description="validate and count only; write nothing")
     format: Literal["csv", "xlsx", "geojson"] | None = Field(
-        None, description="default: from the file name, else detected")
-    encoding: str | None = Field(None, max_length=32,
-                                 description="CSV text encoding (default: UTF-8, else GB18030)")
+        None, description="default: from the file name, else detected"
+    )
+    encoding: str | None = Field(
+        None, max_length=32, description="CSV text encoding (default: UTF-8, else GB18030)"
+    )
 
 
 class OutletImportForm(ImportForm):
     crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(
-        None, description="coordinate system of rows without a crs cell (default wgs84)")
+        None, description="coordinate system of rows without a crs cell (default wgs84)"
+    )
 
 
 class ProblemOut(Out):
@@ -79,9 +82,12 @@ def _form_schema(model: type[Query]) -> dict:
     schema = model.model_json_schema()
     schema.pop("title", None)
     schema["properties"] = {
-        "file": {"type": "string", "format": "binary",
-                 "description": "CSV (UTF-8 or GB18030), XLSX or GeoJSON; columns in "
-                                "docs/import-export.md"},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "CSV (UTF-8 or GB18030), XLSX or GeoJSON; columns in "
+            "docs/import-export.md",
+        },
         **schema["properties"],
     }
     schema["required"] = ["file"]
@@ -100,8 +106,9 @@ def _upload(kind: str, form_model: type[ImportForm]):
         raise UnsupportedMediaType("send the file as multipart/form-data in a field named 'file'")
     upload = request.files.get("file")  # parsing the body: 413 past MAX_CONTENT_LENGTH
     if upload is None or not upload.filename:
-        raise ValidationError("no file: send it in a multipart field named 'file'",
-                              fields={"form.file": "required"})
+        raise ValidationError(
+            "no file: send it in a multipart field named 'file'", fields={"form.file": "required"}
+        )
     try:
         form = form_model.model_validate(request.form.to_dict())
     except PydanticValidationError as exc:
@@ -110,8 +117,9 @@ def _upload(kind: str, form_model: type[ImportForm]):
     if kind == "outlets":
         options["user_id"] = _acting_user_id()
     session = get_session()
-    report: ImportReport = IMPORTERS[kind](session, upload.stream, name=upload.filename,
-                                           fmt=form.format, **options)
+    report: ImportReport = IMPORTERS[kind](
+        session, upload.stream, name=upload.filename, fmt=form.format, **options
+    )
     if not report.written:
         session.rollback()
     if report.failed:
@@ -132,9 +140,15 @@ def _upload(kind: str, form_model: type[ImportForm]):
 _RESPONSES = {200: ImportReportOut, 413: None, 415: None, 422: None}
 
 
-@operation("/imports/outlets", "POST", summary="Import outlets from a file", tags=TAGS,
-           body=_form_schema(OutletImportForm), body_content_types=["multipart/form-data"],
-           responses=_RESPONSES)
+@operation(
+    "/imports/outlets",
+    "POST",
+    summary="Import outlets from a file",
+    tags=TAGS,
+    body=_form_schema(OutletImportForm),
+    body_content_types=["multipart/form-data"],
+    responses=_RESPONSES,
+)
 def import_outlets():
     """Insert or update outlets by code from CSV, XLSX or GeoJSON; unchanged rows stay as they are.
 
@@ -144,17 +158,29 @@ def import_outlets():
     return _upload("outlets", OutletImportForm)
 
 
-@operation("/imports/products", "POST", summary="Import products from a file", tags=TAGS,
-           body=_form_schema(ImportForm), body_content_types=["multipart/form-data"],
-           responses=_RESPONSES)
+@operation(
+    "/imports/products",
+    "POST",
+    summary="Import products from a file",
+    tags=TAGS,
+    body=_form_schema(ImportForm),
+    body_content_types=["multipart/form-data"],
+    responses=_RESPONSES,
+)
 def import_products():
     """Insert or update products by sku from CSV or XLSX."""
     return _upload("products", ImportForm)
 
 
-@operation("/imports/sales", "POST", summary="Import sales records from a file", tags=TAGS,
-           body=_form_schema(ImportForm), body_content_types=["multipart/form-data"],
-           responses=_RESPONSES)
+@operation(
+    "/imports/sales",
+    "POST",
+    summary="Import sales records from a file",
+    tags=TAGS,
+    body=_form_schema(ImportForm),
+    body_content_types=["multipart/form-data"],
+    responses=_RESPONSES,
+)
 def import_sales():
     """Insert sales records (update them by reference) from CSV or XLSX."""
     return _upload("sales", ImportForm)
@@ -175,16 +201,27 @@ OutletExportQuery = create_model(
     "OutletExportQuery",
     __base__=Query,
     format=(Literal["csv", "xlsx", "geojson"], Field("csv", description="file format")),
-    encoding=(Literal["utf-8", "gb18030"],
-              Field("utf-8", description="CSV encoding (UTF-8 is written with a BOM)")),
-    **{name: (info.annotation, info) for name, info in OutletListQuery.model_fields.items()
-       if name not in _LIST_ONLY},
+    encoding=(
+        Literal["utf-8", "gb18030"],
+        Field("utf-8", description="CSV encoding (UTF-8 is written with a BOM)"),
+    ),
+    **{
+        name: (info.annotation, info)
+        for name, info in OutletListQuery.model_fields.items()
+        if name not in _LIST_ONLY
+    },
 )
 
 
-@operation("/outlets/export", "GET", summary="Export outlets as CSV, XLSX or GeoJSON", tags=TAGS,
-           query=OutletExportQuery, responses={200: None, 422: None},
-           produces=[MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["geojson"]])
+@operation(
+    "/outlets/export",
+    "GET",
+    summary="Export outlets as CSV, XLSX or GeoJSON",
+    tags=TAGS,
+    query=OutletExportQuery,
+    responses={200: None, 422: None},
+    produces=[MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["geojson"]],
+)
 def export_outlets_file(query):
     """Outlets matching the list's filters, as a file with the import's columns (re-importable).
 
@@ -197,11 +234,17 @@ def export_outlets_file(query):
     session = get_session()
     problems = check_filters(session, filters)
     if problems:
-        raise ValidationError("unknown filter value",
-                              fields={f"query.{k}": v for k, v in problems.items()})
+        raise ValidationError(
+            "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
+        )
     user = signed_in_user()
-    export = export_outlets(session, query.format, filters=filters, encoding=query.encoding,
-                            scope=outlet_scope(user) if user is not None else None)
+    export = export_outlets(
+        session,
+        query.format,
+        filters=filters,
+        encoding=query.encoding,
+        scope=outlet_scope(user) if user is not None else None,
+    )
     # spooled inside the view: the request's session (and its server-side cursor) ends with
     # the request, before a streamed body would be read; memory stays bounded all the same
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
@@ -210,6 +253,11 @@ def export_outlets_file(query):
     size = spool.tell()
     spool.seek(0)
     LOGGER.info("exported %d outlets as %s (%d bytes)", export.rows, export.fmt, size)
-    return Response(_drain(spool), content_type=export.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{export.filename}"',
-                             "Content-Length": str(size)})
+    return Response(
+        _drain(spool),
+        content_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Content-Length": str(size),
+        },
+    )

@@ -44,7 +44,8 @@ def defaults() -> dict:
             hours=int(env.get("GEO_CRM_SESSION_HOURS", "12"))
         ),
         "WTF_CSRF_CHECK_DEFAULT": False,  # the policy decides which requests need the token
-        "WTF_CSRF_TIME_LIMIT": None,  # valid as long as the session: a phone page may stay open all day
+        # valid as long as the session: a phone page may stay open all day
+        "WTF_CSRF_TIME_LIMIT": None,
     }
 
 

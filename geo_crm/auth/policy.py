@@ -77,13 +77,15 @@ REVIEWER_EVENT = roles("admin", "manager", objects={"event_id": "geotag_event"})
 OBJECT_CHECKS: dict[str, Callable[[Any, Principal, Any], bool]] = {
     "outlet": scope.outlet_visible,
     "outlet_id": scope.outlet_id_visible,
-    "outlet_ref": scope.outlet_ref_visible,  # code, or id when all digits (services.outlets.find_outlet_id)
+    # code, or id when all digits (services.outlets.find_outlet_id)
+    "outlet_ref": scope.outlet_ref_visible,
     "sale": scope.sale_visible,
     "region": scope.region_visible,
     "geotag_event": scope.geotag_event_visible,
 }
 
-# endpoint -> rule. ONE line per endpoint; tests/test_access_matrix.py fails for any route missing here.
+# endpoint -> rule. ONE line per endpoint; tests/test_access_matrix.py fails for any route
+# missing here.
 RULES: dict[str, Rule] = {
     # infrastructure
     "static": PUBLIC,

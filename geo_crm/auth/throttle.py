@@ -45,7 +45,8 @@ _STATE = text("""
 
 
 def check(session: Session, username: str, ip: str, limits: ThrottleLimits) -> ThrottleState:
-    """Whether this pair (or this address) is blocked now; takes the pair's lock for the transaction."""
+    """Whether this pair (or this address) is blocked now; takes the pair's lock for the
+    transaction."""
     params = {"u": _key(username), "ip": ip[:45], "window": limits.window_s}
     session.execute(_LOCK, params)
     row = session.execute(_STATE, params).one()

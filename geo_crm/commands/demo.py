@@ -19,21 +19,27 @@ from ..services.demo import (
     outlet_count,
 )
 
-_TIER_LABELS = {"distributor": "总经销 distributors", "wholesaler_2": "二批 wholesalers_2",
-                "wholesaler_3": "三批 wholesalers_3", "retail": "零售 retail outlets"}
+_TIER_LABELS = {
+    "distributor": "总经销 distributors",
+    "wholesaler_2": "二批 wholesalers_2",
+    "wholesaler_3": "三批 wholesalers_3",
+    "retail": "零售 retail outlets",
+}
 
 
 def _echo_report(report: DemoReport) -> None:
-    click.echo(f"  {report.total_outlets:>10,} outlets in {report.regions} regions "
-               f"(seed {report.seed})")
+    click.echo(
+        f"  {report.total_outlets:>10,} outlets in {report.regions} regions (seed {report.seed})"
+    )
     for tier in TIERS:
         click.echo(f"  {report.outlets[tier]:>10,} {_TIER_LABELS[tier]}")
     click.echo(f"  {report.untagged:>10,} not yet geotagged")
     click.echo(f"  {report.not_active:>10,} inactive or closed")
     click.echo(f"  {report.products:>10,} products")
     click.echo(f"  {report.plans:>10,} monthly plans")
-    click.echo(f"  {report.sales_records:>10,} sales records "
-               f"({report.records_with_debt:,} with debt)")
+    click.echo(
+        f"  {report.sales_records:>10,} sales records ({report.records_with_debt:,} with debt)"
+    )
     stages = ", ".join(f"{name} {sec:.1f}s" for name, sec in report.stages.items())
     click.echo(f"  {report.seconds:>10.1f} s ({stages})")
 
@@ -53,8 +59,13 @@ def _load_regions(session) -> int:
 
 
 @click.command("demo")
-@click.option("--outlets", default=30000, show_default=True, type=click.IntRange(min=10),
-              help="Total outlets to generate, across all tiers.")
+@click.option(
+    "--outlets",
+    default=30000,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="Total outlets to generate, across all tiers.",
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
 @click.option("--reset", is_flag=True, help="Delete the existing network and generate a new one.")
 @click.option("--no-serve", is_flag=True, help="Prepare the data but do not start the web app.")
@@ -75,8 +86,10 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
         click.echo(f"       {regions:,} regions")
         existing = outlet_count(session)
         if existing and not reset:
-            click.echo(f"[3/4] network: reusing the {existing:,} outlets already there "
-                       "(--reset generates a new one)")
+            click.echo(
+                f"[3/4] network: reusing the {existing:,} outlets already there "
+                "(--reset generates a new one)"
+            )
         else:
             if existing:
                 click.echo(f"[3/4] network: deleting {existing:,} outlets and their records …")

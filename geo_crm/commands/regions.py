@@ -22,17 +22,23 @@ def regions_group() -> None:
 def _codes(label: str, codes: list[str]) -> None:
     click.echo(f"{label}: {len(codes)}")
     if codes:
-        click.echo(textwrap.fill(" ".join(codes), 100, initial_indent="  ",
-                                 subsequent_indent="  "))
+        click.echo(textwrap.fill(" ".join(codes), 100, initial_indent="  ", subsequent_indent="  "))
 
 
 @regions_group.command("load")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--level", type=click.Choice(REGION_LEVELS),
-              help="Level of every feature (overrides the files' 'level' property).")
-@click.option("--parent", "parent_code", metavar="CODE",
-              help="Parent region code of every feature (otherwise the files' parent_code, "
-                   "else the smallest higher-level region that contains it).")
+@click.option(
+    "--level",
+    type=click.Choice(REGION_LEVELS),
+    help="Level of every feature (overrides the files' 'level' property).",
+)
+@click.option(
+    "--parent",
+    "parent_code",
+    metavar="CODE",
+    help="Parent region code of every feature (otherwise the files' parent_code, "
+    "else the smallest higher-level region that contains it).",
+)
 @with_appcontext
 def load_cmd(paths: tuple[Path, ...], level: str | None, parent_code: str | None) -> None:
     """Insert or update regions from GeoJSON or any OGR-readable PATHs (by code); reloading
@@ -59,11 +65,15 @@ def load_cmd(paths: tuple[Path, ...], level: str | None, parent_code: str | None
 def list_cmd(level: str | None) -> None:
     """Print code, level, name, parent code and area (km²) of every region."""
     with get_db().session() as session:
-        rows = session.execute(text(
-            "SELECT r.code, r.level, r.name, p.code, r.area_m2 / 1e6 FROM regions r"
-            " LEFT JOIN regions p ON p.id = r.parent_id"
-            " WHERE CAST(:level AS text) IS NULL OR r.level = :level"
-            " ORDER BY geo_crm_level_rank(r.level), r.code"), {"level": level}).all()
+        rows = session.execute(
+            text(
+                "SELECT r.code, r.level, r.name, p.code, r.area_m2 / 1e6 FROM regions r"
+                " LEFT JOIN regions p ON p.id = r.parent_id"
+                " WHERE CAST(:level AS text) IS NULL OR r.level = :level"
+                " ORDER BY geo_crm_level_rank(r.level), r.code"
+            ),
+            {"level": level},
+        ).all()
     click.echo(f"{'code':<10} {'level':<9} {'parent':<10} {'area km²':>12}  name")
     for code, lvl, name, parent, km2 in rows:
         click.echo(f"{code:<10} {lvl:<9} {parent or '-':<10} {km2:>12,.1f}  {name}")

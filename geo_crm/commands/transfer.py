@@ -72,82 +72,146 @@ def _import(kind: str, file: Path, *, progress: bool, **options) -> None:
         session.close()
     echo_report(report, file.name)
     if report.failed:
-        raise ValidationError(f"{report.invalid_rows} of {report.rows} rows are invalid: nothing "
-                              f"was written (fix them, or use --skip-invalid)")
+        raise ValidationError(
+            f"{report.invalid_rows} of {report.rows} rows are invalid: nothing "
+            f"was written (fix them, or use --skip-invalid)"
+        )
 
 
 def _common(command):
     """FILE and the options every import takes."""
-    for decorator in reversed((
-        click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS),
-                     help="File format (default: from the extension, else detected)."),
-        click.option("--encoding", help="Text encoding of a CSV file (default: UTF-8 with or "
-                                        "without BOM, else GB18030)."),
-        click.option("--skip-invalid", is_flag=True,
-                     help="Write the valid rows and report the others (default: all or nothing)."),
-        click.option("--dry-run", is_flag=True, help="Validate and count only; write nothing."),
-        click.option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
-        with_appcontext,
-    )):
+    for decorator in reversed(
+        (
+            click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(IMPORT_FORMATS),
+                help="File format (default: from the extension, else detected).",
+            ),
+            click.option(
+                "--encoding",
+                help="Text encoding of a CSV file (default: UTF-8 with or "
+                "without BOM, else GB18030).",
+            ),
+            click.option(
+                "--skip-invalid",
+                is_flag=True,
+                help="Write the valid rows and report the others (default: all or nothing).",
+            ),
+            click.option("--dry-run", is_flag=True, help="Validate and count only; write nothing."),
+            click.option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+            with_appcontext,
+        )
+    ):
         command = decorator(command)
     return command
 
 
-@click.group("import", help="Import outlets, products or sales records from CSV, XLSX or "
-                            "GeoJSON (columns: docs/import-export.md).")
+@click.group(
+    "import",
+    help="Import outlets, products or sales records from CSV, XLSX or "
+    "GeoJSON (columns: docs/import-export.md).",
+)
 def import_group() -> None:
     pass
 
 
 @import_group.command("outlets")
 @_common
-@click.option("--crs", type=click.Choice(CRS_NAMES),
-              help="Coordinate system of rows without a crs cell (default wgs84).")
+@click.option(
+    "--crs",
+    type=click.Choice(CRS_NAMES),
+    help="Coordinate system of rows without a crs cell (default wgs84).",
+)
 def import_outlets_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress, crs) -> None:
     """Insert or update outlets by code; an unchanged row is not rewritten."""
-    _import("outlets", file, fmt=fmt, encoding=encoding, skip_invalid=skip_invalid,
-            dry_run=dry_run, progress=progress, crs=crs)
+    _import(
+        "outlets",
+        file,
+        fmt=fmt,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        progress=progress,
+        crs=crs,
+    )
 
 
 @import_group.command("products")
 @_common
 def import_products_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress) -> None:
     """Insert or update products by sku."""
-    _import("products", file, fmt=fmt, encoding=encoding, skip_invalid=skip_invalid,
-            dry_run=dry_run, progress=progress)
+    _import(
+        "products",
+        file,
+        fmt=fmt,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        progress=progress,
+    )
 
 
 @import_group.command("sales")
 @_common
 def import_sales_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress) -> None:
     """Insert sales records (or update them by reference)."""
-    _import("sales", file, fmt=fmt, encoding=encoding, skip_invalid=skip_invalid,
-            dry_run=dry_run, progress=progress)
+    _import(
+        "sales",
+        file,
+        fmt=fmt,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        progress=progress,
+    )
 
 
 @click.command("export")
 @click.argument("kind", type=click.Choice(["outlets"]))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (default: standard output).")
-@click.option("--encoding", type=click.Choice(["utf-8", "gb18030"]), default="utf-8",
-              show_default=True, help="CSV text encoding (UTF-8 is written with a BOM).")
-@click.option("--tier", multiple=True, type=click.Choice(TIERS),
-              help="Only this tier (repeatable).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "gb18030"]),
+    default="utf-8",
+    show_default=True,
+    help="CSV text encoding (UTF-8 is written with a BOM).",
+)
+@click.option(
+    "--tier", multiple=True, type=click.Choice(TIERS), help="Only this tier (repeatable)."
+)
 @click.option("--region", metavar="CODE", help="Only outlets in this region or its sub-regions.")
 @click.option("--distributor", metavar="CODE", help="Only this outlet and its downstream network.")
-@click.option("--status", multiple=True, type=click.Choice(OUTLET_STATUSES),
-              help="Only this status (repeatable).")
-@click.option("--geotagged/--untagged", default=None,
-              help="Only outlets with / without a location.")
+@click.option(
+    "--status",
+    multiple=True,
+    type=click.Choice(OUTLET_STATUSES),
+    help="Only this status (repeatable).",
+)
+@click.option(
+    "--geotagged/--untagged", default=None, help="Only outlets with / without a location."
+)
 @click.option("--q", metavar="TEXT", help="Only outlets whose name or code contains TEXT.")
 @with_appcontext
-def export_cmd(kind, fmt, output, encoding, tier, region, distributor, status, geotagged,
-               q) -> None:
+def export_cmd(
+    kind, fmt, output, encoding, tier, region, distributor, status, geotagged, q
+) -> None:
     """Export outlets as CSV, XLSX or GeoJSON with the import's columns (re-importable)."""
-    filters = OutletFilters(tier=list(tier) or None, region=region, distributor=distributor,
-                            status=list(status) or None, geotagged=geotagged, q=q)
+    filters = OutletFilters(
+        tier=list(tier) or None,
+        region=region,
+        distributor=distributor,
+        status=list(status) or None,
+        geotagged=geotagged,
+        q=q,
+    )
     session = get_db().session()
     try:
         problems = check_filters(session, filters)
@@ -169,8 +233,9 @@ def export_cmd(kind, fmt, output, encoding, tier, region, distributor, status, g
                 raise GeoCrmError(f"cannot write {output}: {exc.strerror or exc}") from exc
     finally:
         session.close()
-    click.echo(f"exported {export.rows} outlets ({fmt})" + (f" to {output}" if output else ""),
-               err=True)
+    click.echo(
+        f"exported {export.rows} outlets ({fmt})" + (f" to {output}" if output else ""), err=True
+    )
 
 
 COMMANDS = [import_group, export_cmd]

@@ -56,14 +56,19 @@ PURCHASES = {1: 5.0, 2: 3.0, 3: 1.8}
 MEDIAN_CASES = {1: 120.0, 2: 30.0, 3: 5.0}
 MARKUP = {1: 1.00, 2: 1.06, 3: 1.12}
 
-_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
-                 "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹"
-                 "孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱")
-_GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红梅玉文辉鹏飞海燕志"
-              "春德庆晓东林峰波斌宇浩凯")
-_BRANDS = tuple("鑫源 华联 顺发 永盛 福满 兴隆 金诚 恒通 百佳 家乐 万家 宏达 利民 惠民 佳佳 "
-                "富源 聚福 吉祥 和顺 天天 东方 祥和 瑞丰 隆鑫 盛达 民生 红星 金盛 丰源 乐购 "
-                "嘉和 同心 众兴 康乐 百信 新星".split())
+_SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
+    "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹"
+    "孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱"
+)
+_GIVEN = list(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红梅玉文辉鹏飞海燕志春德庆晓东林峰波斌宇浩凯"
+)
+_BRANDS = tuple(
+    "鑫源 华联 顺发 永盛 福满 兴隆 金诚 恒通 百佳 家乐 万家 宏达 利民 惠民 佳佳 "
+    "富源 聚福 吉祥 和顺 天天 东方 祥和 瑞丰 隆鑫 盛达 民生 红星 金盛 丰源 乐购 "
+    "嘉和 同心 众兴 康乐 百信 新星".split()
+)
 _SHOP_WORDS = (
     ("商贸有限公司", "贸易有限公司", "食品有限公司", "供应链有限公司"),
     ("批发部", "商贸行", "食品批发部", "副食批发部"),
@@ -72,13 +77,52 @@ _SHOP_WORDS = (
 )
 _TOWN_A = list("东西南北新大小上下前后中高长永安太白黄青石龙马")
 _TOWN_B = list("关城湖港桥庄集口坪店河山岗塘湾坝铺营寨")
-_ROADS = tuple("人民 解放 建设 中山 和平 新华 胜利 文化 朝阳 长江 黄河 幸福 团结 光明 工业 "
-               "商业 振兴 迎宾".split())
+_ROADS = tuple(
+    "人民 解放 建设 中山 和平 新华 胜利 文化 朝阳 长江 黄河 幸福 团结 光明 工业 "
+    "商业 振兴 迎宾".split()
+)
 _ROAD_KIND = ("路", "街", "大道", "巷")
-_PHONE_PREFIX = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156,
-                          157, 158, 159, 177, 180, 181, 182, 183, 185, 186, 187, 188, 189, 199])
-_PLAN_NOTES = ("春节促销：买十送一", "陈列费支持 2000 元", "冰柜投放 3 台", "新品铺货奖励 5%",
-               "旺季返利 2%", "堆头费用厂家承担")
+_PHONE_PREFIX = np.array(
+    [
+        130,
+        131,
+        132,
+        133,
+        135,
+        136,
+        137,
+        138,
+        139,
+        150,
+        151,
+        152,
+        153,
+        155,
+        156,
+        157,
+        158,
+        159,
+        177,
+        180,
+        181,
+        182,
+        183,
+        185,
+        186,
+        187,
+        188,
+        189,
+        199,
+    ]
+)
+_PLAN_NOTES = (
+    "春节促销：买十送一",
+    "陈列费支持 2000 元",
+    "冰柜投放 3 台",
+    "新品铺货奖励 5%",
+    "旺季返利 2%",
+    "堆头费用厂家承担",
+)
 _NAME_SUFFIXES = ("特别行政区", "自治州", "自治区", "地区", "市", "盟", "省")
 
 NULL = "\\N"  # COPY text format
@@ -164,8 +208,9 @@ def fetch_areas(session: Session, region_codes: Sequence[str] | None = None) -> 
     With ``region_codes``, only those regions and the regions below them count. Boundaries
     are fetched once and tested in memory (shapely, vectorised).
     """
-    rows = session.execute(text(
-        "SELECT id, code, name, level, parent_id FROM regions ORDER BY code")).all()
+    rows = session.execute(
+        text("SELECT id, code, name, level, parent_id FROM regions ORDER BY code")
+    ).all()
     by_id = {r.id: r for r in rows}
     children: dict[int, list[int]] = {}
     for r in rows:
@@ -194,9 +239,15 @@ def fetch_areas(session: Session, region_codes: Sequence[str] | None = None) -> 
             parent = by_id[parent].parent_id
         return False
 
-    ids = [r.id for r in rows if r.id in chosen and (
-        r.level == "city"
-        or (not any(c in chosen for c in children.get(r.id, [])) and not has_city_above(r.id)))]
+    ids = [
+        r.id
+        for r in rows
+        if r.id in chosen
+        and (
+            r.level == "city"
+            or (not any(c in chosen for c in children.get(r.id, [])) and not has_city_above(r.id))
+        )
+    ]
     if not ids:
         raise GeoCrmError("no regions to place outlets in: load region boundaries first")
 
@@ -207,15 +258,28 @@ def fetch_areas(session: Session, region_codes: Sequence[str] | None = None) -> 
         return node.name if node is not None and node.level == "province" else ""
 
     areas = []
-    for r in session.execute(text(
+    for r in session.execute(
+        text(
             "SELECT id, code, name, ST_AsBinary(boundary) AS wkb, ST_X(label_point) AS lon, "
-            "ST_Y(label_point) AS lat, area_m2 FROM regions WHERE id = ANY(:ids) ORDER BY code"),
-            {"ids": ids}):
+            "ST_Y(label_point) AS lat, area_m2 FROM regions WHERE id = ANY(:ids) ORDER BY code"
+        ),
+        {"ids": ids},
+    ):
         geom = shapely.from_wkb(bytes(r.wkb))
         shapely.prepare(geom)
         province = province_of(r.id)
-        areas.append(Area(r.id, r.code, r.name, "" if province == r.name else province,
-                          r.lon, r.lat, r.area_m2, geom))
+        areas.append(
+            Area(
+                r.id,
+                r.code,
+                r.name,
+                "" if province == r.name else province,
+                r.lon,
+                r.lat,
+                r.area_m2,
+                geom,
+            )
+        )
     return areas
 
 
@@ -318,15 +382,22 @@ def _place(areas: list[Area], table: np.ndarray, rng):
         scale = 1.0 + 4.0 * np.sqrt(weight / weight.max())  # km
         names = ["城区"] + [
             f"{_TOWN_A[a]}{_TOWN_B[b]}{'镇' if s else '乡'}"
-            for a, b, s in zip(rng.integers(0, len(_TOWN_A), n_towns - 1),
-                               rng.integers(0, len(_TOWN_B), n_towns - 1),
-                               rng.random(n_towns - 1) < 0.8, strict=True)]
+            for a, b, s in zip(
+                rng.integers(0, len(_TOWN_A), n_towns - 1),
+                rng.integers(0, len(_TOWN_B), n_towns - 1),
+                rng.random(n_towns - 1) < 0.8,
+                strict=True,
+            )
+        ]
         town_names.append(names)
         towns = [np.arange(n_d) % n_towns]
         scales = [np.full(n_d, 1.5)]
         rural = [np.zeros(n_d, dtype=bool)]
-        for n, power, factor, rural_share in ((n_2, 1.3, 0.6, 0.0), (n_3, 1.0, 0.8, 0.03),
-                                              (n_r, 0.8, 1.0, 0.10)):
+        for n, power, factor, rural_share in (
+            (n_2, 1.3, 0.6, 0.0),
+            (n_3, 1.0, 0.8, 0.03),
+            (n_r, 0.8, 1.0, 0.10),
+        ):
             p = weight**power
             t = rng.choice(n_towns, n, p=p / p.sum())
             towns.append(t)
@@ -343,8 +414,9 @@ def _place(areas: list[Area], table: np.ndarray, rng):
             per_tier[ti].append((np.full(n, ai), town[sl], x[sl], y[sl], is_rural[sl]))
             start += n
     cols = [np.concatenate([part[i] for tier in per_tier for part in tier]) for i in range(5)]
-    tier = np.concatenate([np.full(sum(len(p[0]) for p in tier), ti)
-                           for ti, tier in enumerate(per_tier)])
+    tier = np.concatenate(
+        [np.full(sum(len(p[0]) for p in tier), ti) for ti, tier in enumerate(per_tier)]
+    )
     return tier, *cols, town_names
 
 
@@ -367,8 +439,9 @@ def _nearby(tree_pts, tree_idx, query_pts, rng, k: int) -> np.ndarray:
 def _parents(tier, area, x, y, areas, rng) -> np.ndarray:
     """w2 → nearest distributor, w3 → a near w2, retail → a near w3 (or now and then a w2)."""
     lat0 = np.array([a.lat for a in areas])[area]
-    pts = np.column_stack([x * KM_PER_DEG_LON * np.cos(np.radians(lat0)),
-                           y * KM_PER_DEG_LAT, area * 1e5])
+    pts = np.column_stack(
+        [x * KM_PER_DEG_LON * np.cos(np.radians(lat0)), y * KM_PER_DEG_LAT, area * 1e5]
+    )
     parent = np.full(len(tier), -1, dtype=np.int64)
     of = [np.flatnonzero(tier == t) for t in range(4)]
     parent[of[1]] = _nearby(pts[of[0]], of[0], pts[of[1]], rng, k=1)
@@ -395,8 +468,9 @@ def _texts(tier, area, town, rural, areas, town_names, rng):
     for t in range(4):
         sel = tier == t
         counters[sel] = np.arange(1, int(sel.sum()) + 1)
-    code = [f"{CODE_PREFIX[t]}{c:06d}"
-            for t, c in zip(tier.tolist(), counters.tolist(), strict=True)]
+    code = [
+        f"{CODE_PREFIX[t]}{c:06d}" for t, c in zip(tier.tolist(), counters.tolist(), strict=True)
+    ]
     short = [_short_name(a.name) for a in areas]
     brand, surname = _pick(_BRANDS, n, rng), _pick(_SURNAMES, n, rng)
     word = [_pick(words, n, rng) for words in _SHOP_WORDS]
@@ -405,8 +479,11 @@ def _texts(tier, area, town, rural, areas, town_names, rng):
     number = rng.integers(1, 400, n)
     given = _pick(_GIVEN, n, rng)
     given2 = np.where(rng.random(n) < 0.6, _pick(_GIVEN, n, rng), "")
-    phone = (_PHONE_PREFIX[rng.integers(0, len(_PHONE_PREFIX), n)] * 10**8
-             + rng.integers(0, 10**8, n)).astype(str).tolist()
+    phone = (
+        (_PHONE_PREFIX[rng.integers(0, len(_PHONE_PREFIX), n)] * 10**8 + rng.integers(0, 10**8, n))
+        .astype(str)
+        .tolist()
+    )
     names, addresses, contacts = [], [], []
     for i, (t, a, tw) in enumerate(zip(tier.tolist(), area.tolist(), town.tolist(), strict=True)):
         town_name = town_names[a][tw]
@@ -448,9 +525,14 @@ def _sales(tier, parent, status, month_starts, today, rng):
     season = SEASON[[m.month - 1 for m in month_starts]]
     month = rng.choice(n_months, n, p=season / season.sum())
     month = np.where(status[buyer] == "closed", month // 2, month)  # closed: bought earlier
-    days = np.array([
-        today.day if m <= today < m + dt.timedelta(days=calendar.monthrange(m.year, m.month)[1])
-        else calendar.monthrange(m.year, m.month)[1] for m in month_starts])
+    days = np.array(
+        [
+            today.day
+            if m <= today < m + dt.timedelta(days=calendar.monthrange(m.year, m.month)[1])
+            else calendar.monthrange(m.year, m.month)[1]
+            for m in month_starts
+        ]
+    )
     start = np.array(month_starts, dtype="datetime64[D]")
     date = start[month] + (rng.random(n) * days[month]).astype(np.int64)
     popularity = np.array([p[4] for p in PRODUCTS])
@@ -468,8 +550,15 @@ def _sales(tier, parent, status, month_starts, today, rng):
     part_paid = (amount * rng.uniform(0.1, 0.9, n)).astype(np.int64)
     paid = np.where(debt, np.where(partial, part_paid, 0), amount)
     order = np.lexsort((buyer, date))
-    return (parent[buyer][order], buyer[order], date[order], product[order], qty[order],
-            amount[order], paid[order])
+    return (
+        parent[buyer][order],
+        buyer[order],
+        date[order],
+        product[order],
+        qty[order],
+        amount[order],
+        paid[order],
+    )
 
 
 def _plans(n_dist, sale_seller, sale_date, sale_product, sale_qty, month_starts, rng):
@@ -489,13 +578,24 @@ def _plans(n_dist, sale_seller, sale_date, sale_product, sale_qty, month_starts,
     d, m, p = (a.ravel() for a in np.indices((n_dist, n_months, n_prod)))
     amount = qty * np.array([pr[3] for pr in PRODUCTS])[p]
     noted = rng.random(len(qty)) < 0.08
-    notes = [(_PLAN_NOTES[i] if k else None) for k, i in
-             zip(noted.tolist(), rng.integers(0, len(_PLAN_NOTES), len(qty)).tolist(), strict=True)]
+    notes = [
+        (_PLAN_NOTES[i] if k else None)
+        for k, i in zip(
+            noted.tolist(), rng.integers(0, len(_PLAN_NOTES), len(qty)).tolist(), strict=True
+        )
+    ]
     return d, start[m], p, qty, amount, notes
 
 
-def build_network(areas: list[Area], *, outlets: int = 30000, seed: int = 42, months: int = 12,
-                  end_month: dt.date | None = None, today: dt.date | None = None) -> Network:
+def build_network(
+    areas: list[Area],
+    *,
+    outlets: int = 30000,
+    seed: int = 42,
+    months: int = 12,
+    end_month: dt.date | None = None,
+    today: dt.date | None = None,
+) -> Network:
     """The whole network in memory; the same seed and areas give the same network."""
     if not areas:
         raise GeoCrmError("no regions to place outlets in: load region boundaries first")
@@ -518,15 +618,29 @@ def build_network(areas: list[Area], *, outlets: int = 30000, seed: int = 42, mo
     sales = _sales(tier, parent, status, month_starts, today, rng)
     n_dist = int((tier == 0).sum())
     plans = _plans(n_dist, sales[0], sales[2], sales[3], sales[4], month_starts, rng)
-    return Network(tier, area, x, y, tagged, parent, status, code, name, address, contact, phone,
-                   *sales, *plans)
+    return Network(
+        tier,
+        area,
+        x,
+        y,
+        tagged,
+        parent,
+        status,
+        code,
+        name,
+        address,
+        contact,
+        phone,
+        *sales,
+        *plans,
+    )
 
 
 # -- writing -------------------------------------------------------------------------------------
 def _copy(raw, table: str, columns: Sequence[str], lines: list[str], chunk: int = 50000) -> None:
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
         for i in range(0, len(lines), chunk):
-            cp.write("".join(lines[i:i + chunk]))
+            cp.write("".join(lines[i : i + chunk]))
 
 
 def _money(fen: np.ndarray) -> list[str]:
@@ -537,10 +651,14 @@ def _upsert_products(session: Session) -> list[int]:
     rows = [{"sku": s, "name": n, "spec": sp, "unit": PRODUCT_UNIT} for s, n, sp, _, _ in PRODUCTS]
     ids = {}
     for row in rows:  # ten products: clarity beats batching here
-        ids[row["sku"]] = session.execute(text(
-            "INSERT INTO products (sku, name, spec, unit) VALUES (:sku, :name, :spec, :unit) "
-            "ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, spec = EXCLUDED.spec, "
-            "unit = EXCLUDED.unit RETURNING id"), row).scalar_one()
+        ids[row["sku"]] = session.execute(
+            text(
+                "INSERT INTO products (sku, name, spec, unit) VALUES (:sku, :name, :spec, :unit) "
+                "ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, spec = EXCLUDED.spec, "
+                "unit = EXCLUDED.unit RETURNING id"
+            ),
+            row,
+        ).scalar_one()
     return [ids[p[0]] for p in PRODUCTS]
 
 
@@ -549,14 +667,25 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
     session.flush()
-    clash = session.execute(text("SELECT code FROM outlets WHERE code = ANY(:codes) LIMIT 1"),
-                            {"codes": [net.code[0], net.code[-1]]}).scalar()
+    clash = session.execute(
+        text("SELECT code FROM outlets WHERE code = ANY(:codes) LIMIT 1"),
+        {"codes": [net.code[0], net.code[-1]]},
+    ).scalar()
     if clash:
         raise GeoCrmError(f"outlet {clash} already exists: clear the demo network first (--reset)")
     n = len(net)
-    ids = np.array(session.execute(text(
-        "SELECT nextval(pg_get_serial_sequence('outlets', 'id')) FROM generate_series(1, :n)"),
-        {"n": n}).scalars().all(), dtype=np.int64)
+    ids = np.array(
+        session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('outlets', 'id')) FROM generate_series(1, "
+                ":n)"
+            ),
+            {"n": n},
+        )
+        .scalars()
+        .all(),
+        dtype=np.int64,
+    )
     product_ids = np.array(_upsert_products(session), dtype=np.int64)
     raw = session.connection().connection.driver_connection
 
@@ -568,16 +697,36 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     lines = [
         f"{i}\t{c}\t{nm}\t{t}\t{NULL if p < 0 else p}\t{loc}\t{ad}\t{ct}\t{ph}\t{st}\n"
         for i, c, nm, t, p, loc, ad, ct, ph, st in zip(
-            ids.tolist(), net.code, net.name, tiers, parent_ids, locations.tolist(), net.address,
-            net.contact, net.phone, net.status.tolist(), strict=True)
+            ids.tolist(),
+            net.code,
+            net.name,
+            tiers,
+            parent_ids,
+            locations.tolist(),
+            net.address,
+            net.contact,
+            net.phone,
+            net.status.tolist(),
+            strict=True,
+        )
     ]
     stages["outlet rows"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    columns = ("id", "code", "name", "tier", "parent_id", "location", "address", "contact",
-               "phone", "status")
+    columns = (
+        "id",
+        "code",
+        "name",
+        "tier",
+        "parent_id",
+        "location",
+        "address",
+        "contact",
+        "phone",
+        "status",
+    )
     bounds = np.searchsorted(net.tier, np.arange(5))
     for t in range(4):  # parents before children: the trigger looks each parent up
-        _copy(raw, "outlets", columns, lines[bounds[t]:bounds[t + 1]])
+        _copy(raw, "outlets", columns, lines[bounds[t] : bounds[t + 1]])
     stages["outlets COPY"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -585,15 +734,34 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     lines = [
         f"{s}\t{b}\t{d}\t{p}\t{sp}\t{q}\t{a}\t{pd}\n"
         for s, b, d, p, sp, q, a, pd in zip(
-            ids[net.sale_seller].tolist(), ids[net.sale_buyer].tolist(),
-            net.sale_date.astype(str).tolist(), product_ids[net.sale_product].tolist(), specs,
-            net.sale_qty.tolist(), _money(net.sale_amount), _money(net.sale_paid), strict=True)
+            ids[net.sale_seller].tolist(),
+            ids[net.sale_buyer].tolist(),
+            net.sale_date.astype(str).tolist(),
+            product_ids[net.sale_product].tolist(),
+            specs,
+            net.sale_qty.tolist(),
+            _money(net.sale_amount),
+            _money(net.sale_paid),
+            strict=True,
+        )
     ]
     stages["sales rows"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _copy(raw, "sales_records",
-          ("seller_id", "buyer_id", "sale_date", "product_id", "spec", "quantity", "amount",
-           "amount_paid"), lines)
+    _copy(
+        raw,
+        "sales_records",
+        (
+            "seller_id",
+            "buyer_id",
+            "sale_date",
+            "product_id",
+            "spec",
+            "quantity",
+            "amount",
+            "amount_paid",
+        ),
+        lines,
+    )
     stages["sales COPY"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _record_payments(session, ids)
@@ -603,12 +771,28 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     lines = [
         f"{d}\t{m}\t{p}\t{q}\t{a}\t{NULL if nt is None else nt}\n"
         for d, m, p, q, a, nt in zip(
-            ids[net.plan_distributor].tolist(), net.plan_month.astype(str).tolist(),
-            product_ids[net.plan_product].tolist(), net.plan_qty.tolist(),
-            _money(net.plan_amount), net.plan_notes, strict=True)
+            ids[net.plan_distributor].tolist(),
+            net.plan_month.astype(str).tolist(),
+            product_ids[net.plan_product].tolist(),
+            net.plan_qty.tolist(),
+            _money(net.plan_amount),
+            net.plan_notes,
+            strict=True,
+        )
     ]
-    _copy(raw, "sales_plans", ("distributor_id", "month", "product_id", "target_quantity",
-                               "target_amount", "support_notes"), lines)
+    _copy(
+        raw,
+        "sales_plans",
+        (
+            "distributor_id",
+            "month",
+            "product_id",
+            "target_quantity",
+            "target_amount",
+            "support_notes",
+        ),
+        lines,
+    )
     stages["plans COPY"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -639,9 +823,15 @@ def _record_payments(session: Session, outlet_ids: np.ndarray) -> None:
     session.execute(text("SET LOCAL session_replication_role = origin"))
 
 
-def generate_network(session: Session, *, outlets: int = 30000, seed: int = 42,
-                     region_codes: list[str] | None = None, months: int = 12,
-                     end_month: dt.date | None = None) -> DemoReport:
+def generate_network(
+    session: Session,
+    *,
+    outlets: int = 30000,
+    seed: int = 42,
+    region_codes: list[str] | None = None,
+    months: int = 12,
+    end_month: dt.date | None = None,
+) -> DemoReport:
     """Generate and load a demo network in the session's transaction (the caller commits)."""
     started = time.perf_counter()
     t0 = started
@@ -666,8 +856,13 @@ def generate_network(session: Session, *, outlets: int = 30000, seed: int = 42,
         seed=seed,
         stages=stages,
     )
-    LOGGER.info("demo network: %d outlets, %d sales records, %d plans in %.1f s",
-                report.total_outlets, report.sales_records, report.plans, seconds)
+    LOGGER.info(
+        "demo network: %d outlets, %d sales records, %d plans in %.1f s",
+        report.total_outlets,
+        report.sales_records,
+        report.plans,
+        seconds,
+    )
     return report
 
 
@@ -683,8 +878,12 @@ def clear_network(session: Session) -> None:
     references these. Regions, users and products stay.
     """
     session.flush()
-    session.execute(text("TRUNCATE payments, sales_records, sales_plans, evaluations, "
-                         "geotag_events, outlets CASCADE"))
+    session.execute(
+        text(
+            "TRUNCATE payments, sales_records, sales_plans, evaluations, "
+            "geotag_events, outlets CASCADE"
+        )
+    )
 
 
 DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("rep", "rep"))
@@ -699,10 +898,13 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
     from . import users as user_svc
 
     existing = set(session.scalars(text("SELECT username FROM users")))
-    busiest = session.execute(text(
-        "SELECT r.id, r.code, p.code FROM outlets o JOIN regions r ON r.id = o.region_id"
-        " LEFT JOIN regions p ON p.id = r.parent_id"
-        " GROUP BY r.id, r.code, p.code ORDER BY count(*) DESC, r.code LIMIT 1")).first()
+    busiest = session.execute(
+        text(
+            "SELECT r.id, r.code, p.code FROM outlets o JOIN regions r ON r.id = o.region_id"
+            " LEFT JOIN regions p ON p.id = r.parent_id"
+            " GROUP BY r.id, r.code, p.code ORDER BY count(*) DESC, r.code LIMIT 1"
+        )
+    ).first()
     created = []
     for username, role in DEMO_USERS:
         if username in existing:
@@ -710,16 +912,28 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
         scope = [busiest[2] or busiest[1]] if role == "manager" and busiest else ()
         user_svc.create_user(session, username, role, password, region_codes=scope)
         created.append(username)
-    rep_has_outlets = session.scalar(text(
-        "SELECT EXISTS (SELECT 1 FROM outlets o JOIN users u ON u.id = o.rep_id"
-        " WHERE u.username = 'rep')"))
-    if busiest and not rep_has_outlets and session.scalar(
-            text("SELECT role = 'rep' FROM users WHERE username = 'rep'")):
-        codes = list(session.scalars(text(
-            "SELECT o.code FROM outlets o LEFT JOIN outlets p ON p.id = o.parent_id"
-            " WHERE o.tier <> 'distributor' AND o.status = 'active'"
-            "   AND (o.region_id = :r OR (o.location IS NULL AND p.region_id = :r))"
-            " ORDER BY o.location IS NULL DESC, o.id LIMIT 60"), {"r": busiest[0]}))
+    rep_has_outlets = session.scalar(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM outlets o JOIN users u ON u.id = o.rep_id"
+            " WHERE u.username = 'rep')"
+        )
+    )
+    if (
+        busiest
+        and not rep_has_outlets
+        and session.scalar(text("SELECT role = 'rep' FROM users WHERE username = 'rep'"))
+    ):
+        codes = list(
+            session.scalars(
+                text(
+                    "SELECT o.code FROM outlets o LEFT JOIN outlets p ON p.id = o.parent_id"
+                    " WHERE o.tier <> 'distributor' AND o.status = 'active'"
+                    "   AND (o.region_id = :r OR (o.location IS NULL AND p.region_id = :r))"
+                    " ORDER BY o.location IS NULL DESC, o.id LIMIT 60"
+                ),
+                {"r": busiest[0]},
+            )
+        )
         if codes:
             user_svc.assign_outlets(session, "rep", codes)
     return created

@@ -30,11 +30,29 @@ from .tabular import neutralise
 
 LOGGER = logging.getLogger(__name__)
 
-EXPORT_COLUMNS = ("code", "name", "tier", "parent_code", "lat", "lon", "crs", "address", "contact",
-                  "phone", "status", "rep", "notes")
+EXPORT_COLUMNS = (
+    "code",
+    "name",
+    "tier",
+    "parent_code",
+    "lat",
+    "lon",
+    "crs",
+    "address",
+    "contact",
+    "phone",
+    "status",
+    "rep",
+    "notes",
+)
 FORMATS = ("csv", "xlsx", "geojson")
-CSV_ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "utf8": "utf-8-sig",
-                 "gb18030": "gb18030", "gbk": "gb18030"}
+CSV_ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "gb18030": "gb18030",
+    "gbk": "gb18030",
+}
 MEDIA_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -59,8 +77,9 @@ class Export:
     rows: int = 0
 
 
-def export_statement(filters: OutletFilters | None = None,
-                     scope: ColumnElement[bool] | None = None) -> Select:
+def export_statement(
+    filters: OutletFilters | None = None, scope: ColumnElement[bool] | None = None
+) -> Select:
     """The rows to export, in the list's order: ``select_outlets`` plus the rep's username.
 
     ``scope`` (e.g. ``auth.scope.outlet_scope(user)``) narrows it to what the caller may see.
@@ -70,9 +89,20 @@ def export_statement(filters: OutletFilters | None = None,
         listed = listed.where(scope)
     sub = listed.subquery("listed")
     return (
-        select(sub.c.code, sub.c.name, sub.c.tier, sub.c.parent_code, sub.c.lat, sub.c.lon,
-               sub.c.address, sub.c.contact, sub.c.phone, sub.c.status,
-               _USERS.c.username.label("rep"), sub.c.notes)
+        select(
+            sub.c.code,
+            sub.c.name,
+            sub.c.tier,
+            sub.c.parent_code,
+            sub.c.lat,
+            sub.c.lon,
+            sub.c.address,
+            sub.c.contact,
+            sub.c.phone,
+            sub.c.status,
+            _USERS.c.username.label("rep"),
+            sub.c.notes,
+        )
         .select_from(sub.outerjoin(_USERS, _USERS.c.id == sub.c.rep_id))
         .order_by(sub.c.distance_m, sub.c.id)
     )
@@ -93,9 +123,15 @@ def _row(m) -> dict:
     return row
 
 
-def export_outlets(session: Session, fmt: str, *, filters: OutletFilters | None = None,
-                   scope: ColumnElement[bool] | None = None, encoding: str | None = None,
-                   stmt: Select | None = None) -> Export:
+def export_outlets(
+    session: Session,
+    fmt: str,
+    *,
+    filters: OutletFilters | None = None,
+    scope: ColumnElement[bool] | None = None,
+    encoding: str | None = None,
+    stmt: Select | None = None,
+) -> Export:
     """Outlets matching ``filters`` as an Export; ``stmt`` replaces the filtered statement.
 
     ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads Chinese text)
@@ -103,8 +139,10 @@ def export_outlets(session: Session, fmt: str, *, filters: OutletFilters | None 
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
-        raise ValidationError(f"unknown export format {fmt!r}: use csv, xlsx or geojson",
-                              fields={"format": "must be one of csv, xlsx, geojson"})
+        raise ValidationError(
+            f"unknown export format {fmt!r}: use csv, xlsx or geojson",
+            fields={"format": "must be one of csv, xlsx, geojson"},
+        )
     codec = _csv_encoding(encoding) if fmt == "csv" else None
     media = MEDIA_TYPES[fmt]
     if codec is not None:
@@ -132,8 +170,10 @@ def _csv_encoding(encoding: str | None) -> str:
         return "utf-8-sig"
     codec = CSV_ENCODINGS.get(encoding.lower())
     if codec is None:
-        raise ValidationError(f"unknown CSV encoding {encoding!r}: use utf-8 or gb18030",
-                              fields={"encoding": "must be utf-8 or gb18030"})
+        raise ValidationError(
+            f"unknown CSV encoding {encoding!r}: use utf-8 or gb18030",
+            fields={"encoding": "must be utf-8 or gb18030"},
+        )
     return codec
 
 
@@ -180,8 +220,9 @@ def xlsx_chunks(batches: Iterator[list[dict]], chunk_size: int = 1 << 16) -> Ite
         for row in batch:
             cells = [_cell(c, row[c]) for c in EXPORT_COLUMNS]
             # XML cannot carry most control characters: they are dropped (documented)
-            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
-                          for v in cells])
+            sheet.append(
+                [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in cells]
+            )
     with tempfile.TemporaryFile() as out:
         workbook.save(out)
         out.seek(0)

@@ -254,7 +254,8 @@ def _geog(expr):
 
 
 def _near_active(pt, lat: float, radius_m: float, exclude_id=None):
-    """Active outlets within ``radius_m`` metres of ``pt``: a GiST prefilter, then the exact test."""
+    """Active outlets within ``radius_m`` metres of ``pt``: a GiST prefilter, then the exact
+    test."""
     other = _O.alias("nearby")
     conds = [
         other.c.status == "active",
@@ -327,7 +328,8 @@ _WRITE = HotStatement(
     text("""
     WITH old AS (SELECT id, location FROM outlets WHERE id = :id),
     moved AS (
-        UPDATE outlets o SET location = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), version = o.version + 1
+        UPDATE outlets o
+           SET location = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), version = o.version + 1
          WHERE o.id = :id AND o.version = :version
      RETURNING o.id, o.version, o.region_id
     ),

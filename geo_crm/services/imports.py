@@ -82,21 +82,42 @@ SALES_COLUMNS: dict[str, tuple[str, ...]] = {
 
 TIER_NAMES: dict[str, str] = {
     **{t: t for t in TIERS},
-    "总经销": "distributor", "总经销商": "distributor", "经销商": "distributor",
-    "wholesaler2": "wholesaler_2", "二批": "wholesaler_2", "二批商": "wholesaler_2",
-    "wholesaler3": "wholesaler_3", "三批": "wholesaler_3", "三批商": "wholesaler_3",
-    "零售": "retail", "终端": "retail", "零售终端": "retail", "零售店": "retail",
+    "总经销": "distributor",
+    "总经销商": "distributor",
+    "经销商": "distributor",
+    "wholesaler2": "wholesaler_2",
+    "二批": "wholesaler_2",
+    "二批商": "wholesaler_2",
+    "wholesaler3": "wholesaler_3",
+    "三批": "wholesaler_3",
+    "三批商": "wholesaler_3",
+    "零售": "retail",
+    "终端": "retail",
+    "零售终端": "retail",
+    "零售店": "retail",
 }
 STATUS_NAMES: dict[str, str] = {
     **{s: s for s in OUTLET_STATUSES},
-    "正常": "active", "启用": "active", "营业": "active",
-    "停用": "inactive", "暂停": "inactive",
-    "关闭": "closed", "关停": "closed", "注销": "closed", "倒闭": "closed",
+    "正常": "active",
+    "启用": "active",
+    "营业": "active",
+    "停用": "inactive",
+    "暂停": "inactive",
+    "关闭": "closed",
+    "关停": "closed",
+    "注销": "closed",
+    "倒闭": "closed",
 }
 CRS_ALIASES: dict[str, str] = {
-    **{c: c for c in CRS_NAMES}, "epsg4326": "wgs84", "gps": "wgs84",
-    "amap": "gcj02", "高德": "gcj02", "腾讯": "gcj02", "火星坐标": "gcj02",
-    "baidu": "bd09", "百度": "bd09",
+    **{c: c for c in CRS_NAMES},
+    "epsg4326": "wgs84",
+    "gps": "wgs84",
+    "amap": "gcj02",
+    "高德": "gcj02",
+    "腾讯": "gcj02",
+    "火星坐标": "gcj02",
+    "baidu": "bd09",
+    "百度": "bd09",
 }
 _RANK = {t: i for i, t in enumerate(TIERS)}
 _TIER_HINT = "distributor, wholesaler_2, wholesaler_3, retail (or 总经销, 二批, 三批, 零售)"
@@ -152,15 +173,19 @@ class ImportReport:
 
     def summary(self) -> str:
         verb = "would be " if self.dry_run else ""
-        counts = (f"{self.inserted} {verb}inserted, {self.updated} {verb}updated, "
-                  f"{self.unchanged} unchanged")
+        counts = (
+            f"{self.inserted} {verb}inserted, {self.updated} {verb}updated, "
+            f"{self.unchanged} unchanged"
+        )
         if self.skip_invalid:
             counts += f", {self.skipped} skipped"
         if self.kind == "outlets":
             counts += f", {self.geotag_events} location changes"
         if self.failed:
-            return (f"{self.invalid_rows} of {self.rows} rows invalid "
-                    f"({len(self.problems)} problems): nothing was written")
+            return (
+                f"{self.invalid_rows} of {self.rows} rows invalid "
+                f"({len(self.problems)} problems): nothing was written"
+            )
         return counts + (" (dry run: nothing written)" if self.dry_run else "")
 
     def to_dict(self) -> dict:
@@ -198,8 +223,10 @@ class _Rows:
             else:
                 self.index[col] = j
         if clashes:
-            raise ValidationError(f"the {kind} file has two columns for the same field",
-                                  fields={f"header.{h}": m for h, m in clashes.items()})
+            raise ValidationError(
+                f"the {kind} file has two columns for the same field",
+                fields={f"header.{h}": m for h, m in clashes.items()},
+            )
         if self.ignored:
             LOGGER.info("ignored unknown columns: %s", ", ".join(self.ignored))
 
@@ -209,7 +236,8 @@ class _Rows:
             raise ValidationError(
                 f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                 f"(found: {', '.join(h for h in self.table.header if h) or 'none'})",
-                fields={f"header.{c}": "missing column" for c in missing})
+                fields={f"header.{c}": "missing column" for c in missing},
+            )
 
     def has(self, column: str) -> bool:
         return column in self.index
@@ -256,8 +284,15 @@ class _Rows:
 
 
 def _report(kind: str, rows: _Rows, *, dry_run: bool, skip_invalid: bool) -> ImportReport:
-    return ImportReport(kind=kind, fmt=rows.table.fmt, encoding=rows.table.encoding, rows=rows.n,
-                        dry_run=dry_run, skip_invalid=skip_invalid, ignored_columns=rows.ignored)
+    return ImportReport(
+        kind=kind,
+        fmt=rows.table.fmt,
+        encoding=rows.table.encoding,
+        rows=rows.n,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        ignored_columns=rows.ignored,
+    )
 
 
 def _finish(report: ImportReport, rows: _Rows, started: float) -> ImportReport:
@@ -285,8 +320,17 @@ def _duplicates(rows: _Rows, column: str, values: Sequence[str | None]) -> None:
 
 
 # -- staging ---------------------------------------------------------------------------------------
-def _stage(session: Session, name: str, ddl: str, columns: Sequence[str], records: Iterable[tuple],
-           total: int, progress: Progress | None, *, analyze: bool = True) -> None:
+def _stage(
+    session: Session,
+    name: str,
+    ddl: str,
+    columns: Sequence[str],
+    records: Iterable[tuple],
+    total: int,
+    progress: Progress | None,
+    *,
+    analyze: bool = True,
+) -> None:
     """COPY rows into a TEMP table on the session's connection (inside its transaction).
 
     ANALYZE gives the planner the staged row count for the joins against stored rows.
@@ -313,9 +357,15 @@ def _drop(session: Session, name: str) -> None:
 def _new_ids(session: Session, table: str, n: int) -> list[int]:
     if n == 0:
         return []
-    return list(session.execute(text(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
-        {"n": n}).scalars())
+    return list(
+        session.execute(
+            text(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, "
+                ":n)"
+            ),
+            {"n": n},
+        ).scalars()
+    )
 
 
 @contextmanager
@@ -328,8 +378,10 @@ def _refused() -> Iterator[None]:
         error = translate(exc)
         if error is None:
             raise
-        raise type(error)(f"the database refused the import (nothing was written): "
-                          f"{error.message}", fields=error.fields) from exc
+        raise type(error)(
+            f"the database refused the import (nothing was written): {error.message}",
+            fields=error.fields,
+        ) from exc
 
 
 def _diff(pairs: Sequence[tuple[str, str]]) -> str:
@@ -357,19 +409,53 @@ _OUTLET_STAGE = "geo_crm_outlet_stage"
 _OUTLET_STAGE_DDL = (
     "rn integer, ord integer, id bigint, code text, name text, tier text, parent_id bigint,"
     " lon double precision, lat double precision, crs text, address text, contact text,"
-    " phone text, status text, rep_id integer, notes text")
-_OUTLET_STAGE_COLUMNS = ("rn", "ord", "id", "code", "name", "tier", "parent_id", "lon", "lat",
-                         "crs", "address", "contact", "phone", "status", "rep_id", "notes")
+    " phone text, status text, rep_id integer, notes text"
+)
+_OUTLET_STAGE_COLUMNS = (
+    "rn",
+    "ord",
+    "id",
+    "code",
+    "name",
+    "tier",
+    "parent_id",
+    "lon",
+    "lat",
+    "crs",
+    "address",
+    "contact",
+    "phone",
+    "status",
+    "rep_id",
+    "notes",
+)
 # file column -> stored column (lat/lon -> location is handled apart)
-_OUTLET_TARGET = {"name": "name", "tier": "tier", "parent_code": "parent_id", "address": "address",
-                  "contact": "contact", "phone": "phone", "status": "status", "rep": "rep_id",
-                  "notes": "notes"}
+_OUTLET_TARGET = {
+    "name": "name",
+    "tier": "tier",
+    "parent_code": "parent_id",
+    "address": "address",
+    "contact": "contact",
+    "phone": "phone",
+    "status": "status",
+    "rep": "rep_id",
+    "notes": "notes",
+}
 
 
-def import_outlets(session: Session, source: str | bytes | IO[bytes], *, fmt: str | None = None,
-                   crs: str | None = None, encoding: str | None = None, name: str | None = None,
-                   skip_invalid: bool = False, dry_run: bool = False, user_id: int | None = None,
-                   progress: Progress | None = None) -> ImportReport:
+def import_outlets(
+    session: Session,
+    source: str | bytes | IO[bytes],
+    *,
+    fmt: str | None = None,
+    crs: str | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    user_id: int | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Validate and upsert outlets by ``code``; location changes are kept as geotag events.
 
     ``crs`` is the coordinate system of rows whose ``crs`` cell is blank (default wgs84).
@@ -402,8 +488,10 @@ def _crs_option(crs: str | None) -> str:
         return "wgs84"
     found = {_key(k): v for k, v in CRS_ALIASES.items()}.get(_key(crs))
     if found is None:
-        raise ValidationError(f"unknown coordinate system {crs!r}: use wgs84, gcj02 or bd09",
-                              fields={"crs": "must be one of wgs84, gcj02, bd09"})
+        raise ValidationError(
+            f"unknown coordinate system {crs!r}: use wgs84, gcj02 or bd09",
+            fields={"crs": "must be one of wgs84, gcj02, bd09"},
+        )
     return found
 
 
@@ -431,16 +519,25 @@ def _parse_outlets(session: Session, rows: _Rows, default_crs: str) -> _OutletCo
             rows.required(i, "code")
     _duplicates(rows, "code", code)
     parent = rows.text("parent_code", max_len=64)
-    crs = [c or default_crs for c in rows.words("crs", CRS_ALIASES, "coordinate system",
-                                                 "wgs84, gcj02 or bd09")]
+    crs = [
+        c or default_crs
+        for c in rows.words("crs", CRS_ALIASES, "coordinate system", "wgs84, gcj02 or bd09")
+    ]
     lon, lat = _coordinates(session, rows, crs)
     return _OutletCols(
-        code=code, name=rows.text("name"), parent=parent, lon=lon, lat=lat, crs=crs,
+        code=code,
+        name=rows.text("name"),
+        parent=parent,
+        lon=lon,
+        lat=lat,
+        crs=crs,
         tier=rows.words("tier", TIER_NAMES, "tier", _TIER_HINT),
-        address=rows.text("address"), contact=rows.text("contact"),
+        address=rows.text("address"),
+        contact=rows.text("contact"),
         phone=rows.text("phone", max_len=32),
         status=rows.words("status", STATUS_NAMES, "status", "active, inactive or closed"),
-        rep_id=_reps(session, rows), notes=rows.text("notes"),
+        rep_id=_reps(session, rows),
+        notes=rows.text("notes"),
     )
 
 
@@ -462,8 +559,11 @@ def _coordinates(session: Session, rows: _Rows, crs: list[str]) -> tuple[np.ndar
         if y_problem or x_problem:
             continue
         if (x is None) != (y is None):
-            rows.add(i, "lat" if y is None else "lon",
-                     f"{'latitude' if y is None else 'longitude'} is missing: give both or neither")
+            rows.add(
+                i,
+                "lat" if y is None else "lon",
+                f"{'latitude' if y is None else 'longitude'} is missing: give both or neither",
+            )
         elif x is not None:
             lat[i], lon[i] = y, x
     given = ~np.isnan(lat)
@@ -472,8 +572,12 @@ def _coordinates(session: Session, rows: _Rows, crs: list[str]) -> tuple[np.ndar
     swapped = lat_out & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
     for i in np.flatnonzero(lat_out | lon_out).tolist():
         if swapped[i]:
-            rows.add(i, "lat", f"latitude {lat[i]:g} is outside [-90, 90] but the longitude "
-                               f"{lon[i]:g} would fit: lat and lon look swapped")
+            rows.add(
+                i,
+                "lat",
+                f"latitude {lat[i]:g} is outside [-90, 90] but the longitude "
+                f"{lon[i]:g} would fit: lat and lon look swapped",
+            )
         elif lat_out[i]:
             rows.add(i, "lat", f"latitude {lat[i]:g} is outside [-90, 90]")
         if lon_out[i]:
@@ -492,30 +596,46 @@ def _coordinates(session: Session, rows: _Rows, crs: list[str]) -> tuple[np.ndar
 def _swapped_by_region(session: Session, rows: _Rows, lon: np.ndarray, lat: np.ndarray) -> None:
     """A point in no known region whose swapped twin lies in one was probably typed swapped."""
     candidates = np.flatnonzero(~np.isnan(lat) & (np.abs(lon) <= 90))
-    if not len(candidates) or not session.execute(text(
-            "SELECT EXISTS (SELECT 1 FROM region_parts)")).scalar():
+    if (
+        not len(candidates)
+        or not session.execute(text("SELECT EXISTS (SELECT 1 FROM region_parts)")).scalar()
+    ):
         return
-    found = session.execute(text(
-        "SELECT t.i, r.name FROM unnest(CAST(:i AS integer[]), CAST(:x AS float8[]),"
-        " CAST(:y AS float8[])) AS t(i, x, y)"
-        " CROSS JOIN LATERAL (SELECT rp.region_id FROM region_parts rp"
-        "   WHERE ST_Intersects(rp.geom, ST_SetSRID(ST_MakePoint(t.y, t.x), 4326))"
-        "   ORDER BY rp.depth DESC LIMIT 1) AS hit JOIN regions r ON r.id = hit.region_id"
-        " WHERE NOT EXISTS (SELECT 1 FROM region_parts rp"
-        "   WHERE ST_Intersects(rp.geom, ST_SetSRID(ST_MakePoint(t.x, t.y), 4326)))"),
+    found = session.execute(
+        text(
+            "SELECT t.i, r.name FROM unnest(CAST(:i AS integer[]), CAST(:x AS float8[]),"
+            " CAST(:y AS float8[])) AS t(i, x, y)"
+            " CROSS JOIN LATERAL (SELECT rp.region_id FROM region_parts rp"
+            "   WHERE ST_Intersects(rp.geom, ST_SetSRID(ST_MakePoint(t.y, t.x), 4326))"
+            "   ORDER BY rp.depth DESC LIMIT 1) AS hit JOIN regions r ON r.id = hit.region_id"
+            " WHERE NOT EXISTS (SELECT 1 FROM region_parts rp"
+            "   WHERE ST_Intersects(rp.geom, ST_SetSRID(ST_MakePoint(t.x, t.y), 4326)))"
+        ),
         {"i": candidates.tolist(), "x": lon[candidates].tolist(), "y": lat[candidates].tolist()},
     ).all()
     for i, region in found:
-        rows.add(i, "lat", f"the point (lat {lat[i]:g}, lon {lon[i]:g}) lies in no known region "
-                           f"but swapped it falls in {region}: lat and lon look swapped")
+        rows.add(
+            i,
+            "lat",
+            f"the point (lat {lat[i]:g}, lon {lon[i]:g}) lies in no known region "
+            f"but swapped it falls in {region}: lat and lon look swapped",
+        )
         lat[i] = lon[i] = np.nan
 
 
 def _reps(session: Session, rows: _Rows) -> list[int | None]:
     names = rows.text("rep", max_len=64)
     wanted = sorted({n for n in names if n is not None})
-    ids = dict(session.execute(text("SELECT username, id FROM users WHERE username = ANY(:names)"),
-                               {"names": wanted}).all()) if wanted else {}
+    ids = (
+        dict(
+            session.execute(
+                text("SELECT username, id FROM users WHERE username = ANY(:names)"),
+                {"names": wanted},
+            ).all()
+        )
+        if wanted
+        else {}
+    )
     out: list[int | None] = []
     for i, n in enumerate(names):
         if n is not None and n not in ids:
@@ -532,17 +652,24 @@ def _known_outlets(session: Session, cols: _OutletCols) -> dict[str, _Known]:
         return {}
     select_known = (
         "SELECT o.code, o.id, o.tier, p.code, o.name, o.status FROM outlets o"
-        " LEFT JOIN outlets p ON p.id = o.parent_id")
+        " LEFT JOIN outlets p ON p.id = o.parent_id"
+    )
     result = session.execute(text(f"{select_known} WHERE o.code = ANY(:codes)"), {"codes": codes})
-    known = {code: _Known(id_, tier, parent, name, status)
-             for code, id_, tier, parent, name, status in result}
+    known = {
+        code: _Known(id_, tier, parent, name, status)
+        for code, id_, tier, parent, name, status in result
+    }
     outside = sorted({k.parent_code for k in known.values() if k.parent_code} - known.keys())
     if outside:
-        result = session.execute(text(
-            "WITH RECURSIVE up AS ("
-            "  SELECT id, parent_id FROM outlets WHERE code = ANY(:codes)"
-            "  UNION SELECT o.id, o.parent_id FROM outlets o JOIN up ON o.id = up.parent_id)"
-            f" {select_known} JOIN up ON up.id = o.id"), {"codes": outside})
+        result = session.execute(
+            text(
+                "WITH RECURSIVE up AS ("
+                "  SELECT id, parent_id FROM outlets WHERE code = ANY(:codes)"
+                "  UNION SELECT o.id, o.parent_id FROM outlets o JOIN up ON o.id = up.parent_id)"
+                f" {select_known} JOIN up ON up.id = o.id"
+            ),
+            {"codes": outside},
+        )
         for code, id_, tier, parent, name, status in result:
             known.setdefault(code, _Known(id_, tier, parent, name, status))
     return known
@@ -563,20 +690,31 @@ def _check_required(rows: _Rows, cols: _OutletCols, known: dict[str, _Known]) ->
                 rows.add(i, column, f"{column} is required{why}")
 
 
-def _check_network(rows: _Rows, cols: _OutletCols, known: dict[str, _Known],
-                   children: dict[str, list[tuple]], skip_invalid: bool) -> None:
+def _check_network(
+    rows: _Rows,
+    cols: _OutletCols,
+    known: dict[str, _Known],
+    children: dict[str, list[tuple]],
+    skip_invalid: bool,
+) -> None:
     """Parents exist, buy from nobody of the same or lower tier, and never loop.
 
     All-or-nothing: checked once over every row. With ``skip_invalid`` rows found bad are left
     out (their stored state stands) and the rest checked again, until nothing new turns up;
     a row whose parent's row is skipped is skipped too.
     """
-    included = [i for i in range(rows.n) if cols.code[i] is not None
-                and not (skip_invalid and i in rows.bad)]
+    included = [
+        i
+        for i in range(rows.n)
+        if cols.code[i] is not None and not (skip_invalid and i in rows.bad)
+    ]
     while True:
         before = len(rows.problems)
-        skipped = {cols.code[i]: rows.numbers[i] for i in range(rows.n)
-                   if skip_invalid and i in rows.bad and cols.code[i] is not None}
+        skipped = {
+            cols.code[i]: rows.numbers[i]
+            for i in range(rows.n)
+            if skip_invalid and i in rows.bad and cols.code[i] is not None
+        }
         in_file = {}
         for i in included:
             in_file.setdefault(cols.code[i], i)
@@ -613,12 +751,18 @@ def _check_parents(rows, cols, known, included, in_file, skipped) -> None:
             rows.add(i, column, "an outlet cannot be its own parent")
             continue
         if tier == "distributor":
-            rows.add(i, column, f"a distributor buys from nobody: leave parent_code empty "
-                                f"(got {parent!r})")
+            rows.add(
+                i,
+                column,
+                f"a distributor buys from nobody: leave parent_code empty (got {parent!r})",
+            )
             continue
         if parent in skipped and parent not in in_file:
-            rows.add(i, column, f"its parent {parent!r} (row {skipped[parent]}) is invalid and "
-                                f"was skipped")
+            rows.add(
+                i,
+                column,
+                f"its parent {parent!r} (row {skipped[parent]}) is invalid and was skipped",
+            )
             continue
         if parent in in_file:
             parent_tier = _tier_of(in_file[parent], cols, known)
@@ -628,27 +772,42 @@ def _check_parents(rows, cols, known, included, in_file, skipped) -> None:
             rows.add(i, column, f"unknown parent {parent!r}: not in this file or the database")
             continue
         if tier is not None and parent_tier is not None and _RANK[parent_tier] >= _RANK[tier]:
-            rows.add(i, column, f"a {tier} outlet may not buy from {parent!r}, a {parent_tier}: "
-                                f"the parent must be of a higher tier")
+            rows.add(
+                i,
+                column,
+                f"a {tier} outlet may not buy from {parent!r}, a {parent_tier}: "
+                f"the parent must be of a higher tier",
+            )
 
 
 def _stored_children(session, rows: _Rows, cols: _OutletCols, known) -> dict[str, list[tuple]]:
     """Stored buyers of outlets whose tier the file changes; and their plans/evaluations."""
-    changed = {cols.code[i]: known[cols.code[i]].id for i in range(rows.n)
-               if cols.code[i] in known and cols.tier[i] is not None
-               and cols.tier[i] != known[cols.code[i]].tier}
+    changed = {
+        cols.code[i]: known[cols.code[i]].id
+        for i in range(rows.n)
+        if cols.code[i] in known
+        and cols.tier[i] is not None
+        and cols.tier[i] != known[cols.code[i]].tier
+    }
     if not changed:
         return {}
     out: dict[str, list[tuple]] = defaultdict(list)
-    for parent, code, tier in session.execute(text(
+    for parent, code, tier in session.execute(
+        text(
             "SELECT p.code, c.code, c.tier FROM outlets c JOIN outlets p ON p.id = c.parent_id"
-            " WHERE c.parent_id = ANY(:ids)"), {"ids": list(changed.values())}):
+            " WHERE c.parent_id = ANY(:ids)"
+        ),
+        {"ids": list(changed.values())},
+    ):
         out[parent].append((code, tier))
-    for (code,) in session.execute(text(
+    for (code,) in session.execute(
+        text(
             "SELECT o.code FROM outlets o WHERE o.id = ANY(:ids) AND o.tier = 'distributor'"
             " AND (EXISTS (SELECT 1 FROM sales_plans p WHERE p.distributor_id = o.id)"
-            "   OR EXISTS (SELECT 1 FROM evaluations e WHERE e.distributor_id = o.id))"),
-            {"ids": list(changed.values())}):
+            "   OR EXISTS (SELECT 1 FROM evaluations e WHERE e.distributor_id = o.id))"
+        ),
+        {"ids": list(changed.values())},
+    ):
         out[code].append((None, "distributor"))
     return out
 
@@ -662,14 +821,22 @@ def _check_children(rows, cols, known, children, in_file) -> None:
         tier = cols.tier[i]
         for kid, kid_tier in kids:
             if kid is None:
-                rows.add(i, "tier", f"cannot become {tier}: it has sales plans or evaluations as "
-                                    f"a distributor and must stay one")
+                rows.add(
+                    i,
+                    "tier",
+                    f"cannot become {tier}: it has sales plans or evaluations as "
+                    f"a distributor and must stay one",
+                )
                 continue
             if kid in in_file:
                 continue  # the buyer's own row checks its (new) parent's tier
             if _RANK[kid_tier] <= _RANK[tier]:
-                rows.add(i, "tier", f"cannot become {tier}: its buyer {kid!r} is a {kid_tier} and "
-                                    f"would no longer buy from a higher tier")
+                rows.add(
+                    i,
+                    "tier",
+                    f"cannot become {tier}: its buyer {kid!r} is a {kid_tier} and "
+                    f"would no longer buy from a higher tier",
+                )
 
 
 def _check_cycles(rows, cols, known, included, in_file) -> None:
@@ -691,7 +858,7 @@ def _check_cycles(rows, cols, known, included, in_file) -> None:
             path.append(node)
             node = parent_of(node)
         if node is not None and node in on_path:
-            loop = path[on_path[node]:]
+            loop = path[on_path[node] :]
             shown = " → ".join([*loop, loop[0]])
             for code in loop:
                 if code in in_file:
@@ -699,9 +866,17 @@ def _check_cycles(rows, cols, known, included, in_file) -> None:
         done.update(path)
 
 
-def _write_outlets(session, rows: _Rows, cols: _OutletCols, known: dict[str, _Known],
-                   keep: list[int], order: dict[int, int], report: ImportReport,
-                   user_id: int | None, progress: Progress | None) -> None:
+def _write_outlets(
+    session,
+    rows: _Rows,
+    cols: _OutletCols,
+    known: dict[str, _Known],
+    keep: list[int],
+    order: dict[int, int],
+    report: ImportReport,
+    user_id: int | None,
+    progress: Progress | None,
+) -> None:
     new = [i for i in keep if cols.code[i] not in known]
     if report.dry_run:
         fresh = [-(k + 1) for k in range(len(new))]  # placeholders: never stored
@@ -717,19 +892,35 @@ def _write_outlets(session, rows: _Rows, cols: _OutletCols, known: dict[str, _Kn
         parent_id = (ids.get(parent) or known[parent].id) if parent is not None else None
         lon, lat = cols.lon[i], cols.lat[i]
         return (
-            rows.numbers[i], order[i], ids[code], code,
+            rows.numbers[i],
+            order[i],
+            ids[code],
+            code,
             cols.name[i] if cols.name[i] is not None else stored.name,
             _tier_of(i, cols, known),
             parent_id,
-            None if np.isnan(lon) else float(lon), None if np.isnan(lat) else float(lat),
-            cols.crs[i], cols.address[i], cols.contact[i], cols.phone[i],
+            None if np.isnan(lon) else float(lon),
+            None if np.isnan(lat) else float(lat),
+            cols.crs[i],
+            cols.address[i],
+            cols.contact[i],
+            cols.phone[i],
             cols.status[i] or (stored.status if stored else "active"),
-            cols.rep_id[i], cols.notes[i],
+            cols.rep_id[i],
+            cols.notes[i],
         )
 
     all_new = len(new) == len(keep)  # a first load: nothing stored to join against
-    _stage(session, _OUTLET_STAGE, _OUTLET_STAGE_DDL, _OUTLET_STAGE_COLUMNS,
-           (record(i) for i in keep), len(keep), progress, analyze=not all_new)
+    _stage(
+        session,
+        _OUTLET_STAGE,
+        _OUTLET_STAGE_DDL,
+        _OUTLET_STAGE_COLUMNS,
+        (record(i) for i in keep),
+        len(keep),
+        progress,
+        analyze=not all_new,
+    )
     present = [c for c in _OUTLET_TARGET if rows.has(c)]
     has_location = rows.has("lat") or rows.has("lon")
     if report.dry_run:
@@ -745,8 +936,13 @@ def _write_outlets(session, rows: _Rows, cols: _OutletCols, known: dict[str, _Kn
         progress("write", len(keep), len(keep))
 
 
-def _write_order(rows: _Rows, cols: _OutletCols, known: dict[str, _Known],
-                 children: dict[str, list[tuple]], keep: list[int]) -> dict[int, int]:
+def _write_order(
+    rows: _Rows,
+    cols: _OutletCols,
+    known: dict[str, _Known],
+    children: dict[str, list[tuple]],
+    keep: list[int],
+) -> dict[int, int]:
     """Each row's position in the upsert, which the tier trigger checks row by row against
     the rows written before it (rows are checked only in their final state by validation).
 
@@ -761,10 +957,16 @@ def _write_order(rows: _Rows, cols: _OutletCols, known: dict[str, _Known],
         parent = _parent_of(i, rows, cols, known)
         j = at.get(parent) if parent in known else None
         stored = known.get(cols.code[i])
-        checked = (stored is None or stored.parent_code != parent
-                   or stored.tier != _tier_of(i, cols, known))
-        if j is not None and checked and \
-                _RANK[known[parent].tier] >= _RANK[_tier_of(i, cols, known)]:
+        checked = (
+            stored is None
+            or stored.parent_code != parent
+            or stored.tier != _tier_of(i, cols, known)
+        )
+        if (
+            j is not None
+            and checked
+            and _RANK[known[parent].tier] >= _RANK[_tier_of(i, cols, known)]
+        ):
             follow[j].append(i)
             waits[i] += 1
     for code, kids in children.items():
@@ -798,31 +1000,41 @@ def _write_order(rows: _Rows, cols: _OutletCols, known: dict[str, _Known],
 _POINT = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
 
 
-def _outlet_changes(present: list[str], has_location: bool, new: str,
-                    point: str) -> list[tuple[str, str, str]]:
+def _outlet_changes(
+    present: list[str], has_location: bool, new: str, point: str
+) -> list[tuple[str, str, str]]:
     """(stored column, old value, new value) for every column the file sets."""
-    out = [(_OUTLET_TARGET[c], f"o.{_OUTLET_TARGET[c]}", f"{new}.{_OUTLET_TARGET[c]}")
-           for c in present]
+    out = [
+        (_OUTLET_TARGET[c], f"o.{_OUTLET_TARGET[c]}", f"{new}.{_OUTLET_TARGET[c]}") for c in present
+    ]
     if has_location:  # a blank lat/lon keeps the stored location: an import never erases one
         out.append(("location", "o.location", f"coalesce({point}, o.location)"))
     return out
 
 
-def _count_outlets(session: Session, present: list[str],
-                   has_location: bool) -> tuple[int, int, int]:
+def _count_outlets(
+    session: Session, present: list[str], has_location: bool
+) -> tuple[int, int, int]:
     diff = _diff([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
-    moved = (f"{_POINT} IS NOT NULL AND {_POINT} IS DISTINCT FROM o.location"
-             if has_location else "FALSE")
-    row = session.execute(text(
-        f"SELECT count(*) FILTER (WHERE o.id IS NULL),"
-        f" count(*) FILTER (WHERE o.id IS NOT NULL AND {diff}),"
-        f" count(*) FILTER (WHERE {moved})"
-        f" FROM {_OUTLET_STAGE} s LEFT JOIN outlets o ON o.code = s.code")).one()
+    moved = (
+        f"{_POINT} IS NOT NULL AND {_POINT} IS DISTINCT FROM o.location"
+        if has_location
+        else "FALSE"
+    )
+    row = session.execute(
+        text(
+            f"SELECT count(*) FILTER (WHERE o.id IS NULL),"
+            f" count(*) FILTER (WHERE o.id IS NOT NULL AND {diff}),"
+            f" count(*) FILTER (WHERE {moved})"
+            f" FROM {_OUTLET_STAGE} s LEFT JOIN outlets o ON o.code = s.code"
+        )
+    ).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _upsert_outlets(session: Session, present: list[str], has_location: bool,
-                    user_id: int | None, *, all_new: bool) -> tuple[int, int, int]:
+def _upsert_outlets(
+    session: Session, present: list[str], has_location: bool, user_id: int | None, *, all_new: bool
+) -> tuple[int, int, int]:
     """One statement: upsert in write order, geotag events for new or moved points.
 
     Every part of a WITH statement sees the table as it was before the statement, so ``prev``
@@ -837,32 +1049,43 @@ def _upsert_outlets(session: Session, present: list[str], has_location: bool,
     else:
         changes = _outlet_changes(present, has_location, "excluded", "excluded.location")
         sets = ", ".join(f"{t} = {n}" for t, _, n in changes)
-        update = (f"DO UPDATE SET {sets} WHERE {_diff([(o, n) for _, o, n in changes])}"
-                  if changes else "DO NOTHING")
+        update = (
+            f"DO UPDATE SET {sets} WHERE {_diff([(o, n) for _, o, n in changes])}"
+            if changes
+            else "DO NOTHING"
+        )
         conflict = f"ON CONFLICT (code) {update}"
         # unchanged rows never reach the INSERT: its row trigger would run for them all the same
         same = _diff([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
-        source = (f"WHERE NOT EXISTS (SELECT 1 FROM outlets o"
-                  f" WHERE o.code = s.code AND NOT ({same}))")
+        source = (
+            f"WHERE NOT EXISTS (SELECT 1 FROM outlets o WHERE o.code = s.code AND NOT ({same}))"
+        )
         prev, previous = " LEFT JOIN outlets prev ON prev.id = up.id", "prev.location"
-        inserted, updated = ("count(*) FILTER (WHERE prev.id IS NULL)",
-                             "count(*) FILTER (WHERE prev.id IS NOT NULL)")
-    row = session.execute(text(
-        f"WITH up AS ("
-        f" INSERT INTO outlets AS o (id, code, name, tier, parent_id, location, address, contact,"
-        f"  phone, status, rep_id, notes, created_by_id)"
-        f" SELECT s.id, s.code, s.name, s.tier, s.parent_id, {_POINT}, s.address, s.contact,"
-        f"  s.phone, s.status, s.rep_id, s.notes, CAST(:user_id AS integer)"
-        f"  FROM {_OUTLET_STAGE} s {source} ORDER BY s.ord, s.rn {conflict}"
-        f" RETURNING o.id, o.location),"
-        f" ev AS ("
-        f" INSERT INTO geotag_events (outlet_id, old_location, new_location, source, crs, user_id)"
-        f" SELECT up.id, {previous}, up.location, 'import', s.crs, CAST(:user_id AS integer)"
-        f"  FROM up JOIN {_OUTLET_STAGE} s ON s.id = up.id{prev}"
-        f"  WHERE up.location IS NOT NULL AND up.location IS DISTINCT FROM {previous}"
-        f" RETURNING 1)"
-        f" SELECT {inserted}, {updated}, (SELECT count(*) FROM ev) FROM up{prev}"),
-        {"user_id": user_id}).one()
+        inserted, updated = (
+            "count(*) FILTER (WHERE prev.id IS NULL)",
+            "count(*) FILTER (WHERE prev.id IS NOT NULL)",
+        )
+    row = session.execute(
+        text(
+            f"WITH up AS ("
+            " INSERT INTO outlets AS o (id, code, name, tier, parent_id, location, address, "
+            "contact,"
+            f"  phone, status, rep_id, notes, created_by_id)"
+            f" SELECT s.id, s.code, s.name, s.tier, s.parent_id, {_POINT}, s.address, s.contact,"
+            f"  s.phone, s.status, s.rep_id, s.notes, CAST(:user_id AS integer)"
+            f"  FROM {_OUTLET_STAGE} s {source} ORDER BY s.ord, s.rn {conflict}"
+            f" RETURNING o.id, o.location),"
+            f" ev AS ("
+            " INSERT INTO geotag_events (outlet_id, old_location, new_location, source, crs, "
+            "user_id)"
+            f" SELECT up.id, {previous}, up.location, 'import', s.crs, CAST(:user_id AS integer)"
+            f"  FROM up JOIN {_OUTLET_STAGE} s ON s.id = up.id{prev}"
+            f"  WHERE up.location IS NOT NULL AND up.location IS DISTINCT FROM {previous}"
+            f" RETURNING 1)"
+            f" SELECT {inserted}, {updated}, (SELECT count(*) FROM ev) FROM up{prev}"
+        ),
+        {"user_id": user_id},
+    ).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
@@ -870,10 +1093,17 @@ def _upsert_outlets(session: Session, present: list[str], has_location: bool,
 _PRODUCT_STAGE = "geo_crm_product_stage"
 
 
-def import_products(session: Session, source: str | bytes | IO[bytes], *, fmt: str | None = None,
-                    encoding: str | None = None, name: str | None = None,
-                    skip_invalid: bool = False, dry_run: bool = False,
-                    progress: Progress | None = None) -> ImportReport:
+def import_products(
+    session: Session,
+    source: str | bytes | IO[bytes],
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Validate and upsert products by ``sku``."""
     started = time.perf_counter()
     table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
@@ -884,47 +1114,86 @@ def import_products(session: Session, source: str | bytes | IO[bytes], *, fmt: s
     names, spec, unit = rows.text("name"), rows.text("spec"), rows.text("unit", max_len=16)
     _duplicates(rows, "sku", sku)
     wanted = sorted({s for s in sku if s is not None})
-    stored = set(session.execute(text("SELECT sku FROM products WHERE sku = ANY(:s)"),
-                                 {"s": wanted}).scalars()) if wanted else set()
+    stored = (
+        set(
+            session.execute(
+                text("SELECT sku FROM products WHERE sku = ANY(:s)"), {"s": wanted}
+            ).scalars()
+        )
+        if wanted
+        else set()
+    )
     for i, s in enumerate(sku):
         if s is None:
             rows.required(i, "sku")
             continue
         for column, values in (("name", names), ("unit", unit)):
             if values[i] is None and (rows.has(column) or s not in stored):
-                rows.add(i, column, f"{column} is required"
-                         + ("" if rows.has(column) else " for a new product (no such column)"))
+                rows.add(
+                    i,
+                    column,
+                    f"{column} is required"
+                    + ("" if rows.has(column) else " for a new product (no such column)"),
+                )
     if progress:
         progress("validate", rows.n, rows.n)
     if rows.problems and not skip_invalid:
         return _finish(report, rows, started)
     keep = [i for i in range(rows.n) if i not in rows.bad]
     report.skipped = rows.n - len(keep)
-    _stage(session, _PRODUCT_STAGE, "rn integer, sku text, name text, spec text, unit text",
-           ("rn", "sku", "name", "spec", "unit"),
-           ((rows.numbers[i], sku[i], names[i], spec[i], unit[i]) for i in keep), len(keep),
-           progress)
+    _stage(
+        session,
+        _PRODUCT_STAGE,
+        "rn integer, sku text, name text, spec text, unit text",
+        ("rn", "sku", "name", "spec", "unit"),
+        ((rows.numbers[i], sku[i], names[i], spec[i], unit[i]) for i in keep),
+        len(keep),
+        progress,
+    )
     # absent columns keep the stored value; a new product needs name and unit (checked)
-    values = [f"s.{c}" if c == "sku" or rows.has(c) else
-              f"(SELECT {c} FROM products WHERE sku = s.sku)"
-              for c in ("sku", "name", "spec", "unit")]
-    _upsert_by_key(session, report, len(keep), stage=_PRODUCT_STAGE, table="products", key="sku",
-                   columns=("sku", "name", "spec", "unit"), values=values,
-                   targets=[c for c in ("name", "spec", "unit") if rows.has(c)])
+    values = [
+        f"s.{c}" if c == "sku" or rows.has(c) else f"(SELECT {c} FROM products WHERE sku = s.sku)"
+        for c in ("sku", "name", "spec", "unit")
+    ]
+    _upsert_by_key(
+        session,
+        report,
+        len(keep),
+        stage=_PRODUCT_STAGE,
+        table="products",
+        key="sku",
+        columns=("sku", "name", "spec", "unit"),
+        values=values,
+        targets=[c for c in ("name", "spec", "unit") if rows.has(c)],
+    )
     return _finish(report, rows, started)
 
 
 # == sales records =================================================================================
 _SALES_STAGE = "geo_crm_sales_stage"
-_SALES_TARGET = {"date": "sale_date", "seller_code": "seller_id", "buyer_code": "buyer_id",
-                 "sku": "product_id", "spec": "spec", "quantity": "quantity", "amount": "amount",
-                 "amount_paid": "amount_paid"}
+_SALES_TARGET = {
+    "date": "sale_date",
+    "seller_code": "seller_id",
+    "buyer_code": "buyer_id",
+    "sku": "product_id",
+    "spec": "spec",
+    "quantity": "quantity",
+    "amount": "amount",
+    "amount_paid": "amount_paid",
+}
 
 
-def import_sales(session: Session, source: str | bytes | IO[bytes], *, fmt: str | None = None,
-                 encoding: str | None = None, name: str | None = None,
-                 skip_invalid: bool = False, dry_run: bool = False,
-                 progress: Progress | None = None) -> ImportReport:
+def import_sales(
+    session: Session,
+    source: str | bytes | IO[bytes],
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Validate and write sales records; rows with a ``reference`` are upserted by it.
 
     Rows without a reference are always inserted: re-importing such a file adds them again.
@@ -943,16 +1212,25 @@ def import_sales(session: Session, source: str | bytes | IO[bytes], *, fmt: str 
     quantity = _cells(rows, "quantity", lambda v: cell_decimal(v, 3))
     amount = _cells(rows, "amount", lambda v: cell_decimal(v, 2))
     paid = _cells(rows, "amount_paid", lambda v: cell_decimal(v, 2))
-    outlets = _lookup(session, "SELECT code, id, tier FROM outlets WHERE code = ANY(:k)",
-                      [*seller, *buyer])
+    outlets = _lookup(
+        session, "SELECT code, id, tier FROM outlets WHERE code = ANY(:k)", [*seller, *buyer]
+    )
     products = _lookup(session, "SELECT sku, id, spec FROM products WHERE sku = ANY(:k)", sku)
     paid_by_payments = _lookup(
-        session, "SELECT r.reference, r.id, r.amount_paid FROM sales_records r WHERE r.reference"
-                 " = ANY(:k) AND EXISTS (SELECT 1 FROM payments p WHERE p.sales_record_id = r.id)",
-        ref)
+        session,
+        "SELECT r.reference, r.id, r.amount_paid FROM sales_records r WHERE r.reference"
+        " = ANY(:k) AND EXISTS (SELECT 1 FROM payments p WHERE p.sales_record_id = r.id)",
+        ref,
+    )
     for i in range(rows.n):
-        for column, values in (("date", dates), ("seller_code", seller), ("buyer_code", buyer),
-                               ("sku", sku), ("quantity", quantity), ("amount", amount)):
+        for column, values in (
+            ("date", dates),
+            ("seller_code", seller),
+            ("buyer_code", buyer),
+            ("sku", sku),
+            ("quantity", quantity),
+            ("amount", amount),
+        ):
             if values[i] is None and cell_text(rows.raw(column)[i]) is None:
                 rows.required(i, column)
         for column, values in (("quantity", quantity), ("amount", amount), ("amount_paid", paid)):
@@ -962,8 +1240,10 @@ def import_sales(session: Session, source: str | bytes | IO[bytes], *, fmt: str 
             paid[i] = Decimal(0)
         if amount[i] is not None and paid[i] is not None and 0 <= amount[i] < paid[i]:
             rows.add(i, "amount_paid", f"paid {paid[i]} is more than the amount {amount[i]}")
-        for column, code, what in (("seller_code", seller[i], "seller"),
-                                   ("buyer_code", buyer[i], "buyer")):
+        for column, code, what in (
+            ("seller_code", seller[i], "seller"),
+            ("buyer_code", buyer[i], "buyer"),
+        ):
             if code is not None and code not in outlets:
                 rows.add(i, column, f"unknown {what} {code!r}: no outlet has this code")
         if seller[i] is not None and seller[i] == buyer[i]:
@@ -971,61 +1251,130 @@ def import_sales(session: Session, source: str | bytes | IO[bytes], *, fmt: str 
         elif seller[i] in outlets and buyer[i] in outlets:
             s_tier, b_tier = outlets[seller[i]][1], outlets[buyer[i]][1]
             if _RANK[s_tier] >= _RANK[b_tier]:
-                rows.add(i, "seller_code", f"a {b_tier} outlet may not buy from {seller[i]!r}, a "
-                                           f"{s_tier}: the seller must be of a higher tier")
+                rows.add(
+                    i,
+                    "seller_code",
+                    f"a {b_tier} outlet may not buy from {seller[i]!r}, a "
+                    f"{s_tier}: the seller must be of a higher tier",
+                )
         if sku[i] is not None and sku[i] not in products:
             rows.add(i, "sku", f"unknown sku {sku[i]!r}: import the product first")
-        if ref[i] in paid_by_payments and rows.has("amount_paid") \
-                and paid[i] != paid_by_payments[ref[i]][1]:
-            rows.add(i, "amount_paid", "this record has payments: record a payment instead of "
-                                       "changing amount_paid")
+        if (
+            ref[i] in paid_by_payments
+            and rows.has("amount_paid")
+            and paid[i] != paid_by_payments[ref[i]][1]
+        ):
+            rows.add(
+                i,
+                "amount_paid",
+                "this record has payments: record a payment instead of changing amount_paid",
+            )
     if progress:
         progress("validate", rows.n, rows.n)
     if rows.problems and not skip_invalid:
         return _finish(report, rows, started)
     keep = [i for i in range(rows.n) if i not in rows.bad]
     report.skipped = rows.n - len(keep)
-    _stage(session, _SALES_STAGE,
-           "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
-           " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
-           " amount_paid numeric(14, 2)",
-           ("rn", "reference", "sale_date", "seller_id", "buyer_id", "product_id", "spec",
-            "quantity", "amount", "amount_paid"),
-           ((rows.numbers[i], ref[i], dates[i], outlets[seller[i]][0], outlets[buyer[i]][0],
-             products[sku[i]][0], spec[i] if spec[i] is not None else products[sku[i]][1],
-             quantity[i], amount[i], paid[i]) for i in keep), len(keep), progress)
-    columns = ("reference", "sale_date", "seller_id", "buyer_id", "product_id", "spec", "quantity",
-               "amount", "amount_paid")
-    _upsert_by_key(session, report, len(keep), stage=_SALES_STAGE, table="sales_records",
-                   key="reference", columns=columns, values=[f"s.{c}" for c in columns],
-                   targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)])
+    _stage(
+        session,
+        _SALES_STAGE,
+        "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
+        " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
+        " amount_paid numeric(14, 2)",
+        (
+            "rn",
+            "reference",
+            "sale_date",
+            "seller_id",
+            "buyer_id",
+            "product_id",
+            "spec",
+            "quantity",
+            "amount",
+            "amount_paid",
+        ),
+        (
+            (
+                rows.numbers[i],
+                ref[i],
+                dates[i],
+                outlets[seller[i]][0],
+                outlets[buyer[i]][0],
+                products[sku[i]][0],
+                spec[i] if spec[i] is not None else products[sku[i]][1],
+                quantity[i],
+                amount[i],
+                paid[i],
+            )
+            for i in keep
+        ),
+        len(keep),
+        progress,
+    )
+    columns = (
+        "reference",
+        "sale_date",
+        "seller_id",
+        "buyer_id",
+        "product_id",
+        "spec",
+        "quantity",
+        "amount",
+        "amount_paid",
+    )
+    _upsert_by_key(
+        session,
+        report,
+        len(keep),
+        stage=_SALES_STAGE,
+        table="sales_records",
+        key="reference",
+        columns=columns,
+        values=[f"s.{c}" for c in columns],
+        targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)],
+    )
     return _finish(report, rows, started)
 
 
-def _upsert_by_key(session: Session, report: ImportReport, kept: int, *, stage: str, table: str,
-                   key: str, columns: Sequence[str], values: Sequence[str],
-                   targets: Sequence[str]) -> None:
+def _upsert_by_key(
+    session: Session,
+    report: ImportReport,
+    kept: int,
+    *,
+    stage: str,
+    table: str,
+    key: str,
+    columns: Sequence[str],
+    values: Sequence[str],
+    targets: Sequence[str],
+) -> None:
     """Count (dry run) or upsert the staged rows by ``key``, updating only rows that differ.
 
     Rows whose key is NULL never conflict, so they are always inserted.
     """
     if report.dry_run:
         diff = _diff([(f"t.{c}", f"s.{c}") for c in targets])
-        counts = session.execute(text(
-            f"SELECT count(*) FILTER (WHERE t.id IS NULL), count(*) FILTER (WHERE t.id IS NOT"
-            f" NULL AND {diff}) FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}")).one()
+        counts = session.execute(
+            text(
+                f"SELECT count(*) FILTER (WHERE t.id IS NULL), count(*) FILTER (WHERE t.id IS NOT"
+                f" NULL AND {diff}) FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
+            )
+        ).one()
     else:
         diff = _diff([(f"t.{c}", f"excluded.{c}") for c in targets])
         sets = ", ".join(f"{c} = excluded.{c}" for c in targets)
         action = f"DO UPDATE SET {sets} WHERE {diff}" if targets else "DO NOTHING"
         with _refused():
-            counts = session.execute(text(
-                f"WITH up AS (INSERT INTO {table} AS t ({', '.join(columns)})"
-                f" SELECT {', '.join(values)} FROM {stage} s ORDER BY s.rn"
-                f" ON CONFLICT ({key}) {action} RETURNING t.id)"
-                f" SELECT count(*) FILTER (WHERE prev.id IS NULL),"
-                f" count(*) FILTER (WHERE prev.id IS NOT NULL)"
-                f" FROM up LEFT JOIN {table} prev ON prev.id = up.id")).one()
+            counts = session.execute(
+                text(
+                    f"WITH up AS (INSERT INTO {table} AS t ({', '.join(columns)})"
+                    f" SELECT {', '.join(values)} FROM {stage} s ORDER BY s.rn"
+                    f" ON CONFLICT ({key}) {action} RETURNING t.id)"
+                    f" SELECT count(*) FILTER (WHERE prev.id IS NULL),"
+                    f" count(*) FILTER (WHERE prev.id IS NOT NULL)"
+                    f" FROM up LEFT JOIN {table} prev ON prev.id = up.id"
+                )
+            ).one()
     report.inserted, report.updated = int(counts[0]), int(counts[1])
     report.unchanged = kept - report.inserted - report.updated
     report.written = not report.dry_run and bool(report.inserted or report.updated)
@@ -1050,5 +1399,7 @@ def _lookup(session: Session, sql: str, keys: Iterable[str | None]) -> dict[str,
 
 
 IMPORTERS: dict[str, Callable[..., ImportReport]] = {
-    "outlets": import_outlets, "products": import_products, "sales": import_sales,
+    "outlets": import_outlets,
+    "products": import_products,
+    "sales": import_sales,
 }

@@ -42,8 +42,9 @@ def region_outlet_counts(
     regions = {
         r.id: RegionCounts(r.id, r.code, r.name, r.level, r.parent_id)
         for r in session.execute(
-            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id)
-            .order_by(Region.code)
+            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id).order_by(
+                Region.code
+            )
         )
     }
     stmt = select(Outlet.region_id, Outlet.tier, func.count()).group_by(

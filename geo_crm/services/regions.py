@@ -77,8 +77,9 @@ def default_region_files() -> list[Path]:
     return [folder / name for name in SHIPPED_FILES]
 
 
-def load_region_files(session: Session, paths, *, level: str | None = None,
-                      parent_code: str | None = None) -> LoadReport:
+def load_region_files(
+    session: Session, paths, *, level: str | None = None, parent_code: str | None = None
+) -> LoadReport:
     """Upsert the regions of ``paths`` by code; ``level``/``parent_code`` override the files'.
 
     Raises ValidationError (naming file, feature and problem) before anything is written
@@ -114,8 +115,10 @@ def load_region_files(session: Session, paths, *, level: str | None = None,
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _read_file(path: Path, level: str | None, parent_code: str | None,
-               report: LoadReport) -> list[_Feature]:
+
+def _read_file(
+    path: Path, level: str | None, parent_code: str | None, report: LoadReport
+) -> list[_Feature]:
     name = str(path)
     if not path.exists():
         raise ValidationError(f"{name}: no such file")
@@ -135,8 +138,10 @@ def _read_file(path: Path, level: str | None, parent_code: str | None,
     fields: dict[str, object] = {}
     for field_name, column in zip(meta["fields"], columns, strict=True):
         fields.setdefault(str(field_name).lower(), column)
-    picked = {key: next((fields[a] for a in aliases if a in fields), None)
-              for key, aliases in ALIASES.items()}
+    picked = {
+        key: next((fields[a] for a in aliases if a in fields), None)
+        for key, aliases in ALIASES.items()
+    }
     problems: list[str] = []
     out: list[_Feature] = []
     for i, geom in enumerate(geoms):
@@ -148,14 +153,18 @@ def _read_file(path: Path, level: str | None, parent_code: str | None,
             values["parent_code"] = parent_code
         missing = [k for k in ("code", "name", "level") if not values[k]]
         if missing:
-            problems += [f"feature {number}: no {k!r} property (looked for "
-                         f"{', '.join(ALIASES[k])}{', or give a level' if k == 'level' else ''})"
-                         for k in missing]
+            problems += [
+                f"feature {number}: no {k!r} property (looked for "
+                f"{', '.join(ALIASES[k])}{', or give a level' if k == 'level' else ''})"
+                for k in missing
+            ]
             continue
         lvl = values["level"].lower()
         if lvl not in REGION_LEVELS:
-            problems.append(f"feature {number} ({values['code']}): unknown level {lvl!r}, "
-                            f"expected one of {', '.join(REGION_LEVELS)}")
+            problems.append(
+                f"feature {number} ({values['code']}): unknown level {lvl!r}, "
+                f"expected one of {', '.join(REGION_LEVELS)}"
+            )
             continue
         if len(values["code"]) > 32:
             problems.append(f"feature {number}: code {values['code']!r} is longer than 32")
@@ -167,8 +176,19 @@ def _read_file(path: Path, level: str | None, parent_code: str | None,
         if geom is None:
             problems.append(f"feature {number} ({values['code']}): no ring has 4 or more points")
             continue
-        out.append(_Feature(name, number, values["code"], values["name"], values["name_en"], lvl,
-                            _parent(values["parent_code"]), shapely.to_wkb(geom), fixes))
+        out.append(
+            _Feature(
+                name,
+                number,
+                values["code"],
+                values["name"],
+                values["name_en"],
+                lvl,
+                _parent(values["parent_code"]),
+                shapely.to_wkb(geom),
+                fixes,
+            )
+        )
     if problems:
         _raise(name, problems)
     return out
@@ -192,8 +212,9 @@ def _polygons(name: str, wkbs) -> list:
             out.append(geom)
     if all(isinstance(g, str) for g in out):
         found = sorted(set(out))
-        raise ValidationError(f"{name}: no usable Polygon or MultiPolygon geometry in the file "
-                              f"({'; '.join(found)})")
+        raise ValidationError(
+            f"{name}: no usable Polygon or MultiPolygon geometry in the file ({'; '.join(found)})"
+        )
     return out
 
 
@@ -214,8 +235,12 @@ def _to_wgs84(name: str, crs_text: str | None, geoms: list, report: LoadReport) 
         return geoms
     transformer = Transformer.from_crs(crs, _WGS84, always_xy=True)
     report.reprojected.append(name)
-    return [shapely.transform(g, lambda xy: np.column_stack(transformer.transform(*xy.T)))
-            if not isinstance(g, str) else g for g in geoms]
+    return [
+        shapely.transform(g, lambda xy: np.column_stack(transformer.transform(*xy.T)))
+        if not isinstance(g, str)
+        else g
+        for g in geoms
+    ]
 
 
 def _drop_short_rings(geom) -> tuple[object | None, list[str]]:
@@ -264,8 +289,10 @@ def _check_unique(features: list[_Feature]) -> None:
     for f in features:
         if f.code in seen:
             first = seen[f.code]
-            problems.append(f"code {f.code!r} appears twice: {first.source} feature {first.number}"
-                            f" and {f.source} feature {f.number}")
+            problems.append(
+                f"code {f.code!r} appears twice: {first.source} feature {first.number}"
+                f" and {f.source} feature {f.number}"
+            )
         seen.setdefault(f.code, f)
     if problems:
         _raise("input", problems)
@@ -283,19 +310,35 @@ def _raise(where: str, problems: list[str]) -> None:
 
 # --- database --------------------------------------------------------------------------------
 
+
 def _stage(session: Session, features: list[_Feature]) -> None:
     session.execute(text("DROP TABLE IF EXISTS pg_temp.geo_crm_region_stage"))
-    session.execute(text(
-        "CREATE TEMP TABLE geo_crm_region_stage ("
-        " ord integer PRIMARY KEY, code text NOT NULL UNIQUE, name text NOT NULL, name_en text,"
-        " level text NOT NULL, parent_code text, geom geometry NOT NULL, reason text,"
-        " parent_id integer) ON COMMIT DROP"))
     session.execute(
-        text("INSERT INTO geo_crm_region_stage (ord, code, name, name_en, level, parent_code, geom)"
-             " VALUES (:ord, :code, :name, :name_en, :level, :parent_code,"
-             " ST_GeomFromWKB(:wkb, 4326))"),
-        [{"ord": i, "code": f.code, "name": f.name, "name_en": f.name_en, "level": f.level,
-          "parent_code": f.parent_code, "wkb": f.wkb} for i, f in enumerate(features)],
+        text(
+            "CREATE TEMP TABLE geo_crm_region_stage ("
+            " ord integer PRIMARY KEY, code text NOT NULL UNIQUE, name text NOT NULL, name_en text,"
+            " level text NOT NULL, parent_code text, geom geometry NOT NULL, reason text,"
+            " parent_id integer) ON COMMIT DROP"
+        )
+    )
+    session.execute(
+        text(
+            "INSERT INTO geo_crm_region_stage (ord, code, name, name_en, level, parent_code, geom)"
+            " VALUES (:ord, :code, :name, :name_en, :level, :parent_code,"
+            " ST_GeomFromWKB(:wkb, 4326))"
+        ),
+        [
+            {
+                "ord": i,
+                "code": f.code,
+                "name": f.name,
+                "name_en": f.name_en,
+                "level": f.level,
+                "parent_code": f.parent_code,
+                "wkb": f.wkb,
+            }
+            for i, f in enumerate(features)
+        ],
     )
 
 
@@ -306,42 +349,63 @@ def _repair(session: Session, features: list[_Feature], report: LoadReport) -> N
     ``linework``: on the shipped data linework drops whole island parts by even-odd parity
     (≈0.16 deg² of 巴音郭楞, 3 % of 博尔塔拉) and takes about 4x as long.
     """
-    reasons = dict(session.execute(text(
-        "UPDATE geo_crm_region_stage SET reason = ST_IsValidReason(geom),"
-        " geom = ST_CollectionExtract(ST_MakeValid(geom, 'method=structure'), 3)"
-        " WHERE NOT (ST_IsValidDetail(geom)).valid RETURNING code, reason")).all())
+    reasons = dict(
+        session.execute(
+            text(
+                "UPDATE geo_crm_region_stage SET reason = ST_IsValidReason(geom),"
+                " geom = ST_CollectionExtract(ST_MakeValid(geom, 'method=structure'), 3)"
+                " WHERE NOT (ST_IsValidDetail(geom)).valid RETURNING code, reason"
+            )
+        ).all()
+    )
     session.execute(text("UPDATE geo_crm_region_stage SET geom = ST_Multi(geom)"))
     for f in features:
         why = [*f.fixes, *([reasons[f.code]] if f.code in reasons else [])]
         if why:
             report.repaired.append((f.code, "; ".join(why)))
-    bad = session.execute(text(
-        "SELECT ord, CASE WHEN ST_IsEmpty(geom) THEN 'no area left after repair'"
-        " WHEN NOT ST_IsValid(geom) THEN 'still invalid after repair: ' || ST_IsValidReason(geom)"
-        " ELSE 'coordinates outside the longitude/latitude range (' || Box2D(geom)::text"
-        " || '): is the coordinate system declared?' END"
-        " FROM geo_crm_region_stage WHERE ST_IsEmpty(geom) OR NOT (ST_IsValidDetail(geom)).valid"
-        " OR ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90"
-        " OR ST_YMax(geom) > 90 ORDER BY ord")).all()
+    bad = session.execute(
+        text(
+            "SELECT ord, CASE WHEN ST_IsEmpty(geom) THEN 'no area left after repair'"
+            " WHEN NOT ST_IsValid(geom) THEN 'still invalid after repair: ' || "
+            "ST_IsValidReason(geom)"
+            " ELSE 'coordinates outside the longitude/latitude range (' || Box2D(geom)::text"
+            " || '): is the coordinate system declared?' END"
+            " FROM geo_crm_region_stage WHERE ST_IsEmpty(geom) OR NOT "
+            "(ST_IsValidDetail(geom)).valid"
+            " OR ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90"
+            " OR ST_YMax(geom) > 90 ORDER BY ord"
+        )
+    ).all()
     if bad:
-        _raise("input", [f"{features[o].source} feature {features[o].number}"
-                         f" ({features[o].code}): {why}" for o, why in bad])
+        _raise(
+            "input",
+            [
+                f"{features[o].source} feature {features[o].number} ({features[o].code}): {why}"
+                for o, why in bad
+            ],
+        )
 
 
 def _check_parents(session: Session) -> None:
     """A parent code must name a region of a strictly higher level, in the batch or stored."""
-    bad = session.execute(text(
-        "SELECT s.code, s.level, s.parent_code, coalesce(p.level, r.level)"
-        " FROM geo_crm_region_stage s"
-        " LEFT JOIN geo_crm_region_stage p ON p.code = s.parent_code"
-        " LEFT JOIN regions r ON r.code = s.parent_code AND p.code IS NULL"
-        " WHERE s.parent_code IS NOT NULL AND (coalesce(p.level, r.level) IS NULL"
-        "  OR geo_crm_level_rank(coalesce(p.level, r.level)) >= geo_crm_level_rank(s.level))"
-        " ORDER BY s.ord")).all()
+    bad = session.execute(
+        text(
+            "SELECT s.code, s.level, s.parent_code, coalesce(p.level, r.level)"
+            " FROM geo_crm_region_stage s"
+            " LEFT JOIN geo_crm_region_stage p ON p.code = s.parent_code"
+            " LEFT JOIN regions r ON r.code = s.parent_code AND p.code IS NULL"
+            " WHERE s.parent_code IS NOT NULL AND (coalesce(p.level, r.level) IS NULL"
+            "  OR geo_crm_level_rank(coalesce(p.level, r.level)) >= geo_crm_level_rank(s.level))"
+            " ORDER BY s.ord"
+        )
+    ).all()
     problems = [
         f"region {code} ({level}): parent {parent!r} "
-        + (f"is a {plevel}; a parent must be of a higher level" if plevel
-           else "is neither in the files nor in the database")
+        + (
+            f"is a {plevel}; a parent must be of a higher level"
+            if plevel
+            else "is neither in the files nor in the database"
+        )
         for code, level, parent, plevel in bad
     ]
     if problems:
@@ -351,32 +415,45 @@ def _check_parents(session: Session) -> None:
 def _upsert_level(session: Session, level: str, report: LoadReport) -> None:
     """Parents first (one level at a time, as the level trigger needs), then insert or update
     only what changed: reloading the same files writes nothing."""
-    session.execute(text(
-        "UPDATE geo_crm_region_stage s SET parent_id = r.id FROM regions r"
-        " WHERE s.level = :level AND r.code = s.parent_code"), {"level": level})
+    session.execute(
+        text(
+            "UPDATE geo_crm_region_stage s SET parent_id = r.id FROM regions r"
+            " WHERE s.level = :level AND r.code = s.parent_code"
+        ),
+        {"level": level},
+    )
     # no parent code: the deepest higher-level region holding the region's point-on-surface
-    session.execute(text(
-        "UPDATE geo_crm_region_stage s SET parent_id = ("
-        "  SELECT rp.region_id FROM region_parts rp JOIN regions r ON r.id = rp.region_id"
-        "   WHERE rp.depth < geo_crm_level_rank(s.level) AND r.code <> s.code"
-        "     AND ST_Intersects(rp.geom, ST_PointOnSurface(s.geom))"
-        "   ORDER BY rp.depth DESC, r.area_m2, r.id LIMIT 1)"
-        " WHERE s.level = :level AND s.parent_code IS NULL"), {"level": level})
-    rows = session.execute(text(
-        "INSERT INTO regions AS r (code, name, name_en, level, parent_id, boundary)"
-        " SELECT code, name, name_en, level, parent_id, geom FROM geo_crm_region_stage"
-        "  WHERE level = :level ORDER BY ord"
-        " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-        "  name_en = coalesce(EXCLUDED.name_en, r.name_en), level = EXCLUDED.level,"
-        "  parent_id = EXCLUDED.parent_id, boundary = EXCLUDED.boundary"
-        " WHERE (r.name, r.name_en, r.level, r.parent_id) IS DISTINCT FROM"
-        "  (EXCLUDED.name, coalesce(EXCLUDED.name_en, r.name_en), EXCLUDED.level,"
-        "   EXCLUDED.parent_id)"
-        "  OR NOT ST_OrderingEquals(r.boundary, EXCLUDED.boundary)"
-        " RETURNING r.code, r.xmax = 0"), {"level": level}).all()
+    session.execute(
+        text(
+            "UPDATE geo_crm_region_stage s SET parent_id = ("
+            "  SELECT rp.region_id FROM region_parts rp JOIN regions r ON r.id = rp.region_id"
+            "   WHERE rp.depth < geo_crm_level_rank(s.level) AND r.code <> s.code"
+            "     AND ST_Intersects(rp.geom, ST_PointOnSurface(s.geom))"
+            "   ORDER BY rp.depth DESC, r.area_m2, r.id LIMIT 1)"
+            " WHERE s.level = :level AND s.parent_code IS NULL"
+        ),
+        {"level": level},
+    )
+    rows = session.execute(
+        text(
+            "INSERT INTO regions AS r (code, name, name_en, level, parent_id, boundary)"
+            " SELECT code, name, name_en, level, parent_id, geom FROM geo_crm_region_stage"
+            "  WHERE level = :level ORDER BY ord"
+            " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+            "  name_en = coalesce(EXCLUDED.name_en, r.name_en), level = EXCLUDED.level,"
+            "  parent_id = EXCLUDED.parent_id, boundary = EXCLUDED.boundary"
+            " WHERE (r.name, r.name_en, r.level, r.parent_id) IS DISTINCT FROM"
+            "  (EXCLUDED.name, coalesce(EXCLUDED.name_en, r.name_en), EXCLUDED.level,"
+            "   EXCLUDED.parent_id)"
+            "  OR NOT ST_OrderingEquals(r.boundary, EXCLUDED.boundary)"
+            " RETURNING r.code, r.xmax = 0"
+        ),
+        {"level": level},
+    ).all()
     written = {code: inserted for code, inserted in rows}
     report.inserted += [c for c, ins in written.items() if ins]
     report.updated += [c for c, ins in written.items() if not ins]
-    staged = session.scalars(text(
-        "SELECT code FROM geo_crm_region_stage WHERE level = :level"), {"level": level})
+    staged = session.scalars(
+        text("SELECT code FROM geo_crm_region_stage WHERE level = :level"), {"level": level}
+    )
     report.unchanged += [c for c in staged if c not in written]

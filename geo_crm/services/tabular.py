@@ -30,8 +30,15 @@ LOGGER = logging.getLogger(__name__)
 
 FORMATS = ("csv", "xlsx", "geojson")
 SPREADSHEET_FORMATS = ("csv", "xlsx")
-_EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-               ".geojson": "geojson", ".json": "geojson"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".geojson": "geojson",
+    ".json": "geojson",
+}
 _NOT_SUPPORTED = {
     ".xls": "old binary .xls workbooks are not supported: save the sheet as .xlsx or CSV",
     ".ods": "OpenDocument sheets are not supported: save the sheet as .xlsx or CSV",
@@ -74,8 +81,10 @@ def detect_format(name: str | None, data: bytes, fmt: str | None = None) -> str:
     if fmt:
         fmt = fmt.lower().lstrip(".")
         if fmt not in FORMATS:
-            raise UnsupportedFormat(f"unsupported format {fmt!r}: use one of {', '.join(FORMATS)}",
-                                    fields={"format": f"must be one of {', '.join(FORMATS)}"})
+            raise UnsupportedFormat(
+                f"unsupported format {fmt!r}: use one of {', '.join(FORMATS)}",
+                fields={"format": f"must be one of {', '.join(FORMATS)}"},
+            )
         return fmt
     suffix = Path(name).suffix.lower() if name else ""
     if suffix in _EXTENSIONS:
@@ -83,7 +92,8 @@ def detect_format(name: str | None, data: bytes, fmt: str | None = None) -> str:
     if suffix:
         message = _NOT_SUPPORTED.get(suffix) or (
             f"cannot import {suffix} files: send CSV, XLSX or GeoJSON "
-            f"({', '.join(sorted(_EXTENSIONS))}) or name the format")
+            f"({', '.join(sorted(_EXTENSIONS))}) or name the format"
+        )
         raise UnsupportedFormat(message, fields={"file": message})
     # no name to go by (a pipe, an upload without a file name): look at the bytes
     if data[:4] == b"PK\x03\x04":
@@ -95,9 +105,14 @@ def detect_format(name: str | None, data: bytes, fmt: str | None = None) -> str:
     return "csv"
 
 
-def read_table(source: str | Path | IO[bytes] | bytes, *, fmt: str | None = None,
-               encoding: str | None = None, name: str | None = None,
-               progress: Progress | None = None) -> Table:
+def read_table(
+    source: str | Path | IO[bytes] | bytes,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> Table:
     """Read a CSV, XLSX or GeoJSON file (path, bytes or binary file object) into a Table."""
     data, name = _read_bytes(source, name)
     fmt = detect_format(name, data, fmt)
@@ -109,8 +124,13 @@ def read_table(source: str | Path | IO[bytes] | bytes, *, fmt: str | None = None
         table = _read_geojson(data, encoding)
     if progress:
         progress("read", len(table), len(table))
-    LOGGER.info("read %d rows from %s (%s%s)", len(table), name or "upload", fmt,
-                f", {table.encoding}" if table.encoding else "")
+    LOGGER.info(
+        "read %d rows from %s (%s%s)",
+        len(table),
+        name or "upload",
+        fmt,
+        f", {table.encoding}" if table.encoding else "",
+    )
     return table
 
 
@@ -122,8 +142,9 @@ def _read_bytes(source, name: str | None) -> tuple[bytes, str | None]:
         try:
             return path.read_bytes(), name or path.name
         except OSError as exc:
-            raise GeoCrmError(f"cannot read {path}: {exc.strerror or exc}",
-                              fields={"file": str(path)}) from exc
+            raise GeoCrmError(
+                f"cannot read {path}: {exc.strerror or exc}", fields={"file": str(path)}
+            ) from exc
     data = source.read()
     return data, name or getattr(source, "filename", None) or getattr(source, "name", None)
 
@@ -134,11 +155,14 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except LookupError as exc:
-            raise ValidationError(f"unknown encoding {encoding!r}",
-                                  fields={"encoding": "unknown encoding"}) from exc
+            raise ValidationError(
+                f"unknown encoding {encoding!r}", fields={"encoding": "unknown encoding"}
+            ) from exc
         except UnicodeDecodeError as exc:
-            raise ValidationError(f"the file is not valid {encoding} (byte {exc.start})",
-                                  fields={"encoding": f"the file is not valid {encoding}"}) from exc
+            raise ValidationError(
+                f"the file is not valid {encoding} (byte {exc.start})",
+                fields={"encoding": f"the file is not valid {encoding}"},
+            ) from exc
     try:
         text = data.decode("utf-8-sig")
         return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
@@ -149,7 +173,8 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         raise ValidationError(
             "the file is neither UTF-8 nor GB18030 text: save it as CSV UTF-8 or give --encoding",
-            fields={"encoding": "not UTF-8 or GB18030"}) from exc
+            fields={"encoding": "not UTF-8 or GB18030"},
+        ) from exc
 
 
 def _read_csv(data: bytes, encoding: str | None) -> Table:
@@ -160,8 +185,10 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
     try:
         records = list(reader)
     except csv.Error as exc:
-        raise ValidationError(f"the CSV file is malformed near row {reader.line_num}: {exc}",
-                              fields={"file": str(exc)}) from exc
+        raise ValidationError(
+            f"the CSV file is malformed near row {reader.line_num}: {exc}",
+            fields={"file": str(exc)},
+        ) from exc
     return _from_records("csv", enumerate(records, start=1), used)
 
 
@@ -171,8 +198,10 @@ def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ValidationError("the file is not a readable .xlsx workbook",
-                              fields={"file": "not a readable .xlsx workbook"}) from exc
+        raise ValidationError(
+            "the file is not a readable .xlsx workbook",
+            fields={"file": "not a readable .xlsx workbook"},
+        ) from exc
     try:
         sheet = workbook.worksheets[0]
 
@@ -206,8 +235,9 @@ def _from_records(fmt: str, records, encoding: str | None) -> Table:
         numbers.append(number)
         rows.append(tuple(record))
     if header is None:
-        raise ValidationError("the file is empty: expected a header row and data rows",
-                              fields={"file": "empty"})
+        raise ValidationError(
+            "the file is empty: expected a header row and data rows", fields={"file": "empty"}
+        )
     width = len(header)
     while width and not header[width - 1]:
         width -= 1
@@ -224,8 +254,9 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     try:
         doc = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
-        raise ValidationError(f"the file is not valid JSON: {exc}",
-                              fields={"file": "invalid JSON"}) from exc
+        raise ValidationError(
+            f"the file is not valid JSON: {exc}", fields={"file": "invalid JSON"}
+        ) from exc
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         features = doc.get("features")
     elif isinstance(doc, dict) and doc.get("type") == "Feature":
@@ -233,8 +264,10 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     else:
         features = None
     if not isinstance(features, list):
-        raise ValidationError("expected a GeoJSON FeatureCollection of Point features",
-                              fields={"file": "not a FeatureCollection"})
+        raise ValidationError(
+            "expected a GeoJSON FeatureCollection of Point features",
+            fields={"file": "not a FeatureCollection"},
+        )
     header: list[str] = []
     seen: set[str] = set()
     records: list[dict] = []
