@@ -197,19 +197,3 @@ def test_fine_grid_cells_on_every_side_of_the_centre(session, sql):
     ):
         outline = shapely.Polygon(cell.outline)
         assert outline.is_valid and outline.contains(shapely.Point(lon, lat)), code
-
-
-def test_untagged_buyers_count_where_their_supplier_is(session, sql, network):
-    """Below the top of the map an untagged buyer belongs to its supplier's region (as for
-    access); the whole map still reports every untagged buyer."""
-    add_outlet(sql, "W9", "wholesaler_2", 122.2, 30.5, parent="D1")  # outside D
-    add_outlet(sql, "R6", "retail", None, None, parent="W9")
-    add_sale(sql, "W9", "R6", "2024-02-01", "A", "1", "66.00")
-    unlocated = {}
-    for code in ("D", "DW", "DE"):
-        result = density(session, code, AnalysisParams(status=None, cell_km=2.0))
-        unlocated[code] = (result.unlocated.amount, result.unlocated_buyers)
-    r3 = total("R3")[1]
-    assert unlocated["D"] == (r3 + Decimal("66.00"), 2)  # the top region: every untagged buyer
-    assert unlocated["DW"] == (r3, 1)  # R3 buys from W1, in DW
-    assert unlocated["DE"] == (0, 0)

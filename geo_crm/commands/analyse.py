@@ -296,7 +296,8 @@ def density_cmd(
     )
     u = result.unlocated
     click.echo(
-        f"not located (untagged buyers belonging here): {u.records:,} records, amount {u.amount:,}"
+        f"not located (buyer without a location, anywhere): {u.records:,} records, "
+        f"amount {u.amount:,}"
     )
     area = result.cell_area_km2
     _table(

@@ -322,19 +322,10 @@ _RESTRICT_BELOW = 0.4
 
 
 def buyer_sums(
-    session: Session,
-    resolved: Resolved,
-    tiers: tuple[str, ...],
-    region_ids: list[int],
-    *,
-    untagged_anywhere: bool = True,
+    session: Session, resolved: Resolved, tiers: tuple[str, ...], region_ids: list[int]
 ) -> tuple[BuyerSums, BuyerSums]:
-    """Buyers located in ``region_ids``, and buyers without a location, that pass the filters
-    and have records passing them, with their sums: (located, unlocated).
-
-    The buyers without a location are all of them (``untagged_anywhere``: the region is the
-    whole map), or those whose supplier (``parent_id``) lies in ``region_ids`` — the territory
-    an untagged outlet belongs to, as for access (:func:`geo_crm.auth.scope.outlet_scope`).
+    """Buyers located in ``region_ids``, and buyers without a location anywhere, that pass the
+    filters and have records passing them, with their sums: (located, unlocated).
 
     Two packed fetches joined in numpy: the buyers, and the sales rows of :func:`sales_sql`
     (rollup rows and edge-day records, several per buyer). PostgreSQL neither joins nor groups
@@ -343,27 +334,14 @@ def buyer_sums(
     prefix, where, args = outlet_filter_sql(resolved, tiers)
     # one text literal: psycopg adapts a list of hundreds of ints element by element
     args["region_ids"] = "{" + ",".join(str(int(r)) for r in region_ids) + "}"
-    in_region = "o.region_id = ANY(CAST(%(region_ids)s AS int[]))"
-    if untagged_anywhere:
-        wheres = [f"{where} AND (o.location IS NULL OR {in_region})"]
-    else:
-        supplied = (
-            "o.parent_id IN (SELECT p.id FROM outlets p"
-            " WHERE p.region_id = ANY(CAST(%(region_ids)s AS int[])))"
-        )
-        wheres = [f"{where} AND {in_region}", f"{where} AND o.location IS NULL AND {supplied}"]
-
-    def select_outlets(columns: str) -> str:
-        return " UNION ALL ".join(f"SELECT {columns} FROM outlets o WHERE {w}" for w in wheres)
-
+    where += " AND (o.location IS NULL OR o.region_id = ANY(CAST(%(region_ids)s AS int[])))"
     buyers = fetch_packed(
         session,
-        f"""{prefix} /*SELECT*/ """
-        + select_outlets(
-            "int8send(o.id)"
-            " || coalesce(o.location, 'SRID=4326;POINT(NaN NaN)'::geometry)::bytea"
-            " || int4send(coalesce(o.region_id, 0))"
-        ),
+        f"""{prefix} /*SELECT*/
+        SELECT int8send(o.id)
+               || coalesce(o.location, 'SRID=4326;POINT(NaN NaN)'::geometry)::bytea
+               || int4send(coalesce(o.region_id, 0))
+          FROM outlets o WHERE {where}""",
         args,
         _BUYER_ROW,
     )
@@ -374,7 +352,7 @@ def buyer_sums(
     args.update(sales_args)
     if len(ids) < _RESTRICT_BELOW * _outlet_estimate(session):
         sales = f"""SELECT * FROM ({sales}) u
-            WHERE u.buyer_id IN ({select_outlets("o.id")})"""
+            WHERE u.buyer_id IN (SELECT o.id FROM outlets o WHERE {where})"""
     # rows of buyers the first statement did not return (another share of the outlets, or
     # committed in between) are dropped below
     rows = fetch_packed(
@@ -500,10 +478,7 @@ def density(
     params.check_cells(region.area_m2, region.code)
     tiers = tuple(t for t in TIERS if t in params.tiers)
     grid = HexGrid(params.cell_km * 1000.0)
-    root = session.scalar(
-        text("SELECT parent_id IS NULL FROM regions WHERE id = :id"), {"id": region.id}
-    )
-    b, u = buyer_sums(session, resolved, tiers, region.subtree_ids, untagged_anywhere=root)
+    b, u = buyer_sums(session, resolved, tiers, region.subtree_ids)
     x, y = region.frame.to_m(b.lon, b.lat)
     row, col = grid.cell_of(x, y)
     ones = np.ones(len(row), np.int64)
