@@ -255,25 +255,3 @@ def test_a_managers_coverage_map_draws_the_outlets_of_their_region(aapp, ids):
     html = page.get_data(as_text=True)
     assert "华东总经销" in html  # D1, a distributor in C1, drawn as a point with its popup
     assert "SECRET-D2" not in html and "SECRET-B2" not in html  # in P2: not this region
-
-
-def test_a_manager_sees_the_untagged_outlets_their_region_supplies(aapp, ids, connection):
-    """A2 has no location (no region) but buys from D1 in C1: manager1 (C1) sees and may edit
-    it; manager2 (P2) does not; once tagged inside C2 it leaves manager1's scope."""
-
-    def manager(user_id):
-        return token_client(aapp, add_token(connection, user_id))
-
-    m1, m2 = manager(ids["m1"]), manager(ids["m2"])
-    assert m1.get("/api/v1/outlets/A2").status_code == 200
-    assert m2.get("/api/v1/outlets/A2").status_code == 404
-    listed = m1.get("/api/v1/outlets?geotagged=false").get_json()
-    assert "A2" in [o["code"] for o in listed["items"]]
-    assert "A2" not in [o["code"] for o in m2.get("/api/v1/outlets").get_json()["items"]]
-    connection.execute(
-        text(
-            "UPDATE outlets SET location = ST_SetSRID(ST_MakePoint(120.7, 30.5), 4326) "
-            "WHERE code = 'A2'"
-        )
-    )
-    assert m1.get("/api/v1/outlets/A2").status_code == 404  # now in C2, outside C1

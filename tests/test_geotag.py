@@ -288,8 +288,7 @@ def test_manager_scope_follows_the_region_tree(m1, aapp, connection, world):
         put(m1, "B2", tag_body(30.5, 122.5, outlet_row(connection, "B2").version)).status_code
         == 404
     )
-    # untagged A2 counts in its supplier D1's region (C1): manager1 may tag it, inside C1
-    assert put(m1, "A2", tag_body(30.2, 120.2, 1)).status_code == 200
+    assert put(m1, "A2", tag_body(30.2, 120.2, 1)).status_code == 404  # untagged: no region yet
 
 
 # -- reviews ---------------------------------------------------------------------------------------

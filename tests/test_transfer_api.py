@@ -316,8 +316,8 @@ def test_a_managers_export_holds_only_their_regions(client, app, connection, sql
     response = as_manager.get("/api/v1/outlets/export")
     assert response.status_code == 200
     data = response.get_data().decode("utf-8-sig")
-    assert {r["code"] for r in csv.DictReader(io.StringIO(data))} == {"R1", "R2", "W1", "D1"}
-    # D9 lies outside the manager's region; untagged R2 counts in its supplier's
+    assert {r["code"] for r in csv.DictReader(io.StringIO(data))} == {"R1", "W1", "D1"}
+    # D9 lies outside the manager's region; untagged R2 has no region at all
     upload_as_manager = upload(as_manager, "outlets", csv_bytes([row("X1", "一", "distributor")]))
     assert upload_as_manager.status_code == 403
 

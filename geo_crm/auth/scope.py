@@ -2,10 +2,8 @@
 
 - admin: everything;
 - manager: outlets whose region lies inside one of the manager's regions (``user_regions``),
-  walking the region tree down recursively; an outlet not yet geotagged has no region of its
-  own and belongs to its supplier's (``parent_id``) territory, so the manager sees the untagged
-  outlets their region's wholesalers supply (an untagged outlet without a located supplier is
-  seen by admins and its reps only);
+  walking the region tree down recursively; outlets not yet geotagged have no region and are
+  therefore outside every manager's scope (admins and their reps see them);
 - rep: outlets assigned to them (``rep_id``) or created by them (``created_by_id``).
 
 Every helper returns a SQLAlchemy clause (or ``select``) to put in a ``where``; callers never
@@ -60,17 +58,7 @@ def outlet_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
     if user.id is None:
         return false()
     if user.role == "manager":
-        managed = managed_region_ids(user.id, f"managed_regions_{name}")
-        supplier = Outlet.__table__.alias(f"{name}_supplier")
-        return or_(
-            outlet.region_id.in_(managed),
-            and_(
-                outlet.region_id.is_(None),
-                outlet.parent_id.in_(
-                    select(supplier.c.id).where(supplier.c.region_id.in_(managed))
-                ),
-            ),
-        )
+        return outlet.region_id.in_(managed_region_ids(user.id, f"managed_regions_{name}"))
     if user.role == "rep":
         return or_(outlet.rep_id == user.id, outlet.created_by_id == user.id)
     return false()
