@@ -8,6 +8,7 @@ starts from the same migrated, empty schema.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def pg_cluster():
     cluster.ensure_database()
     yield cluster
     cluster.stop()
+    shutil.rmtree(base, ignore_errors=True)  # ~150 MB of cluster files per worker and run
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ missing."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,8 @@ def _app(**config):
 def short_tmp():
     path = Path(tempfile.mkdtemp(prefix="gcrm-ldb-"))
     os.chmod(path, 0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.slow
