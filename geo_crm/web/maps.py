@@ -88,15 +88,7 @@ def build(kind: str, region_code: str, f: MapFilters):
         return _network(session, info, subs, settings, f, pid, scope)
     if kind == "coverage":
         return _coverage(session, region_code, region_shape, subs, settings, f, pid, scope)
-    layer = mapdata.outlet_layer(
-        session,
-        outlet_filters(region_code, f),
-        limit=settings.point_limit,
-        date_from=f.date_from,
-        date_to=f.date_to,
-        product_id=pid,
-        scope=scope,
-    )
+    layer = _outlet_layer(session, region_code, f, settings, pid, scope)
     if kind == "gaps":
         data = analysis.gaps(session, region_code, f, area_m2=info.area_m2) or GapData()
         return gap_map(
@@ -110,6 +102,18 @@ def build(kind: str, region_code: str, f: MapFilters):
     )
 
 
+def _outlet_layer(session, region_code: str, f: MapFilters, settings, pid, scope, outlets=None):
+    """The outlets a region map draws: from ``outlets`` already fetched, else read."""
+    common = dict(
+        limit=settings.point_limit, date_from=f.date_from, date_to=f.date_to, product_id=pid
+    )
+    if outlets is not None:
+        return mapdata.outlet_layer_of(
+            session, outlets.ids, outlets.lon, outlets.lat, outlets.tier, **common
+        )
+    return mapdata.outlet_layer(session, outlet_filters(region_code, f), scope=scope, **common)
+
+
 def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFilters, pid, scope):
     """The coverage map from one coverage call: ratios, sub-regions and every outline drawn
     come from one union of discs per tier; the outlets it fetched are the map's own (same
@@ -118,28 +122,7 @@ def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFil
     # a manager only reaches regions inside their own subtrees, where every outlet is theirs
     whole_region = scope is None or getattr(acting_user(), "role", None) == "manager"
     data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=whole_region)
-    if outlets is not None:
-        layer = mapdata.outlet_layer_of(
-            session,
-            outlets.ids,
-            outlets.lon,
-            outlets.lat,
-            outlets.tier,
-            limit=settings.point_limit,
-            date_from=f.date_from,
-            date_to=f.date_to,
-            product_id=pid,
-        )
-    else:
-        layer = mapdata.outlet_layer(
-            session,
-            outlet_filters(region_code, f),
-            limit=settings.point_limit,
-            date_from=f.date_from,
-            date_to=f.date_to,
-            product_id=pid,
-            scope=scope,
-        )
+    layer = _outlet_layer(session, region_code, f, settings, pid, scope, outlets)
     data.catchments = analysis.catchments(
         session, mapdata.distributors_in(session, region_code, scope), f
     )
