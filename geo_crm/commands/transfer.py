@@ -124,48 +124,23 @@ def import_group() -> None:
     type=click.Choice(CRS_NAMES),
     help="Coordinate system of rows without a crs cell (default wgs84).",
 )
-def import_outlets_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress, crs) -> None:
+def import_outlets_cmd(file: Path, **options) -> None:
     """Insert or update outlets by code; an unchanged row is not rewritten."""
-    _import(
-        "outlets",
-        file,
-        fmt=fmt,
-        encoding=encoding,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
-        progress=progress,
-        crs=crs,
-    )
+    _import("outlets", file, **options)
 
 
 @import_group.command("products")
 @_common
-def import_products_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress) -> None:
+def import_products_cmd(file: Path, **options) -> None:
     """Insert or update products by sku."""
-    _import(
-        "products",
-        file,
-        fmt=fmt,
-        encoding=encoding,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
-        progress=progress,
-    )
+    _import("products", file, **options)
 
 
 @import_group.command("sales")
 @_common
-def import_sales_cmd(file: Path, fmt, encoding, skip_invalid, dry_run, progress) -> None:
+def import_sales_cmd(file: Path, **options) -> None:
     """Insert sales records (or update them by reference)."""
-    _import(
-        "sales",
-        file,
-        fmt=fmt,
-        encoding=encoding,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
-        progress=progress,
-    )
+    _import("sales", file, **options)
 
 
 @click.command("export")
