@@ -9,28 +9,16 @@ connection is never used by two threads at once, and the test thread leaves it a
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
+from browser_helpers import ARGS, CHROMIUM, serving
 from test_maps_data import ODD_NAME, PROVINCE, XSS_NAME, build_network
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 LAYERS_JS = """() => {
   const m = window.geoCrmMap;
@@ -70,12 +58,8 @@ FIND_JS = """(name) => {
 def served(app, sql, monkeypatch):
     monkeypatch.setitem(app.config, "GEO_CRM_AUTH_REQUIRED", False)
     build_network(sql)
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, name="map-test-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 def _map_frame(page, kind: str):

@@ -6,28 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
 from auth_helpers import PASSWORD, events, outlet_row
+from browser_helpers import ARGS, CHROMIUM, serving
 from sqlalchemy.orm import sessionmaker
-from werkzeug.serving import make_server
 
 from geo_crm import auth, create_app
 
 pytest_plugins = ["auth_fixtures"]  # auth_app, aapp, aclient, world
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HERE = (30.2512, 120.2519)  # lat, lon inside city C1
 
 pytestmark = [
@@ -55,12 +43,8 @@ def live_server(pg_cluster, engine, connection):
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
 
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as url:
+        yield url
 
 
 def test_rep_tags_an_outlet_with_the_phones_location(live_server, connection, world, tmp_path):
