@@ -193,16 +193,7 @@ def build_case(app, code: str, runs: int = 3) -> dict:
             display_m = display_tolerance(info.shape.shapely()) * 111_000.0
             cov, outlets = views.coverage_data(session, code, f, display_m, keep_outlets=True)
             s2 = time.perf_counter()
-            layer = mapdata.outlet_layer_of(
-                session,
-                outlets.ids,
-                outlets.lon,
-                outlets.lat,
-                outlets.tier,
-                limit=settings.point_limit,
-                date_from=f.date_from,
-                date_to=f.date_to,
-            )
+            layer = views._outlet_layer(session, code, f, settings, None, None, outlets)
             cov.catchments = analysis.catchments(session, mapdata.distributors_in(session, code), f)
             s3 = time.perf_counter()
             t0 = time.perf_counter()
