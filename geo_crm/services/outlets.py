@@ -320,19 +320,37 @@ def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
     return _Near(distance, conds, bound_from)
 
 
-def outlet_columns(t: FromClause = OUTLETS) -> tuple[list[ColumnElement], FromClause]:
-    """The columns of an outlet as the API shows it, and the FROM clause they need."""
+def _own_columns(t: FromClause) -> dict[str, ColumnElement]:
+    """An outlet's columns that come from its own row (lon/lat taken out of the point)."""
+    own = {name: t.c[name] for name in _OWN_COLUMNS}
+    own["lon"] = func.ST_X(t.c.location).label("lon")
+    own["lat"] = func.ST_Y(t.c.location).label("lat")
+    return own
+
+
+_OWN_COLUMNS = ("id", "code", "name", "tier", "status", "parent_id", "region_id", "address",
+                "contact", "phone", "rep_id", "notes", "version", "created_at", "updated_at")  # fmt: skip
+
+
+def outlet_columns(
+    t: FromClause = OUTLETS, *, own: FromClause | None = None
+) -> tuple[list[ColumnElement], FromClause]:
+    """The columns of an outlet as the API shows it, and the FROM clause they need.
+
+    ``own``: a subquery that already holds the :func:`_own_columns` (a page taken before the
+    joins); the parent's and region's codes are then joined to its rows."""
     parent, region = _PARENT, _REGION
+    o = _own_columns(t) if own is None else own.c
     cols = [
-        t.c.id, t.c.code, t.c.name, t.c.tier, t.c.status, t.c.parent_id,
-        parent.c.code.label("parent_code"),
-        func.ST_X(t.c.location).label("lon"), func.ST_Y(t.c.location).label("lat"),
-        t.c.region_id, region.c.code.label("region_code"),
-        t.c.address, t.c.contact, t.c.phone, t.c.rep_id, t.c.notes,
-        t.c.version, t.c.created_at, t.c.updated_at,
+        o["id"], o["code"], o["name"], o["tier"], o["status"], o["parent_id"],
+        parent.c.code.label("parent_code"), o["lon"], o["lat"],
+        o["region_id"], region.c.code.label("region_code"),
+        o["address"], o["contact"], o["phone"], o["rep_id"], o["notes"],
+        o["version"], o["created_at"], o["updated_at"],
     ]  # fmt: skip
-    joined = t.outerjoin(parent, parent.c.id == t.c.parent_id).outerjoin(
-        region, region.c.id == t.c.region_id
+    base = t if own is None else own
+    joined = base.outerjoin(parent, parent.c.id == o["parent_id"]).outerjoin(
+        region, region.c.id == o["region_id"]
     )
     return cols, joined
 
@@ -382,14 +400,15 @@ def _measured_page_template(s: _Shape) -> Select:
     """A page of ``near`` within a radius, with the total: the count has to measure every
     outlet in the disc anyway, so the page is taken from those same measurements (one index
     scan, one distance per outlet, ``count(*) OVER ()`` before the cursor and the limit)
-    instead of a KNN probe, a bounded scan and a separate count (0.68 against 0.86 ms at 1 M
-    outlets). Parents and regions are joined to the page's rows only."""
+    instead of a KNN probe, a bounded scan and a separate count (0.6 against 0.86 ms at 1 M
+    outlets). The rows carry their columns through, so only parents and regions are looked
+    up, for the page's rows alone."""
     ctes: dict[str, CTE] = {}
     t = OUTLETS
     pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
     measured = (
         select(
-            t.c.id,
+            *_own_columns(t).values(),
             func.ST_Distance(_geography(t.c.location), _geography(pt)).label("distance_m"),
         )
         .where(
@@ -401,11 +420,11 @@ def _measured_page_template(s: _Shape) -> Select:
         .subquery("measured")  # distance twice, in the filter below and in the output
     )
     counted = (
-        select(measured.c.id, measured.c.distance_m, func.count().over().label("total"))
+        select(measured, func.count().over().label("total"))
         .where(measured.c.distance_m <= _p("radius_m", Float))
         .subquery("counted")
     )
-    page = select(counted.c.id, counted.c.distance_m, counted.c.total)
+    page = select(counted)
     if s.after:
         after = tuple_(_p("after_d", Float), _p("after_id", BigInteger))
         page = page.where(tuple_(counted.c.distance_m, counted.c.id) > after)
@@ -415,10 +434,10 @@ def _measured_page_template(s: _Shape) -> Select:
         .offset(_p("page_offset", Integer))
         .subquery("page")
     )
-    cols, joined = outlet_columns(t)
+    cols, joined = outlet_columns(own=page)
     return (
         select(*cols, page.c.total, page.c.distance_m)
-        .select_from(page.join(joined, t.c.id == page.c.id))
+        .select_from(joined)
         .order_by(page.c.distance_m, page.c.id)
     )
 
