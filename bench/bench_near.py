@@ -9,8 +9,10 @@ Run on demand (not a test):  /work/venv/bin/python bench/bench_near.py [--outlet
 3. Serves the app with gunicorn (gthread workers, keep-alive) on 127.0.0.1, as in production,
    and asks ``GET /api/v1/outlets?lat=…&lon=…&radius_m=5000&limit=20`` at random points in a
    closed loop from one client: latency median and p99, with and without the total.
+   With Debian's ``wrk`` installed, asks the same from wrk too (a C client: the Python
+   client's own 0.15–0.2 ms a request is not the server's latency); both are printed.
 4. Times the service call alone (``outlet_page``: page + total in one statement, through a
-   Session), the page SQL alone (KNN-bounded, exact in metres) and the naive baseline
+   Session), that statement's SQL alone (exact in metres) and the naive baseline
    (``ST_DWithin(geography)`` + ``ORDER BY ST_Distance(geography)`` + ``count(*) OVER ()``, no
    usable index), and checks that the KNN and the baseline return the same outlets.
 """
@@ -36,7 +38,7 @@ from sqlalchemy import text
 
 from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
-from geo_crm.services.outlets import OutletFilters, outlet_page, select_outlets
+from geo_crm.services.outlets import OutletFilters, outlet_page
 
 BBOX = (108.0, 28.0, 118.0, 40.0)
 RADIUS_M = 5000.0
@@ -194,6 +196,70 @@ def http_latencies(
     return out, bodies
 
 
+WRK_SCRIPT = """
+math.randomseed(%(seed)d)
+%(auth)s
+request = function()
+  local lon = %(x0)f + %(w)f * math.random()
+  local lat = %(y0)f + %(h)f * math.random()
+  return wrk.format("GET", string.format(
+    "/api/v1/outlets?lat=%%.6f&lon=%%.6f&radius_m=%(radius)g&limit=%(k)d%(extra)s", lat, lon))
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%.1f %%.1f\\n", summary.requests, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_latencies(port: int, token: str | None, seconds: float, *, count: bool, seed: int):
+    """The same question from wrk (Debian's ``wrk``, a C client: one thread, one keep-alive
+    connection, random points from a Lua script): latency without the Python client's own
+    0.15–0.2 ms per request. None when wrk is not installed. Returns (requests, median ms,
+    p99 ms); a non-2xx answer or a socket error stops the benchmark."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = WRK_SCRIPT % {
+        "seed": seed,
+        "auth": f'wrk.headers["Authorization"] = "Bearer {token}"' if token else "",
+        "x0": BBOX[0] + 0.05, "y0": BBOX[1] + 0.05,
+        "w": BBOX[2] - BBOX[0] - 0.1, "h": BBOX[3] - BBOX[1] - 0.1,
+        "radius": RADIUS_M, "k": K, "extra": "" if count else "&count=false",
+    }  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        out = subprocess.run(
+            [wrk, "-t1", "-c1", f"-d{seconds:g}s", "-s", lua.name, f"http://127.0.0.1:{port}/"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    requests, bad_status, socket_errors, p50_us, p99_us = line.split()[1:]
+    if int(bad_status) or int(socket_errors):
+        raise SystemExit(f"wrk: {bad_status} non-2xx answers, {socket_errors} socket errors")
+    return int(requests), float(p50_us) / 1000, float(p99_us) / 1000
+
+
+def wrk_percentiles(out: str) -> tuple[int, float, float]:
+    """(requests, median ms, p99 ms) from ``wrk --latency`` output."""
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def ms(text: str) -> float:
+        number = text.rstrip("usm")
+        return float(number) * unit[text[len(number) :]]
+
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            found[parts[0]] = ms(parts[1])
+        elif len(parts) >= 2 and parts[1] == "requests":
+            found["n"] = int(parts[0])
+    return found["n"], found["50%"], found["99%"]
+
+
 def sql_latencies(engine, pts, build) -> tuple[list[float], list[list]]:
     """Run each point's statement on one raw psycopg connection (server-side prepared)."""
     raw = engine.raw_connection()
@@ -213,10 +279,14 @@ def sql_latencies(engine, pts, build) -> tuple[list[float], list[list]]:
 
 
 def api_sql(engine, lon, lat):
+    """The statement the API runs for this question (page + total), with its values."""
+    from geo_crm.services.outlets import _page_statement, _Shape, _values
+
     f = OutletFilters(near=(lon, lat), radius_m=RADIUS_M)
-    stmt = select_outlets(f, knn_limit=K + 1).limit(K + 1)
-    compiled = stmt.compile(dialect=engine.dialect)
-    return str(compiled), compiled.params
+    statement = _page_statement(_Shape.of(f, None, None), True)
+    values = {**statement.defaults, **_values(f, None, None), "page_limit": K + 1}
+    values["page_offset"] = 0
+    return statement.sql, values
 
 
 def service_latencies(engine, pts) -> list[float]:
@@ -258,6 +328,9 @@ def main() -> None:
     parser.add_argument("--baseline-queries", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--wrk-seconds", type=float, default=8.0, help="length of each wrk run (if installed)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="gcrm-bench-"))
@@ -278,6 +351,7 @@ def main() -> None:
             f"one keep-alive client in a closed loop; {os.cpu_count()} CPUs"
         )
         runs: dict[str, list[float]] = {}
+        wrk_runs: dict[str, tuple[int, float, float]] = {}
         for auth in (True, False):
             if auth and token is None:
                 continue
@@ -293,6 +367,12 @@ def main() -> None:
             runs[f"{label}, page only (count=false)"], _ = http_latencies(
                 port, headers, points(args.requests, 3), count=False
             )
+            for count, suffix in ((True, "page + total"), (False, "page only (count=false)")):
+                measured = wrk_latencies(
+                    port, token if auth else None, args.wrk_seconds, count=count, seed=11
+                )
+                if measured is not None:
+                    wrk_runs[f"{label}, {suffix}"] = measured
             if not auth:  # the stack's own floor: one trivial query through the same layers
                 runs["/healthz (SELECT 1), auth off: the floor"], _ = http_latencies(
                     port, {}, points(args.requests, 3), count=True, path="/healthz"
@@ -309,6 +389,13 @@ def main() -> None:
         runs["/hello (Flask hello-world, no database): the true floor"], _ = http_latencies(
             port, {}, points(args.requests, 3), count=True, path="/hello"
         )
+        if shutil.which("wrk"):
+            out = subprocess.run(
+                ["wrk", "-t1", "-c1", f"-d{args.wrk_seconds:g}s", "--latency",
+                 f"http://127.0.0.1:{port}/hello"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            wrk_runs["/hello: the true floor"] = wrk_percentiles(out)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         server = None
@@ -335,8 +422,15 @@ def main() -> None:
         for label, seconds in runs.items():
             what = "HTTP GET " if label.startswith("/") else "HTTP GET /api/v1/outlets, "
             print(summary(what + label, seconds))
+        if wrk_runs:
+            print("the same, measured by wrk (C client, one keep-alive connection, closed loop):")
+            for label, (n, p50, p99) in wrk_runs.items():
+                what = "wrk GET " if label.startswith("/") else "wrk GET /api/v1/outlets, "
+                print(f"{what + label:<66} n={n:>5}  median {p50:7.3f} ms  p99 {p99:7.3f} ms")
+        else:
+            print("(wrk is not installed: apt-get install wrk adds a C client's measurement)")
         print(summary("service outlet_page(): page + total, one statement", service))
-        print(summary("SQL alone: the page statement (KNN-bounded, exact metres)", knn))
+        print(summary("SQL alone: the API's page + total statement (exact metres)", knn))
         print(summary("SQL baseline: ST_DWithin(geography) + ORDER BY ST_Distance", base))
         print(
             f"baseline / API end to end (median): "
