@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo_crm import migrate
 from geo_crm.auth.principal import Principal
+from geo_crm.errors import ValidationError
 from geo_crm.services.geotagging import GeotagLimits, StaleVersion, TagInput, geotag_outlet
 
 DB = "geo_crm_geotag_race"
@@ -68,9 +69,9 @@ def _outlet(engine, code):
         ).scalar_one()
 
 
-def _tag(lon):
+def _tag(lon, lat=30.5):
     return TagInput(
-        lat=30.5, lon=lon, accuracy_m=5.0, source="gps", captured_at=dt.datetime.now(dt.UTC)
+        lat=lat, lon=lon, accuracy_m=5.0, source="gps", captured_at=dt.datetime.now(dt.UTC)
     )
 
 
@@ -152,6 +153,145 @@ def test_simultaneous_tags_exactly_one_wins(race_engine):
                     geotag_outlet(session, user, code, _tag(lon), version, limits)
                     session.commit()
                     results.append("won")
+                except StaleVersion:
+                    results.append("409")
+                except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                    results.append(repr(exc))
+
+        threads = [
+            threading.Thread(target=tag, args=(rep_a, 120.3)),
+            threading.Thread(target=tag, args=(rep_b, 120.4)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert sorted(results) == ["409", "won"], results
+        state = _state(race_engine, code)
+        assert state.version == version + 1 and state.events == 1
+
+
+# -- the tag statement on its own (commit=True, as the API calls it): written and committed in
+# one autocommitted statement, all or nothing
+
+
+def _event_rows(engine, code):
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT e.state, e.flags FROM geotag_events e JOIN outlets o ON o.id = e.outlet_id "
+                "WHERE o.code = :c ORDER BY e.id"
+            ),
+            {"c": code},
+        ).all()
+
+
+def _tag_alone(engine, user, code, lon, version, lat=30.5, limits=None):
+    """geotag_outlet with commit=True on an engine-bound session that has no transaction open;
+    nothing is committed by the caller: what the other connections see, the tag committed."""
+    with Session(engine) as session:
+        result = geotag_outlet(
+            session,
+            user,
+            code,
+            _tag(lon, lat=lat),
+            version,
+            limits or GeotagLimits(),
+            commit=True,
+        )
+        assert result.committed
+        return result
+
+
+def test_a_tag_on_its_own_commits_itself(race_engine):
+    version = _outlet(race_engine, "ALONE-1")
+    rep_a = _rep(race_engine, "rep_a")
+    result = _tag_alone(race_engine, rep_a, "ALONE-1", 120.1, version)
+    assert result.event["state"] == "accepted" and result.flags == []
+    assert result.outlet["version"] == version + 1 and result.outlet["region"] == "R"
+    state = _state(race_engine, "ALONE-1")
+    assert state.version == version + 1 and state.lon == pytest.approx(120.1) and state.events == 1
+    assert _event_rows(race_engine, "ALONE-1") == [("accepted", [])]
+
+
+def test_a_flagged_tag_on_its_own_stores_its_flags(race_engine):
+    version = _outlet(race_engine, "ALONE-2")
+    rep_a = _rep(race_engine, "rep_a")
+    _tag_alone(race_engine, rep_a, "ALONE-2", 120.1, version)
+    result = _tag_alone(race_engine, rep_a, "ALONE-2", 120.15, version + 1)  # ~4.8 km east
+    assert [f.code for f in result.flags] == ["jump"]
+    distance = result.flags[0].detail["distance_m"]
+    assert isinstance(distance, int) and 4_700 < distance < 4_900
+    assert result.event["flags"] == [f"jump:{distance}"] and result.event["state"] == "flagged"
+    assert _event_rows(race_engine, "ALONE-2")[-1] == ("flagged", [f"jump:{distance}"])
+
+
+def test_names_nearby_are_compared_before_the_write(race_engine):
+    """Active outlets within the duplicate radius: the first run writes nothing and returns
+    their names, the second writes with the possible duplicates found among them."""
+    rep_a = _rep(race_engine, "rep_a")
+    with race_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outlets (code, name, tier, location) VALUES "
+                "('NEAR-SAME', 'shop ALONE-3 二店', 'retail', "
+                "ST_SetSRID(ST_MakePoint(120.7003, 30.7003), 4326)), "
+                "('NEAR-OTHER', '联华便利', 'retail', "
+                "ST_SetSRID(ST_MakePoint(120.7002, 30.7001), 4326))"
+            )
+        )
+    version = _outlet(race_engine, "ALONE-3")
+    result = _tag_alone(race_engine, rep_a, "ALONE-3", 120.7, version, lat=30.7)
+    assert [(f.code, f.detail["outlet"]) for f in result.flags] == [
+        ("possible_duplicate", "NEAR-SAME")
+    ]
+    assert _event_rows(race_engine, "ALONE-3") == [("flagged", ["possible_duplicate:NEAR-SAME"])]
+    # a dissimilar name nearby only: accepted, after the same comparison
+    version = _outlet(race_engine, "ALONE-4")
+    with race_engine.begin() as conn:
+        conn.execute(text("UPDATE outlets SET name = '好又多' WHERE code = 'ALONE-4'"))
+    result = _tag_alone(race_engine, rep_a, "ALONE-4", 120.7001, version + 1, lat=30.7)
+    assert result.flags == [] and _event_rows(race_engine, "ALONE-4") == [("accepted", [])]
+
+
+def test_a_point_outside_every_region_on_its_own_writes_nothing(race_engine):
+    version = _outlet(race_engine, "ALONE-5")
+    rep_a = _rep(race_engine, "rep_a")
+    with pytest.raises(ValidationError) as refused, Session(race_engine) as session:
+        geotag_outlet(session, rep_a, "ALONE-5", _tag(125.0), version, GeotagLimits(), commit=True)
+    assert "outside every loaded region" in str(refused.value)
+    state = _state(race_engine, "ALONE-5")
+    assert state.version == version and state.lon is None and state.events == 0
+
+
+def test_a_stale_tag_on_its_own_writes_nothing(race_engine):
+    version = _outlet(race_engine, "ALONE-6")
+    rep_a = _rep(race_engine, "rep_a")
+    _tag_alone(race_engine, rep_a, "ALONE-6", 120.1, version)
+    with pytest.raises(StaleVersion) as stale, Session(race_engine) as session:
+        geotag_outlet(session, rep_a, "ALONE-6", _tag(120.2), version, GeotagLimits(), commit=True)
+    assert stale.value.detail["current"]["version"] == version + 1
+    state = _state(race_engine, "ALONE-6")
+    assert state.version == version + 1 and state.lon == pytest.approx(120.1) and state.events == 1
+
+
+def test_simultaneous_tags_on_their_own_exactly_one_wins(race_engine):
+    rep_a, rep_b = _rep(race_engine, "rep_a"), _rep(race_engine, "rep_b")
+    for round_ in range(10):
+        code = f"RACE-ALONE-{round_}"
+        version = _outlet(race_engine, code)
+        barrier = threading.Barrier(2)
+        results = []
+
+        def tag(user, lon, code=code, version=version, barrier=barrier, results=results):
+            with Session(race_engine) as session:
+                session.connection()  # checked out; no transaction open on it yet
+                barrier.wait()
+                try:
+                    result = geotag_outlet(
+                        session, user, code, _tag(lon), version, GeotagLimits(), commit=True
+                    )
+                    results.append("won" if result.committed else "not committed")
                 except StaleVersion:
                     results.append("409")
                 except Exception as exc:  # noqa: BLE001 - reported by the assertion below

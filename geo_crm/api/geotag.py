@@ -199,14 +199,17 @@ def put_outlet_location(code: str, body: LocationIn):
     session = get_session()
     tag = _tag_input(body)
     try:
-        result = svc.geotag_outlet(session, current_user(), code, tag, body.version, _limits())
+        result = svc.geotag_outlet(
+            session, current_user(), code, tag, body.version, _limits(), commit=True
+        )
     except svc.StaleVersion as exc:
         session.rollback()
         exc.fields = {"body.version": next(iter(exc.fields.values()))}
         raise
     except ValidationError as exc:
         raise _body_fields(exc) from None
-    session.commit()
+    if not result.committed:  # the tag ran in a transaction opened before it
+        session.commit()
     return _tag_response(result)
 
 

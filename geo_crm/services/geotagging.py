@@ -34,19 +34,29 @@ from dataclasses import dataclass, field
 from geoalchemy2 import Geography
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Engine,
     Float,
+    Integer,
     String,
+    Text,
     and_,
     bindparam,
+    case,
     cast,
     exists,
+    false,
     func,
     literal,
     null,
     or_,
     select,
     text,
+    true,
 )
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import coords
@@ -84,12 +94,19 @@ _CONFIG_KEYS = {
 
 
 def limits_from_config(config: Mapping) -> GeotagLimits:
-    values = {
-        attr: float(config[key])
-        for attr, key in _CONFIG_KEYS.items()
-        if config.get(key) is not None
-    }
-    return GeotagLimits(**values)
+    """The limits the settings give; built once per combination of values (every tag asks)."""
+    values = tuple(config.get(key) for key in _CONFIG_KEYS.values())
+    try:
+        return _limits_of(values)
+    except TypeError:  # an unhashable setting: build it each time
+        return _limits_of.__wrapped__(values)
+
+
+@functools.lru_cache(maxsize=16)
+def _limits_of(values: tuple) -> GeotagLimits:
+    return GeotagLimits(
+        **{attr: float(v) for attr, v in zip(_CONFIG_KEYS, values, strict=True) if v is not None}
+    )
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,7 @@ class GeotagResult:
     outlet: dict
     event: dict
     flags: list[Flag]
+    committed: bool = False  # written and committed already (geotag_outlet's ``commit``)
 
 
 class StaleVersion(Conflict):
@@ -321,32 +339,6 @@ def _outlet_state(session: Session, outlet_id: int) -> dict:
     }
 
 
-# The write: move the outlet if the version still matches and record the event, in one
-# statement. The outlet trigger looks the new point's region up (region_id); NULL means the point
-# lies outside every loaded region, which the caller refuses by rolling back.
-_WRITE = HotStatement(
-    text("""
-    WITH old AS (SELECT id, location FROM outlets WHERE id = :id),
-    moved AS (
-        UPDATE outlets o
-           SET location = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), version = o.version + 1
-         WHERE o.id = :id AND o.version = :version
-     RETURNING o.id, o.version, o.region_id
-    ),
-    ins AS (
-        INSERT INTO geotag_events (outlet_id, old_location, new_location, accuracy_m, source, crs,
-                                   state, flags, user_id, captured_at)
-        SELECT moved.id, old.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :accuracy_m,
-               :source, :crs, :state, CAST(:flags AS text[]), :user_id, :captured_at
-          FROM moved JOIN old USING (id)
-     RETURNING id, created_at
-    )
-    SELECT ins.id AS event_id, ins.created_at, moved.version, moved.region_id, r.code AS region
-      FROM ins CROSS JOIN moved LEFT JOIN regions r ON r.id = moved.region_id
-"""),
-    row_factory=namedtuple_row,
-)
-
 _REGION_OF_POINT = HotStatement(
     text("SELECT geo_crm_region_for_point(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"),
     read_only=True,
@@ -361,43 +353,187 @@ def _outside_every_region() -> ValidationError:
 # -- the write -------------------------------------------------------------------------------------
 
 
+_NO_REGION = "geotag_point_in_a_region"  # the constraint geo_crm_require_region() reports
+_MAX_ATTEMPTS = 4  # of the tag statement, when the active outlets nearby keep changing
+
+
 @functools.lru_cache(maxsize=8)
-def _read_stmt(role: str) -> HotStatement:
-    """Everything a tag needs to know before writing, in one statement built once per role
-    (values are bound): the outlet in scope, whether the point leaves its current region, the
-    jump, and the names of active outlets nearby. The new point's region is not looked up here:
-    the outlet trigger does that in the write, whose result says whether there is one."""
+def _tag_stmt(role: str) -> HotStatement:
+    """A whole tag in one statement, built once per role (values are bound), which either
+    writes the final outlet and event or nothing, so it may run on its own in autocommit:
+
+    - ``cur``: the outlet by code, in the user's scope (no row: 404);
+    - ``near``: the jump from its current location and the names of active outlets nearby
+      (``geo_crm_active_outlets_near``, in code order: a plan kept for the session);
+    - ``moved``: ``UPDATE … WHERE version = :version`` — and only if the names nearby are those
+      the caller has compared with the outlet's (``:checked``; NULL: none, so only when no
+      active outlet is near). No row: a stale version (read so, or a concurrent tag won: the
+      row lock waits for it, then the version test fails), or names to compare first;
+    - ``verdict``: whether the point leaves the outlet's current region (tested only when the
+      outlet trigger found it another one) and the stored flags: ``outside_region:<code>``,
+      ``jump:<metres>`` (over ``:max_jump_m``), then the caller's ``:dup_flags``;
+    - ``ins``: the event, flagged when there are flags; ``geo_crm_require_region`` fails the
+      whole statement (nothing written) when the trigger found no region for the point.
+
+    All parts read the statement's one snapshot; the old location recorded is the snapshot's,
+    which is the row's own whenever the versioned update succeeds.
+    """
     lon, lat = bindparam("lon", type_=Float), bindparam("lat", type_=Float)
     pt = _point(lon, lat)
-    inside_current = exists(
+    regions = Region.__table__
+
+    def region_code(region_id):  # a primary-key probe (a join would hash the whole table)
+        return select(regions.c.code).where(regions.c.id == region_id).scalar_subquery()
+
+    cur = (
+        select(_O.c.id, _O.c.name, _O.c.version, _O.c.location, _O.c.region_id)
+        .where(_O.c.code == bindparam("code", type_=String), outlet_scope(template(role)))
+        .cte("cur")
+    )
+    near = select(
+        cur.c.id,
+        func.ST_Distance(_geog(cur.c.location), _geog(pt)).label("jump_m"),
+        func.geo_crm_active_outlets_near(
+            pt,
+            bindparam("radius_deg", type_=Float),
+            bindparam("radius_m", type_=Float),
+            cur.c.id,
+            type_=ARRAY(Text),
+        ).label("nearby"),
+    ).cte("near")
+    moved = (
+        _O.update()
+        .where(
+            _O.c.id == near.c.id,
+            _O.c.version == bindparam("version", type_=Integer),
+            near.c.nearby.is_not_distinct_from(bindparam("checked", type_=ARRAY(Text))),
+        )
+        .values(location=pt, version=_O.c.version + 1)
+        .returning(_O.c.id, _O.c.version, _O.c.region_id)
+        .cte("moved")
+    )
+    old_part = exists(
         select(literal(1))
         .select_from(RegionPart)
-        .where(RegionPart.region_id == _O.c.region_id, func.ST_Intersects(RegionPart.geom, pt))
+        .where(RegionPart.region_id == cur.c.region_id, func.ST_Intersects(RegionPart.geom, pt))
     )
-    other = _O.alias("nearby")
-    nearby = (
-        select(func.array_agg(other.c.code + literal("\x1f", String) + other.c.name))
-        .where(
-            other.c.id != _O.c.id,
-            other.c.status == "active",
-            func.ST_DWithin(other.c.location, pt, bindparam("radius_deg", type_=Float)),
-            func.ST_DWithin(_geog(other.c.location), _geog(pt), bindparam("radius_m", type_=Float)),
+    outside = case(
+        (cur.c.region_id.is_(None), false()),
+        (moved.c.region_id == cur.c.region_id, false()),
+        else_=~old_part,
+    )
+    verdict_base = (
+        select(
+            moved.c.id,
+            moved.c.version,
+            moved.c.region_id,
+            outside.label("outside"),
+            region_code(cur.c.region_id).label("old_region"),
+            near.c.jump_m,
+            func.round(near.c.jump_m).cast(Integer).label("jump_rounded"),
         )
-        .scalar_subquery()
+        .select_from(moved.join(cur, cur.c.id == moved.c.id).join(near, near.c.id == moved.c.id))
+        .subquery("v")
+    )
+    flags = func.array_remove(
+        array(
+            [
+                case(
+                    (
+                        verdict_base.c.outside,
+                        "outside_region:" + func.coalesce(verdict_base.c.old_region, ""),
+                    ),
+                    else_=null(),
+                ),
+                case(
+                    (
+                        verdict_base.c.jump_m > bindparam("max_jump_m", type_=Float),
+                        "jump:" + cast(verdict_base.c.jump_rounded, Text),
+                    ),
+                    else_=null(),
+                ),
+            ],
+            type_=Text,
+        ),
+        null(),
+        type_=ARRAY(Text),
+    ).op("||")(bindparam("dup_flags", type_=ARRAY(Text)))
+    verdict = select(verdict_base, flags.label("flags")).cte("verdict")
+    ins = (
+        _E.insert()
+        .from_select(
+            [
+                "outlet_id",
+                "old_location",
+                "new_location",
+                "accuracy_m",
+                "source",
+                "crs",
+                "state",
+                "flags",
+                "user_id",
+                "captured_at",
+            ],  # fmt: skip
+            select(
+                verdict.c.id,
+                cur.c.location,
+                pt,
+                bindparam("accuracy_m", type_=Float),
+                bindparam("source", type_=String),
+                bindparam("crs", type_=String),
+                case((func.cardinality(verdict.c.flags) > 0, "flagged"), else_="accepted"),
+                verdict.c.flags,
+                bindparam("user_id", type_=Integer),
+                bindparam("captured_at", type_=DateTime(timezone=True)),
+            )
+            .select_from(verdict.join(cur, cur.c.id == verdict.c.id))
+            .where(func.geo_crm_require_region(verdict.c.region_id)),
+        )
+        .returning(_E.c.id, _E.c.state, _E.c.flags, _E.c.created_at)
+        .cte("ins")
     )
     stmt = select(
-        _O.c.id,
-        _O.c.name,
-        _O.c.version,
-        and_(_O.c.region_id.is_not(None), ~inside_current).label("outside"),
-        select(Region.code)
-        .where(Region.id == _O.c.region_id)
-        .scalar_subquery()
-        .label("old_region"),
-        func.ST_Distance(_geog(_O.c.location), _geog(pt)).label("jump_m"),
-        nearby.label("nearby"),
-    ).where(_O.c.code == bindparam("code", type_=String), outlet_scope(template(role)))
-    return HotStatement(stmt, row_factory=namedtuple_row, read_only=True)
+        cur.c.id,
+        cur.c.name,
+        cur.c.version.label("read_version"),
+        near.c.nearby,
+        verdict.c.version,
+        region_code(verdict.c.region_id).label("region"),
+        verdict.c.outside,
+        verdict.c.old_region,
+        verdict.c.jump_m,
+        verdict.c.jump_rounded,
+        ins.c.id.label("event_id"),
+        ins.c.state,
+        ins.c.flags,
+        ins.c.created_at,
+    ).select_from(
+        cur.join(near, near.c.id == cur.c.id)
+        .outerjoin(verdict, verdict.c.id == cur.c.id)
+        .outerjoin(ins, true())
+    )
+    return HotStatement(stmt, row_factory=namedtuple_row)
+
+
+def _run_tag(session: Session, statement: HotStatement, values: dict, alone: bool):
+    """Run the tag statement; ``alone``: on its own in autocommit when no transaction is open (it
+    writes everything or nothing, so it needs none: two round trips less, BEGIN and COMMIT).
+    The result's second item says whether it ran so (and so is committed)."""
+    if alone and isinstance(session.bind, Engine):
+        from psycopg import IsolationLevel
+
+        dbapi = session.connection().connection.driver_connection
+        if (
+            not dbapi.autocommit
+            and dbapi.pgconn.transaction_status == 0  # IDLE: no transaction open
+            and dbapi.isolation_level in (None, IsolationLevel.READ_COMMITTED)
+        ):
+            dbapi.autocommit = True
+            try:
+                return statement.run(session, values).fetchone(), True
+            finally:
+                dbapi.autocommit = False
+    return statement.run(session, values).fetchone(), False
 
 
 def geotag_outlet(
@@ -409,13 +545,18 @@ def geotag_outlet(
     limits: GeotagLimits,
     *,
     now: dt.datetime | None = None,
+    commit: bool = False,
 ) -> GeotagResult:
-    """Move outlet ``code`` to the reported point if ``version`` is current; the caller commits.
+    """Move outlet ``code`` to the reported point if ``version`` is current.
 
     Raises ValidationError (422: rejected), NotFound (404: no such outlet in the user's scope)
     or StaleVersion (409, with the current state; nothing written). A point outside every
-    region is refused before a stale version is reported, as the checks read. Two round trips:
-    the read, then the write (a refused point's write is rolled back).
+    region is refused before a stale version is reported, as the checks read.
+
+    One statement (:func:`_tag_stmt`) reads, decides and writes, all or nothing: a second run
+    only when active outlets are near, whose names it first compares with the outlet's. The
+    caller commits, unless ``commit`` is set and no transaction is open: then the statement runs
+    on its own and commits itself (``result.committed``).
     """
     now = now or dt.datetime.now(dt.UTC)
     lon, lat = check_tag(tag, limits, now)
@@ -423,19 +564,49 @@ def geotag_outlet(
         raise ValidationError(
             "version must be a positive integer", fields={"version": "positive integer"}
         )
+    statement = _tag_stmt(user.role)
     values = {
         "code": code,
+        "scope_uid": user.id,
+        "version": version,
         "lon": lon,
         "lat": lat,
-        "scope_uid": user.id,
+        "accuracy_m": tag.accuracy_m,
+        "source": tag.source,
+        "crs": tag.crs,
+        "user_id": user.id,
+        "captured_at": tag.captured_at,
         "radius_m": limits.duplicate_radius_m,
         "radius_deg": radius_in_degrees(lat, limits.duplicate_radius_m),
+        "max_jump_m": limits.max_jump_m,
+        "checked": None,
+        "dup_flags": [],
     }
-    row = _read_stmt(user.role).run(session, values).fetchone()
-    if row is None:
-        raise NotFound(f"outlet {code} not found", fields={"code": "not found"})
-    if row.version != version:
-        raise _stale_or_outside(session, row.id, version, lon, lat)
+    duplicates: list[Flag] = []
+    for _ in range(_MAX_ATTEMPTS):
+        try:
+            row, committed = _run_tag(session, statement, values, commit)
+        except DBAPIError as exc:
+            if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != _NO_REGION:
+                raise
+            session.rollback()
+            raise _outside_every_region() from None
+        if row is None:  # nothing matched, nothing written
+            raise NotFound(f"outlet {code} not found", fields={"code": "not found"})
+        if row.event_id is not None:
+            break
+        if row.read_version != version or row.nearby == values["checked"]:
+            # stale: read so, or a concurrent tag won; nothing was written
+            session.rollback()
+            raise _stale_or_outside(session, row.id, version, lon, lat)
+        # active outlets are near: compare their names with the outlet's, then write with
+        # those possible duplicates, provided the same outlets are still the ones near
+        duplicates = _duplicate_flags(row.nearby, row.name, limits)
+        values["checked"] = row.nearby
+        values["dup_flags"] = [f.stored() for f in duplicates]
+    else:
+        session.rollback()
+        raise _stale(session, row.id, version)
     flags: list[Flag] = []
     if row.outside:
         flags.append(
@@ -451,49 +622,28 @@ def geotag_outlet(
                 "jump",
                 f"the point is {row.jump_m:,.0f} m from the current location "
                 f"(more than {limits.max_jump_m:,.0f} m)",
-                {"distance_m": round(row.jump_m)},
+                {"distance_m": row.jump_rounded},
             )
         )
-    flags += _duplicate_flags(row.nearby, row.name, limits)
-    state = "flagged" if flags else "accepted"
-    stored = [f.stored() for f in flags]
-    written = _WRITE.run(
-        session,
-        {
-            "id": row.id,
-            "version": version,
-            "lon": lon,
-            "lat": lat,
-            "accuracy_m": tag.accuracy_m,
-            "source": tag.source,
-            "crs": tag.crs,
-            "state": state,
-            "flags": stored,
-            "user_id": user.id,
-            "captured_at": tag.captured_at,
-        },
-    ).fetchone()
-    if written is None:  # a concurrent tag won between our read and our write
-        session.rollback()
-        raise _stale_or_outside(session, row.id, version, lon, lat)
-    if written.region_id is None:  # the trigger found no region for the point: refuse it
-        session.rollback()
-        raise _outside_every_region()
+    flags += duplicates
+    stored = list(row.flags)
+    if stored != [f.stored() for f in flags]:  # the statement and this code must agree
+        LOGGER.error("geotag event %s stored flags %s, expected %s", row.event_id, stored, flags)
     outlet = {
         "code": code,
         "name": row.name,
-        "version": written.version,
+        "version": row.version,
         "location": {"lat": lat, "lon": lon},
-        "region": written.region,
+        "region": row.region,
     }
     event = {
-        "id": written.event_id,
-        "state": state,
+        "id": row.event_id,
+        "state": row.state,
         "flags": stored,
-        "created_at": written.created_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
     }
-    LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, state, stored)
-    return GeotagResult(outlet, event, flags)
+    LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, row.state, stored)
+    return GeotagResult(outlet, event, flags, committed)
 
 
 def _stale_or_outside(
