@@ -263,9 +263,16 @@ class HotStatement:
         self.read_only = read_only
 
     def run(self, session: Session, params: Mapping):
-        """Execute with ``params`` on the session's connection (in its transaction); the cursor."""
+        """Execute with ``params`` on the session's connection (in its transaction); the cursor
+        (or, for a read-only statement run before the session has a connection, its rows)."""
         from psycopg import Error, IsolationLevel
 
+        if self.read_only and session.get_transaction() is None:
+            bind = session.get_bind()
+            if isinstance(bind, Engine):
+                rows = self._run_alone(bind, params)
+                if rows is not None:
+                    return rows
         connection = session.connection()
         dbapi = connection.connection.driver_connection
         if self.row_factory is None:
@@ -293,6 +300,54 @@ class HotStatement:
                 connection.invalidate(exc)  # never hand a broken connection back to the pool
             raise DBAPIError.instance(self.sql, values, exc, Error) from exc
         return cursor
+
+    def _run_alone(self, engine: Engine, params: Mapping) -> _Rows | None:
+        """Run on a connection borrowed from the pool for this statement alone, in autocommit,
+        and hand it straight back: a request whose session has not touched the database yet
+        (a token lookup, a ``near`` page) then builds no Session transaction and SQLAlchemy
+        connection around its one statement (0.05–0.1 ms). None: the connection is not READ
+        COMMITTED, so let the session's transaction run it."""
+        from psycopg import Error, IsolationLevel
+
+        fairy = engine.raw_connection()
+        dbapi = fairy.driver_connection
+        values = {**self.defaults, **params} if self.defaults else params
+        try:
+            if dbapi.pgconn.transaction_status != 0 or dbapi.isolation_level not in (
+                None,
+                IsolationLevel.READ_COMMITTED,
+            ):
+                return None
+            factory = self.row_factory
+            cursor = dbapi.cursor(row_factory=factory) if factory else dbapi.cursor()
+            dbapi.autocommit = True
+            try:
+                cursor.execute(self.sql, values, prepare=True)
+                return _Rows(cursor.fetchall())
+            finally:
+                dbapi.autocommit = False
+        except Error as exc:
+            if dbapi.closed or dbapi.pgconn.status != 0:
+                fairy.invalidate(exc)  # never hand a broken connection back to the pool
+            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
+        finally:
+            fairy.close()  # back to the pool (already idle: nothing to roll back)
+
+
+class _Rows:
+    """Rows already fetched, read like the cursor they came from."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list):
+        self._rows = rows
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list:
+        rows, self._rows = self._rows, []
+        return rows
 
 
 _WROTE_NOTHING = HotStatement("SELECT txid_current_if_assigned() IS NULL")
