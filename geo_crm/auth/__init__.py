@@ -37,6 +37,7 @@ def defaults() -> dict:
         ),
         "GEO_CRM_CLOCK_SKEW_S": float(env.get("GEO_CRM_CLOCK_SKEW_S", "120")),
         "GEO_CRM_CSP_IMG_SRC": env.get("GEO_CRM_CSP_IMG_SRC", "https:"),
+        "GEO_CRM_TOKEN_CACHE_S": float(env.get("GEO_CRM_TOKEN_CACHE_S", "30")),
         "SESSION_COOKIE_NAME": "geo_crm_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

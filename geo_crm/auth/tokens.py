@@ -11,15 +11,17 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import HotStatement
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, User
 from .principal import Principal
+from .token_cache import TokenCache
 
 PREFIX = "gcrm_"  # recognisable in logs and by secret scanners
 MAX_NAME = 100
@@ -147,12 +149,23 @@ def principal_for_token(
     and, with ``check`` = (object kind, bound values), whether that object is in the user's
     scope (None when it could not be decided in the same statement: ask scope.visible).
 
-    ``last_used_at`` is written at most once a minute per token, and committed at once, so a
-    busy integration does not turn every read into a write.
+    Without ``check`` the answer may come from this process's :mod:`token_cache` (no round
+    trip). ``last_used_at`` is written at most once a minute per token, and committed at once,
+    so a busy integration does not turn every read into a write; with the cache it may lag by
+    the cache's lifetime more.
     """
     if not token.startswith(PREFIX) or len(token) > 200:
         return None, None
-    params = {"h": hash_token(token)}
+    token_hash = hash_token(token)
+    cache = _cache(session)
+    generation = 0
+    if cache is not None:
+        if check is None:
+            cached = cache.get(token_hash)
+            if cached is not None:
+                return cached, None
+        generation = cache.generation()
+    params = {"h": token_hash}
     if check is None:
         statement = _resolve()
     else:
@@ -166,4 +179,30 @@ def principal_for_token(
     if stale:
         session.execute(_TOUCH, {"id": token_id})
         session.commit()
-    return Principal(user_id, username, role, locale, via="token", token_id=token_id), visible
+    principal = Principal(user_id, username, role, locale, via="token", token_id=token_id)
+    if cache is not None:
+        cache.put(token_hash, principal, generation)
+    return principal, visible
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache(session: Session) -> TokenCache | None:
+    """The app's token cache for the session's database; None when it is off or the session
+    is bound to an outer transaction (tests): changes made there are never committed, so
+    never announced, and a cached answer could outlive them."""
+    from flask import current_app, has_app_context
+
+    bind = session.bind
+    if not has_app_context() or not isinstance(bind, Engine):
+        return None
+    extensions = current_app.extensions
+    cache = extensions.get("geo_crm_token_cache")
+    if cache is None or cache.engine is not bind:
+        with _CACHE_LOCK:
+            cache = extensions.get("geo_crm_token_cache")
+            if cache is None or cache.engine is not bind:
+                ttl = float(current_app.config.get("GEO_CRM_TOKEN_CACHE_S", 30) or 0)
+                cache = extensions["geo_crm_token_cache"] = TokenCache(bind, ttl)
+    return cache if cache.enabled else None
