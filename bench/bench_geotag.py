@@ -2,17 +2,27 @@
 
     /work/venv/bin/python bench/bench_geotag.py [--outlets 1000000] [--rate 500] [--seconds 20]
 
-Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates it, loads one
-province with 16 cities and N outlets (one INSERT … SELECT over generate_series, every trigger
-firing), then serves the app with gunicorn on loopback as the README's production command does
-(2 gthread workers × 4 threads, keep-alive; ``--threads 1``: 2 sync workers). A one-thread
-client on non-blocking keep-alive connections schedules
-requests at fixed intervals and measures each latency from its *scheduled* start, so a stalled
-server shows up as queueing delay instead of a slower send rate (the closed-loop trap). CPU
-seconds of the client, the gunicorn workers and PostgreSQL are reported per request.
+Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit
+and full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one
+INSERT … SELECT over generate_series, every trigger firing), then serves the app with gunicorn
+on loopback as the README's production command does (2 gthread workers × 4 threads,
+keep-alive; ``--threads 1``: 2 sync workers). A one-thread client on non-blocking keep-alive
+connections schedules requests at fixed intervals and measures each latency from its
+*scheduled* start, so a stalled server shows up as queueing delay instead of a slower send rate
+(the closed-loop trap). Its connections are opened beforehand, half to each worker, and the
+warm-up and the measured run share them (:func:`balanced_connections` says why). CPU seconds
+of the client, the gunicorn workers and PostgreSQL are reported per request, and the WAL
+written, full page images and checkpoints during the run; ``--diagnose`` has the workers print
+their long garbage collections and slow requests.
 Every request tags a different outlet of one rep (Bearer token) with its current version, a few
 metres from where it is, so all should be accepted; afterwards the number of geotag events must
 equal the number of 200 responses (no lost or duplicated writes).
+
+Checkpoints: the load ends with a CHECKPOINT, so the run starts at the dearest point of a
+checkpoint cycle (the first change of a page after a checkpoint writes the whole page to the
+WAL). The cluster keeps PostgreSQL's checkpoint spacing (max_wal_size 1 GB, 5 min): at ~15 KB
+of WAL per tag a run writes ~160 MB, so no second checkpoint starts inside it; the report says
+how many did, with the WAL and full page images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
 table, under the same gunicorn settings and the same load — the floor any real endpoint pays.
@@ -40,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 WORKERS = 2
+PREOPEN = 32  # client connections opened before a measured run, half to each worker
+SLOW_S = 0.020  # the latency target: slower requests are counted per second of the run
 # per worker, as the README's production command: gthread workers overlap the database waits
 # (commit fsync) that leave a sync worker idle; 1 = sync workers (measured: half the throughput)
 THREADS = 4
@@ -50,11 +62,61 @@ THREADS = 4
 
 def make_app():
     """geo_crm with authentication wired (create_app will call auth.init_app itself once merged)."""
-    from geo_crm import auth, create_app
+    from geo_crm import auth
+    from geo_crm.wsgi import create_server_app
 
-    app = create_app()
+    app = create_server_app()  # as the README's production command builds it
     auth.init_app(app)
+    if os.environ.get("BENCH_DIAGNOSE"):
+        _log_gc_pauses()
+        app.wsgi_app = _log_slow_requests(app, app.wsgi_app)
     return app
+
+
+def _log_slow_requests(app, inner, threshold_s: float = 0.010):
+    """Diagnostics (``--diagnose``): print each request slower than ``threshold_s`` inside the
+    app, with its thread's CPU time and the database pool (idle/checked out/overflow)."""
+
+    def timed(environ, start_response):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            return inner(environ, start_response)
+        finally:
+            wall = time.perf_counter() - t0
+            if wall > threshold_s:
+                pool = app.extensions["geo_crm_db"].engine.pool
+                print(
+                    f"[slow] pid {os.getpid()} at {time.time():.3f}: {environ.get('PATH_INFO')} "
+                    f"wall {wall * 1000:.1f} ms, thread CPU {(time.thread_time() - c0) * 1000:.1f}"
+                    f" ms, pool {pool.checkedin()}/{pool.checkedout()}/{pool.overflow()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    return timed
+
+
+def _log_gc_pauses(threshold_s: float = 0.005) -> None:
+    """Diagnostics (``--diagnose``): print each garbage collection of this worker that stops it
+    for more than ``threshold_s`` (a full collection of the app's heap takes ~0.1 s)."""
+    import gc
+
+    started = {}
+
+    def callback(phase, info):
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            took = time.perf_counter() - started.pop("t")
+            if took > threshold_s:
+                print(
+                    f"[gc] pid {os.getpid()} at {time.time():.3f}: generation "
+                    f"{info['generation']} took {took * 1000:.1f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    gc.callbacks.append(callback)
 
 
 def make_bare_app():
@@ -233,6 +295,77 @@ def cpu_seconds(root_pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _worker_pids(master_pid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master_pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return sorted(pids)
+
+
+def _server_side_inode(server_port: int, client_port: int) -> str | None:
+    """The socket inode of the server's end of a loopback connection (from /proc/net/tcp)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if local_port == server_port and remote_port == client_port and fields[3] == "01":
+                return fields[9]
+    return None
+
+
+def _owner(pids: list[int], inode: str) -> int | None:
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                if os.readlink(fd) == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def balanced_connections(port: int, master_pid: int, per_worker: int) -> list[_Conn]:
+    """``per_worker`` open, primed keep-alive connections to each gunicorn worker, interleaved;
+    the warm-up and then the measured run use them in turn.
+
+    Workers share one listening socket and the one already awake accepts the next connection:
+    32 connections opened at once went 0/32 and 3/29 to the two workers. Opened as needed, they
+    spread unevenly too: during the warm-up one worker took most, so the other kept one database
+    connection, and the measured run then opened its other three (new PostgreSQL backends, cold
+    caches, statements prepared and planned again): 100–230 requests over 20 ms in the first
+    0.3 s of every such run, none later. Many independent clients would spread evenly on
+    average; so the client opens connections one at a time, looks up in /proc which worker holds
+    the other end, and keeps ``per_worker`` of each.
+    """
+    pids = _worker_pids(master_pid)
+    kept: dict[int, list[_Conn]] = {pid: [] for pid in pids}
+    for _ in range(40 * per_worker * max(1, len(pids))):
+        if all(len(conns) >= per_worker for conns in kept.values()):
+            break
+        conn = _Conn(port)
+        prime([conn])
+        inode = _server_side_inode(port, conn.sock.getsockname()[1])
+        owner = _owner(pids, inode) if inode else None
+        if owner in kept and len(kept[owner]) < per_worker:
+            kept[owner].append(conn)
+        else:
+            conn.sock.close()
+    else:
+        raise SystemExit(f"could not spread connections over the workers: {kept}")
+    interleaved = [conns[i] for i in range(per_worker) for conns in kept.values()]
+    return interleaved
+
+
 def stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -257,6 +390,43 @@ class _Conn:
         self.index = -1  # the request in flight, -1 when idle
 
 
+def close_all(conns: list[_Conn]) -> None:
+    for conn in conns:
+        conn.sock.close()
+    conns.clear()
+
+
+def prime(conns: list[_Conn], timeout_s: float = 10.0) -> None:
+    """One ``GET /healthz`` on each new connection, answered before the run starts: gthread
+    hands a newly accepted connection to a worker thread, which waits there for its first
+    request; once answered, the connection waits in the worker's poller like any kept-alive
+    one (a 404 from an app without the route does as well)."""
+    sel = selectors.DefaultSelector()
+    for conn in conns:
+        conn.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        sel.register(conn.sock, selectors.EVENT_READ, conn)
+    waiting = len(conns)
+    deadline = time.monotonic() + timeout_s
+    while waiting and time.monotonic() < deadline:
+        for key, _ in sel.select(0.1):
+            conn = key.data
+            try:
+                chunk = conn.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise SystemExit("the server closed a connection while priming it")
+            conn.buf += chunk
+            parsed = _parse(conn.buf)
+            if parsed is not None:
+                conn.buf = conn.buf[parsed[3] :]
+                sel.unregister(conn.sock)
+                waiting -= 1
+    sel.close()
+    if waiting:
+        raise SystemExit(f"{waiting} connections got no answer to their first request")
+
+
 def _parse(buf: bytes) -> tuple[int, bytes, bool, int] | None:
     """(status, body, server keeps the connection, bytes used) of a complete response, or None."""
     head_end = buf.find(b"\r\n\r\n")
@@ -279,7 +449,12 @@ def _parse(buf: bytes) -> tuple[int, bytes, bool, int] | None:
 
 
 def drive(
-    port: int, requests: list[bytes], rate: float, timeout_s: float = 10.0, connections: int = 64
+    port: int,
+    requests: list[bytes],
+    rate: float,
+    timeout_s: float = 10.0,
+    connections: int = 64,
+    idle: list | None = None,
 ) -> dict:
     """Send ``requests`` at ``rate``/s on a fixed schedule (open loop); latency counts from each
     request's *scheduled* start, so a request that waits for a free connection or a busy server
@@ -287,25 +462,37 @@ def drive(
     asyncio client used before (a new connection per request) took 0.48 ms of CPU per request
     against 0.22 ms for this one on the same server (sync workers, which close every
     connection; 0.13–0.16 ms with gthread keep-alive): a quarter of a core at 500/s, on a
-    machine whose two cores the server and PostgreSQL need."""
+    machine whose two cores the server and PostgreSQL need.
+
+    ``idle``: open connections to use in turn (more are opened when all are busy); at the end
+    it holds those still open, for the next run. Without it, the run opens connections as it
+    needs them and closes them all at the end."""
     sel = selectors.DefaultSelector()
-    free: deque[_Conn] = deque()
+    free: deque[_Conn] = deque(idle or ())
     busy: dict[int, _Conn] = {}  # fileno -> connection with a request in flight
-    opened = 0
+    opened = len(free)
+    for conn in free:
+        sel.register(conn.sock, selectors.EVENT_READ, conn)
     pending: deque[int] = deque()  # due, not yet sent
     sent_at: dict[int, float] = {}
     latencies: list[float] = []
+    slow: dict[int, int] = {}  # second of the schedule -> requests slower than SLOW_S
     statuses: dict[int, int] = {}
     samples: dict[int, bytes] = {}
     n = len(requests)
     done = 0
     cpu0 = time.process_time()
     start = time.monotonic() + 0.2
+    wall_start = time.time() + 0.2  # to match the workers' --diagnose lines to the schedule
     nxt = 0
 
     def finish(conn: _Conn, status: int, body: bytes, now: float) -> None:
         nonlocal done
-        latencies.append(now - (start + conn.index / rate))
+        latency = now - (start + conn.index / rate)
+        latencies.append(latency)
+        if latency > SLOW_S:
+            second = int(conn.index / rate)
+            slow[second] = slow.get(second, 0) + 1
         statuses[status] = statuses.get(status, 0) + 1
         samples.setdefault(status, body[:300])
         conn.index = -1
@@ -377,8 +564,15 @@ def drive(
             drop(conn)
     elapsed = time.monotonic() - start
     cpu = time.process_time() - cpu0
-    for conn in list(free):
-        drop(conn)
+    if idle is not None:
+        for conn in busy.values():  # none unless the last requests timed out
+            drop(conn)
+        idle[:] = free
+        for conn in free:
+            sel.unregister(conn.sock)
+    else:
+        for conn in [*free, *busy.values()]:
+            drop(conn)
     sel.close()
     latencies.sort()
 
@@ -395,6 +589,8 @@ def drive(
         "p90_ms": pct(90),
         "p99_ms": pct(99),
         "max_ms": latencies[-1] * 1000,
+        "slow_by_second": dict(sorted(slow.items())),
+        "wall_start": wall_start,
         "achieved_per_s": n / elapsed,
     }
 
@@ -425,15 +621,40 @@ def report(name: str, r: dict, ok_status: int = 200) -> None:
             f"{cpu['postgres']:.2f} ms, client {cpu['client']:.2f} ms",
             flush=True,
         )
+    if r.get("slow_by_second"):
+        print(
+            f"{'':<22} slower than {SLOW_S * 1000:.0f} ms, by second of the schedule "
+            f"(started at {r['wall_start']:.3f}): "
+            + ", ".join(f"{sec}s: {n}" for sec, n in r["slow_by_second"].items()),
+            flush=True,
+        )
     for status, body in r["samples"].items():
         if status != ok_status:
             print(f"    {status}: {body.decode(errors='replace')}")
 
 
-def measured(port: int, requests: list[bytes], rate: float, server: int, postmaster: int) -> dict:
+def wal_counters(engine, logfile: Path) -> tuple[int, int, int]:
+    """(WAL bytes, full page images, checkpoints started) so far: pg_stat_wal, and the server
+    log's "checkpoint starting" lines (log_checkpoints is on by default)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        wal_bytes, fpi = conn.execute(
+            text("SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal")
+        ).one()
+    try:
+        started = logfile.read_text(errors="replace").count("checkpoint starting")
+    except OSError:
+        started = -1
+    return wal_bytes, fpi, started
+
+
+def measured(
+    port: int, requests: list[bytes], rate: float, server: int, postmaster: int, idle: list
+) -> dict:
     """``drive`` plus the CPU seconds per request of gunicorn, PostgreSQL and the client."""
     before = cpu_seconds(server), cpu_seconds(postmaster)
-    result = drive(port, requests, rate)
+    result = drive(port, requests, rate, idle=idle)
     after = cpu_seconds(server), cpu_seconds(postmaster)
     n = len(requests)
     result["cpu_ms"] = {
@@ -458,6 +679,11 @@ def main() -> None:
         "--threads", type=int, default=THREADS, help="threads per worker (>1: gthread, keep-alive)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="the geotag workers print garbage collections > 5 ms and requests > 10 ms",
+    )
     args = parser.parse_args()
     print(
         f"load average before: {os.getloadavg()[0]:.2f} (other processes share the 2 cores)",
@@ -488,6 +714,8 @@ def main() -> None:
             GEO_CRM_AUTH_REQUIRED="1",
             BENCH_PSYCOPG_URL=url.replace("postgresql+psycopg://", "postgresql://"),
         )
+        if args.diagnose:
+            env["BENCH_DIAGNOSE"] = "1"
         now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
         reqs = [
             http_put(
@@ -513,16 +741,22 @@ def main() -> None:
         bare_reqs = [
             http_put(f"/bare/{code}", {"lat": lat, "lon": lon}, None) for code, _, lon, lat in jobs
         ]
-        drive(port, bare_reqs[:warm], args.rate)
-        bare = measured(port, bare_reqs[warm:], args.rate, servers[-1].pid, postmaster)
+        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
+        drive(port, bare_reqs[:warm], args.rate, idle=conns)
+        bare = measured(port, bare_reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
+        close_all(conns)
         stop(servers.pop())
 
         port = free_port()
         servers.append(start_gunicorn("bench_geotag:make_app()", port, env, args.threads))
         with engine.connect() as conn:
             events_before = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
-        warmup = drive(port, reqs[:warm], args.rate)
-        real = measured(port, reqs[warm:], args.rate, servers[-1].pid, postmaster)
+        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
+        warmup = drive(port, reqs[:warm], args.rate, idle=conns)
+        wal_before = wal_counters(engine, cluster.logfile)
+        real = measured(port, reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
+        close_all(conns)
+        wal_after = wal_counters(engine, cluster.logfile)
         stop(servers.pop())
         with engine.connect() as conn:
             events_after = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
@@ -544,6 +778,12 @@ def main() -> None:
         report("bare Flask+psycopg", bare)
         report("geotag (warm-up)", warmup)
         report("geotag", real)
+        n_real = len(reqs) - warm
+        print(
+            f"{'':<22} WAL per request {(wal_after[0] - wal_before[0]) / n_real / 1024:.1f} KB, "
+            f"full page images {(wal_after[1] - wal_before[1]) / n_real:.1f}; "
+            f"checkpoints started during the run: {wal_after[2] - wal_before[2]}"
+        )
         print(
             f"events written {written}, accepted responses {accepted}, timed out (outcome unknown "
             "to the "

@@ -121,8 +121,11 @@ def make_hello_app():
     return app
 
 
+SERVER_APP = "geo_crm.wsgi:create_server_app()"  # as the README's production command
+
+
 def start_server(
-    url: str, port: int, workers: int, threads: int, auth: bool, app: str = "geo_crm:create_app()"
+    url: str, port: int, workers: int, threads: int, auth: bool, app: str = SERVER_APP
 ) -> subprocess.Popen:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench",

@@ -66,3 +66,20 @@ def test_home_page_speaks_the_chosen_language(client, sql, lang, words):
     for word in words:
         assert word in page
     assert 'href="/regions/T1"' in page
+
+
+def test_the_server_entry_point_freezes_what_start_up_built(engine, pg_cluster):
+    """gunicorn's app (README): the app itself, with start-up's objects out of the collector's
+    reach, so a full collection under load does not walk them again."""
+    import gc
+
+    from geo_crm.wsgi import create_server_app
+
+    gc.unfreeze()
+    try:
+        app = create_server_app({"DATABASE_URL": pg_cluster.url, "SECRET_KEY": "x"})
+        assert gc.get_freeze_count() > 10_000
+        app.extensions["geo_crm_db"].use_engine(engine)
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        gc.unfreeze()
