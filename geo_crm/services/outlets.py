@@ -328,8 +328,10 @@ def _own_columns(t: FromClause) -> dict[str, ColumnElement]:
     return own
 
 
+# fmt: off
 _OWN_COLUMNS = ("id", "code", "name", "tier", "status", "parent_id", "region_id", "address",
-                "contact", "phone", "rep_id", "notes", "version", "created_at", "updated_at")  # fmt: skip
+                "contact", "phone", "rep_id", "notes", "version", "created_at", "updated_at")
+# fmt: on
 
 
 def outlet_columns(
