@@ -265,14 +265,23 @@ class HotStatement:
     def run(self, session: Session, params: Mapping):
         """Execute with ``params`` on the session's connection (in its transaction); the cursor
         (or, for a read-only statement run before the session has a connection, its rows)."""
-        from psycopg import Error, IsolationLevel
+        return self._execute(session, params, alone=self.read_only)[0]
 
-        if self.read_only and session.get_transaction() is None:
+    def run_committed(self, session: Session, params: Mapping):
+        """For a statement that writes all or nothing: run it on its own, in autocommit, unless
+        the session has a transaction open — committed when this returns, without the BEGIN
+        and COMMIT round trips. Returns (cursor or rows, whether it committed itself)."""
+        return self._execute(session, params, alone=True)
+
+    def _execute(self, session: Session, params: Mapping, *, alone: bool):
+        from psycopg import Error
+
+        if alone and session.get_transaction() is None:
             bind = session.get_bind()
             if isinstance(bind, Engine):
                 rows = self._run_alone(bind, params)
                 if rows is not None:
-                    return rows
+                    return rows, True
         connection = session.connection()
         dbapi = connection.connection.driver_connection
         if self.row_factory is None:
@@ -280,12 +289,7 @@ class HotStatement:
         else:
             cursor = dbapi.cursor(row_factory=self.row_factory)
         values = {**self.defaults, **params} if self.defaults else params
-        alone = (
-            self.read_only
-            and not dbapi.autocommit
-            and dbapi.pgconn.transaction_status == 0  # IDLE: no transaction open yet
-            and dbapi.isolation_level in (None, IsolationLevel.READ_COMMITTED)
-        )
+        alone = alone and not dbapi.autocommit and _idle_read_committed(dbapi)
         try:
             if alone:
                 dbapi.autocommit = True
@@ -299,24 +303,21 @@ class HotStatement:
             if dbapi.closed or dbapi.pgconn.status != 0:
                 connection.invalidate(exc)  # never hand a broken connection back to the pool
             raise DBAPIError.instance(self.sql, values, exc, Error) from exc
-        return cursor
+        return cursor, alone
 
     def _run_alone(self, engine: Engine, params: Mapping) -> _Rows | None:
         """Run on a connection borrowed from the pool for this statement alone, in autocommit,
         and hand it straight back: a request whose session has not touched the database yet
-        (a token lookup, a ``near`` page) then builds no Session transaction and SQLAlchemy
-        connection around its one statement (0.05–0.1 ms). None: the connection is not READ
-        COMMITTED, so let the session's transaction run it."""
-        from psycopg import Error, IsolationLevel
+        (a token lookup, a ``near`` page, a geotag) then builds no Session transaction and
+        SQLAlchemy connection around its one statement (0.05–0.1 ms). None: the connection is
+        not READ COMMITTED, so let the session's transaction run it."""
+        from psycopg import Error
 
         fairy = engine.raw_connection()
         dbapi = fairy.driver_connection
         values = {**self.defaults, **params} if self.defaults else params
         try:
-            if dbapi.pgconn.transaction_status != 0 or dbapi.isolation_level not in (
-                None,
-                IsolationLevel.READ_COMMITTED,
-            ):
+            if not _idle_read_committed(dbapi):
                 return None
             factory = self.row_factory
             cursor = dbapi.cursor(row_factory=factory) if factory else dbapi.cursor()
@@ -332,6 +333,17 @@ class HotStatement:
             raise DBAPIError.instance(self.sql, values, exc, Error) from exc
         finally:
             fairy.close()  # back to the pool (already idle: nothing to roll back)
+
+
+def _idle_read_committed(dbapi) -> bool:
+    """No transaction open on the psycopg connection, and new ones would be READ COMMITTED
+    (where a statement alone sees what it would see inside one)."""
+    from psycopg import IsolationLevel
+
+    return dbapi.pgconn.transaction_status == 0 and dbapi.isolation_level in (
+        None,
+        IsolationLevel.READ_COMMITTED,
+    )
 
 
 class _Rows:

@@ -36,7 +36,6 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ARRAY,
     DateTime,
-    Engine,
     Float,
     Integer,
     String,
@@ -519,20 +518,9 @@ def _run_tag(session: Session, statement: HotStatement, values: dict, alone: boo
     """Run the tag statement; ``alone``: on its own in autocommit when no transaction is open (it
     writes everything or nothing, so it needs none: two round trips less, BEGIN and COMMIT).
     The result's second item says whether it ran so (and so is committed)."""
-    if alone and isinstance(session.bind, Engine):
-        from psycopg import IsolationLevel
-
-        dbapi = session.connection().connection.driver_connection
-        if (
-            not dbapi.autocommit
-            and dbapi.pgconn.transaction_status == 0  # IDLE: no transaction open
-            and dbapi.isolation_level in (None, IsolationLevel.READ_COMMITTED)
-        ):
-            dbapi.autocommit = True
-            try:
-                return statement.run(session, values).fetchone(), True
-            finally:
-                dbapi.autocommit = False
+    if alone:
+        result, committed = statement.run_committed(session, values)
+        return result.fetchone(), committed
     return statement.run(session, values).fetchone(), False
 
 
