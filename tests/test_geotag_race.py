@@ -136,23 +136,30 @@ def test_the_loser_waits_on_the_row_lock_then_gets_409(race_engine):
     assert state.version == version + 1 and state.lon == pytest.approx(120.1) and state.events == 1
 
 
-def test_simultaneous_tags_exactly_one_wins(race_engine):
+@pytest.mark.parametrize(
+    "alone", [False, True], ids=["in a transaction", "on its own (commit=True, as the API)"]
+)
+def test_simultaneous_tags_exactly_one_wins(race_engine, alone):
+    """Two reps tag one outlet at the same moment on two connections: one wins, one gets 409.
+    ``alone``: each tag is its own autocommitted statement, committed when it returns."""
     rep_a, rep_b = _rep(race_engine, "rep_a"), _rep(race_engine, "rep_b")
-    limits = GeotagLimits()
-    for round_ in range(15):
-        code = f"RACE-{round_}"
+    for round_ in range(12):
+        code = f"RACE-{'ALONE-' if alone else ''}{round_}"
         version = _outlet(race_engine, code)
         barrier = threading.Barrier(2)
         results = []
 
         def tag(user, lon, code=code, version=version, barrier=barrier, results=results):
             with Session(race_engine) as session:
-                session.execute(text("SELECT 1"))  # connection ready before the start signal
+                session.connection()  # checked out before the start signal; no transaction yet
                 barrier.wait()
                 try:
-                    geotag_outlet(session, user, code, _tag(lon), version, limits)
-                    session.commit()
-                    results.append("won")
+                    result = geotag_outlet(
+                        session, user, code, _tag(lon), version, GeotagLimits(), commit=alone
+                    )
+                    if not alone:
+                        session.commit()
+                    results.append("won" if result.committed == alone else "wrong commit")
                 except StaleVersion:
                     results.append("409")
                 except Exception as exc:  # noqa: BLE001 - reported by the assertion below
@@ -273,38 +280,3 @@ def test_a_stale_tag_on_its_own_writes_nothing(race_engine):
     assert stale.value.detail["current"]["version"] == version + 1
     state = _state(race_engine, "ALONE-6")
     assert state.version == version + 1 and state.lon == pytest.approx(120.1) and state.events == 1
-
-
-def test_simultaneous_tags_on_their_own_exactly_one_wins(race_engine):
-    rep_a, rep_b = _rep(race_engine, "rep_a"), _rep(race_engine, "rep_b")
-    for round_ in range(10):
-        code = f"RACE-ALONE-{round_}"
-        version = _outlet(race_engine, code)
-        barrier = threading.Barrier(2)
-        results = []
-
-        def tag(user, lon, code=code, version=version, barrier=barrier, results=results):
-            with Session(race_engine) as session:
-                session.connection()  # checked out; no transaction open on it yet
-                barrier.wait()
-                try:
-                    result = geotag_outlet(
-                        session, user, code, _tag(lon), version, GeotagLimits(), commit=True
-                    )
-                    results.append("won" if result.committed else "not committed")
-                except StaleVersion:
-                    results.append("409")
-                except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                    results.append(repr(exc))
-
-        threads = [
-            threading.Thread(target=tag, args=(rep_a, 120.3)),
-            threading.Thread(target=tag, args=(rep_b, 120.4)),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        assert sorted(results) == ["409", "won"], results
-        state = _state(race_engine, code)
-        assert state.version == version + 1 and state.events == 1
