@@ -196,3 +196,19 @@ def test_a_zero_lifetime_turns_the_cache_off(engine, pg_cluster, admin_token):
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("UPDATE users SET active = false WHERE username = 'cache_admin'"))
     assert get(client, admin_token).status_code == 401
+
+
+def test_the_cache_holds_a_bounded_number_of_tokens(engine, monkeypatch):
+    from geo_crm.auth import token_cache
+    from geo_crm.auth.principal import Principal
+
+    monkeypatch.setattr(token_cache, "MAX_ENTRIES", 3)
+    cache = TokenCache(engine, 30)
+    try:
+        cache.generation()
+        assert wait_until(cache.is_live)
+        for i in range(4):
+            cache.put(f"h{i}", Principal(i, "x", "admin"), cache.generation())
+        assert cache.get("h3") is not None and cache.get("h0") is None
+    finally:
+        cache.stop()

@@ -30,6 +30,7 @@ from .principal import Principal
 LOGGER = logging.getLogger(__name__)
 
 CHANNEL = "geo_crm_auth"
+MAX_ENTRIES = 10_000  # live tokens a process remembers at most (each entry is a few hundred bytes)
 _RETRY_S = (0.5, 1, 2, 5, 10, 30)  # waits before reconnecting a listener that lost its connection
 
 
@@ -78,6 +79,8 @@ class TokenCache:
             return
         with self._lock:
             if generation == self._generation:
+                if len(self._entries) >= MAX_ENTRIES:  # expired entries are only overwritten
+                    self._entries.clear()
                 self._entries[token_hash] = _Entry(principal, time.monotonic() + self.ttl_s)
 
     def forget(self) -> None:
