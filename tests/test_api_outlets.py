@@ -621,3 +621,20 @@ def test_json_response_is_the_same_json_with_or_without_orjson(app, monkeypatch)
     assert json.loads(fast) == json.loads(plain)
     assert json.loads(plain)["items"][0]["at"] == when.isoformat()
     assert "好又多超市".encode() in plain
+
+
+@pytest.mark.parametrize("lat", [0.0, 23.5, 45.0, 66.0, 80.0, -60.0])
+@pytest.mark.parametrize("radius", [50.0, 5_000.0, 200_000.0])
+def test_the_radius_box_holds_every_point_of_the_disc(lat, radius):
+    """The near page reads only rows inside this box: every point at ``radius`` metres, in
+    every direction (and so every point nearer), must lie in it."""
+    box = svc._radius_box(100.0, lat, svc.radius_in_degrees(lat, radius), radius)
+    azimuths = np.arange(0.0, 360.0, 2.5)
+    lons, lats, _ = GEOD.fwd(
+        np.full(len(azimuths), 100.0), np.full(len(azimuths), lat), azimuths,
+        np.full(len(azimuths), radius),
+    )  # fmt: skip
+    assert (lons >= box["box_x0"]).all() and (lons <= box["box_x1"]).all()
+    assert (lats >= box["box_y0"]).all() and (lats <= box["box_y1"]).all()
+    # and never wider than the degree circle's square (narrower in latitude off the equator)
+    assert box["box_y1"] - lat <= svc.radius_in_degrees(lat, radius)

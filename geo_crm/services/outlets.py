@@ -129,6 +129,18 @@ def radius_in_degrees(lat: float, radius_m: float) -> float:
     return radius_m / (_M_PER_DEG_FLOOR * math.cos(math.radians(band)))
 
 
+def _radius_box(lon: float, lat: float, radius_deg: float, radius_m: float) -> dict:
+    """Corners of a lon/lat box around every point within ``radius_m`` of (lon, lat): the
+    degree radius across, and r / 110 km up and down (a degree of latitude is longer
+    everywhere), so at mid latitudes a fifth of the degree circle's box is cut off and its rows
+    are never read from the table."""
+    dlat = radius_m / _M_PER_DEG_FLOOR
+    return {
+        "box_x0": lon - radius_deg, "box_y0": lat - dlat,
+        "box_x1": lon + radius_deg, "box_y1": lat + dlat,
+    }  # fmt: skip
+
+
 def _sql_radius_in_degrees(radius_m: ColumnElement) -> ColumnElement:
     """``radius_in_degrees`` for a radius only the database knows (the KNN bound)."""
     band = _p("near_band", Float) + radius_m / _M_PER_DEG_FLOOR
@@ -218,6 +230,7 @@ def _values(f: OutletFilters, after: After | None, knn_limit: int | None) -> dic
         if f.radius_m is not None:
             values["radius_m"] = float(f.radius_m)
             values["radius_deg"] = radius_in_degrees(lat, f.radius_m)
+            values.update(_radius_box(lon, lat, values["radius_deg"], f.radius_m))
         if knn_limit is not None:
             values.update(knn=int(knn_limit), near_band=abs(lat))
     if after is not None:
@@ -398,6 +411,9 @@ def _page_template(s: _Shape, with_total: bool) -> Select:
     return page.limit(_p("page_limit", Integer)).offset(_p("page_offset", Integer))
 
 
+_RADIUS_BOX = [_p(f"box_{c}", Float) for c in ("x0", "y0", "x1", "y1")]
+
+
 def _measured_page_template(s: _Shape) -> Select:
     """A page of ``near`` within a radius, with the total: the count has to measure every
     outlet in the disc anyway, so the page is taken from those same measurements (one index
@@ -415,6 +431,7 @@ def _measured_page_template(s: _Shape) -> Select:
         )
         .where(
             t.c.location.isnot(None),
+            t.c.location.op("&&")(func.ST_MakeEnvelope(*_RADIUS_BOX, 4326)),
             func.ST_DWithin(t.c.location, pt, _p("radius_deg", Float)),
             *_conditions(t, s, ctes),
         )
