@@ -466,7 +466,9 @@ def _page_statement(s: _Shape, with_total: bool) -> HotStatement:
     """The page template compiled once, run on the driver (the API's list path)."""
     from psycopg.rows import dict_row
 
-    return HotStatement(_page_template(s, with_total), row_factory=dict_row, read_only=True)
+    return HotStatement(
+        _page_template(s, with_total), row_factory=dict_row, read_only=True, binary=True
+    )
 
 
 @lru_cache(maxsize=1024)
