@@ -310,6 +310,25 @@ def _duplicate_flags(rows: list[str] | None, name: str, limits: GeotagLimits) ->
     return flags
 
 
+def _flag_of(stored: str, row, limits: GeotagLimits, duplicates: list[Flag]) -> Flag:
+    """The Flag (with its message) of one flag the tag statement stored (``code:detail``)."""
+    code = stored.partition(":")[0]
+    if code == "outside_region":
+        return Flag(
+            code,
+            f"the point lies outside the outlet's region {row.old_region}",
+            {"region": row.old_region},
+        )
+    if code == "jump":
+        return Flag(
+            code,
+            f"the point is {row.jump_m:,.0f} m from the current location "
+            f"(more than {limits.max_jump_m:,.0f} m)",
+            {"distance_m": row.jump_rounded},
+        )
+    return next(f for f in duplicates if f.stored() == stored)  # compared in Python, passed in
+
+
 def _lonlat(lon, lat) -> dict | None:
     return None if lon is None else {"lat": lat, "lon": lon}
 
@@ -595,28 +614,9 @@ def geotag_outlet(
     else:
         session.rollback()
         raise _stale(session, row.id, version)
-    flags: list[Flag] = []
-    if row.outside:
-        flags.append(
-            Flag(
-                "outside_region",
-                f"the point lies outside the outlet's region {row.old_region}",
-                {"region": row.old_region},
-            )
-        )
-    if row.jump_m is not None and row.jump_m > limits.max_jump_m:
-        flags.append(
-            Flag(
-                "jump",
-                f"the point is {row.jump_m:,.0f} m from the current location "
-                f"(more than {limits.max_jump_m:,.0f} m)",
-                {"distance_m": row.jump_rounded},
-            )
-        )
-    flags += duplicates
+    # the statement decided and stored the flags; their messages are written from its values
     stored = list(row.flags)
-    if stored != [f.stored() for f in flags]:  # the statement and this code must agree
-        LOGGER.error("geotag event %s stored flags %s, expected %s", row.event_id, stored, flags)
+    flags = [_flag_of(item, row, limits, duplicates) for item in stored]
     outlet = {
         "code": code,
         "name": row.name,
