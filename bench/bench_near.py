@@ -199,40 +199,56 @@ def http_latencies(
     return out, bodies
 
 
-WRK_SCRIPT = """
+WRK_NEAR = """
 math.randomseed(%(seed)d)
-%(auth)s
 request = function()
   local lon = %(x0)f + %(w)f * math.random()
   local lat = %(y0)f + %(h)f * math.random()
   return wrk.format("GET", string.format(
     "/api/v1/outlets?lat=%%.6f&lon=%%.6f&radius_m=%(radius)g&limit=%(k)d%(extra)s", lat, lon))
 end
+"""
+WRK_PATH = """
+request = function() return wrk.format("GET", "%s") end
+"""
+WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("WRK %%d %%d %%d %%.1f %%.1f\\n", summary.requests, e.status,
+  io.write(string.format("WRK %d %d %d %.1f %.1f\\n", summary.requests, e.status,
     e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
 end
 """
 
 
-def wrk_latencies(port: int, token: str | None, seconds: float, *, count: bool, seed: int):
+def wrk_latencies(
+    port: int,
+    token: str | None,
+    seconds: float,
+    *,
+    count: bool = True,
+    seed: int = 11,
+    path: str | None = None,
+):
     """The same question from wrk (Debian's ``wrk``, a C client: one thread, one keep-alive
-    connection, random points from a Lua script): latency without the Python client's own
-    0.15–0.2 ms per request. None when wrk is not installed. Returns (requests, median ms,
-    p99 ms); a non-2xx answer or a socket error stops the benchmark."""
+    connection, random points from a Lua script; or ``path`` every time): latency without the
+    Python client's own 0.15–0.2 ms per request. None when wrk is not installed. Returns
+    (requests, median ms, p99 ms); a non-2xx answer or a socket error stops the benchmark."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
-    script = WRK_SCRIPT % {
-        "seed": seed,
-        "auth": f'wrk.headers["Authorization"] = "Bearer {token}"' if token else "",
-        "x0": BBOX[0] + 0.05, "y0": BBOX[1] + 0.05,
-        "w": BBOX[2] - BBOX[0] - 0.1, "h": BBOX[3] - BBOX[1] - 0.1,
-        "radius": RADIUS_M, "k": K, "extra": "" if count else "&count=false",
-    }  # fmt: skip
+    if path is None:
+        script = WRK_NEAR % {
+            "seed": seed,
+            "x0": BBOX[0] + 0.05, "y0": BBOX[1] + 0.05,
+            "w": BBOX[2] - BBOX[0] - 0.1, "h": BBOX[3] - BBOX[1] - 0.1,
+            "radius": RADIUS_M, "k": K, "extra": "" if count else "&count=false",
+        }  # fmt: skip
+    else:
+        script = WRK_PATH % path
+    if token:
+        script += f'wrk.headers["Authorization"] = "Bearer {token}"\n'
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
+        lua.write(script + WRK_DONE)
         lua.flush()
         out = subprocess.run(
             [wrk, "-t1", "-c1", f"-d{seconds:g}s", "-s", lua.name, f"http://127.0.0.1:{port}/"],
@@ -243,24 +259,6 @@ def wrk_latencies(port: int, token: str | None, seconds: float, *, count: bool, 
     if int(bad_status) or int(socket_errors):
         raise SystemExit(f"wrk: {bad_status} non-2xx answers, {socket_errors} socket errors")
     return int(requests), float(p50_us) / 1000, float(p99_us) / 1000
-
-
-def wrk_percentiles(out: str) -> tuple[int, float, float]:
-    """(requests, median ms, p99 ms) from ``wrk --latency`` output."""
-    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-    def ms(text: str) -> float:
-        number = text.rstrip("usm")
-        return float(number) * unit[text[len(number) :]]
-
-    found = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("50%", "99%"):
-            found[parts[0]] = ms(parts[1])
-        elif len(parts) >= 2 and parts[1] == "requests":
-            found["n"] = int(parts[0])
-    return found["n"], found["50%"], found["99%"]
 
 
 def sql_latencies(engine, pts, build) -> tuple[list[float], list[list]]:
@@ -372,7 +370,7 @@ def main() -> None:
             )
             for count, suffix in ((True, "page + total"), (False, "page only (count=false)")):
                 measured = wrk_latencies(
-                    port, token if auth else None, args.wrk_seconds, count=count, seed=11
+                    port, token if auth else None, args.wrk_seconds, count=count
                 )
                 if measured is not None:
                     wrk_runs[f"{label}, {suffix}"] = measured
@@ -392,13 +390,9 @@ def main() -> None:
         runs["/hello (Flask hello-world, no database): the true floor"], _ = http_latencies(
             port, {}, points(args.requests, 3), count=True, path="/hello"
         )
-        if shutil.which("wrk"):
-            out = subprocess.run(
-                ["wrk", "-t1", "-c1", f"-d{args.wrk_seconds:g}s", "--latency",
-                 f"http://127.0.0.1:{port}/hello"],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
-            wrk_runs["/hello: the true floor"] = wrk_percentiles(out)
+        measured = wrk_latencies(port, None, args.wrk_seconds, path="/hello")
+        if measured is not None:
+            wrk_runs["/hello: the true floor"] = measured
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         server = None
