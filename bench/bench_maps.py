@@ -42,19 +42,12 @@ from geo_crm.db import ready_engine
 from geo_crm.localdb import LocalCluster
 from geo_crm.models import TIERS
 
+# Debian's Chromium and the flags the browser tests use: one definition for both
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from browser_helpers import ARGS, CHROMIUM  # noqa: E402
+
 PROVINCE = "330000"
 SHARES = (0.01, 0.04, 0.10, 0.85)
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGETS = {"province": (2_000_000, 1.5, 1.5, 300), "country": (3_000_000, None, 2.0, None)}
 
 
