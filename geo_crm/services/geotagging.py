@@ -517,7 +517,6 @@ def _tag_stmt(role: str) -> HotStatement:
         near.c.nearby,
         verdict.c.version,
         region_code(verdict.c.region_id).label("region"),
-        verdict.c.outside,
         verdict.c.old_region,
         verdict.c.jump_m,
         verdict.c.jump_rounded,
