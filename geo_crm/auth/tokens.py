@@ -203,6 +203,8 @@ def _cache(session: Session) -> TokenCache | None:
         with _CACHE_LOCK:
             cache = extensions.get("geo_crm_token_cache")
             if cache is None or cache.engine is not bind:
+                if cache is not None:  # the app was given another engine: end the old listener
+                    cache.stop()
                 ttl = float(current_app.config.get("GEO_CRM_TOKEN_CACHE_S", 30) or 0)
                 cache = extensions["geo_crm_token_cache"] = TokenCache(bind, ttl)
     return cache if cache.enabled else None
