@@ -65,12 +65,19 @@ ZH: dict[str, str] = {
     "Accepted.": "已接受。",
     "Rejected; the previous location was restored.": "已拒绝，已恢复原位置。",
     "Rejected; the location was not restored because a later tag moved the outlet.": "已拒绝；该网点之后已被重新定位，位置未恢复。",
-    "outside_region": "不在网点原所属区域内",
-    "jump": "与当前位置相距过远",
-    "possible_duplicate": "附近有名称相近的网点，可能重复",
+    "The point lies outside the outlet's region.": "位置不在网点原所属区域内。",
+    "The point is far from the outlet's current location.": "位置与网点当前位置相距过远。",
+    "An outlet with a similar name lies nearby: possibly the same shop.": "附近有名称相近的网点，可能重复。",
     "Old": "原位置",
     "New": "新位置",
     "Language": "语言",
+}
+
+# what each geotag flag code means, in words (the tag page and the review queue say this)
+FLAG_SENTENCES = {
+    "outside_region": "The point lies outside the outlet's region.",
+    "jump": "The point is far from the outlet's current location.",
+    "possible_duplicate": "An outlet with a similar name lies nearby: possibly the same shop.",
 }
 
 

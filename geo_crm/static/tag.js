@@ -249,8 +249,14 @@
     return body;
   }
 
-  function flagText(flags) {
-    return flags.map(function (f) { return t(f.code); }).join("; ");
+  function flagText(flags) {  // one sentence per kind of flag, however many outlets raised it
+    var seen = {}, out = [];
+    flags.forEach(function (f) {
+      if (seen[f.code]) return;
+      seen[f.code] = true;
+      out.push(cfg.flags[f.code] || f.message);
+    });
+    return out.join(" ");
   }
 
   function onSubmit() {

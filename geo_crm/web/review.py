@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..auth.messages import page_text
+from ..auth.messages import FLAG_SENTENCES, page_text
 from ..auth.policy import current_user
 from ..db import get_session
 from ..errors import Conflict, ValidationError
@@ -27,7 +27,8 @@ def review_page():
     events = svc.review_queue(get_session(), user, state="flagged", limit=200)
     for event in events:
         event["reasons"] = [
-            t(flag.partition(":")[0]) + (f" ({flag.partition(':')[2]})" if ":" in flag else "")
+            t(FLAG_SENTENCES.get(flag.partition(":")[0], flag.partition(":")[0]))
+            + (f" ({flag.partition(':')[2]})" if flag.partition(":")[2] else "")
             for flag in event["flags"]
         ]
     done = _DONE.get(request.args.get("done", ""))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, send_file, url_for
 
-from ..auth.messages import ZH, page_text
+from ..auth.messages import FLAG_SENTENCES, ZH, page_text
 from ..auth.policy import current_user
 from ..models import TIERS
 
@@ -67,6 +67,7 @@ def tag_page():
     config = {
         "lang": t.lang,
         "strings": t.catalogue(SCRIPT_STRINGS),
+        "flags": {code: t(sentence) for code, sentence in FLAG_SENTENCES.items()},
         "tiers": [[tier, t.tier(tier)] for tier in TIERS],
         "basemap": _basemap(),
         "api": {
