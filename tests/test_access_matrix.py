@@ -255,3 +255,235 @@ def test_a_managers_coverage_map_draws_the_outlets_of_their_region(aapp, ids):
     html = page.get_data(as_text=True)
     assert "华东总经销" in html  # D1, a distributor in C1, drawn as a point with its popup
     assert "SECRET-D2" not in html and "SECRET-B2" not in html  # in P2: not this region
+
+
+# -- references that are numbers: a code is only ever a code ----------------------------------
+
+OUTLET_CASES = [
+    pytest.param(endpoint, rule, method, role, id=f"{method} {rule} {role}")
+    for endpoint, rule, method in ROUTES
+    if RULES.get(endpoint) and RULES[endpoint].objects.get("code") == "outlet"
+    for role in ("manager", "rep")
+    if RULES[endpoint].allows(_principal(role))
+]
+
+
+@pytest.fixture
+def colliding(connection, ids):
+    """An outlet outside both the rep's and the manager's scope (in P2, rep2's) whose code is
+    the id of A1, an outlet both of them may see: the URL /…/<A1's id> names that outlet."""
+    code = str(ids["outlet_A1"])
+    connection.execute(
+        text(
+            "INSERT INTO outlets (code, name, tier, location, rep_id) VALUES (:c, 'SECRET-NUM', "
+            "'distributor', ST_SetSRID(ST_MakePoint(122.6, 30.6), 4326), :r)"
+        ),
+        {"c": code, "r": ids["r2"]},
+    )
+    return code
+
+
+@pytest.mark.parametrize("endpoint, rule, method, role", OUTLET_CASES)
+def test_a_code_equal_to_an_id_in_scope_names_the_other_outlet(
+    aapp, connection, ids, colliding, endpoint, rule, method, role
+):
+    """The object checked is the object changed: a numeric code is looked up as a code only, so
+    a code that equals the id of an outlet in scope answers 404 and nothing changes."""
+    url = _ARG.sub(lambda m: colliding if m.group("name") == "code" else "x", rule)
+    before = connection.execute(
+        text("SELECT version, status, parent_id FROM outlets WHERE code = :c"), {"c": colliding}
+    ).one()
+    client = token_client(aapp, add_token(connection, ids[ROLE_USERS[role]]))
+    response = _call(client, method, url)
+    assert response.status_code == 404, (url, response.status_code)
+    assert "SECRET-NUM" not in response.get_data(as_text=True)
+    after = connection.execute(
+        text("SELECT version, status, parent_id FROM outlets WHERE code = :c"), {"c": colliding}
+    ).one()
+    assert after == before
+
+
+def test_an_outlet_whose_code_is_a_number_is_addressable(aapp, connection, ids):
+    connection.execute(
+        text(
+            "INSERT INTO outlets (code, name, tier, location, rep_id) VALUES ('4242', '数字店', "
+            "'retail', ST_SetSRID(ST_MakePoint(120.25, 30.25), 4326), :r)"
+        ),
+        {"r": ids["r1"]},
+    )
+    rep = token_client(aapp, add_token(connection, ids["r1"]))
+    assert rep.get("/api/v1/outlets/4242").get_json()["name"] == "数字店"
+    assert rep.get(f"/api/v1/outlets/{ids['outlet_A1']}").status_code == 404  # an id is no code
+
+
+# -- writes: in the writer's scope before and after, and every outlet referenced visible -------
+
+
+@pytest.fixture
+def manager(aapp, connection, ids):
+    return token_client(aapp, add_token(connection, ids["m1"]))  # manager of C1 only
+
+
+def _version(connection, code: str) -> int:
+    return connection.execute(
+        text("SELECT version FROM outlets WHERE code = :c"), {"c": code}
+    ).scalar_one()
+
+
+def _count(connection, sql: str) -> int:
+    return connection.execute(text(sql)).scalar_one()
+
+
+def test_a_manager_cannot_create_an_outlet_outside_their_regions(manager, connection):
+    body = {"code": "M-OUT", "name": "外省店", "tier": "retail", "lat": 30.5, "lon": 122.5}
+    response = manager.post("/api/v1/outlets", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert "body.lat" in response.get_json()["error"]["fields"]
+    no_point = manager.post("/api/v1/outlets", json={**body, "lat": None, "lon": None})
+    assert no_point.status_code == 422
+    assert _count(connection, "SELECT count(*) FROM outlets WHERE code = 'M-OUT'") == 0
+    inside = manager.post("/api/v1/outlets", json={**body, "lat": 30.4, "lon": 120.4})
+    assert inside.status_code == 201, inside.get_json()
+
+
+def test_a_manager_cannot_move_an_outlet_out_of_their_regions(manager, connection):
+    version = _version(connection, "A1")
+    response = manager.patch(
+        "/api/v1/outlets/A1", json={"version": version, "lat": 30.5, "lon": 122.5}
+    )
+    assert response.status_code == 422, response.get_json()
+    assert "body.lat" in response.get_json()["error"]["fields"]
+    assert _version(connection, "A1") == version
+    tag = manager.put(
+        "/api/v1/outlets/A1/location",
+        json={"lat": 30.5, "lon": 122.5, "accuracy_m": 10.0, "version": version},
+    )
+    assert tag.status_code == 422, tag.get_json()
+    assert _version(connection, "A1") == version
+
+
+def _error(response) -> dict:
+    body = response.get_json()["error"]
+    return {"status": response.status_code, "code": body["code"], "fields": sorted(body["fields"])}
+
+
+def test_a_parent_outside_the_managers_scope_is_refused_like_a_missing_one(manager, connection):
+    version = _version(connection, "A1")
+    hidden = manager.put(
+        "/api/v1/outlets/A1/parent", json={"parent_code": "D2", "version": version}
+    )
+    missing = manager.put(
+        "/api/v1/outlets/A1/parent", json={"parent_code": "NOPE", "version": version}
+    )
+    assert hidden.status_code == 422
+    assert _error(hidden) == _error(missing)
+    assert hidden.get_json()["error"]["message"].replace("D2", "X") == missing.get_json()["error"][
+        "message"
+    ].replace("NOPE", "X")
+    assert _version(connection, "A1") == version
+    create = manager.post(
+        "/api/v1/outlets",
+        json={"code": "M-P", "name": "新店", "tier": "retail", "parent_code": "D2", "lat": 30.4,
+              "lon": 120.4},
+    )  # fmt: skip
+    assert create.status_code == 422 and "body.parent_code" in create.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "seller, buyer, field",
+    [
+        ("D2", "B2", "body.seller_code"),
+        ("D1", "B2", "body.buyer_code"),
+        ("D2", "A1", "body.seller_code"),
+    ],
+)  # fmt: skip
+def test_a_manager_cannot_record_sales_of_outlets_they_cannot_see(
+    manager, connection, seller, buyer, field
+):
+    before = _count(connection, "SELECT count(*) FROM sales_records")
+    body = {"seller_code": seller, "buyer_code": buyer, "product_sku": "SKU1",
+            "sale_date": "2025-02-01", "quantity": "1", "amount": "10.00"}  # fmt: skip
+    response = manager.post("/api/v1/sales", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert _count(connection, "SELECT count(*) FROM sales_records") == before
+
+
+# -- trees and lists show nothing the direct routes hide ----------------------------------------
+
+
+def _codes(node: dict) -> list[str]:
+    return [node["code"]] + [c for child in node.get("children") or [] for c in _codes(child)]
+
+
+@pytest.mark.parametrize("role", ["admin", "manager"])
+def test_downstream_lists_only_outlets_the_caller_may_open(aapp, connection, ids, role):
+    client = token_client(aapp, add_token(connection, ids[ROLE_USERS[role]]))
+    tree = client.get("/api/v1/outlets/D1/downstream").get_json()
+    counts = client.get("/api/v1/outlets/D1/downstream?tree=false").get_json()
+    codes = _codes(tree["tree"])[1:]
+    assert tree["total"] == counts["total"] == len(codes)
+    for code in codes:
+        assert client.get(f"/api/v1/outlets/{code}").status_code == 200, (role, code)
+    if role == "manager":
+        assert "A2" not in codes  # untagged: outside every manager's regions
+    else:
+        assert "A2" in codes
+
+
+def test_upstream_names_suppliers_but_hides_what_the_direct_route_hides(aapp, connection, ids):
+    rep = token_client(aapp, add_token(connection, ids["r1"]))
+    chain = rep.get("/api/v1/outlets/A1/upstream").get_json()["chain"]
+    assert [n["code"] for n in chain] == ["A1", "D1"]
+    supplier = chain[1]
+    assert rep.get("/api/v1/outlets/D1").status_code == 404
+    assert supplier["restricted"] is True
+    assert supplier["name"] == "华东总经销" and supplier["tier"] == "distributor"
+    assert supplier["lat"] is None and supplier["lon"] is None and supplier["id"] is None
+    assert chain[0]["restricted"] is False and chain[0]["lat"] is not None
+    page = signed_in_page(aapp, "rep1", "/outlets/A1")
+    assert "华东总经销" in page and 'href="/outlets/D1"' not in page
+
+
+def signed_in_page(app, username: str, path: str) -> str:
+    from auth_helpers import signed_in_client
+
+    response = signed_in_client(app, username).get(path)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["manager", "rep"])
+def test_every_outlet_a_list_shows_opens_directly(aapp, connection, ids, role):
+    client = token_client(aapp, add_token(connection, ids[ROLE_USERS[role]]))
+    items = client.get("/api/v1/outlets?limit=1000").get_json()["items"]
+    assert items
+    for item in items:
+        assert client.get(f"/api/v1/outlets/{item['code']}").status_code == 200, item["code"]
+
+
+# -- out of scope looks exactly like missing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, hidden, missing, field",
+    [
+        ("/api/v1/outlets?distributor={}", "D2", "NOPE", "query.distributor"),
+        ("/api/v1/outlets?region={}", "P2", "NOPE", "query.region"),
+        ("/api/v1/outlets/export?format=csv&distributor={}", "D2", "NOPE", "query.distributor"),
+        ("/api/v1/sales?seller={}", "D2", "NOPE", "query.seller"),
+        ("/api/v1/sales?buyer={}", "B2", "NOPE", "query.buyer"),
+        ("/api/v1/sales?region={}", "P2", "NOPE", "query.region"),
+        ("/api/v1/regions/C1/coverage?distributor={}", "D2", "NOPE", "query.distributor"),
+        ("/api/v1/distributors/D1/depth?territory={}", "P2", "NOPE", "query.territory"),
+    ],
+)
+def test_a_filter_naming_an_object_out_of_scope_answers_like_a_missing_one(
+    manager, path, hidden, missing, field
+):
+    out = manager.get(path.format(hidden))
+    gone = manager.get(path.format(missing))
+    assert out.status_code == gone.status_code == 422, (out.get_json(), gone.get_json())
+    assert _error(out) == _error(gone)
+    assert field in out.get_json()["error"]["fields"]
+    assert "SECRET" not in out.get_data(as_text=True)

@@ -118,14 +118,12 @@ def test_bad_parameters_are_422_naming_them(client, data, path, query, field):
         ("plan-achievement", {"year": "0"}, "query.year"),
         ("plan-achievement", {"month_to": "13"}, "query.month_to"),
         ("plan-achievement", {"product": "NOPE"}, "query.product"),
-        ("depth", {"territory": "NOPE"}, "region"),
+        ("depth", {"territory": "NOPE"}, "query.territory"),
         ("depth", {"status": "x"}, "query.status"),
     ],
 )
 def test_bad_distributor_parameters(client, data, path, query, field):
-    body = get(
-        client, f"/api/v1/distributors/D1/{path}", 404 if field == "region" else 422, **query
-    )
+    body = get(client, f"/api/v1/distributors/D1/{path}", 422, **query)
     assert field in body["error"]["fields"]
 
 

@@ -197,8 +197,8 @@ def test_jump_limit_is_configurable(aapp, rep1, connection):
 
 def test_similar_name_nearby_is_a_possible_duplicate(rep1, connection, world):
     add_outlet(
-        connection, "X1", lon=120.2503, lat=30.2503, name="好又多超市（二店）"
-    )  # ~45 m from the tag
+        connection, "X1", lon=120.2503, lat=30.2503, name="好又多超市（二店）", rep=world["r1"]
+    )  # ~45 m from the tag, the rep's own
     add_outlet(
         connection, "X2", lon=120.2502, lat=30.2501, name="联华便利"
     )  # near but a different name
@@ -208,6 +208,26 @@ def test_similar_name_nearby_is_a_possible_duplicate(rep1, connection, world):
     assert set(flags) == {"possible_duplicate", "jump"}
     assert flags["possible_duplicate"]["detail"]["outlet"] == "X1"
     assert "possibly the same shop" in flags["possible_duplicate"]["message"]
+
+
+def test_a_possible_duplicate_outside_the_taggers_scope_is_not_named(rep1, aapp, connection, world):
+    """The flag is raised (a manager reviews it) but the rep learns neither code nor name of an
+    outlet they may not see; the reviewer who may see it does."""
+    add_outlet(
+        connection, "X9", lon=120.2503, lat=30.2503, name="好又多超市（二店）", rep=world["r2"]
+    )
+    response = put(rep1, "A1", tag_body(30.25, 120.25, outlet_row(connection, "A1").version))
+    body = response.get_json()
+    flags = _flags(response)
+    assert flags["possible_duplicate"]["detail"] == {}
+    assert "X9" not in response.get_data(as_text=True)
+    assert "二店" not in response.get_data(as_text=True)
+    assert "possible_duplicate:" in body["event"]["flags"]
+    history = rep1.get("/api/v1/outlets/A1/location-history").get_data(as_text=True)
+    assert "X9" not in history
+    admin = token_client(aapp, add_token(connection, world["admin"]))
+    queue = admin.get("/api/v1/geotag-reviews").get_json()
+    assert any("possible_duplicate:X9" in e["flags"] for e in queue)
 
 
 def test_name_normalisation_and_similarity():

@@ -31,6 +31,7 @@ from ..services.analysis_params import (
     MAX_RADIUS_M,
     AnalysisParams,
 )
+from ..services.outlets import region_known
 from .framework import Query, operation
 from .schemas import Tier
 
@@ -248,6 +249,12 @@ def region_distribution_rate(code: str, query: RateQuery):
 def distributor_depth(code: str, query: DepthQuery):
     """Outlets per tier and hop, deepest tier, territory breadth and catchment polygon."""
     params = AnalysisParams(status=None if query.status == "any" else query.status)
+    if query.territory is not None and not region_known(
+        get_session(), query.territory, current_user()
+    ):  # one outside the caller's scope is as unknown as a missing one
+        raise ValidationError(
+            f"no region with code {query.territory!r}", fields={"query.territory": "not found"}
+        )
     result = _call(
         distribution_service.distributor_depth,
         get_session(),

@@ -7,9 +7,9 @@ import logging
 from flask import jsonify
 from pydantic import Field
 
+from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..services import network as svc
-from ..services.outlets import require_outlet_id
 from .framework import Body, Out, Query, operation
 from .schemas import (
     Code,
@@ -30,17 +30,23 @@ TAGS = ["network"]
 
 
 class NetworkNode(Out):
-    id: int
+    id: int | None = Field(description="null for a supplier outside your scope")
     code: str
     name: str
     tier: str
-    status: str
+    status: str | None = Field(description="null for a supplier outside your scope")
     parent_code: str | None
     depth: int = Field(
         description="0 for the outlet asked about, 1 for its direct buyers/seller, …"
     )
     lat: float | None
     lon: float | None
+
+
+class ChainNode(NetworkNode):
+    restricted: bool = Field(
+        description="a supplier outside your scope: code, name and tier only (no location)"
+    )
 
 
 class TreeNode(NetworkNode):
@@ -65,7 +71,7 @@ class DownstreamQuery(Query):
 
 
 class UpstreamOut(Out):
-    chain: list[NetworkNode] = Field(description="the outlet first, then each seller up to the top")
+    chain: list[ChainNode] = Field(description="the outlet first, then each seller up to the top")
 
 
 class ParentMove(Body):
@@ -92,17 +98,22 @@ def _nest(node: dict) -> dict:
     responses={200: DownstreamOut, 404: None},
 )
 def downstream(code: str, query: DownstreamQuery):
-    """Everyone buying from the outlet, directly or further down: counts and the tree."""
+    """Everyone buying from the outlet, directly or further down, that you may see: counts and
+    the tree (an outlet outside your scope is left out; its buyers hang from the nearest one
+    you see)."""
     session = get_session()
-    outlet_id = require_outlet_id(session, code)
+    outlet_id, user = object_id(), current_user()
     statuses = query.status or None
     if not query.tree:  # counts only: aggregated in SQL, however large the network
-        root = svc.upstream(session, outlet_id)[0]
+        root = svc.upstream(session, outlet_id, user)[0]
+        root.pop("restricted")
         by_tier, by_depth = svc.downstream_summary(
-            session, outlet_id, max_depth=query.max_depth, statuses=statuses
+            session, outlet_id, max_depth=query.max_depth, statuses=statuses, user=user
         )
         return jsonify(_summary(root, by_tier, by_depth, None))
-    result = svc.downstream(session, outlet_id, max_depth=query.max_depth, statuses=statuses)
+    result = svc.downstream(
+        session, outlet_id, max_depth=query.max_depth, statuses=statuses, user=user
+    )
     return jsonify(_summary(result.root, result.by_tier, result.by_depth, _nest(result.tree())))
 
 
@@ -125,11 +136,10 @@ def _summary(root: dict, by_tier: dict, by_depth: dict, tree: dict | None) -> di
     responses={200: UpstreamOut, 404: None},
 )
 def upstream(code: str):
-    """The outlet and every seller above it, up to its distributor."""
-    session = get_session()
-    return jsonify(
-        {"chain": [_node(r) for r in svc.upstream(session, require_outlet_id(session, code))]}
-    )
+    """The outlet and every seller above it, up to its distributor; a seller outside your
+    scope shows its code, name and tier only."""
+    chain = svc.upstream(get_session(), object_id(), current_user())
+    return jsonify({"chain": [_node(r) for r in chain]})
 
 
 @operation(
@@ -147,7 +157,11 @@ def move_outlet(code: str, body: ParentMove):
     with field_names(session, renames={"parent": "parent_code", "tier": "parent_code"}):
         version = client_version(body.version, required=True)
         row = svc.move_outlet(
-            session, require_outlet_id(session, code), parent_code=body.parent_code, version=version
+            session,
+            object_id(),
+            parent_code=body.parent_code,
+            version=version,
+            user=current_user(),
         )
         session.commit()
     return with_etag(jsonify(outlet_json(row)), row["version"])

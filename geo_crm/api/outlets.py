@@ -15,7 +15,7 @@ from flask import jsonify, make_response, url_for
 from pydantic import Field
 from sqlalchemy import ColumnElement
 
-from ..auth.policy import current_user
+from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..errors import ValidationError
 from ..services import outlets as svc
@@ -147,11 +147,6 @@ def visible_outlets() -> ColumnElement | None:
     return None if user.is_admin else outlet_scope(user, svc.OUTLETS)
 
 
-def acting_user_id() -> int | None:
-    """Who to record as creator / geotagger (None for the system principal)."""
-    return current_user().id
-
-
 def filters_from(query: OutletListQuery) -> svc.OutletFilters:
     """The service filters a list query asks for, in WGS-84; 422 naming a parameter that cannot
     combine with the others (lat without lon, radius without a point, a crossed bbox)."""
@@ -231,7 +226,7 @@ def list_outlets(query: OutletListQuery):
         key = decode_cursor(query.cursor, length=2 if near else 1)
         after = svc.After(id=key[-1], distance_m=float(key[0]) if near else None)
     session = get_session()
-    problems = svc.check_filters(session, filters)
+    problems = svc.check_filters(session, filters, current_user())
     if problems:
         raise ValidationError(
             "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
@@ -285,7 +280,7 @@ def create_outlet(body: OutletCreate):
             values,
             parent_code=body.parent_code,
             location=location,
-            user_id=acting_user_id(),
+            user=current_user(),
         )
         session.commit()
     response = make_response(jsonify(outlet_json(row)), 201)
@@ -302,8 +297,7 @@ def create_outlet(body: OutletCreate):
 )
 def get_outlet(code: str):
     """One outlet by code; the ETag is its version, for If-Match."""
-    session = get_session()
-    row = svc.get_outlet(session, svc.require_outlet_id(session, code))
+    row = svc.get_outlet(get_session(), object_id())
     return with_etag(jsonify(outlet_json(row)), row["version"])
 
 
@@ -328,7 +322,6 @@ def update_outlet(code: str, body: OutletUpdate):
         renames["parent"] = "tier"  # the new tier no longer fits the existing parent
     with field_names(session, renames=renames):
         version = client_version(body.version, required=True)
-        outlet_id = svc.require_outlet_id(session, code)
         changes = {k: getattr(body, k) for k in svc.UPDATABLE if k in given}
         for key in ("name", "tier", "status"):
             if key in changes and changes[key] is None:
@@ -338,13 +331,13 @@ def update_outlet(code: str, body: OutletUpdate):
         location = location_of(body)
         row = svc.update_outlet(
             session,
-            outlet_id,
+            object_id(),
             version=version,
             changes=changes,
             parent_code=body.parent_code,
             parent_given="parent_code" in given,
             location=location,
-            user_id=acting_user_id(),
+            user=current_user(),
         )
         session.commit()
     return with_etag(jsonify(outlet_json(row)), row["version"])
@@ -354,7 +347,7 @@ def _deactivate(code: str, query: VersionQuery):
     session = get_session()
     with field_names(session, prefix="query"):
         version = client_version(query.version, required=False, field="query.version")
-        row = svc.deactivate_outlet(session, svc.require_outlet_id(session, code), version=version)
+        row = svc.deactivate_outlet(session, object_id(), version=version, user=current_user())
         session.commit()
     return with_etag(jsonify(outlet_json(row)), row["version"])
 

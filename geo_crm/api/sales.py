@@ -11,10 +11,11 @@ import logging
 from flask import jsonify, make_response, url_for
 from pydantic import Field
 
+from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..errors import ValidationError
 from ..services import sales as svc
-from ..services.outlets import get_outlet, require_outlet_id
+from ..services.outlets import get_outlet
 from .framework import Body, Out, Query, operation
 from .outlets import visible_outlets
 from .schemas import (
@@ -232,7 +233,7 @@ def create_sale(body: SaleIn):
     session = get_session()
     renames = {"seller": "seller_code", "buyer": "buyer_code", "amount_paid": "amount"}
     with field_names(session, renames=renames):
-        row = svc.create_sale(session, **body.model_dump())
+        row = svc.create_sale(session, **body.model_dump(), user=current_user())
         session.commit()
     response = make_response(jsonify(jsonable(row)), 201)
     response.headers["Location"] = url_for("api.get_sale", sale_id=row["id"])
@@ -259,7 +260,7 @@ def list_sales(query: SalesListQuery):
         unpaid=query.unpaid,
     )
     session = get_session()
-    problems = svc.check_sales_filters(session, filters)
+    problems = svc.check_sales_filters(session, filters, current_user())
     if problems:
         raise ValidationError(
             "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
@@ -344,7 +345,7 @@ def add_payment(sale_id: int, body: PaymentIn):
 def outlet_debt(code: str):
     """What the outlet still owes its sellers: total, per seller, oldest unpaid delivery."""
     session = get_session()
-    outlet_id = require_outlet_id(session, code)
+    outlet_id = object_id()
     outlet = get_outlet(session, outlet_id)
     debt = svc.buyer_debt(session, outlet_id)
     return jsonify(

@@ -228,11 +228,11 @@ def export_outlets_file(query):
     Text cells of CSV/XLSX that a spreadsheet would run as a formula start with a ``'``, which
     the import strips again.
     """
-    from ..auth.policy import outlet_scope, signed_in_user
+    from ..auth.policy import current_user, outlet_scope, signed_in_user
 
     filters = filters_from(query)
     session = get_session()
-    problems = check_filters(session, filters)
+    problems = check_filters(session, filters, current_user())
     if problems:
         raise ValidationError(
             "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}

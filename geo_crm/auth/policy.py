@@ -5,9 +5,11 @@ A ``before_request`` hook (installed first, before any other hook) resolves who 
 :data:`RULES` holds for the endpoint:
 
 - ``PUBLIC``: anyone; ``SIGNED_IN``: any active user; ``roles(...)``: those roles only;
-- ``objects=``: URL arguments naming objects (``{"code": "outlet"}``) are looked up inside the
+- ``objects=``: URL arguments naming objects (``{"code": "outlet"}``) are resolved inside the
   caller's scope (:mod:`geo_crm.auth.scope`); an object outside it answers 404 exactly like a
-  missing one, so nobody learns what exists beyond their territory.
+  missing one, so nobody learns what exists beyond their territory. The id found is the one
+  the view acts on (:func:`object_id`): the object checked is the object changed, resolved
+  once.
 
 Anonymous callers get 401 JSON under ``/api/`` and a redirect to ``/login`` elsewhere; a role
 not allowed gets 403. An endpoint without a rule answers 500 and fails the access-matrix test,
@@ -22,9 +24,8 @@ List endpoints filter with :func:`~geo_crm.auth.scope.outlet_scope` /
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
@@ -67,22 +68,11 @@ STAFF = roles("admin", "manager")
 FIELD = roles("admin", "manager", "rep")
 
 OUTLET = {"code": "outlet"}
-OUTLET_REF = {"code": "outlet_ref"}
 REGION = {"code": "region"}
 SALE = {"sale_id": "sale"}
 FIELD_OUTLET = roles("admin", "manager", "rep", objects=OUTLET)
 REVIEWER_EVENT = roles("admin", "manager", objects={"event_id": "geotag_event"})
 
-# object kind -> check(session, user, value) -> visible?
-OBJECT_CHECKS: dict[str, Callable[[Any, Principal, Any], bool]] = {
-    "outlet": scope.outlet_visible,
-    "outlet_id": scope.outlet_id_visible,
-    # code, or id when all digits (services.outlets.find_outlet_id)
-    "outlet_ref": scope.outlet_ref_visible,
-    "sale": scope.sale_visible,
-    "region": scope.region_visible,
-    "geotag_event": scope.geotag_event_visible,
-}
 
 # endpoint -> rule. ONE line per endpoint; tests/test_access_matrix.py fails for any route
 # missing here.
@@ -107,14 +97,14 @@ RULES: dict[str, Rule] = {
     "api.list_outlets": FIELD,
     "api.export_outlets_file": STAFF,
     "api.create_outlet": STAFF,  # reps add outlets through api.create_tag_outlet
-    "api.get_outlet": roles("admin", "manager", "rep", objects=OUTLET_REF),
-    "api.outlet_debt": roles("admin", "manager", "rep", objects=OUTLET_REF),
-    "api.upstream": roles("admin", "manager", "rep", objects=OUTLET_REF),
-    "api.downstream": roles("admin", "manager", objects=OUTLET_REF),
-    "api.update_outlet": roles("admin", "manager", objects=OUTLET_REF),
-    "api.move_outlet": roles("admin", "manager", objects=OUTLET_REF),
-    "api.deactivate_outlet": roles("admin", "manager", objects=OUTLET_REF),
-    "api.delete_outlet": roles("admin", "manager", objects=OUTLET_REF),
+    "api.get_outlet": roles("admin", "manager", "rep", objects=OUTLET),
+    "api.outlet_debt": roles("admin", "manager", "rep", objects=OUTLET),
+    "api.upstream": roles("admin", "manager", "rep", objects=OUTLET),
+    "api.downstream": roles("admin", "manager", objects=OUTLET),
+    "api.update_outlet": roles("admin", "manager", objects=OUTLET),
+    "api.move_outlet": roles("admin", "manager", objects=OUTLET),
+    "api.deactivate_outlet": roles("admin", "manager", objects=OUTLET),
+    "api.delete_outlet": roles("admin", "manager", objects=OUTLET),
     # regions
     "api.region_tree": SIGNED_IN,
     "api.get_region": signed_in(objects=REGION),
@@ -153,9 +143,9 @@ RULES: dict[str, Rule] = {
     "region_pages.region_page": roles("admin", "manager", objects=REGION),
     "region_pages.region_figures": roles("admin", "manager", objects=REGION),
     "maps.standalone": roles("admin", "manager", objects=REGION),
-    "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET_REF),
-    "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET_REF),
-    "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET_REF),
+    "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET),
+    "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
+    "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
     "review.decide": REVIEWER_EVENT,
 }
 
@@ -203,10 +193,11 @@ def _unauthorized(message: str, *, invalid_token: bool = False):
     return redirect(url_for("auth_pages.login", next=target))
 
 
-def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, bool]]:
-    """(user, bad_token, decided object checks): a Bearer token wins over the cookie; a bad
-    token is never ignored. For a token, the rule's object check rides in the token lookup's
-    statement when it can (one round trip instead of two on every guarded API request)."""
+def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, int]]:
+    """(user, bad_token, objects already resolved: id, or 0 for none in scope): a Bearer
+    token wins over the cookie; a bad token is never ignored. For a token, the rule's object
+    resolution rides in the token lookup's statement when it can (one round trip instead of
+    two on every guarded API request)."""
     from flask import session as cookie
 
     from ..services.users import principal_for_session
@@ -220,9 +211,9 @@ def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, bool]]:
             arg, kind = next(iter(rule.objects.items()))
             value = (request.view_args or {}).get(arg)
             if value is not None:
-                check = (kind, scope.visible_params(kind, value))
-        user, visible = principal_for_token(get_session(), credentials.strip(), check=check)
-        decided = {arg: visible} if check is not None and visible is not None else {}
+                check = (kind, scope.resolve_params(kind, value))
+        user, found = principal_for_token(get_session(), credentials.strip(), check=check)
+        decided = {arg: found} if check is not None and found is not None else {}
         return user, user is None, decided
     uid = cookie.get("uid")
     if isinstance(uid, int):
@@ -259,19 +250,31 @@ def enforce():
         elif not rule.allows(user):
             raise Forbidden(f"{user.role}s may not use this page or operation")
         acting = current_user()
+        objects: dict[str, int] = {}
         for arg, kind in rule.objects.items():
             value = (request.view_args or {}).get(arg)
-            seen = decided.get(arg)
-            if seen is None:
-                seen = value is not None and OBJECT_CHECKS[kind](get_session(), acting, value)
-            if not seen:
+            found = decided.get(arg)
+            if found is None:
+                found = scope.resolve(get_session(), kind, acting, value)
+            if not found:
                 raise NotFound(
                     f"{kind.replace('_', ' ')} {value} not found", fields={arg: "not found"}
                 )
+            objects[arg] = found
+        g.objects = objects
     if request.method not in SAFE_METHODS and (user is None or user.via != "token"):
         if user is not None or rule.access == "public":  # no cookie authority, nothing to forge
             _check_csrf()
     return None
+
+
+def object_id(arg: str = "code") -> int:
+    """The id of the object URL argument ``arg`` names, as the policy resolved it inside the
+    caller's scope: views act on this id, never on a second look-up of the argument."""
+    objects = g.get("objects") or {}
+    if arg not in objects:
+        raise NoAccessRule(f"{request.endpoint}: no object rule resolves the argument {arg!r}")
+    return objects[arg]
 
 
 def _check_csrf() -> None:

@@ -16,6 +16,7 @@ import functools
 
 from sqlalchemy import (
     CTE,
+    BigInteger,
     BindParameter,
     ColumnElement,
     Integer,
@@ -139,6 +140,11 @@ def geotag_event_scope(user: Principal, event=GeotagEvent) -> ColumnElement[bool
 # with the user id as a bind parameter, then executed with values only.
 SCOPE_UID = bindparam("scope_uid", type_=Integer)
 
+# object kinds a URL argument may name: "outlet" and "region" by code (the natural keys users
+# know; a code is only ever a code, never read as an id), "sale" and "geotag_event" by id
+OBJECT_KINDS = ("outlet", "region", "sale", "geotag_event")
+_BY_CODE = frozenset({"outlet", "region"})
+
 
 def template(role: str) -> Principal:
     """A principal of ``role`` whose id is the bind parameter ``scope_uid`` (for cached
@@ -147,34 +153,23 @@ def template(role: str) -> Principal:
 
 
 @functools.lru_cache(maxsize=64)
-def _visible_stmt(kind: str, role: str):
+def _resolve_stmt(kind: str, role: str) -> Select:
+    """``SELECT id`` of the object the URL names, only if it lies in the scope of ``role``."""
     from ..models import SalesRecord
 
     user = template(role)
     ref = bindparam("ref", type_=String)
-    ident = bindparam("ident", type_=Integer)
+    ident = bindparam("ident", type_=BigInteger)
     if kind == "outlet":
-        return select(literal(1)).select_from(Outlet).where(Outlet.code == ref, outlet_scope(user))
-    if kind == "outlet_ref":
-        return (
-            select(literal(1))
-            .select_from(Outlet)
-            .where(or_(Outlet.code == ref, Outlet.id == ident), outlet_scope(user))
-        )
-    if kind == "outlet_id":
-        return select(literal(1)).select_from(Outlet).where(Outlet.id == ident, outlet_scope(user))
+        return select(Outlet.id).where(Outlet.code == ref, outlet_scope(user))
     if kind == "region":
-        return select(literal(1)).select_from(Region).where(Region.code == ref, region_scope(user))
+        return select(Region.id).where(Region.code == ref, region_scope(user))
     if kind == "geotag_event":
-        return (
-            select(literal(1))
-            .select_from(GeotagEvent)
-            .where(GeotagEvent.id == ident, geotag_event_scope(user))
-        )
+        return select(GeotagEvent.id).where(GeotagEvent.id == ident, geotag_event_scope(user))
     if kind == "sale":
         seller, buyer = Outlet.__table__.alias("seller"), Outlet.__table__.alias("buyer")
         return (
-            select(literal(1))
+            select(SalesRecord.id)
             .select_from(SalesRecord)
             .join(seller, seller.c.id == SalesRecord.seller_id)
             .join(buyer, buyer.c.id == SalesRecord.buyer_id)
@@ -185,19 +180,16 @@ def _visible_stmt(kind: str, role: str):
     raise ValueError(f"unknown object kind {kind!r}")
 
 
-_CORRELATABLE = frozenset({"outlet", "outlet_ref", "outlet_id"})
-
-
-def visible_exists(kind: str, role: str, user_id: ColumnElement) -> ColumnElement | None:
-    """``EXISTS`` of the visibility check of ``kind`` for ``role`` with the user id taken from
-    ``user_id`` (a column of an enclosing query, e.g. the token lookup's ``users.id``), or None
-    when the check needs a CTE (manager regions, a rep's regions): a CTE would be hoisted to
-    the top of the enclosing statement, out of reach of the correlation. Only the one-level
-    outlet checks qualify: a nested EXISTS (geotag events) would not correlate to the outer
+def resolve_subquery(kind: str, role: str, user_id: ColumnElement) -> ColumnElement | None:
+    """The id the URL names if it is in scope, else 0, as a scalar subquery whose user id comes
+    from ``user_id`` (a column of an enclosing query, e.g. the token lookup's ``users.id``); or
+    None when the check needs a CTE (manager regions, a rep's regions): a CTE would be hoisted
+    to the top of the enclosing statement, out of reach of the correlation. Only the one-level
+    outlet check qualifies: a nested EXISTS (geotag events) would not correlate to the outer
     query but pull ``users`` into its own FROM."""
-    if kind not in _CORRELATABLE:
+    if kind != "outlet":
         return None
-    stmt = _visible_stmt(kind, role)
+    stmt = _resolve_stmt(kind, role)
     if any(isinstance(element, CTE) for element in visitors.iterate(stmt)):
         return None
 
@@ -206,56 +198,35 @@ def visible_exists(kind: str, role: str, user_id: ColumnElement) -> ColumnElemen
             return user_id
         return None
 
-    return visitors.replacement_traverse(stmt, {}, swap).exists()
+    found = visitors.replacement_traverse(stmt, {}, swap).scalar_subquery()
+    return func.coalesce(found, literal(0, BigInteger))
 
 
-def visible_params(kind: str, value) -> dict:
-    """The bound values of kind's visibility check for the URL argument ``value``."""
-    if kind == "outlet_ref":  # a code, or an id when all digits (services.outlets.find_outlet_id)
-        ident = int(value) if value.isdigit() and len(value) < 19 else None
-        return {"ref": value, "ident": ident}
-    if kind in ("outlet", "region"):
+def resolve_params(kind: str, value) -> dict:
+    """The bound values of kind's resolution for the URL argument ``value``."""
+    if kind in _BY_CODE:
         return {"ref": value, "ident": None}
     return {"ref": None, "ident": value}
 
 
 @functools.lru_cache(maxsize=64)
-def _visible_hot(kind: str, role: str):
+def _resolve_hot(kind: str, role: str):
     from ..db import HotStatement
 
-    return HotStatement(_visible_stmt(kind, role), read_only=True)
+    return HotStatement(_resolve_stmt(kind, role), read_only=True)
 
 
-def visible(session: Session, kind: str, user: Principal, value) -> bool:
-    """One indexed lookup: does the object ``value`` of ``kind`` exist in the user's scope?
-    Runs on every object-guarded request: compiled once per kind and role, values bound."""
-    params = {**visible_params(kind, value), "scope_uid": user.id}
-    return _visible_hot(kind, user.role).run(session, params).fetchone() is not None
+def resolve(session: Session, kind: str, user: Principal, value) -> int | None:
+    """One indexed lookup: the id of the object ``value`` of ``kind`` if it exists in the
+    user's scope, else None (missing and out of scope look the same). Runs on every
+    object-guarded request: compiled once per kind and role, values bound."""
+    if value is None:
+        return None
+    params = {**resolve_params(kind, value), "scope_uid": user.id}
+    row = _resolve_hot(kind, user.role).run(session, params).fetchone()
+    return None if row is None else row[0]
 
 
 def outlet_visible(session: Session, user: Principal, code: str) -> bool:
-    """One indexed lookup: does an outlet with this code exist inside the user's scope?"""
-    return visible(session, "outlet", user, code)
-
-
-def outlet_ref_visible(session: Session, user: Principal, ref: str) -> bool:
-    """Like :func:`outlet_visible` for URLs that name an outlet by code, or by id when all
-    digits."""
-    return visible(session, "outlet_ref", user, ref)
-
-
-def sale_visible(session: Session, user: Principal, sale_id: int) -> bool:
-    """A sale is visible when its seller or its buyer is."""
-    return visible(session, "sale", user, sale_id)
-
-
-def outlet_id_visible(session: Session, user: Principal, outlet_id: int) -> bool:
-    return visible(session, "outlet_id", user, outlet_id)
-
-
-def region_visible(session: Session, user: Principal, code: str) -> bool:
-    return visible(session, "region", user, code)
-
-
-def geotag_event_visible(session: Session, user: Principal, event_id: int) -> bool:
-    return visible(session, "geotag_event", user, event_id)
+    """Does an outlet with this code exist inside the user's scope?"""
+    return resolve(session, "outlet", user, code) is not None

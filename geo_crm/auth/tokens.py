@@ -108,13 +108,14 @@ _TOUCH = text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id")
 @functools.lru_cache(maxsize=16)
 def _resolve(kind: str | None = None) -> HotStatement:
     """The token lookup every API request runs (one unique-index probe, prepared, straight on
-    the connection), with ``kind``: plus the policy's object check of that kind for the token's
-    user in the same statement — ``CASE role WHEN … THEN EXISTS (…)``, NULL for roles whose
+    the connection), with ``kind``: plus the policy's resolution of the URL's object of that
+    kind for the token's user in the same statement — ``CASE role WHEN … THEN coalesce((SELECT
+    id …), 0)``: the object's id in scope, 0 when out of scope or missing, NULL for roles whose
     check cannot ride along (a manager's region tree), which the policy then runs separately."""
     from sqlalchemy import Interval, String, bindparam, case, func, literal, null, or_
 
     from .principal import ROLES
-    from .scope import visible_exists
+    from .scope import resolve_subquery
 
     tokens, users = ApiToken.__table__, User.__table__
     recently = func.now() - literal(dt.timedelta(seconds=60), Interval)
@@ -125,7 +126,7 @@ def _resolve(kind: str | None = None) -> HotStatement:
     if kind is not None:
         whens = []
         for role in ROLES:
-            check = visible_exists(kind, role, users.c.id)
+            check = resolve_subquery(kind, role, users.c.id)
             if check is not None:
                 whens.append((users.c.role == role, check))
         if whens:
@@ -144,10 +145,11 @@ def _resolve(kind: str | None = None) -> HotStatement:
 
 def principal_for_token(
     session: Session, token: str, *, check: tuple[str, dict] | None = None
-) -> tuple[Principal | None, bool | None]:
+) -> tuple[Principal | None, int | None]:
     """The active user a live token belongs to, or None (unknown, revoked, or user disabled),
-    and, with ``check`` = (object kind, bound values), whether that object is in the user's
-    scope (None when it could not be decided in the same statement: ask scope.visible).
+    and, with ``check`` = (object kind, bound values), the object's id when it is in the user's
+    scope, 0 when it is not (or does not exist), None when that could not be decided in the
+    same statement (ask scope.resolve).
 
     Without ``check`` the answer may come from this process's :mod:`token_cache` (no round
     trip). ``last_used_at`` is written at most once a minute per token, and committed at once,
@@ -175,14 +177,14 @@ def principal_for_token(
     if row is None:
         return None, None
     user_id, username, role, locale, token_id, stale = row[:6]
-    visible = row[6] if len(row) > 6 else None
+    found = row[6] if len(row) > 6 else None
     if stale:
         session.execute(_TOUCH, {"id": token_id})
         session.commit()
     principal = Principal(user_id, username, role, locale, via="token", token_id=token_id)
     if cache is not None:
         cache.put(token_hash, principal, generation)
-    return principal, visible
+    return principal, found
 
 
 _CACHE_LOCK = threading.Lock()

@@ -310,6 +310,53 @@ def _duplicate_flags(rows: list[str] | None, name: str, limits: GeotagLimits) ->
     return flags
 
 
+_HIDDEN_DUPLICATE = (
+    "an active outlet you cannot see lies within {radius:.0f} m and has a similar name: a "
+    "manager will check whether it is the same shop"
+)
+
+
+def _hidden_codes(session: Session, user: Principal, stored: list[str]) -> set[str]:
+    """Codes named by ``possible_duplicate:<code>`` flags that ``user`` may not see: a flag
+    must not tell anyone what exists outside their scope (one query, only when such a flag
+    exists)."""
+    codes = {f.partition(":")[2] for f in stored if f.startswith("possible_duplicate:")}
+    codes.discard("")
+    if not codes or user.is_admin:
+        return set()
+    seen = session.scalars(select(_O.c.code).where(_O.c.code.in_(codes), outlet_scope(user)))
+    return codes - set(seen)
+
+
+def _redact_stored(stored: list[str], hidden: set[str]) -> list[str]:
+    duplicate = "possible_duplicate:"
+    return [
+        duplicate if f.startswith(duplicate) and f[len(duplicate) :] in hidden else f
+        for f in stored
+    ]
+
+
+def _redact_flags(flags: list[Flag], hidden: set[str], limits: GeotagLimits) -> list[Flag]:
+    """The caller's view of the flags: a duplicate outside their scope is not named."""
+    out = []
+    for f in flags:
+        if f.code == "possible_duplicate" and f.detail.get("outlet") in hidden:
+            text_ = _HIDDEN_DUPLICATE.format(radius=limits.duplicate_radius_m)
+            f = Flag(f.code, text_, {})
+        out.append(f)
+    return out
+
+
+def _redact_events(session: Session, user: Principal, events: list[dict]) -> list[dict]:
+    """Events as ``user`` may see them: duplicate flags naming outlets outside their scope
+    lose the code."""
+    hidden = _hidden_codes(session, user, [f for e in events for f in e["flags"]])
+    if hidden:
+        for e in events:
+            e["flags"] = _redact_stored(e["flags"], hidden)
+    return events
+
+
 def _flag_of(stored: str, row, limits: GeotagLimits, duplicates: list[Flag]) -> Flag:
     """The Flag (with its message) of one flag the tag statement stored (``code:detail``)."""
     code = stored.partition(":")[0]
@@ -570,6 +617,8 @@ def geotag_outlet(
         raise ValidationError(
             "version must be a positive integer", fields={"version": "positive integer"}
         )
+    if user.role == "manager":  # an outlet a manager moves must stay in their regions
+        _require_point_in_scope(session, user, lon, lat)
     statement = _tag_stmt(user.role)
     values = {
         "code": code,
@@ -616,6 +665,8 @@ def geotag_outlet(
     # the statement decided and stored the flags; their messages are written from its values
     stored = list(row.flags)
     flags = [_flag_of(item, row, limits, duplicates) for item in stored]
+    hidden = _hidden_codes(session, user, stored)
+    flags, stored = _redact_flags(flags, hidden, limits), _redact_stored(stored, hidden)
     outlet = {
         "code": code,
         "name": row.name,
@@ -631,6 +682,12 @@ def geotag_outlet(
     }
     LOGGER.info("outlet %s tagged by %s: %s %s", code, user.username, row.state, stored)
     return GeotagResult(outlet, event, flags, committed)
+
+
+def _require_point_in_scope(session: Session, user: Principal, lon: float, lat: float) -> None:
+    if not session.scalar(select(point_in_scope(user, _point(lon, lat)))):
+        problem = "the point lies outside your regions"
+        raise ValidationError(problem, fields={"lat": problem, "lon": problem})
 
 
 def _stale_or_outside(
@@ -723,7 +780,7 @@ def location_history(
         .order_by(_E.c.id.desc())
         .limit(limit)
     )
-    return [_event_dict(r) for r in rows]
+    return _redact_events(session, user, [_event_dict(r) for r in rows])
 
 
 def review_queue(
@@ -738,7 +795,7 @@ def review_queue(
         .order_by(_E.c.id if state == "flagged" else _E.c.id.desc())
         .limit(limit)
     )
-    return [_event_dict(r) for r in session.execute(stmt)]
+    return _redact_events(session, user, [_event_dict(r) for r in session.execute(stmt)])
 
 
 _LATEST_LIVE = text("""
@@ -995,13 +1052,15 @@ def create_tagged_outlet(
     outlet["tier"] = tier
     outlet["parent"] = parent_code or None
     LOGGER.info("outlet %s created in the field by %s (%s)", code, user.username, state)
+    stored = [f.stored() for f in flags]
+    hidden = _hidden_codes(session, user, stored)
     return GeotagResult(
         outlet,
         {
             "id": event.id,
             "state": state,
-            "flags": [f.stored() for f in flags],
+            "flags": _redact_stored(stored, hidden),
             "created_at": event.created_at.isoformat(),
         },
-        flags,
+        _redact_flags(flags, hidden, limits),
     )

@@ -3,6 +3,12 @@
 Both walks are recursive CTEs over ``outlets.parent_id`` (indexed). The tier rule makes every
 chain strictly descend in tier, so a chain is at most four outlets long; the depth guard only
 protects the query should that rule ever be bypassed.
+
+What a user sees of the chain around their outlets (the same rule everywhere: trees, lists,
+maps, exports): **below** an outlet, only the outlets in their own scope (an outlet outside it
+is left out, and those below it hang from their nearest visible ancestor); **above** it, every
+supplier up to the distributor by code, name and tier — who supplies whom is what a rep or
+manager works with — but no location, status or figures of a supplier outside their scope.
 """
 
 from __future__ import annotations
@@ -10,9 +16,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import CTE, Select, func, literal, select
+from sqlalchemy import CTE, Select, func, literal, select, true
 from sqlalchemy.orm import Session
 
+from ..auth.principal import Principal
+from ..auth.scope import outlet_scope
 from ..models import TIERS, Outlet
 
 LOGGER = logging.getLogger(__name__)
@@ -54,9 +62,16 @@ def upstream_cte(outlet_id: int, *, name: str = "upstream") -> CTE:
     )
 
 
-def _node_columns(tree: CTE) -> Select:
+def _sees_all(user: Principal | None) -> bool:
+    return user is None or user.is_admin
+
+
+def _node_columns(tree: CTE, user: Principal | None = None) -> Select:
+    """The nodes of a walk, each with ``in_scope``: whether ``user`` (None: the system) may see
+    that outlet itself."""
     t = Outlet.__table__
     parent = t.alias("node_parent")
+    in_scope = true() if _sees_all(user) else outlet_scope(user, t)
     return select(
         t.c.id,
         t.c.code,
@@ -67,6 +82,7 @@ def _node_columns(tree: CTE) -> Select:
         tree.c.depth,
         func.ST_X(t.c.location).label("lon"),
         func.ST_Y(t.c.location).label("lat"),
+        in_scope.label("in_scope"),
     ).select_from(tree.join(t, t.c.id == tree.c.id).outerjoin(parent, parent.c.id == t.c.parent_id))
 
 
@@ -103,25 +119,32 @@ def downstream(
     *,
     max_depth: int | None = None,
     statuses: list[str] | None = None,
+    user: Principal | None = None,
 ) -> Downstream:
     """The outlet and its downstream network, optionally cut at ``max_depth`` or filtered by status.
 
     A status filter drops non-matching outlets but keeps walking below them, so an inactive
-    wholesaler does not hide the active retail outlets that still buy through it.
+    wholesaler does not hide the active retail outlets that still buy through it; outlets
+    outside ``user``'s scope are dropped the same way (see the module's rule).
     """
     tree = downstream_cte(outlet_id)
     t = Outlet.__table__
-    stmt = _node_columns(tree).add_columns(t.c.parent_id.label("_parent_id"))
+    stmt = _node_columns(tree, user).add_columns(t.c.parent_id.label("_parent_id"))
     stmt = stmt.order_by(tree.c.depth, t.c.code)
     if max_depth is not None:
         stmt = stmt.where(tree.c.depth <= max_depth)
     rows = [dict(r) for r in session.execute(stmt).mappings()]
     root = next(r for r in rows if r["depth"] == 0)
     root.pop("_parent_id")
+    root.pop("in_scope")
     nodes = [r for r in rows if r["depth"] > 0]
-    if statuses:
-        kept = {r["id"] for r in nodes if r["status"] in statuses}
+    if statuses or not all(r["in_scope"] for r in nodes):
+        kept = {
+            r["id"] for r in nodes if r["in_scope"] and (not statuses or r["status"] in statuses)
+        }
         nodes = _reattach(nodes, kept, root["id"])
+    for node in nodes:
+        node.pop("in_scope")
     by_tier = dict.fromkeys(TIERS, 0)
     by_depth: dict[int, int] = {}
     for node in nodes:
@@ -144,11 +167,19 @@ def _reattach(nodes: list[dict], kept: set[int], root_id: int) -> list[dict]:
     return out
 
 
-def upstream(session: Session, outlet_id: int) -> list[dict]:
-    """The outlet (depth 0) and each seller above it, up to the distributor at the top."""
+def upstream(session: Session, outlet_id: int, user: Principal | None = None) -> list[dict]:
+    """The outlet (depth 0) and each seller above it, up to the distributor at the top. A
+    seller outside ``user``'s scope comes with code, name and tier only (``restricted``)."""
     chain = upstream_cte(outlet_id)
-    stmt = _node_columns(chain).order_by(chain.c.depth)
-    return [dict(r) for r in session.execute(stmt).mappings()]
+    stmt = _node_columns(chain, user).order_by(chain.c.depth)
+    out = []
+    for row in session.execute(stmt).mappings():
+        node = dict(row)
+        node["restricted"] = not node.pop("in_scope")
+        if node["restricted"]:
+            node.update(id=None, status=None, lon=None, lat=None)
+        out.append(node)
+    return out
 
 
 def downstream_summary(
@@ -157,8 +188,10 @@ def downstream_summary(
     *,
     max_depth: int | None = None,
     statuses: list[str] | None = None,
+    user: Principal | None = None,
 ) -> tuple[dict[str, int], dict[int, int]]:
-    """Outlets below an outlet per tier and per depth, aggregated in SQL (no rows fetched)."""
+    """Outlets below an outlet per tier and per depth, aggregated in SQL (no rows fetched);
+    only those in ``user``'s scope count."""
     tree = downstream_cte(outlet_id)
     t = Outlet.__table__
     stmt = (
@@ -171,6 +204,8 @@ def downstream_summary(
         stmt = stmt.where(tree.c.depth <= max_depth)
     if statuses:
         stmt = stmt.where(t.c.status.in_(statuses))
+    if not _sees_all(user):
+        stmt = stmt.where(outlet_scope(user, t))
     by_tier = dict.fromkeys(TIERS, 0)
     by_depth: dict[int, int] = {}
     for tier, depth, n in session.execute(stmt):
@@ -179,17 +214,32 @@ def downstream_summary(
     return by_tier, by_depth
 
 
-def downstream_counts(session: Session, outlet_id: int) -> dict[str, int]:
-    """Outlets per tier below an outlet (not counting itself), in one aggregate query."""
-    return downstream_summary(session, outlet_id)[0]
+def downstream_counts(
+    session: Session, outlet_id: int, user: Principal | None = None
+) -> dict[str, int]:
+    """Outlets per tier below an outlet (not counting itself) that ``user`` may see, in one
+    aggregate query."""
+    return downstream_summary(session, outlet_id, user=user)[0]
 
 
 def move_outlet(
-    session: Session, outlet_id: int, *, parent_code: str | None, version: int | None
+    session: Session,
+    outlet_id: int,
+    *,
+    parent_code: str | None,
+    version: int | None,
+    user: Principal | None = None,
 ) -> dict:
-    """Make the outlet buy from ``parent_code`` (None: nobody); triggers check tiers and cycles."""
+    """Make the outlet buy from ``parent_code`` (None: nobody); triggers check tiers and cycles.
+    The new parent must be an outlet ``user`` may see."""
     from .outlets import update_outlet  # outlets builds on this module's CTEs
 
     return update_outlet(
-        session, outlet_id, version=version, changes={}, parent_code=parent_code, parent_given=True
+        session,
+        outlet_id,
+        version=version,
+        changes={},
+        parent_code=parent_code,
+        parent_given=True,
+        user=user,
     )

@@ -46,6 +46,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from .. import coords
+from ..auth.principal import Principal
+from ..auth.scope import outlet_scope, region_scope
 from ..db import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, User
@@ -541,50 +543,66 @@ def outlet_total(session: Session, filters: OutletFilters) -> int:
     return session.execute(_count_template(shape), _values(filters, None, None)).scalar_one()
 
 
-def check_filters(session: Session, filters: OutletFilters) -> dict[str, str]:
-    """Problems with filter values that name rows (unknown region or distributor), by field."""
+def check_filters(
+    session: Session, filters: OutletFilters, user: Principal | None = None
+) -> dict[str, str]:
+    """Problems with filter values that name rows (unknown region or distributor), by field.
+    A region or outlet outside ``user``'s scope is as unknown as a missing one."""
     problems: dict[str, str] = {}
-    if (
-        filters.region is not None
-        and session.scalar(select(REGIONS.c.id).where(REGIONS.c.code == filters.region)) is None
-    ):
+    if filters.region is not None and not region_known(session, filters.region, user):
         problems["region"] = f"no region with code {filters.region!r}"
-    if (
-        filters.distributor is not None
-        and session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == filters.distributor))
-        is None
-    ):
-        problems["distributor"] = f"no outlet with code {filters.distributor!r}"
+    if filters.distributor is not None:
+        try:
+            resolve_outlet(session, filters.distributor, user=user, field="distributor")
+        except ValidationError as exc:
+            problems.update(exc.fields)
     return problems
+
+
+def region_known(session: Session, code: str, user: Principal | None = None) -> bool:
+    """Whether a region with this code exists in ``user``'s scope (None: at all)."""
+    stmt = select(REGIONS.c.id).where(REGIONS.c.code == code)
+    if user is not None and not user.is_admin:
+        stmt = stmt.where(region_scope(user, REGIONS))
+    return session.scalar(stmt) is not None
 
 
 # -- single outlets ------------------------------------------------------------------------
 
 
-def find_outlet_id(session: Session, ref: str) -> int | None:
-    """The id of the outlet whose code is ``ref``, else (for digits) whose id is ``ref``."""
-    t = OUTLETS
-    if ref.isdigit() and len(ref) < 19:
-        stmt = (
-            select(t.c.id)
-            .where(or_(t.c.code == ref, t.c.id == int(ref)))
-            .order_by((t.c.code == ref).desc())
-            .limit(1)
-        )
-    else:
-        stmt = select(t.c.id).where(t.c.code == ref)
-    return session.scalar(stmt)
-
-
-def require_outlet_id(session: Session, code: str, *, field: str | None = None) -> int:
-    """The id of the outlet with this code; 404 (or 422 naming ``field``) when there is none."""
-    outlet_id = session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == code))
+def resolve_outlet(
+    session: Session, code: str, *, user: Principal | None = None, field: str | None = None
+) -> int:
+    """The id of the outlet with this code that ``user`` may see (None: any outlet); 404, or
+    422 naming ``field``, when there is none. An outlet outside the user's scope gets exactly
+    the answer of a missing one."""
+    stmt = select(OUTLETS.c.id).where(OUTLETS.c.code == code)
+    if user is not None and not user.is_admin:
+        stmt = stmt.where(outlet_scope(user, OUTLETS))
+    outlet_id = session.scalar(stmt)
     if outlet_id is None:
         message = f"no outlet with code {code!r}"
         if field is not None:
             raise ValidationError(message, fields={field: message})
         raise NotFound(message)
     return outlet_id
+
+
+def require_in_scope(
+    session: Session, outlet_id: int, user: Principal | None, *, moved: bool
+) -> None:
+    """After a write: the outlet must still lie in the writer's scope (a manager may not place
+    or move an outlet outside their regions, where they could no longer see it)."""
+    if user is None or user.is_admin:
+        return
+    stmt = select(OUTLETS.c.id).where(OUTLETS.c.id == outlet_id, outlet_scope(user, OUTLETS))
+    if session.scalar(stmt) is None:
+        problem = (
+            "the point lies outside your regions"
+            if moved
+            else "an outlet without a location lies outside your regions: send lat and lon"
+        )
+        raise ValidationError(problem, fields={"lat": problem})
 
 
 def get_outlet(session: Session, outlet_id: int) -> dict:
@@ -599,16 +617,12 @@ def get_outlet(session: Session, outlet_id: int) -> dict:
     return dict(row)
 
 
-def _resolve_parent(session: Session, parent_code: str | None) -> int | None:
+def _resolve_parent(
+    session: Session, parent_code: str | None, user: Principal | None
+) -> int | None:
     if parent_code is None:
         return None
-    parent_id = session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == parent_code))
-    if parent_id is None:
-        raise ValidationError(
-            f"no outlet with code {parent_code!r}",
-            fields={"parent_code": f"no outlet with code {parent_code!r}"},
-        )
-    return parent_id
+    return resolve_outlet(session, parent_code, user=user, field="parent_code")
 
 
 def _check_rep(session: Session, rep_id: int | None) -> None:
@@ -645,11 +659,15 @@ def create_outlet(
     *,
     parent_code: str | None = None,
     location: Location | None = None,
-    user_id: int | None = None,
+    user: Principal | None = None,
 ) -> dict:
-    """Insert an outlet (and its first geotag event when it comes with a location)."""
+    """Insert an outlet (and its first geotag event when it comes with a location).
+
+    ``user``: who writes (None: the system). The parent must be an outlet they may see, and
+    the new outlet must lie in their scope."""
+    user_id = user.id if user is not None else None
     row = {k: v for k, v in values.items() if k in (*UPDATABLE, "code")}
-    row["parent_id"] = _resolve_parent(session, parent_code)
+    row["parent_id"] = _resolve_parent(session, parent_code, user)
     _check_rep(session, row.get("rep_id"))
     point = None
     if location is not None:
@@ -659,6 +677,7 @@ def create_outlet(
     outlet_id = session.execute(OUTLETS.insert().values(**row).returning(OUTLETS.c.id)).scalar_one()
     if location is not None:
         _record_geotag(session, outlet_id, None, location, point, user_id)
+    require_in_scope(session, outlet_id, user, moved=location is not None)
     LOGGER.info("outlet %s created (id %s)", row.get("code"), outlet_id)
     return get_outlet(session, outlet_id)
 
@@ -672,12 +691,14 @@ def update_outlet(
     parent_code: str | None = None,
     parent_given: bool = False,
     location: Location | None = None,
-    user_id: int | None = None,
+    user: Principal | None = None,
 ) -> dict:
     """Apply ``changes`` if the outlet still has ``version`` (None: unconditionally).
 
     The row is locked first, so the version check and the write see the same row; a stale
-    version raises Conflict carrying the current state and writes nothing.
+    version raises Conflict carrying the current state and writes nothing. ``user``: who
+    writes (None: the system); a new parent must be one they may see, and the outlet must
+    stay in their scope.
     """
     t = OUTLETS
     current = session.execute(
@@ -695,7 +716,7 @@ def update_outlet(
         )
     values = {k: v for k, v in changes.items() if k in UPDATABLE}
     if parent_given:
-        values["parent_id"] = _resolve_parent(session, parent_code)
+        values["parent_id"] = _resolve_parent(session, parent_code, user)
     if "rep_id" in values:
         _check_rep(session, values["rep_id"])
     point = None
@@ -707,13 +728,19 @@ def update_outlet(
             t.update().where(t.c.id == outlet_id, t.c.version == current.version).values(**values)
         )
         if location is not None:
+            user_id = user.id if user is not None else None
             _record_geotag(session, outlet_id, current.location, location, point, user_id)
+        require_in_scope(session, outlet_id, user, moved=location is not None)
     return get_outlet(session, outlet_id)
 
 
-def deactivate_outlet(session: Session, outlet_id: int, *, version: int | None = None) -> dict:
+def deactivate_outlet(
+    session: Session, outlet_id: int, *, version: int | None = None, user: Principal | None = None
+) -> dict:
     """Soft delete: status inactive; the row, its sales and its geotag history stay."""
-    return update_outlet(session, outlet_id, version=version, changes={"status": "inactive"})
+    return update_outlet(
+        session, outlet_id, version=version, changes={"status": "inactive"}, user=user
+    )
 
 
 _REGION_COUNTS = text("""

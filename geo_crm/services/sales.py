@@ -15,9 +15,10 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..auth.principal import Principal
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
-from .outlets import region_subtree
+from .outlets import region_known, region_subtree, resolve_outlet
 
 LOGGER = logging.getLogger(__name__)
 
@@ -179,24 +180,24 @@ def sales_totals(filters: SalesFilters) -> Select:
     ).where(*_sales_conditions(filters))
 
 
-def check_sales_filters(session: Session, f: SalesFilters) -> dict[str, str]:
-    """Filter values that name no row, by field (so a typo is not mistaken for "no sales")."""
+def check_sales_filters(
+    session: Session, f: SalesFilters, user: Principal | None = None
+) -> dict[str, str]:
+    """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
+    outlet or region outside ``user``'s scope is as unknown as a missing one."""
     problems: dict[str, str] = {}
     for field, code in (("seller", f.seller), ("buyer", f.buyer)):
-        if (
-            code is not None
-            and session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == code)) is None
-        ):
-            problems[field] = f"no outlet with code {code!r}"
+        if code is not None:
+            try:
+                resolve_outlet(session, code, user=user, field=field)
+            except ValidationError as exc:
+                problems.update(exc.fields)
     if (
         f.product is not None
         and session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == f.product)) is None
     ):
         problems["product"] = f"no product with SKU {f.product!r}"
-    if (
-        f.region is not None
-        and session.scalar(select(func.count()).select_from(region_subtree(f.region))) == 0
-    ):
+    if f.region is not None and not region_known(session, f.region, user):
         problems["region"] = f"no region with code {f.region!r}"
     if f.date_from and f.date_to and f.date_from > f.date_to:
         problems["date_to"] = "must not be before date_from"
@@ -216,15 +217,6 @@ def get_sale(session: Session, sale_id: int) -> dict:
     return dict(row)
 
 
-def _outlet_id(session: Session, code: str, field: str) -> int:
-    outlet_id = session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.code == code))
-    if outlet_id is None:
-        raise ValidationError(
-            f"no outlet with code {code!r}", fields={field: f"no outlet with code {code!r}"}
-        )
-    return outlet_id
-
-
 def create_sale(
     session: Session,
     *,
@@ -236,11 +228,13 @@ def create_sale(
     amount: Decimal,
     spec: str | None = None,
     reference: str | None = None,
+    user: Principal | None = None,
 ) -> dict:
-    """Record a delivery; the database checks that the seller is of a higher tier than the buyer."""
+    """Record a delivery; the database checks that the seller is of a higher tier than the buyer.
+    Seller and buyer must both be outlets ``user`` (None: the system) may see."""
     values = {
-        "seller_id": _outlet_id(session, seller_code, "seller_code"),
-        "buyer_id": _outlet_id(session, buyer_code, "buyer_code"),
+        "seller_id": resolve_outlet(session, seller_code, user=user, field="seller_code"),
+        "buyer_id": resolve_outlet(session, buyer_code, user=user, field="buyer_code"),
         "product_id": product_id_by_sku(session, product_sku, field="product_sku"),
         "sale_date": sale_date,
         "quantity": quantity,

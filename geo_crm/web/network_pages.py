@@ -6,13 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
+from ..auth.policy import object_id
 from ..db import get_session
 from ..errors import NotFound
-from ..models import TIERS, Outlet, Region
+from ..models import TIERS, Region
 from ..services import network as network_svc
-from ..services.outlets import find_outlet_id, get_outlet
+from ..services.outlets import get_outlet
 from ..services.sales import buyer_debt
 from . import analysis, mapdata
+from .context import acting_user
 from .filters import parse_filters
 from .locale import current_translator
 
@@ -39,13 +41,11 @@ def distributor_page(code: str):
     session = get_session()
     t = current_translator()
     f = parse_filters(request.args, t)
-    outlet_id = find_outlet_id(session, code)
-    if outlet_id is None:
-        raise NotFound(t("Unknown distributor {code}", code=code))
+    outlet_id = object_id()
     outlet = get_outlet(session, outlet_id)
     if outlet["tier"] != "distributor":
         raise NotFound(t("{code} is not a distributor", code=code))
-    counts = network_svc.downstream_counts(session, outlet_id)
+    counts = network_svc.downstream_counts(session, outlet_id, acting_user())
     deepest = next((tier for tier in reversed(TIERS) if counts.get(tier)), None)
     depth = analysis.depth(session, outlet["code"], f)
     breadth = depth.breadth if depth is not None and depth.units else None
@@ -80,20 +80,10 @@ def outlet_page(code: str):
     session = get_session()
     t = current_translator()
     f = parse_filters(request.args, t)
-    outlet_id = find_outlet_id(session, code)
-    if outlet_id is None:
-        raise NotFound(t("Unknown outlet {code}", code=code))
+    outlet_id = object_id()
+    user = acting_user()
     outlet = get_outlet(session, outlet_id)
-    chain = network_svc.upstream(session, outlet_id)[1:]
-    names = (
-        dict(
-            session.execute(
-                select(Outlet.code, Outlet.name).where(Outlet.code.in_([c["code"] for c in chain]))
-            ).all()
-        )
-        if chain
-        else {}
-    )
+    chain = network_svc.upstream(session, outlet_id, user)[1:]
     region = None
     if outlet["region_id"] is not None:
         region = session.execute(
@@ -104,9 +94,8 @@ def outlet_page(code: str):
         "outlet.html",
         outlet=outlet,
         chain=chain,
-        names=names,
         region=region,
-        buyers=network_svc.downstream_counts(session, outlet_id),
+        buyers=network_svc.downstream_counts(session, outlet_id, user),
         debt=buyer_debt(session, outlet_id),
         sold=mapdata.sales_by_seller(session, outlet_id, f.date_from, f.date_to),
         history=history,
