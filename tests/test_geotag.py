@@ -455,3 +455,35 @@ def test_manager_adds_outlets_only_inside_their_regions(m1, connection):
     del body["version"]
     response = m1.post(f"{API}/tag/outlets", json=body)
     assert response.status_code == 422 and "your regions" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "lang, sentence",
+    [("en", "An outlet with a similar name lies nearby"), ("zh", "附近有名称相近的网点")],
+)
+def test_flags_read_as_one_sentence_per_kind_on_the_tag_page_and_in_review(
+    aapp, connection, world, lang, sentence
+):
+    """The tag page gets each flag kind's sentence in its language (tag.js shows each kind once,
+    however many outlets raised it); the review queue shows the same sentence, not the code."""
+    import json
+    import re
+
+    from auth_helpers import signed_in_client
+
+    connection.execute(
+        text("UPDATE users SET locale = :l WHERE username IN ('rep1', 'manager1')"), {"l": lang}
+    )
+    page = signed_in_client(aapp, "rep1").get("/tag").get_data(as_text=True)
+    config = json.loads(re.search(r'id="tag-config"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert sentence in config["flags"]["possible_duplicate"]
+    event = connection.execute(
+        text(
+            "INSERT INTO geotag_events (outlet_id, new_location, source, state, flags) "
+            "SELECT id, location, 'gps', 'flagged', '{possible_duplicate:A1,possible_duplicate:B1}' "
+            "FROM outlets WHERE code = 'A1' RETURNING id"
+        )
+    ).scalar_one()
+    review = signed_in_client(aapp, "manager1").get("/review").get_data(as_text=True)
+    row = review[review.index(f'data-event="{event}"') :]
+    assert sentence in row and "possible_duplicate" not in row
