@@ -316,6 +316,26 @@ def test_an_outlet_whose_code_is_a_number_is_addressable(aapp, connection, ids):
     assert rep.get(f"/api/v1/outlets/{ids['outlet_A1']}").status_code == 404  # an id is no code
 
 
+@pytest.mark.parametrize("code", ["³", "²", "①", "٣", "１２"])
+def test_codes_of_other_digits_are_codes(aapp, connection, ids, code):
+    """str.isdigit() is true for these; they are codes like any other: 404 while unknown, the
+    outlet once one has that code (the page too)."""
+    admin = token_client(aapp, add_token(connection, ids["admin"]))
+    assert admin.get(f"/api/v1/outlets/{code}").status_code == 404
+    assert admin.get(f"/outlets/{code}", headers={"Accept": "text/html"}).status_code == 404
+    assert admin.get(f"/distributors/{code}", headers={"Accept": "text/html"}).status_code == 404
+    connection.execute(
+        text(
+            "INSERT INTO outlets (code, name, tier, location) VALUES (:c, '上标店', 'distributor', "
+            "ST_SetSRID(ST_MakePoint(120.25, 30.25), 4326))"
+        ),
+        {"c": code},
+    )
+    assert admin.get(f"/api/v1/outlets/{code}").get_json()["code"] == code
+    assert admin.get(f"/outlets/{code}").status_code == 200
+    assert admin.get(f"/distributors/{code}").status_code == 200
+
+
 # -- writes: in the writer's scope before and after, and every outlet referenced visible -------
 
 
