@@ -7,10 +7,10 @@ import math
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..auth import throttle
+from ..auth import throttle, user_sessions
 from ..auth.messages import page_text
 from ..auth.policy import signed_in_user
-from ..auth.session import sign_in, sign_out
+from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
 from ..services.users import authenticate
 
@@ -78,32 +78,44 @@ def login():
             ),
         )
         return body, status, {"Retry-After": str(state.retry_after_s)}
-    credentials = authenticate(session, username, password)
-    if credentials is None:
+    user = authenticate(session, username, password)
+    if user is None:
         throttle.record_failure(session, username, ip, limits)
         session.commit()
         LOGGER.info("failed sign-in for %r from %s", username, ip)
         return _form(t, username=username, error=t("Invalid username or password."))
     throttle.clear(session, username, ip)
+    secret = user_sessions.start_session(
+        session, user.id, current_app.permanent_session_lifetime, replacing=session_secret()
+    )
     session.commit()
-    sign_in(credentials.principal, credentials.fingerprint)
-    LOGGER.info("%s signed in from %s", credentials.principal.username, ip)
-    return redirect(_safe_next(request.form.get("next")) or _home_for(credentials.principal.role))
+    sign_in(user, secret)
+    LOGGER.info("%s signed in from %s", user.username, ip)
+    return redirect(_safe_next(request.form.get("next")) or _home_for(user.role))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """GET asks for confirmation (a link must not sign anyone out); POST signs out."""
+    """GET asks for confirmation (a link must not sign anyone out); POST ends this session, or
+    with ``everywhere=1`` every session of the user on every device."""
+    user = signed_in_user()
     if request.method == "GET":
-        if signed_in_user() is None:
+        if user is None:
             return redirect(url_for("auth_pages.login"))
         return render_template(
             "login.html",
-            t=page_text(signed_in_user()),
+            t=page_text(user),
             confirm_logout=True,
             error=None,
             username="",
             next="",
         )
+    session = get_session()
+    if request.form.get("everywhere") == "1" and user is not None and user.via == "session":
+        ended = user_sessions.end_user_sessions(session, user.id)
+        LOGGER.info("%s signed out everywhere (%d sessions)", user.username, ended)
+    else:
+        user_sessions.end_session(session, session_secret())
+    session.commit()
     sign_out()
     return redirect(url_for("auth_pages.login"))
