@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
@@ -28,11 +30,26 @@ def _limits() -> throttle.ThrottleLimits:
     )
 
 
+_MAX_NEXT = 2048
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: no scheme, no host, no protocol-relative ``//``."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """``target`` when it is a path of this site as a browser will read it, else None.
+
+    Browsers clean a Location before resolving it (WHATWG URL): they drop tabs and newlines
+    anywhere, strip leading control characters and spaces, and read a backslash as a slash —
+    so ``/<TAB>/evil.example`` becomes ``//evil.example``, another site. Hence: one leading
+    ``/`` not followed by another, no backslash, no control or format character (Unicode Cc,
+    Cf) and no whitespace anywhere, and neither a scheme nor a host once parsed.
+    """
+    if not target or len(target) > _MAX_NEXT or not target.startswith("/"):
         return None
-    if any(c in target for c in "\r\n\\"):
+    if target.startswith("//") or "\\" in target:
+        return None
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 
