@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .dberrors import summary
 from .errors import DatabaseSetupError
 
 LOGGER = logging.getLogger(__name__)
@@ -121,14 +122,9 @@ def ensure_postgis(engine: Engine) -> str:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             return conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
     except OperationalError as exc:
-        raise DatabaseSetupError(f"cannot connect to the database: {_short(exc)}") from exc
+        raise DatabaseSetupError(f"cannot connect to the database: {summary(exc)}") from exc
     except ProgrammingError as exc:
-        raise DatabaseSetupError(f"cannot enable PostGIS: {_short(exc)}") from exc
-
-
-def _short(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        raise DatabaseSetupError(f"cannot enable PostGIS: {summary(exc)}") from exc
 
 
 class Database:
@@ -147,7 +143,12 @@ class Database:
             if self._config.get("GEO_CRM_AUTO_MIGRATE", True):
                 from . import migrate
 
-                migrate.upgrade_locked(engine)
+                try:
+                    migrate.upgrade_locked(engine)
+                except BaseException:  # e.g. the database went away: try it all again next time
+                    self._engine, self.sessionmaker = None, None
+                    engine.dispose()
+                    raise
         assert self._engine is not None
         return self._engine
 

@@ -1,4 +1,5 @@
-"""Translate database errors into the rule that was broken, never SQL or a stack trace."""
+"""Translate database errors into the rule that was broken, never SQL or a stack trace; tell
+an unreachable database (:func:`outage_reason`) from a query that failed."""
 
 from __future__ import annotations
 
@@ -73,3 +74,80 @@ def translate(exc: DBAPIError) -> GeoCrmError | None:
     if sqlstate.startswith("22"):  # data exceptions: out of range numbers, bad geometry text
         return ValidationError("a value is out of range or malformed", fields={"body": primary})
     return None
+
+
+# SQLSTATEs that mean the server cannot serve this connection, whatever the statement was
+_OUTAGE_STATES = {
+    "57P01": "server shut down",  # admin_shutdown
+    "57P02": "server crashed",  # crash_shutdown
+    "57P03": "server starting up or shutting down",  # cannot_connect_now
+    "53300": "too many connections",
+    "28000": "authentication failed",
+    "28P01": "authentication failed",
+    "3D000": "database does not exist",
+}
+# a client-side connection failure (no SQLSTATE): a fragment of libpq's message -> reason
+_CONNECT_FAILURES = (
+    ("Connection refused", "connection refused"),
+    ("No such file or directory", "connection refused"),  # no server at the Unix socket
+    ("timeout expired", "connection timed out"),
+    ("timed out", "connection timed out"),
+    ("could not translate host name", "unknown host"),
+    ("Name or service not known", "unknown host"),
+    ("server closed the connection", "connection closed by the server"),
+    ("terminating connection", "connection closed by the server"),
+    ("the connection is closed", "connection lost"),
+    ("connection is lost", "connection lost"),
+    ("consuming input failed", "connection lost"),
+    ("connection failed", "connection failed"),
+    ("connection is bad", "connection failed"),
+)
+
+
+def outage_reason(exc: BaseException | None) -> str | None:
+    """A short reason (no host, path or SQL) when ``exc`` means the database cannot be reached
+    — refused, closed, shut down, out of connections — or None when it is an error of the
+    statement itself. Looks through SQLAlchemy's wrapper and a DatabaseSetupError's cause."""
+    from psycopg import Error as PsycopgError
+    from psycopg import InterfaceError
+    from psycopg import OperationalError as PsycopgOperationalError
+
+    from .errors import DatabaseSetupError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        seen += 1
+        if isinstance(exc, DatabaseSetupError):
+            if exc.__cause__ is None:
+                return "not set up"  # e.g. no PostGIS on the server: the log says what to do
+            exc = exc.__cause__
+            continue
+        if isinstance(exc, DBAPIError):
+            reason = outage_reason(exc.orig) if exc.orig is not None else None
+            if reason is None and exc.connection_invalidated:
+                reason = "connection lost"
+            return reason
+        if isinstance(exc, PsycopgError):
+            sqlstate = exc.sqlstate or ""
+            if sqlstate in _OUTAGE_STATES:
+                return _OUTAGE_STATES[sqlstate]
+            if sqlstate.startswith("08"):  # connection_exception
+                return "connection failed"
+            if sqlstate or not isinstance(exc, PsycopgOperationalError | InterfaceError):
+                return None
+            text = str(exc)
+            for fragment, reason in _CONNECT_FAILURES:
+                if fragment in text:
+                    return reason
+            # an OperationalError without SQLSTATE comes from libpq's side of the connection;
+            # an InterfaceError unmatched above is a misuse (a closed cursor), not an outage
+            return "connection failed" if isinstance(exc, PsycopgOperationalError) else None
+        return None
+    return None
+
+
+def summary(exc: BaseException) -> str:
+    """The driver's first line of an error, for the log (SQLAlchemy's text adds the SQL)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__

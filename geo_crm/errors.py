@@ -54,3 +54,11 @@ class DatabaseSetupError(GeoCrmError):
 
     status = 503
     code = "database_unavailable"
+
+
+class ServiceUnavailable(GeoCrmError):
+    """A dependency (the database) cannot be reached: try again after ``retry_after_s``."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after_s = 5

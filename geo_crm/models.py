@@ -138,6 +138,26 @@ class User(Base):
     )
 
 
+class UserSession(Base):
+    """A browser's sign-in, ended by signing out, a password change or disabling the user.
+
+    The cookie carries a random secret; only its SHA-256 is stored (a copy of this table opens
+    nothing). Nothing about the device is kept: no address, no user agent.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+
 class LoginFailure(Base):
     """A failed sign-in, kept for the throttling window (shared by every worker; see
     auth/throttle.py)."""

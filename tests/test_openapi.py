@@ -65,3 +65,73 @@ def test_documented_operations_name_their_parameters_and_errors(client):
     patch = spec["paths"]["/outlets/{code}"]["patch"]
     assert {"409", "422", "404"} <= set(patch["responses"])
     assert spec["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer"},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "geo_crm_session"},
+}
+EITHER = [{"bearerAuth": []}, {"sessionCookie": []}]
+
+
+def _operations(spec):
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            yield path, method, op
+
+
+def test_security_schemes_are_declared(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemes = spec["components"]["securitySchemes"]
+    assert set(schemes) == set(SCHEMES)
+    for name, expected in SCHEMES.items():
+        assert expected.items() <= schemes[name].items()
+        assert schemes[name].get("description")
+
+
+def test_every_operation_says_who_may_call_it_as_the_access_policy_does(client):
+    from geo_crm.auth.policy import RULES
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    endpoints = {f"api.{op['operationId'].removeprefix('api_')}" for *_, op in _operations(spec)}
+    assert endpoints <= set(RULES), "an operation without an access rule"
+    for path, method, op in _operations(spec):
+        rule = RULES[f"api.{op['operationId'].removeprefix('api_')}"]
+        where = f"{method.upper()} {path}"
+        if rule.access == "public":
+            assert op["security"] == [], where
+            assert "401" not in op["responses"], where
+            continue
+        assert op["security"] == EITHER, where
+        assert "401" in op["responses"], where
+        unauthorized = op["responses"]["401"]
+        assert unauthorized["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+        assert "WWW-Authenticate" in unauthorized["headers"], where
+        if rule.access == "roles":
+            assert "403" in op["responses"], where
+    # spot checks against the rules as written
+    assert "403" in spec["paths"]["/outlets"]["post"]["responses"]  # staff only
+    assert "403" not in spec["paths"]["/regions"]["get"]["responses"]  # any signed-in user
+    assert "403" in spec["paths"]["/tokens"]["get"]["responses"]  # the view's own check
+
+
+def test_every_operation_may_answer_503_with_retry_after(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path, method, op in _operations(spec):
+        unavailable = op["responses"]["503"]
+        assert "Retry-After" in unavailable["headers"], f"{method} {path}"
+
+
+def test_a_public_operation_would_be_documented_without_security(monkeypatch):
+    from geo_crm import __version__
+    from geo_crm.api.openapi import build_spec
+    from geo_crm.auth import policy
+
+    monkeypatch.setitem(policy.RULES, "api.region_tree", policy.PUBLIC)
+    spec = build_spec(__version__)
+    validate(spec)
+    tree = spec["paths"]["/regions"]["get"]
+    assert tree["security"] == [] and "401" not in tree["responses"]
+    assert spec["paths"]["/regions/{code}"]["get"]["security"] == EITHER

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 
 from .framework import bp
 
@@ -36,7 +36,9 @@ def _load_routes() -> None:
         from .. import __version__
         from .openapi import build_spec
 
-        return jsonify(build_spec(__version__))
+        return jsonify(
+            build_spec(__version__, cookie_name=current_app.config["SESSION_COOKIE_NAME"])
+        )
 
     _loaded = True
 

@@ -1,4 +1,10 @@
-"""Build the OpenAPI 3.1 document from the operation registry (apispec + pydantic JSON Schema)."""
+"""Build the OpenAPI 3.1 document from the operation registry (apispec + pydantic JSON Schema).
+
+Who may call an operation comes from the access policy itself (:data:`geo_crm.auth.policy.
+RULES`), so the document cannot drift from what is enforced: a public endpoint has
+``security: []``; any other accepts a Bearer token or the session cookie, and may answer 401
+(and 403 when only some roles may call it).
+"""
 
 from __future__ import annotations
 
@@ -32,13 +38,76 @@ _STATUS_TEXT = {
     201: "Created",
     204: "No content",
     400: "Malformed request",
-    401: "Not authenticated",
+    401: "Not authenticated: no credentials, or an unknown, revoked or expired one",
+    403: "The caller's role may not use this operation",
     404: "Not found",
     409: "Version conflict or duplicate",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Validation failed",
+    503: "The database is unavailable; retry after Retry-After seconds",
 }
+
+BEARER, COOKIE = "bearerAuth", "sessionCookie"
+
+
+def security_schemes(cookie_name: str) -> dict:
+    return {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token (gcrm_…): geo-crm tokens create, or POST "
+            "/tokens. Requests with it need no CSRF token.",
+        },
+        COOKIE: {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": cookie_name,
+            "description": "The browser session from signing in at /login. State changes "
+            "with it must send the page's CSRF token (X-CSRFToken header).",
+        },
+    }
+
+
+def _error_response(status: int, headers: dict | None = None) -> dict:
+    entry: dict = {
+        "description": _STATUS_TEXT[status],
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
+    }
+    if headers:
+        entry["headers"] = headers
+    return entry
+
+
+_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'Bearer realm="geo_crm" (with error="invalid_token" for a bad token)',
+        "schema": {"type": "string"},
+    }
+}
+_RETRY = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _security(op: Operation) -> list[dict]:
+    """The operation's rule in the access policy, as OpenAPI security requirements."""
+    from ..auth.policy import rule_for
+
+    rule = rule_for(op.endpoint)
+    if rule is not None and rule.access == "public":
+        return []
+    return [{BEARER: []}, {COOKIE: []}]  # either one; a route without a rule is refused too
+
+
+def _needs_role(op: Operation) -> bool:
+    from ..auth.policy import rule_for
+
+    rule = rule_for(op.endpoint)
+    return rule is not None and rule.access == "roles"
 
 
 def _schema(spec: APISpec, shape: typing.Any, components: dict) -> dict:
@@ -113,20 +182,18 @@ def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
         responses[str(status)] = entry
     for status in (400, 422):
         if op.body is not None or op.query is not None:
-            responses.setdefault(
-                str(status),
-                {
-                    "description": _STATUS_TEXT[status],
-                    "content": {
-                        "application/json": {"schema": {"$ref": _REF.format(model="Error")}}
-                    },
-                },
-            )
-    out["responses"] = responses
+            responses.setdefault(str(status), _error_response(status))
+    out["security"] = _security(op)
+    if out["security"]:
+        responses["401"] = _error_response(401, _CHALLENGE)
+        if _needs_role(op):
+            responses.setdefault("403", _error_response(403))
+    responses["503"] = _error_response(503, _RETRY)
+    out["responses"] = dict(sorted(responses.items()))
     return out
 
 
-def build_spec(version: str) -> dict:
+def build_spec(version: str, *, cookie_name: str = "geo_crm_session") -> dict:
     spec = APISpec(
         title="geo_crm API",
         version=version,
@@ -145,4 +212,6 @@ def build_spec(version: str) -> dict:
         spec.path(path=path, operations=operations)
     for name, schema in sorted(components.items()):
         spec.components.schema(name, schema)
+    for name, scheme in security_schemes(cookie_name).items():
+        spec.components.security_scheme(name, scheme)
     return spec.to_dict()

@@ -22,6 +22,8 @@ ZH: dict[str, str] = {
     "Too many failed sign-ins for this user from your address. Try again in {minutes} min.": "该用户在您的网络地址登录失败次数过多，请 {minutes} 分钟后再试。",
     "Do you want to sign out?": "确定要退出登录吗？",
     "Signed in as {name}": "当前用户：{name}",
+    "Sign out on every device": "在所有设备上退出登录",
+    "Ends every session of this account, on phones and other computers too.": "结束此账号在所有设备（包括手机和其他电脑）上的登录。",
     "Tag outlets": "网点定位",
     "My outlets": "我的网点",
     "Search name or code": "搜索名称或代码",

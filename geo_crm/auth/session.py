@@ -1,5 +1,10 @@
 """The signed session cookie: HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS.
 
+The cookie names a server-side session (:mod:`.user_sessions`): the user id and the session's
+random secret, which the policy checks against ``user_sessions`` on every request. Its key is
+``"pw"`` because the policy reads it there (it held a password fingerprint before sessions
+lived in the database).
+
 ``Secure`` follows ``request.is_secure`` (set ``GEO_CRM_PROXY_COUNT`` behind a TLS-terminating
 proxy so ProxyFix trusts its ``X-Forwarded-Proto``), or is forced by ``SESSION_COOKIE_SECURE``.
 """
@@ -26,12 +31,22 @@ class SessionInterface(SecureCookieSessionInterface):
         return forced or (has_request_context() and request.is_secure)
 
 
-def sign_in(user: Principal, fingerprint: str) -> None:
-    """Start a fresh session for ``user`` (nothing of an earlier session survives)."""
+UID = "uid"
+SECRET = "pw"
+
+
+def sign_in(user: Principal, secret: str) -> None:
+    """Start a fresh cookie for ``user``'s new session (nothing of an earlier cookie survives)."""
     cookie.clear()
     cookie.permanent = True
-    cookie["uid"] = user.id
-    cookie["pw"] = fingerprint
+    cookie[UID] = user.id
+    cookie[SECRET] = secret
+
+
+def session_secret() -> str | None:
+    """The secret of the session this browser's cookie names, if any."""
+    value = cookie.get(SECRET)
+    return value if isinstance(value, str) else None
 
 
 def sign_out() -> None:

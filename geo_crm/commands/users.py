@@ -37,7 +37,7 @@ def _show(user: svc.UserInfo) -> str:
     return f"{user.username} {user.role}{scope}{outlets}{state}"
 
 
-@click.group("users", help="User accounts: create, list, disable, passwords, scopes.")
+@click.group("users", help="User accounts: create, list, disable, passwords, scopes, sign-out.")
 def users_group() -> None:
     pass
 
@@ -140,12 +140,25 @@ def enable_cmd(username: str) -> None:
 )
 @with_appcontext
 def set_password_cmd(username: str, password_stdin: bool) -> None:
-    """Set a user's password; their open browser sessions end."""
+    """Set a user's password; every browser session of theirs ends (API tokens stay)."""
     password = _password(password_stdin)
     with get_db().session() as session:
         user = svc.set_password(session, username, password)
         session.commit()
     click.echo(f"password set for {user.username}")
+
+
+@users_group.command("sign-out")
+@click.argument("username")
+@with_appcontext
+def sign_out_cmd(username: str) -> None:
+    """Sign a user out on every device: each browser session ends at its next request."""
+    with get_db().session() as session:
+        ended = svc.sign_out_everywhere(session, username)
+        session.commit()
+    click.echo(
+        f"signed out {username} everywhere: {ended} session{'' if ended == 1 else 's'} ended"
+    )
 
 
 @users_group.command("assign")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from ..auth import passwords
+from ..auth import passwords, user_sessions
 from ..auth.principal import ROLES, Principal
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Region, User, UserRegion
@@ -35,11 +34,6 @@ class UserInfo:
     created_at: dt.datetime
     regions: list[str] = field(default_factory=list)
     outlets: int = 0
-
-
-def password_fingerprint(password_hash: str | None) -> str:
-    """A short digest of the stored hash: sessions carry it, so a password change ends them."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 def _check_username(username: str) -> str:
@@ -153,22 +147,37 @@ def list_users(session: Session, *, usernames: Sequence[str] | None = None) -> l
 
 
 def set_active(session: Session, username: str, active: bool) -> UserInfo:
-    """Disable (or re-enable) a user: their sessions and tokens stop working at the next request."""
-    _user_id(session, username)
-    session.execute(update(User).where(User.username == username).values(active=active))
+    """Disable (or re-enable) a user: their sessions and tokens stop working at the next request.
+
+    Disabling also ends their browser sessions, so re-enabling the user revives none of them.
+    """
+    user_id = _user_id(session, username)
+    session.execute(update(User).where(User.id == user_id).values(active=active))
+    if not active:
+        user_sessions.end_user_sessions(session, user_id)
     return get_user(session, username)
 
 
 def set_password(session: Session, username: str, password: str) -> UserInfo:
-    """Set a new password; the user's open browser sessions end (their fingerprint changes)."""
-    _user_id(session, username)
+    """Set a new password; every browser session of the user ends (API tokens stay)."""
+    user_id = _user_id(session, username)
     passwords.check_policy(password, username=username)
     session.execute(
         update(User)
-        .where(User.username == username)
+        .where(User.id == user_id)
         .values(password_hash=passwords.hash_password(password))
     )
+    ended = user_sessions.end_user_sessions(session, user_id)
+    LOGGER.info("password set for %s; %d session(s) ended", username, ended)
     return get_user(session, username)
+
+
+def sign_out_everywhere(session: Session, username: str) -> int:
+    """End every browser session of the user (every device, every copy of a cookie); how many
+    there were. The caller commits."""
+    ended = user_sessions.end_user_sessions(session, _user_id(session, username))
+    LOGGER.info("signed %s out everywhere; %d session(s) ended", username, ended)
+    return ended
 
 
 def assign_regions(
@@ -233,25 +242,11 @@ def assign_outlets(
 
 _PRINCIPAL = select(User.id, User.username, User.role, User.locale, User.password_hash, User.active)
 
-
-def principal_for_session(
-    session: Session, user_id: int, fingerprint: str | None
-) -> Principal | None:
-    """The user of a signed session cookie, if still active and the password unchanged since
-    sign-in."""
-    row = session.execute(_PRINCIPAL.where(User.id == user_id)).first()
-    if row is None or not row.active or password_fingerprint(row.password_hash) != fingerprint:
-        return None
-    return Principal(row.id, row.username, row.role, row.locale, via="session")
+# the check of a session cookie (the policy calls it from here)
+principal_for_session = user_sessions.principal_for_session
 
 
-@dataclass(frozen=True)
-class Credentials:
-    principal: Principal
-    fingerprint: str
-
-
-def authenticate(session: Session, username: str, password: str) -> Credentials | None:
+def authenticate(session: Session, username: str, password: str) -> Principal | None:
     """Check a username and password; None for a wrong pair, an unknown or disabled user.
 
     Unknown users still pay one hash verification, so timing does not reveal who exists.
@@ -262,11 +257,10 @@ def authenticate(session: Session, username: str, password: str) -> Credentials 
         return None
     if not passwords.verify_password(row.password_hash, password):
         return None
-    stored = row.password_hash
-    if passwords.needs_rehash(stored):
-        stored = passwords.hash_password(password)
-        session.execute(update(User).where(User.id == row.id).values(password_hash=stored))
-    return Credentials(
-        Principal(row.id, row.username, row.role, row.locale, via="session"),
-        password_fingerprint(stored),
-    )
+    if passwords.needs_rehash(row.password_hash):
+        session.execute(
+            update(User)
+            .where(User.id == row.id)
+            .values(password_hash=passwords.hash_password(password))
+        )
+    return Principal(row.id, row.username, row.role, row.locale, via="session")

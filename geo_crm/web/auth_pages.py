@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..auth import throttle
+from ..auth import throttle, user_sessions
 from ..auth.messages import page_text
 from ..auth.policy import signed_in_user
-from ..auth.session import sign_in, sign_out
+from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
 from ..services.users import authenticate
 
@@ -28,11 +30,26 @@ def _limits() -> throttle.ThrottleLimits:
     )
 
 
+_MAX_NEXT = 2048
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: no scheme, no host, no protocol-relative ``//``."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """``target`` when it is a path of this site as a browser will read it, else None.
+
+    Browsers clean a Location before resolving it (WHATWG URL): they drop tabs and newlines
+    anywhere, strip leading control characters and spaces, and read a backslash as a slash —
+    so ``/<TAB>/evil.example`` becomes ``//evil.example``, another site. Hence: one leading
+    ``/`` not followed by another, no backslash, no control or format character (Unicode Cc,
+    Cf) and no whitespace anywhere, and neither a scheme nor a host once parsed.
+    """
+    if not target or len(target) > _MAX_NEXT or not target.startswith("/"):
         return None
-    if any(c in target for c in "\r\n\\"):
+    if target.startswith("//") or "\\" in target:
+        return None
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 
@@ -78,32 +95,44 @@ def login():
             ),
         )
         return body, status, {"Retry-After": str(state.retry_after_s)}
-    credentials = authenticate(session, username, password)
-    if credentials is None:
+    user = authenticate(session, username, password)
+    if user is None:
         throttle.record_failure(session, username, ip, limits)
         session.commit()
         LOGGER.info("failed sign-in for %r from %s", username, ip)
         return _form(t, username=username, error=t("Invalid username or password."))
     throttle.clear(session, username, ip)
+    secret = user_sessions.start_session(
+        session, user.id, current_app.permanent_session_lifetime, replacing=session_secret()
+    )
     session.commit()
-    sign_in(credentials.principal, credentials.fingerprint)
-    LOGGER.info("%s signed in from %s", credentials.principal.username, ip)
-    return redirect(_safe_next(request.form.get("next")) or _home_for(credentials.principal.role))
+    sign_in(user, secret)
+    LOGGER.info("%s signed in from %s", user.username, ip)
+    return redirect(_safe_next(request.form.get("next")) or _home_for(user.role))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """GET asks for confirmation (a link must not sign anyone out); POST signs out."""
+    """GET asks for confirmation (a link must not sign anyone out); POST ends this session, or
+    with ``everywhere=1`` every session of the user on every device."""
+    user = signed_in_user()
     if request.method == "GET":
-        if signed_in_user() is None:
+        if user is None:
             return redirect(url_for("auth_pages.login"))
         return render_template(
             "login.html",
-            t=page_text(signed_in_user()),
+            t=page_text(user),
             confirm_logout=True,
             error=None,
             username="",
             next="",
         )
+    session = get_session()
+    if request.form.get("everywhere") == "1" and user is not None and user.via == "session":
+        ended = user_sessions.end_user_sessions(session, user.id)
+        LOGGER.info("%s signed out everywhere (%d sessions)", user.username, ended)
+    else:
+        user_sessions.end_session(session, session_secret())
+    session.commit()
     sign_out()
     return redirect(url_for("auth_pages.login"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from ..db import get_session
+from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
+from ..services import health
 from ..services.overview import region_outlet_counts, untagged_count
 from .context import acting_user, outlet_scope_clause
 
@@ -33,8 +35,14 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """Report that the app and its database answer."""
-    from sqlalchemy import text
-
-    get_session().execute(text("SELECT 1"))
-    return {"status": "ok"}
+    """Report whether the app's dependencies answer: 200 when all do, else 503."""
+    checks = {"database": health.database_status(get_session)}
+    if all(state == "ok" for state in checks.values()):
+        return {"status": "ok", "checks": checks}
+    down = ", ".join(name for name, state in checks.items() if state != "ok")
+    body = {
+        "status": "unavailable",
+        "checks": checks,
+        **error_body(ServiceUnavailable.code, f"unavailable: {down}"),
+    }
+    return body, 503, {"Retry-After": str(ServiceUnavailable.retry_after_s)}
