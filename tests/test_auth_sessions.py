@@ -71,7 +71,7 @@ def test_a_copy_of_the_cookie_is_worthless_after_sign_out(aapp, connection, worl
 def test_the_cookie_carries_a_secret_the_database_keeps_only_hashed(aapp, connection, world):
     client = signed_in_client(aapp, "rep1")
     data = aapp.session_interface.get_signing_serializer(aapp).loads(_cookie(client))
-    secret = data["pw"]
+    secret = data["sid"]
     assert isinstance(secret, str) and len(secret) >= 43  # 32 random bytes, URL-safe base64
     stored = connection.execute(
         text("SELECT secret_hash, expires_at - created_at AS span FROM user_sessions")
@@ -203,7 +203,9 @@ def test_a_forged_or_old_style_cookie_opens_nothing(aapp, world):
     """A cookie signed with the app's key but naming no live session (as an old fingerprint
     cookie from before server-side sessions did) is cleared, not trusted."""
     serializer = aapp.session_interface.get_signing_serializer(aapp)
-    forged = serializer.dumps({"uid": world["admin"], "pw": "0123456789abcdef", "_permanent": True})
+    forged = serializer.dumps(
+        {"uid": world["admin"], "sid": "0123456789abcdef", "_permanent": True}
+    )
     assert _signed_out(_replay(aapp, forged))
 
 

@@ -480,8 +480,9 @@ def test_flags_read_as_one_sentence_per_kind_on_the_tag_page_and_in_review(
     event = connection.execute(
         text(
             "INSERT INTO geotag_events (outlet_id, new_location, source, state, flags) "
-            "SELECT id, location, 'gps', 'flagged', '{possible_duplicate:A1,possible_duplicate:B1}' "
-            "FROM outlets WHERE code = 'A1' RETURNING id"
+            "SELECT id, location, 'gps', 'flagged', "
+            "'{possible_duplicate:A1,possible_duplicate:B1}' FROM outlets WHERE code = 'A1' "
+            "RETURNING id"
         )
     ).scalar_one()
     review = signed_in_client(aapp, "manager1").get("/review").get_data(as_text=True)

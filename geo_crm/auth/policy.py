@@ -200,8 +200,9 @@ def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, int]]:
     two on every guarded API request)."""
     from flask import session as cookie
 
-    from ..services.users import principal_for_session
+    from .session import UID, session_secret
     from .tokens import principal_for_token
+    from .user_sessions import principal_for_session
 
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
@@ -215,11 +216,11 @@ def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, int]]:
         user, found = principal_for_token(get_session(), credentials.strip(), check=check)
         decided = {arg: found} if check is not None and found is not None else {}
         return user, user is None, decided
-    uid = cookie.get("uid")
+    uid = cookie.get(UID)
     if isinstance(uid, int):
-        user = principal_for_session(get_session(), uid, cookie.get("pw"))
+        user = principal_for_session(get_session(), uid, session_secret())
         if user is None:
-            cookie.clear()  # disabled, deleted or password changed: the cookie is worthless
+            cookie.clear()  # signed out, expired, or the user disabled: the cookie is worthless
         return user, False, {}
     return None, False, {}
 

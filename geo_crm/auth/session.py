@@ -1,9 +1,7 @@
 """The signed session cookie: HttpOnly, SameSite=Lax, Secure whenever the request came over HTTPS.
 
 The cookie names a server-side session (:mod:`.user_sessions`): the user id and the session's
-random secret, which the policy checks against ``user_sessions`` on every request. Its key is
-``"pw"`` because the policy reads it there (it held a password fingerprint before sessions
-lived in the database).
+random secret, which the policy checks against ``user_sessions`` on every request.
 
 ``Secure`` follows ``request.is_secure`` (set ``GEO_CRM_PROXY_COUNT`` behind a TLS-terminating
 proxy so ProxyFix trusts its ``X-Forwarded-Proto``), or is forced by ``SESSION_COOKIE_SECURE``.
@@ -32,7 +30,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 UID = "uid"
-SECRET = "pw"
+SECRET = "sid"
 
 
 def sign_in(user: Principal, secret: str) -> None:

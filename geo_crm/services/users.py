@@ -242,9 +242,6 @@ def assign_outlets(
 
 _PRINCIPAL = select(User.id, User.username, User.role, User.locale, User.password_hash, User.active)
 
-# the check of a session cookie (the policy calls it from here)
-principal_for_session = user_sessions.principal_for_session
-
 
 def authenticate(session: Session, username: str, password: str) -> Principal | None:
     """Check a username and password; None for a wrong pair, an unknown or disabled user.
