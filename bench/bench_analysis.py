@@ -30,15 +30,15 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo_crm.analysis.coverage import coverage
+from geo_crm.analysis.density import density
+from geo_crm.analysis.gaps import gaps
+from geo_crm.analysis.params import AnalysisParams
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
+from geo_crm.db.cluster import LocalCluster
+from geo_crm.demo.generator import build_network, fetch_areas
+from geo_crm.io.boundaries import default_region_files, load_region_files
 from geo_crm.models import TIERS
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.coverage import coverage
-from geo_crm.services.demo import build_network, fetch_areas
-from geo_crm.services.density import density
-from geo_crm.services.gaps import gaps
-from geo_crm.services.regions import default_region_files, load_region_files
 
 DENSE_PROVINCE = "330000"  # Zhejiang, ~105,000 km²
 
@@ -153,7 +153,7 @@ def naive_geopandas(
     import geopandas as gpd
     import shapely
 
-    from geo_crm.services.analysis_frame import laea_proj
+    from geo_crm.analysis.frame import laea_proj
 
     t0 = time.perf_counter()
     with engine.connect() as conn:

@@ -23,16 +23,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
-from geo_crm.models import TIERS, Outlet, Product, SalesPlan, SalesRecord
-from geo_crm.services.demo import (
+from geo_crm.db.cluster import LocalCluster
+from geo_crm.demo.generator import (
     PRODUCTS,
     build_network,
     clear_network,
     fetch_areas,
     generate_network,
 )
-from geo_crm.services.regions import default_region_files, load_region_files
+from geo_crm.io.boundaries import default_region_files, load_region_files
+from geo_crm.models import TIERS, Outlet, Product, SalesPlan, SalesRecord
 
 
 def bulk(engine, outlets: int, seed: int) -> tuple[float, int, dict]:

@@ -693,7 +693,7 @@ def main() -> None:
     from sqlalchemy import text
 
     from geo_crm.db import ready_engine
-    from geo_crm.localdb import LocalCluster
+    from geo_crm.db.cluster import LocalCluster
 
     total = int(args.rate * (args.seconds + args.warmup))
     base = Path(tempfile.mkdtemp(prefix="gcrm-bench-geotag-"))

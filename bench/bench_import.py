@@ -37,10 +37,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
+from geo_crm.db.cluster import LocalCluster
+from geo_crm.io.boundaries import default_region_files, load_region_files
+from geo_crm.io.imports import TIER_NAMES, import_outlets
 from geo_crm.models import Outlet, User
-from geo_crm.services.imports import TIER_NAMES, import_outlets
-from geo_crm.services.regions import default_region_files, load_region_files
 
 HEADER = [
     "code",

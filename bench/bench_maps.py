@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from geo_crm import create_app
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
+from geo_crm.db.cluster import LocalCluster
 from geo_crm.models import TIERS
 
 # Debian's Chromium and the flags the browser tests use: one definition for both
@@ -76,7 +76,7 @@ def clustered_points(geom, n: int, rng, towns: int, spread_km: tuple[float, floa
 
 
 def load(engine, total: int, in_province: int, seed: int) -> dict:
-    from geo_crm.services.regions import default_region_files, load_region_files
+    from geo_crm.io.boundaries import default_region_files, load_region_files
 
     stages = {}
     t0 = time.perf_counter()

@@ -37,8 +37,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
-from geo_crm.services.outlets import OutletFilters, outlet_page
+from geo_crm.db.cluster import LocalCluster
+from geo_crm.domain.outlets import OutletFilters, outlet_page
 
 BBOX = (108.0, 28.0, 118.0, 40.0)
 RADIUS_M = 5000.0
@@ -90,7 +90,7 @@ def bearer_token(engine) -> str | None:
     """An admin token when the app requires sign-in (geo_crm.auth), else None."""
     try:
         from geo_crm.auth.tokens import create_token
-        from geo_crm.services.users import create_user
+        from geo_crm.domain.users import create_user
     except ImportError:
         return None
     from sqlalchemy.orm import Session
@@ -281,7 +281,7 @@ def sql_latencies(engine, pts, build) -> tuple[list[float], list[list]]:
 
 def api_sql(engine, lon, lat):
     """The statement the API runs for this question (page + total), with its values."""
-    from geo_crm.services.outlets import _page_statement, _Shape, _values
+    from geo_crm.domain.outlets import _page_statement, _Shape, _values
 
     f = OutletFilters(near=(lon, lat), radius_m=RADIUS_M)
     statement = _page_statement(_Shape.of(f, None, None), True)

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from . import config as config_mod
+from . import settings as config_mod
 from .resources import resource_dir
 
 __all__ = ["create_app"]

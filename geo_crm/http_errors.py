@@ -1,6 +1,6 @@
 """One JSON error body everywhere; HTML or JSON chosen by content negotiation.
 
-A database that cannot be reached (refused, closed, shut down: :func:`~geo_crm.dberrors.
+A database that cannot be reached (refused, closed, shut down: :func:`~geo_crm.db.translate.
 outage_reason`) answers 503 ``service_unavailable`` with ``Retry-After``, whichever statement
 found out — the policy's session or token check, a view's query, the engine's first connect.
 """
@@ -13,7 +13,7 @@ from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .dberrors import outage_reason, summary, translate
+from .db.translate import outage_reason, summary, translate
 from .errors import DatabaseSetupError, GeoCrmError, ServiceUnavailable, error_body
 
 LOGGER = logging.getLogger(__name__)

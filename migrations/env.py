@@ -25,8 +25,8 @@ def run_migrations_online() -> None:
         return
     engine = config.attributes.get("engine")
     if engine is None:
-        from geo_crm.config import from_env
         from geo_crm.db import make_engine, resolve_url
+        from geo_crm.settings import from_env
 
         engine = make_engine(resolve_url(from_env()))
     with engine.connect() as connection:

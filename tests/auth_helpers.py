@@ -17,8 +17,8 @@ import re
 
 from sqlalchemy import text
 
-from geo_crm.auth import passwords
 from geo_crm.auth.tokens import create_token
+from geo_crm.domain import passwords
 
 PASSWORD = "correct horse battery"
 API = "/api/v1"

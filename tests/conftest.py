@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo_crm import create_app
 from geo_crm.db import ready_engine
-from geo_crm.localdb import LocalCluster
+from geo_crm.db.cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -224,7 +224,7 @@ def test_access_matrix(aapp, connection, ids, endpoint, rule, method, role, whic
 
 
 def _principal(role: str):
-    from geo_crm.auth.principal import Principal
+    from geo_crm.domain.principal import Principal
 
     return Principal(id=1, username=role, role=role)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from geo_crm.domain import network
 from geo_crm.models import Outlet
-from geo_crm.services import network
 
 API = "/api/v1"
 

@@ -11,7 +11,7 @@ from pyproj import Geod
 from shapely.geometry import Point, shape
 
 from geo_crm import coords
-from geo_crm.services import outlets as svc
+from geo_crm.domain import outlets as svc
 
 API = "/api/v1"
 

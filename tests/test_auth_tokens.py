@@ -155,8 +155,8 @@ def test_the_object_resolution_riding_in_the_token_lookup_agrees_with_the_separa
     """The policy folds the outlet resolution into the token lookup (one round trip); for every
     role and object it must find what scope.resolve finds (managers are left to it: None), 0
     standing for "none in scope"."""
-    from geo_crm.auth import scope
     from geo_crm.auth.tokens import principal_for_token
+    from geo_crm.domain import access as scope
 
     ids = {
         code: connection.execute(

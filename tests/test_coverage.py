@@ -18,10 +18,10 @@ from analysis_helpers import (
     segment_area,
 )
 
+from geo_crm.analysis.coverage import coverage
+from geo_crm.analysis.geometry import disc_union
+from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import NotFound, ValidationError
-from geo_crm.services import disc_union
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.coverage import coverage
 
 ONLY_RETAIL = dict(tiers=("retail",))
 

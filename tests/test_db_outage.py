@@ -17,7 +17,7 @@ import pytest
 from auth_helpers import PASSWORD, login
 
 from geo_crm import create_app
-from geo_crm.localdb import LocalCluster
+from geo_crm.db.cluster import LocalCluster
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def _admin(app, username: str) -> str:
     """An admin with a password and a token, made through the services; the token."""
     from geo_crm.auth.tokens import create_token
     from geo_crm.db import get_db
-    from geo_crm.services.users import create_user
+    from geo_crm.domain.users import create_user
 
     with app.app_context(), get_db().session() as session:
         user = create_user(session, username, "admin", PASSWORD)
@@ -178,7 +178,7 @@ def test_only_an_unreachable_database_counts_as_an_outage(engine):
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from geo_crm.dberrors import outage_reason
+    from geo_crm.db.translate import outage_reason
 
     def error_of(*statements: str) -> DBAPIError:
         with engine.connect() as conn:

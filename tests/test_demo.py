@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from geo_crm.demo.generator import clear_network, generate_network, tier_counts
 from geo_crm.errors import GeoCrmError, ValidationError
-from geo_crm.services.demo import clear_network, generate_network, tier_counts
 
 END = dt.date(2024, 6, 1)
 

@@ -9,9 +9,9 @@ import pytest
 import shapely
 from analysis_helpers import add_outlet, add_product, add_region, add_sale, box_wkt, offset
 
+from geo_crm.analysis.density import density
+from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import ValidationError
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.density import density
 
 # (seller, buyer, day, sku, quantity, amount)
 RECORDS = [
@@ -157,7 +157,7 @@ def test_cell_sums_group_any_rows_and_columns(scale):
     2**24 and span 2**25 rows or columns beyond ±2**24 collide."""
     import numpy as np
 
-    from geo_crm.services.density import cell_sums
+    from geo_crm.analysis.density import cell_sums
 
     rng = np.random.default_rng(scale % 1000)
     base_r = rng.integers(-3, 4, 400)

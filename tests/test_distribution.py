@@ -9,9 +9,9 @@ import pytest
 import shapely
 from analysis_helpers import add_outlet, add_product, add_region, add_sale, box_wkt, geodesic_area
 
+from geo_crm.analysis.distribution import distribution_rate, distributor_depth, plan_achievement
+from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import NotFound, ValidationError
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.distribution import distribution_rate, distributor_depth, plan_achievement
 
 POINTS = {
     "D": (100.2, 30.5),

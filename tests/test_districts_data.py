@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo_crm.services.regions import (
+from geo_crm.io.boundaries import (
     DISTRICT_PROVINCES,
     SHIPPED_FILES,
     default_region_files,
@@ -50,7 +50,9 @@ def test_one_district_file_per_province_in_the_conventions_of_the_others():
         SHIPPED_FILES[3:]
     )
     assert [p.name for p in files[:3]] == [
-        "cn-country.geojson", "cn-provinces.geojson", "cn-cities.geojson"
+        "cn-country.geojson",
+        "cn-provinces.geojson",
+        "cn-cities.geojson",
     ]
     line = re.compile(  # one feature per line, properties in the order of the other files
         r'\{"type":"Feature","properties":\{"code":"([^"]+)","name":"[^"]+","name_en":"[^"]+",'
@@ -138,8 +140,10 @@ def test_districts_cover_most_of_their_city(shipped):
         ratios[code] = len(hit) / SAMPLES_PER_CITY
     values = np.array(list(ratios.values()))
     low = sorted((r, c) for c, r in ratios.items() if r < 0.9)
-    print(f"\n{len(values)} cities with districts; coverage percentiles 1/5/50: "
-          f"{np.percentile(values, [1, 5, 50]).round(3)}; below 90 %: {low}")
+    print(
+        f"\n{len(values)} cities with districts; coverage percentiles 1/5/50: "
+        f"{np.percentile(values, [1, 5, 50]).round(3)}; below 90 %: {low}"
+    )
     assert len(values) == 336
     assert (values >= 0.9).mean() >= 0.95
     assert values.min() >= 0.65  # 资阳 (72 %): 简阳 moved to 成都 in 2016, see the README
@@ -195,8 +199,10 @@ def test_load_every_shipped_file(session, sql, record_property):
     seconds = time.perf_counter() - started
     record_property("load_seconds", round(seconds, 1))
     twice = [c for c, why in report.repaired if "repaired again" in why]
-    print(f"\nloaded {report.total} regions in {seconds:.1f} s; {len(report.repaired)} repaired"
-          f" ({len(twice)} twice: {twice})")
+    print(
+        f"\nloaded {report.total} regions in {seconds:.1f} s; {len(report.repaired)} repaired"
+        f" ({len(twice)} twice: {twice})"
+    )
     counts = dict(sql("SELECT level, count(*) FROM regions GROUP BY level").all())
     assert counts == {"country": 1, "province": 34, "city": 367, "district": 3207}
     assert sql("SELECT count(DISTINCT region_id) FROM region_parts").scalar() == 3609

@@ -12,10 +12,10 @@ import pytest
 import shapely.geometry
 from test_imports import NETWORK, csv_bytes, outlets, row
 
-from geo_crm.services import exports
-from geo_crm.services.exports import EXPORT_COLUMNS, export_outlets
-from geo_crm.services.imports import import_outlets
-from geo_crm.services.outlets import OutletFilters
+from geo_crm.domain.outlets import OutletFilters
+from geo_crm.io import exports
+from geo_crm.io.exports import EXPORT_COLUMNS, export_outlets
+from geo_crm.io.imports import import_outlets
 
 EVIL = '=HYPERLINK("http://evil.example","点我")'
 ROWS = NETWORK + [

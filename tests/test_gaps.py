@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from analysis_helpers import GEOD, add_outlet, add_region, box_wkt, offset
 
+from geo_crm.analysis.gaps import chord_to_surface, ecef, gaps
+from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import ValidationError
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.gaps import chord_to_surface, ecef, gaps
 
 CENTRE = (100.25, 30.25)  # the box's centroid: the grid's cell 0:0 sits exactly there
 
@@ -159,7 +159,7 @@ def test_hexgrid_cells_and_point_lookup_agree_with_brute_force():
     import shapely
     from scipy.spatial import cKDTree
 
-    from geo_crm.services.hexgrid import HexGrid
+    from geo_crm.analysis.geometry.hexgrid import HexGrid
 
     grid = HexGrid(5000.0)
     polygon = shapely.Polygon(

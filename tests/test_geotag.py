@@ -20,7 +20,7 @@ from auth_helpers import (
 from sqlalchemy import text
 
 from geo_crm import coords
-from geo_crm.services.geotagging import name_similarity, normalise_name
+from geo_crm.domain.geotagging import name_similarity, normalise_name
 
 pytest_plugins = ["auth_fixtures"]  # auth_app, aapp, aclient, world
 

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from geo_crm import coords
-from geo_crm.services.imports import import_outlets, import_products, import_sales
-from geo_crm.services.tabular import neutralise, unquote
+from geo_crm.io.imports import import_outlets, import_products, import_sales
+from geo_crm.io.tabular import neutralise, unquote
 
 HEADER = [
     "code",
@@ -213,7 +213,7 @@ def test_missing_code_column_is_a_file_error(session):
     ],
 )
 def test_unsupported_file_type(session, data, name):
-    from geo_crm.services.tabular import UnsupportedFormat
+    from geo_crm.io.tabular import UnsupportedFormat
 
     with pytest.raises(UnsupportedFormat):
         import_outlets(session, data, name=name)
@@ -410,7 +410,7 @@ def test_a_parent_and_its_buyer_swap_tiers_in_one_file(session, sql):
 
 def test_a_rule_the_database_refuses_after_all_fails_the_whole_import(session, sql, monkeypatch):
     from geo_crm.errors import ValidationError
-    from geo_crm.services import imports
+    from geo_crm.io import imports
 
     import_outlets(session, csv_bytes([row("R1", "店", "retail")]))
     monkeypatch.setattr(imports, "_check_network", lambda *args: None)  # validation misses it

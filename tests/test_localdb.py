@@ -14,8 +14,8 @@ import pytest
 
 from geo_crm import create_app
 from geo_crm.db import normalise_url
+from geo_crm.db.cluster import find_bindir
 from geo_crm.errors import DatabaseSetupError
-from geo_crm.localdb import find_bindir
 
 
 def _app(**config):
@@ -49,7 +49,7 @@ def test_cluster_started_reused_migrated_and_stopped(short_tmp):
         assert status.exit_code == 0, status.output
         from alembic.script import ScriptDirectory
 
-        from geo_crm import migrate
+        from geo_crm.db import migrate
 
         head = ScriptDirectory.from_config(migrate.alembic_config(None)).get_current_head()
         assert '"running": true' in status.output and f'"revision": "{head}"' in status.output

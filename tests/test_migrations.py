@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from geo_crm import migrate
+from geo_crm.db import migrate
 from geo_crm.models import Base
 
 

@@ -15,7 +15,7 @@ from pyproj import Transformer
 
 from geo_crm.echarts_decode import decode_geometry, decode_ring, split_islands
 from geo_crm.errors import ValidationError
-from geo_crm.services.regions import default_region_files, load_region_files
+from geo_crm.io.boundaries import default_region_files, load_region_files
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHARTS_JSON = Path("/tmp/echarts/package/map/json")

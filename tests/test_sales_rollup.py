@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from analysis_helpers import add_outlet, add_product, add_region, add_sale, box_wkt
 
-from geo_crm.services.analysis_params import AnalysisParams
-from geo_crm.services.density import density, split_period
+from geo_crm.analysis.density import density, split_period
+from geo_crm.analysis.params import AnalysisParams
 
 # the rollups by definition: one GROUP BY over sales_records
 EXPECTED_MONTHS = """
@@ -345,7 +345,7 @@ def test_upsert_by_reference_as_the_importer_writes(network):
 
 
 def test_demo_generator_and_clear_keep_the_rollup(session, sql):
-    from geo_crm.services.demo import clear_network, generate_network
+    from geo_crm.demo.generator import clear_network, generate_network
 
     sql(
         "INSERT INTO regions (code, name, level, boundary) VALUES ('T0', '测试省', 'province', "

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from geo_crm import create_app
 from geo_crm.auth.token_cache import TokenCache
 from geo_crm.auth.tokens import _cache, create_token, hash_token
-from geo_crm.services.users import create_user
+from geo_crm.domain.users import create_user
 
 API = "/api/v1"
 
@@ -164,7 +164,7 @@ def test_without_its_listener_the_cache_is_not_used(live_app, admin_token, engin
 
 
 def test_an_answer_read_before_a_change_is_not_stored(engine):
-    from geo_crm.auth.principal import Principal
+    from geo_crm.domain.principal import Principal
 
     cache = TokenCache(engine, 30)
     generation = cache.generation()  # starts the listener
@@ -200,7 +200,7 @@ def test_a_zero_lifetime_turns_the_cache_off(engine, pg_cluster, admin_token):
 
 def test_the_cache_holds_a_bounded_number_of_tokens(engine, monkeypatch):
     from geo_crm.auth import token_cache
-    from geo_crm.auth.principal import Principal
+    from geo_crm.domain.principal import Principal
 
     monkeypatch.setattr(token_cache, "MAX_ENTRIES", 3)
     cache = TokenCache(engine, 30)

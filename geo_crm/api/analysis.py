@@ -15,23 +15,23 @@ from typing import Literal
 from flask import jsonify
 from pydantic import Field
 
-from ..auth.policy import current_user
-from ..auth.scope import outlet_visible
-from ..db import get_session
-from ..errors import ValidationError
-from ..models import OUTLET_STATUSES, TIERS
-from ..services import coverage as coverage_service
-from ..services import density as density_service
-from ..services import distribution as distribution_service
-from ..services import gaps as gaps_service
-from ..services.analysis_params import (
+from ..analysis import coverage as coverage_service
+from ..analysis import density as density_service
+from ..analysis import distribution as distribution_service
+from ..analysis import gaps as gaps_service
+from ..analysis.params import (
     DEFAULT_CELL_KM,
     MAX_CELL_KM,
     MAX_CELLS_API,
     MAX_RADIUS_M,
     AnalysisParams,
 )
-from ..services.outlets import region_known
+from ..auth.policy import current_user
+from ..db import get_session
+from ..domain.access import outlet_visible
+from ..domain.outlets import region_known
+from ..errors import ValidationError
+from ..models import OUTLET_STATUSES, TIERS
 from .framework import Query, operation
 from .schemas import Tier
 

@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, Field
 from ..auth.policy import current_user
 from ..coords import CRS_NAMES, point_to_wgs84
 from ..db import get_session
+from ..domain import geotagging as svc
 from ..errors import ValidationError
 from ..models import TIERS
-from ..services import geotagging as svc
 from .framework import Body, Out, Query, json_response, operation
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees, in `crs`")]

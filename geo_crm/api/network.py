@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..auth.policy import current_user, object_id
 from ..db import get_session
-from ..services import network as svc
+from ..domain import network as svc
 from .framework import Body, Out, Query, operation
 from .schemas import (
     Code,

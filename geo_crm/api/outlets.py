@@ -17,8 +17,8 @@ from sqlalchemy import ColumnElement
 
 from ..auth.policy import current_user, object_id
 from ..db import get_session
+from ..domain import outlets as svc
 from ..errors import ValidationError
-from ..services import outlets as svc
 from .framework import Body, Query, json_response, operation
 from .schemas import (
     Accuracy,
@@ -141,7 +141,7 @@ def location_of(body: LocationIn) -> svc.Location | None:
 
 def visible_outlets() -> ColumnElement | None:
     """The caller's outlet scope as a condition on ``outlets``; None when they see everything."""
-    from ..auth.scope import outlet_scope
+    from ..domain.access import outlet_scope
 
     user = current_user()
     return None if user.is_admin else outlet_scope(user, svc.OUTLETS)

@@ -15,9 +15,9 @@ from pydantic import Field
 from sqlalchemy import text
 
 from ..db import get_session
+from ..domain.outlets import region_tier_counts
 from ..errors import NotFound, ValidationError
 from ..models import TIERS
-from ..services.outlets import region_tier_counts
 from .framework import Out, Query, operation
 from .schemas import Status
 

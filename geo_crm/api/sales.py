@@ -13,9 +13,9 @@ from pydantic import Field
 
 from ..auth.policy import current_user, object_id
 from ..db import get_session
+from ..domain import sales as svc
+from ..domain.outlets import get_outlet
 from ..errors import ValidationError
-from ..services import sales as svc
-from ..services.outlets import get_outlet
 from .framework import Body, Out, Query, operation
 from .outlets import visible_outlets
 from .schemas import (

@@ -21,7 +21,7 @@ from flask import jsonify, request
 from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy.exc import DBAPIError
 
-from ..dberrors import translate
+from ..db.translate import translate
 from ..errors import Conflict, GeoCrmError, ValidationError
 from ..models import CRS_NAMES, GEOTAG_SOURCES, OUTLET_STATUSES, TIERS
 from .framework import Out

@@ -19,10 +19,10 @@ from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..db import get_session
+from ..domain.outlets import check_filters
 from ..errors import ValidationError
-from ..services.exports import MEDIA_TYPES, export_outlets
-from ..services.imports import IMPORTERS, ImportReport
-from ..services.outlets import check_filters
+from ..io.exports import MEDIA_TYPES, export_outlets
+from ..io.imports import IMPORTERS, ImportReport
 from .framework import Out, Query, field_errors, operation
 from .outlets import OutletListQuery, filters_from
 

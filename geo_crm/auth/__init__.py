@@ -2,7 +2,7 @@
 
 ``init_app`` wires it all: settings, the session cookie, ProxyFix, CSRF, the policy hook (first
 of all before_request hooks), security headers, and the sign-in, tagging and review pages.
-Nothing here imports Flask at module level, so services may use ``geo_crm.auth.scope``.
+Nothing here imports Flask at module level, so services may use ``geo_crm.domain.access``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import request
 
 from .. import i18n
-from .principal import Principal
+from ..domain.principal import Principal
 
 ZH: dict[str, str] = {
     "Sign in": "登录",

@@ -6,7 +6,7 @@ A ``before_request`` hook (installed first, before any other hook) resolves who 
 
 - ``PUBLIC``: anyone; ``SIGNED_IN``: any active user; ``roles(...)``: those roles only;
 - ``objects=``: URL arguments naming objects (``{"code": "outlet"}``) are resolved inside the
-  caller's scope (:mod:`geo_crm.auth.scope`); an object outside it answers 404 exactly like a
+  caller's scope (:mod:`geo_crm.domain.access`); an object outside it answers 404 exactly like a
   missing one, so nobody learns what exists beyond their territory. The id found is the one
   the view acts on (:func:`object_id`): the object checked is the object changed, resolved
   once.
@@ -17,8 +17,8 @@ so a new route cannot ship unguarded: add ONE line to :data:`RULES`.
 
 Cookie-authenticated state changes (and the public sign-in form) must carry the CSRF token;
 Bearer-token requests are exempt, since a browser never attaches that header on its own.
-List endpoints filter with :func:`~geo_crm.auth.scope.outlet_scope` /
-:func:`~geo_crm.auth.scope.region_scope` on :func:`current_user`.
+List endpoints filter with :func:`~geo_crm.domain.access.outlet_scope` /
+:func:`~geo_crm.domain.access.region_scope` on :func:`current_user`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
 from ..db import get_session
+from ..domain import access as scope
+from ..domain.access import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
+from ..domain.principal import SYSTEM, Principal
 from ..errors import Forbidden, GeoCrmError, NotFound, error_body
-from . import scope
-from .principal import SYSTEM, Principal
-from .scope import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
 
 LOGGER = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def signed_in_user() -> Principal | None:
 
 def current_user() -> Principal:
     """Who this request acts as: the signed-in user, or (only while GEO_CRM_AUTH_REQUIRED is
-    off) the all-seeing :data:`~geo_crm.auth.principal.SYSTEM` principal."""
+    off) the all-seeing :data:`~geo_crm.domain.principal.SYSTEM` principal."""
     user = g.get("principal")
     if user is not None:
         return user
@@ -200,9 +200,9 @@ def _authenticate(rule: Rule) -> tuple[Principal | None, bool, dict[str, int]]:
     two on every guarded API request)."""
     from flask import session as cookie
 
+    from ..domain.sessions import principal_for_session
     from .session import UID, session_secret
     from .tokens import principal_for_token
-    from .user_sessions import principal_for_session
 
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")

@@ -13,7 +13,7 @@ from flask import Flask, has_request_context, request
 from flask import session as cookie
 from flask.sessions import SecureCookieSessionInterface
 
-from .principal import Principal
+from ..domain.principal import Principal
 
 
 class SessionInterface(SecureCookieSessionInterface):

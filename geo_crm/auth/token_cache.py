@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from .principal import Principal
+from ..domain.principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 

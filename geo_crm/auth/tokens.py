@@ -18,9 +18,9 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import HotStatement
+from ..domain.principal import Principal
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, User
-from .principal import Principal
 from .token_cache import TokenCache
 
 PREFIX = "gcrm_"  # recognisable in logs and by secret scanners
@@ -114,8 +114,8 @@ def _resolve(kind: str | None = None) -> HotStatement:
     check cannot ride along (a manager's region tree), which the policy then runs separately."""
     from sqlalchemy import Interval, String, bindparam, case, func, literal, null, or_
 
-    from .principal import ROLES
-    from .scope import resolve_subquery
+    from ..domain.access import resolve_subquery
+    from ..domain.principal import ROLES
 
     tokens, users = ApiToken.__table__, User.__table__
     recently = func.now() - literal(dt.timedelta(seconds=60), Interval)

@@ -12,14 +12,14 @@ import math
 import click
 from flask.cli import with_appcontext
 
+from ..analysis import coverage as coverage_service
+from ..analysis import density as density_service
+from ..analysis import distribution as distribution_service
+from ..analysis import gaps as gaps_service
+from ..analysis.params import DEFAULT_CELL_KM, AnalysisParams
 from ..db import get_db
 from ..errors import ValidationError
 from ..models import OUTLET_STATUSES, TIERS
-from ..services import coverage as coverage_service
-from ..services import density as density_service
-from ..services import distribution as distribution_service
-from ..services import gaps as gaps_service
-from ..services.analysis_params import DEFAULT_CELL_KM, AnalysisParams
 
 
 def _tiers(values: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:

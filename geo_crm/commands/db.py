@@ -8,13 +8,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import migrate
-from ..db import ensure_postgis, get_db
+from ..db import ensure_postgis, get_db, migrate
 from ..errors import GeoCrmError
 
 
 def _cluster():
-    from ..localdb import LocalCluster
+    from ..db.cluster import LocalCluster
 
     cfg = current_app.config
     if cfg.get("DATABASE_URL"):

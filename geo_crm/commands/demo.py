@@ -8,9 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 
 from ..db import get_db
-from ..errors import GeoCrmError
-from ..models import TIERS
-from ..services.demo import (
+from ..demo.generator import (
     DEMO_USERS,
     DemoReport,
     clear_network,
@@ -18,6 +16,8 @@ from ..services.demo import (
     generate_network,
     outlet_count,
 )
+from ..errors import GeoCrmError
+from ..models import TIERS
 
 _TIER_LABELS = {
     "distributor": "总经销 distributors",
@@ -49,7 +49,7 @@ def _load_regions(session) -> int:
     count = session.execute(text("SELECT count(*) FROM regions")).scalar_one()
     if count:
         return count
-    from ..services.regions import default_region_files, load_region_files
+    from ..io.boundaries import default_region_files, load_region_files
 
     files = default_region_files()
     click.echo(f"       loading {len(files)} boundary files: {', '.join(f.name for f in files)}")

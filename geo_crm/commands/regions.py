@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 
 from ..db import get_db
+from ..io.boundaries import default_region_files, load_region_files
 from ..models import REGION_LEVELS
-from ..services.regions import default_region_files, load_region_files
 
 
 @click.group("regions", help="Administrative regions: boundaries, levels and parents.")

@@ -10,12 +10,12 @@ from flask.cli import with_appcontext
 
 from ..coords import CRS_NAMES
 from ..db import get_db
+from ..domain.outlets import OutletFilters, check_filters
 from ..errors import GeoCrmError, ValidationError
+from ..io.exports import FORMATS, export_outlets
+from ..io.imports import IMPORTERS, ImportReport
+from ..io.tabular import FORMATS as IMPORT_FORMATS
 from ..models import OUTLET_STATUSES, TIERS
-from ..services.exports import FORMATS, export_outlets
-from ..services.imports import IMPORTERS, ImportReport
-from ..services.outlets import OutletFilters, check_filters
-from ..services.tabular import FORMATS as IMPORT_FORMATS
 
 
 class _Bar:

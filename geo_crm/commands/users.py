@@ -9,10 +9,10 @@ import click
 from flask.cli import with_appcontext
 
 from ..auth import tokens as token_svc
-from ..auth.principal import ROLES
 from ..db import get_db
+from ..domain import users as svc
+from ..domain.principal import ROLES
 from ..errors import ValidationError
-from ..services import users as svc
 
 
 def _codes(values: tuple[str, ...]) -> list[str]:

@@ -37,9 +37,9 @@ PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whol
 
 def _service(name: str) -> ModuleType | None:
     try:
-        return importlib.import_module(f"geo_crm.services.{name}")
+        return importlib.import_module(f"geo_crm.analysis.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name != f"geo_crm.services.{name}":
+        if exc.name != f"geo_crm.analysis.{name}":
             raise
         return None
 
@@ -53,8 +53,8 @@ def auto_cell_km(area_m2: float) -> float:
 
 
 def params(f: MapFilters, *, area_m2: float | None = None, tiers: tuple[str, ...] | None = None):
-    from ..config import DEFAULT_SERVICE_RADIUS_M
-    from ..services.analysis_params import AnalysisParams
+    from ..analysis.params import AnalysisParams
+    from ..settings import DEFAULT_SERVICE_RADIUS_M
 
     chosen = tiers or tuple(f.tiers) or TIERS
     radius = dict(DEFAULT_SERVICE_RADIUS_M)

@@ -9,12 +9,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..auth import throttle, user_sessions
+from ..auth import throttle
 from ..auth.messages import page_text
 from ..auth.policy import signed_in_user
 from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
-from ..services.users import authenticate
+from ..domain import sessions as user_sessions
+from ..domain.users import authenticate
 
 LOGGER = logging.getLogger(__name__)
 

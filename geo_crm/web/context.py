@@ -66,7 +66,7 @@ def acting_user():
         return principal
     try:
         from ..auth.policy import auth_required, enforce
-        from ..auth.principal import SYSTEM
+        from ..domain.principal import SYSTEM
     except ImportError:  # auth not installed: nothing to scope by
         return None
     hooks = current_app.before_request_funcs.get(None, [])
@@ -80,7 +80,7 @@ def outlet_scope_clause(outlet=None) -> ColumnElement | None:
     user = acting_user()
     if user is None or getattr(user, "role", None) == "admin":
         return None
-    from ..auth.scope import outlet_scope
+    from ..domain.access import outlet_scope
 
     return outlet_scope(user, outlet if outlet is not None else Outlet.__table__)
 

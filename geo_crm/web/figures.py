@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ..domain.outlets import region_tier_counts
+from ..domain.sales import SalesFilters, sales_totals
 from ..models import TIERS
-from ..services.outlets import region_tier_counts
-from ..services.sales import SalesFilters, sales_totals
 from . import analysis
 from .filters import MapFilters
 from .mapdata import RegionInfo

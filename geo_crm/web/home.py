@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from ..db import get_session
+from ..db import get_session, health
+from ..domain.region_counts import region_outlet_counts, untagged_count
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
-from ..services import health
-from ..services.overview import region_outlet_counts, untagged_count
 from .context import acting_user, outlet_scope_clause
 
 bp = Blueprint("home", __name__)
@@ -22,7 +21,7 @@ def index():
     outlets = outlet_scope_clause()
     regions = None
     if outlets is not None:  # not everything is visible: only the user's regions and outlets
-        from ..auth.scope import region_scope
+        from ..domain.access import region_scope
 
         regions = region_scope(user)
     rows = region_outlet_counts(session, outlet_clause=outlets, region_clause=regions)

@@ -35,12 +35,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..domain.outlets import OutletFilters, select_outlets
 from ..errors import NotFound
 from ..i18n import Translator
 from ..maps.base import RegionShape
 from ..maps.points import OutletCoords, OutletRows, plan_tiers
 from ..models import TIERS, GeotagEvent, Outlet, Region, SalesRecord
-from ..services.outlets import OutletFilters, select_outlets
 
 LOGGER = logging.getLogger(__name__)
 

@@ -9,8 +9,11 @@ import time
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
+from ..analysis import coverage as coverage_service
+from ..analysis.frame import OutletPoints
 from ..auth.policy import object_id
 from ..db import get_session
+from ..domain.outlets import OutletFilters
 from ..errors import NotFound, ValidationError
 from ..maps import base as map_base
 from ..maps.base import display_tolerance
@@ -20,9 +23,6 @@ from ..maps.gaps import GapData, gap_map
 from ..maps.history import HistoryPoint, history_map
 from ..maps.network import network_map
 from ..models import Outlet
-from ..services import coverage as coverage_service
-from ..services.analysis_frame import OutletPoints
-from ..services.outlets import OutletFilters
 from . import analysis, mapdata
 from .context import acting_user, map_settings, outlet_scope_clause, with_nonce
 from .filters import MapFilters, parse_filters
@@ -44,7 +44,7 @@ def outlet_filters(region_code: str, f: MapFilters) -> OutletFilters:
 def product_id(session, f: MapFilters) -> int | None:
     if not f.product:
         return None
-    from ..services.sales import product_id_by_sku
+    from ..domain.sales import product_id_by_sku
 
     return product_id_by_sku(session, f.product, field="query.product")
 

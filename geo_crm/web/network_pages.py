@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from ..auth.policy import object_id
 from ..db import get_session
+from ..domain import network as network_svc
+from ..domain.outlets import get_outlet
+from ..domain.sales import buyer_debt
 from ..errors import NotFound
 from ..models import TIERS, Region
-from ..services import network as network_svc
-from ..services.outlets import get_outlet
-from ..services.sales import buyer_debt
 from . import analysis, mapdata
 from .context import acting_user
 from .filters import parse_filters

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from ..db import get_session
+from ..domain.sales import select_products
 from ..models import TIERS
-from ..services.sales import select_products
 from . import mapdata
 from .context import outlet_scope_clause
 from .figures import key_figures

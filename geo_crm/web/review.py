@@ -7,8 +7,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from ..auth.messages import FLAG_SENTENCES, page_text
 from ..auth.policy import current_user
 from ..db import get_session
+from ..domain import geotagging as svc
 from ..errors import Conflict, ValidationError
-from ..services import geotagging as svc
 
 bp = Blueprint("review", __name__)
 

@@ -7,7 +7,7 @@ Create Date: 2026-12-03
 The session cookie used to carry the session alone (user id and a password fingerprint), so a
 copy of it kept working after sign-out until it expired. Now it carries a random secret whose
 SHA-256 names one row here; signing out, a password change or disabling the user deletes the
-row (geo_crm/auth/user_sessions.py).
+row (geo_crm/domain/sessions.py).
 """
 
 import sqlalchemy as sa

@@ -25,14 +25,8 @@ from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..models import TIERS
-from .analysis_frame import load_region
-from .analysis_params import (
-    AnalysisParams,
-    find_distributor_id,
-    find_product_id,
-    find_region,
-    resolve,
-)
+from .frame import load_region
+from .params import AnalysisParams, find_distributor_id, find_product_id, find_region, resolve
 
 LOGGER = logging.getLogger(__name__)
 

@@ -895,7 +895,7 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
     The manager is scoped to the province-level parent of the busiest region, the rep owns
     60 outlets there (untagged ones first), so every role has something to see and to tag.
     """
-    from . import users as user_svc
+    from ..domain import users as user_svc
 
     existing = set(session.scalars(text("SELECT username FROM users")))
     busiest = session.execute(

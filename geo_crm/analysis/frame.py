@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from .analysis_params import Resolved, find_region
+from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from .resources import resource_dir
+from ..resources import resource_dir
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -28,11 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..coords import CRS_NAMES, to_wgs84
-from ..dberrors import translate
-from ..errors import ValidationError
-from ..models import OUTLET_STATUSES, TIERS
-from .tabular import (
+from ...coords import CRS_NAMES, to_wgs84
+from ...db.translate import translate
+from ...errors import ValidationError
+from ...models import OUTLET_STATUSES, TIERS
+from ..tabular import (
     SPREADSHEET_FORMATS,
     Progress,
     Table,

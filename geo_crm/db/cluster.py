@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DatabaseSetupError
+from ..errors import DatabaseSetupError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..dberrors import outage_reason, summary
 from ..errors import DatabaseSetupError
+from .translate import outage_reason, summary
 
 LOGGER = logging.getLogger(__name__)
 

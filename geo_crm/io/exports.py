@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from ..domain.outlets import OutletFilters, select_outlets
 from ..errors import ValidationError
 from ..models import User
-from .outlets import OutletFilters, select_outlets
 from .tabular import neutralise
 
 LOGGER = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def export_statement(
 ) -> Select:
     """The rows to export, in the list's order: ``select_outlets`` plus the rep's username.
 
-    ``scope`` (e.g. ``auth.scope.outlet_scope(user)``) narrows it to what the caller may see.
+    ``scope`` (e.g. ``domain.access.outlet_scope(user)``) narrows it to what the caller may see.
     """
     listed = select_outlets(filters or OutletFilters())
     if scope is not None:

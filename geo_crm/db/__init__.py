@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .dberrors import summary
-from .errors import DatabaseSetupError
+from ..errors import DatabaseSetupError
+from .translate import summary
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def resolve_url(config: Mapping) -> str:
     """DATABASE_URL when set; otherwise start the embedded cluster and return its URL."""
     if config.get("DATABASE_URL"):
         return normalise_url(config["DATABASE_URL"])
-    from .localdb import LocalCluster
+    from .cluster import LocalCluster
 
     cluster = LocalCluster.for_dir(
         config["GEO_CRM_PGDATA"],

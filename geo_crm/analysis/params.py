@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import DEFAULT_SERVICE_RADIUS_M
 from ..errors import NotFound, ValidationError
 from ..models import OUTLET_STATUSES, TIERS, Outlet, Product, Region
+from ..settings import DEFAULT_SERVICE_RADIUS_M
 
 MAX_RADIUS_M = 500_000.0  # a service radius beyond 500 km is a typo, not a decision
 MIN_CELL_KM = 0.05
@@ -39,7 +39,7 @@ class AnalysisParams:
     """Filters and settings of one analysis; defaults are documented in docs/analyses.md.
 
     ``status=None`` counts outlets of every status. ``radius_m`` maps tier -> metres and is
-    completed with :data:`geo_crm.config.DEFAULT_SERVICE_RADIUS_M` for tiers it leaves out.
+    completed with :data:`geo_crm.settings.DEFAULT_SERVICE_RADIUS_M` for tiers it leaves out.
     """
 
     tiers: tuple[str, ...] = TIERS

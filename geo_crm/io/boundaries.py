@@ -23,17 +23,47 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..dberrors import translate
+from ..db.translate import translate
 from ..errors import ValidationError
 from ..models import REGION_LEVELS
 from ..resources import resource_dir
 
 # the provinces with a district file (data/regions/cn-districts-<code>.geojson)
 DISTRICT_PROVINCES = (
-    "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000", "310000",
-    "320000", "330000", "340000", "350000", "360000", "370000", "410000", "420000", "430000",
-    "440000", "450000", "460000", "500000", "510000", "520000", "530000", "540000", "610000",
-    "620000", "630000", "640000", "650000", "710000", "810000", "820000",
+    "110000",
+    "120000",
+    "130000",
+    "140000",
+    "150000",
+    "210000",
+    "220000",
+    "230000",
+    "310000",
+    "320000",
+    "330000",
+    "340000",
+    "350000",
+    "360000",
+    "370000",
+    "410000",
+    "420000",
+    "430000",
+    "440000",
+    "450000",
+    "460000",
+    "500000",
+    "510000",
+    "520000",
+    "530000",
+    "540000",
+    "610000",
+    "620000",
+    "630000",
+    "640000",
+    "650000",
+    "710000",
+    "810000",
+    "820000",
 )
 # parents before children: country, provinces, cities, then the districts of each province
 SHIPPED_FILES = (

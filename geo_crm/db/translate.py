@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from .errors import Conflict, GeoCrmError, ValidationError
+from ..errors import Conflict, GeoCrmError, ValidationError
 
 # constraint name -> (field, message) for CHECK/UNIQUE constraints of the schema
 _KNOWN: dict[str, tuple[str, str]] = {
@@ -112,7 +112,7 @@ def outage_reason(exc: BaseException | None) -> str | None:
     from psycopg import InterfaceError
     from psycopg import OperationalError as PsycopgOperationalError
 
-    from .errors import DatabaseSetupError
+    from ..errors import DatabaseSetupError
 
     seen = 0
     while exc is not None and seen < 5:

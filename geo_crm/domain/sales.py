@@ -15,10 +15,10 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..auth.principal import Principal
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
 from .outlets import region_known, region_subtree, resolve_outlet
+from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 

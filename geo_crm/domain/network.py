@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import CTE, Select, func, literal, select, true
 from sqlalchemy.orm import Session
 
-from ..auth.principal import Principal
-from ..auth.scope import outlet_scope
 from ..models import TIERS, Outlet
+from .access import outlet_scope
+from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 

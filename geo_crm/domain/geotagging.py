@@ -59,11 +59,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import coords
-from ..auth.principal import Principal
-from ..auth.scope import geotag_event_scope, outlet_scope, point_in_scope, template
 from ..db import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
+from .access import geotag_event_scope, outlet_scope, point_in_scope, template
+from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from .analysis_frame import fetch_packed, load_region, outlet_filter_sql
-from .analysis_params import AnalysisParams, Resolved, resolve
-from .hexgrid import HexGrid
+from .frame import fetch_packed, load_region, outlet_filter_sql
+from .geometry.hexgrid import HexGrid
+from .params import AnalysisParams, Resolved, resolve
 
 LOGGER = logging.getLogger(__name__)
 

@@ -46,12 +46,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from .. import coords
-from ..auth.principal import Principal
-from ..auth.scope import outlet_scope, region_scope
 from ..db import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, User
+from .access import outlet_scope, region_scope
 from .network import downstream_cte
+from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -514,7 +514,7 @@ def outlet_page(
     The statements of ``select_outlets``/``count_outlets``, run from cached templates with
     only the values bound and the total in the same round trip: the path a busy API takes.
     ``scope``: a condition on the ``outlets`` table limiting what the caller may see (e.g.
-    ``auth.scope.outlet_scope``); scoped lists skip the KNN bound, which would need the
+    ``domain.access.outlet_scope``); scoped lists skip the KNN bound, which would need the
     condition inside its probe, and measure every scoped candidate instead.
     """
     if scope is not None:

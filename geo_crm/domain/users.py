@@ -12,10 +12,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from ..auth import passwords, user_sessions
-from ..auth.principal import ROLES, Principal
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Region, User, UserRegion
+from . import passwords
+from . import sessions as user_sessions
+from .principal import ROLES, Principal
 
 LOGGER = logging.getLogger(__name__)
 

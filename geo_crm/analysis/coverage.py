@@ -21,15 +21,9 @@ import shapely.geometry
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from . import disc_union
-from .analysis_frame import (
-    OutletPoints,
-    RegionFrame,
-    expand_envelope,
-    fetch_outlets,
-    load_region,
-)
-from .analysis_params import AnalysisParams, resolve
+from .frame import OutletPoints, RegionFrame, expand_envelope, fetch_outlets, load_region
+from .geometry import disc_union
+from .params import AnalysisParams, resolve
 
 LOGGER = logging.getLogger(__name__)
 

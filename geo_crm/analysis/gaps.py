@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from .analysis_frame import (
+from .frame import (
     OutletPoints,
     RegionFrame,
     expand_envelope,
@@ -36,9 +36,9 @@ from .analysis_frame import (
     merge_points,
     outlet_filter_sql,
 )
-from .analysis_params import AnalysisParams, Resolved, resolve
-from .disc_union import WORKERS
-from .hexgrid import HexGrid
+from .geometry.disc_union import WORKERS
+from .geometry.hexgrid import HexGrid
+from .params import AnalysisParams, Resolved, resolve
 
 LOGGER = logging.getLogger(__name__)
 

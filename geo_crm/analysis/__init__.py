@@ -1,0 +1,1 @@
+"""Analyses of regions and networks, in metres; no Flask."""

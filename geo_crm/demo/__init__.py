@@ -1,0 +1,1 @@
+"""The demo network generator and demo users."""

@@ -1,0 +1,1 @@
+"""The domain: plain functions on a Session; no Flask (see docs/layout.md)."""

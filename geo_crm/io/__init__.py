@@ -1,0 +1,1 @@
+"""Files in and out: tabular reading, one module per importer, exports, boundaries."""

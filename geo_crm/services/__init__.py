@@ -1,1 +1,0 @@
-"""Services: plain functions on a SQLAlchemy Session, no Flask inside."""
