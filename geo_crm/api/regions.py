@@ -250,3 +250,6 @@ def region_counts(code: str, query: RegionCountsQuery):
             "children": child_rows,
         }
     )
+
+
+_FACE_SQL_BUDGET = 10  # issue 12: SQL lines left in this face; goes to 0

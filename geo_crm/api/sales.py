@@ -362,3 +362,6 @@ def outlet_debt(code: str):
             "by_seller": [jsonable(r) for r in debt["by_seller"]],
         }
     )
+
+
+_FACE_SQL_BUDGET = 4  # issue 12: SQL lines left in this face; goes to 0

@@ -120,3 +120,5 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
 
 
 COMMANDS = [demo_cmd]
+
+_FACE_SQL_BUDGET = 2  # issue 12: SQL lines left in this face; goes to 0

@@ -81,3 +81,5 @@ def list_cmd(level: str | None) -> None:
 
 
 COMMANDS = [regions_group]
+
+_FACE_SQL_BUDGET = 2  # issue 12: SQL lines left in this face; goes to 0

@@ -251,3 +251,6 @@ def plan_achievement(
             )
         )
     return out
+
+
+_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

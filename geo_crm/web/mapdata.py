@@ -403,3 +403,6 @@ def sales_by_seller(
 def ids_to_index(ids: Sequence[int], parent_ids: Sequence[int | None]) -> list[int | None]:
     pos = {i: k for k, i in enumerate(ids)}
     return [pos.get(p) if p is not None else None for p in parent_ids]
+
+
+_FACE_SQL_BUDGET = 21  # issue 12: SQL lines left in this face; goes to 0

@@ -229,3 +229,6 @@ def outlet_history(code: str):
             mimetype="text/html",
         )
     return html_response(m)
+
+
+_FACE_SQL_BUDGET = 4  # issue 12: SQL lines left in this face; goes to 0

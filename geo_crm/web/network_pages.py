@@ -102,3 +102,6 @@ def outlet_page(code: str):
         f=f,
         tiers=TIERS,
     )
+
+
+_FACE_SQL_BUDGET = 7  # issue 12: SQL lines left in this face; goes to 0

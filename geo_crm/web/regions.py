@@ -73,3 +73,6 @@ def region_figures(code: str):
     return render_template(
         "_region_figures.html", region=info, figures=figures, f=f, children=children
     )
+
+
+_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

@@ -1,0 +1,3 @@
+SELECT regions.id 
+FROM regions 
+WHERE regions.code = %(ref)s::VARCHAR

@@ -1,0 +1,3 @@
+SELECT count(*) AS count_1 
+FROM outlets 
+WHERE outlets.location IS NOT NULL

@@ -1,0 +1,3 @@
+SELECT count(*) AS count_1 
+FROM outlets 
+WHERE outlets.location IS NOT NULL AND ST_DWithin(outlets.location, ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER), %(radius_deg)s) AND ST_DWithin(CAST(outlets.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326)), %(radius_m)s)

@@ -1,0 +1,10 @@
+SELECT outlets.id, outlets.code, outlets.name, outlets.tier, outlets.status, outlets.parent_id, parent.code AS parent_code, ST_X(outlets.location) AS lon, ST_Y(outlets.location) AS lat, outlets.region_id, region.code AS region_code, outlets.address, outlets.contact, outlets.phone, outlets.rep_id, outlets.notes, outlets.version, outlets.created_at, outlets.updated_at, (SELECT count(*) AS count_1 
+FROM outlets AS counted 
+WHERE counted.location IS NOT NULL) AS total, ST_Distance(CAST(outlets.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326))) AS distance_m 
+FROM (SELECT max(ST_Distance(CAST(knn_probe.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326)))) AS bound 
+FROM (SELECT knn.location AS location 
+FROM outlets AS knn 
+WHERE knn.location IS NOT NULL ORDER BY knn.location <-> ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) 
+ LIMIT %(knn)s::INTEGER) AS knn_probe) AS knn_bound JOIN (outlets LEFT OUTER JOIN outlets AS parent ON parent.id = outlets.parent_id LEFT OUTER JOIN regions AS region ON region.id = outlets.region_id) ON true 
+WHERE outlets.location IS NOT NULL AND ST_DWithin(outlets.location, ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER), CASE WHEN (%(near_band)s + knn_bound.bound / CAST(%(bound_1)s AS FLOAT) >= %(param_1)s) THEN %(param_2)s ELSE knn_bound.bound / CAST((%(cos_1)s * cos(radians(%(near_band)s + knn_bound.bound / CAST(%(bound_1)s AS FLOAT)))) AS DOUBLE PRECISION) END) AND ST_Distance(CAST(outlets.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326))) <= knn_bound.bound ORDER BY ST_Distance(CAST(outlets.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(near_lon)s, %(near_lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326))), outlets.id 
+ LIMIT %(page_limit)s::INTEGER OFFSET %(page_offset)s::INTEGER

@@ -1,0 +1,11 @@
+WITH RECURSIVE region_tree(id) AS 
+(SELECT regions.id AS id 
+FROM regions 
+WHERE regions.code = %(region)s::VARCHAR UNION ALL SELECT region_tree_child.id AS id 
+FROM regions AS region_tree_child, region_tree 
+WHERE region_tree_child.parent_id = region_tree.id)
+ SELECT outlets.id, outlets.code, outlets.name, outlets.tier, outlets.status, outlets.parent_id, parent.code AS parent_code, ST_X(outlets.location) AS lon, ST_Y(outlets.location) AS lat, outlets.region_id, region.code AS region_code, outlets.address, outlets.contact, outlets.phone, outlets.rep_id, outlets.notes, outlets.version, outlets.created_at, outlets.updated_at, NULL AS distance_m 
+FROM outlets LEFT OUTER JOIN outlets AS parent ON parent.id = outlets.parent_id LEFT OUTER JOIN regions AS region ON region.id = outlets.region_id 
+WHERE outlets.region_id IN (SELECT region_tree.id 
+FROM region_tree) ORDER BY outlets.id 
+ LIMIT %(page_limit)s::INTEGER OFFSET %(page_offset)s::INTEGER
