@@ -211,7 +211,7 @@ def resolve_params(kind: str, value) -> dict:
 
 @functools.lru_cache(maxsize=64)
 def _resolve_hot(kind: str, role: str):
-    from ..db import HotStatement
+    from ..db.hotpath import HotStatement
 
     return HotStatement(_resolve_stmt(kind, role), read_only=True)
 

@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from .. import coords
 from ..analysis.geometry.geodesy import radius_in_degrees
-from ..db import HotStatement
+from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
 from .access import geotag_event_scope, outlet_scope, point_in_scope, template

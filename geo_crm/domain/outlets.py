@@ -51,7 +51,7 @@ from ..analysis.geometry.geodesy import (
     WHOLE_WORLD_DEG,
     radius_in_degrees,
 )
-from ..db import HotStatement
+from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
