@@ -57,6 +57,7 @@ from ..models import TIERS, GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
+from .regions import region_subtree
 
 LOGGER = logging.getLogger(__name__)
 
@@ -155,13 +156,6 @@ def _p(name: str, type_) -> BindParameter:
 # Statements are built once per *shape* (which filters are present) with named parameters and
 # cached; a request only binds its values. Building and compiling a statement of this size
 # costs more than PostgreSQL takes to run it.
-
-
-def region_subtree(code: str | ColumnElement, *, name: str = "region_tree") -> CTE:
-    """Ids of the region with this code and of every region below it."""
-    tree = select(REGIONS.c.id).where(REGIONS.c.code == code).cte(name, recursive=True)
-    child = REGIONS.alias(f"{name}_child")
-    return tree.union_all(select(child.c.id).where(child.c.parent_id == tree.c.id))
 
 
 def _like_pattern(text: str) -> str:
