@@ -21,6 +21,7 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ..domain.outlet_layers import OutletPoints
 from ..models import TIERS
 from .geometry.geodesy import local_proj
 from .params import Resolved, find_region
@@ -200,30 +201,6 @@ WITH RECURSIVE network(id) AS (
     SELECT o.id FROM outlets o JOIN network n ON o.parent_id = n.id
 )
 """
-
-
-@dataclass
-class OutletPoints:
-    ids: np.ndarray | None  # None when not fetched (``fields``)
-    lon: np.ndarray
-    lat: np.ndarray
-    tier: np.ndarray  # index into models.TIERS
-    region_id: np.ndarray | None  # 0 when the point lies in no region; None when not fetched
-    # the lon/lat box the fetch was limited to; None: every outlet passing the filters
-    envelope: tuple[float, float, float, float] | None = None
-
-    def __len__(self) -> int:
-        return len(self.lon)
-
-    def take(self, mask) -> OutletPoints:
-        return OutletPoints(
-            self.ids[mask] if self.ids is not None else None,
-            self.lon[mask],
-            self.lat[mask],
-            self.tier[mask],
-            self.region_id[mask] if self.region_id is not None else None,
-            self.envelope,
-        )
 
 
 def outlet_filter_sql(resolved: Resolved, tiers: tuple[str, ...]) -> tuple[str, str, dict]:

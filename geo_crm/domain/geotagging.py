@@ -772,6 +772,36 @@ def location_history(
     return _redact_events(session, user, [_event_dict(r) for r in rows])
 
 
+def history_points(session: Session, outlet_id: int) -> list[dict]:
+    """The outlet's geotag events, oldest first, with the new position of each (lon, lat,
+    created_at, captured_at, source, accuracy_m, state): the track its history map draws.
+    Scope is the caller's object rule (the policy resolves the URL's outlet first)."""
+    e = _E
+    stmt = (
+        select(
+            func.ST_X(e.c.new_location).label("lon"),
+            func.ST_Y(e.c.new_location).label("lat"),
+            e.c.created_at,
+            e.c.captured_at,
+            e.c.source,
+            e.c.accuracy_m,
+            e.c.state,
+        )
+        .where(e.c.outlet_id == outlet_id)
+        .order_by(e.c.created_at, e.c.id)
+    )
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def location_track(session: Session, outlet_id: int) -> tuple[str, list[dict]]:
+    """The outlet's tier (the track's colour) and its :func:`history_points`; 404 when there
+    is no such outlet."""
+    tier = session.scalar(select(_O.c.tier).where(_O.c.id == outlet_id))
+    if tier is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    return tier, history_points(session, outlet_id)
+
+
 def review_queue(
     session: Session, user: Principal, *, state: str = "flagged", limit: int = 100
 ) -> list[dict]:

@@ -125,7 +125,7 @@ def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFil
     data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=whole_region)
     layer = _outlet_layer(session, region_code, f, settings, pid, scope, outlets)
     data.catchments = analysis.catchments(
-        session, mapdata.distributors_in(session, region_code, scope), f
+        session, mapdata.distributors_in(session, region_code, user=acting_user()), f
     )
     return coverage_map(
         region_shape, subs, settings, coverage=data, rows=layer.rows, coords=layer.coords

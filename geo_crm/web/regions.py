@@ -8,7 +8,7 @@ from ..db import get_session
 from ..domain.sales import select_products
 from ..models import TIERS
 from . import mapdata
-from .context import outlet_scope_clause
+from .context import acting_user
 from .figures import key_figures
 from .filters import MEASURES, parse_filters
 from .locale import current_translator
@@ -45,7 +45,7 @@ def region_page(code: str):
     figures = key_figures(session, info, f)
     children = mapdata.subregions(session, info.id, t, boundary=False)
     products = session.execute(select_products(active=True)).mappings().all()
-    distributors = mapdata.distributors_in(session, code, outlet_scope_clause())
+    distributors = mapdata.distributors_in(session, code, user=acting_user())
     return render_template(
         "region.html",
         region=info,
