@@ -254,12 +254,22 @@ class DistributorRef:
 
 
 class DistributorError(ValidationError):
-    """422 on the field naming a distributor. ``reason``: ``unknown`` (no outlet with that code
-    that the user may see) or ``not_distributor``, for faces that word the problem themselves."""
+    """422 on the field naming a distributor; the subclass (and ``reason``) says why, for faces
+    that word the problem themselves."""
 
-    def __init__(self, reason: str, message: str, field: str):
-        super().__init__(message, fields={field: message})
-        self.reason = reason
+    reason = ""
+
+
+class UnknownDistributor(DistributorError):
+    """No outlet with that code that the user may see."""
+
+    reason = "unknown"
+
+
+class NotADistributor(DistributorError):
+    """The outlet is of another tier."""
+
+    reason = "not_distributor"
 
 
 def distributor(
@@ -274,10 +284,11 @@ def distributor(
         stmt = stmt.where(outlet_scope(user, t))
     row = session.execute(stmt).first()
     if row is None:
-        raise DistributorError("unknown", f"no outlet with code {code!r}", field)
+        message = f"no outlet with code {code!r}"
+        raise UnknownDistributor(message, fields={field: message})
     if row.tier != "distributor":
         message = f"outlet {code!r} is a {row.tier}, not a distributor"
-        raise DistributorError("not_distributor", message, field)
+        raise NotADistributor(message, fields={field: message})
     return DistributorRef(row.id, row.code, row.name)
 
 

@@ -127,11 +127,9 @@ def _density(svc, session: Session, region_code: str, f: MapFilters, area_m2) ->
     cells = result.cells
     unit = None
     if quantity and f.product:
-        from sqlalchemy import select
+        from ..domain.sales import product_unit
 
-        from ..models import Product
-
-        unit = session.scalar(select(Product.unit).where(Product.sku == f.product))
+        unit = product_unit(session, f.product)
     return DensityData(
         cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in cells],
         value=[value(c.totals) for c in cells],
@@ -223,6 +221,3 @@ def plan_achievement(
             )
         )
     return out
-
-
-_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

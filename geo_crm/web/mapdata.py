@@ -111,6 +111,3 @@ def sales_by_seller(
     session: Session, seller_id: int, date_from: dt.date | None, date_to: dt.date | None
 ) -> dict:
     return seller_summary(session, seller_id, date_from=date_from, date_to=date_to)
-
-
-_FACE_SQL_BUDGET = 0  # issue 12: SQL lines left in this face; goes to 0
