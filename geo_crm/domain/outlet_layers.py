@@ -20,11 +20,8 @@ import numpy as np
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    LargeBinary,
     Select,
-    SmallInteger,
     any_,
-    cast,
     func,
     literal,
     select,
@@ -32,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import Field, fetch_records
 from ..models import TIERS, GeotagEvent, Outlet, Region, SalesRecord
 from .access import outlet_scope
 from .outlets import OutletFilters, select_outlets
@@ -148,28 +146,21 @@ def outlet_points(
 
 
 def _points(session: Session, filters: OutletFilters, scope: ColumnElement | None) -> OutletPoints:
-    # Each column comes packed into one byte string (``string_agg`` of the values' binary send
-    # form) that numpy reads as it is: Python tuples per outlet would cost more than the query.
+    # one packed record per outlet in one byte string, read by numpy as it is: Python tuples
+    # per outlet would cost more than the query (db.hotpath.fetch_records)
     sub = _filtered(filters, scope).subquery("o")
-    sep = literal(b"", LargeBinary)
-    rank = cast(func.geo_crm_tier_rank(sub.c.tier), SmallInteger)
-    ids, lon, lat, tier = session.execute(
-        select(
-            func.string_agg(func.int8send(sub.c.id), sep),
-            func.string_agg(func.float8send(sub.c.lon), sep),
-            func.string_agg(func.float8send(sub.c.lat), sep),
-            func.string_agg(func.int2send(rank), sep),
-        ).where(sub.c.lon.is_not(None))
-    ).one()
-    if lon is None:
-        return OutletPoints(
-            np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64), None
-        )
+    fields = [
+        Field("id", sub.c.id, "i8"),
+        Field("lon", sub.c.lon, "f8"),
+        Field("lat", sub.c.lat, "f8"),
+        Field("tier", func.geo_crm_tier_rank(sub.c.tier), "i2"),
+    ]
+    data = fetch_records(session, fields, from_=sub, where=[sub.c.lon.is_not(None)])
     return OutletPoints(
-        np.frombuffer(bytes(ids), ">i8").astype(np.int64),
-        np.frombuffer(bytes(lon), ">f8").astype(np.float64),
-        np.frombuffer(bytes(lat), ">f8").astype(np.float64),
-        np.frombuffer(bytes(tier), ">i2").astype(np.int64) - 1,
+        data["id"].astype(np.int64),
+        data["lon"].astype(np.float64),
+        data["lat"].astype(np.float64),
+        data["tier"].astype(np.int64) - 1,
         None,
     )
 
