@@ -8,14 +8,6 @@ from pathlib import Path
 
 from .resources import project_root
 
-DEFAULT_SERVICE_RADIUS_M = {
-    # metres a tier's outlet is taken to serve; a product decision, documented in the README
-    "distributor": 30_000,
-    "wholesaler_2": 10_000,
-    "wholesaler_3": 5_000,
-    "retail": 1_000,
-}
-
 
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)

@@ -47,6 +47,15 @@ def test_tokens_are_private_to_their_owner(aapp, connection, world):
     made = admin.post(f"{API}/tokens", json={"name": "for rep2", "username": "rep2"})
     assert made.status_code == 201 and made.get_json()["username"] == "rep2"
     assert admin.delete(f"{API}/tokens/{mine_id}").status_code == 200
+    add_user(connection, "retired", "rep", active=False)
+    for name in ("retired", "nobody"):  # an inactive user is as unknown as a missing one
+        missing = admin.post(f"{API}/tokens", json={"name": "x", "username": name})
+        assert missing.status_code == 404
+        assert missing.get_json()["error"] == {
+            "code": "not_found",
+            "message": f"no active user named {name!r}",
+            "fields": {"body.username": "not found"},
+        }
 
 
 def test_bad_and_disabled_tokens_get_401_even_with_a_session(aapp, connection, world):

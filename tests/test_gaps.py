@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from analysis_helpers import GEOD, add_outlet, add_region, box_wkt, offset
 
-from geo_crm.analysis.gaps import chord_to_surface, ecef, gaps
+from geo_crm.analysis.gaps import gaps
+from geo_crm.analysis.geometry.geodesy import chord_to_surface, ecef
 from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import ValidationError
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
-from geo_crm.maps.aggregate import MAX_LEVEL_CELLS, fit_zoom, hex_bin, hex_levels, mercator
+from geo_crm.analysis.geometry.hexgrid import HexGrid
+from geo_crm.maps.aggregate import MAX_LEVEL_CELLS, fit_zoom, hex_levels, mercator
 
 
 def centre(q, r, size, origin=(0.0, 0.0)):
@@ -17,13 +19,27 @@ def test_each_point_goes_to_the_nearest_hexagon_centre():
     rng = np.random.default_rng(2)
     x, y = rng.uniform(-5000, 5000, 20_000), rng.uniform(-5000, 5000, 20_000)
     size = 137.0
-    q, r = hex_bin(x, y, size, (0.0, 0.0))
+    q, r = HexGrid.from_circumradius(size).axial(x, y)
     cx, cy = centre(q, r, size)
     own = np.hypot(x - cx, y - cy)
     assert own.max() <= size + 1e-9  # inside the circumscribed circle
     for dq, dr in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)):  # no neighbour is nearer
         nx, ny = centre(q + dq, r + dr, size)
         assert (np.hypot(x - nx, y - ny) >= own - 1e-9).all()
+
+
+def test_axial_and_offset_cells_are_the_same_hexagons():
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-9000, 9000, 20_000), rng.uniform(-9000, 9000, 20_000)
+    grid = HexGrid.from_circumradius(250.0)
+    assert grid.edge_m == pytest.approx(250.0) and grid.width_m == pytest.approx(
+        250.0 * math.sqrt(3)
+    )
+    q, r = grid.axial(x, y)
+    row, col = grid.cell_of(x, y)
+    cx, cy = grid.centre(row, col)
+    ax, ay = centre(q, r, grid.edge_m)
+    assert (row == r).all() and np.allclose(cx, ax) and np.allclose(cy, ay)
 
 
 def test_levels_count_every_point_once_per_level():

@@ -21,8 +21,9 @@ import shapely.geometry
 from sqlalchemy.orm import Session
 
 from ..models import TIERS
-from .frame import OutletPoints, RegionFrame, expand_envelope, fetch_outlets, load_region
+from .frame import OutletPoints, RegionFrame, fetch_outlets, load_region
 from .geometry import disc_union
+from .geometry.geodesy import envelope_around
 from .params import AnalysisParams, resolve
 
 LOGGER = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def coverage(
     region = load_region(session, region_code)
     tiers = tuple(t for t in TIERS if t in params.tiers)
     radius = {t: params.radius(t) for t in tiers}
-    envelope = expand_envelope(shapely.bounds(region.boundary), max(radius.values()))
+    envelope = envelope_around(shapely.bounds(region.boundary), max(radius.values()))
     fields = ("id", "region_id") if keep_outlets else ()
     points = fetch_outlets(session, resolved, tiers, envelope, fields=fields)
     children = region.child_boundaries_m(session) if sub_regions and region.children else []

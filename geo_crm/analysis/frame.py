@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +21,9 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ..domain.outlet_layers import OutletPoints
 from ..models import TIERS
+from .geometry.geodesy import local_proj
 from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
@@ -38,10 +39,7 @@ def _transformer(lon0: float, lat0: float) -> Transformer:
 
 
 def laea_proj(lon0: float, lat0: float) -> str:
-    return (
-        f"+proj=laea +lat_0={lat0:.4f} +lon_0={lon0:.4f} +x_0=0 +y_0=0 "
-        "+ellps=WGS84 +units=m +no_defs"
-    )
+    return local_proj("laea", lon0, lat0)
 
 
 @dataclass(frozen=True)
@@ -205,30 +203,6 @@ WITH RECURSIVE network(id) AS (
 """
 
 
-@dataclass
-class OutletPoints:
-    ids: np.ndarray | None  # None when not fetched (``fields``)
-    lon: np.ndarray
-    lat: np.ndarray
-    tier: np.ndarray  # index into models.TIERS
-    region_id: np.ndarray | None  # 0 when the point lies in no region; None when not fetched
-    # the lon/lat box the fetch was limited to; None: every outlet passing the filters
-    envelope: tuple[float, float, float, float] | None = None
-
-    def __len__(self) -> int:
-        return len(self.lon)
-
-    def take(self, mask) -> OutletPoints:
-        return OutletPoints(
-            self.ids[mask] if self.ids is not None else None,
-            self.lon[mask],
-            self.lat[mask],
-            self.tier[mask],
-            self.region_id[mask] if self.region_id is not None else None,
-            self.envelope,
-        )
-
-
 def outlet_filter_sql(resolved: Resolved, tiers: tuple[str, ...]) -> tuple[str, str, dict]:
     """(CTE prefix, WHERE conditions, params) selecting outlets by tier, status and network."""
     params = resolved.params
@@ -349,23 +323,3 @@ def merge_points(a: OutletPoints, b: OutletPoints) -> OutletPoints:
         both(a.region_id, b.region_id),
         b.envelope,
     )
-
-
-def expand_envelope(
-    bounds: tuple[float, float, float, float], margin_m: float
-) -> tuple[float, float, float, float]:
-    """A lon/lat box holding every point within ``margin_m`` metres of ``bounds`` (conservative)."""
-    x0, y0, x1, y1 = bounds
-    dlat = margin_m / 110_000.0
-    lat_far = min(89.9, max(abs(y0), abs(y1)) + dlat)
-    dlon = min(360.0, margin_m / (111_000.0 * math.cos(math.radians(lat_far))))
-    return (
-        max(-180.0, x0 - dlon),
-        max(-90.0, y0 - dlat),
-        min(180.0, x1 + dlon),
-        min(90.0, y1 + dlat),
-    )
-
-
-def tier_names(indices) -> list[str]:
-    return [TIERS[i] for i in indices]

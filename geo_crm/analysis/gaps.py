@@ -30,74 +30,22 @@ from ..models import TIERS
 from .frame import (
     OutletPoints,
     RegionFrame,
-    expand_envelope,
     fetch_outlets,
     load_region,
     merge_points,
     outlet_filter_sql,
 )
 from .geometry.disc_union import WORKERS
+from .geometry.geodesy import SurfacePoints, envelope_around
 from .geometry.hexgrid import HexGrid
 from .params import AnalysisParams, Resolved, resolve
 
 LOGGER = logging.getLogger(__name__)
 
-WGS84_A = 6378137.0
-WGS84_F = 1 / 298.257223563
-WGS84_E2 = WGS84_F * (2 - WGS84_F)
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000  # polygon features per answer (a map layer stays responsive up to ~5 k)
 MIN_SEARCH_M = 20_000.0
 BLOCK = 4  # cells per side of the blocks whose representatives bound the worst gaps
-
-
-class SurfacePoints:
-    """Points on the WGS-84 ellipsoid: earth-centred coordinates, and (for chords leaving them)
-    local east/north unit vectors and principal curvatures, computed where asked."""
-
-    def __init__(self, lon, lat):
-        self.lam, self.phi = np.radians(lon), np.radians(lat)
-        self.sin_p = np.sin(self.phi)
-        self.w = 1 - WGS84_E2 * self.sin_p * self.sin_p
-        n = WGS84_A / np.sqrt(self.w)
-        cos_p = np.cos(self.phi)
-        self.xyz = np.empty((len(self.lam), 3))
-        self.xyz[:, 0] = n * cos_p * np.cos(self.lam)
-        self.xyz[:, 1] = n * cos_p * np.sin(self.lam)
-        self.xyz[:, 2] = n * (1 - WGS84_E2) * self.sin_p
-
-    @classmethod
-    def joined(cls, parts: list[SurfacePoints]) -> SurfacePoints:
-        """One set of the points of ``parts``, in order (parts built in threads)."""
-        out = cls.__new__(cls)
-        for name in ("lam", "phi", "sin_p", "w", "xyz"):
-            setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
-        return out
-
-    def surface(self, chord, delta, idx=slice(None)) -> np.ndarray:
-        """Surface distance for chords ``delta`` (ECEF) leaving these points (or ``idx`` of them):
-        c + c³/(24 R²) with Euler's radius in the chord's direction, 1/R = cos²α/M + sin²α/N."""
-        lam, sin_p, w = self.lam[idx], self.sin_p[idx], self.w[idx]
-        sin_l, cos_l = np.sin(lam), np.cos(lam)
-        cos_p = np.cos(self.phi[idx])
-        e = -delta[:, 0] * sin_l + delta[:, 1] * cos_l  # along the local east
-        nn = -delta[:, 0] * sin_p * cos_l - delta[:, 1] * sin_p * sin_l + delta[:, 2] * cos_p
-        inv_m = w**1.5 / (WGS84_A * (1 - WGS84_E2))  # meridian curvature
-        inv_n = np.sqrt(w) / WGS84_A  # prime-vertical curvature
-        h2 = e * e + nn * nn
-        cos2 = np.divide(nn * nn, h2, out=np.ones_like(h2), where=h2 > 0)
-        inv_r = cos2 * inv_m + (1 - cos2) * inv_n
-        return chord + chord**3 * inv_r * inv_r / 24.0
-
-
-def ecef(lon, lat) -> np.ndarray:
-    """Earth-centred coordinates (metres) of points on the WGS-84 ellipsoid."""
-    return SurfacePoints(lon, lat).xyz
-
-
-def chord_to_surface(chord, lat, lon, delta) -> np.ndarray:
-    """Surface distance of chords ``delta`` (ECEF, metres) leaving the points (lon, lat)."""
-    return SurfacePoints(lon, lat).surface(np.asarray(chord, float), np.asarray(delta, float))
 
 
 @dataclass
@@ -256,7 +204,7 @@ class _Nearest:
             margin = float(finite.max()) * 1.01 if finite.size else None
             if margin is not None and margin > 2_000_000:
                 margin = None
-            wider = expand_envelope(self.bounds, margin) if margin is not None else None
+            wider = envelope_around(self.bounds, margin) if margin is not None else None
             extra = fetch_outlets(
                 self.session,
                 self.resolved,
@@ -278,7 +226,7 @@ def _prepare(session, resolved: Resolved, region: RegionFrame, grid: HexGrid, ti
     """The grid's cells and the outlets near the region: the cells are laid out (numpy, PROJ)
     in a thread while the database packs the outlets."""
     margin = max(MIN_SEARCH_M, 2 * max(resolved.params.radius(t) for t in tiers))
-    envelope = expand_envelope(shapely.bounds(region.boundary), margin)
+    envelope = envelope_around(shapely.bounds(region.boundary), margin)
     region.boundary_m  # noqa: B018 -- projected here once, not inside the thread
     with ThreadPoolExecutor(max_workers=1) as pool:
         laid_out = pool.submit(_Cells, region, grid)

@@ -16,22 +16,46 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
 from ..models import OUTLET_STATUSES, TIERS, Outlet, Product, Region
-from ..settings import DEFAULT_SERVICE_RADIUS_M
 
-MAX_RADIUS_M = 500_000.0  # a service radius beyond 500 km is a typo, not a decision
-MIN_CELL_KM = 0.05
-MAX_CELL_KM = 1_000.0
-# hexagon cells one analysis may build, counted from the region's area before building any:
-MAX_CELLS = 2_000_000  # services and the CLI (a country at 1 km fits)
-MAX_CELLS_API = 500_000  # one HTTP request (a large province at 1 km fits)
+DEFAULT_SERVICE_RADIUS_M = {
+    # metres a tier's outlet is taken to serve; a product decision, documented in the README
+    "distributor": 30_000,
+    "wholesaler_2": 10_000,
+    "wholesaler_3": 5_000,
+    "retail": 1_000,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds every way into an analysis checks (pages, API, CLI): one definition."""
+
+    max_radius_m: float = 500_000.0  # a service radius beyond 500 km is a typo, not a decision
+    min_cell_km: float = 0.05
+    max_cell_km: float = 1_000.0
+    # hexagon cells one analysis may build, counted from the region's area before building any:
+    max_cells: int = 2_000_000  # services and the CLI (a country at 1 km fits)
+    max_cells_http: int = 500_000  # any HTTP request (a large province at 1 km fits)
+
+
+LIMITS = Limits()
+MAX_RADIUS_M = LIMITS.max_radius_m
+MIN_CELL_KM = LIMITS.min_cell_km
+MAX_CELL_KM = LIMITS.max_cell_km
+MAX_CELLS = LIMITS.max_cells
+MAX_CELLS_API = LIMITS.max_cells_http
 DEFAULT_CELL_KM = 5.0
 HEX_AREA_FACTOR = math.sqrt(3) / 2  # hexagon area = factor * (across-flats width)^2
+TARGET_CELLS = 3000  # hexagons on a page's map when the cell size is left to choose
+NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
+MEASURES = ("amount", "quantity")  # what a density map sums
 
 
 @dataclass(frozen=True)
@@ -39,7 +63,7 @@ class AnalysisParams:
     """Filters and settings of one analysis; defaults are documented in docs/analyses.md.
 
     ``status=None`` counts outlets of every status. ``radius_m`` maps tier -> metres and is
-    completed with :data:`geo_crm.settings.DEFAULT_SERVICE_RADIUS_M` for tiers it leaves out.
+    completed with :data:`DEFAULT_SERVICE_RADIUS_M` for tiers it leaves out.
     """
 
     tiers: tuple[str, ...] = TIERS
@@ -171,4 +195,68 @@ def resolve(
             if params.distributor
             else None
         ),
+    )
+
+
+# -- the map pages' filter form ------------------------------------------------------------
+
+
+@dataclass
+class MapFilters:
+    """What a region page's filter form asks for (parsed by ``web.filters.parse_filters``)."""
+
+    tiers: list[str] = field(default_factory=list)  # empty: every tier
+    distributor: str | None = None  # outlet code
+    product: str | None = None  # SKU
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    radius_km: float | None = None  # None: each tier's default service radius
+    cell_km: float | None = None  # None: chosen from the region's size
+    measure: str = "amount"
+
+    def query(self, **extra) -> str:
+        """The filters as a query string (for the map iframe and the figures fragment)."""
+        args: list[tuple[str, str]] = [("tier", t) for t in self.tiers]
+        for key in ("distributor", "product", "radius_km", "cell_km"):
+            value = getattr(self, key)
+            if value is not None:
+                args.append((key, f"{value:g}" if isinstance(value, float) else str(value)))
+        if self.date_from:
+            args.append(("from", self.date_from.isoformat()))
+        if self.date_to:
+            args.append(("to", self.date_to.isoformat()))
+        if self.measure != "amount":
+            args.append(("measure", self.measure))
+        args += [(k, str(v)) for k, v in extra.items() if v is not None]
+        return urlencode(args)
+
+
+def auto_cell_km(area_m2: float) -> float:
+    """A round cell size giving about ``TARGET_CELLS`` hexagons over the region."""
+    if not area_m2 or area_m2 <= 0:
+        return DEFAULT_CELL_KM
+    ideal = math.sqrt(area_m2 / (HEX_AREA_FACTOR * TARGET_CELLS)) / 1000.0
+    return min(NICE_CELL_KM, key=lambda c: abs(math.log(c / ideal)))
+
+
+def params_for_page(
+    f: MapFilters, *, area_m2: float | None = None, tiers: tuple[str, ...] | None = None
+) -> AnalysisParams:
+    """The analysis parameters a page's form asks for: the selected tiers (all when none is
+    ticked; ``tiers`` overrides), the distributor, product and period as they are; the one
+    radius overrides the service radius of every selected tier (empty: each tier's default);
+    an empty cell size is chosen from the region's area (:func:`auto_cell_km`)."""
+    chosen = tiers or tuple(f.tiers) or TIERS
+    radius = dict(DEFAULT_SERVICE_RADIUS_M)
+    if f.radius_km:
+        radius.update({t: f.radius_km * 1000.0 for t in chosen})
+    cell = f.cell_km or auto_cell_km(area_m2 or 0.0)
+    return AnalysisParams(
+        tiers=chosen,
+        distributor=f.distributor,
+        product=f.product,
+        date_from=f.date_from,
+        date_to=f.date_to,
+        radius_m=radius,
+        cell_km=cell,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
-from ..db import HotStatement
+from ..db.hotpath import HotStatement
 from ..domain.principal import Principal
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, User

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import text
 
 from ..db import get_db
+from ..domain.regions import list_regions
 from ..io.boundaries import default_region_files, load_region_files
 from ..models import REGION_LEVELS
 
@@ -65,21 +65,12 @@ def load_cmd(paths: tuple[Path, ...], level: str | None, parent_code: str | None
 def list_cmd(level: str | None) -> None:
     """Print code, level, name, parent code and area (km²) of every region."""
     with get_db().session() as session:
-        rows = session.execute(
-            text(
-                "SELECT r.code, r.level, r.name, p.code, r.area_m2 / 1e6 FROM regions r"
-                " LEFT JOIN regions p ON p.id = r.parent_id"
-                " WHERE CAST(:level AS text) IS NULL OR r.level = :level"
-                " ORDER BY geo_crm_level_rank(r.level), r.code"
-            ),
-            {"level": level},
-        ).all()
+        rows = list_regions(session, level=level)
     click.echo(f"{'code':<10} {'level':<9} {'parent':<10} {'area km²':>12}  name")
-    for code, lvl, name, parent, km2 in rows:
-        click.echo(f"{code:<10} {lvl:<9} {parent or '-':<10} {km2:>12,.1f}  {name}")
+    for r in rows:
+        parent = r.parent_code or "-"
+        click.echo(f"{r.code:<10} {r.level:<9} {parent:<10} {r.area_km2:>12,.1f}  {r.name}")
     click.echo(f"{len(rows)} regions")
 
 
 COMMANDS = [regions_group]
-
-_FACE_SQL_BUDGET = 2  # issue 12: SQL lines left in this face; goes to 0

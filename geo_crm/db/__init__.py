@@ -9,10 +9,14 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DisconnectionError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import DatabaseSetupError
+
+# re-exported: callers import them from geo_crm.db until issue 12's last step
+from .hotpath import HotStatement as HotStatement
+from .hotpath import end_read_transaction as end_read_transaction
 from .translate import summary
 
 LOGGER = logging.getLogger(__name__)
@@ -203,171 +207,6 @@ def _close_session(exc: BaseException | None) -> None:
         else:
             end_read_transaction(session)
         session.close()
-
-
-def end_read_transaction(session: Session) -> None:
-    """End a finished request's open transaction with COMMIT when it wrote nothing.
-
-    A transaction without a transaction id wrote nothing, so COMMIT and ROLLBACK have the same
-    effect — but psycopg forgets every prepared statement when it sees a ROLLBACK (and sends
-    ``DEALLOCATE ALL``), so a pool whose read requests end with a rollback never keeps a plan
-    and plans its statements on every request (0.4 ms for the ``near`` list). Anything that
-    did write is left to the rollback of ``session.close()``. Only for a session that owns its
-    connection's transaction (tests bind sessions to an outer one), in a healthy state.
-    """
-    if not isinstance(session.bind, Engine) or not session.in_transaction():
-        return
-    transaction = session.get_transaction()
-    if transaction is None or transaction.nested:
-        return
-    dbapi = session.connection().connection.driver_connection
-    pgconn = getattr(dbapi, "pgconn", None)
-    if pgconn is None or pgconn.transaction_status != 2:  # INTRANS: open, no error
-        return
-    from psycopg import Error
-
-    try:
-        if _WROTE_NOTHING.run(session, {}).fetchone()[0]:
-            dbapi.commit()  # SQLAlchemy's own rollback on close then finds nothing to do
-    except (DBAPIError, Error):  # a broken connection: close() rolls back and discards it
-        LOGGER.warning("could not end a request's read transaction", exc_info=True)
-
-
-class HotStatement:
-    """A fixed statement of a hot request path, run straight on the session's psycopg connection.
-
-    The SQL is compiled once; each call binds values, and psycopg prepares the statement on the
-    connection at its first use. Skipping SQLAlchemy's execution and result layers saves
-    0.05–0.2 ms a statement
-    (more than PostgreSQL takes to run a token lookup). Errors are re-raised as SQLAlchemy's
-    ``DBAPIError`` family, so the app's handlers translate them as usual. Rows come from
-    ``row_factory`` (a psycopg row factory such as ``dict_row``; plain tuples by default).
-
-    ``read_only=True`` (a SELECT that writes nothing): when no transaction is open yet, the
-    statement runs on its own, in autocommit, instead of opening the request's transaction —
-    under READ COMMITTED every statement takes a fresh snapshot anyway, so nothing changes but
-    the round trips: a request that only reads (token lookup, ``near`` page) then needs no
-    BEGIN, no COMMIT and no check at its end. The first other statement opens the transaction
-    as usual.
-    """
-
-    def __init__(
-        self, statement, *, row_factory=None, read_only: bool = False, binary: bool = False
-    ):
-        if isinstance(statement, str):
-            self.sql, self.defaults = statement, {}
-        else:
-            from sqlalchemy.dialects.postgresql.psycopg import dialect
-
-            compiled = statement.compile(dialect=dialect())
-            self.sql = str(compiled)
-            self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
-        self.row_factory = row_factory
-        self.read_only = read_only
-        self.binary = binary  # results in binary: no text to parse (a page of rows: ~0.02 ms)
-
-    def run(self, session: Session, params: Mapping):
-        """Execute with ``params`` on the session's connection (in its transaction); the cursor
-        (or, for a read-only statement run before the session has a connection, its rows)."""
-        return self._execute(session, params, alone=self.read_only)[0]
-
-    def run_committed(self, session: Session, params: Mapping):
-        """For a statement that writes all or nothing: run it on its own, in autocommit, unless
-        the session has a transaction open — committed when this returns, without the BEGIN
-        and COMMIT round trips. Returns (cursor or rows, whether it committed itself)."""
-        return self._execute(session, params, alone=True)
-
-    def _execute(self, session: Session, params: Mapping, *, alone: bool):
-        from psycopg import Error
-
-        if alone and session.get_transaction() is None:
-            bind = session.get_bind()
-            if isinstance(bind, Engine):
-                rows = self._run_alone(bind, params)
-                if rows is not None:
-                    return rows, True
-        connection = session.connection()
-        dbapi = connection.connection.driver_connection
-        cursor = self._cursor(dbapi)
-        values = {**self.defaults, **params} if self.defaults else params
-        alone = alone and not dbapi.autocommit and _idle_read_committed(dbapi)
-        try:
-            if alone:
-                dbapi.autocommit = True
-                try:
-                    cursor.execute(self.sql, values, prepare=True)
-                finally:
-                    dbapi.autocommit = False
-            else:
-                cursor.execute(self.sql, values, prepare=True)
-        except Error as exc:
-            if dbapi.closed or dbapi.pgconn.status != 0:
-                connection.invalidate(exc)  # never hand a broken connection back to the pool
-            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
-        return cursor, alone
-
-    def _cursor(self, dbapi):
-        if self.row_factory is None:
-            return dbapi.cursor(binary=self.binary)
-        return dbapi.cursor(row_factory=self.row_factory, binary=self.binary)
-
-    def _run_alone(self, engine: Engine, params: Mapping) -> _Rows | None:
-        """Run on a connection borrowed from the pool for this statement alone, in autocommit,
-        and hand it straight back: a request whose session has not touched the database yet
-        (a token lookup, a ``near`` page, a geotag) then builds no Session transaction and
-        SQLAlchemy connection around its one statement (0.05–0.1 ms). None: the connection is
-        not READ COMMITTED, so let the session's transaction run it."""
-        from psycopg import Error
-
-        fairy = engine.raw_connection()
-        dbapi = fairy.driver_connection
-        values = {**self.defaults, **params} if self.defaults else params
-        try:
-            if not _idle_read_committed(dbapi):
-                return None
-            cursor = self._cursor(dbapi)
-            dbapi.autocommit = True
-            try:
-                cursor.execute(self.sql, values, prepare=True)
-                return _Rows(cursor.fetchall())
-            finally:
-                dbapi.autocommit = False
-        except Error as exc:
-            if dbapi.closed or dbapi.pgconn.status != 0:
-                fairy.invalidate(exc)  # never hand a broken connection back to the pool
-            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
-        finally:
-            fairy.close()  # back to the pool (already idle: nothing to roll back)
-
-
-def _idle_read_committed(dbapi) -> bool:
-    """No transaction open on the psycopg connection, and new ones would be READ COMMITTED
-    (where a statement alone sees what it would see inside one)."""
-    from psycopg import IsolationLevel
-
-    return dbapi.pgconn.transaction_status == 0 and dbapi.isolation_level in (
-        None,
-        IsolationLevel.READ_COMMITTED,
-    )
-
-
-class _Rows:
-    """Rows already fetched, read like the cursor they came from."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self, rows: list):
-        self._rows = rows
-
-    def fetchone(self):
-        return self._rows.pop(0) if self._rows else None
-
-    def fetchall(self) -> list:
-        rows, self._rows = self._rows, []
-        return rows
-
-
-_WROTE_NOTHING = HotStatement("SELECT txid_current_if_assigned() IS NULL")
 
 
 def init_app(app) -> None:

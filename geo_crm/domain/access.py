@@ -37,16 +37,14 @@ from sqlalchemy.sql import visitors
 
 from ..models import GeotagEvent, Outlet, Region, RegionPart, UserRegion
 from .principal import Principal
+from .regions import region_tree
 
 
 def managed_region_ids(user_id: int, name: str = "managed_regions") -> Select:
     """Ids of the manager's regions and of every region below them (recursive CTE ``name``:
     give each use in one statement its own name)."""
     roots = select(UserRegion.region_id.label("id")).where(UserRegion.user_id == user_id)
-    tree = roots.cte(name=name, recursive=True)
-    child = Region.__table__.alias(f"{name}_child")
-    tree = tree.union(select(child.c.id).where(child.c.parent_id == tree.c.id))
-    return select(tree.c.id)
+    return select(region_tree(roots, name=name, distinct=True).c.id)
 
 
 def outlet_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
@@ -211,7 +209,7 @@ def resolve_params(kind: str, value) -> dict:
 
 @functools.lru_cache(maxsize=64)
 def _resolve_hot(kind: str, role: str):
-    from ..db import HotStatement
+    from ..db.hotpath import HotStatement
 
     return HotStatement(_resolve_stmt(kind, role), read_only=True)
 

@@ -31,7 +31,6 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from geoalchemy2 import Geography
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ARRAY,
@@ -59,17 +58,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .. import coords
-from ..db import HotStatement
+from ..analysis.geometry.geodesy import radius_in_degrees
+from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
 from .access import geotag_event_scope, outlet_scope, point_in_scope, template
+from .outlets import geography, point_sql
 from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
 
 SOURCES = ("gps", "map")
 CRS = coords.CRS_NAMES
-_M_PER_DEG_FLOOR = 110_000.0  # below every length of a degree: a safe index prefilter radius
 
 
 @dataclass(frozen=True)
@@ -251,23 +251,10 @@ def name_similarity(a: str, b: str) -> float:
     return 2 * len(ba & bb) / (len(ba) + len(bb))
 
 
-def radius_in_degrees(lat: float, radius_m: float) -> float:
-    band = min(abs(lat) + radius_m / _M_PER_DEG_FLOOR, 89.0)
-    return radius_m / (_M_PER_DEG_FLOOR * math.cos(math.radians(band)))
-
-
 # -- SQL pieces ------------------------------------------------------------------------------------
 
 _O = Outlet.__table__
 _E = GeotagEvent.__table__
-
-
-def _point(lon, lat):
-    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-
-
-def _geog(expr):
-    return cast(expr, Geography(srid=4326))
 
 
 def _near_active(pt, lat: float, radius_m: float, exclude_id=None):
@@ -277,7 +264,7 @@ def _near_active(pt, lat: float, radius_m: float, exclude_id=None):
     conds = [
         other.c.status == "active",
         func.ST_DWithin(other.c.location, pt, radius_in_degrees(lat, radius_m)),
-        func.ST_DWithin(_geog(other.c.location), _geog(pt), radius_m),
+        func.ST_DWithin(geography(other.c.location), geography(pt), radius_m),
     ]
     if exclude_id is not None:
         conds.append(other.c.id != exclude_id)
@@ -444,7 +431,7 @@ def _tag_stmt(role: str) -> HotStatement:
     which is the row's own whenever the versioned update succeeds.
     """
     lon, lat = bindparam("lon", type_=Float), bindparam("lat", type_=Float)
-    pt = _point(lon, lat)
+    pt = point_sql(lon, lat)
     regions = Region.__table__
 
     def region_code(region_id):  # a primary-key probe (a join would hash the whole table)
@@ -457,7 +444,7 @@ def _tag_stmt(role: str) -> HotStatement:
     )
     near = select(
         cur.c.id,
-        func.ST_Distance(_geog(cur.c.location), _geog(pt)).label("jump_m"),
+        func.ST_Distance(geography(cur.c.location), geography(pt)).label("jump_m"),
         func.geo_crm_active_outlets_near(
             pt,
             bindparam("radius_deg", type_=Float),
@@ -685,7 +672,7 @@ def geotag_outlet(
 
 
 def _require_point_in_scope(session: Session, user: Principal, lon: float, lat: float) -> None:
-    if not session.scalar(select(point_in_scope(user, _point(lon, lat)))):
+    if not session.scalar(select(point_in_scope(user, point_sql(lon, lat)))):
         problem = "the point lies outside your regions"
         raise ValidationError(problem, fields={"lat": problem, "lon": problem})
 
@@ -726,7 +713,9 @@ def _event_columns():
         func.ST_Y(_E.c.old_location).label("old_lat"),
         func.ST_X(_E.c.new_location).label("new_lon"),
         func.ST_Y(_E.c.new_location).label("new_lat"),
-        func.ST_Distance(_geog(_E.c.old_location), _geog(_E.c.new_location)).label("moved_m"),
+        func.ST_Distance(geography(_E.c.old_location), geography(_E.c.new_location)).label(
+            "moved_m"
+        ),
         _E.c.accuracy_m,
         _E.c.source,
         _E.c.crs,
@@ -781,6 +770,36 @@ def location_history(
         .limit(limit)
     )
     return _redact_events(session, user, [_event_dict(r) for r in rows])
+
+
+def history_points(session: Session, outlet_id: int) -> list[dict]:
+    """The outlet's geotag events, oldest first, with the new position of each (lon, lat,
+    created_at, captured_at, source, accuracy_m, state): the track its history map draws.
+    Scope is the caller's object rule (the policy resolves the URL's outlet first)."""
+    e = _E
+    stmt = (
+        select(
+            func.ST_X(e.c.new_location).label("lon"),
+            func.ST_Y(e.c.new_location).label("lat"),
+            e.c.created_at,
+            e.c.captured_at,
+            e.c.source,
+            e.c.accuracy_m,
+            e.c.state,
+        )
+        .where(e.c.outlet_id == outlet_id)
+        .order_by(e.c.created_at, e.c.id)
+    )
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def location_track(session: Session, outlet_id: int) -> tuple[str, list[dict]]:
+    """The outlet's tier (the track's colour) and its :func:`history_points`; 404 when there
+    is no such outlet."""
+    tier = session.scalar(select(_O.c.tier).where(_O.c.id == outlet_id))
+    if tier is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    return tier, history_points(session, outlet_id)
 
 
 def review_queue(
@@ -888,10 +907,12 @@ def my_outlets(
         stmt = select(
             *base,
             (
-                func.ST_Distance(_geog(_O.c.location), _geog(_point(*near))) if near else null()
+                func.ST_Distance(geography(_O.c.location), geography(point_sql(*near)))
+                if near
+                else null()
             ).label("distance_m"),
         ).where(*conds, _O.c.location.is_not(None))
-        stmt = stmt.order_by(_O.c.location.op("<->")(_point(*near)) if near else _O.c.name)
+        stmt = stmt.order_by(_O.c.location.op("<->")(point_sql(*near)) if near else _O.c.name)
         rows += session.execute(stmt.limit(limit - len(rows))).all()
     return [
         {
@@ -1001,7 +1022,7 @@ def create_tagged_outlet(
                 f"no outlet {parent_code} of a higher tier in your network",
                 fields={"parent_code": "not found among possible suppliers"},
             )
-    pt = _point(lon, lat)
+    pt = point_sql(lon, lat)
     row = session.execute(
         select(
             func.geo_crm_region_for_point(pt).label("region_id"),

@@ -16,50 +16,74 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import CTE, Select, func, literal, select, true
+from sqlalchemy import CTE, ColumnElement, Select, func, literal, select, true
 from sqlalchemy.orm import Session
 
+from ..errors import ValidationError
 from ..models import TIERS, Outlet
 from .access import outlet_scope
 from .principal import Principal
+from .regions import region_subtree
 
 LOGGER = logging.getLogger(__name__)
 
-_MAX_DEPTH = 16  # tiers allow 3; anything deeper means the rules were bypassed
+OUTLETS = Outlet.__table__
+MAX_NETWORK_DEPTH = 16  # tiers allow 3; anything deeper means the rules were bypassed
+
+
+def outlet_tree(
+    where: ColumnElement[bool],
+    *,
+    up: bool = False,
+    name: str = "network",
+    depth: bool = True,
+    distinct: bool = False,
+) -> CTE:
+    """(id, parent_id[, depth]) of the outlets matching ``where`` (a condition on ``outlets``;
+    depth 0) and of every outlet below them through ``parent_id`` (their buyers, at any depth;
+    default) or above them (their sellers up to the top, ``up``).
+
+    With ``depth`` the walk counts steps and stops below ``MAX_NETWORK_DEPTH`` (UNION ALL: a
+    loop the tier rule should make impossible cannot run away); without it, only UNION
+    (``distinct``) ends a loop, so one of the two is required. ``distinct`` also lists an
+    outlet once when several starts share a chain. The recursive part aliases ``outlets`` as
+    ``{name}_child`` (down) or ``{name}_parent`` (up). Returns the CTE; callers select from
+    it. Give each use in one statement its own ``name``.
+    """
+    if not depth and not distinct:
+        raise ValueError("an outlet walk needs the depth guard or UNION (distinct=True)")
+    t = OUTLETS
+    cols = [t.c.id, t.c.parent_id] + ([literal(0).label("depth")] if depth else [])
+    tree = select(*cols).where(where).cte(name, recursive=True)
+    if up:
+        step_t = t.alias(f"{name}_parent")
+        link = step_t.c.id == tree.c.parent_id
+    else:
+        step_t = t.alias(f"{name}_child")
+        link = step_t.c.parent_id == tree.c.id
+    step = select(step_t.c.id, step_t.c.parent_id).where(link)
+    if depth:
+        step = step.add_columns((tree.c.depth + 1).label("depth")).where(
+            tree.c.depth < MAX_NETWORK_DEPTH
+        )
+    return tree.union(step) if distinct else tree.union_all(step)
 
 
 def downstream_cte(
-    root_id: int | None = None, *, root_code: str | None = None, name: str = "downstream"
+    root_id: int | ColumnElement | None = None,
+    *,
+    root_code: str | ColumnElement | None = None,
+    name: str = "downstream",
 ) -> CTE:
     """(id, parent_id, depth) of an outlet (depth 0) and everyone buying from it, at any depth."""
-    t = Outlet.__table__
-    base = select(t.c.id, t.c.parent_id, literal(0).label("depth"))
-    base = (
-        base.where(t.c.id == root_id) if root_id is not None else base.where(t.c.code == root_code)
-    )
-    tree = base.cte(name, recursive=True)
-    child = t.alias(f"{name}_child")
-    return tree.union_all(
-        select(child.c.id, child.c.parent_id, (tree.c.depth + 1).label("depth")).where(
-            child.c.parent_id == tree.c.id, tree.c.depth < _MAX_DEPTH
-        )
-    )
+    t = OUTLETS
+    start = t.c.id == root_id if root_id is not None else t.c.code == root_code
+    return outlet_tree(start, name=name)
 
 
-def upstream_cte(outlet_id: int, *, name: str = "upstream") -> CTE:
+def upstream_cte(outlet_id: int | ColumnElement, *, name: str = "upstream") -> CTE:
     """(id, parent_id, depth) of an outlet (depth 0), its parent (1), and so on to the top."""
-    t = Outlet.__table__
-    chain = (
-        select(t.c.id, t.c.parent_id, literal(0).label("depth"))
-        .where(t.c.id == outlet_id)
-        .cte(name, recursive=True)
-    )
-    up = t.alias(f"{name}_parent")
-    return chain.union_all(
-        select(up.c.id, up.c.parent_id, (chain.c.depth + 1).label("depth")).where(
-            up.c.id == chain.c.parent_id, chain.c.depth < _MAX_DEPTH
-        )
-    )
+    return outlet_tree(OUTLETS.c.id == outlet_id, up=True, name=name)
 
 
 def _sees_all(user: Principal | None) -> bool:
@@ -220,6 +244,74 @@ def downstream_counts(
     """Outlets per tier below an outlet (not counting itself) that ``user`` may see, in one
     aggregate query."""
     return downstream_summary(session, outlet_id, user=user)[0]
+
+
+@dataclass(frozen=True)
+class DistributorRef:
+    id: int
+    code: str
+    name: str
+
+
+class DistributorError(ValidationError):
+    """422 on the field naming a distributor; the subclass (and ``reason``) says why, for faces
+    that word the problem themselves."""
+
+    reason = ""
+
+
+class UnknownDistributor(DistributorError):
+    """No outlet with that code that the user may see."""
+
+    reason = "unknown"
+
+
+class NotADistributor(DistributorError):
+    """The outlet is of another tier."""
+
+    reason = "not_distributor"
+
+
+def distributor(
+    session: Session, code: str, *, user: Principal | None = None, field: str = "distributor"
+) -> DistributorRef:
+    """The distributor with this code that ``user`` (None: the system) may see; a 422 naming
+    ``field`` when there is none or the outlet is of another tier (an outlet outside the
+    user's scope gets exactly the answer of a missing one)."""
+    t = OUTLETS
+    stmt = select(t.c.id, t.c.code, t.c.name, t.c.tier).where(t.c.code == code)
+    if not _sees_all(user):
+        stmt = stmt.where(outlet_scope(user, t))
+    row = session.execute(stmt).first()
+    if row is None:
+        message = f"no outlet with code {code!r}"
+        raise UnknownDistributor(message, fields={field: message})
+    if row.tier != "distributor":
+        message = f"outlet {code!r} is a {row.tier}, not a distributor"
+        raise NotADistributor(message, fields={field: message})
+    return DistributorRef(row.id, row.code, row.name)
+
+
+def distributors_in(
+    session: Session, region_code: str, *, user: Principal | None = None, limit: int = 500
+) -> list[tuple[str, str]]:
+    """(code, name) of the active distributors in the region or below it that ``user`` may
+    see, by name (the filter form's choices)."""
+    t = OUTLETS
+    tree = region_subtree(region_code)
+    stmt = (
+        select(t.c.code, t.c.name)
+        .where(
+            t.c.tier == "distributor",
+            t.c.status == "active",
+            t.c.region_id.in_(select(tree.c.id)),
+        )
+        .order_by(t.c.name)
+        .limit(limit)
+    )
+    if not _sees_all(user):
+        stmt = stmt.where(outlet_scope(user, t))
+    return [tuple(r) for r in session.execute(stmt)]
 
 
 def move_outlet(

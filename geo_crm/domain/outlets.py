@@ -12,7 +12,6 @@ only rows inside that bound are measured and sorted (see ``select_outlets``).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -46,19 +45,21 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from .. import coords
-from ..db import HotStatement
+from ..analysis.geometry.geodesy import (
+    M_PER_DEG_FLOOR,
+    POLAR_BAND_DEG,
+    WHOLE_WORLD_DEG,
+    radius_in_degrees,
+)
+from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
+from .regions import region_subtree
 
 LOGGER = logging.getLogger(__name__)
-
-# below every length of a degree of latitude (110,574 m at the equator) and of longitude / cos φ
-_M_PER_DEG_FLOOR = 110_000.0
-_POLAR_BAND_DEG = 89.0
-_WHOLE_WORLD_DEG = 500.0  # longer than any lon/lat distance: no prefilter at all
 
 OUTLETS = Outlet.__table__
 REGIONS = Region.__table__
@@ -117,26 +118,12 @@ class Location:
 # -- geometry helpers ----------------------------------------------------------------------
 
 
-def radius_in_degrees(lat: float, radius_m: float) -> float:
-    """A lon/lat distance containing every point within ``radius_m`` metres of a point at ``lat``.
-
-    Any path of length r from latitude φ stays inside |φ| + r/110 km, where a degree of
-    longitude is at least 110 km·cos(φ_max) long and one of latitude at least 110 km, so
-    r / (110 km·cos φ_max) bounds the planar lon/lat distance. Longitudes are not wrapped: the
-    prefilter misses points across the ±180° meridian.
-    """
-    band = abs(lat) + radius_m / _M_PER_DEG_FLOOR
-    if band >= _POLAR_BAND_DEG:
-        return _WHOLE_WORLD_DEG
-    return radius_m / (_M_PER_DEG_FLOOR * math.cos(math.radians(band)))
-
-
 def _radius_box(lon: float, lat: float, radius_deg: float, radius_m: float) -> dict:
     """Corners of a lon/lat box around every point within ``radius_m`` of (lon, lat): the
     degree radius across, and r / 110 km up and down (a degree of latitude is longer
     everywhere), so at mid latitudes a fifth of the degree circle's box is cut off and its rows
     are never read from the table."""
-    dlat = radius_m / _M_PER_DEG_FLOOR
+    dlat = radius_m / M_PER_DEG_FLOOR
     return {
         "box_x0": lon - radius_deg, "box_y0": lat - dlat,
         "box_x1": lon + radius_deg, "box_y1": lat + dlat,
@@ -145,10 +132,10 @@ def _radius_box(lon: float, lat: float, radius_deg: float, radius_m: float) -> d
 
 def _sql_radius_in_degrees(radius_m: ColumnElement) -> ColumnElement:
     """``radius_in_degrees`` for a radius only the database knows (the KNN bound)."""
-    band = _p("near_band", Float) + radius_m / _M_PER_DEG_FLOOR
+    band = _p("near_band", Float) + radius_m / M_PER_DEG_FLOOR
     return case(
-        (band >= _POLAR_BAND_DEG, literal(_WHOLE_WORLD_DEG)),
-        else_=radius_m / (_M_PER_DEG_FLOOR * func.cos(func.radians(band))),
+        (band >= POLAR_BAND_DEG, literal(WHOLE_WORLD_DEG)),
+        else_=radius_m / (M_PER_DEG_FLOOR * func.cos(func.radians(band))),
     )
 
 
@@ -156,7 +143,7 @@ def point_sql(lon: float | ColumnElement, lat: float | ColumnElement) -> ColumnE
     return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
 
 
-def _geography(expr: ColumnElement) -> ColumnElement:
+def geography(expr: ColumnElement) -> ColumnElement:
     return cast(expr, Geography(srid=4326))
 
 
@@ -169,13 +156,6 @@ def _p(name: str, type_) -> BindParameter:
 # Statements are built once per *shape* (which filters are present) with named parameters and
 # cached; a request only binds its values. Building and compiling a statement of this size
 # costs more than PostgreSQL takes to run it.
-
-
-def region_subtree(code: str | ColumnElement, *, name: str = "region_tree") -> CTE:
-    """Ids of the region with this code and of every region below it."""
-    tree = select(REGIONS.c.id).where(REGIONS.c.code == code).cte(name, recursive=True)
-    child = REGIONS.alias(f"{name}_child")
-    return tree.union_all(select(child.c.id).where(child.c.parent_id == tree.c.id))
 
 
 def _like_pattern(text: str) -> str:
@@ -287,10 +267,10 @@ class _Near:
 
 def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
     pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
-    geog = _geography(pt)
+    geog = geography(pt)
 
     def dist(table: FromClause) -> ColumnElement:
-        return func.ST_Distance(_geography(table.c.location), geog)
+        return func.ST_Distance(geography(table.c.location), geog)
 
     def within_radius(table: FromClause) -> ColumnElement:
         return func.ST_DWithin(table.c.location, pt, _p("radius_deg", Float))
@@ -331,7 +311,7 @@ def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
     if s.knn:
         conds.append(distance <= bound)
     elif bound is not None:  # the radius alone: ST_DWithin is the same test, 20 % cheaper
-        conds.append(func.ST_DWithin(_geography(t.c.location), geog, bound))
+        conds.append(func.ST_DWithin(geography(t.c.location), geog, bound))
     return _Near(distance, conds, bound_from)
 
 
@@ -429,7 +409,7 @@ def _measured_page_template(s: _Shape) -> Select:
     measured = (
         select(
             *_own_columns(t).values(),
-            func.ST_Distance(_geography(t.c.location), _geography(pt)).label("distance_m"),
+            func.ST_Distance(geography(t.c.location), geography(pt)).label("distance_m"),
         )
         .where(
             t.c.location.isnot(None),

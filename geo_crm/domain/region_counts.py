@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from ..errors import NotFound
 from ..models import TIERS, Outlet, Region
+from .outlets import region_known, region_tier_counts
+from .principal import Principal
+from .regions import get_region, subregions
 
 
 @dataclass
@@ -72,3 +77,58 @@ def untagged_count(session: Session, outlet_clause: ColumnElement[bool] | None =
     if outlet_clause is not None:
         stmt = stmt.where(outlet_clause)
     return session.scalar(stmt) or 0
+
+
+@dataclass
+class TierCounts:
+    """Outlets per tier in a region and everything below it."""
+
+    code: str
+    name: str
+    level: str
+    by_tier: dict[str, int]
+    total: int
+
+
+@dataclass
+class TierSummary(TierCounts):
+    """A region's outlets per tier: in all (``by_tier``), in the region itself (``own``: whose
+    smallest region it is) and per direct sub-region (``children``, by code)."""
+
+    own: dict[str, int]
+    children: list[TierCounts]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def region_tier_summary(
+    session: Session, code: str, statuses: Sequence[str], *, user: Principal | None = None
+) -> TierSummary:
+    """Outlets of ``statuses`` per tier in the region ``code``, in itself and per direct
+    sub-region. 404 when there is no such region, or (``user`` given) it lies outside their
+    regions; the counts cover every outlet of the region, as the region's page shows them."""
+    if user is not None and not region_known(session, code, user):
+        raise NotFound(f"no region with code {code!r}")
+    region = get_region(session, code, field=None)
+    counts = region_tier_counts(session, region.id, list(statuses))
+    empty = dict.fromkeys(TIERS, 0)
+    own = counts.get(None, empty)
+    total_by_tier = dict(own)
+    children = []
+    for child in subregions(session, region.id):
+        by_tier = counts.get(child.id, empty)
+        for tier, n in by_tier.items():
+            total_by_tier[tier] += n
+        children.append(
+            TierCounts(child.code, child.name, child.level, by_tier, sum(by_tier.values()))
+        )
+    return TierSummary(
+        region.code,
+        region.name,
+        region.level,
+        total_by_tier,
+        sum(total_by_tier.values()),
+        own,
+        children,
+    )

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
-from .outlets import region_known, region_subtree, resolve_outlet
+from .access import outlet_scope
+from .outlets import region_known, resolve_outlet
 from .principal import Principal
+from .regions import region_subtree
 
 LOGGER = logging.getLogger(__name__)
 
@@ -72,13 +74,39 @@ def select_products(*, q: str | None = None, active: bool | None = None) -> Sele
     return stmt
 
 
-def product_id_by_sku(session: Session, sku: str, *, field: str) -> int:
-    product_id = session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == sku))
-    if product_id is None:
+def product_id(session: Session, sku: str, *, field: str = "product") -> int:
+    """The id of the product with this SKU; a 422 naming ``field`` when there is none."""
+    found = session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == sku))
+    if found is None:
         raise ValidationError(
             f"no product with SKU {sku!r}", fields={field: f"no product with SKU {sku!r}"}
         )
-    return product_id
+    return found
+
+
+product_id_by_sku = product_id  # its old name, for callers not yet moved (issue 12)
+
+
+def product_unit(session: Session, sku: str) -> str | None:
+    """The unit a product's quantities are counted in (None: no such product)."""
+    return session.scalar(select(PRODUCTS.c.unit).where(PRODUCTS.c.sku == sku))
+
+
+def list_products(
+    session: Session, *, q: str | None = None, active: bool | None = None
+) -> list[dict]:
+    """Every product matching ``q`` (SKU or name) and ``active``, by id."""
+    return [dict(r) for r in session.execute(select_products(q=q, active=active)).mappings()]
+
+
+def product_page(
+    session: Session, *, q: str | None, active: bool | None, limit: int, offset: int
+) -> tuple[list[dict], int]:
+    """At most ``limit`` products from ``offset`` (by id) and how many match in all."""
+    stmt = select_products(q=q, active=active)
+    rows = session.execute(stmt.limit(limit).offset(offset)).mappings().all()
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return [dict(r) for r in rows], total or 0
 
 
 # -- sales records -------------------------------------------------------------------------
@@ -204,6 +232,72 @@ def check_sales_filters(
     return problems
 
 
+@dataclass(frozen=True)
+class SalesTotals:
+    """Over every record matching a filter: how many, sold, paid, still owed."""
+
+    records: int
+    amount: Decimal
+    paid: Decimal
+    debt: Decimal
+
+
+@dataclass
+class SalesPage:
+    """A page of sales records (dicts of :func:`sale_columns`), whether more follow, and the
+    totals over every matching record (None unless asked for)."""
+
+    rows: list[dict]
+    more: bool
+    totals: SalesTotals | None = None
+
+
+def _visible(user: Principal | None) -> ColumnElement[bool] | None:
+    """Records ``user`` may see (a seller or buyer in their scope); None: every record."""
+    if user is None or user.is_admin:
+        return None
+    return sales_visible(outlet_scope(user, OUTLETS))
+
+
+def sales_summary(
+    session: Session, filters: SalesFilters, *, user: Principal | None = None
+) -> SalesTotals:
+    """:class:`SalesTotals` over the records matching ``filters`` that ``user`` (None: the
+    system) may see."""
+    stmt = sales_totals(filters)
+    visible = _visible(user)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return SalesTotals(*session.execute(stmt).one())
+
+
+def sales_page(
+    session: Session,
+    filters: SalesFilters,
+    *,
+    user: Principal | None,
+    limit: int,
+    offset: int = 0,
+    after_id: int | None = None,
+    with_totals: bool = True,
+) -> SalesPage:
+    """At most ``limit`` records matching ``filters`` that ``user`` may see, in id order from
+    ``offset`` or after the record ``after_id`` (a cursor), with the totals over all of them.
+
+    Filter values naming nothing (an unknown or out-of-scope outlet, region or product, a
+    crossed period) are a 422 by field, unprefixed: a typo is not "no sales"."""
+    problems = check_sales_filters(session, filters, user)
+    if problems:
+        raise ValidationError("unknown filter value", fields=problems)
+    stmt = select_sales(filters, after_id=after_id)
+    visible = _visible(user)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    rows = session.execute(stmt.limit(limit + 1).offset(offset)).mappings().all()
+    totals = sales_summary(session, filters, user=user) if with_totals else None
+    return SalesPage([dict(r) for r in rows[:limit]], len(rows) > limit, totals)
+
+
 def get_sale(session: Session, sale_id: int) -> dict:
     row = (
         session.execute(
@@ -235,7 +329,7 @@ def create_sale(
     values = {
         "seller_id": resolve_outlet(session, seller_code, user=user, field="seller_code"),
         "buyer_id": resolve_outlet(session, buyer_code, user=user, field="buyer_code"),
-        "product_id": product_id_by_sku(session, product_sku, field="product_sku"),
+        "product_id": product_id(session, product_sku, field="product_sku"),
         "sale_date": sale_date,
         "quantity": quantity,
         "amount": amount,
@@ -315,3 +409,27 @@ def buyer_debt(session: Session, buyer_id: int) -> dict:
         "oldest_unpaid": min((r["oldest_unpaid"] for r in sellers), default=None),
         "by_seller": sellers,
     }
+
+
+def seller_summary(
+    session: Session, seller_id: int, *, date_from: dt.date | None, date_to: dt.date | None
+) -> dict:
+    """What an outlet sold in the period (``amount``, ``quantity``) and what its buyers still
+    owe it (``receivable``, all time)."""
+    s = SALES
+    period = [s.c.seller_id == seller_id]
+    if date_from is not None:
+        period.append(s.c.sale_date >= date_from)
+    if date_to is not None:
+        period.append(s.c.sale_date <= date_to)
+    amount, quantity = session.execute(
+        select(
+            func.coalesce(func.sum(s.c.amount), 0), func.coalesce(func.sum(s.c.quantity), 0)
+        ).where(*period)
+    ).one()
+    owed = session.scalar(
+        select(func.coalesce(func.sum(s.c.debt), 0)).where(
+            s.c.seller_id == seller_id, s.c.amount_paid < s.c.amount
+        )
+    )
+    return {"amount": amount, "quantity": quantity, "receivable": owed}

@@ -20,7 +20,7 @@ import secrets
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db import HotStatement
+from ..db.hotpath import HotStatement
 from ..models import User, UserSession
 from .principal import Principal
 

@@ -62,11 +62,21 @@ def _check_locale(locale: str | None) -> str | None:
     return locale
 
 
-def _user_id(session: Session, username: str) -> int:
-    user_id = session.scalar(select(User.id).where(User.username == username))
+def _user_id(session: Session, username: str, *, active: bool = False) -> int:
+    stmt = select(User.id).where(User.username == username)
+    if active:
+        stmt = stmt.where(User.active)
+    user_id = session.scalar(stmt)
     if user_id is None:
-        raise NotFound(f"no user named {username!r}", fields={"username": "not found"})
+        who = "active user" if active else "user"
+        raise NotFound(f"no {who} named {username!r}", fields={"username": "not found"})
     return user_id
+
+
+def active_user_id(session: Session, username: str) -> int:
+    """The id of the active user with this name; 404 on field ``username`` otherwise (an
+    inactive user is as unknown as a missing one: nothing may be made for them)."""
+    return _user_id(session, username, active=True)
 
 
 def create_user(

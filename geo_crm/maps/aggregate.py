@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.geometry.hexgrid import HexGrid
+
 EARTH_R = 6378137.0
 WORLD_M = 2 * math.pi * EARTH_R
 HEX_PX = 14.0  # hexagon circumradius on screen at the zoom a level is made for
@@ -38,23 +40,6 @@ def fit_zoom(bounds_xy: tuple[float, float, float, float], pixels: float = 900.0
     xmin, ymin, xmax, ymax = bounds_xy
     extent = max(xmax - xmin, ymax - ymin, 1.0)
     return int(max(0, min(MAX_ZOOM, math.floor(math.log2(WORLD_M * pixels / (256.0 * extent))))))
-
-
-def hex_bin(x: np.ndarray, y: np.ndarray, size: float, origin: tuple[float, float]):
-    """Axial (q, r) of the pointy-top hexagon of circumradius ``size`` holding each point."""
-    px = (x - origin[0]) / size
-    py = (y - origin[1]) / size
-    qf = math.sqrt(3) / 3 * px - py / 3
-    rf = 2.0 / 3.0 * py
-    # cube rounding
-    sf = -qf - rf
-    q, r, s = np.rint(qf), np.rint(rf), np.rint(sf)
-    dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s - sf)
-    fix_q = (dq > dr) & (dq > ds)
-    fix_r = ~fix_q & (dr > ds)
-    q = np.where(fix_q, -r - s, q)
-    r = np.where(fix_r, -q - s, r)
-    return q.astype(np.int64), r.astype(np.int64)
 
 
 @dataclass
@@ -84,7 +69,7 @@ def hex_levels(
     tier = np.asarray(tier, dtype=np.int64)
     for z in range(max(0, z0 - 1), MAX_ZOOM + 1):
         size = HEX_PX * metres_per_pixel(z)
-        q, r = hex_bin(x, y, size, origin)
+        q, r = HexGrid.from_circumradius(size).axial(x - origin[0], y - origin[1])
         if q.size == 0:
             levels.append(HexLevel(z, size, [], [], []))
             break

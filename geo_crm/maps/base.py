@@ -20,6 +20,7 @@ import folium
 import numpy as np
 import shapely
 
+from ..analysis.geometry.geodesy import display_tolerance
 from ..coords import wgs84_to_gcj02
 from ..i18n import Translator
 from . import assets as asset_files
@@ -48,7 +49,6 @@ TILES = {
 }
 FIT_NAME = "gc_fit_bounds"
 COORD_DIGITS = 5  # ~1 m: enough for display, and it keeps pages small
-DISPLAY_TOLERANCE_SHARE = 1 / 3000  # boundary simplification: this share of the region's extent
 
 
 @dataclass
@@ -172,11 +172,6 @@ def crosses_antimeridian(geom: shapely.Geometry) -> bool:
         return False
     # unwrapped, the shape must be narrower than it is wrapped
     return (west.max() + 360 - east.min()) < (xmax - xmin)
-
-
-def display_tolerance(geom: shapely.Geometry) -> float:
-    xmin, ymin, xmax, ymax = geom.bounds
-    return max(xmax - xmin, ymax - ymin) * DISPLAY_TOLERANCE_SHARE
 
 
 def simplify_for_display(geoms: list[shapely.Geometry], tolerance: float) -> list[shapely.Geometry]:

@@ -18,6 +18,7 @@ import folium
 import numpy as np
 import shapely
 
+from ..analysis.geometry.geodesy import EARTH_MEAN_R, haversine_m
 from .base import MapSettings, RegionMap, RegionShape, as_shapely, feature, fmt_km
 from .elements import SidePanel
 from .points import OutletCoords, OutletRows, add_outlets
@@ -26,7 +27,6 @@ from .style import GAP_SCHEME, quantile_classes
 
 MAX_CELL_FEATURES = 3000  # beyond this, cells of one class are merged into one shape
 WORST_LISTED = 15
-EARTH_MEAN_R = 6371008.8
 
 
 @dataclass
@@ -55,14 +55,6 @@ class Hole:
     bounds: tuple[float, float, float, float] = field(default=(0, 0, 0, 0))  # s, w, n, e (drawn)
 
 
-def _haversine(lon1, lat1, lon2, lat2):
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_MEAN_R * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def worst_holes(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -80,7 +72,7 @@ def worst_holes(
         if not remaining[i]:
             continue
         reach = max(float(distance[i]), min_separation_m)
-        near = _haversine(lon[i], lat[i], lon, lat) <= reach
+        near = haversine_m(lon[i], lat[i], lon, lat) <= reach
         holes.append(
             Hole(
                 len(holes) + 1,

@@ -8,13 +8,13 @@ one DOM marker per outlet: points are ``L.circleMarker`` on a single canvas.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..domain.outlet_layers import OutletCoords, OutletRows
+from ..domain.outlet_layers import plan_tiers as plan_tiers  # re-exported: its old home
 from ..models import TIERS
 from .aggregate import hex_levels, mercator
 from .base import RegionMap
@@ -23,50 +23,6 @@ from .safe import safe_href, safe_text
 from .style import COUNT_SCHEME, TIER_COLOURS, TIER_INDEX, TIER_RADIUS_PX, palette
 
 HEX_BREAKS = (1, 5, 20, 100, 500)
-
-
-@dataclass
-class OutletRows:
-    """Outlets drawn one by one, with what their popup shows (WGS-84 lon/lat)."""
-
-    lon: np.ndarray
-    lat: np.ndarray
-    tier: Sequence[str]
-    code: Sequence[str]
-    name: Sequence[str]
-    parent: Sequence[str | None]  # the parent's name (and code), as shown
-    region: Sequence[str | None]
-    last_geotag: Sequence[dt.date | dt.datetime | None]
-    sales: Sequence[object]  # amount in the period (Decimal/float) or None
-    debt: Sequence[object]
-
-    def __len__(self) -> int:
-        return len(self.code)
-
-
-@dataclass
-class OutletCoords:
-    """Outlets only counted per hexagon: coordinates and tier (names, or indexes into TIERS)."""
-
-    lon: np.ndarray
-    lat: np.ndarray
-    tier: Sequence[str] | np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.lon)
-
-
-def plan_tiers(counts: Mapping[str, int], limit: int) -> tuple[list[str], list[str]]:
-    """Which tiers are drawn as points and which are counted, top tier first."""
-    points, counted, total = [], [], 0
-    for tier in TIERS:
-        n = int(counts.get(tier, 0))
-        if not counted and total + n <= limit:
-            points.append(tier)
-            total += n
-        elif n:
-            counted.append(tier)
-    return points, counted
 
 
 def _tier_codes(tiers: Sequence[str] | np.ndarray) -> np.ndarray:

@@ -21,17 +21,17 @@ from types import ModuleType
 from flask import g
 from sqlalchemy.orm import Session
 
+from ..analysis.params import TARGET_CELLS as TARGET_CELLS
+from ..analysis.params import auto_cell_km as auto_cell_km
+from ..analysis.params import params_for_page as params
 from ..maps.coverage import Catchment, CoverageData
 from ..maps.density import DensityData
 from ..maps.gaps import GapData
-from ..models import TIERS
 from .filters import MapFilters
 
 LOGGER = logging.getLogger(__name__)
 
-TARGET_CELLS = 3000
 MAX_CATCHMENTS = 12  # distributor catchments drawn on a region's coverage map
-NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
 PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whole-network outline
 
 
@@ -42,34 +42,6 @@ def _service(name: str) -> ModuleType | None:
         if exc.name != f"geo_crm.analysis.{name}":
             raise
         return None
-
-
-def auto_cell_km(area_m2: float) -> float:
-    """A round cell size giving about TARGET_CELLS hexagons over the region."""
-    if not area_m2 or area_m2 <= 0:
-        return 5.0
-    ideal = math.sqrt(area_m2 / (math.sqrt(3) / 2 * TARGET_CELLS)) / 1000.0
-    return min(NICE_CELL_KM, key=lambda c: abs(math.log(c / ideal)))
-
-
-def params(f: MapFilters, *, area_m2: float | None = None, tiers: tuple[str, ...] | None = None):
-    from ..analysis.params import AnalysisParams
-    from ..settings import DEFAULT_SERVICE_RADIUS_M
-
-    chosen = tiers or tuple(f.tiers) or TIERS
-    radius = dict(DEFAULT_SERVICE_RADIUS_M)
-    if f.radius_km:
-        radius.update({t: f.radius_km * 1000.0 for t in chosen})
-    cell = f.cell_km or auto_cell_km(area_m2 or 0.0)
-    return AnalysisParams(
-        tiers=chosen,
-        distributor=f.distributor,
-        product=f.product,
-        date_from=f.date_from,
-        date_to=f.date_to,
-        radius_m=radius,
-        cell_km=cell,
-    )
 
 
 def _cached(key, compute):
@@ -155,11 +127,9 @@ def _density(svc, session: Session, region_code: str, f: MapFilters, area_m2) ->
     cells = result.cells
     unit = None
     if quantity and f.product:
-        from sqlalchemy import select
+        from ..domain.sales import product_unit
 
-        from ..models import Product
-
-        unit = session.scalar(select(Product.unit).where(Product.sku == f.product))
+        unit = product_unit(session, f.product)
     return DensityData(
         cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in cells],
         value=[value(c.totals) for c in cells],
@@ -251,6 +221,3 @@ def plan_achievement(
             )
         )
     return out
-
-
-_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

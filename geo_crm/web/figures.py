@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from ..domain.outlets import region_tier_counts
-from ..domain.sales import SalesFilters, sales_totals
+from ..domain.sales import SalesFilters, sales_summary
 from ..models import TIERS
 from . import analysis
 from .filters import MapFilters
@@ -42,16 +42,13 @@ def key_figures(session: Session, info: RegionInfo, f: MapFilters) -> KeyFigures
     for counts in k.by_child.values():
         for tier, n in counts.items():
             k.outlets[tier] += n
-    count, amount, _paid, debt = session.execute(
-        sales_totals(
-            SalesFilters(
-                date_from=f.date_from, date_to=f.date_to, product=f.product, region=info.code
-            )
-        )
-    ).one()
-    k.sales_records, k.sales_amount, k.sales_debt = count, amount, debt
+    totals = sales_summary(
+        session,
+        SalesFilters(date_from=f.date_from, date_to=f.date_to, product=f.product, region=info.code),
+    )
+    k.sales_records, k.sales_amount, k.sales_debt = totals.records, totals.amount, totals.debt
     if info.area_m2:
-        k.sales_per_km2 = float(amount) / (info.area_m2 / 1e6)
+        k.sales_per_km2 = float(totals.amount) / (info.area_m2 / 1e6)
     cov = analysis.coverage(session, info.code, f)
     if cov is None:
         k.missing.append("coverage")
@@ -67,6 +64,3 @@ def key_figures(session: Session, info: RegionInfo, f: MapFilters) -> KeyFigures
         k.cell_km = gaps.cell_km
     k.distribution_rate = analysis.distribution_rate(session, info.code, f)
     return k
-
-
-_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
+from ..analysis.params import MEASURES as MEASURES
+from ..analysis.params import MapFilters as MapFilters
 from ..errors import ValidationError
 from ..i18n import Translator
 from ..models import TIERS
@@ -17,35 +17,6 @@ from ..models import TIERS
 MAX_RADIUS_KM = 500.0
 MIN_CELL_KM = 0.2
 MAX_CELL_KM = 200.0
-MEASURES = ("amount", "quantity")
-
-
-@dataclass
-class MapFilters:
-    tiers: list[str] = field(default_factory=list)  # empty: every tier
-    distributor: str | None = None  # outlet code
-    product: str | None = None  # SKU
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    radius_km: float | None = None  # None: each tier's default service radius
-    cell_km: float | None = None  # None: chosen from the region's size
-    measure: str = "amount"
-
-    def query(self, **extra) -> str:
-        """The filters as a query string (for the map iframe and the figures fragment)."""
-        args: list[tuple[str, str]] = [("tier", t) for t in self.tiers]
-        for key in ("distributor", "product", "radius_km", "cell_km"):
-            value = getattr(self, key)
-            if value is not None:
-                args.append((key, f"{value:g}" if isinstance(value, float) else str(value)))
-        if self.date_from:
-            args.append(("from", self.date_from.isoformat()))
-        if self.date_to:
-            args.append(("to", self.date_to.isoformat()))
-        if self.measure != "amount":
-            args.append(("measure", self.measure))
-        args += [(k, str(v)) for k, v in extra.items() if v is not None]
-        return urlencode(args)
 
 
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:

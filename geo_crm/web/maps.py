@@ -7,12 +7,13 @@ import logging
 import time
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from ..analysis import coverage as coverage_service
 from ..analysis.frame import OutletPoints
 from ..auth.policy import object_id
 from ..db import get_session
+from ..domain import network
+from ..domain.geotagging import location_track
 from ..domain.outlets import OutletFilters
 from ..errors import NotFound, ValidationError
 from ..maps import base as map_base
@@ -22,7 +23,6 @@ from ..maps.density import DensityData, density_map
 from ..maps.gaps import GapData, gap_map
 from ..maps.history import HistoryPoint, history_map
 from ..maps.network import network_map
-from ..models import Outlet
 from . import analysis, mapdata
 from .context import acting_user, map_settings, outlet_scope_clause, with_nonce
 from .filters import MapFilters, parse_filters
@@ -52,19 +52,17 @@ def product_id(session, f: MapFilters) -> int | None:
 def check_distributor(session, code: str | None, *, field: str = "query.distributor") -> int | None:
     if not code:
         return None
-    stmt = select(Outlet.id, Outlet.tier).where(Outlet.code == code)
-    scope = outlet_scope_clause()  # one outside the caller's scope is as unknown as a missing one
-    row = session.execute(stmt if scope is None else stmt.where(scope)).first()
     t = current_translator()
-    if row is None:
-        raise ValidationError(
-            t("Unknown distributor {code}", code=code), fields={field: "not found"}
-        )
-    if row.tier != "distributor":
+    try:  # one outside the caller's scope is as unknown as a missing one
+        return network.distributor(session, code, user=acting_user(), field=field).id
+    except network.NotADistributor:
         raise ValidationError(
             t("{code} is not a distributor", code=code), fields={field: "not a distributor"}
-        )
-    return row.id
+        ) from None
+    except network.UnknownDistributor:
+        raise ValidationError(
+            t("Unknown distributor {code}", code=code), fields={field: "not found"}
+        ) from None
 
 
 def build(kind: str, region_code: str, f: MapFilters):
@@ -125,7 +123,7 @@ def _coverage(session, region_code: str, region_shape, subs, settings, f: MapFil
     data, outlets = coverage_data(session, region_code, f, display_m, keep_outlets=whole_region)
     layer = _outlet_layer(session, region_code, f, settings, pid, scope, outlets)
     data.catchments = analysis.catchments(
-        session, mapdata.distributors_in(session, region_code, scope), f
+        session, mapdata.distributors_in(session, region_code, user=acting_user()), f
     )
     return coverage_map(
         region_shape, subs, settings, coverage=data, rows=layer.rows, coords=layer.coords
@@ -177,7 +175,7 @@ def _network(session, info, subs, settings, f: MapFilters, pid, scope):
         scope=scope,
     )
     parent_index = mapdata.ids_to_index(ids, parent_ids)
-    name = session.scalar(select(Outlet.name).where(Outlet.code == f.distributor)) or f.distributor
+    name = network.distributor(session, f.distributor, user=acting_user()).name
     catchment = analysis.catchment(session, f.distributor)
     return network_map(
         info.shape,
@@ -210,6 +208,7 @@ def outlet_history(code: str):
     session = get_session()
     t = current_translator()
     outlet_id = object_id()
+    tier, track = location_track(session, outlet_id)
     points = [
         HistoryPoint(
             p["lon"],
@@ -219,9 +218,8 @@ def outlet_history(code: str):
             p["accuracy_m"],
             p["state"],
         )
-        for p in mapdata.history_points(session, outlet_id)
+        for p in track
     ]
-    tier = session.scalar(select(Outlet.tier).where(Outlet.id == outlet_id))
     m = history_map(points, map_settings(t), tier=tier, title=f"{code} · {t('Location history')}")
     if m is None:
         return Response(
@@ -229,6 +227,3 @@ def outlet_history(code: str):
             mimetype="text/html",
         )
     return html_response(m)
-
-
-_FACE_SQL_BUDGET = 4  # issue 12: SQL lines left in this face; goes to 0

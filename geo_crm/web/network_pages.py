@@ -4,35 +4,21 @@ an outlet's details with its location history on a small map."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import select
 
 from ..auth.policy import object_id
 from ..db import get_session
 from ..domain import network as network_svc
 from ..domain.outlets import get_outlet
+from ..domain.regions import map_region_for, region_ref
 from ..domain.sales import buyer_debt
 from ..errors import NotFound
-from ..models import TIERS, Region
+from ..models import TIERS
 from . import analysis, mapdata
 from .context import acting_user
 from .filters import parse_filters
 from .locale import current_translator
 
 bp = Blueprint("network_pages", __name__)
-
-
-def _map_region(session, region_id: int | None) -> str | None:
-    """Where a network map opens: the outlet's city (a district's parent), else its region."""
-    if region_id is None:
-        return session.scalar(
-            select(Region.code).where(Region.parent_id.is_(None)).order_by(Region.code).limit(1)
-        )
-    row = session.execute(
-        select(Region.code, Region.level, Region.parent_id).where(Region.id == region_id)
-    ).one()
-    if row.level == "district" and row.parent_id is not None:
-        return session.scalar(select(Region.code).where(Region.id == row.parent_id))
-    return row.code
 
 
 @bp.get("/distributors/<code>")
@@ -51,12 +37,9 @@ def distributor_page(code: str):
     breadth = depth.breadth if depth is not None and depth.units else None
     plans = analysis.plan_achievement(session, outlet["code"], f)
     sales = mapdata.sales_by_seller(session, outlet_id, f.date_from, f.date_to)
-    region_code = _map_region(session, outlet["region_id"])
-    region_name = (
-        session.scalar(select(Region.name).where(Region.code == region_code))
-        if region_code
-        else None
-    )
+    opens = map_region_for(session, outlet["region_id"])  # where the network map opens
+    region_code = opens.code if opens is not None else None
+    region_name = opens.name if opens is not None else None
     return render_template(
         "distributor.html",
         outlet=outlet,
@@ -84,11 +67,7 @@ def outlet_page(code: str):
     user = acting_user()
     outlet = get_outlet(session, outlet_id)
     chain = network_svc.upstream(session, outlet_id, user)[1:]
-    region = None
-    if outlet["region_id"] is not None:
-        region = session.execute(
-            select(Region.code, Region.name, Region.name_en).where(Region.id == outlet["region_id"])
-        ).one()
+    region = region_ref(session, outlet["region_id"]) if outlet["region_id"] is not None else None
     history = mapdata.history_points(session, outlet_id)
     return render_template(
         "outlet.html",
@@ -102,6 +81,3 @@ def outlet_page(code: str):
         f=f,
         tiers=TIERS,
     )
-
-
-_FACE_SQL_BUDGET = 7  # issue 12: SQL lines left in this face; goes to 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from ..db import get_session
-from ..domain.sales import select_products
+from ..domain.sales import list_products
 from ..models import TIERS
 from . import mapdata
-from .context import outlet_scope_clause
+from .context import acting_user
 from .figures import key_figures
 from .filters import MEASURES, parse_filters
 from .locale import current_translator
@@ -44,8 +44,8 @@ def region_page(code: str):
         kind = "coverage"
     figures = key_figures(session, info, f)
     children = mapdata.subregions(session, info.id, t, boundary=False)
-    products = session.execute(select_products(active=True)).mappings().all()
-    distributors = mapdata.distributors_in(session, code, outlet_scope_clause())
+    products = list_products(session, active=True)
+    distributors = mapdata.distributors_in(session, code, user=acting_user())
     return render_template(
         "region.html",
         region=info,
@@ -73,6 +73,3 @@ def region_figures(code: str):
     return render_template(
         "_region_figures.html", region=info, figures=figures, f=f, children=children
     )
-
-
-_FACE_SQL_BUDGET = 1  # issue 12: SQL lines left in this face; goes to 0

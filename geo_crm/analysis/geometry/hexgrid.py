@@ -76,8 +76,13 @@ class HexGrid:
         cols = np.repeat(c0, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
         return rows, cols
 
-    def cell_of(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """(row, col) of the cell containing each point (cube rounding of axial coordinates)."""
+    @classmethod
+    def from_circumradius(cls, size: float) -> HexGrid:
+        """The grid whose hexagons have circumradius (= edge) ``size``: ``width_m`` = size·√3."""
+        return cls(size * SQRT3)
+
+    def axial(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Axial (q, r) of the hexagon holding each point (cube rounding, ties half to even)."""
         a = self.edge_m
         q = (SQRT3 / 3.0 * np.asarray(x) - np.asarray(y) / 3.0) / a
         r = (2.0 / 3.0 * np.asarray(y)) / a
@@ -88,9 +93,12 @@ class HexGrid:
         fix_r = ~fix_q & (dr > ds)
         rq = np.where(fix_q, -rr - rs, rq)
         rr = np.where(fix_r, -rq - rs, rr)
-        row = rr.astype(np.int64)
-        col = rq.astype(np.int64) + (row - (row & 1)) // 2
-        return row, col
+        return rq.astype(np.int64), rr.astype(np.int64)
+
+    def cell_of(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """(row, col) of the cell containing each point: its axial coordinates as offset ones."""
+        q, row = self.axial(x, y)
+        return row, q + (row - (row & 1)) // 2
 
     def outlines(self, row, col) -> np.ndarray:
         """(n, 7, 2) closed hexagon rings around the cells' centres."""
@@ -98,9 +106,3 @@ class HexGrid:
         angles = np.radians(30.0 + 60.0 * np.arange(7))
         ring = np.column_stack([np.cos(angles), np.sin(angles)]) * self.edge_m
         return np.stack([cx[:, None] + ring[None, :, 0], cy[:, None] + ring[None, :, 1]], axis=-1)
-
-
-def cell_id(row, col) -> list[str]:
-    return [
-        f"{r}:{c}" for r, c in zip(np.asarray(row).tolist(), np.asarray(col).tolist(), strict=True)
-    ]

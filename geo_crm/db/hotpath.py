@@ -1,0 +1,329 @@
+"""The fast paths of the database layer, in one place (see docs/analyses.md and bench/README.md).
+
+- :class:`HotStatement`: a statement of a hot request path compiled once and run straight on
+  the session's psycopg connection (prepared, values bound, read-only ones in autocommit);
+- :func:`end_read_transaction`: read requests end with COMMIT, so prepared plans survive;
+- :func:`fetch_records` / :class:`Records`: many rows as one binary string — every row packed
+  server-side into a fixed-width record of its values' binary send forms, the records joined by
+  ``string_agg`` and read by numpy as a structured array, with no per-row work in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Float,
+    FromClause,
+    Integer,
+    LargeBinary,
+    Select,
+    SmallInteger,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+LOGGER = logging.getLogger(__name__)
+
+
+def end_read_transaction(session: Session) -> None:
+    """End a finished request's open transaction with COMMIT when it wrote nothing.
+
+    A transaction without a transaction id wrote nothing, so COMMIT and ROLLBACK have the same
+    effect — but psycopg forgets every prepared statement when it sees a ROLLBACK (and sends
+    ``DEALLOCATE ALL``), so a pool whose read requests end with a rollback never keeps a plan
+    and plans its statements on every request (see bench/README.md, the ``near`` list).
+    Anything that did write is left to the rollback of ``session.close()``. Only for a session
+    that owns its connection's transaction (tests bind sessions to an outer one), in a healthy
+    state.
+    """
+    if not isinstance(session.bind, Engine) or not session.in_transaction():
+        return
+    transaction = session.get_transaction()
+    if transaction is None or transaction.nested:
+        return
+    dbapi = session.connection().connection.driver_connection
+    pgconn = getattr(dbapi, "pgconn", None)
+    if pgconn is None or pgconn.transaction_status != 2:  # INTRANS: open, no error
+        return
+    from psycopg import Error
+
+    try:
+        if _WROTE_NOTHING.run(session, {}).fetchone()[0]:
+            dbapi.commit()  # SQLAlchemy's own rollback on close then finds nothing to do
+    except (DBAPIError, Error):  # a broken connection: close() rolls back and discards it
+        LOGGER.warning("could not end a request's read transaction", exc_info=True)
+
+
+class HotStatement:
+    """A fixed statement of a hot request path, run straight on the session's psycopg connection.
+
+    The SQL is compiled once; each call binds values, and psycopg prepares the statement on the
+    connection at its first use. SQLAlchemy's execution and result layers are skipped: on the
+    hot paths they cost more than PostgreSQL takes to run the statement (bench/README.md).
+    Errors are re-raised as SQLAlchemy's ``DBAPIError`` family, so the app's handlers translate
+    them as usual. Rows come from ``row_factory`` (a psycopg row factory such as ``dict_row``;
+    plain tuples by default).
+
+    ``read_only=True`` (a SELECT that writes nothing): when no transaction is open yet, the
+    statement runs on its own, in autocommit, instead of opening the request's transaction —
+    under READ COMMITTED every statement takes a fresh snapshot anyway, so nothing changes but
+    the round trips: a request that only reads (token lookup, ``near`` page) then needs no
+    BEGIN, no COMMIT and no check at its end. The first other statement opens the transaction
+    as usual.
+    """
+
+    def __init__(
+        self, statement, *, row_factory=None, read_only: bool = False, binary: bool = False
+    ):
+        if isinstance(statement, str):
+            self.sql, self.defaults = statement, {}
+        else:
+            from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+            compiled = statement.compile(dialect=dialect())
+            self.sql = str(compiled)
+            self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self.row_factory = row_factory
+        self.read_only = read_only
+        self.binary = binary  # results in binary: no text to parse
+
+    def run(self, session: Session, params: Mapping):
+        """Execute with ``params`` on the session's connection (in its transaction); the cursor
+        (or, for a read-only statement run before the session has a connection, its rows)."""
+        return self._execute(session, params, alone=self.read_only)[0]
+
+    def run_committed(self, session: Session, params: Mapping):
+        """For a statement that writes all or nothing: run it on its own, in autocommit, unless
+        the session has a transaction open — committed when this returns, without the BEGIN
+        and COMMIT round trips. Returns (cursor or rows, whether it committed itself)."""
+        return self._execute(session, params, alone=True)
+
+    def _execute(self, session: Session, params: Mapping, *, alone: bool):
+        from psycopg import Error
+
+        if alone and session.get_transaction() is None:
+            bind = session.get_bind()
+            if isinstance(bind, Engine):
+                rows = self._run_alone(bind, params)
+                if rows is not None:
+                    return rows, True
+        connection = session.connection()
+        dbapi = connection.connection.driver_connection
+        cursor = self._cursor(dbapi)
+        values = {**self.defaults, **params} if self.defaults else params
+        alone = alone and not dbapi.autocommit and _idle_read_committed(dbapi)
+        try:
+            if alone:
+                dbapi.autocommit = True
+                try:
+                    cursor.execute(self.sql, values, prepare=True)
+                finally:
+                    dbapi.autocommit = False
+            else:
+                cursor.execute(self.sql, values, prepare=True)
+        except Error as exc:
+            if dbapi.closed or dbapi.pgconn.status != 0:
+                connection.invalidate(exc)  # never hand a broken connection back to the pool
+            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
+        return cursor, alone
+
+    def _cursor(self, dbapi):
+        if self.row_factory is None:
+            return dbapi.cursor(binary=self.binary)
+        return dbapi.cursor(row_factory=self.row_factory, binary=self.binary)
+
+    def _run_alone(self, engine: Engine, params: Mapping) -> _Rows | None:
+        """Run on a connection borrowed from the pool for this statement alone, in autocommit,
+        and hand it straight back: a request whose session has not touched the database yet
+        (a token lookup, a ``near`` page, a geotag) then builds no Session transaction and
+        SQLAlchemy connection around its one statement. None: the connection is
+        not READ COMMITTED, so let the session's transaction run it."""
+        from psycopg import Error
+
+        fairy = engine.raw_connection()
+        dbapi = fairy.driver_connection
+        values = {**self.defaults, **params} if self.defaults else params
+        try:
+            if not _idle_read_committed(dbapi):
+                return None
+            cursor = self._cursor(dbapi)
+            dbapi.autocommit = True
+            try:
+                cursor.execute(self.sql, values, prepare=True)
+                return _Rows(cursor.fetchall())
+            finally:
+                dbapi.autocommit = False
+        except Error as exc:
+            if dbapi.closed or dbapi.pgconn.status != 0:
+                fairy.invalidate(exc)  # never hand a broken connection back to the pool
+            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
+        finally:
+            fairy.close()  # back to the pool (already idle: nothing to roll back)
+
+
+def _idle_read_committed(dbapi) -> bool:
+    """No transaction open on the psycopg connection, and new ones would be READ COMMITTED
+    (where a statement alone sees what it would see inside one)."""
+    from psycopg import IsolationLevel
+
+    return dbapi.pgconn.transaction_status == 0 and dbapi.isolation_level in (
+        None,
+        IsolationLevel.READ_COMMITTED,
+    )
+
+
+class _Rows:
+    """Rows already fetched, read like the cursor they came from."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list):
+        self._rows = rows
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list:
+        rows, self._rows = self._rows, []
+        return rows
+
+
+_WROTE_NOTHING = HotStatement("SELECT txid_current_if_assigned() IS NULL")
+
+
+# -- packed rows ---------------------------------------------------------------------------
+
+# kind -> (send function, SQL type the value is cast to, numpy type of its bytes)
+_SEND = {
+    "i2": ("int2send", SmallInteger, ">i2"),
+    "i4": ("int4send", Integer, ">i4"),
+    "i8": ("int8send", BigInteger, ">i8"),
+    "f8": ("float8send", Float(precision=53), ">f8"),
+}
+# a geometry's EWKB as PostgreSQL writes it (host byte order: checked on every fetch)
+_EWKB_POINT = (("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8"))
+_EWKB_POINT_2D_SRID = 0x20000001
+_EMPTY_POINT = literal_column("'SRID=4326;POINT(NaN NaN)'::geometry")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value of a packed record: ``name`` in the result, SQL ``expr``, and its ``kind``.
+
+    Kinds: ``i2``, ``i4``, ``i8`` (integers), ``f8`` (float), ``ewkb_point`` (a 2-D point with
+    SRID, read as ``{name}_x`` and ``{name}_y``; NULL reads as NaN). A NULL value of the other
+    kinds would make the whole record NULL, which ``string_agg`` drops without a word: give
+    ``null`` (the value that stands for NULL) for any expression that can be NULL.
+    """
+
+    name: str
+    expr: ColumnElement
+    kind: str
+    null: object = None
+
+    def packed(self) -> ColumnElement:
+        expr = self.expr if self.null is None else func.coalesce(self.expr, self.null)
+        if self.kind == "ewkb_point":
+            if self.null is None:
+                expr = func.coalesce(self.expr, _EMPTY_POINT)
+            return cast(expr, LargeBinary)
+        if self.kind not in _SEND:
+            raise ValueError(f"unknown field kind {self.kind!r}: one of i2 i4 i8 f8 ewkb_point")
+        send, sql_type, _ = _SEND[self.kind]
+        return getattr(func, send)(cast(expr, sql_type))
+
+    def dtype(self) -> list[tuple[str, str]]:
+        if self.kind == "ewkb_point":
+            return [(f"{self.name}_{part}", code) for part, code in _EWKB_POINT]
+        return [(self.name, _SEND[self.kind][2])]
+
+
+class Records:
+    """A packed-record query, compiled once: build it once per statement shape (module level or
+    ``functools.lru_cache``) and :meth:`fetch` with values only.
+
+    ``fields`` are read from ``from_`` (a table, join or subquery; None: what the fields name)
+    where every condition of ``where`` holds. CTEs the conditions use (e.g. ``id IN (SELECT id
+    FROM network)``) go to the top of the statement. The result is one structured numpy array
+    with a field per :class:`Field` (big-endian integers and floats, as sent): no Python object
+    per row, which costs more than the query itself once rows number in the hundreds of
+    thousands; one aggregate per row, not per column, and binary, not hex text.
+    """
+
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        *,
+        from_: FromClause | None = None,
+        where: Sequence[ColumnElement] = (),
+    ):
+        from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+        if not fields:
+            raise ValueError("a record needs at least one field")
+        self.fields = tuple(fields)
+        record = self.fields[0].packed()
+        for f in self.fields[1:]:
+            record = record.op("||", return_type=LargeBinary)(f.packed())
+        rows = select(record.label("r"))
+        if from_ is not None:
+            rows = rows.select_from(from_)
+        rows = rows.where(*where).subquery("packed")
+        self.statement: Select = select(func.string_agg(rows.c.r, literal(b"", LargeBinary)))
+        # IN lists are written out: give a compiled-once shape ``= ANY(:array)`` instead
+        compiled = self.statement.compile(
+            dialect=dialect(), compile_kwargs={"render_postcompile": True}
+        )
+        self.sql = str(compiled)
+        self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self.dtype = np.dtype([part for f in self.fields for part in f.dtype()])
+        self._points = [f.name for f in self.fields if f.kind == "ewkb_point"]
+
+    def fetch(self, session: Session, params: Mapping | None = None) -> np.ndarray:
+        """The records on the session's connection (in its transaction), values ``params``."""
+        from psycopg import Error
+
+        values = {**self.defaults, **params} if params else self.defaults
+        connection = session.connection()
+        dbapi = connection.connection.driver_connection
+        try:
+            with dbapi.cursor(binary=True) as cur:
+                cur.execute(self.sql, values)
+                (blob,) = cur.fetchone()
+        except Error as exc:
+            if dbapi.closed or dbapi.pgconn.status != 0:
+                connection.invalidate(exc)  # never hand a broken connection back to the pool
+            raise DBAPIError.instance(self.sql, values, exc, Error) from exc
+        data = np.frombuffer(blob if blob is not None else b"", dtype=self.dtype)
+        for name in self._points:
+            if len(data) and (
+                (data[f"{name}_order"] != 1).any()
+                or (data[f"{name}_type"] != _EWKB_POINT_2D_SRID).any()
+            ):
+                raise RuntimeError(f"{name}: expected little-endian 2-D EWKB points with SRID")
+        return data
+
+
+def fetch_records(
+    session: Session,
+    fields: Sequence[Field],
+    *,
+    from_: FromClause | None = None,
+    where: Sequence[ColumnElement] = (),
+    params: Mapping | None = None,
+) -> np.ndarray:
+    """:class:`Records` built and fetched in one call (a statement whose values are baked in,
+    e.g. ``select_outlets(filters)``); build a :class:`Records` once for a fixed shape."""
+    return Records(fields, from_=from_, where=where).fetch(session, params)
