@@ -21,17 +21,16 @@ from pathlib import Path
 
 import shapely
 
-# this checkout's geo_crm, and place_names / build_districts beside this script
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+# echarts_decode, place_names and build_districts live beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from place_names import romanize  # noqa: E402
-
-from geo_crm.echarts_decode import (  # noqa: E402
+from echarts_decode import (  # noqa: E402
     DEFAULT_SCALE,
     close_ring,
     decode_geometry,
     split_islands,
 )
+from place_names import romanize  # noqa: E402
 
 PROVINCES_EN = {
     "110000": ("北京", "Beijing"), "120000": ("天津", "Tianjin"), "130000": ("河北", "Hebei"),

