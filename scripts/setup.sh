@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what geo_crm needs on a Debian machine (idempotent): PostgreSQL + PostGIS, Chromium for
 # the browser tests, CJK fonts for readable screenshots, and a virtualenv in .venv with the
-# package and its test extra. Nothing is downloaded at run time after this.
+# package and its test and serve extras at the versions of requirements.lock. Nothing is
+# downloaded at run time after this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,5 +46,9 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test,serve]'
+# the exact versions (and the hashes of their files) the suite was run with: requirements.lock,
+# the runtime dependencies and the test and serve extras (regenerate with scripts/lock.sh)
+.venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements.lock
+# geo_crm itself, editable (pip refuses an unhashed editable in the hash-checked command above)
+.venv/bin/python -m pip install -q --no-deps -e .
 echo "setup: ready (.venv)" >&2

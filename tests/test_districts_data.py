@@ -1,14 +1,13 @@
 """The shipped district (区县) boundaries: data/regions/cn-districts-<province>.geojson.
 
-File-level checks read all 34 files once per worker (~5 s); the database tests load only
-Zhejiang's districts. Loading every shipped file takes about a minute, so that test runs only
-with GEO_CRM_FULL_REGION_LOAD=1 (see data/regions/README.md).
+File-level checks read all 34 files once per worker; one database test loads only Zhejiang's
+districts, the other (marked slow: it takes about a minute) loads every shipped file, as
+``geo-crm regions load`` does (see data/regions/README.md).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import defaultdict
@@ -189,10 +188,7 @@ def test_a_point_in_west_lake_is_assigned_to_xihu_district(session, sql, zhejian
     assert parts == 89
 
 
-@pytest.mark.skipif(
-    not os.environ.get("GEO_CRM_FULL_REGION_LOAD"),
-    reason="loads every shipped file (~1 min): set GEO_CRM_FULL_REGION_LOAD=1",
-)
+@pytest.mark.slow
 def test_load_every_shipped_file(session, sql, record_property):
     started = time.perf_counter()
     report = load_region_files(session, default_region_files())

