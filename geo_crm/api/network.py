@@ -10,6 +10,7 @@ from pydantic import Field
 from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..domain import network as svc
+from ..domain import outlets
 from .framework import Body, Out, Query, operation
 from .schemas import (
     Code,
@@ -156,7 +157,7 @@ def move_outlet(code: str, body: ParentMove):
     session = get_session()
     with field_names(session, renames={"parent": "parent_code", "tier": "parent_code"}):
         version = client_version(body.version, required=True)
-        row = svc.move_outlet(
+        row = outlets.move_outlet(
             session,
             object_id(),
             parent_code=body.parent_code,

@@ -1,4 +1,4 @@
-"""The buying network: a distributor's downstream tree, any outlet's upstream chain, moves.
+"""The buying network: a distributor's downstream tree, any outlet's upstream chain.
 
 Both walks are recursive CTEs over ``outlets.parent_id`` (indexed). The tier rule makes every
 chain strictly descend in tier, so a chain is at most four outlets long; the depth guard only
@@ -312,26 +312,3 @@ def distributors_in(
     if not _sees_all(user):
         stmt = stmt.where(outlet_scope(user, t))
     return [tuple(r) for r in session.execute(stmt)]
-
-
-def move_outlet(
-    session: Session,
-    outlet_id: int,
-    *,
-    parent_code: str | None,
-    version: int | None,
-    user: Principal | None = None,
-) -> dict:
-    """Make the outlet buy from ``parent_code`` (None: nobody); triggers check tiers and cycles.
-    The new parent must be an outlet ``user`` may see."""
-    from .outlets import update_outlet  # outlets builds on this module's CTEs
-
-    return update_outlet(
-        session,
-        outlet_id,
-        version=version,
-        changes={},
-        parent_code=parent_code,
-        parent_given=True,
-        user=user,
-    )

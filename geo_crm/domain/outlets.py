@@ -158,9 +158,17 @@ def _p(name: str, type_) -> BindParameter:
 # costs more than PostgreSQL takes to run it.
 
 
-def _like_pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
+    """An ``ILIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere, its ``%``, ``_`` and
+    backslashes taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def contains_text(text: str, *columns: ColumnElement) -> ColumnElement[bool]:
+    """Any of ``columns`` contains ``text``, case-insensitively (a literal match)."""
+    pattern = like_pattern(text)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,7 @@ def _values(f: OutletFilters, after: After | None, knn_limit: int | None) -> dic
         corners = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
         values.update(zip(corners, map(float, f.bbox), strict=True))
     if f.q:
-        values["q"] = _like_pattern(f.q)
+        values["q"] = like_pattern(f.q)
     if f.near is not None:
         lon, lat = float(f.near[0]), float(f.near[1])
         values.update(near_lon=lon, near_lat=lat)
@@ -712,6 +720,28 @@ def update_outlet(
             _record_geotag(session, outlet_id, current.location, location, point, user_id)
         require_in_scope(session, outlet_id, user, moved=location is not None)
     return get_outlet(session, outlet_id)
+
+
+def move_outlet(
+    session: Session,
+    outlet_id: int,
+    *,
+    parent_code: str | None,
+    version: int | None,
+    user: Principal | None = None,
+) -> dict:
+    """Make the outlet buy from ``parent_code`` (None: nobody): :func:`update_outlet` with only
+    the parent; the triggers check tiers and loops. The new parent must be an outlet ``user``
+    may see."""
+    return update_outlet(
+        session,
+        outlet_id,
+        version=version,
+        changes={},
+        parent_code=parent_code,
+        parent_given=True,
+        user=user,
+    )
 
 
 def deactivate_outlet(

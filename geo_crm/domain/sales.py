@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
 from .access import outlet_scope
-from .outlets import region_known, resolve_outlet
+from .outlets import contains_text, region_known, resolve_outlet
 from .principal import Principal
 from .regions import region_subtree
 
@@ -65,10 +65,7 @@ def select_products(*, q: str | None = None, active: bool | None = None) -> Sele
     p = PRODUCTS
     stmt = select(*product_columns()).order_by(p.c.id)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(p.c.sku.ilike(pattern, escape="\\"), p.c.name.ilike(pattern, escape="\\"))
-        )
+        stmt = stmt.where(contains_text(q, p.c.sku, p.c.name))
     if active is not None:
         stmt = stmt.where(p.c.active.is_(active))
     return stmt
