@@ -139,6 +139,35 @@ def test_region_tier_summary(session, world):
         region_counts.region_tier_summary(session, "NOPE", ["active"])
 
 
+def test_region_outlet_counts_roll_up_and_scope(session, world):
+    def totals(user):
+        return {r.code: r.total for r in region_counts.region_outlet_counts(session, user=user)}
+
+    assert totals(None) == totals(SYSTEM) == {"C1": 3, "C2": 1, "P1": 4, "P2": 1}  # A2: untagged
+    assert totals(who(world, "m1", "manager")) == {"C1": 3}  # C1 only, every outlet in it
+    assert totals(who(world, "r1", "rep")) == {"C1": 1, "C2": 1, "P1": 2}  # A1, N1 and above
+    rows = region_counts.region_outlet_counts(session)
+    assert [r.code for r in rows] == ["C1", "C2", "P1", "P2"]  # by code
+    assert rows[2].by_tier == {**dict.fromkeys(TIERS, 0), "distributor": 1, "retail": 3}
+    assert region_counts.untagged_count(session) == 1
+    assert region_counts.untagged_count(session, user=who(world, "r1", "rep")) == 1
+    assert region_counts.untagged_count(session, user=who(world, "m1", "manager")) == 0
+
+
+def test_region_tier_counts_split_by_child(session, world, sql):
+    add_region(session.connection(), "D11", "district", (120, 30, 120.25, 30.5), parent="C1")
+    assert sql("SELECT count(*) FROM outlets o JOIN regions r ON r.id = o.region_id"
+               " WHERE r.code = 'D11'").scalar_one() == 2  # fmt: skip
+    counts = region_counts.region_tier_counts(session, region_id(sql, "P1"), ["active"])
+    c1, c2 = counts[region_id(sql, "C1")], counts[region_id(sql, "C2")]
+    assert (c1["distributor"], c1["retail"], c2["retail"]) == (1, 2, 1)  # D1 and A1 in D11
+    assert None not in counts  # no outlet's smallest region is P1 itself
+    own = region_counts.region_tier_counts(session, region_id(sql, "P2"), ["active"])
+    assert own == {None: {**dict.fromkeys(TIERS, 0), "retail": 1}}  # B2
+    assert region_counts.region_tier_counts(session, region_id(sql, "P2"), ["closed"]) == {}
+    assert "WITH RECURSIVE subtree" in str(region_counts._TIER_COUNTS)  # on subtree_by_child
+
+
 # -- distributors --------------------------------------------------------------------------
 
 

@@ -37,7 +37,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     true,
     tuple_,
 )
@@ -53,7 +52,7 @@ from ..analysis.geometry.geodesy import (
 )
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import TIERS, GeotagEvent, Outlet, Region, User
+from ..models import GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
@@ -753,31 +752,11 @@ def deactivate_outlet(
     )
 
 
-_REGION_COUNTS = text("""
-WITH RECURSIVE tree(id, top) AS (
-    SELECT CAST(:region_id AS integer), CAST(NULL AS integer)
-    UNION ALL
-    SELECT r.id, COALESCE(tree.top, r.id) FROM regions r JOIN tree ON r.parent_id = tree.id
-)
-SELECT tree.top, o.tier, count(*) AS n
-  FROM outlets o JOIN tree ON o.region_id = tree.id
- WHERE o.status = ANY(CAST(:statuses AS text[]))
- GROUP BY tree.top, o.tier
-""")
-
-
 def region_tier_counts(
     session: Session, region_id: int, statuses: list[str]
 ) -> dict[int | None, dict[str, int]]:
-    """Outlets per tier in a region, split by its direct sub-regions.
+    """Moved to :func:`domain.region_counts.region_tier_counts`; this name stays for callers
+    not yet switched (issue 12: removed in its last step)."""
+    from .region_counts import region_tier_counts as moved
 
-    Keys: a child region's id (that child and everything below it), or None for outlets whose
-    smallest region is the region itself. Outlets carry only their smallest region, so the
-    recursive CTE carries each descendant's top-level child along.
-    """
-    out: dict[int | None, dict[str, int]] = {}
-    for top, tier, n in session.execute(
-        _REGION_COUNTS, {"region_id": region_id, "statuses": statuses}
-    ):
-        out.setdefault(top, dict.fromkeys(TIERS, 0))[tier] = n
-    return out
+    return moved(session, region_id, statuses)
