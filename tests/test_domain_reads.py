@@ -186,6 +186,25 @@ def test_distributor(session, world):
     assert network.distributor(session, "D1", user=who(world, "m1", "manager")).code == "D1"
 
 
+def test_unknown_references(session, shop, world):
+    from geo_crm.domain.outlets import unknown_references
+
+    assert unknown_references(session, region="P1", outlets={"seller": "D1"}, product="SKU1") == {}
+    problems = unknown_references(
+        session, region="NOPE", outlets={"seller": "X", "buyer": None}, product="NOPE"
+    )
+    assert problems == {
+        "seller": "no outlet with code 'X'",
+        "product": "no product with SKU 'NOPE'",
+        "region": "no region with code 'NOPE'",
+    }
+    m2 = who(world, "m2", "manager")  # P2 only: P1 and D1 are as unknown as missing ones
+    hidden = unknown_references(session, user=m2, region="P1", outlets={"distributor": "D1"})
+    assert set(hidden) == {"region", "distributor"}
+    m1 = who(world, "m1", "manager")
+    assert unknown_references(session, user=m1, region="C1", outlets={"d": "D1"}) == {}
+
+
 def test_distributors_in(session, world, sql):
     assert network.distributors_in(session, "P1") == [("D1", "华东总经销")]
     assert network.distributors_in(session, "P2") == []

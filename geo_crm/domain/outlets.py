@@ -52,7 +52,7 @@ from ..analysis.geometry.geodesy import (
 )
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import GeotagEvent, Outlet, Region, User
+from ..models import GeotagEvent, Outlet, Product, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
@@ -62,6 +62,7 @@ LOGGER = logging.getLogger(__name__)
 
 OUTLETS = Outlet.__table__
 REGIONS = Region.__table__
+PRODUCTS = Product.__table__
 
 # columns a caller may change with update_outlet
 UPDATABLE = (
@@ -535,14 +536,37 @@ def check_filters(
 ) -> dict[str, str]:
     """Problems with filter values that name rows (unknown region or distributor), by field.
     A region or outlet outside ``user``'s scope is as unknown as a missing one."""
+    return unknown_references(
+        session, user=user, region=filters.region, outlets={"distributor": filters.distributor}
+    )
+
+
+def unknown_references(
+    session: Session,
+    *,
+    user: Principal | None = None,
+    region: str | None = None,
+    outlets: Mapping[str, str | None] | None = None,
+    product: str | None = None,
+) -> dict[str, str]:
+    """What a filter names that does not exist for ``user`` (None: at all), by field: outlets
+    by code (``outlets`` maps each field to its code), a product by SKU, a region by code. An
+    outlet or region outside the user's scope is as unknown as a missing one, so a typo is
+    never mistaken for "nothing matches"."""
     problems: dict[str, str] = {}
-    if filters.region is not None and not region_known(session, filters.region, user):
-        problems["region"] = f"no region with code {filters.region!r}"
-    if filters.distributor is not None:
-        try:
-            resolve_outlet(session, filters.distributor, user=user, field="distributor")
-        except ValidationError as exc:
-            problems.update(exc.fields)
+    for field, code in (outlets or {}).items():
+        if code is not None:
+            try:
+                resolve_outlet(session, code, user=user, field=field)
+            except ValidationError as exc:
+                problems.update(exc.fields)
+    if (
+        product is not None
+        and session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == product)) is None
+    ):
+        problems["product"] = f"no product with SKU {product!r}"
+    if region is not None and not region_known(session, region, user):
+        problems["region"] = f"no region with code {region!r}"
     return problems
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
 from .access import outlet_scope
-from .outlets import contains_text, region_known, resolve_outlet
+from .outlets import contains_text, resolve_outlet, unknown_references
 from .principal import Principal
 from .regions import region_subtree
 
@@ -210,20 +210,13 @@ def check_sales_filters(
 ) -> dict[str, str]:
     """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
     outlet or region outside ``user``'s scope is as unknown as a missing one."""
-    problems: dict[str, str] = {}
-    for field, code in (("seller", f.seller), ("buyer", f.buyer)):
-        if code is not None:
-            try:
-                resolve_outlet(session, code, user=user, field=field)
-            except ValidationError as exc:
-                problems.update(exc.fields)
-    if (
-        f.product is not None
-        and session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == f.product)) is None
-    ):
-        problems["product"] = f"no product with SKU {f.product!r}"
-    if f.region is not None and not region_known(session, f.region, user):
-        problems["region"] = f"no region with code {f.region!r}"
+    problems = unknown_references(
+        session,
+        user=user,
+        outlets={"seller": f.seller, "buyer": f.buyer},
+        product=f.product,
+        region=f.region,
+    )
     if f.date_from and f.date_to and f.date_from > f.date_to:
         problems["date_to"] = "must not be before date_from"
     return problems
