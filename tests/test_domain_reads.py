@@ -348,6 +348,50 @@ def test_sales_summary_and_page(session, shop):
     assert list(unknown.value.fields) == ["buyer"]  # out of scope: as if missing
 
 
+def test_sale_detail_and_outlet_debt(session, shop, sql):
+    first = sql("SELECT min(id) FROM sales_records").scalar_one()
+    sql(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:s, '2024-05-01', 5)",
+        s=first,
+    )
+    detail = sales.sale_detail(session, first)
+    assert detail["id"] == first and [p["amount"] for p in detail["payments"]] == [Decimal("5.00")]
+    debt = sales.outlet_debt(session, outlet_id(sql, "A1"))
+    assert debt["outlet"] == {"id": outlet_id(sql, "A1"), "code": "A1", "name": "好又多超市",
+                              "tier": "retail"}  # fmt: skip
+    assert debt["unpaid_records"] == 2 and [s["seller_code"] for s in debt["by_seller"]] == ["D1"]
+    with pytest.raises(NotFound):
+        sales.outlet_debt(session, 0)
+
+
+# -- outlets and the network ---------------------------------------------------------------
+
+
+def test_outlet_page_is_scoped_and_names_unknown_filters(session, world):
+    from geo_crm.domain.outlets import outlet_page
+
+    rows, total = outlet_page(session, OutletFilters(), limit=10, user=who(world, "r1", "rep"))
+    assert sorted(r["code"] for r in rows) == ["A1", "A2", "N1"] and total == 3
+    rows, total = outlet_page(session, OutletFilters(region="C1"), limit=10)
+    assert total == 3 and len(rows) == 3
+    with pytest.raises(ValidationError) as unknown:  # P1 lies outside manager2's regions
+        outlet_page(session, OutletFilters(region="P1"), limit=10, user=who(world, "m2", "manager"))
+    assert list(unknown.value.fields) == ["region"]
+
+
+def test_downstream_counts_only(session, world, sql):
+    full = network.downstream(session, outlet_id(sql, "D1"))
+    counts = network.downstream(session, outlet_id(sql, "D1"), nodes=False)
+    assert counts.nodes == [] and counts.root == full.root
+    assert (counts.by_tier, counts.by_depth) == (full.by_tier, full.by_depth) == (
+        {**dict.fromkeys(TIERS, 0), "retail": 2}, {1: 2},
+    )  # fmt: skip
+    mine = network.downstream(
+        session, outlet_id(sql, "D1"), user=who(world, "r2", "rep"), nodes=False
+    )
+    assert mine.by_depth == {}  # A1 and A2 are rep1's
+
+
 # -- users ---------------------------------------------------------------------------------
 
 

@@ -144,13 +144,22 @@ def downstream(
     max_depth: int | None = None,
     statuses: list[str] | None = None,
     user: Principal | None = None,
+    nodes: bool = True,
 ) -> Downstream:
     """The outlet and its downstream network, optionally cut at ``max_depth`` or filtered by status.
 
     A status filter drops non-matching outlets but keeps walking below them, so an inactive
     wholesaler does not hide the active retail outlets that still buy through it; outlets
-    outside ``user``'s scope are dropped the same way (see the module's rule).
+    outside ``user``'s scope are dropped the same way (see the module's rule). ``nodes=False``:
+    only the root and the counts, aggregated in SQL however large the network (no ``nodes``).
     """
+    if not nodes:
+        root = upstream(session, outlet_id, user)[0]
+        root.pop("restricted")
+        by_tier, by_depth = downstream_summary(
+            session, outlet_id, max_depth=max_depth, statuses=statuses, user=user
+        )
+        return Downstream(root=root, nodes=[], by_tier=by_tier, by_depth=by_depth)
     tree = downstream_cte(outlet_id)
     t = Outlet.__table__
     stmt = _node_columns(tree, user).add_columns(t.c.parent_id.label("_parent_id"))

@@ -494,18 +494,23 @@ def outlet_page(
     offset: int = 0,
     after: After | None = None,
     with_total: bool = True,
-    scope: ColumnElement | None = None,
+    user: Principal | None = None,
 ) -> tuple[list[Mapping], int | None]:
-    """At most ``limit`` rows of ``select_outlets`` from ``offset`` (or after ``after``), and
-    the number of all matching rows (None unless ``with_total``).
+    """At most ``limit`` rows of ``select_outlets`` that ``user`` (None: the system) may see,
+    from ``offset`` (or after ``after``), and the number of all of them (None unless
+    ``with_total``). A region or distributor filter naming nothing the user may see is a 422
+    by field, unprefixed (a typo is not "no outlets").
 
     The statements of ``select_outlets``/``count_outlets``, run from cached templates with
     only the values bound and the total in the same round trip: the path a busy API takes.
-    ``scope``: a condition on the ``outlets`` table limiting what the caller may see (e.g.
-    ``domain.access.outlet_scope``); scoped lists skip the KNN bound, which would need the
-    condition inside its probe, and measure every scoped candidate instead.
+    Scoped lists (``domain.access.outlet_scope``) skip the KNN bound, which would need the
+    scope inside its probe, and measure every scoped candidate instead.
     """
-    if scope is not None:
+    problems = check_filters(session, filters, user)
+    if problems:
+        raise ValidationError("unknown filter value", fields=problems)
+    if user is not None and not user.is_admin:
+        scope = outlet_scope(user, OUTLETS)
         stmt = select_outlets(filters, after=after).where(scope)
         rows = list(session.execute(stmt.limit(limit).offset(offset)).mappings())
         total = None

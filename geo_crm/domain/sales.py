@@ -373,6 +373,11 @@ def list_payments(session: Session, sale_id: int) -> list[dict]:
     return [dict(r) for r in session.execute(stmt).mappings()]
 
 
+def sale_detail(session: Session, sale_id: int) -> dict:
+    """A sales record (404 when there is none) with its ``payments``, oldest first."""
+    return {**get_sale(session, sale_id), "payments": list_payments(session, sale_id)}
+
+
 def buyer_debt(session: Session, buyer_id: int) -> dict:
     """What a buyer still owes: in total, per seller, and since when."""
     s = SALES
@@ -399,6 +404,18 @@ def buyer_debt(session: Session, buyer_id: int) -> dict:
         "oldest_unpaid": min((r["oldest_unpaid"] for r in sellers), default=None),
         "by_seller": sellers,
     }
+
+
+def outlet_debt(session: Session, outlet_id: int) -> dict:
+    """:func:`buyer_debt` of an outlet, with the ``outlet`` (id, code, name, tier) it is about;
+    404 when there is no such outlet."""
+    o = OUTLETS
+    row = session.execute(
+        select(o.c.id, o.c.code, o.c.name, o.c.tier).where(o.c.id == outlet_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    return {"outlet": dict(row._mapping), **buyer_debt(session, outlet_id)}
 
 
 def seller_summary(
