@@ -318,7 +318,7 @@ def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
         conds.append(func.ST_DWithin(t.c.location, pt, _sql_radius_in_degrees(bound)))
     if s.knn:
         conds.append(distance <= bound)
-    elif bound is not None:  # the radius alone: ST_DWithin is the same test, 20 % cheaper
+    elif bound is not None:  # the radius alone: ST_DWithin is the same test, and cheaper
         conds.append(func.ST_DWithin(geography(t.c.location), geog, bound))
     return _Near(distance, conds, bound_from)
 
@@ -408,9 +408,9 @@ def _measured_page_template(s: _Shape) -> Select:
     """A page of ``near`` within a radius, with the total: the count has to measure every
     outlet in the disc anyway, so the page is taken from those same measurements (one index
     scan, one distance per outlet, ``count(*) OVER ()`` before the cursor and the limit)
-    instead of a KNN probe, a bounded scan and a separate count (0.6 against 0.86 ms at 1 M
-    outlets). The rows carry their columns through, so only parents and regions are looked
-    up, for the page's rows alone."""
+    instead of a KNN probe, a bounded scan and a separate count (measured in bench/README.md,
+    "near"). The rows carry their columns through, so only parents and regions are looked up,
+    for the page's rows alone."""
     ctes: dict[str, CTE] = {}
     t = OUTLETS
     pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
