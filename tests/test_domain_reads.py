@@ -189,20 +189,19 @@ def test_distributor(session, world):
 def test_unknown_references(session, shop, world):
     from geo_crm.domain.outlets import unknown_references
 
-    assert unknown_references(session, region="P1", outlets={"seller": "D1"}, product="SKU1") == {}
-    problems = unknown_references(
-        session, region="NOPE", outlets={"seller": "X", "buyer": None}, product="NOPE"
-    )
-    assert problems == {
-        "seller": "no outlet with code 'X'",
-        "product": "no product with SKU 'NOPE'",
-        "region": "no region with code 'NOPE'",
-    }
+    assert unknown_references(session, region="P1", outlets={"seller": "D1"}) == {}
+    problems = unknown_references(session, region="NOPE", outlets={"seller": "X", "buyer": None})
+    assert problems == {"seller": "no outlet with code 'X'", "region": "no region with code 'NOPE'"}
     m2 = who(world, "m2", "manager")  # P2 only: P1 and D1 are as unknown as missing ones
     hidden = unknown_references(session, user=m2, region="P1", outlets={"distributor": "D1"})
     assert set(hidden) == {"region", "distributor"}
     m1 = who(world, "m1", "manager")
     assert unknown_references(session, user=m1, region="C1", outlets={"d": "D1"}) == {}
+    problems = sales.check_sales_filters(session, sales.SalesFilters(product="NOPE", seller="X"))
+    assert problems == {
+        "seller": "no outlet with code 'X'",
+        "product": "no product with SKU 'NOPE'",
+    }
 
 
 def test_distributors_in(session, world, sql):

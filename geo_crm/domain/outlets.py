@@ -52,7 +52,7 @@ from ..analysis.geometry.geodesy import (
 )
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import GeotagEvent, Outlet, Product, Region, User
+from ..models import GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
@@ -62,7 +62,6 @@ LOGGER = logging.getLogger(__name__)
 
 OUTLETS = Outlet.__table__
 REGIONS = Region.__table__
-PRODUCTS = Product.__table__
 
 # columns a caller may change with update_outlet
 UPDATABLE = (
@@ -552,12 +551,12 @@ def unknown_references(
     user: Principal | None = None,
     region: str | None = None,
     outlets: Mapping[str, str | None] | None = None,
-    product: str | None = None,
 ) -> dict[str, str]:
     """What a filter names that does not exist for ``user`` (None: at all), by field: outlets
-    by code (``outlets`` maps each field to its code), a product by SKU, a region by code. An
-    outlet or region outside the user's scope is as unknown as a missing one, so a typo is
-    never mistaken for "nothing matches"."""
+    by code (``outlets`` maps each field to its code) and a region by code. An outlet or
+    region outside the user's scope is as unknown as a missing one, so a typo is never
+    mistaken for "nothing matches". (Products, which no scope limits, are
+    ``domain.sales.product_id``'s.)"""
     problems: dict[str, str] = {}
     for field, code in (outlets or {}).items():
         if code is not None:
@@ -565,11 +564,6 @@ def unknown_references(
                 resolve_outlet(session, code, user=user, field=field)
             except ValidationError as exc:
                 problems.update(exc.fields)
-    if (
-        product is not None
-        and session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == product)) is None
-    ):
-        problems["product"] = f"no product with SKU {product!r}"
     if region is not None and not region_known(session, region, user):
         problems["region"] = f"no region with code {region!r}"
     return problems

@@ -211,12 +211,13 @@ def check_sales_filters(
     """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
     outlet or region outside ``user``'s scope is as unknown as a missing one."""
     problems = unknown_references(
-        session,
-        user=user,
-        outlets={"seller": f.seller, "buyer": f.buyer},
-        product=f.product,
-        region=f.region,
+        session, user=user, outlets={"seller": f.seller, "buyer": f.buyer}, region=f.region
     )
+    if f.product is not None:
+        try:
+            product_id(session, f.product)
+        except ValidationError as exc:
+            problems.update(exc.fields)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         problems["date_to"] = "must not be before date_from"
     return problems
