@@ -1,4 +1,4 @@
-"""The domain schema (DESIGN.md "Domain").
+"""The domain schema: regions, outlets and their network, users, geotags, products, sales.
 
 Rules that no client may break live in the database: CHECK constraints here, and the triggers
 of the initial migration (tier order, parent cycles, region assignment, payments, evaluation
@@ -32,11 +32,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .coords import CRS_NAMES
+
 TIERS = ("distributor", "wholesaler_2", "wholesaler_3", "retail")
 REGION_LEVELS = ("country", "province", "city", "district")
 OUTLET_STATUSES = ("active", "inactive", "closed")
 GEOTAG_SOURCES = ("gps", "map", "import", "geocode")
-CRS_NAMES = ("wgs84", "gcj02", "bd09")
 GEOTAG_STATES = ("accepted", "flagged", "rejected")
 ROLES = ("admin", "manager", "rep")
 

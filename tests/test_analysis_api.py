@@ -96,7 +96,9 @@ def test_distribution_rate_depth_and_plans(client, data):
         ("coverage", {"distributor": "R1"}, "query.distributor"),
         ("coverage", {"colour": "red"}, "query.colour"),
         ("gaps", {"cell_km": "0"}, "query.cell_km"),
+        ("gaps", {"cell_km": "0.049"}, "query.cell_km"),  # below LIMITS.min_cell_km
         ("gaps", {"cell_km": "0.05"}, "query.cell_km"),  # ~1.2 M cells: above the API's cap
+        ("density", {"cell_km": "1000.5"}, "query.cell_km"),  # above LIMITS.max_cell_km
         ("gaps", {"cell_km": "nan"}, "query.cell_km"),
         ("gaps", {"limit": "-1"}, "query.limit"),
         ("density", {"product": "NOPE"}, "query.product"),
@@ -142,6 +144,17 @@ def test_unknown_subject_is_404(client, data, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_bounds_are_the_one_set_of_limits(client):
+    """The API checks what the pages and the CLI check (analysis.params.LIMITS)."""
+    from geo_crm.analysis.params import LIMITS
+
+    doc = client.get("/api/v1/openapi.json").get_json()["paths"]
+    params = {p["name"]: p["schema"] for p in doc["/regions/{code}/gaps"]["get"]["parameters"]}
+    assert params["cell_km"]["minimum"] == LIMITS.min_cell_km
+    assert params["cell_km"]["maximum"] == LIMITS.max_cell_km
+    assert params["radius_retail"]["anyOf"][0]["maximum"] == LIMITS.max_radius_m
 
 
 def test_operations_are_documented(client):

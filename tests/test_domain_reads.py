@@ -139,6 +139,35 @@ def test_region_tier_summary(session, world):
         region_counts.region_tier_summary(session, "NOPE", ["active"])
 
 
+def test_region_outlet_counts_roll_up_and_scope(session, world):
+    def totals(user):
+        return {r.code: r.total for r in region_counts.region_outlet_counts(session, user=user)}
+
+    assert totals(None) == totals(SYSTEM) == {"C1": 3, "C2": 1, "P1": 4, "P2": 1}  # A2: untagged
+    assert totals(who(world, "m1", "manager")) == {"C1": 3}  # C1 only, every outlet in it
+    assert totals(who(world, "r1", "rep")) == {"C1": 1, "C2": 1, "P1": 2}  # A1, N1 and above
+    rows = region_counts.region_outlet_counts(session)
+    assert [r.code for r in rows] == ["C1", "C2", "P1", "P2"]  # by code
+    assert rows[2].by_tier == {**dict.fromkeys(TIERS, 0), "distributor": 1, "retail": 3}
+    assert region_counts.untagged_count(session) == 1
+    assert region_counts.untagged_count(session, user=who(world, "r1", "rep")) == 1
+    assert region_counts.untagged_count(session, user=who(world, "m1", "manager")) == 0
+
+
+def test_region_tier_counts_split_by_child(session, world, sql):
+    add_region(session.connection(), "D11", "district", (120, 30, 120.25, 30.5), parent="C1")
+    assert sql("SELECT count(*) FROM outlets o JOIN regions r ON r.id = o.region_id"
+               " WHERE r.code = 'D11'").scalar_one() == 2  # fmt: skip
+    counts = region_counts.region_tier_counts(session, region_id(sql, "P1"), ["active"])
+    c1, c2 = counts[region_id(sql, "C1")], counts[region_id(sql, "C2")]
+    assert (c1["distributor"], c1["retail"], c2["retail"]) == (1, 2, 1)  # D1 and A1 in D11
+    assert None not in counts  # no outlet's smallest region is P1 itself
+    own = region_counts.region_tier_counts(session, region_id(sql, "P2"), ["active"])
+    assert own == {None: {**dict.fromkeys(TIERS, 0), "retail": 1}}  # B2
+    assert region_counts.region_tier_counts(session, region_id(sql, "P2"), ["closed"]) == {}
+    assert "WITH RECURSIVE subtree" in str(region_counts._TIER_COUNTS)  # on subtree_by_child
+
+
 # -- distributors --------------------------------------------------------------------------
 
 
@@ -155,6 +184,24 @@ def test_distributor(session, world):
         network.distributor(session, "D1", user=who(world, "m2", "manager"))
     assert hidden.value.reason == "unknown"
     assert network.distributor(session, "D1", user=who(world, "m1", "manager")).code == "D1"
+
+
+def test_unknown_references(session, shop, world):
+    from geo_crm.domain.outlets import unknown_references
+
+    assert unknown_references(session, region="P1", outlets={"seller": "D1"}) == {}
+    problems = unknown_references(session, region="NOPE", outlets={"seller": "X", "buyer": None})
+    assert problems == {"seller": "no outlet with code 'X'", "region": "no region with code 'NOPE'"}
+    m2 = who(world, "m2", "manager")  # P2 only: P1 and D1 are as unknown as missing ones
+    hidden = unknown_references(session, user=m2, region="P1", outlets={"distributor": "D1"})
+    assert set(hidden) == {"region", "distributor"}
+    m1 = who(world, "m1", "manager")
+    assert unknown_references(session, user=m1, region="C1", outlets={"d": "D1"}) == {}
+    problems = sales.check_sales_filters(session, sales.SalesFilters(product="NOPE", seller="X"))
+    assert problems == {
+        "seller": "no outlet with code 'X'",
+        "product": "no product with SKU 'NOPE'",
+    }
 
 
 def test_distributors_in(session, world, sql):
@@ -298,6 +345,50 @@ def test_sales_summary_and_page(session, shop):
     with pytest.raises(ValidationError) as unknown:
         sales.sales_page(session, sales.SalesFilters(buyer="B1"), user=r1, limit=5)
     assert list(unknown.value.fields) == ["buyer"]  # out of scope: as if missing
+
+
+def test_sale_detail_and_outlet_debt(session, shop, sql):
+    first = sql("SELECT min(id) FROM sales_records").scalar_one()
+    sql(
+        "INSERT INTO payments (sales_record_id, paid_on, amount) VALUES (:s, '2024-05-01', 5)",
+        s=first,
+    )
+    detail = sales.sale_detail(session, first)
+    assert detail["id"] == first and [p["amount"] for p in detail["payments"]] == [Decimal("5.00")]
+    debt = sales.outlet_debt(session, outlet_id(sql, "A1"))
+    assert debt["outlet"] == {"id": outlet_id(sql, "A1"), "code": "A1", "name": "好又多超市",
+                              "tier": "retail"}  # fmt: skip
+    assert debt["unpaid_records"] == 2 and [s["seller_code"] for s in debt["by_seller"]] == ["D1"]
+    with pytest.raises(NotFound):
+        sales.outlet_debt(session, 0)
+
+
+# -- outlets and the network ---------------------------------------------------------------
+
+
+def test_outlet_page_is_scoped_and_names_unknown_filters(session, world):
+    from geo_crm.domain.outlets import outlet_page
+
+    rows, total = outlet_page(session, OutletFilters(), limit=10, user=who(world, "r1", "rep"))
+    assert sorted(r["code"] for r in rows) == ["A1", "A2", "N1"] and total == 3
+    rows, total = outlet_page(session, OutletFilters(region="C1"), limit=10)
+    assert total == 3 and len(rows) == 3
+    with pytest.raises(ValidationError) as unknown:  # P1 lies outside manager2's regions
+        outlet_page(session, OutletFilters(region="P1"), limit=10, user=who(world, "m2", "manager"))
+    assert list(unknown.value.fields) == ["region"]
+
+
+def test_downstream_counts_only(session, world, sql):
+    full = network.downstream(session, outlet_id(sql, "D1"))
+    counts = network.downstream(session, outlet_id(sql, "D1"), nodes=False)
+    assert counts.nodes == [] and counts.root == full.root
+    assert (counts.by_tier, counts.by_depth) == (full.by_tier, full.by_depth) == (
+        {**dict.fromkeys(TIERS, 0), "retail": 2}, {1: 2},
+    )  # fmt: skip
+    mine = network.downstream(
+        session, outlet_id(sql, "D1"), user=who(world, "r2", "rep"), nodes=False
+    )
+    assert mine.by_depth == {}  # A1 and A2 are rep1's
 
 
 # -- users ---------------------------------------------------------------------------------

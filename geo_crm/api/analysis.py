@@ -3,7 +3,8 @@ depth and plan achievement of a distributor. JSON numbers plus GeoJSON where the
 
 Views only parse, call the service and serialise. A bad parameter is a 422 whose ``fields``
 name it (``query.radius_retail``, ``query.cell_km`` …); an unknown region or distributor in the
-path is a 404. Grids are capped at ``MAX_CELLS_API`` cells per request.
+path is a 404. Bounds are ``analysis.params.LIMITS`` (the pages and the CLI check the same);
+grids are capped at ``LIMITS.max_cells_http`` cells per request.
 """
 
 from __future__ import annotations
@@ -19,13 +20,7 @@ from ..analysis import coverage as coverage_service
 from ..analysis import density as density_service
 from ..analysis import distribution as distribution_service
 from ..analysis import gaps as gaps_service
-from ..analysis.params import (
-    DEFAULT_CELL_KM,
-    MAX_CELL_KM,
-    MAX_CELLS_API,
-    MAX_RADIUS_M,
-    AnalysisParams,
-)
+from ..analysis.params import DEFAULT_CELL_KM, LIMITS, AnalysisParams
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain.access import outlet_visible
@@ -39,7 +34,15 @@ TAGS = ["analyses"]
 
 StatusOrAny = Literal[(*OUTLET_STATUSES, "any")]  # type: ignore[valid-type]
 
-Radius = Field(None, gt=0, le=MAX_RADIUS_M, description="service radius of the tier, metres")
+Radius = Field(None, gt=0, le=LIMITS.max_radius_m, description="service radius of the tier, metres")
+
+
+CellKm = Field(
+    DEFAULT_CELL_KM,
+    ge=LIMITS.min_cell_km,
+    le=LIMITS.max_cell_km,
+    description="hexagon width across flats, km",
+)
 
 
 class FilterQuery(Query):
@@ -69,7 +72,7 @@ class FilterQuery(Query):
             product=self.product,
             date_from=self.date_from,
             date_to=self.date_to,
-            max_cells=MAX_CELLS_API,
+            max_cells=LIMITS.max_cells_http,
         )
         if radius:
             base = base.with_(radius_m={**base.radius_m, **radius})
@@ -100,9 +103,7 @@ class CoverageQuery(RadiusQuery):
 
 
 class GapsQuery(RadiusQuery):
-    cell_km: float = Field(
-        DEFAULT_CELL_KM, gt=0, le=MAX_CELL_KM, description="hexagon width across flats, km"
-    )
+    cell_km: float = CellKm
     limit: int = Field(
         gaps_service.DEFAULT_LIMIT,
         ge=0,
@@ -114,9 +115,7 @@ class GapsQuery(RadiusQuery):
 
 class DensityQuery(FilterQuery):
     status: StatusOrAny = Field("any", description="buyer status (default any)")
-    cell_km: float = Field(
-        DEFAULT_CELL_KM, gt=0, le=MAX_CELL_KM, description="hexagon width across flats, km"
-    )
+    cell_km: float = CellKm
     limit: int = Field(
         density_service.DEFAULT_LIMIT,
         ge=0,

@@ -10,6 +10,7 @@ from pydantic import Field
 from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..domain import network as svc
+from ..domain import outlets
 from .framework import Body, Out, Query, operation
 from .schemas import (
     Code,
@@ -101,20 +102,16 @@ def downstream(code: str, query: DownstreamQuery):
     """Everyone buying from the outlet, directly or further down, that you may see: counts and
     the tree (an outlet outside your scope is left out; its buyers hang from the nearest one
     you see)."""
-    session = get_session()
-    outlet_id, user = object_id(), current_user()
-    statuses = query.status or None
-    if not query.tree:  # counts only: aggregated in SQL, however large the network
-        root = svc.upstream(session, outlet_id, user)[0]
-        root.pop("restricted")
-        by_tier, by_depth = svc.downstream_summary(
-            session, outlet_id, max_depth=query.max_depth, statuses=statuses, user=user
-        )
-        return jsonify(_summary(root, by_tier, by_depth, None))
     result = svc.downstream(
-        session, outlet_id, max_depth=query.max_depth, statuses=statuses, user=user
+        get_session(),
+        object_id(),
+        max_depth=query.max_depth,
+        statuses=query.status or None,
+        user=current_user(),
+        nodes=query.tree,  # false: counts only, aggregated in SQL however large the network
     )
-    return jsonify(_summary(result.root, result.by_tier, result.by_depth, _nest(result.tree())))
+    tree = _nest(result.tree()) if query.tree else None
+    return jsonify(_summary(result.root, result.by_tier, result.by_depth, tree))
 
 
 def _summary(root: dict, by_tier: dict, by_depth: dict, tree: dict | None) -> dict:
@@ -156,7 +153,7 @@ def move_outlet(code: str, body: ParentMove):
     session = get_session()
     with field_names(session, renames={"parent": "parent_code", "tier": "parent_code"}):
         version = client_version(body.version, required=True)
-        row = svc.move_outlet(
+        row = outlets.move_outlet(
             session,
             object_id(),
             parent_code=body.parent_code,

@@ -81,14 +81,7 @@ def region_scope(user: Principal, region=Region) -> ColumnElement[bool]:
             .where(outlet_scope(user), Outlet.region_id.is_not(None))
             .distinct()
         )
-        up = held.cte(name="rep_regions", recursive=True)
-        parent = Region.__table__.alias("parent_region")
-        child = Region.__table__.alias("child_of")
-        up = up.union(
-            select(parent.c.id)
-            .join(child, child.c.parent_id == parent.c.id)
-            .where(child.c.id == up.c.id)
-        )
+        up = region_tree(held, up=True, distinct=True, name="rep_regions")
         return region.id.in_(select(up.c.id))
     return false()
 

@@ -48,7 +48,6 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     text,
     true,
@@ -63,7 +62,8 @@ from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
 from .access import geotag_event_scope, outlet_scope, point_in_scope, template
-from .outlets import geography, point_sql
+from .network import outlet_tree
+from .outlets import contains_text, geography, point_sql
 from .principal import Principal
 
 LOGGER = logging.getLogger(__name__)
@@ -885,8 +885,7 @@ def my_outlets(
     """
     conds = [outlet_scope(user), _O.c.status == "active"]
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(or_(_O.c.name.ilike(pattern), _O.c.code.ilike(pattern)))
+        conds.append(contains_text(q, _O.c.name, _O.c.code))
     base = [
         _O.c.code,
         _O.c.name,
@@ -930,13 +929,7 @@ def my_outlets(
 
 def _upstream_of_scope(user: Principal):
     """Outlets in the user's scope and every outlet upstream of them (their suppliers' chain)."""
-    start = (
-        select(_O.c.id, _O.c.parent_id).where(outlet_scope(user)).cte("upstream", recursive=True)
-    )
-    parent = _O.alias("up_parent")
-    chain = start.union(
-        select(parent.c.id, parent.c.parent_id).where(parent.c.id == start.c.parent_id)
-    )
+    chain = outlet_tree(outlet_scope(user), up=True, depth=False, distinct=True, name="upstream")
     return select(chain.c.id)
 
 
@@ -956,8 +949,7 @@ def parent_candidates(
     if user.role != "admin":
         conds.append(_O.c.id.in_(_upstream_of_scope(user)))
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(or_(_O.c.name.ilike(pattern), _O.c.code.ilike(pattern)))
+        conds.append(contains_text(q, _O.c.name, _O.c.code))
     rows = session.execute(
         select(_O.c.code, _O.c.name, _O.c.tier)
         .where(*conds)

@@ -1,4 +1,4 @@
-"""The buying network: a distributor's downstream tree, any outlet's upstream chain, moves.
+"""The buying network: a distributor's downstream tree, any outlet's upstream chain.
 
 Both walks are recursive CTEs over ``outlets.parent_id`` (indexed). The tier rule makes every
 chain strictly descend in tier, so a chain is at most four outlets long; the depth guard only
@@ -144,13 +144,22 @@ def downstream(
     max_depth: int | None = None,
     statuses: list[str] | None = None,
     user: Principal | None = None,
+    nodes: bool = True,
 ) -> Downstream:
     """The outlet and its downstream network, optionally cut at ``max_depth`` or filtered by status.
 
     A status filter drops non-matching outlets but keeps walking below them, so an inactive
     wholesaler does not hide the active retail outlets that still buy through it; outlets
-    outside ``user``'s scope are dropped the same way (see the module's rule).
+    outside ``user``'s scope are dropped the same way (see the module's rule). ``nodes=False``:
+    only the root and the counts, aggregated in SQL however large the network (no ``nodes``).
     """
+    if not nodes:
+        root = upstream(session, outlet_id, user)[0]
+        root.pop("restricted")
+        by_tier, by_depth = downstream_summary(
+            session, outlet_id, max_depth=max_depth, statuses=statuses, user=user
+        )
+        return Downstream(root=root, nodes=[], by_tier=by_tier, by_depth=by_depth)
     tree = downstream_cte(outlet_id)
     t = Outlet.__table__
     stmt = _node_columns(tree, user).add_columns(t.c.parent_id.label("_parent_id"))
@@ -312,26 +321,3 @@ def distributors_in(
     if not _sees_all(user):
         stmt = stmt.where(outlet_scope(user, t))
     return [tuple(r) for r in session.execute(stmt)]
-
-
-def move_outlet(
-    session: Session,
-    outlet_id: int,
-    *,
-    parent_code: str | None,
-    version: int | None,
-    user: Principal | None = None,
-) -> dict:
-    """Make the outlet buy from ``parent_code`` (None: nobody); triggers check tiers and cycles.
-    The new parent must be an outlet ``user`` may see."""
-    from .outlets import update_outlet  # outlets builds on this module's CTEs
-
-    return update_outlet(
-        session,
-        outlet_id,
-        version=version,
-        changes={},
-        parent_code=parent_code,
-        parent_given=True,
-        user=user,
-    )

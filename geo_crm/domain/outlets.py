@@ -37,7 +37,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     true,
     tuple_,
 )
@@ -53,7 +52,7 @@ from ..analysis.geometry.geodesy import (
 )
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import TIERS, GeotagEvent, Outlet, Region, User
+from ..models import GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
 from .principal import Principal
@@ -158,9 +157,17 @@ def _p(name: str, type_) -> BindParameter:
 # costs more than PostgreSQL takes to run it.
 
 
-def _like_pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
+    """An ``ILIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere, its ``%``, ``_`` and
+    backslashes taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def contains_text(text: str, *columns: ColumnElement) -> ColumnElement[bool]:
+    """Any of ``columns`` contains ``text``, case-insensitively (a literal match)."""
+    pattern = like_pattern(text)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,7 @@ def _values(f: OutletFilters, after: After | None, knn_limit: int | None) -> dic
         corners = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
         values.update(zip(corners, map(float, f.bbox), strict=True))
     if f.q:
-        values["q"] = _like_pattern(f.q)
+        values["q"] = like_pattern(f.q)
     if f.near is not None:
         lon, lat = float(f.near[0]), float(f.near[1])
         values.update(near_lon=lon, near_lat=lat)
@@ -310,7 +317,7 @@ def _near(t: FromClause, s: _Shape, ctes: dict[str, CTE]) -> _Near:
         conds.append(func.ST_DWithin(t.c.location, pt, _sql_radius_in_degrees(bound)))
     if s.knn:
         conds.append(distance <= bound)
-    elif bound is not None:  # the radius alone: ST_DWithin is the same test, 20 % cheaper
+    elif bound is not None:  # the radius alone: ST_DWithin is the same test, and cheaper
         conds.append(func.ST_DWithin(geography(t.c.location), geog, bound))
     return _Near(distance, conds, bound_from)
 
@@ -400,9 +407,9 @@ def _measured_page_template(s: _Shape) -> Select:
     """A page of ``near`` within a radius, with the total: the count has to measure every
     outlet in the disc anyway, so the page is taken from those same measurements (one index
     scan, one distance per outlet, ``count(*) OVER ()`` before the cursor and the limit)
-    instead of a KNN probe, a bounded scan and a separate count (0.6 against 0.86 ms at 1 M
-    outlets). The rows carry their columns through, so only parents and regions are looked
-    up, for the page's rows alone."""
+    instead of a KNN probe, a bounded scan and a separate count (measured in bench/README.md,
+    "near"). The rows carry their columns through, so only parents and regions are looked up,
+    for the page's rows alone."""
     ctes: dict[str, CTE] = {}
     t = OUTLETS
     pt = point_sql(_p("near_lon", Float), _p("near_lat", Float))
@@ -486,18 +493,23 @@ def outlet_page(
     offset: int = 0,
     after: After | None = None,
     with_total: bool = True,
-    scope: ColumnElement | None = None,
+    user: Principal | None = None,
 ) -> tuple[list[Mapping], int | None]:
-    """At most ``limit`` rows of ``select_outlets`` from ``offset`` (or after ``after``), and
-    the number of all matching rows (None unless ``with_total``).
+    """At most ``limit`` rows of ``select_outlets`` that ``user`` (None: the system) may see,
+    from ``offset`` (or after ``after``), and the number of all of them (None unless
+    ``with_total``). A region or distributor filter naming nothing the user may see is a 422
+    by field, unprefixed (a typo is not "no outlets").
 
     The statements of ``select_outlets``/``count_outlets``, run from cached templates with
     only the values bound and the total in the same round trip: the path a busy API takes.
-    ``scope``: a condition on the ``outlets`` table limiting what the caller may see (e.g.
-    ``domain.access.outlet_scope``); scoped lists skip the KNN bound, which would need the
-    condition inside its probe, and measure every scoped candidate instead.
+    Scoped lists (``domain.access.outlet_scope``) skip the KNN bound, which would need the
+    scope inside its probe, and measure every scoped candidate instead.
     """
-    if scope is not None:
+    problems = check_filters(session, filters, user)
+    if problems:
+        raise ValidationError("unknown filter value", fields=problems)
+    if user is not None and not user.is_admin:
+        scope = outlet_scope(user, OUTLETS)
         stmt = select_outlets(filters, after=after).where(scope)
         rows = list(session.execute(stmt.limit(limit).offset(offset)).mappings())
         total = None
@@ -528,14 +540,32 @@ def check_filters(
 ) -> dict[str, str]:
     """Problems with filter values that name rows (unknown region or distributor), by field.
     A region or outlet outside ``user``'s scope is as unknown as a missing one."""
+    return unknown_references(
+        session, user=user, region=filters.region, outlets={"distributor": filters.distributor}
+    )
+
+
+def unknown_references(
+    session: Session,
+    *,
+    user: Principal | None = None,
+    region: str | None = None,
+    outlets: Mapping[str, str | None] | None = None,
+) -> dict[str, str]:
+    """What a filter names that does not exist for ``user`` (None: at all), by field: outlets
+    by code (``outlets`` maps each field to its code) and a region by code. An outlet or
+    region outside the user's scope is as unknown as a missing one, so a typo is never
+    mistaken for "nothing matches". (Products, which no scope limits, are
+    ``domain.sales.product_id``'s.)"""
     problems: dict[str, str] = {}
-    if filters.region is not None and not region_known(session, filters.region, user):
-        problems["region"] = f"no region with code {filters.region!r}"
-    if filters.distributor is not None:
-        try:
-            resolve_outlet(session, filters.distributor, user=user, field="distributor")
-        except ValidationError as exc:
-            problems.update(exc.fields)
+    for field, code in (outlets or {}).items():
+        if code is not None:
+            try:
+                resolve_outlet(session, code, user=user, field=field)
+            except ValidationError as exc:
+                problems.update(exc.fields)
+    if region is not None and not region_known(session, region, user):
+        problems["region"] = f"no region with code {region!r}"
     return problems
 
 
@@ -714,6 +744,28 @@ def update_outlet(
     return get_outlet(session, outlet_id)
 
 
+def move_outlet(
+    session: Session,
+    outlet_id: int,
+    *,
+    parent_code: str | None,
+    version: int | None,
+    user: Principal | None = None,
+) -> dict:
+    """Make the outlet buy from ``parent_code`` (None: nobody): :func:`update_outlet` with only
+    the parent; the triggers check tiers and loops. The new parent must be an outlet ``user``
+    may see."""
+    return update_outlet(
+        session,
+        outlet_id,
+        version=version,
+        changes={},
+        parent_code=parent_code,
+        parent_given=True,
+        user=user,
+    )
+
+
 def deactivate_outlet(
     session: Session, outlet_id: int, *, version: int | None = None, user: Principal | None = None
 ) -> dict:
@@ -723,31 +775,11 @@ def deactivate_outlet(
     )
 
 
-_REGION_COUNTS = text("""
-WITH RECURSIVE tree(id, top) AS (
-    SELECT CAST(:region_id AS integer), CAST(NULL AS integer)
-    UNION ALL
-    SELECT r.id, COALESCE(tree.top, r.id) FROM regions r JOIN tree ON r.parent_id = tree.id
-)
-SELECT tree.top, o.tier, count(*) AS n
-  FROM outlets o JOIN tree ON o.region_id = tree.id
- WHERE o.status = ANY(CAST(:statuses AS text[]))
- GROUP BY tree.top, o.tier
-""")
-
-
 def region_tier_counts(
     session: Session, region_id: int, statuses: list[str]
 ) -> dict[int | None, dict[str, int]]:
-    """Outlets per tier in a region, split by its direct sub-regions.
+    """Moved to :func:`domain.region_counts.region_tier_counts`; this name stays for callers
+    not yet switched (issue 12: removed in its last step)."""
+    from .region_counts import region_tier_counts as moved
 
-    Keys: a child region's id (that child and everything below it), or None for outlets whose
-    smallest region is the region itself. Outlets carry only their smallest region, so the
-    recursive CTE carries each descendant's top-level child along.
-    """
-    out: dict[int | None, dict[str, int]] = {}
-    for top, tier, n in session.execute(
-        _REGION_COUNTS, {"region_id": region_id, "statuses": statuses}
-    ):
-        out.setdefault(top, dict.fromkeys(TIERS, 0))[tier] = n
-    return out
+    return moved(session, region_id, statuses)

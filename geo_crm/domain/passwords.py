@@ -2,8 +2,8 @@
 
 Argon2id is the first choice of RFC 9106 and OWASP's password storage guidance; the encoded
 hash carries its parameters, so raising the cost later re-hashes on the next sign-in
-(:func:`needs_rehash`). Verification time is ~50 ms by design; API calls use tokens (one
-SHA-256) and never pay it.
+(:func:`needs_rehash`). Verification is deliberately slow (that is what makes guessing
+expensive); API calls use tokens (one SHA-256) and never pay it.
 """
 
 from __future__ import annotations

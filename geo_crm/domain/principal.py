@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("admin", "manager", "rep")
+from ..models import ROLES
+
+__all__ = ["ROLES", "SYSTEM", "Principal"]
 
 
 @dataclass(frozen=True)

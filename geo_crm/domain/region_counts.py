@@ -1,18 +1,40 @@
-"""Counts of outlets per tier for every region, rolled up through the region tree."""
+"""Counts of outlets per tier for every region, rolled up through the region tree.
+
+Outlets carry only their smallest region, so a region's count is that of every region of its
+subtree. Both roll-ups here are one statement on :func:`domain.regions.region_tree`: the home
+page's (every region, through a closure of each region with the regions below it) and the
+region page's (one region, split by direct child with :func:`domain.regions.subtree_by_child`).
+Scope: what ``user`` may see of the outlets is counted, and only their regions are listed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    func,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..models import TIERS, Outlet, Region
-from .outlets import region_known, region_tier_counts
+from .access import outlet_scope, region_scope
+from .outlets import region_known
 from .principal import Principal
-from .regions import get_region, subregions
+from .regions import get_region, region_tree, subregions, subtree_by_child
+
+OUTLETS = Outlet.__table__
+REGIONS = Region.__table__
 
 
 @dataclass
@@ -30,53 +52,116 @@ class RegionCounts:
         return sum(self.by_tier.values())
 
 
+def _scoped(user: Principal | None) -> bool:
+    return user is not None and not user.is_admin
+
+
 def region_outlet_counts(
     session: Session,
     *,
+    user: Principal | None = None,
     active_only: bool = True,
     outlet_clause: ColumnElement[bool] | None = None,
     region_clause: ColumnElement[bool] | None = None,
 ) -> list[RegionCounts]:
-    """Every region (matching ``region_clause``) with the outlets (matching ``outlet_clause``)
-    inside it or any of its sub-regions, per tier.
+    """Every region ``user`` may see (None: all), by code, with the outlets they may see inside
+    it or any of its sub-regions, per tier.
 
-    Outlets carry only their smallest region; the roll-up walks parents in memory, which is
-    cheap because regions number in the hundreds while outlets number in the millions.
+    ``outlet_clause``/``region_clause``: further conditions on ``outlets``/``regions`` (the
+    home page passed its scope this way before ``user``; kept until it passes ``user``).
     """
-    # every region takes part in the roll-up; only those in ``region_clause`` are returned
+    o, r = OUTLETS, REGIONS
+    outlet_conds = [o.c.region_id.is_not(None)]
+    region_conds = []
+    if active_only:
+        outlet_conds.append(o.c.status == "active")
+    if _scoped(user):
+        outlet_conds.append(outlet_scope(user, o))
+        region_conds.append(region_scope(user, r))
+    if outlet_clause is not None:
+        outlet_conds.append(outlet_clause)
+    if region_clause is not None:
+        region_conds.append(region_clause)
+    # every region with itself and each region below it: hundreds of regions, depth ≤ 4
+    closure = region_tree(select(r.c.id, r.c.id.label("top")), name="closure", depth=True)
+    counted = (
+        select(o.c.region_id, o.c.tier, func.count().label("n"))
+        .where(*outlet_conds)
+        .group_by(o.c.region_id, o.c.tier)
+        .subquery("counted")
+    )
+    rolled = (
+        select(closure.c.top, counted.c.tier, func.sum(counted.c.n))
+        .join(counted, counted.c.region_id == closure.c.id)
+        .group_by(closure.c.top, counted.c.tier)
+    )
     regions = {
-        r.id: RegionCounts(r.id, r.code, r.name, r.level, r.parent_id)
-        for r in session.execute(
-            select(Region.id, Region.code, Region.name, Region.level, Region.parent_id).order_by(
-                Region.code
-            )
+        row.id: RegionCounts(row.id, row.code, row.name, row.level, row.parent_id)
+        for row in session.execute(
+            select(r.c.id, r.c.code, r.c.name, r.c.level, r.c.parent_id)
+            .where(*region_conds)
+            .order_by(r.c.code)
         )
     }
-    stmt = select(Outlet.region_id, Outlet.tier, func.count()).group_by(
-        Outlet.region_id, Outlet.tier
-    )
-    if active_only:
-        stmt = stmt.where(Outlet.status == "active")
-    if outlet_clause is not None:
-        stmt = stmt.where(outlet_clause)
-    for region_id, tier, count in session.execute(stmt):
-        seen: set[int] = set()
-        node = regions.get(region_id) if region_id is not None else None
-        while node is not None and node.id not in seen:
-            seen.add(node.id)
-            node.by_tier[tier] += count
-            node = regions.get(node.parent_id) if node.parent_id is not None else None
-    if region_clause is not None:
-        shown = set(session.scalars(select(Region.id).where(region_clause)))
-        return [r for r in regions.values() if r.id in shown]
+    for top, tier, n in session.execute(rolled):
+        if top in regions:
+            regions[top].by_tier[tier] = int(n)
     return list(regions.values())
 
 
-def untagged_count(session: Session, outlet_clause: ColumnElement[bool] | None = None) -> int:
-    stmt = select(func.count()).where(Outlet.location.is_(None))
+def untagged_count(
+    session: Session,
+    outlet_clause: ColumnElement[bool] | None = None,
+    *,
+    user: Principal | None = None,
+) -> int:
+    """How many outlets ``user`` may see (None: all) have no location yet."""
+    stmt = select(func.count()).where(OUTLETS.c.location.is_(None))
+    if _scoped(user):
+        stmt = stmt.where(outlet_scope(user, OUTLETS))
     if outlet_clause is not None:
         stmt = stmt.where(outlet_clause)
     return session.scalar(stmt) or 0
+
+
+_REGION_ID = bindparam("region_id", type_=Integer)
+_STATUSES = bindparam("statuses", type_=ARRAY(Text))
+
+
+def _tier_counts_statement():
+    """Outlets of ``:statuses`` per (direct child of ``:region_id``, tier): the region's own
+    outlets under a NULL child."""
+    o, r = OUTLETS, REGIONS
+    below = subtree_by_child(_REGION_ID)
+    places = union_all(
+        select(r.c.id, null().label("child_id")).where(r.c.id == _REGION_ID),
+        select(below.c.id, below.c.child_id),
+    ).subquery("places")
+    return (
+        select(places.c.child_id, o.c.tier, func.count())
+        .join(o, o.c.region_id == places.c.id)
+        .where(o.c.status == any_(_STATUSES))
+        .group_by(places.c.child_id, o.c.tier)
+    )
+
+
+_TIER_COUNTS = _tier_counts_statement()
+
+
+def region_tier_counts(
+    session: Session, region_id: int, statuses: Sequence[str]
+) -> dict[int | None, dict[str, int]]:
+    """Outlets per tier in a region, split by its direct sub-regions.
+
+    Keys: a child region's id (that child and everything below it), or None for outlets whose
+    smallest region is the region itself. Every outlet of the region counts: scope is the
+    caller's object rule on the region (a region's page shows its whole market).
+    """
+    out: dict[int | None, dict[str, int]] = {}
+    params = {"region_id": region_id, "statuses": list(statuses)}
+    for child, tier, n in session.execute(_TIER_COUNTS, params):
+        out.setdefault(child, dict.fromkeys(TIERS, 0))[tier] = n
+    return out
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, ValidationError
 from ..models import Outlet, Payment, Product, SalesRecord
 from .access import outlet_scope
-from .outlets import region_known, resolve_outlet
+from .outlets import contains_text, resolve_outlet, unknown_references
 from .principal import Principal
 from .regions import region_subtree
 
@@ -65,10 +65,7 @@ def select_products(*, q: str | None = None, active: bool | None = None) -> Sele
     p = PRODUCTS
     stmt = select(*product_columns()).order_by(p.c.id)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(p.c.sku.ilike(pattern, escape="\\"), p.c.name.ilike(pattern, escape="\\"))
-        )
+        stmt = stmt.where(contains_text(q, p.c.sku, p.c.name))
     if active is not None:
         stmt = stmt.where(p.c.active.is_(active))
     return stmt
@@ -213,20 +210,14 @@ def check_sales_filters(
 ) -> dict[str, str]:
     """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
     outlet or region outside ``user``'s scope is as unknown as a missing one."""
-    problems: dict[str, str] = {}
-    for field, code in (("seller", f.seller), ("buyer", f.buyer)):
-        if code is not None:
-            try:
-                resolve_outlet(session, code, user=user, field=field)
-            except ValidationError as exc:
-                problems.update(exc.fields)
-    if (
-        f.product is not None
-        and session.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.sku == f.product)) is None
-    ):
-        problems["product"] = f"no product with SKU {f.product!r}"
-    if f.region is not None and not region_known(session, f.region, user):
-        problems["region"] = f"no region with code {f.region!r}"
+    problems = unknown_references(
+        session, user=user, outlets={"seller": f.seller, "buyer": f.buyer}, region=f.region
+    )
+    if f.product is not None:
+        try:
+            product_id(session, f.product)
+        except ValidationError as exc:
+            problems.update(exc.fields)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         problems["date_to"] = "must not be before date_from"
     return problems
@@ -383,6 +374,11 @@ def list_payments(session: Session, sale_id: int) -> list[dict]:
     return [dict(r) for r in session.execute(stmt).mappings()]
 
 
+def sale_detail(session: Session, sale_id: int) -> dict:
+    """A sales record (404 when there is none) with its ``payments``, oldest first."""
+    return {**get_sale(session, sale_id), "payments": list_payments(session, sale_id)}
+
+
 def buyer_debt(session: Session, buyer_id: int) -> dict:
     """What a buyer still owes: in total, per seller, and since when."""
     s = SALES
@@ -409,6 +405,18 @@ def buyer_debt(session: Session, buyer_id: int) -> dict:
         "oldest_unpaid": min((r["oldest_unpaid"] for r in sellers), default=None),
         "by_seller": sellers,
     }
+
+
+def outlet_debt(session: Session, outlet_id: int) -> dict:
+    """:func:`buyer_debt` of an outlet, with the ``outlet`` (id, code, name, tier) it is about;
+    404 when there is no such outlet."""
+    o = OUTLETS
+    row = session.execute(
+        select(o.c.id, o.c.code, o.c.name, o.c.tier).where(o.c.id == outlet_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no outlet with id {outlet_id}")
+    return {"outlet": dict(row._mapping), **buyer_debt(session, outlet_id)}
 
 
 def seller_summary(

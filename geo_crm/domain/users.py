@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
+from ..i18n import LANGS
 from ..models import Outlet, Region, User, UserRegion
 from . import passwords
 from . import sessions as user_sessions
@@ -21,7 +22,7 @@ from .principal import ROLES, Principal
 LOGGER = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-LOCALES = ("zh", "en")
+LOCALES = LANGS  # the languages every page speaks
 
 
 @dataclass(frozen=True)
@@ -191,25 +192,35 @@ def sign_out_everywhere(session: Session, username: str) -> int:
     return ended
 
 
+def _require_role(session: Session, username: str, role: str, *, field: str, what: str) -> int:
+    """The id of ``username``, who must be a ``role`` (a 422 on ``field`` otherwise)."""
+    user_id = _user_id(session, username)
+    actual = session.scalar(select(User.role).where(User.id == user_id))
+    if actual != role:
+        raise ValidationError(
+            f"{username} is a {actual}: only {role}s are {what}", fields={field: f"{role}s only"}
+        )
+    return user_id
+
+
+def _unknown_codes(codes: Sequence[str], found, *, what: str, field: str, shown: int = 20) -> None:
+    """A 422 on ``field`` listing the ``codes`` not among ``found`` (the whole call fails)."""
+    missing = sorted(set(codes) - set(found))
+    if missing:
+        raise ValidationError(
+            f"unknown {what} code(s): {', '.join(missing[:shown])}", fields={field: "not found"}
+        )
+
+
 def assign_regions(
     session: Session, username: str, codes: Sequence[str], *, remove: bool = False
 ) -> UserInfo:
     """Add (or remove) regions to a manager's scope; unknown codes fail the whole call."""
-    user_id = _user_id(session, username)
-    role = session.scalar(select(User.role).where(User.id == user_id))
-    if role != "manager":
-        raise ValidationError(
-            f"{username} is a {role}: only managers are scoped to regions",
-            fields={"region": "managers only"},
-        )
+    user_id = _require_role(session, username, "manager", field="region", what="scoped to regions")
     ids = dict(
         session.execute(select(Region.code, Region.id).where(Region.code.in_(list(codes)))).all()
     )
-    missing = sorted(set(codes) - set(ids))
-    if missing:
-        raise ValidationError(
-            f"unknown region code(s): {', '.join(missing)}", fields={"region": "not found"}
-        )
+    _unknown_codes(codes, ids, what="region", field="region", shown=len(codes))
     if remove:
         session.execute(
             delete(UserRegion).where(
@@ -229,19 +240,9 @@ def assign_outlets(
     session: Session, username: str, codes: Sequence[str], *, remove: bool = False
 ) -> UserInfo:
     """Make a rep the owner of these outlets (or release them); one set-based UPDATE."""
-    user_id = _user_id(session, username)
-    role = session.scalar(select(User.role).where(User.id == user_id))
-    if role != "rep":
-        raise ValidationError(
-            f"{username} is a {role}: only reps are assigned outlets",
-            fields={"outlet": "reps only"},
-        )
-    found = set(session.scalars(select(Outlet.code).where(Outlet.code.in_(list(codes)))))
-    missing = sorted(set(codes) - found)
-    if missing:
-        raise ValidationError(
-            f"unknown outlet code(s): {', '.join(missing[:20])}", fields={"outlet": "not found"}
-        )
+    user_id = _require_role(session, username, "rep", field="outlet", what="assigned outlets")
+    found = session.scalars(select(Outlet.code).where(Outlet.code.in_(list(codes))))
+    _unknown_codes(codes, found, what="outlet", field="outlet")
     stmt = update(Outlet).where(Outlet.code.in_(list(codes)))
     if remove:
         stmt = stmt.where(Outlet.rep_id == user_id).values(rep_id=None)
