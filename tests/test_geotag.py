@@ -143,14 +143,9 @@ def test_small_clock_skew_is_tolerated(rep1, connection):
     assert put(rep1, "A1", body).status_code == 200
 
 
-def test_accuracy_limit_is_configurable(aapp, rep1, connection):
-    aapp.config["GEO_CRM_MAX_ACCURACY_M"] = 10
-    try:
-        response = put(
-            rep1, "A1", tag_body(30.2005, 120.2004, outlet_row(connection, "A1").version)
-        )
-    finally:
-        aapp.config["GEO_CRM_MAX_ACCURACY_M"] = 200.0
+def test_accuracy_limit_is_configurable(aapp, rep1, connection, settings_override):
+    settings_override(aapp, GEO_CRM_MAX_ACCURACY_M=10)
+    response = put(rep1, "A1", tag_body(30.2005, 120.2004, outlet_row(connection, "A1").version))
     assert (
         response.status_code == 422
         and "10 m limit" in response.get_json()["error"]["fields"]["body.accuracy_m"]
@@ -186,12 +181,9 @@ def test_jump_inside_the_region_is_flagged(rep1, connection):
     assert "m from the current location" in flags["jump"]["message"]
 
 
-def test_jump_limit_is_configurable(aapp, rep1, connection):
-    aapp.config["GEO_CRM_MAX_JUMP_M"] = 5000
-    try:
-        response = put(rep1, "A1", tag_body(30.23, 120.2, outlet_row(connection, "A1").version))
-    finally:
-        aapp.config["GEO_CRM_MAX_JUMP_M"] = 2000.0
+def test_jump_limit_is_configurable(aapp, rep1, connection, settings_override):
+    settings_override(aapp, GEO_CRM_MAX_JUMP_M=5000)
+    response = put(rep1, "A1", tag_body(30.23, 120.2, outlet_row(connection, "A1").version))
     assert response.get_json()["event"]["state"] == "accepted"
 
 

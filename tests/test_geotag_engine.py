@@ -9,36 +9,34 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from geo_crm import create_app
-from geo_crm.db import Database, connection_is_dead, pool_pre_ping
+from geo_crm.db import Database, connection_is_dead
+from geo_crm.settings import Settings
 
 
 @pytest.mark.parametrize(
-    "config, env, expected",
+    "overrides, env, expected",
     [
         ({}, None, False),  # off unless switched on: the socket check covers restarts
         ({"GEO_CRM_POOL_PRE_PING": False}, None, False),
         ({"GEO_CRM_POOL_PRE_PING": "off"}, None, False),
         ({"GEO_CRM_POOL_PRE_PING": "1"}, None, True),
-        ({"GEO_CRM_POOL_PRE_PING": "true"}, "0", True),  # app config wins over the environment
+        ({"GEO_CRM_POOL_PRE_PING": "true"}, "0", True),  # create_app's config beats the env
         ({}, "false", False),
+        ({}, "", False),
         ({}, "1", True),
     ],
 )
-def test_pre_ping_setting(monkeypatch, config, env, expected):
-    if env is None:
-        monkeypatch.delenv("GEO_CRM_POOL_PRE_PING", raising=False)
-    else:
-        monkeypatch.setenv("GEO_CRM_POOL_PRE_PING", env)
-    assert pool_pre_ping(config) is expected
+def test_pre_ping_setting(overrides, env, expected):
+    environ = {} if env is None else {"GEO_CRM_POOL_PRE_PING": env}
+    assert Settings.load(environ, overrides).pool_pre_ping is expected
 
 
 @pytest.mark.parametrize("setting, expected", [(None, False), ("on", True)])
-def test_database_engine_honours_the_setting(monkeypatch, pg_cluster, setting, expected):
-    monkeypatch.delenv("GEO_CRM_POOL_PRE_PING", raising=False)
-    config = {"DATABASE_URL": pg_cluster.url, "GEO_CRM_AUTO_MIGRATE": False}
+def test_database_engine_honours_the_setting(pg_cluster, setting, expected):
+    overrides = {"DATABASE_URL": pg_cluster.url, "GEO_CRM_AUTO_MIGRATE": False}
     if setting is not None:
-        config["GEO_CRM_POOL_PRE_PING"] = setting
-    db = Database(config)
+        overrides["GEO_CRM_POOL_PRE_PING"] = setting
+    db = Database(Settings.load({}, overrides))
     try:
         engine = db.raw_engine()
         assert engine.pool._pre_ping is expected

@@ -16,12 +16,10 @@ def _init_maps(app: Flask) -> None:
     """Region, distributor and outlet pages, standalone maps, vendored Leaflet, languages."""
     from ..maps.assets import blueprint as vendor_assets
     from . import locale
-    from .context import load_map_config
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
     from .regions import bp as regions_bp
 
-    load_map_config(app)
     locale.init_app(app)
     app.register_blueprint(vendor_assets())
     app.register_blueprint(maps_bp)

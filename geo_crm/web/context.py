@@ -4,7 +4,6 @@ the CSP nonce for generated map documents — each tolerant of the auth layer no
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import current_app, g, request
 from sqlalchemy import ColumnElement
@@ -14,36 +13,6 @@ from ..maps.base import MapSettings
 from ..models import Outlet
 
 LOGGER = logging.getLogger(__name__)
-
-# settings read from the environment once, when the app is built (see docs/maps.md)
-MAP_SETTINGS_ENV = (
-    "GEO_CRM_BASEMAP",
-    "GEO_CRM_MAP_ASSETS",
-    "GEO_CRM_TILE_URL",
-    "GEO_CRM_TILE_ATTRIBUTION",
-    "GEO_CRM_MAP_POINT_LIMIT",
-)
-
-
-def load_map_config(app) -> None:
-    """Take the map settings from the environment and refuse bad values when the app is built."""
-    from ..maps import assets
-    from ..maps.base import BASEMAPS
-
-    for key in MAP_SETTINGS_ENV:
-        if key not in app.config and os.environ.get(key):
-            app.config[key] = os.environ[key]
-    checks = {
-        "GEO_CRM_BASEMAP": (BASEMAPS, "osm"),
-        "GEO_CRM_MAP_ASSETS": (assets.MODES, "local"),
-    }
-    for key, (allowed, default) in checks.items():
-        value = str(app.config.get(key) or default).lower()
-        if value not in allowed:
-            raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
-    limit = app.config.get("GEO_CRM_MAP_POINT_LIMIT")
-    if limit is not None and (not str(limit).isdigit() or int(limit) < 0):
-        raise ValueError(f"GEO_CRM_MAP_POINT_LIMIT must be a whole number, not {limit!r}")
 
 
 def map_settings(t: Translator, **overrides) -> MapSettings:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, send_file, url
 from ..auth.messages import FLAG_SENTENCES, ZH, page_text
 from ..auth.policy import current_user
 from ..models import TIERS
+from ..settings import current_settings
 
 bp = Blueprint("tag", __name__)
 
@@ -45,13 +46,12 @@ def _basemap() -> dict:
     in the basemap's coordinate system (GCJ-02 for AMap)."""
     from ..maps.base import BASEMAP_CRS, TILES
 
-    cfg = current_app.config
-    name = (cfg.get("GEO_CRM_BASEMAP") or "osm").lower()
-    name = name if name in BASEMAP_CRS else "osm"
+    settings = current_settings()
+    name = settings.basemap
     tile_url, attribution, subdomains, max_zoom = TILES.get(name, (None, "", None, 19))
     return {
-        "url": cfg.get("GEO_CRM_TILE_URL") or tile_url,
-        "attribution": cfg.get("GEO_CRM_TILE_ATTRIBUTION") or attribution,
+        "url": settings.tile_url or tile_url,
+        "attribution": settings.tile_attribution or attribution,
         "subdomains": subdomains or "abc",
         "crs": BASEMAP_CRS[name],
         "maxZoom": max_zoom,
