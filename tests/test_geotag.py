@@ -480,3 +480,28 @@ def test_flags_read_as_one_sentence_per_kind_on_the_tag_page_and_in_review(
     review = signed_in_client(aapp, "manager1").get("/review").get_data(as_text=True)
     row = review[review.index(f'data-event="{event}"') :]
     assert sentence in row and "possible_duplicate" not in row
+
+
+def test_the_tag_page_sends_exactly_the_phrases_its_script_uses(aapp, connection, world):
+    """Each t("…") of static/tag.js is in the page's string block and has Chinese; the block
+    holds nothing else. The page sends them in the page's language."""
+    import json
+    import re
+    from pathlib import Path
+
+    from geo_crm.i18n import ZH
+    from geo_crm.web.tag import SCRIPT_STRINGS
+
+    script = (Path(__file__).resolve().parent.parent / "geo_crm" / "static" / "tag.js").read_text(
+        encoding="utf-8"
+    )
+    used = set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)*)"', script))
+    assert len(used) > 15  # the scan found the calls
+    assert not re.findall(r"\bt\(\s*'", script), 'tag.js: write t("…") with double quotes'
+    assert used == set(SCRIPT_STRINGS) and len(SCRIPT_STRINGS) == len(used)
+    assert not [phrase for phrase in SCRIPT_STRINGS if phrase not in ZH]
+
+    connection.execute(text("UPDATE users SET locale = 'zh' WHERE username = 'rep1'"))
+    page = signed_in_client(aapp, "rep1").get("/tag").get_data(as_text=True)
+    config = json.loads(re.search(r'id="tag-config"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert config["strings"] == {phrase: ZH[phrase] for phrase in SCRIPT_STRINGS}

@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..auth import throttle
-from ..auth.messages import page_text
 from ..auth.policy import signed_in_user
 from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
 from ..domain import sessions as user_sessions
 from ..domain.users import authenticate
 from ..settings import current_settings
+from .locale import current_translator
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _form(t, *, error: str | None = None, status: int = 200, username: str = "")
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the sign-in form; on POST check the password, throttled per username and address."""
-    t = page_text(signed_in_user())
+    t = current_translator()
     if request.method == "GET":
         return _form(t)
     username = (request.form.get("username") or "").strip()
@@ -115,7 +115,7 @@ def logout():
             return redirect(url_for("auth_pages.login"))
         return render_template(
             "login.html",
-            t=page_text(user),
+            t=current_translator(),
             confirm_logout=True,
             error=None,
             username="",

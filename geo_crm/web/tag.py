@@ -6,19 +6,40 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, send_file, url_for
 
-from ..auth.messages import FLAG_SENTENCES, ZH, page_text
 from ..auth.policy import current_user
+from ..i18n import FLAG_SENTENCES
 from ..models import TIERS
 from ..settings import current_settings
+from .locale import current_translator
 
 bp = Blueprint("tag", __name__)
 
-# the words tag.js shows (sent in the page as JSON, in the page's language)
-SCRIPT_STRINGS = [k for k in ZH if k not in ("Sign in", "Username", "Password")] + [
+# exactly the phrases static/tag.js passes to its t(…) helper, sent in the page as JSON in the
+# page's language (tests/test_geotag.py checks the script against this list and the catalogue)
+SCRIPT_STRINGS = (
+    "Accuracy {m} m",
+    "Create outlet",
+    "Current position",
+    "Location permission denied. Tap the map to place the point.",
+    "Location unavailable: {reason}",
+    "Locating…",
+    "Network error: check the connection and try again.",
+    "New outlet here",
+    "New position",
+    "No outlets.",
+    "None",
     "Not geotagged",
+    "Outlet {code} created.",
+    "Saved, flagged for review:",
+    "Saved.",
+    "Sending…",
+    "Someone changed this outlet meanwhile. The list was reloaded; check and submit again.",
+    "Submit location",
+    "Tap the map or drag the pin to correct the point.",
+    "Use my location",
     "km",
     "m",
-]
+)
 
 
 def _leaflet_dir() -> Path:
@@ -62,7 +83,7 @@ def _basemap() -> dict:
 def tag_page():
     """Pick one of my outlets, locate myself, correct on the map, submit; or add a new outlet."""
     user = current_user()
-    t = page_text(user)
+    t = current_translator()
     js, css = leaflet_urls()
     config = {
         "lang": t.lang,
