@@ -1,9 +1,11 @@
-"""Users, sign-in, tokens and the access policy every request goes through.
+"""Who is calling and what they may do, over HTTP: the access policy, the session cookie, CSRF,
+security headers, bearer tokens (with their per-process cache) and sign-in throttling.
 
-``init_app`` wires it all: the session cookie, ProxyFix, CSRF, the policy hook (first of all
-before_request hooks), security headers, and the sign-in, tagging and review pages. Its settings
-(and the Flask keys they imply) come from :mod:`geo_crm.settings`.
-Nothing here imports Flask at module level, so services may use ``geo_crm.domain.access``.
+``init_app`` wires the HTTP pieces onto an app built by :func:`geo_crm.create_app`: ProxyFix,
+the session interface, CSRF, the policy hook (first of all before_request hooks) and the
+headers. Its settings come from :mod:`geo_crm.settings`; the pages (sign-in, tagging, review)
+are registered by :mod:`geo_crm.web` like every other page. Users, passwords, sessions and
+scopes are domain code (``geo_crm.domain``), which never imports this package.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ def init_app(app) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from ..settings import settings_of
-    from ..web import auth_pages, review, tag
     from . import headers, policy
     from .csrf import csrf
     from .session import SessionInterface
@@ -28,6 +29,3 @@ def init_app(app) -> None:
     csrf.init_app(app)
     policy.init_app(app)
     headers.init_app(app)
-    app.register_blueprint(auth_pages.bp)
-    app.register_blueprint(tag.bp)
-    app.register_blueprint(review.bp)

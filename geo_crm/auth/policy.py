@@ -137,7 +137,7 @@ RULES: dict[str, Rule] = {
     "api.accept_geotag_review": REVIEWER_EVENT,
     "api.reject_geotag_review": REVIEWER_EVENT,
     "tag.tag_page": FIELD,
-    "tag.leaflet": PUBLIC,  # Leaflet from xstatic when the vendor-asset blueprint is absent
+    "tag.leaflet": PUBLIC,  # the same Leaflet files as vendor_assets, at the tag page's old URL
     "vendor_assets.vendor_asset": PUBLIC,
     "review.review_page": STAFF,
     # region, network and map pages (generated map documents carry the CSP nonce)

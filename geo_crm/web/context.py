@@ -1,18 +1,16 @@
-"""Per-request helpers the map pages share: who is acting (for scoping), map settings, and
-the CSP nonce for generated map documents — each tolerant of the auth layer not being wired."""
+"""Per-request helpers the map pages share: map settings and the CSP nonce for generated map
+documents (and, until the pages call ``auth.policy.current_user``, its old name)."""
 
 from __future__ import annotations
 
-import logging
-
-from flask import current_app, g, request
+from flask import current_app, request
 from sqlalchemy import ColumnElement
 
+from ..auth.headers import nonce_scripts
+from ..auth.policy import current_user
 from ..i18n import Translator
 from ..maps.base import MapSettings
 from ..models import Outlet
-
-LOGGER = logging.getLogger(__name__)
 
 
 def map_settings(t: Translator, **overrides) -> MapSettings:
@@ -28,25 +26,13 @@ def map_settings(t: Translator, **overrides) -> MapSettings:
     )
 
 
-def acting_user():
-    """The signed-in principal; the all-seeing system principal while auth is not enforced."""
-    principal = g.get("principal")
-    if principal is not None:
-        return principal
-    try:
-        from ..auth.policy import auth_required, enforce
-        from ..domain.principal import SYSTEM
-    except ImportError:  # auth not installed: nothing to scope by
-        return None
-    hooks = current_app.before_request_funcs.get(None, [])
-    if enforce not in hooks or not auth_required():
-        return SYSTEM
-    return None
+# the old name of auth.policy.current_user: the web pages still call it until issue 12's B1
+acting_user = current_user
 
 
 def outlet_scope_clause(outlet=None) -> ColumnElement | None:
     """``outlet_scope`` of the acting user, or None when everything is visible."""
-    user = acting_user()
+    user = current_user()
     if user is None or getattr(user, "role", None) == "admin":
         return None
     from ..domain.access import outlet_scope
@@ -55,9 +41,5 @@ def outlet_scope_clause(outlet=None) -> ColumnElement | None:
 
 
 def with_nonce(html: str) -> str:
-    """Give every ``<script`` of a generated document this response's CSP nonce, if CSP is on."""
-    try:
-        from ..auth.headers import nonce_scripts
-    except ImportError:
-        return html
+    """Give every ``<script`` of a generated document this response's CSP nonce."""
     return str(nonce_scripts(html))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, abort, current_app, render_template, send_file, url_for
+from flask import Blueprint, abort, render_template, send_file, url_for
 
 from ..auth.policy import current_user
 from ..i18n import FLAG_SENTENCES
+from ..maps.assets import vendor_file
 from ..models import TIERS
 from ..settings import current_settings
 from .locale import current_translator
@@ -42,22 +41,11 @@ SCRIPT_STRINGS = (
 )
 
 
-def _leaflet_dir() -> Path:
-    import xstatic.pkg.leaflet as xs_leaflet
-
-    return Path(xs_leaflet.BASE_DIR)
-
-
 def leaflet_urls() -> tuple[str, str]:
-    """Leaflet's JS and CSS: from the maps' vendor-asset blueprint when registered, else ours."""
-    if "vendor_assets.vendor_asset" in current_app.view_functions:
+    """Leaflet's JS and CSS, from the maps' vendor-asset route (installed packages, no CDN)."""
 
-        def url(name):
-            return url_for("vendor_assets.vendor_asset", vendor="leaflet", path=name)
-    else:
-
-        def url(name):
-            return url_for("tag.leaflet", path=name)
+    def url(name):
+        return url_for("vendor_assets.vendor_asset", vendor="leaflet", path=name)
 
     return url("leaflet.js"), url("leaflet.css")
 
@@ -105,9 +93,9 @@ def tag_page():
 
 @bp.get("/tag/leaflet/<path:path>")
 def leaflet(path: str):
-    """Leaflet's own files from the installed xstatic-leaflet package (no CDN)."""
-    base = _leaflet_dir().resolve()
-    target = (base / path).resolve()
-    if not target.is_relative_to(base) or not target.is_file():
+    """Leaflet's own files from the installed xstatic-leaflet package (no CDN); the same files
+    as the maps' ``/static/vendor/leaflet/…``, kept for pages that link here."""
+    target = vendor_file("leaflet", path)
+    if target is None:
         abort(404)
     return send_file(target, max_age=86400)
