@@ -6,19 +6,23 @@ import logging
 
 from flask import Flask
 
-from . import settings as config_mod
 from .resources import resource_dir
+from .settings import Settings, flask_only, install
 
 __all__ = ["create_app"]
 __version__ = "0.1.0"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app; nothing touches the database until a request or command needs it."""
+    """Build the app; nothing touches the database until a request or command needs it.
+
+    The settings come from the environment with ``test_config`` on top (keys are variable
+    names such as ``GEO_CRM_AUTH_REQUIRED``; other keys, e.g. ``TESTING``, go to Flask's
+    config). A bad value stops here, naming its variable."""
+    settings = Settings.load(overrides=test_config)
     app = Flask(__name__, template_folder=str(resource_dir("templates")))
-    app.config.from_mapping(config_mod.from_env())
-    if test_config:
-        app.config.from_mapping(test_config)
+    install(app, settings)
+    app.config.from_mapping(flask_only(test_config))
     app.json.ensure_ascii = False  # Chinese names stay readable in JSON
 
     from . import api, auth, cli, db, http_errors, web
@@ -29,5 +33,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     auth.init_app(app)  # its policy hook puts itself before every other before_request hook
-    logging.getLogger("geo_crm").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("geo_crm").setLevel(settings.log_level)
     return app

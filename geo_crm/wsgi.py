@@ -2,9 +2,9 @@
 
 After ``create_app`` everything allocated so far (modules, the app, its configuration) lives as
 long as the worker; ``gc.freeze()`` moves it out of the cyclic collector's reach. Otherwise
-every full collection walks those hundreds of thousands of objects again: measured under the
-geotag load, that stopped a worker for 90–110 ms each time, far beyond a 20 ms p99. Nothing of
-a request is frozen, and with ``--preload`` the frozen pages also stay shared after the fork.
+every full collection walks those hundreds of thousands of objects again and stops the worker
+for longer than a short request's whole latency budget (bench/README.md, bench_geotag). Nothing
+of a request is frozen, and with ``--preload`` the frozen pages also stay shared after the fork.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
         from geo_crm.db import make_engine, resolve_url
-        from geo_crm.settings import from_env
+        from geo_crm.settings import Settings
 
-        engine = make_engine(resolve_url(from_env()))
+        engine = make_engine(resolve_url(Settings.load()))
     with engine.connect() as connection:
         _run(connection)
 

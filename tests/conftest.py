@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo_crm import create_app
 from geo_crm.db import ready_engine
 from geo_crm.db.cluster import LocalCluster
+from geo_crm.settings import EXTENSION, settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,31 @@ def app(base_app, connection):
     )
     yield base_app
     db.sessionmaker = saved
+
+
+@pytest.fixture
+def settings_override():
+    """Run a test under other settings of an app built once per session, restored afterwards:
+    ``settings_override(app, auth_required=False)`` or, by variable name,
+    ``settings_override(aapp, GEO_CRM_MAX_JUMP_M=5000)`` (checked as at start-up). Returns the
+    new settings. The Flask keys derived from them (and, until issue 12's last step, their
+    mirror in ``app.config``) follow."""
+    saved: list[tuple] = []
+
+    def override(app, **changes):
+        before = settings_of(app)
+        after = before.replace(**changes)
+        old, new = before.flask_config(), after.flask_config()
+        keys = [key for key in new if old.get(key) != new[key]]
+        saved.append((app, before, {key: app.config.get(key) for key in keys}))
+        app.extensions[EXTENSION] = after
+        app.config.update({key: new[key] for key in keys})
+        return after
+
+    yield override
+    for app, before, config in reversed(saved):
+        app.extensions[EXTENSION] = before
+        app.config.update(config)
 
 
 @pytest.fixture

@@ -604,23 +604,21 @@ def test_lists_show_reps_and_managers_only_their_outlets(app, connection, world,
     assert as_manager.get(f"{API}/outlets?tier=retail").get_json()["total"] == 1
 
 
-def test_json_response_is_the_same_json_with_or_without_orjson(app, monkeypatch):
-    """The list's fast serialiser (orjson when installed) and its fallback write the same JSON,
-    timestamps in datetime.isoformat()'s form."""
+def test_json_response_is_the_json_the_json_module_writes(app):
+    """The hot endpoints' serialiser (orjson) writes the same JSON as the json module would,
+    UTF-8 as is, compact, keys in insertion order, timestamps in datetime.isoformat()'s form."""
     import datetime as dt
     import json
 
     from geo_crm.api import framework
 
     when = dt.datetime(2026, 11, 26, 21, 44, 17, 123456, tzinfo=dt.UTC)
-    body = {"items": [{"name": "好又多超市", "lat": 30.2, "n": None, "at": when}], "total": 1}
+    day = dt.date(2026, 11, 26)
+    body = {"items": [{"name": "好又多超市", "lat": 30.2, "n": None, "at": when, "d": day}], "z": 1}
     with app.test_request_context():
-        fast = framework.json_response(body).get_data()
-        monkeypatch.setattr(framework, "orjson", None)
-        plain = framework.json_response(body).get_data()
-    assert json.loads(fast) == json.loads(plain)
-    assert json.loads(plain)["items"][0]["at"] == when.isoformat()
-    assert "好又多超市".encode() in plain
+        written = framework.json_response(body).get_data()
+    plain = {"items": [{**body["items"][0], "at": when.isoformat(), "d": day.isoformat()}], "z": 1}
+    assert written == json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @pytest.mark.parametrize("lat", [0.0, 23.5, 45.0, 66.0, 80.0, -60.0])

@@ -17,6 +17,61 @@ def test_login_page_renders_in_both_languages(aclient):
     assert "Sign in" in en.get_data(as_text=True)
 
 
+def test_sign_in_tag_and_review_pages_speak_the_users_language(aapp, connection, world):
+    """The one language picker for every page: the signed-in user's locale beats the browser's
+    Accept-Language on the sign-out, tag and review pages as on the map pages."""
+    connection.execute(
+        text("UPDATE users SET locale = 'en' WHERE username IN ('rep1', 'manager1')")
+    )
+    rep = signed_in_client(aapp, "rep1")
+    chinese_browser = {"Accept-Language": "zh-CN"}
+    assert "Do you want to sign out?" in rep.get("/logout", headers=chinese_browser).get_data(
+        as_text=True
+    )
+    assert "Submit location" in rep.get("/tag", headers=chinese_browser).get_data(as_text=True)
+    review = signed_in_client(aapp, "manager1").get("/review", headers=chinese_browser)
+    assert "Nothing awaits review." in review.get_data(as_text=True)
+    assert "定位审核" in signed_in_client(aapp, "manager1").get("/review?lang=zh").get_data(
+        as_text=True
+    )
+
+
+def test_every_phrase_of_the_sign_in_tag_and_review_pages_has_chinese():
+    import re
+    from pathlib import Path
+
+    from geo_crm.i18n import FLAG_SENTENCES, ZH
+    from geo_crm.web import auth_pages, review
+
+    root = Path(__file__).resolve().parent.parent
+    phrases = set(FLAG_SENTENCES.values()) | set(review._DONE.values())
+    for name in ("login.html", "tag.html", "review.html", "base.html"):
+        text = (root / "templates" / name).read_text(encoding="utf-8")
+        phrases |= set(re.findall(r"""\b[t_]\(\s*["']((?:[^"'\\]|\\.)+)["']""", text))
+    source = Path(auth_pages.__file__).read_text(encoding="utf-8")
+    for call in re.findall(r'\bt\(\s*((?:"[^"]*"\s*)+)', source):  # "…" "…" joined
+        phrases.add("".join(re.findall(r'"([^"]*)"', call)))
+    assert "Invalid username or password." in phrases and "Sign out on every device" in phrases
+    assert len(phrases) > 40  # the scan found them
+    assert not sorted(p for p in phrases if p not in ZH)
+
+
+def test_a_module_adds_its_own_section_to_the_catalogue(monkeypatch):
+    from geo_crm import i18n
+
+    monkeypatch.setattr(i18n, "ZH", dict(i18n.ZH))
+    monkeypatch.setattr(i18n, "SECTIONS", dict(i18n.SECTIONS))
+    i18n.add_messages("reports (test)", {"Debt ageing": "账龄分析", "Outlet": "网点"})
+    assert i18n.Translator("zh")("Debt ageing") == "账龄分析" and "reports (test)" in i18n.SECTIONS
+    i18n.add_messages("reports (test)", {"Debt ageing": "账龄分析", "Outlet": "网点"})  # reload
+    with pytest.raises(ValueError, match="'Outlet' is translated '网点' already"):
+        i18n.add_messages("other (test)", {"Outlet": "门店"})
+    with pytest.raises(ValueError, match="placeholder"):
+        i18n.add_messages("other (test)", {"{n} days overdue": "逾期天数"})
+    with pytest.raises(ValueError, match="already in the catalogue"):
+        i18n.add_messages("reports (test)", {"Aged debt": "账龄"})
+
+
 def test_sign_in_sets_a_hardened_cookie_and_lands_reps_on_tag(aclient, connection, world):
     response = login(aclient, "rep1")
     assert response.status_code == 302 and response.headers["Location"].endswith("/tag")

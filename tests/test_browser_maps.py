@@ -55,8 +55,8 @@ FIND_JS = """(name) => {
 
 
 @pytest.fixture
-def served(app, sql, monkeypatch):
-    monkeypatch.setitem(app.config, "GEO_CRM_AUTH_REQUIRED", False)
+def served(app, sql, settings_override):
+    settings_override(app, auth_required=False)
     build_network(sql)
     with serving(app) as url:
         yield url

@@ -143,14 +143,9 @@ def test_small_clock_skew_is_tolerated(rep1, connection):
     assert put(rep1, "A1", body).status_code == 200
 
 
-def test_accuracy_limit_is_configurable(aapp, rep1, connection):
-    aapp.config["GEO_CRM_MAX_ACCURACY_M"] = 10
-    try:
-        response = put(
-            rep1, "A1", tag_body(30.2005, 120.2004, outlet_row(connection, "A1").version)
-        )
-    finally:
-        aapp.config["GEO_CRM_MAX_ACCURACY_M"] = 200.0
+def test_accuracy_limit_is_configurable(aapp, rep1, connection, settings_override):
+    settings_override(aapp, GEO_CRM_MAX_ACCURACY_M=10)
+    response = put(rep1, "A1", tag_body(30.2005, 120.2004, outlet_row(connection, "A1").version))
     assert (
         response.status_code == 422
         and "10 m limit" in response.get_json()["error"]["fields"]["body.accuracy_m"]
@@ -186,12 +181,9 @@ def test_jump_inside_the_region_is_flagged(rep1, connection):
     assert "m from the current location" in flags["jump"]["message"]
 
 
-def test_jump_limit_is_configurable(aapp, rep1, connection):
-    aapp.config["GEO_CRM_MAX_JUMP_M"] = 5000
-    try:
-        response = put(rep1, "A1", tag_body(30.23, 120.2, outlet_row(connection, "A1").version))
-    finally:
-        aapp.config["GEO_CRM_MAX_JUMP_M"] = 2000.0
+def test_jump_limit_is_configurable(aapp, rep1, connection, settings_override):
+    settings_override(aapp, GEO_CRM_MAX_JUMP_M=5000)
+    response = put(rep1, "A1", tag_body(30.23, 120.2, outlet_row(connection, "A1").version))
     assert response.get_json()["event"]["state"] == "accepted"
 
 
@@ -488,3 +480,28 @@ def test_flags_read_as_one_sentence_per_kind_on_the_tag_page_and_in_review(
     review = signed_in_client(aapp, "manager1").get("/review").get_data(as_text=True)
     row = review[review.index(f'data-event="{event}"') :]
     assert sentence in row and "possible_duplicate" not in row
+
+
+def test_the_tag_page_sends_exactly_the_phrases_its_script_uses(aapp, connection, world):
+    """Each t("…") of static/tag.js is in the page's string block and has Chinese; the block
+    holds nothing else. The page sends them in the page's language."""
+    import json
+    import re
+    from pathlib import Path
+
+    from geo_crm.i18n import ZH
+    from geo_crm.web.tag import SCRIPT_STRINGS
+
+    script = (Path(__file__).resolve().parent.parent / "geo_crm" / "static" / "tag.js").read_text(
+        encoding="utf-8"
+    )
+    used = set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)*)"', script))
+    assert len(used) > 15  # the scan found the calls
+    assert not re.findall(r"\bt\(\s*'", script), 'tag.js: write t("…") with double quotes'
+    assert used == set(SCRIPT_STRINGS) and len(SCRIPT_STRINGS) == len(used)
+    assert not [phrase for phrase in SCRIPT_STRINGS if phrase not in ZH]
+
+    connection.execute(text("UPDATE users SET locale = 'zh' WHERE username = 'rep1'"))
+    page = signed_in_client(aapp, "rep1").get("/tag").get_data(as_text=True)
+    config = json.loads(re.search(r'id="tag-config"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert config["strings"] == {phrase: ZH[phrase] for phrase in SCRIPT_STRINGS}

@@ -28,9 +28,9 @@ CDN_HOSTS = (
 
 
 @pytest.fixture
-def web(client, app, sql, monkeypatch):
+def web(client, app, sql, settings_override):
     """The client on the fixture network; sign-in not required (maps are under test, not auth)."""
-    monkeypatch.setitem(app.config, "GEO_CRM_AUTH_REQUIRED", False)
+    settings_override(app, auth_required=False)
     build_network(sql)
     return client
 

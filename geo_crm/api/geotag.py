@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from flask import current_app, jsonify
+from flask import jsonify
 from pydantic import AwareDatetime, Field
 
 from ..auth.policy import current_user
@@ -14,6 +14,7 @@ from ..db import get_session
 from ..domain import geotagging as svc
 from ..errors import ValidationError
 from ..models import TIERS
+from ..settings import GeotagLimits, current_settings
 from .framework import Body, Out, Query, json_response, operation
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees, in `crs`")]
@@ -152,8 +153,9 @@ class DecisionOut(Out):
     outlet: dict
 
 
-def _limits() -> svc.GeotagLimits:
-    return svc.limits_from_config(current_app.config)
+def _limits() -> GeotagLimits:
+    """GEO_CRM_MAX_ACCURACY_M and the other geotag limits, as the app was configured."""
+    return current_settings().geotag
 
 
 def _body_fields(exc: ValidationError) -> ValidationError:

@@ -19,6 +19,8 @@ import secrets
 from flask import Flask, current_app, g, request
 from markupsafe import Markup
 
+from ..settings import settings_of
+
 
 def csp_nonce() -> str:
     nonce = g.get("csp_nonce")
@@ -93,7 +95,7 @@ def _add_headers(response):
     if "Content-Security-Policy" not in headers:
         rule = rule_for(request.endpoint)
         inline = bool(rule and rule.inline_scripts)
-        img_src = current_app.config.get("GEO_CRM_CSP_IMG_SRC", "https:")
+        img_src = settings_of(current_app).csp_img_src
         if inline or (g.get("csp_nonce") is None and response.mimetype != "text/html"):
             headers["Content-Security-Policy"] = _fixed_policy(inline, img_src)
         else:

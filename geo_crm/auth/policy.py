@@ -34,6 +34,7 @@ from ..domain import access as scope
 from ..domain.access import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
 from ..domain.principal import SYSTEM, Principal
 from ..errors import Forbidden, GeoCrmError, NotFound, error_body
+from ..settings import settings_of
 
 LOGGER = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ RULES: dict[str, Rule] = {
     "api.accept_geotag_review": REVIEWER_EVENT,
     "api.reject_geotag_review": REVIEWER_EVENT,
     "tag.tag_page": FIELD,
-    "tag.leaflet": PUBLIC,  # Leaflet from xstatic when the vendor-asset blueprint is absent
+    "tag.leaflet": PUBLIC,  # the same Leaflet files as vendor_assets, at the tag page's old URL
     "vendor_assets.vendor_asset": PUBLIC,
     "review.review_page": STAFF,
     # region, network and map pages (generated map documents carry the CSP nonce)
@@ -165,7 +166,8 @@ class CsrfFailed(GeoCrmError):
 
 
 def auth_required(app: Flask | None = None) -> bool:
-    return bool((app or current_app).config.get("GEO_CRM_AUTH_REQUIRED", True))
+    """GEO_CRM_AUTH_REQUIRED of the app (default: this request's)."""
+    return settings_of(app or current_app).auth_required
 
 
 def signed_in_user() -> Principal | None:

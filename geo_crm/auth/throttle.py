@@ -14,12 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    max_failures: int = 5
-    max_per_ip: int = 50
-    window_s: int = 900
+from ..settings import ThrottleLimits as ThrottleLimits  # settings: GEO_CRM_LOGIN_MAX_FAILURES …
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,19 @@
 """Tokens already checked, remembered by each process so a busy client skips the token lookup.
 
-Every API request used to look its token up: one database round trip, about 0.3 ms of a
-``near`` request's 2. A process now remembers, for at most ``GEO_CRM_TOKEN_CACHE_S`` seconds,
-which user a live token belongs to — and forgets everything as soon as anything that decides
-it changes. Migration 0005 makes PostgreSQL announce such changes (``NOTIFY geo_crm_auth`` on
-a token revoked, deleted or re-pointed; a user disabled, deleted, renamed, or given another
-role or language), and each process listens on a connection of its own, in a daemon thread.
+Every API request used to look its token up: one database round trip, a large share of a short
+request such as ``near`` (bench/README.md has the numbers). A process now remembers, for at
+most ``GEO_CRM_TOKEN_CACHE_S`` seconds, which user a live token belongs to — and forgets
+everything as soon as anything that decides it changes. Migration 0005 makes PostgreSQL
+announce such changes (``NOTIFY geo_crm_auth`` on a token revoked, deleted or re-pointed; a
+user disabled, deleted, renamed, or given another role or language), and each process listens
+on a connection of its own, in a daemon thread.
 
 The cache is used only while that listener is connected: before it has started listening,
 after its connection broke, or when the database cannot ``LISTEN`` (a transaction-pooling
 proxy), every request looks its token up as before. A lookup that raced with a change is not
 stored: every notification starts a new generation, and an answer read in an older one is
-dropped. What remains is the notification's delivery time (well under a millisecond on one
-machine) between a revocation's commit and the last request it lets through.
+dropped. What remains is the notification's delivery time (one message on a connection that is
+already open) between a revocation's commit and the last request it lets through.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from ..db.hotpath import HotStatement
 from ..domain.principal import Principal
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, User
+from ..settings import settings_of
 from .token_cache import TokenCache
 
 PREFIX = "gcrm_"  # recognisable in logs and by secret scanners
@@ -207,6 +208,6 @@ def _cache(session: Session) -> TokenCache | None:
             if cache is None or cache.engine is not bind:
                 if cache is not None:  # the app was given another engine: end the old listener
                     cache.stop()
-                ttl = float(current_app.config.get("GEO_CRM_TOKEN_CACHE_S", 30) or 0)
+                ttl = settings_of(current_app).token_cache_s
                 cache = extensions["geo_crm_token_cache"] = TokenCache(bind, ttl)
     return cache if cache.enabled else None

@@ -5,24 +5,22 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import ensure_postgis, get_db, migrate
 from ..errors import GeoCrmError
+from ..settings import current_settings
 
 
 def _cluster():
     from ..db.cluster import LocalCluster
 
-    cfg = current_app.config
-    if cfg.get("DATABASE_URL"):
+    settings = current_settings()
+    if settings.database_url:
         raise GeoCrmError(
             "DATABASE_URL is set: geo_crm uses that server and runs no cluster of its own"
         )
-    return LocalCluster.for_dir(
-        cfg["GEO_CRM_PGDATA"], dbname=cfg["GEO_CRM_DB_NAME"], bindir=cfg.get("GEO_CRM_PG_BINDIR")
-    )
+    return LocalCluster.for_settings(settings)
 
 
 @click.group("db", help="The database: embedded cluster and schema migrations.")
@@ -56,8 +54,7 @@ def stop_cmd() -> None:
 @with_appcontext
 def status_cmd(as_json: bool) -> None:
     """Say whether the database is reachable and at which schema revision."""
-    cfg = current_app.config
-    info: dict = {"mode": "external" if cfg.get("DATABASE_URL") else "embedded"}
+    info: dict = {"mode": "external" if current_settings().database_url else "embedded"}
     if info["mode"] == "embedded":
         info.update(_cluster().status())
     if info["mode"] == "external" or info.get("running"):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import select
-from collections.abc import Mapping
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -13,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError, ProgrammingErro
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import DatabaseSetupError
+from ..settings import Settings, settings_of
 
 # re-exported: callers import them from geo_crm.db until issue 12's last step
 from .hotpath import HotStatement as HotStatement
@@ -37,34 +36,13 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def resolve_url(config: Mapping) -> str:
+def resolve_url(settings: Settings) -> str:
     """DATABASE_URL when set; otherwise start the embedded cluster and return its URL."""
-    if config.get("DATABASE_URL"):
-        return normalise_url(config["DATABASE_URL"])
+    if settings.database_url:
+        return normalise_url(settings.database_url)
     from .cluster import LocalCluster
 
-    cluster = LocalCluster.for_dir(
-        config["GEO_CRM_PGDATA"],
-        dbname=config["GEO_CRM_DB_NAME"],
-        bindir=config.get("GEO_CRM_PG_BINDIR"),
-    )
-    return cluster.ensure_database()
-
-
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def pool_pre_ping(config: Mapping) -> bool:
-    """GEO_CRM_POOL_PRE_PING (app config, else environment; default off): a ``SELECT 1`` round
-    trip on every checkout. Off, the free socket check of :func:`connection_is_dead` still
-    drops connections a restarted or terminated server has closed; turn the ping on only where
-    something between app and database drops idle connections without closing them."""
-    value = config.get("GEO_CRM_POOL_PRE_PING", os.environ.get("GEO_CRM_POOL_PRE_PING"))
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE
-    return bool(value)
+    return LocalCluster.for_settings(settings).ensure_database()
 
 
 def connection_is_dead(dbapi_connection) -> bool:
@@ -134,17 +112,18 @@ def ensure_postgis(engine: Engine) -> str:
 class Database:
     """Holds the engine and session factory for one app; created lazily on first use."""
 
-    def __init__(self, config: Mapping):
-        self._config = config
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self._engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
 
     @property
     def engine(self) -> Engine:
-        """The engine of a ready database: PostGIS present and, unless disabled, migrated."""
+        """The engine of a ready database: PostGIS present and, unless GEO_CRM_AUTO_MIGRATE is
+        off, migrated."""
         if self._engine is None:
             engine = self.raw_engine()
-            if self._config.get("GEO_CRM_AUTO_MIGRATE", True):
+            if self.settings.auto_migrate:
                 from . import migrate
 
                 try:
@@ -157,12 +136,17 @@ class Database:
         return self._engine
 
     def raw_engine(self) -> Engine:
-        """The engine with PostGIS checked but the schema left as it is (for db commands)."""
+        """The engine with PostGIS checked but the schema left as it is (for db commands).
+
+        GEO_CRM_POOL_PRE_PING (default off) adds a ``SELECT 1`` round trip on every checkout.
+        Off, the free socket check of :func:`connection_is_dead` still drops connections a
+        restarted or terminated server has closed; the ping is for places where something
+        between app and database drops idle connections without closing them."""
         if self._engine is None:
             engine = ready_engine(
-                resolve_url(self._config),
+                resolve_url(self.settings),
                 migrate_schema=False,
-                pool_pre_ping=pool_pre_ping(self._config),
+                pool_pre_ping=self.settings.pool_pre_ping,
             )
             self.use_engine(engine)
         assert self._engine is not None
@@ -210,5 +194,5 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app) -> None:
-    app.extensions["geo_crm_db"] = Database(app.config)
+    app.extensions["geo_crm_db"] = Database(settings_of(app))
     app.teardown_appcontext(_close_session)

@@ -18,8 +18,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DatabaseSetupError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +103,11 @@ class LocalCluster:
         found = find_bindir(bindir)
         check_postgis_installed(found)
         return cls(Path(datadir).resolve(), found, dbname, fast_unsafe)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LocalCluster:
+        """The cluster GEO_CRM_PGDATA, GEO_CRM_DB_NAME and GEO_CRM_PG_BINDIR describe."""
+        return cls.for_dir(settings.pgdata, dbname=settings.db_name, bindir=settings.pg_bindir)
 
     # -- paths -----------------------------------------------------------------------------
     @property

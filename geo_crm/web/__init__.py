@@ -1,4 +1,4 @@
-"""Browser pages (Jinja templates in templates/)."""
+"""Browser pages (Jinja templates in templates/): every page blueprint is registered here."""
 
 from __future__ import annotations
 
@@ -6,24 +6,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from .home import bp as home_bp
-
-    app.register_blueprint(home_bp)
-    _init_maps(app)
-
-
-def _init_maps(app: Flask) -> None:
-    """Region, distributor and outlet pages, standalone maps, vendored Leaflet, languages."""
+    """Home, sign-in, tagging and review pages; region, distributor and outlet pages,
+    standalone maps, vendored Leaflet; the language of every page."""
     from ..maps.assets import blueprint as vendor_assets
-    from . import locale
-    from .context import load_map_config
+    from . import auth_pages, locale, review, tag
+    from .home import bp as home_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
     from .regions import bp as regions_bp
 
-    load_map_config(app)
     locale.init_app(app)
+    app.register_blueprint(home_bp)
     app.register_blueprint(vendor_assets())
     app.register_blueprint(maps_bp)
     app.register_blueprint(regions_bp)
     app.register_blueprint(network_bp)
+    app.register_blueprint(auth_pages.bp)
+    app.register_blueprint(tag.bp)
+    app.register_blueprint(review.bp)

@@ -7,28 +7,20 @@ import math
 import unicodedata
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..auth import throttle
-from ..auth.messages import page_text
 from ..auth.policy import signed_in_user
 from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
 from ..domain import sessions as user_sessions
 from ..domain.users import authenticate
+from ..settings import current_settings
+from .locale import current_translator
 
 LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("auth_pages", __name__)
-
-
-def _limits() -> throttle.ThrottleLimits:
-    cfg = current_app.config
-    return throttle.ThrottleLimits(
-        max_failures=int(cfg["GEO_CRM_LOGIN_MAX_FAILURES"]),
-        max_per_ip=int(cfg["GEO_CRM_LOGIN_MAX_FAILURES_PER_IP"]),
-        window_s=int(cfg["GEO_CRM_LOGIN_WINDOW_S"]),
-    )
 
 
 _MAX_NEXT = 2048
@@ -72,14 +64,15 @@ def _form(t, *, error: str | None = None, status: int = 200, username: str = "")
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the sign-in form; on POST check the password, throttled per username and address."""
-    t = page_text(signed_in_user())
+    t = current_translator()
     if request.method == "GET":
         return _form(t)
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     ip = request.remote_addr or "unknown"
     session = get_session()
-    limits = _limits()
+    settings = current_settings()
+    limits = settings.login
     state = throttle.check(session, username, ip, limits)
     if state.blocked:
         session.rollback()
@@ -104,7 +97,7 @@ def login():
         return _form(t, username=username, error=t("Invalid username or password."))
     throttle.clear(session, username, ip)
     secret = user_sessions.start_session(
-        session, user.id, current_app.permanent_session_lifetime, replacing=session_secret()
+        session, user.id, settings.session_lifetime, replacing=session_secret()
     )
     session.commit()
     sign_in(user, secret)
@@ -122,7 +115,7 @@ def logout():
             return redirect(url_for("auth_pages.login"))
         return render_template(
             "login.html",
-            t=page_text(user),
+            t=current_translator(),
             confirm_logout=True,
             error=None,
             username="",

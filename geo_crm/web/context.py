@@ -1,49 +1,16 @@
-"""Per-request helpers the map pages share: who is acting (for scoping), map settings, and
-the CSP nonce for generated map documents — each tolerant of the auth layer not being wired."""
+"""Per-request helpers the map pages share: map settings and the CSP nonce for generated map
+documents (and, until the pages call ``auth.policy.current_user``, its old name)."""
 
 from __future__ import annotations
 
-import logging
-import os
-
-from flask import current_app, g, request
+from flask import current_app, request
 from sqlalchemy import ColumnElement
 
+from ..auth.headers import nonce_scripts
+from ..auth.policy import current_user
 from ..i18n import Translator
 from ..maps.base import MapSettings
 from ..models import Outlet
-
-LOGGER = logging.getLogger(__name__)
-
-# settings read from the environment once, when the app is built (see docs/maps.md)
-MAP_SETTINGS_ENV = (
-    "GEO_CRM_BASEMAP",
-    "GEO_CRM_MAP_ASSETS",
-    "GEO_CRM_TILE_URL",
-    "GEO_CRM_TILE_ATTRIBUTION",
-    "GEO_CRM_MAP_POINT_LIMIT",
-)
-
-
-def load_map_config(app) -> None:
-    """Take the map settings from the environment and refuse bad values when the app is built."""
-    from ..maps import assets
-    from ..maps.base import BASEMAPS
-
-    for key in MAP_SETTINGS_ENV:
-        if key not in app.config and os.environ.get(key):
-            app.config[key] = os.environ[key]
-    checks = {
-        "GEO_CRM_BASEMAP": (BASEMAPS, "osm"),
-        "GEO_CRM_MAP_ASSETS": (assets.MODES, "local"),
-    }
-    for key, (allowed, default) in checks.items():
-        value = str(app.config.get(key) or default).lower()
-        if value not in allowed:
-            raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
-    limit = app.config.get("GEO_CRM_MAP_POINT_LIMIT")
-    if limit is not None and (not str(limit).isdigit() or int(limit) < 0):
-        raise ValueError(f"GEO_CRM_MAP_POINT_LIMIT must be a whole number, not {limit!r}")
 
 
 def map_settings(t: Translator, **overrides) -> MapSettings:
@@ -59,25 +26,13 @@ def map_settings(t: Translator, **overrides) -> MapSettings:
     )
 
 
-def acting_user():
-    """The signed-in principal; the all-seeing system principal while auth is not enforced."""
-    principal = g.get("principal")
-    if principal is not None:
-        return principal
-    try:
-        from ..auth.policy import auth_required, enforce
-        from ..domain.principal import SYSTEM
-    except ImportError:  # auth not installed: nothing to scope by
-        return None
-    hooks = current_app.before_request_funcs.get(None, [])
-    if enforce not in hooks or not auth_required():
-        return SYSTEM
-    return None
+# the old name of auth.policy.current_user: the web pages still call it until issue 12's B1
+acting_user = current_user
 
 
 def outlet_scope_clause(outlet=None) -> ColumnElement | None:
     """``outlet_scope`` of the acting user, or None when everything is visible."""
-    user = acting_user()
+    user = current_user()
     if user is None or getattr(user, "role", None) == "admin":
         return None
     from ..domain.access import outlet_scope
@@ -86,9 +41,5 @@ def outlet_scope_clause(outlet=None) -> ColumnElement | None:
 
 
 def with_nonce(html: str) -> str:
-    """Give every ``<script`` of a generated document this response's CSP nonce, if CSP is on."""
-    try:
-        from ..auth.headers import nonce_scripts
-    except ImportError:
-        return html
+    """Give every ``<script`` of a generated document this response's CSP nonce."""
     return str(nonce_scripts(html))

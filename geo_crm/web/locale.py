@@ -1,7 +1,9 @@
-"""Pick each request's language and give templates ``_``/``t`` (see geo_crm.i18n).
+"""The one language picker: each request's language, and ``_``/``t`` for every template
+(geo_crm.i18n holds the words).
 
 Order: ``?lang=zh|en`` (remembered in a ``lang`` cookie for a year), then the signed-in user's
-saved locale, then the ``lang`` cookie, then ``Accept-Language``, else Chinese.
+saved locale, then the ``lang`` cookie, then ``Accept-Language``, else Chinese. Every page —
+sign-in, tagging and review included — takes its translator from :func:`current_translator`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def current_translator() -> Translator:
+    """This request's translator (picked once per request)."""
     t = g.get("translator")
     if t is None:
         t = g.translator = Translator(_pick())
@@ -24,7 +27,6 @@ def current_translator() -> Translator:
 
 
 def _pick() -> str:
-    # same order as the sign-in and tagging pages (geo_crm.auth.messages.choose_lang)
     user_locale = getattr(g.get("principal"), "locale", None)
     return negotiate(
         request.args.get("lang"),

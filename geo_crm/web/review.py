@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..auth.messages import FLAG_SENTENCES, page_text
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import geotagging as svc
 from ..errors import Conflict, ValidationError
+from ..i18n import FLAG_SENTENCES
+from .locale import current_translator
 
 bp = Blueprint("review", __name__)
 
@@ -22,9 +23,8 @@ _DONE = {
 @bp.get("/review")
 def review_page():
     """Flagged geotags in my regions, oldest first, each with why it was flagged."""
-    user = current_user()
-    t = page_text(user)
-    events = svc.review_queue(get_session(), user, state="flagged", limit=200)
+    t = current_translator()
+    events = svc.review_queue(get_session(), current_user(), state="flagged", limit=200)
     for event in events:
         event["reasons"] = [
             t(FLAG_SENTENCES.get(flag.partition(":")[0], flag.partition(":")[0]))

@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from flask import Blueprint, abort, render_template, send_file, url_for
 
-from flask import Blueprint, abort, current_app, render_template, send_file, url_for
-
-from ..auth.messages import FLAG_SENTENCES, ZH, page_text
 from ..auth.policy import current_user
+from ..i18n import FLAG_SENTENCES
+from ..maps.assets import vendor_file
 from ..models import TIERS
+from ..settings import current_settings
+from .locale import current_translator
 
 bp = Blueprint("tag", __name__)
 
-# the words tag.js shows (sent in the page as JSON, in the page's language)
-SCRIPT_STRINGS = [k for k in ZH if k not in ("Sign in", "Username", "Password")] + [
+# exactly the phrases static/tag.js passes to its t(…) helper, sent in the page as JSON in the
+# page's language (tests/test_geotag.py checks the script against this list and the catalogue)
+SCRIPT_STRINGS = (
+    "Accuracy {m} m",
+    "Create outlet",
+    "Current position",
+    "Location permission denied. Tap the map to place the point.",
+    "Location unavailable: {reason}",
+    "Locating…",
+    "Network error: check the connection and try again.",
+    "New outlet here",
+    "New position",
+    "No outlets.",
+    "None",
     "Not geotagged",
+    "Outlet {code} created.",
+    "Saved, flagged for review:",
+    "Saved.",
+    "Sending…",
+    "Someone changed this outlet meanwhile. The list was reloaded; check and submit again.",
+    "Submit location",
+    "Tap the map or drag the pin to correct the point.",
+    "Use my location",
     "km",
     "m",
-]
-
-
-def _leaflet_dir() -> Path:
-    import xstatic.pkg.leaflet as xs_leaflet
-
-    return Path(xs_leaflet.BASE_DIR)
+)
 
 
 def leaflet_urls() -> tuple[str, str]:
-    """Leaflet's JS and CSS: from the maps' vendor-asset blueprint when registered, else ours."""
-    if "vendor_assets.vendor_asset" in current_app.view_functions:
+    """Leaflet's JS and CSS, from the maps' vendor-asset route (installed packages, no CDN)."""
 
-        def url(name):
-            return url_for("vendor_assets.vendor_asset", vendor="leaflet", path=name)
-    else:
-
-        def url(name):
-            return url_for("tag.leaflet", path=name)
+    def url(name):
+        return url_for("vendor_assets.vendor_asset", vendor="leaflet", path=name)
 
     return url("leaflet.js"), url("leaflet.css")
 
@@ -45,13 +55,12 @@ def _basemap() -> dict:
     in the basemap's coordinate system (GCJ-02 for AMap)."""
     from ..maps.base import BASEMAP_CRS, TILES
 
-    cfg = current_app.config
-    name = (cfg.get("GEO_CRM_BASEMAP") or "osm").lower()
-    name = name if name in BASEMAP_CRS else "osm"
+    settings = current_settings()
+    name = settings.basemap
     tile_url, attribution, subdomains, max_zoom = TILES.get(name, (None, "", None, 19))
     return {
-        "url": cfg.get("GEO_CRM_TILE_URL") or tile_url,
-        "attribution": cfg.get("GEO_CRM_TILE_ATTRIBUTION") or attribution,
+        "url": settings.tile_url or tile_url,
+        "attribution": settings.tile_attribution or attribution,
         "subdomains": subdomains or "abc",
         "crs": BASEMAP_CRS[name],
         "maxZoom": max_zoom,
@@ -62,7 +71,7 @@ def _basemap() -> dict:
 def tag_page():
     """Pick one of my outlets, locate myself, correct on the map, submit; or add a new outlet."""
     user = current_user()
-    t = page_text(user)
+    t = current_translator()
     js, css = leaflet_urls()
     config = {
         "lang": t.lang,
@@ -84,9 +93,9 @@ def tag_page():
 
 @bp.get("/tag/leaflet/<path:path>")
 def leaflet(path: str):
-    """Leaflet's own files from the installed xstatic-leaflet package (no CDN)."""
-    base = _leaflet_dir().resolve()
-    target = (base / path).resolve()
-    if not target.is_relative_to(base) or not target.is_file():
+    """Leaflet's own files from the installed xstatic-leaflet package (no CDN); the same files
+    as the maps' ``/static/vendor/leaflet/…``, kept for pages that link here."""
+    target = vendor_file("leaflet", path)
+    if target is None:
         abort(404)
     return send_file(target, max_age=86400)
