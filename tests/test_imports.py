@@ -410,10 +410,10 @@ def test_a_parent_and_its_buyer_swap_tiers_in_one_file(session, sql):
 
 def test_a_rule_the_database_refuses_after_all_fails_the_whole_import(session, sql, monkeypatch):
     from geo_crm.errors import ValidationError
-    from geo_crm.io import imports
+    from geo_crm.io.imports import outlets as outlet_importer
 
     import_outlets(session, csv_bytes([row("R1", "店", "retail")]))
-    monkeypatch.setattr(imports, "_check_network", lambda *args: None)  # validation misses it
+    monkeypatch.setattr(outlet_importer, "_check_network", lambda *args: None)  # validation misses it
     with pytest.raises(ValidationError) as err:
         import_outlets(session, csv_bytes([row("W1", "二批", "wholesaler_2", "R1")]))
     assert err.value.message.startswith("the database refused the import (nothing was written)")
