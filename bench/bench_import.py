@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session
 from geo_crm.db import ready_engine
 from geo_crm.db.cluster import LocalCluster
 from geo_crm.io.boundaries import default_region_files, load_region_files
-from geo_crm.io.imports import TIER_NAMES, import_outlets
+from geo_crm.io.imports import import_outlets
+from geo_crm.io.imports.common import TIER_WORDS
 from geo_crm.models import Outlet, User
 
 HEADER = [
@@ -166,7 +167,7 @@ def bulk(engine, path: Path) -> tuple[Timing, str]:
 
 def naive(engine, path: Path) -> Timing:
     """Row by row with the ORM: look the code up, create or update the object; then parents."""
-    tiers = {k: v for k, v in TIER_NAMES.items()}
+    tiers = TIER_WORDS
     with Session(engine) as session, _Clock(session) as clock:
         reps = {u.username: u for u in session.scalars(select(User))}
         with path.open(encoding="utf-8-sig", newline="") as src:

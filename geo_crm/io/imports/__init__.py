@@ -1,4 +1,32 @@
-"""Importers, one module each (see outlets.py until the split)."""
+"""Import outlets, products and sales records from CSV, XLSX or GeoJSON files.
 
-from .outlets import *  # noqa: F403 - transitional: the split follows in the next commits
-from .outlets import IMPORTERS, ImportReport, Problem  # noqa: F401
+One module per importer; ``common`` holds what they share (the report, the file's rows under
+canonical column names, the accepted words, staging by COPY, the upsert by key). A new
+importer is one module whose ``import_<kind>(session, source, **FileOptions)`` returns an
+``ImportReport``, and one line in ``IMPORTERS`` (what the CLI and the API offer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .common import FileOptions, ImportReport, Problem
+from .outlets import import_outlets
+from .products import import_products
+from .sales import import_sales
+
+__all__ = [
+    "IMPORTERS",
+    "FileOptions",
+    "ImportReport",
+    "Problem",
+    "import_outlets",
+    "import_products",
+    "import_sales",
+]
+
+IMPORTERS: dict[str, Callable[..., ImportReport]] = {
+    "outlets": import_outlets,
+    "products": import_products,
+    "sales": import_sales,
+}

@@ -1,52 +1,49 @@
-"""Import outlets, products and sales records from CSV, XLSX or GeoJSON files.
+"""Import outlets, upserted by ``code`` (columns: docs/import-export.md "Outlets").
 
-The whole file is validated before anything is written, and the report names the spreadsheet
-row, the column and the problem. By default one bad row means nothing is written; with
-``skip_invalid`` the good rows are written (and rows whose parent row was skipped are skipped
-too). Writing is set-based: the rows are COPied into a temporary staging table on the
-session's own connection (so it stays in the caller's transaction) and one
-``INSERT … ON CONFLICT … DO UPDATE … WHERE … IS DISTINCT FROM …`` statement upserts them, so
-a row that did not change is not rewritten (the outlets' ``version`` stays). Nothing here
-commits: the caller does, when the report says rows were written.
+Besides the cells, a file is checked as a network: parents exist (in the file or stored),
+are of a higher tier and never loop, and a tier change leaves the stored buyers below it.
+Location changes are kept as geotag events (source ``import``).
 """
 
 from __future__ import annotations
 
 import heapq
-import logging
-import time
-import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ...coords import CRS_NAMES, to_wgs84
-from ...db.translate import translate
 from ...errors import ValidationError
-from ...models import OUTLET_STATUSES, TIERS
-from ..tabular import (
-    SPREADSHEET_FORMATS,
-    Progress,
-    Table,
-    cell_date,
-    cell_decimal,
-    cell_text,
-    float_column,
-    read_table,
-    unquote,
+from ..tabular import Progress, cell_text, float_column
+from .common import (
+    CRS_HINT,
+    CRS_WORDS,
+    RANK,
+    STATUS_HINT,
+    STATUS_WORDS,
+    TIER_HINT,
+    TIER_WORDS,
+    FileOptions,
+    ImportReport,
+    Rows,
+    Source,
+    drop_stage,
+    duplicates,
+    finish,
+    fold,
+    is_distinct,
+    new_ids,
+    open_rows,
+    refused,
+    stage_rows,
+    to_write,
 )
 
-LOGGER = logging.getLogger(__name__)
-
-# column -> accepted header names (compared after NFKC, lower case, without spaces, _ and -)
+# column -> accepted header names (compared fold-ed: NFKC, lower case, without spaces, _ and -)
 OUTLET_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("code", "outlet_code", "编码", "代码", "编号", "客户编码", "网点编码"),
     "name": ("name", "名称", "客户名称", "网点名称"),
@@ -62,338 +59,8 @@ OUTLET_COLUMNS: dict[str, tuple[str, ...]] = {
     "rep": ("rep", "rep_username", "业务员"),
     "notes": ("notes", "note", "remarks", "备注"),
 }
-PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sku": ("sku", "编码", "产品编码", "商品编码", "货号"),
-    "name": ("name", "名称", "产品名称", "商品名称"),
-    "spec": ("spec", "规格"),
-    "unit": ("unit", "单位"),
-}
-SALES_COLUMNS: dict[str, tuple[str, ...]] = {
-    "reference": ("reference", "ref", "单号", "单据号", "订单号"),
-    "date": ("date", "sale_date", "日期", "销售日期"),
-    "seller_code": ("seller_code", "seller", "卖方编码", "供货方编码", "销售方编码"),
-    "buyer_code": ("buyer_code", "buyer", "买方编码", "购货方编码", "客户编码"),
-    "sku": ("sku", "产品编码", "商品编码", "货号"),
-    "spec": ("spec", "规格"),
-    "quantity": ("quantity", "qty", "数量"),
-    "amount": ("amount", "金额"),
-    "amount_paid": ("amount_paid", "paid", "已付金额", "已付", "实收金额"),
-}
-
-TIER_NAMES: dict[str, str] = {
-    **{t: t for t in TIERS},
-    "总经销": "distributor",
-    "总经销商": "distributor",
-    "经销商": "distributor",
-    "wholesaler2": "wholesaler_2",
-    "二批": "wholesaler_2",
-    "二批商": "wholesaler_2",
-    "wholesaler3": "wholesaler_3",
-    "三批": "wholesaler_3",
-    "三批商": "wholesaler_3",
-    "零售": "retail",
-    "终端": "retail",
-    "零售终端": "retail",
-    "零售店": "retail",
-}
-STATUS_NAMES: dict[str, str] = {
-    **{s: s for s in OUTLET_STATUSES},
-    "正常": "active",
-    "启用": "active",
-    "营业": "active",
-    "停用": "inactive",
-    "暂停": "inactive",
-    "关闭": "closed",
-    "关停": "closed",
-    "注销": "closed",
-    "倒闭": "closed",
-}
-CRS_ALIASES: dict[str, str] = {
-    **{c: c for c in CRS_NAMES},
-    "epsg4326": "wgs84",
-    "gps": "wgs84",
-    "amap": "gcj02",
-    "高德": "gcj02",
-    "腾讯": "gcj02",
-    "火星坐标": "gcj02",
-    "baidu": "bd09",
-    "百度": "bd09",
-}
-_RANK = {t: i for i, t in enumerate(TIERS)}
-_TIER_HINT = "distributor, wholesaler_2, wholesaler_3, retail (or 总经销, 二批, 三批, 零售)"
 
 
-def _key(name: str) -> str:
-    """Header and code-word normal form: NFKC, lower case, no spaces, underscores or hyphens."""
-    folded = unicodedata.normalize("NFKC", name).strip().lower()
-    return "".join(ch for ch in folded if ch not in " _-\u3000")
-
-
-# -- report ----------------------------------------------------------------------------------------
-@dataclass
-class Problem:
-    """One problem of one cell: the spreadsheet row (header = 1; GeoJSON: feature number)."""
-
-    row: int
-    column: str
-    message: str
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    fmt: str
-    encoding: str | None
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    geotag_events: int = 0
-    dry_run: bool = False
-    skip_invalid: bool = False
-    written: bool = False
-    seconds: float = 0.0
-    ignored_columns: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every row was valid."""
-        return not self.problems
-
-    @property
-    def failed(self) -> bool:
-        """True when invalid rows stopped the import (all-or-nothing), so nothing was written."""
-        return bool(self.problems) and not self.skip_invalid
-
-    @property
-    def invalid_rows(self) -> int:
-        return len({p.row for p in self.problems})
-
-    def summary(self) -> str:
-        verb = "would be " if self.dry_run else ""
-        counts = (
-            f"{self.inserted} {verb}inserted, {self.updated} {verb}updated, "
-            f"{self.unchanged} unchanged"
-        )
-        if self.skip_invalid:
-            counts += f", {self.skipped} skipped"
-        if self.kind == "outlets":
-            counts += f", {self.geotag_events} location changes"
-        if self.failed:
-            return (
-                f"{self.invalid_rows} of {self.rows} rows invalid "
-                f"({len(self.problems)} problems): nothing was written"
-            )
-        return counts + (" (dry run: nothing written)" if self.dry_run else "")
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["ok"] = self.ok
-        out["invalid_rows"] = self.invalid_rows
-        out["summary"] = self.summary()
-        out["seconds"] = round(self.seconds, 3)
-        return out
-
-
-class _Rows:
-    """The file's cells under canonical column names, and the problems found so far."""
-
-    def __init__(self, table: Table, columns: dict[str, tuple[str, ...]], kind: str):
-        self.table = table
-        self.n = len(table)
-        self.numbers = table.row_numbers
-        self.spreadsheet = table.fmt in SPREADSHEET_FORMATS
-        self.problems: list[Problem] = [Problem(r, c, m) for r, c, m in table.problems]
-        self.bad: set[int] = set()
-        position = {number: i for i, number in enumerate(self.numbers)}
-        self.bad.update(position[r] for r, _, _ in table.problems)
-        lookup = {_key(alias): col for col, aliases in columns.items() for alias in aliases}
-        self.index: dict[str, int] = {}
-        self.ignored: list[str] = []
-        clashes: dict[str, str] = {}
-        for j, header in enumerate(table.header):
-            col = lookup.get(_key(header)) if header else None
-            if col is None:
-                if header:
-                    self.ignored.append(header)
-            elif col in self.index:
-                clashes[header] = f"means {col}, like column {table.header[self.index[col]]!r}"
-            else:
-                self.index[col] = j
-        if clashes:
-            raise ValidationError(
-                f"the {kind} file has two columns for the same field",
-                fields={f"header.{h}": m for h, m in clashes.items()},
-            )
-        if self.ignored:
-            LOGGER.info("ignored unknown columns: %s", ", ".join(self.ignored))
-
-    def require(self, *columns: str) -> None:
-        missing = [c for c in columns if c not in self.index]
-        if missing:
-            raise ValidationError(
-                f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                f"(found: {', '.join(h for h in self.table.header if h) or 'none'})",
-                fields={f"header.{c}": "missing column" for c in missing},
-            )
-
-    def has(self, column: str) -> bool:
-        return column in self.index
-
-    def raw(self, column: str) -> list[Any]:
-        if column not in self.index:
-            return [None] * self.n
-        return self.table.columns[self.index[column]]
-
-    def text(self, column: str, *, max_len: int | None = None) -> list[str | None]:
-        """Trimmed text cells; a spreadsheet's injection-guard quote is removed."""
-        values = [(v.strip() or None) if type(v) is str else cell_text(v) for v in self.raw(column)]
-        if self.spreadsheet:
-            values = [unquote(v) if v is not None and v[0] == "'" else v for v in values]
-        if max_len is not None:
-            for i, v in enumerate(values):
-                if v is not None and len(v) > max_len:
-                    self.add(i, column, f"at most {max_len} characters (got {len(v)})")
-        return values
-
-    def words(self, column: str, names: dict[str, str], what: str, hint: str) -> list[str | None]:
-        """Cells translated through a table of accepted words (tier, status, crs names)."""
-        keyed = {_key(k): v for k, v in names.items()}
-        seen: dict[str, str | None] = {}  # a column holds few distinct words
-        out: list[str | None] = []
-        for i, value in enumerate(self.text(column)):
-            if value is None:
-                out.append(None)
-                continue
-            if value not in seen:
-                seen[value] = keyed.get(_key(value))
-            word = seen[value]
-            if word is None:
-                self.add(i, column, f"unknown {what} {value!r}: use {hint}")
-            out.append(word)
-        return out
-
-    def add(self, i: int, column: str, message: str) -> None:
-        self.problems.append(Problem(self.numbers[i], column, message))
-        self.bad.add(i)
-
-    def required(self, i: int, column: str) -> None:
-        self.add(i, column, f"{column} is required")
-
-
-def _report(kind: str, rows: _Rows, *, dry_run: bool, skip_invalid: bool) -> ImportReport:
-    return ImportReport(
-        kind=kind,
-        fmt=rows.table.fmt,
-        encoding=rows.table.encoding,
-        rows=rows.n,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        ignored_columns=rows.ignored,
-    )
-
-
-def _finish(report: ImportReport, rows: _Rows, started: float) -> ImportReport:
-    report.problems = sorted(rows.problems, key=lambda p: (p.row, p.column))
-    report.seconds = time.perf_counter() - started
-    LOGGER.info("%s import: %s (%.2f s)", report.kind, report.summary(), report.seconds)
-    return report
-
-
-def _duplicates(rows: _Rows, column: str, values: Sequence[str | None]) -> None:
-    """Flag every row of a key that appears more than once: which one is meant is unclear."""
-    present = [v for v in values if v is not None]
-    if len(set(present)) == len(present):
-        return
-    where: dict[str, list[int]] = defaultdict(list)
-    for i, v in enumerate(values):
-        if v is not None:
-            where[v].append(i)
-    for value, idx in where.items():
-        if len(idx) > 1:
-            numbers = [rows.numbers[i] for i in idx]
-            for i in idx:
-                others = ", ".join(str(n) for n in numbers if n != rows.numbers[i])
-                rows.add(i, column, f"duplicate {column} {value!r} (also on row {others})")
-
-
-# -- staging ---------------------------------------------------------------------------------------
-def _stage(
-    session: Session,
-    name: str,
-    ddl: str,
-    columns: Sequence[str],
-    records: Iterable[tuple],
-    total: int,
-    progress: Progress | None,
-    *,
-    analyze: bool = True,
-) -> None:
-    """COPY rows into a TEMP table on the session's connection (inside its transaction).
-
-    ANALYZE gives the planner the staged row count for the joins against stored rows.
-    """
-    session.flush()
-    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{name}"))
-    session.execute(text(f"CREATE TEMP TABLE {name} ({ddl}) ON COMMIT DROP"))
-    raw = session.connection().connection.driver_connection
-    done = 0
-    with raw.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for record in records:
-            copy.write_row(record)
-            done += 1
-            if progress and done % 10000 == 0:
-                progress("write", done, total)
-    if analyze:
-        session.execute(text(f"ANALYZE {name}"))
-
-
-def _drop(session: Session, name: str) -> None:
-    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{name}"))
-
-
-def _new_ids(session: Session, table: str, n: int) -> list[int]:
-    if n == 0:
-        return []
-    return list(
-        session.execute(
-            text(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, "
-                ":n)"
-            ),
-            {"n": n},
-        ).scalars()
-    )
-
-
-@contextmanager
-def _refused() -> Iterator[None]:
-    """A rule the database enforces, broken after all (a race, a case validation missed),
-    becomes the domain error naming it; the transaction is then aborted: nothing is written."""
-    try:
-        yield
-    except DBAPIError as exc:
-        error = translate(exc)
-        if error is None:
-            raise
-        raise type(error)(
-            f"the database refused the import (nothing was written): {error.message}",
-            fields=error.fields,
-        ) from exc
-
-
-def _diff(pairs: Sequence[tuple[str, str]]) -> str:
-    """``(old…) IS DISTINCT FROM (new…)``; FALSE when the file sets no comparable column."""
-    if not pairs:
-        return "FALSE"
-    old = ", ".join(o for o, _ in pairs)
-    new = ", ".join(n for _, n in pairs)
-    return f"ROW({old}) IS DISTINCT FROM ROW({new})"
-
-
-# == outlets =======================================================================================
 @dataclass
 class _Known:
     """An outlet as stored: what validation needs of the file's outlets, parents and ancestors."""
@@ -445,52 +112,40 @@ _OUTLET_TARGET = {
 
 def import_outlets(
     session: Session,
-    source: str | bytes | IO[bytes],
+    source: Source,
     *,
-    fmt: str | None = None,
     crs: str | None = None,
-    encoding: str | None = None,
-    name: str | None = None,
-    skip_invalid: bool = False,
-    dry_run: bool = False,
     user_id: int | None = None,
-    progress: Progress | None = None,
+    **options: Unpack[FileOptions],
 ) -> ImportReport:
     """Validate and upsert outlets by ``code``; location changes are kept as geotag events.
 
-    ``crs`` is the coordinate system of rows whose ``crs`` cell is blank (default wgs84).
-    ``name`` is the original file name, used to guess the format of an uploaded file.
+    ``crs`` is the coordinate system of rows whose ``crs`` cell is blank (default wgs84);
+    ``user_id`` is who imports (``created_by`` of new outlets, ``user`` of geotag events).
     """
-    started = time.perf_counter()
     default_crs = _crs_option(crs)
-    table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
-    rows = _Rows(table, OUTLET_COLUMNS, "outlets")
-    rows.require("code")
-    report = _report("outlets", rows, dry_run=dry_run, skip_invalid=skip_invalid)
+    rows, report, started = open_rows("outlets", source, OUTLET_COLUMNS, ("code",), **options)
     cols = _parse_outlets(session, rows, default_crs)
     known = _known_outlets(session, cols)
     _check_required(rows, cols, known)
     children = _stored_children(session, rows, cols, known)
-    _check_network(rows, cols, known, children, skip_invalid)
-    if progress:
-        progress("validate", rows.n, rows.n)
-    if rows.problems and not skip_invalid:
-        return _finish(report, rows, started)
-    keep = [i for i in range(rows.n) if i not in rows.bad]
-    report.skipped = rows.n - len(keep)
+    _check_network(rows, cols, known, children, report.skip_invalid)
+    keep = to_write(rows, report)
+    if keep is None:
+        return finish(report, rows, started)
     order = _write_order(rows, cols, known, children, keep)
-    _write_outlets(session, rows, cols, known, keep, order, report, user_id, progress)
-    return _finish(report, rows, started)
+    _write_outlets(session, rows, cols, known, keep, order, report, user_id, rows.progress)
+    return finish(report, rows, started)
 
 
 def _crs_option(crs: str | None) -> str:
     if crs is None or not crs.strip():
         return "wgs84"
-    found = {_key(k): v for k, v in CRS_ALIASES.items()}.get(_key(crs))
+    found = {fold(k): v for k, v in CRS_WORDS.items()}.get(fold(crs))
     if found is None:
         raise ValidationError(
-            f"unknown coordinate system {crs!r}: use wgs84, gcj02 or bd09",
-            fields={"crs": "must be one of wgs84, gcj02, bd09"},
+            f"unknown coordinate system {crs!r}: use {CRS_HINT}",
+            fields={"crs": f"must be one of {', '.join(CRS_NAMES)}"},
         )
     return found
 
@@ -512,17 +167,14 @@ class _OutletCols:
     notes: list[str | None]
 
 
-def _parse_outlets(session: Session, rows: _Rows, default_crs: str) -> _OutletCols:
+def _parse_outlets(session: Session, rows: Rows, default_crs: str) -> _OutletCols:
     code = rows.text("code", max_len=64)
     for i, c in enumerate(code):
         if c is None:
             rows.required(i, "code")
-    _duplicates(rows, "code", code)
+    duplicates(rows, "code", code)
     parent = rows.text("parent_code", max_len=64)
-    crs = [
-        c or default_crs
-        for c in rows.words("crs", CRS_ALIASES, "coordinate system", "wgs84, gcj02 or bd09")
-    ]
+    crs = [c or default_crs for c in rows.words("crs", CRS_WORDS, "coordinate system", CRS_HINT)]
     lon, lat = _coordinates(session, rows, crs)
     return _OutletCols(
         code=code,
@@ -531,17 +183,17 @@ def _parse_outlets(session: Session, rows: _Rows, default_crs: str) -> _OutletCo
         lon=lon,
         lat=lat,
         crs=crs,
-        tier=rows.words("tier", TIER_NAMES, "tier", _TIER_HINT),
+        tier=rows.words("tier", TIER_WORDS, "tier", TIER_HINT),
         address=rows.text("address"),
         contact=rows.text("contact"),
         phone=rows.text("phone", max_len=32),
-        status=rows.words("status", STATUS_NAMES, "status", "active, inactive or closed"),
+        status=rows.words("status", STATUS_WORDS, "status", STATUS_HINT),
         rep_id=_reps(session, rows),
         notes=rows.text("notes"),
     )
 
 
-def _coordinates(session: Session, rows: _Rows, crs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _coordinates(session: Session, rows: Rows, crs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Parse lat/lon, catch ranges and swaps, convert to WGS-84; NaN where blank or invalid."""
     n = rows.n
     lat = np.full(n, np.nan)
@@ -593,7 +245,7 @@ def _coordinates(session: Session, rows: _Rows, crs: list[str]) -> tuple[np.ndar
     return lon, lat
 
 
-def _swapped_by_region(session: Session, rows: _Rows, lon: np.ndarray, lat: np.ndarray) -> None:
+def _swapped_by_region(session: Session, rows: Rows, lon: np.ndarray, lat: np.ndarray) -> None:
     """A point in no known region whose swapped twin lies in one was probably typed swapped."""
     candidates = np.flatnonzero(~np.isnan(lat) & (np.abs(lon) <= 90))
     if (
@@ -623,7 +275,7 @@ def _swapped_by_region(session: Session, rows: _Rows, lon: np.ndarray, lat: np.n
         lat[i] = lon[i] = np.nan
 
 
-def _reps(session: Session, rows: _Rows) -> list[int | None]:
+def _reps(session: Session, rows: Rows) -> list[int | None]:
     names = rows.text("rep", max_len=64)
     wanted = sorted({n for n in names if n is not None})
     ids = (
@@ -675,7 +327,7 @@ def _known_outlets(session: Session, cols: _OutletCols) -> dict[str, _Known]:
     return known
 
 
-def _check_required(rows: _Rows, cols: _OutletCols, known: dict[str, _Known]) -> None:
+def _check_required(rows: Rows, cols: _OutletCols, known: dict[str, _Known]) -> None:
     """Name and tier: a present column may not be blank; an absent one is needed for new rows."""
     for column, values in (("name", cols.name), ("tier", cols.tier)):
         present = rows.has(column)
@@ -691,7 +343,7 @@ def _check_required(rows: _Rows, cols: _OutletCols, known: dict[str, _Known]) ->
 
 
 def _check_network(
-    rows: _Rows,
+    rows: Rows,
     cols: _OutletCols,
     known: dict[str, _Known],
     children: dict[str, list[tuple]],
@@ -733,7 +385,7 @@ def _tier_of(i: int, cols: _OutletCols, known: dict[str, _Known]) -> str | None:
     return stored.tier if stored else None
 
 
-def _parent_of(i: int, rows: _Rows, cols: _OutletCols, known: dict[str, _Known]) -> str | None:
+def _parent_of(i: int, rows: Rows, cols: _OutletCols, known: dict[str, _Known]) -> str | None:
     if rows.has("parent_code"):
         return cols.parent[i]
     stored = known.get(cols.code[i])
@@ -771,7 +423,7 @@ def _check_parents(rows, cols, known, included, in_file, skipped) -> None:
         else:
             rows.add(i, column, f"unknown parent {parent!r}: not in this file or the database")
             continue
-        if tier is not None and parent_tier is not None and _RANK[parent_tier] >= _RANK[tier]:
+        if tier is not None and parent_tier is not None and RANK[parent_tier] >= RANK[tier]:
             rows.add(
                 i,
                 column,
@@ -780,7 +432,7 @@ def _check_parents(rows, cols, known, included, in_file, skipped) -> None:
             )
 
 
-def _stored_children(session, rows: _Rows, cols: _OutletCols, known) -> dict[str, list[tuple]]:
+def _stored_children(session, rows: Rows, cols: _OutletCols, known) -> dict[str, list[tuple]]:
     """Stored buyers of outlets whose tier the file changes; and their plans/evaluations."""
     changed = {
         cols.code[i]: known[cols.code[i]].id
@@ -830,7 +482,7 @@ def _check_children(rows, cols, known, children, in_file) -> None:
                 continue
             if kid in in_file:
                 continue  # the buyer's own row checks its (new) parent's tier
-            if _RANK[kid_tier] <= _RANK[tier]:
+            if RANK[kid_tier] <= RANK[tier]:
                 rows.add(
                     i,
                     "tier",
@@ -868,7 +520,7 @@ def _check_cycles(rows, cols, known, included, in_file) -> None:
 
 def _write_outlets(
     session,
-    rows: _Rows,
+    rows: Rows,
     cols: _OutletCols,
     known: dict[str, _Known],
     keep: list[int],
@@ -881,7 +533,7 @@ def _write_outlets(
     if report.dry_run:
         fresh = [-(k + 1) for k in range(len(new))]  # placeholders: never stored
     else:
-        fresh = _new_ids(session, "outlets", len(new))
+        fresh = new_ids(session, "outlets", len(new))
     ids = {cols.code[i]: known[cols.code[i]].id for i in keep if cols.code[i] in known}
     ids.update({cols.code[i]: id_ for i, id_ in zip(new, fresh, strict=True)})
 
@@ -911,7 +563,7 @@ def _write_outlets(
         )
 
     all_new = len(new) == len(keep)  # a first load: nothing stored to join against
-    _stage(
+    stage_rows(
         session,
         _OUTLET_STAGE,
         _OUTLET_STAGE_DDL,
@@ -926,18 +578,18 @@ def _write_outlets(
     if report.dry_run:
         counts = _count_outlets(session, present, has_location)
     else:
-        with _refused():
+        with refused():
             counts = _upsert_outlets(session, present, has_location, user_id, all_new=all_new)
     report.inserted, report.updated, report.geotag_events = counts
     report.unchanged = len(keep) - report.inserted - report.updated
     report.written = not report.dry_run and bool(report.inserted or report.updated)
-    _drop(session, _OUTLET_STAGE)
+    drop_stage(session, _OUTLET_STAGE)
     if progress:
         progress("write", len(keep), len(keep))
 
 
 def _write_order(
-    rows: _Rows,
+    rows: Rows,
     cols: _OutletCols,
     known: dict[str, _Known],
     children: dict[str, list[tuple]],
@@ -962,23 +614,19 @@ def _write_order(
             or stored.parent_code != parent
             or stored.tier != _tier_of(i, cols, known)
         )
-        if (
-            j is not None
-            and checked
-            and _RANK[known[parent].tier] >= _RANK[_tier_of(i, cols, known)]
-        ):
+        if j is not None and checked and RANK[known[parent].tier] >= RANK[_tier_of(i, cols, known)]:
             follow[j].append(i)
             waits[i] += 1
     for code, kids in children.items():
         i = at.get(code)
         for kid, kid_tier in kids:
             k = at.get(kid) if kid is not None else None
-            if i is not None and k is not None and _RANK[kid_tier] <= _RANK[cols.tier[i]]:
+            if i is not None and k is not None and RANK[kid_tier] <= RANK[cols.tier[i]]:
                 follow[k].append(i)
                 waits[i] += 1
 
     def base(i: int) -> tuple[int, int]:
-        return _RANK[_tier_of(i, cols, known)], rows.numbers[i]
+        return RANK[_tier_of(i, cols, known)], rows.numbers[i]
 
     if not follow:
         return {i: base(i)[0] for i in keep}  # the usual case; ties go by row number in SQL
@@ -1015,7 +663,7 @@ def _outlet_changes(
 def _count_outlets(
     session: Session, present: list[str], has_location: bool
 ) -> tuple[int, int, int]:
-    diff = _diff([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
+    diff = is_distinct([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
     moved = (
         f"{_POINT} IS NOT NULL AND {_POINT} IS DISTINCT FROM o.location"
         if has_location
@@ -1050,13 +698,15 @@ def _upsert_outlets(
         changes = _outlet_changes(present, has_location, "excluded", "excluded.location")
         sets = ", ".join(f"{t} = {n}" for t, _, n in changes)
         update = (
-            f"DO UPDATE SET {sets} WHERE {_diff([(o, n) for _, o, n in changes])}"
+            f"DO UPDATE SET {sets} WHERE {is_distinct([(o, n) for _, o, n in changes])}"
             if changes
             else "DO NOTHING"
         )
         conflict = f"ON CONFLICT (code) {update}"
         # unchanged rows never reach the INSERT: its row trigger would run for them all the same
-        same = _diff([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
+        same = is_distinct(
+            [(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)]
+        )
         source = (
             f"WHERE NOT EXISTS (SELECT 1 FROM outlets o WHERE o.code = s.code AND NOT ({same}))"
         )
@@ -1087,319 +737,3 @@ def _upsert_outlets(
         {"user_id": user_id},
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
-
-
-# == products ======================================================================================
-_PRODUCT_STAGE = "geo_crm_product_stage"
-
-
-def import_products(
-    session: Session,
-    source: str | bytes | IO[bytes],
-    *,
-    fmt: str | None = None,
-    encoding: str | None = None,
-    name: str | None = None,
-    skip_invalid: bool = False,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Validate and upsert products by ``sku``."""
-    started = time.perf_counter()
-    table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
-    rows = _Rows(table, PRODUCT_COLUMNS, "products")
-    rows.require("sku")
-    report = _report("products", rows, dry_run=dry_run, skip_invalid=skip_invalid)
-    sku = rows.text("sku", max_len=64)
-    names, spec, unit = rows.text("name"), rows.text("spec"), rows.text("unit", max_len=16)
-    _duplicates(rows, "sku", sku)
-    wanted = sorted({s for s in sku if s is not None})
-    stored = (
-        set(
-            session.execute(
-                text("SELECT sku FROM products WHERE sku = ANY(:s)"), {"s": wanted}
-            ).scalars()
-        )
-        if wanted
-        else set()
-    )
-    for i, s in enumerate(sku):
-        if s is None:
-            rows.required(i, "sku")
-            continue
-        for column, values in (("name", names), ("unit", unit)):
-            if values[i] is None and (rows.has(column) or s not in stored):
-                rows.add(
-                    i,
-                    column,
-                    f"{column} is required"
-                    + ("" if rows.has(column) else " for a new product (no such column)"),
-                )
-    if progress:
-        progress("validate", rows.n, rows.n)
-    if rows.problems and not skip_invalid:
-        return _finish(report, rows, started)
-    keep = [i for i in range(rows.n) if i not in rows.bad]
-    report.skipped = rows.n - len(keep)
-    _stage(
-        session,
-        _PRODUCT_STAGE,
-        "rn integer, sku text, name text, spec text, unit text",
-        ("rn", "sku", "name", "spec", "unit"),
-        ((rows.numbers[i], sku[i], names[i], spec[i], unit[i]) for i in keep),
-        len(keep),
-        progress,
-    )
-    # absent columns keep the stored value; a new product needs name and unit (checked)
-    values = [
-        f"s.{c}" if c == "sku" or rows.has(c) else f"(SELECT {c} FROM products WHERE sku = s.sku)"
-        for c in ("sku", "name", "spec", "unit")
-    ]
-    _upsert_by_key(
-        session,
-        report,
-        len(keep),
-        stage=_PRODUCT_STAGE,
-        table="products",
-        key="sku",
-        columns=("sku", "name", "spec", "unit"),
-        values=values,
-        targets=[c for c in ("name", "spec", "unit") if rows.has(c)],
-    )
-    return _finish(report, rows, started)
-
-
-# == sales records =================================================================================
-_SALES_STAGE = "geo_crm_sales_stage"
-_SALES_TARGET = {
-    "date": "sale_date",
-    "seller_code": "seller_id",
-    "buyer_code": "buyer_id",
-    "sku": "product_id",
-    "spec": "spec",
-    "quantity": "quantity",
-    "amount": "amount",
-    "amount_paid": "amount_paid",
-}
-
-
-def import_sales(
-    session: Session,
-    source: str | bytes | IO[bytes],
-    *,
-    fmt: str | None = None,
-    encoding: str | None = None,
-    name: str | None = None,
-    skip_invalid: bool = False,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Validate and write sales records; rows with a ``reference`` are upserted by it.
-
-    Rows without a reference are always inserted: re-importing such a file adds them again.
-    A blank spec takes the product's; a blank ``amount_paid`` is 0.
-    """
-    started = time.perf_counter()
-    table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
-    rows = _Rows(table, SALES_COLUMNS, "sales")
-    rows.require("date", "seller_code", "buyer_code", "sku", "quantity", "amount")
-    report = _report("sales", rows, dry_run=dry_run, skip_invalid=skip_invalid)
-    ref = rows.text("reference", max_len=64)
-    _duplicates(rows, "reference", ref)
-    seller, buyer = rows.text("seller_code"), rows.text("buyer_code")
-    sku, spec = rows.text("sku"), rows.text("spec")
-    dates = _cells(rows, "date", cell_date)
-    quantity = _cells(rows, "quantity", lambda v: cell_decimal(v, 3))
-    amount = _cells(rows, "amount", lambda v: cell_decimal(v, 2))
-    paid = _cells(rows, "amount_paid", lambda v: cell_decimal(v, 2))
-    outlets = _lookup(
-        session, "SELECT code, id, tier FROM outlets WHERE code = ANY(:k)", [*seller, *buyer]
-    )
-    products = _lookup(session, "SELECT sku, id, spec FROM products WHERE sku = ANY(:k)", sku)
-    paid_by_payments = _lookup(
-        session,
-        "SELECT r.reference, r.id, r.amount_paid FROM sales_records r WHERE r.reference"
-        " = ANY(:k) AND EXISTS (SELECT 1 FROM payments p WHERE p.sales_record_id = r.id)",
-        ref,
-    )
-    for i in range(rows.n):
-        for column, values in (
-            ("date", dates),
-            ("seller_code", seller),
-            ("buyer_code", buyer),
-            ("sku", sku),
-            ("quantity", quantity),
-            ("amount", amount),
-        ):
-            if values[i] is None and cell_text(rows.raw(column)[i]) is None:
-                rows.required(i, column)
-        for column, values in (("quantity", quantity), ("amount", amount), ("amount_paid", paid)):
-            if values[i] is not None and values[i] < 0:
-                rows.add(i, column, f"{column} may not be negative ({values[i]})")
-        if paid[i] is None and cell_text(rows.raw("amount_paid")[i]) is None:
-            paid[i] = Decimal(0)
-        if amount[i] is not None and paid[i] is not None and 0 <= amount[i] < paid[i]:
-            rows.add(i, "amount_paid", f"paid {paid[i]} is more than the amount {amount[i]}")
-        for column, code, what in (
-            ("seller_code", seller[i], "seller"),
-            ("buyer_code", buyer[i], "buyer"),
-        ):
-            if code is not None and code not in outlets:
-                rows.add(i, column, f"unknown {what} {code!r}: no outlet has this code")
-        if seller[i] is not None and seller[i] == buyer[i]:
-            rows.add(i, "buyer_code", "seller and buyer must differ")
-        elif seller[i] in outlets and buyer[i] in outlets:
-            s_tier, b_tier = outlets[seller[i]][1], outlets[buyer[i]][1]
-            if _RANK[s_tier] >= _RANK[b_tier]:
-                rows.add(
-                    i,
-                    "seller_code",
-                    f"a {b_tier} outlet may not buy from {seller[i]!r}, a "
-                    f"{s_tier}: the seller must be of a higher tier",
-                )
-        if sku[i] is not None and sku[i] not in products:
-            rows.add(i, "sku", f"unknown sku {sku[i]!r}: import the product first")
-        if (
-            ref[i] in paid_by_payments
-            and rows.has("amount_paid")
-            and paid[i] != paid_by_payments[ref[i]][1]
-        ):
-            rows.add(
-                i,
-                "amount_paid",
-                "this record has payments: record a payment instead of changing amount_paid",
-            )
-    if progress:
-        progress("validate", rows.n, rows.n)
-    if rows.problems and not skip_invalid:
-        return _finish(report, rows, started)
-    keep = [i for i in range(rows.n) if i not in rows.bad]
-    report.skipped = rows.n - len(keep)
-    _stage(
-        session,
-        _SALES_STAGE,
-        "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
-        " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
-        " amount_paid numeric(14, 2)",
-        (
-            "rn",
-            "reference",
-            "sale_date",
-            "seller_id",
-            "buyer_id",
-            "product_id",
-            "spec",
-            "quantity",
-            "amount",
-            "amount_paid",
-        ),
-        (
-            (
-                rows.numbers[i],
-                ref[i],
-                dates[i],
-                outlets[seller[i]][0],
-                outlets[buyer[i]][0],
-                products[sku[i]][0],
-                spec[i] if spec[i] is not None else products[sku[i]][1],
-                quantity[i],
-                amount[i],
-                paid[i],
-            )
-            for i in keep
-        ),
-        len(keep),
-        progress,
-    )
-    columns = (
-        "reference",
-        "sale_date",
-        "seller_id",
-        "buyer_id",
-        "product_id",
-        "spec",
-        "quantity",
-        "amount",
-        "amount_paid",
-    )
-    _upsert_by_key(
-        session,
-        report,
-        len(keep),
-        stage=_SALES_STAGE,
-        table="sales_records",
-        key="reference",
-        columns=columns,
-        values=[f"s.{c}" for c in columns],
-        targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)],
-    )
-    return _finish(report, rows, started)
-
-
-def _upsert_by_key(
-    session: Session,
-    report: ImportReport,
-    kept: int,
-    *,
-    stage: str,
-    table: str,
-    key: str,
-    columns: Sequence[str],
-    values: Sequence[str],
-    targets: Sequence[str],
-) -> None:
-    """Count (dry run) or upsert the staged rows by ``key``, updating only rows that differ.
-
-    Rows whose key is NULL never conflict, so they are always inserted.
-    """
-    if report.dry_run:
-        diff = _diff([(f"t.{c}", f"s.{c}") for c in targets])
-        counts = session.execute(
-            text(
-                f"SELECT count(*) FILTER (WHERE t.id IS NULL), count(*) FILTER (WHERE t.id IS NOT"
-                f" NULL AND {diff}) FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
-            )
-        ).one()
-    else:
-        diff = _diff([(f"t.{c}", f"excluded.{c}") for c in targets])
-        sets = ", ".join(f"{c} = excluded.{c}" for c in targets)
-        action = f"DO UPDATE SET {sets} WHERE {diff}" if targets else "DO NOTHING"
-        with _refused():
-            counts = session.execute(
-                text(
-                    f"WITH up AS (INSERT INTO {table} AS t ({', '.join(columns)})"
-                    f" SELECT {', '.join(values)} FROM {stage} s ORDER BY s.rn"
-                    f" ON CONFLICT ({key}) {action} RETURNING t.id)"
-                    f" SELECT count(*) FILTER (WHERE prev.id IS NULL),"
-                    f" count(*) FILTER (WHERE prev.id IS NOT NULL)"
-                    f" FROM up LEFT JOIN {table} prev ON prev.id = up.id"
-                )
-            ).one()
-    report.inserted, report.updated = int(counts[0]), int(counts[1])
-    report.unchanged = kept - report.inserted - report.updated
-    report.written = not report.dry_run and bool(report.inserted or report.updated)
-    _drop(session, stage)
-
-
-def _cells(rows: _Rows, column: str, parse: Callable[[Any], tuple[Any, str | None]]) -> list[Any]:
-    out = []
-    for i, value in enumerate(rows.raw(column)):
-        parsed, problem = parse(value)
-        if problem:
-            rows.add(i, column, problem)
-        out.append(parsed)
-    return out
-
-
-def _lookup(session: Session, sql: str, keys: Iterable[str | None]) -> dict[str, tuple]:
-    wanted = sorted({k for k in keys if k is not None})
-    if not wanted:
-        return {}
-    return {row[0]: tuple(row[1:]) for row in session.execute(text(sql), {"k": wanted})}
-
-
-IMPORTERS: dict[str, Callable[..., ImportReport]] = {
-    "outlets": import_outlets,
-    "products": import_products,
-    "sales": import_sales,
-}
