@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Unpack
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Text, any_, bindparam, literal_column, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ...coords import CRS_NAMES, to_wgs84
+from ...domain.network import OUTLETS, outlet_tree
+from ...domain.outlets import point_sql
 from ...errors import ValidationError
 from ..tabular import Progress, cell_text, float_column
 from .common import (
@@ -296,33 +300,33 @@ def _reps(session: Session, rows: Rows) -> list[int | None]:
     return out
 
 
+_O, _P = OUTLETS.alias("o"), OUTLETS.alias("p")
+_KNOWN = select(_O.c.code, _O.c.id, _O.c.tier, _P.c.code, _O.c.name, _O.c.status).select_from(
+    _O.outerjoin(_P, _P.c.id == _O.c.parent_id)
+)
+_CODES = bindparam("codes", type_=ARRAY(Text))
+_KNOWN_BY_CODE = _KNOWN.where(_O.c.code == any_(_CODES))
+_UP = outlet_tree(OUTLETS.c.code == any_(_CODES), up=True, depth=False, distinct=True, name="up")
+_KNOWN_ABOVE = _KNOWN.join(_UP, _UP.c.id == _O.c.id)
+
+
 def _known_outlets(session: Session, cols: _OutletCols) -> dict[str, _Known]:
     """The stored outlets the file names (as rows or parents) and all their stored ancestors
-    (a file usually holds the parents too, so the recursive part rarely has work)."""
+    (a file usually holds the parents too, so the walk up rarely has work)."""
     codes = sorted({c for c in (*cols.code, *cols.parent) if c is not None})
     if not codes:
         return {}
-    select_known = (
-        "SELECT o.code, o.id, o.tier, p.code, o.name, o.status FROM outlets o"
-        " LEFT JOIN outlets p ON p.id = o.parent_id"
-    )
-    result = session.execute(text(f"{select_known} WHERE o.code = ANY(:codes)"), {"codes": codes})
     known = {
         code: _Known(id_, tier, parent, name, status)
-        for code, id_, tier, parent, name, status in result
+        for code, id_, tier, parent, name, status in session.execute(
+            _KNOWN_BY_CODE, {"codes": codes}
+        )
     }
     outside = sorted({k.parent_code for k in known.values() if k.parent_code} - known.keys())
     if outside:
-        result = session.execute(
-            text(
-                "WITH RECURSIVE up AS ("
-                "  SELECT id, parent_id FROM outlets WHERE code = ANY(:codes)"
-                "  UNION SELECT o.id, o.parent_id FROM outlets o JOIN up ON o.id = up.parent_id)"
-                f" {select_known} JOIN up ON up.id = o.id"
-            ),
-            {"codes": outside},
-        )
-        for code, id_, tier, parent, name, status in result:
+        for code, id_, tier, parent, name, status in session.execute(
+            _KNOWN_ABOVE, {"codes": outside}
+        ):
             known.setdefault(code, _Known(id_, tier, parent, name, status))
     return known
 
@@ -645,7 +649,12 @@ def _write_order(
     return out
 
 
-_POINT = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
+# the staged row's point, as SQL text for the statements below
+_POINT = str(
+    point_sql(literal_column("s.lon"), literal_column("s.lat")).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
+)
 
 
 def _outlet_changes(
@@ -663,7 +672,9 @@ def _outlet_changes(
 def _count_outlets(
     session: Session, present: list[str], has_location: bool
 ) -> tuple[int, int, int]:
-    diff = is_distinct([(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)])
+    distinct = is_distinct(
+        [(o, n) for _, o, n in _outlet_changes(present, has_location, "s", _POINT)]
+    )
     moved = (
         f"{_POINT} IS NOT NULL AND {_POINT} IS DISTINCT FROM o.location"
         if has_location
@@ -672,7 +683,7 @@ def _count_outlets(
     row = session.execute(
         text(
             f"SELECT count(*) FILTER (WHERE o.id IS NULL),"
-            f" count(*) FILTER (WHERE o.id IS NOT NULL AND {diff}),"
+            f" count(*) FILTER (WHERE o.id IS NOT NULL AND {distinct}),"
             f" count(*) FILTER (WHERE {moved})"
             f" FROM {_OUTLET_STAGE} s LEFT JOIN outlets o ON o.code = s.code"
         )
