@@ -51,15 +51,14 @@ def accepted_words(
     """word -> code: each code itself, its display names in every language (what the pages
     show, so a value copied from a page imports back) and the ``synonyms`` people also write.
     Words are compared ``fold``-ed; one word meaning two codes is a programming error."""
-    words = {code: code for code in display}
-    for code, names in display.items():
-        words.update((name, code) for name in names)
-    words.update(synonyms or {})
+    pairs = [(code, code) for code in display]
+    pairs += [(name, code) for code, names in display.items() for name in names]
+    pairs += list((synonyms or {}).items())
     meaning: dict[str, str] = {}
-    for word, code in words.items():
+    for word, code in pairs:
         if meaning.setdefault(fold(word), code) != code:
             raise ValueError(f"the word {word!r} would mean both {meaning[fold(word)]} and {code}")
-    return words
+    return dict(pairs)
 
 
 TIER_WORDS = accepted_words(
