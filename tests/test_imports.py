@@ -11,22 +11,10 @@ import pytest
 
 from geo_crm import coords
 from geo_crm.io.imports import import_outlets, import_products, import_sales
+from geo_crm.io.imports.outlets import OUTLET_COLUMNS
 from geo_crm.io.tabular import neutralise, unquote
 
-HEADER = [
-    "code",
-    "name",
-    "tier",
-    "parent_code",
-    "lat",
-    "lon",
-    "address",
-    "contact",
-    "phone",
-    "status",
-    "rep",
-    "notes",
-]
+HEADER = [c for c in OUTLET_COLUMNS if c != "crs"]  # the import's columns, WGS-84 rows
 
 
 def csv_bytes(rows, header=HEADER, encoding="utf-8") -> bytes:
