@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db
-from ..demo.generator import DEMO_USERS, DemoReport
+from ..demo.generator import DEMO_USERS, MIN_OUTLETS, DemoReport
 from ..demo.setup import STEPS, prepare_demo
 from ..i18n import TIER_NAMES
 from ..models import TIERS
@@ -39,7 +39,7 @@ def _echo_report(report: DemoReport) -> None:
     "--outlets",
     default=30000,
     show_default=True,
-    type=click.IntRange(min=10),
+    type=click.IntRange(min=MIN_OUTLETS),
     help="Total outlets to generate, across all tiers.",
 )
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed.")
