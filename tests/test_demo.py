@@ -18,13 +18,23 @@ from geo_crm.errors import GeoCrmError, ValidationError
 END = dt.date(2024, 6, 1)
 
 
+def add_region(sql, code, name, level, wkt, parent=None):
+    sql(
+        "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
+        ":level, (SELECT id FROM regions WHERE code = :parent), "
+        "ST_Multi(ST_GeomFromText(:wkt, 4326))",
+        code=code,
+        name=name,
+        level=level,
+        parent=parent,
+        wkt=wkt,
+    )
+
+
 @pytest.fixture
 def regions(sql):
     """A province with an L-shaped city, a square city and a small triangular one."""
-    sql(
-        "INSERT INTO regions (code, name, level, boundary) VALUES ('T0', '测试省', 'province', "
-        "ST_Multi(ST_MakeEnvelope(100, 20, 102, 22, 4326)))"
-    )
+    add_region(sql, "T0", "测试省", "province", "POLYGON((100 20, 102 20, 102 22, 100 22, 100 20))")
     for code, name, wkt in (
         (
             "T01",
@@ -34,13 +44,7 @@ def regions(sql):
         ("T02", "乙市", "POLYGON((101 21, 102 21, 102 22, 101 22, 101 21))"),
         ("T03", "丙市", "POLYGON((100 21.5, 100.4 21.5, 100 21.9, 100 21.5))"),
     ):
-        sql(
-            "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
-            "'city', id, ST_Multi(ST_GeomFromText(:wkt, 4326)) FROM regions WHERE code = 'T0'",
-            code=code,
-            name=name,
-            wkt=wkt,
-        )
+        add_region(sql, code, name, "city", wkt, parent="T0")
 
 
 def _snapshot(sql):
@@ -193,14 +197,7 @@ def districts(sql, regions):
         ("T0202", "T02", "POLYGON((101.5 21, 102 21, 102 22, 101.5 22, 101.5 21))"),
         ("T0101", "T01", "POLYGON((100 20, 101 20, 101 20.3, 100 20.3, 100 20))"),
     ):
-        sql(
-            "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
-            "'district', id, ST_Multi(ST_GeomFromText(:wkt, 4326)) FROM regions WHERE code = :city",
-            code=code,
-            name=f"{code}区",
-            city=city,
-            wkt=wkt,
-        )
+        add_region(sql, code, f"{code}区", "district", wkt, parent=city)
 
 
 def test_with_districts_outlets_are_placed_per_city_and_land_in_its_districts(

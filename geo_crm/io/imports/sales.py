@@ -38,6 +38,18 @@ SALES_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _REQUIRED = ("date", "seller_code", "buyer_code", "sku", "quantity", "amount")
 _SALES_STAGE = "geo_crm_sales_stage"
+# the stored columns, staged (after the row number) and upserted in this order
+_STORED = (
+    "reference",
+    "sale_date",
+    "seller_id",
+    "buyer_id",
+    "product_id",
+    "spec",
+    "quantity",
+    "amount",
+    "amount_paid",
+)
 _SALES_TARGET = {
     "date": "sale_date",
     "seller_code": "seller_id",
@@ -131,18 +143,7 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
         "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
         " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
         " amount_paid numeric(14, 2)",
-        (
-            "rn",
-            "reference",
-            "sale_date",
-            "seller_id",
-            "buyer_id",
-            "product_id",
-            "spec",
-            "quantity",
-            "amount",
-            "amount_paid",
-        ),
+        ("rn", *_STORED),
         (
             (
                 rows.numbers[i],
@@ -161,17 +162,6 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
         len(keep),
         rows.progress,
     )
-    columns = (
-        "reference",
-        "sale_date",
-        "seller_id",
-        "buyer_id",
-        "product_id",
-        "spec",
-        "quantity",
-        "amount",
-        "amount_paid",
-    )
     upsert_by_key(
         session,
         report,
@@ -179,8 +169,8 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
         stage=_SALES_STAGE,
         table="sales_records",
         key="reference",
-        columns=columns,
-        values=[f"s.{c}" for c in columns],
+        columns=_STORED,
+        values=[f"s.{c}" for c in _STORED],
         targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)],
     )
     return finish(report, rows, started)
