@@ -237,16 +237,23 @@ def test_with_districts_outlets_are_placed_per_city_and_land_in_its_districts(
     assert sql(
         "SELECT r.code FROM user_regions ur JOIN users u ON u.id = ur.user_id "
         "JOIN regions r ON r.id = ur.region_id WHERE u.username = 'manager'"
-    ).scalars().all() == ["T0"]  # the busiest district's province
-    rep_regions = (
+    ).scalars().all() == ["T0"]  # the busiest city's province
+    busiest = sql(
+        f"SELECT c.code FROM outlets o JOIN regions r ON r.id = o.region_id "
+        f"JOIN regions c ON c.id = {city_of} GROUP BY c.code ORDER BY count(*) DESC LIMIT 1"
+    ).scalar()
+    rep_cities = (
         sql(
-            "SELECT DISTINCT r.level FROM outlets o JOIN users u ON u.id = o.rep_id "
-            "JOIN regions r ON r.id = o.region_id WHERE u.username = 'rep'"
+            f"SELECT DISTINCT c.code FROM outlets o JOIN users u ON u.id = o.rep_id "
+            f"LEFT JOIN outlets p ON p.id = o.parent_id "
+            f"JOIN regions r ON r.id = coalesce(o.region_id, p.region_id) "
+            f"JOIN regions c ON c.id = {city_of} WHERE u.username = 'rep'"
         )
         .scalars()
         .all()
     )
-    assert rep_regions == ["district"]
+    assert rep_cities == [busiest]  # 60 outlets of the busiest city, over its districts
+    assert sql("SELECT count(*) FROM outlets o JOIN users u ON u.id = o.rep_id").scalar() == 60
 
 
 def test_demo_command_generates_reuses_and_resets(cli, sql, regions):

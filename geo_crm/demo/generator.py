@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 
 from ..domain.regions import REGIONS, region_tree
 from ..errors import GeoCrmError, ValidationError
-from ..models import TIERS
+from ..models import TIERS, Outlet
 
 LOGGER = logging.getLogger(__name__)
+
+OUTLETS = Outlet.__table__
 
 # share of the total per tier (distributor, wholesaler_2, wholesaler_3; the rest is retail)
 TIER_SHARES = (0.01, 0.04, 0.10)
@@ -898,25 +900,19 @@ DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("rep", "rep"))
 def ensure_demo_users(session: Session, password: str) -> list[str]:
     """Create the demo's admin, manager and rep unless they exist; return the names created.
 
-    The manager is scoped to the province of the busiest region (the region holding the most
-    outlets: a district where districts are loaded), the rep owns 60 outlets of that region
-    (untagged ones first), so every role has something to see and to tag.
+    The manager is scoped to the province of the busiest city (the most outlets in it and its
+    districts), the rep owns 60 outlets of that city (untagged ones first), so every role has
+    something to see and to tag.
     """
     from ..domain import users as user_svc
 
     existing = set(session.scalars(text("SELECT username FROM users")))
-    busiest = session.execute(
-        text(
-            "SELECT r.id, r.code, p.code FROM outlets o JOIN regions r ON r.id = o.region_id"
-            " LEFT JOIN regions p ON p.id = r.parent_id"
-            " GROUP BY r.id, r.code, p.code ORDER BY count(*) DESC, r.code LIMIT 1"
-        )
-    ).first()
+    busiest = _busiest_area(session)
     created = []
     for username, role in DEMO_USERS:
         if username in existing:
             continue
-        scope = [_province_of(session, *busiest)] if role == "manager" and busiest else ()
+        scope = [_province_of(session, busiest)] if role == "manager" and busiest else ()
         user_svc.create_user(session, username, role, password, region_codes=scope)
         created.append(username)
     rep_has_outlets = session.scalar(
@@ -930,15 +926,23 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
         and not rep_has_outlets
         and session.scalar(text("SELECT role = 'rep' FROM users WHERE username = 'rep'"))
     ):
+        area = region_tree(select(REGIONS.c.id).where(REGIONS.c.id == busiest), name="area")
+        o, p = OUTLETS.alias("o"), OUTLETS.alias("p")
+        in_area = select(area.c.id)
         codes = list(
             session.scalars(
-                text(
-                    "SELECT o.code FROM outlets o LEFT JOIN outlets p ON p.id = o.parent_id"
-                    " WHERE o.tier <> 'distributor' AND o.status = 'active'"
-                    "   AND (o.region_id = :r OR (o.location IS NULL AND p.region_id = :r))"
-                    " ORDER BY o.location IS NULL DESC, o.id LIMIT 60"
-                ),
-                {"r": busiest[0]},
+                select(o.c.code)
+                .outerjoin(p, p.c.id == o.c.parent_id)
+                .where(
+                    o.c.tier != "distributor",
+                    o.c.status == "active",
+                    or_(
+                        o.c.region_id.in_(in_area),
+                        and_(o.c.location.is_(None), p.c.region_id.in_(in_area)),
+                    ),
+                )
+                .order_by(o.c.location.is_(None).desc(), o.c.id)
+                .limit(60)
             )
         )
         if codes:
@@ -946,14 +950,44 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
     return created
 
 
-def _province_of(session: Session, region_id: int, code: str, parent_code: str | None) -> str:
-    """The code of the province holding ``region_id``; without one, its parent's or its own."""
-    above = region_tree(select(REGIONS.c.id).where(REGIONS.c.id == region_id), up=True, depth=True)
-    province = session.scalar(
-        select(REGIONS.c.code)
-        .join(above, above.c.id == REGIONS.c.id)
-        .where(REGIONS.c.level == "province")
-        .order_by(above.c.depth)
+def _busiest_area(session: Session) -> int | None:
+    """The city holding the most outlets, in it or in its districts (without cities: the
+    region holding the most outlets); None without located outlets."""
+    counts = (
+        select(OUTLETS.c.region_id.label("id"), func.count().label("outlets"))
+        .where(OUTLETS.c.region_id.is_not(None))
+        .group_by(OUTLETS.c.region_id)
+    )
+    above = region_tree(counts, up=True, name="above")
+    r = REGIONS
+    total = func.sum(above.c.outlets)
+    city = session.scalar(
+        select(r.c.id)
+        .join(above, above.c.id == r.c.id)
+        .where(r.c.level == "city")
+        .group_by(r.c.id, r.c.code)
+        .order_by(total.desc(), r.c.code)
         .limit(1)
     )
-    return province or parent_code or code
+    if city is not None:
+        return city
+    region = counts.subquery("counts")
+    return session.scalar(
+        select(region.c.id)
+        .join(r, r.c.id == region.c.id)
+        .order_by(region.c.outlets.desc(), r.c.code)
+        .limit(1)
+    )
+
+
+def _province_of(session: Session, region_id: int) -> str:
+    """The code of the province holding ``region_id`` (itself included); without one, the
+    region's parent's code, else its own."""
+    r = REGIONS
+    above = region_tree(select(r.c.id).where(r.c.id == region_id), up=True, depth=True)
+    return session.scalar(
+        select(r.c.code)
+        .join(above, above.c.id == r.c.id)
+        .order_by((r.c.level == "province").desc(), (above.c.depth == 1).desc(), above.c.depth)
+        .limit(1)
+    )
