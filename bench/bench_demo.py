@@ -1,11 +1,12 @@
 """Benchmark: generating and loading the demo network, bulk COPY vs one ORM object per row.
 
-    /work/venv/bin/python bench/bench_demo.py --outlets 100000 --baseline 5000
+    .venv/bin/python bench/bench_demo.py --outlets 100000 --baseline 5000 [--no-districts]
 
 Starts a throwaway PostgreSQL + PostGIS cluster with durable settings (fsync on), migrates,
-loads the shipped Chinese boundaries, then times ``generate_network`` (arrays + COPY, all
-database triggers firing) against a naive ORM load of the same generated network on a
-smaller sample, in the same run. The naive rate is extrapolated per row.
+loads the shipped Chinese boundaries (with the districts, as ``geo-crm demo`` does, unless
+``--no-districts``), then times ``generate_network`` (arrays + COPY, all database triggers
+firing) against a naive ORM load of the same generated network on a smaller sample, in the
+same run. The naive rate is extrapolated per row.
 """
 
 from __future__ import annotations
@@ -124,6 +125,12 @@ def main() -> None:
     parser.add_argument("--outlets", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=5_000, help="outlets for the naive load")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--no-districts",
+        dest="districts",
+        action="store_false",
+        help="load country, provinces and cities only (what the demo loaded before districts)",
+    )
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="gcrm-bench-"))
@@ -135,7 +142,7 @@ def main() -> None:
         print(f"cluster + migrations: {time.perf_counter() - t0:.1f} s  ({os.cpu_count()} cores)")
         t0 = time.perf_counter()
         with Session(engine) as session:
-            load_region_files(session, default_region_files())
+            load_region_files(session, default_region_files(districts=args.districts))
             session.commit()
             levels = dict(
                 session.execute(text("SELECT level, count(*) FROM regions GROUP BY level")).all()

@@ -1,6 +1,6 @@
 """Benchmark: importing an outlet CSV, set-based (COPY + one upsert) vs one ORM object per row.
 
-    /work/venv/bin/python bench/bench_import.py --rows 100000 --baseline 10000
+    .venv/bin/python bench/bench_import.py --rows 100000 --baseline 10000
 
 Starts a throwaway PostgreSQL + PostGIS cluster with durable settings (fsync on), migrates,
 loads the shipped Chinese boundaries (so the outlet trigger's region look-up runs as in
