@@ -6,7 +6,9 @@ Starts a throwaway PostgreSQL + PostGIS cluster with durable settings (fsync on)
 loads the shipped Chinese boundaries (with the districts, as ``geo-crm demo`` does, unless
 ``--no-districts``), then times ``generate_network`` (arrays + COPY, all database triggers
 firing) against a naive ORM load of the same generated network on a smaller sample, in the
-same run. The naive rate is extrapolated per row.
+same run. The naive rate is extrapolated per row. Besides wall times it prints the CPU seconds
+of this process and of its PostgreSQL backend for the region load and the bulk loads (they do
+not depend on what else the machine runs).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_import import Clock  # wall, this process's and its backend's CPU seconds
 from geoalchemy2 import WKTElement
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -37,18 +40,20 @@ from geo_crm.models import TIERS, Outlet, Product, SalesPlan, SalesRecord
 
 
 def bulk(engine, outlets: int, seed: int) -> tuple[float, int, dict]:
-    with Session(engine) as session:
+    with Session(engine) as session, Clock(session) as clock:
         started = time.perf_counter()
         report = generate_network(session, outlets=outlets, seed=seed)
         t0 = time.perf_counter()
         session.commit()
         report.stages["commit"] = time.perf_counter() - t0
         seconds = time.perf_counter() - started
-        print(
-            f"bulk  {outlets:>8,} outlets: {report.sales_records:,} sales records, "
-            f"{report.plans:,} plans, {report.untagged:,} untagged, {report.regions} regions"
-        )
-        return seconds, report.rows, report.stages
+    t = clock.timing
+    print(
+        f"bulk  {outlets:>8,} outlets: {report.sales_records:,} sales records, "
+        f"{report.plans:,} plans, {report.untagged:,} untagged, {report.regions} regions; "
+        f"CPU s: client {t.client_cpu:.1f} + server {t.server_cpu:.1f} = {t.cpu:.1f}"
+    )
+    return seconds, report.rows, report.stages
 
 
 def naive(engine, outlets: int, seed: int) -> tuple[float, int]:
@@ -140,14 +145,17 @@ def main() -> None:
         t0 = time.perf_counter()
         engine = ready_engine(cluster.ensure_database())
         print(f"cluster + migrations: {time.perf_counter() - t0:.1f} s  ({os.cpu_count()} cores)")
-        t0 = time.perf_counter()
-        with Session(engine) as session:
+        with Session(engine) as session, Clock(session) as clock:
             load_region_files(session, default_region_files(districts=args.districts))
             session.commit()
             levels = dict(
                 session.execute(text("SELECT level, count(*) FROM regions GROUP BY level")).all()
             )
-        print(f"regions: {levels} in {time.perf_counter() - t0:.1f} s")
+        t = clock.timing
+        print(
+            f"regions: {levels} in {t.wall:.1f} s (CPU s: client {t.client_cpu:.1f} + server "
+            f"{t.server_cpu:.1f})"
+        )
 
         results = []
         seconds, rows, stages = bulk(engine, args.outlets, args.seed)

@@ -123,7 +123,7 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-class _Clock:
+class Clock:
     """Wall time, this process's CPU time and the session's backend CPU time."""
 
     def __init__(self, session: Session):
@@ -142,7 +142,7 @@ class _Clock:
 
 
 def bulk(engine, path: Path) -> tuple[Timing, str]:
-    with Session(engine) as session, _Clock(session) as clock:
+    with Session(engine) as session, Clock(session) as clock:
         report = import_outlets(session, path)
         session.commit()
     assert report.ok, report.problems[:5]
@@ -152,7 +152,7 @@ def bulk(engine, path: Path) -> tuple[Timing, str]:
 def naive(engine, path: Path) -> Timing:
     """Row by row with the ORM: look the code up, create or update the object; then parents."""
     tiers = TIER_WORDS
-    with Session(engine) as session, _Clock(session) as clock:
+    with Session(engine) as session, Clock(session) as clock:
         reps = {u.username: u for u in session.scalars(select(User))}
         with path.open(encoding="utf-8-sig", newline="") as src:
             rows = list(csv.DictReader(src))
