@@ -1,6 +1,6 @@
 """Benchmark: importing an outlet CSV, set-based (COPY + one upsert) vs one ORM object per row.
 
-    /work/venv/bin/python bench/bench_import.py --rows 100000 --baseline 10000
+    .venv/bin/python bench/bench_import.py --rows 100000 --baseline 10000
 
 Starts a throwaway PostgreSQL + PostGIS cluster with durable settings (fsync on), migrates,
 loads the shipped Chinese boundaries (so the outlet trigger's region look-up runs as in
@@ -38,24 +38,14 @@ from sqlalchemy.orm import Session
 
 from geo_crm.db import ready_engine
 from geo_crm.db.cluster import LocalCluster
+from geo_crm.i18n import TIER_NAMES
 from geo_crm.io.boundaries import default_region_files, load_region_files
-from geo_crm.io.imports import TIER_NAMES, import_outlets
+from geo_crm.io.imports import import_outlets
+from geo_crm.io.imports.common import TIER_WORDS
+from geo_crm.io.imports.outlets import OUTLET_COLUMNS
 from geo_crm.models import Outlet, User
 
-HEADER = [
-    "code",
-    "name",
-    "tier",
-    "parent_code",
-    "lat",
-    "lon",
-    "address",
-    "contact",
-    "phone",
-    "status",
-    "rep",
-    "notes",
-]
+HEADER = [c for c in OUTLET_COLUMNS if c != "crs"]  # the import's columns, WGS-84 only
 SHARE = {"distributor": 0.01, "wholesaler_2": 0.04, "wholesaler_3": 0.10, "retail": 0.85}
 WORDS = list("鑫盛华联达兴隆源泰丰汇通顺宏福祥瑞安康永佳美新")
 SUFFIX = {
@@ -67,12 +57,7 @@ SUFFIX = {
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚")
 ROADS = ["人民", "解放", "中山", "建设", "和平", "新华", "文化", "胜利", "团结", "光明"]
-CHINESE_TIER = {
-    "distributor": "总经销",
-    "wholesaler_2": "二批",
-    "wholesaler_3": "三批",
-    "retail": "零售终端",
-}
+CHINESE_TIER = {tier: zh for tier, (zh, _) in TIER_NAMES.items()}  # as the pages show them
 REPS = [f"rep{i:02d}" for i in range(20)]
 
 
@@ -97,28 +82,28 @@ def write_csv(path: Path, n: int, seed: int, cities: list[tuple[str, float, floa
     untagged = rng.random(n) < 0.05
     order = rng.permutation(n)
     with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(HEADER)
+        writer = csv.DictWriter(out, HEADER)
+        writer.writeheader()
         for i in order.tolist():
             tier = list(SHARE)[tiers[i]]
             words = "".join(rng.choice(WORDS, 2))
             suffix = SUFFIX[tier] if tier != "retail" else SUFFIX["retail"][i % 5]
             city_name = cities[city[i]][0]
             writer.writerow(
-                [
-                    codes[i],
-                    f"{city_name}{words}{suffix}",
-                    CHINESE_TIER[tier] if i % 2 else tier,
-                    codes[parent[i]] if parent[i] >= 0 else "",
-                    "" if untagged[i] else repr(round(float(lat[i]), 6)),
-                    "" if untagged[i] else repr(round(float(lon[i]), 6)),
-                    f"{city_name}{ROADS[i % 10]}路{i % 997 + 1}号",
-                    rng.choice(SURNAMES) + rng.choice(GIVEN),
-                    f"1{rng.integers(3, 10)}{rng.integers(0, 10**9):09d}",
-                    "active" if i % 50 else "inactive",
-                    REPS[i % 20] if i % 10 == 0 else "",
-                    "",
-                ]
+                {
+                    "code": codes[i],
+                    "name": f"{city_name}{words}{suffix}",
+                    "tier": CHINESE_TIER[tier] if i % 2 else tier,
+                    "parent_code": codes[parent[i]] if parent[i] >= 0 else "",
+                    "lat": "" if untagged[i] else repr(round(float(lat[i]), 6)),
+                    "lon": "" if untagged[i] else repr(round(float(lon[i]), 6)),
+                    "address": f"{city_name}{ROADS[i % 10]}路{i % 997 + 1}号",
+                    "contact": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                    "phone": f"1{rng.integers(3, 10)}{rng.integers(0, 10**9):09d}",
+                    "status": "active" if i % 50 else "inactive",
+                    "rep": REPS[i % 20] if i % 10 == 0 else "",
+                    "notes": "",
+                }
             )
 
 
@@ -138,7 +123,7 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-class _Clock:
+class Clock:
     """Wall time, this process's CPU time and the session's backend CPU time."""
 
     def __init__(self, session: Session):
@@ -157,7 +142,7 @@ class _Clock:
 
 
 def bulk(engine, path: Path) -> tuple[Timing, str]:
-    with Session(engine) as session, _Clock(session) as clock:
+    with Session(engine) as session, Clock(session) as clock:
         report = import_outlets(session, path)
         session.commit()
     assert report.ok, report.problems[:5]
@@ -166,8 +151,8 @@ def bulk(engine, path: Path) -> tuple[Timing, str]:
 
 def naive(engine, path: Path) -> Timing:
     """Row by row with the ORM: look the code up, create or update the object; then parents."""
-    tiers = {k: v for k, v in TIER_NAMES.items()}
-    with Session(engine) as session, _Clock(session) as clock:
+    tiers = TIER_WORDS
+    with Session(engine) as session, Clock(session) as clock:
         reps = {u.username: u for u in session.scalars(select(User))}
         with path.open(encoding="utf-8-sig", newline="") as src:
             rows = list(csv.DictReader(src))

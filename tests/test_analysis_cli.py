@@ -68,6 +68,8 @@ def test_gaps_density_depth_rate_plans(cli, data):
         (["coverage", "P", "--radius", "shop=10"], "radius"),
         (["coverage", "P", "--tier", "shop"], "tier"),
         (["gaps", "P", "--cell-km", "0"], "cell_km"),
+        (["gaps", "P", "--cell-km", "1001"], "cell_km"),  # the bounds of analysis.params.LIMITS
+        (["density", "P", "--cell-km", "abc"], "cell_km"),
         (["density", "P", "--from", "2024-02-01", "--to", "2024-01-01"], "date_to"),
         (["density", "P", "--product", "NOPE"], "product"),
         (["distribution-rate", "P"], "product"),
@@ -77,6 +79,14 @@ def test_bad_options_exit_non_zero_naming_them(cli, data, args, field):
     out = run(cli, *args, code=1)
     assert out.startswith("error: ") or "error: " in out
     assert f"  {field}:" in out
+
+
+def test_cell_bounds_are_the_shared_limits(cli, data):
+    from geo_crm.analysis.params import LIMITS
+
+    out = run(cli, "gaps", "P", "--cell-km", str(LIMITS.min_cell_km / 2), code=1)
+    assert out.count("error: ") == 1 and f"{LIMITS.min_cell_km}<=x<={LIMITS.max_cell_km:g}" in out
+    run(cli, "gaps", "P", "--cell-km", str(LIMITS.max_cell_km))
 
 
 def test_unknown_region_exits_non_zero(cli, data):

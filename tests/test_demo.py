@@ -6,19 +6,35 @@ import datetime as dt
 
 import pytest
 
-from geo_crm.demo.generator import clear_network, generate_network, tier_counts
+from geo_crm.demo.generator import (
+    clear_network,
+    ensure_demo_users,
+    fetch_areas,
+    generate_network,
+    tier_counts,
+)
 from geo_crm.errors import GeoCrmError, ValidationError
 
 END = dt.date(2024, 6, 1)
 
 
+def add_region(sql, code, name, level, wkt, parent=None):
+    sql(
+        "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
+        ":level, (SELECT id FROM regions WHERE code = :parent), "
+        "ST_Multi(ST_GeomFromText(:wkt, 4326))",
+        code=code,
+        name=name,
+        level=level,
+        parent=parent,
+        wkt=wkt,
+    )
+
+
 @pytest.fixture
 def regions(sql):
     """A province with an L-shaped city, a square city and a small triangular one."""
-    sql(
-        "INSERT INTO regions (code, name, level, boundary) VALUES ('T0', '测试省', 'province', "
-        "ST_Multi(ST_MakeEnvelope(100, 20, 102, 22, 4326)))"
-    )
+    add_region(sql, "T0", "测试省", "province", "POLYGON((100 20, 102 20, 102 22, 100 22, 100 20))")
     for code, name, wkt in (
         (
             "T01",
@@ -28,13 +44,7 @@ def regions(sql):
         ("T02", "乙市", "POLYGON((101 21, 102 21, 102 22, 101 22, 101 21))"),
         ("T03", "丙市", "POLYGON((100 21.5, 100.4 21.5, 100 21.9, 100 21.5))"),
     ):
-        sql(
-            "INSERT INTO regions (code, name, level, parent_id, boundary) SELECT :code, :name, "
-            "'city', id, ST_Multi(ST_GeomFromText(:wkt, 4326)) FROM regions WHERE code = 'T0'",
-            code=code,
-            name=name,
-            wkt=wkt,
-        )
+        add_region(sql, code, name, "city", wkt, parent="T0")
 
 
 def _snapshot(sql):
@@ -177,6 +187,73 @@ def test_region_codes_limit_the_network(session, sql, regions):
     assert sql(
         "SELECT DISTINCT r.code FROM outlets o JOIN regions r ON r.id = o.region_id"
     ).scalars().all() == ["T02"]
+
+
+@pytest.fixture
+def districts(sql, regions):
+    """乙市 split into two districts; 甲市 has one district covering its bottom bar only."""
+    for code, city, wkt in (
+        ("T0201", "T02", "POLYGON((101 21, 101.5 21, 101.5 22, 101 22, 101 21))"),
+        ("T0202", "T02", "POLYGON((101.5 21, 102 21, 102 22, 101.5 22, 101.5 21))"),
+        ("T0101", "T01", "POLYGON((100 20, 101 20, 101 20.3, 100 20.3, 100 20))"),
+    ):
+        add_region(sql, code, f"{code}区", "district", wkt, parent=city)
+
+
+def test_with_districts_outlets_are_placed_per_city_and_land_in_its_districts(
+    session, sql, districts
+):
+    assert [a.code for a in fetch_areas(session)] == ["T01", "T02", "T03"]
+    assert [a.code for a in fetch_areas(session, ["T02"])] == ["T02"]
+    assert [a.province for a in fetch_areas(session)] == ["测试省"] * 3
+    report = generate_network(session, outlets=2000, seed=7, months=1, end_month=END)
+    assert report.regions == 3
+    city_of = "CASE WHEN r.level = 'district' THEN r.parent_id ELSE r.id END"
+    by_level = dict(
+        sql(
+            "SELECT r.level, count(*) FROM outlets o JOIN regions r ON r.id = o.region_id "
+            "GROUP BY r.level"
+        ).all()
+    )
+    assert by_level["district"] > 1000 and by_level["city"] > 0  # 甲市 is partly covered
+    # every outlet lies in its region, a district of a city or the city itself
+    outside = sql(
+        "SELECT count(*) FROM outlets o JOIN regions r ON r.id = o.region_id "
+        "WHERE NOT ST_Covers(r.boundary, o.location) OR r.level NOT IN ('city', 'district')"
+    ).scalar()
+    assert outside == 0
+    # a wholesaler_2 buys from a distributor of its own city, whatever the districts
+    assert (
+        sql(
+            f"SELECT count(*) FROM outlets c JOIN outlets p ON p.id = c.parent_id "
+            f"JOIN regions r ON r.id = c.region_id JOIN regions pr ON pr.id = p.region_id "
+            f"WHERE c.tier = 'wholesaler_2' "
+            f"AND {city_of} <> {city_of.replace('r.', 'pr.')}"
+        ).scalar()
+        == 0
+    )
+    created = ensure_demo_users(session, "pw-pw-pw-pw")
+    assert created == ["admin", "manager", "rep"]
+    assert sql(
+        "SELECT r.code FROM user_regions ur JOIN users u ON u.id = ur.user_id "
+        "JOIN regions r ON r.id = ur.region_id WHERE u.username = 'manager'"
+    ).scalars().all() == ["T0"]  # the busiest city's province
+    busiest = sql(
+        f"SELECT c.code FROM outlets o JOIN regions r ON r.id = o.region_id "
+        f"JOIN regions c ON c.id = {city_of} GROUP BY c.code ORDER BY count(*) DESC LIMIT 1"
+    ).scalar()
+    rep_cities = (
+        sql(
+            f"SELECT DISTINCT c.code FROM outlets o JOIN users u ON u.id = o.rep_id "
+            f"LEFT JOIN outlets p ON p.id = o.parent_id "
+            f"JOIN regions r ON r.id = coalesce(o.region_id, p.region_id) "
+            f"JOIN regions c ON c.id = {city_of} WHERE u.username = 'rep'"
+        )
+        .scalars()
+        .all()
+    )
+    assert rep_cities == [busiest]  # 60 outlets of the busiest city, over its districts
+    assert sql("SELECT count(*) FROM outlets o JOIN users u ON u.id = o.rep_id").scalar() == 60
 
 
 def test_demo_command_generates_reuses_and_resets(cli, sql, regions):

@@ -13,9 +13,13 @@ import shapely.geometry
 from test_imports import NETWORK, csv_bytes, outlets, row
 
 from geo_crm.domain.outlets import OutletFilters
+from geo_crm.domain.principal import SYSTEM, Principal
+from geo_crm.errors import ValidationError
 from geo_crm.io import exports
 from geo_crm.io.exports import EXPORT_COLUMNS, export_outlets
 from geo_crm.io.imports import import_outlets
+
+pytest_plugins = ["auth_fixtures"]  # world
 
 EVIL = '=HYPERLINK("http://evil.example","点我")'
 ROWS = NETWORK + [
@@ -131,8 +135,6 @@ def test_export_streams_in_batches(session, network, monkeypatch):
 
 
 def test_unknown_format_and_encoding(session):
-    from geo_crm.errors import ValidationError
-
     with pytest.raises(ValidationError):
         export_outlets(session, "pdf")
     with pytest.raises(ValidationError):
@@ -157,3 +159,34 @@ def test_round_trip_into_an_empty_table_restores_the_rows(session, sql, network,
     assert report.inserted == 6
     assert outlets(sql) == network
     assert outlets(sql)["D9"]["name"] == EVIL
+
+
+def _exported(export) -> list[str]:
+    return sorted(r["code"] for r in csv.DictReader(io.StringIO(body(export).decode("utf-8-sig"))))
+
+
+def test_user_sees_only_their_scope_in_the_export(session, world):
+    def codes(key, role, **kw):
+        user = Principal(id=world[key], username=key, role=role)
+        return _exported(export_outlets(session, "csv", user=user, filters=OutletFilters(**kw)))
+
+    everyone = ["A1", "A2", "B1", "B2", "D1", "N1"]
+    assert _exported(export_outlets(session, "csv")) == everyone
+    assert _exported(export_outlets(session, "csv", user=SYSTEM)) == everyone
+    assert codes("admin", "admin") == everyone
+    assert codes("r1", "rep") == ["A1", "A2", "N1"]  # assigned, or created by them
+    assert codes("m1", "manager") == ["A1", "B1", "D1"]  # located in C1
+    assert codes("m2", "manager", tier=["retail"]) == ["B2"]
+
+
+def test_unknown_or_out_of_scope_filter_values_name_the_filter(session, world):
+    manager = Principal(id=world["m2"], username="m2", role="manager")
+    for user, filters, field in (
+        (None, OutletFilters(region="NOPE"), "region"),
+        (None, OutletFilters(distributor="NOPE"), "distributor"),
+        (manager, OutletFilters(region="C1"), "region"),  # exists, but not in P2
+        (manager, OutletFilters(distributor="D1"), "distributor"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            export_outlets(session, "csv", user=user, filters=filters)
+        assert set(err.value.fields) == {field}

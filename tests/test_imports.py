@@ -11,22 +11,10 @@ import pytest
 
 from geo_crm import coords
 from geo_crm.io.imports import import_outlets, import_products, import_sales
+from geo_crm.io.imports.outlets import OUTLET_COLUMNS
 from geo_crm.io.tabular import neutralise, unquote
 
-HEADER = [
-    "code",
-    "name",
-    "tier",
-    "parent_code",
-    "lat",
-    "lon",
-    "address",
-    "contact",
-    "phone",
-    "status",
-    "rep",
-    "notes",
-]
+HEADER = [c for c in OUTLET_COLUMNS if c != "crs"]  # the import's columns, WGS-84 rows
 
 
 def csv_bytes(rows, header=HEADER, encoding="utf-8") -> bytes:
@@ -410,10 +398,12 @@ def test_a_parent_and_its_buyer_swap_tiers_in_one_file(session, sql):
 
 def test_a_rule_the_database_refuses_after_all_fails_the_whole_import(session, sql, monkeypatch):
     from geo_crm.errors import ValidationError
-    from geo_crm.io import imports
+    from geo_crm.io.imports import outlets as outlet_importer
 
     import_outlets(session, csv_bytes([row("R1", "店", "retail")]))
-    monkeypatch.setattr(imports, "_check_network", lambda *args: None)  # validation misses it
+    monkeypatch.setattr(
+        outlet_importer, "_check_network", lambda *args: None
+    )  # validation misses it
     with pytest.raises(ValidationError) as err:
         import_outlets(session, csv_bytes([row("W1", "二批", "wholesaler_2", "R1")]))
     assert err.value.message.startswith("the database refused the import (nothing was written)")
@@ -558,6 +548,40 @@ def test_rep_and_status_words(session, sql):
     )
     assert report.ok, report.problems
     assert (outlets(sql)["D1"]["rep"], outlets(sql)["D1"]["status"]) == ("rep.li", "inactive")
+
+
+def test_the_names_pages_show_import_back(session, sql):
+    """Tier and status words include what the pages show in either language (geo_crm.i18n):
+    已关闭 — the zh name of ``closed`` — and "Retail outlet" are accepted."""
+    from geo_crm.i18n import STATUS_NAMES, TIER_NAMES
+
+    rows = [row("D1", "一", TIER_NAMES["distributor"][0])]
+    rows += [
+        row(f"R{i}", "店", TIER_NAMES["retail"][lang], "D1", status=STATUS_NAMES[status][lang])
+        for i, (status, lang) in enumerate(
+            [("closed", 0), ("closed", 1), ("inactive", 0), ("active", 0), ("active", 1)]
+        )
+    ]
+    report = import_outlets(session, csv_bytes(rows))
+    assert report.ok, report.problems
+    stored = outlets(sql)
+    assert [stored[f"R{i}"]["status"] for i in range(5)] == [
+        "closed",
+        "closed",
+        "inactive",
+        "active",
+        "active",
+    ]
+    assert {o["tier"] for code, o in stored.items() if code != "D1"} == {"retail"}
+    assert "已关闭" in STATUS_NAMES["closed"]
+
+
+def test_a_word_may_mean_one_code_only():
+    from geo_crm.io.imports.common import accepted_words
+
+    assert accepted_words({"a": ("甲",)}, {"A 1": "a"}) == {"a": "a", "甲": "a", "A 1": "a"}
+    with pytest.raises(ValueError, match="both"):
+        accepted_words({"a": ("甲",), "b": ("乙",)}, {"甲": "b"})
 
 
 def test_injection_quote_is_stripped_on_import(session, sql):

@@ -7,7 +7,7 @@ import importlib
 
 import click
 
-from ..errors import GeoCrmError
+from ..errors import GeoCrmError, ValidationError
 
 _MODULES = ("db", "demo", "regions", "transfer", "users", "analyse")
 
@@ -23,6 +23,16 @@ class CliError(click.ClickException):
         click.echo(f"error: {self.error.message}", err=True)
         for field, problem in self.error.fields.items():
             click.echo(f"  {field}: {problem}", err=True)
+
+
+class FloatRange(click.FloatRange):
+    """A bounded number option (bounds from one place, e.g. ``analysis.params.LIMITS``) whose
+    bad value is reported like every other bad option: ``error: …`` naming it, exit 1."""
+
+    def fail(self, message: str, param: click.Parameter | None = None, ctx=None):
+        name = param.name if param is not None and param.name else "value"
+        option = param.opts[0] if param is not None and param.opts else name
+        raise CliError(ValidationError(f"bad {option}: {message}", fields={name: message}))
 
 
 def _guard(command: click.Command) -> None:

@@ -16,10 +16,11 @@ from ..analysis import coverage as coverage_service
 from ..analysis import density as density_service
 from ..analysis import distribution as distribution_service
 from ..analysis import gaps as gaps_service
-from ..analysis.params import DEFAULT_CELL_KM, AnalysisParams
+from ..analysis.params import DEFAULT_CELL_KM, LIMITS, AnalysisParams
 from ..db import get_db
 from ..errors import ValidationError
 from ..models import OUTLET_STATUSES, TIERS
+from . import FloatRange
 
 
 def _tiers(values: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
@@ -170,7 +171,7 @@ radius_option = click.option(
 )
 cell_option = click.option(
     "--cell-km",
-    type=float,
+    type=FloatRange(LIMITS.min_cell_km, LIMITS.max_cell_km),
     default=DEFAULT_CELL_KM,
     show_default=True,
     help="Hexagon width across flats, km.",

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ..coords import CRS_NAMES
 from ..db import get_db
-from ..domain.outlets import OutletFilters, check_filters
+from ..domain.outlets import OutletFilters
 from ..errors import GeoCrmError, ValidationError
 from ..io.exports import FORMATS, export_outlets
 from ..io.imports import IMPORTERS, ImportReport
@@ -189,9 +189,6 @@ def export_cmd(
     )
     session = get_db().session()
     try:
-        problems = check_filters(session, filters)
-        if problems:
-            raise ValidationError(next(iter(problems.values())), fields=problems)
         export = export_outlets(session, fmt, filters=filters, encoding=encoding)
         if output is None:
             for chunk in export.chunks:

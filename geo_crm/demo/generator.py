@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
+from ..domain.regions import REGIONS, region_tree
 from ..errors import GeoCrmError, ValidationError
-from ..models import TIERS
+from ..models import TIERS, Outlet
 
 LOGGER = logging.getLogger(__name__)
+
+OUTLETS = Outlet.__table__
 
 # share of the total per tier (distributor, wholesaler_2, wholesaler_3; the rest is retail)
 TIER_SHARES = (0.01, 0.04, 0.10)
@@ -202,72 +205,75 @@ class DemoReport:
 
 
 # -- regions -------------------------------------------------------------------------------------
+def _areas_statement(region_codes: Sequence[str] | None) -> Select:
+    """Cities, and leaves with no city above them, among the regions chosen: every region, or
+    those of ``region_codes`` and every region below them; each with its province's name."""
+    r, p, child = REGIONS, REGIONS.alias("p"), REGIONS.alias("child")
+    if region_codes:
+        picked = region_tree(
+            select(r.c.id).where(r.c.code.in_(region_codes)), name="chosen", distinct=True
+        )
+
+        def chosen(column: ColumnElement) -> ColumnElement[bool]:
+            return column.in_(select(picked.c.id))
+    else:
+
+        def chosen(column: ColumnElement) -> ColumnElement[bool]:
+            return true()
+
+    up = region_tree(
+        select(r.c.id, r.c.id.label("start_id")).where(chosen(r.c.id)),
+        up=True,
+        depth=True,
+        name="above",
+    )
+    chain = (
+        select(
+            up.c.start_id.label("id"),
+            func.bool_or(and_(up.c.depth > 0, p.c.level == "city", chosen(p.c.id))).label(
+                "city_above"
+            ),
+            func.max(p.c.name).filter(p.c.level == "province").label("province"),
+        )
+        .select_from(up.join(p, p.c.id == up.c.id))
+        .group_by(up.c.start_id)
+        .subquery("chain")
+    )
+    leaf = ~exists().where(child.c.parent_id == r.c.id, chosen(child.c.id))
+    return (
+        select(
+            r.c.id,
+            r.c.code,
+            r.c.name,
+            chain.c.province,
+            func.ST_AsBinary(r.c.boundary).label("wkb"),
+            func.ST_X(r.c.label_point).label("lon"),
+            func.ST_Y(r.c.label_point).label("lat"),
+            r.c.area_m2,
+        )
+        .join(chain, chain.c.id == r.c.id)
+        .where(or_(r.c.level == "city", and_(leaf, ~chain.c.city_above)))
+        .order_by(r.c.code)
+    )
+
+
 def fetch_areas(session: Session, region_codes: Sequence[str] | None = None) -> list[Area]:
-    """The regions to place outlets in: cities, or leaves with no city above them.
+    """The regions to place outlets in: cities, or leaves with no city above them (districts
+    are not areas: outlets are placed per city and land in its districts).
 
     With ``region_codes``, only those regions and the regions below them count. Boundaries
     are fetched once and tested in memory (shapely, vectorised).
     """
-    rows = session.execute(
-        text("SELECT id, code, name, level, parent_id FROM regions ORDER BY code")
-    ).all()
-    by_id = {r.id: r for r in rows}
-    children: dict[int, list[int]] = {}
-    for r in rows:
-        if r.parent_id is not None:
-            children.setdefault(r.parent_id, []).append(r.id)
     if region_codes:
-        by_code = {r.code: r.id for r in rows}
-        unknown = [c for c in region_codes if c not in by_code]
+        known = set(session.scalars(select(REGIONS.c.code).where(REGIONS.c.code.in_(region_codes))))
+        unknown = [c for c in region_codes if c not in known]
         if unknown:
             raise ValidationError(f"unknown region codes: {', '.join(unknown)}")
-        chosen: set[int] = set()
-        todo = [by_code[c] for c in region_codes]
-        while todo:
-            rid = todo.pop()
-            if rid not in chosen:
-                chosen.add(rid)
-                todo += children.get(rid, [])
-    else:
-        chosen = set(by_id)
-
-    def has_city_above(rid: int) -> bool:
-        parent = by_id[rid].parent_id
-        while parent in chosen:
-            if by_id[parent].level == "city":
-                return True
-            parent = by_id[parent].parent_id
-        return False
-
-    ids = [
-        r.id
-        for r in rows
-        if r.id in chosen
-        and (
-            r.level == "city"
-            or (not any(c in chosen for c in children.get(r.id, [])) and not has_city_above(r.id))
-        )
-    ]
-    if not ids:
-        raise GeoCrmError("no regions to place outlets in: load region boundaries first")
-
-    def province_of(rid: int) -> str:
-        node = by_id[rid]
-        while node is not None and node.level not in ("province", "country"):
-            node = by_id.get(node.parent_id)
-        return node.name if node is not None and node.level == "province" else ""
-
     areas = []
-    for r in session.execute(
-        text(
-            "SELECT id, code, name, ST_AsBinary(boundary) AS wkb, ST_X(label_point) AS lon, "
-            "ST_Y(label_point) AS lat, area_m2 FROM regions WHERE id = ANY(:ids) ORDER BY code"
-        ),
-        {"ids": ids},
-    ):
+    for r in session.execute(_areas_statement(region_codes)):
         geom = shapely.from_wkb(bytes(r.wkb))
         shapely.prepare(geom)
-        province = province_of(r.id)
+        province = r.province or ""
         areas.append(
             Area(
                 r.id,
@@ -280,6 +286,8 @@ def fetch_areas(session: Session, region_codes: Sequence[str] | None = None) -> 
                 geom,
             )
         )
+    if not areas:
+        raise GeoCrmError("no regions to place outlets in: load region boundaries first")
     return areas
 
 
@@ -892,24 +900,19 @@ DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("rep", "rep"))
 def ensure_demo_users(session: Session, password: str) -> list[str]:
     """Create the demo's admin, manager and rep unless they exist; return the names created.
 
-    The manager is scoped to the province-level parent of the busiest region, the rep owns
-    60 outlets there (untagged ones first), so every role has something to see and to tag.
+    The manager is scoped to the province of the busiest city (the most outlets in it and its
+    districts), the rep owns 60 outlets of that city (untagged ones first), so every role has
+    something to see and to tag.
     """
     from ..domain import users as user_svc
 
     existing = set(session.scalars(text("SELECT username FROM users")))
-    busiest = session.execute(
-        text(
-            "SELECT r.id, r.code, p.code FROM outlets o JOIN regions r ON r.id = o.region_id"
-            " LEFT JOIN regions p ON p.id = r.parent_id"
-            " GROUP BY r.id, r.code, p.code ORDER BY count(*) DESC, r.code LIMIT 1"
-        )
-    ).first()
+    busiest = _busiest_area(session)
     created = []
     for username, role in DEMO_USERS:
         if username in existing:
             continue
-        scope = [busiest[2] or busiest[1]] if role == "manager" and busiest else ()
+        scope = [_province_of(session, busiest)] if role == "manager" and busiest else ()
         user_svc.create_user(session, username, role, password, region_codes=scope)
         created.append(username)
     rep_has_outlets = session.scalar(
@@ -923,17 +926,68 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
         and not rep_has_outlets
         and session.scalar(text("SELECT role = 'rep' FROM users WHERE username = 'rep'"))
     ):
+        area = region_tree(select(REGIONS.c.id).where(REGIONS.c.id == busiest), name="area")
+        o, p = OUTLETS.alias("o"), OUTLETS.alias("p")
+        in_area = select(area.c.id)
         codes = list(
             session.scalars(
-                text(
-                    "SELECT o.code FROM outlets o LEFT JOIN outlets p ON p.id = o.parent_id"
-                    " WHERE o.tier <> 'distributor' AND o.status = 'active'"
-                    "   AND (o.region_id = :r OR (o.location IS NULL AND p.region_id = :r))"
-                    " ORDER BY o.location IS NULL DESC, o.id LIMIT 60"
-                ),
-                {"r": busiest[0]},
+                select(o.c.code)
+                .outerjoin(p, p.c.id == o.c.parent_id)
+                .where(
+                    o.c.tier != "distributor",
+                    o.c.status == "active",
+                    or_(
+                        o.c.region_id.in_(in_area),
+                        and_(o.c.location.is_(None), p.c.region_id.in_(in_area)),
+                    ),
+                )
+                .order_by(o.c.location.is_(None).desc(), o.c.id)
+                .limit(60)
             )
         )
         if codes:
             user_svc.assign_outlets(session, "rep", codes)
     return created
+
+
+def _busiest_area(session: Session) -> int | None:
+    """The city holding the most outlets, in it or in its districts (without cities: the
+    region holding the most outlets); None without located outlets."""
+    counts = (
+        select(OUTLETS.c.region_id.label("id"), func.count().label("outlets"))
+        .where(OUTLETS.c.region_id.is_not(None))
+        .group_by(OUTLETS.c.region_id)
+    )
+    above = region_tree(counts, up=True, name="above")
+    r = REGIONS
+    total = func.sum(above.c.outlets)
+    city = session.scalar(
+        select(r.c.id)
+        .join(above, above.c.id == r.c.id)
+        .where(r.c.level == "city")
+        .group_by(r.c.id, r.c.code)
+        .order_by(total.desc(), r.c.code)
+        .limit(1)
+    )
+    if city is not None:
+        return city
+    region = counts.subquery("counts")
+    return session.scalar(
+        select(region.c.id)
+        .join(r, r.c.id == region.c.id)
+        .order_by(region.c.outlets.desc(), r.c.code)
+        .limit(1)
+    )
+
+
+def _province_of(session: Session, region_id: int) -> str:
+    """The code of the province holding ``region_id`` (itself included); without one, the
+    region's parent's code, else its own."""
+    r = REGIONS
+    above = region_tree(select(r.c.id).where(r.c.id == region_id), up=True, depth=True)
+    return session.scalar(
+        select(r.c.code)
+        .join(above, above.c.id == r.c.id)
+        .order_by((r.c.level == "province").desc(), (above.c.depth == 1).desc(), above.c.depth)
+        .limit(1)
+    )

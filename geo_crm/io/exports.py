@@ -1,4 +1,5 @@
-"""Export outlets, filtered like the list, as CSV, XLSX or GeoJSON that imports back unchanged.
+"""Export outlets, filtered like the list and scoped to the user, as CSV, XLSX or GeoJSON that
+imports back unchanged.
 
 The columns are the import columns (``EXPORT_COLUMNS``), so an exported file re-imports to the
 same rows ("0 inserted, 0 updated, N unchanged"). Rows stream from a server-side cursor in
@@ -23,28 +24,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from ..domain.outlets import OutletFilters, select_outlets
+from ..domain.access import outlet_scope
+from ..domain.outlets import OutletFilters, check_filters, select_outlets
+from ..domain.principal import Principal
 from ..errors import ValidationError
 from ..models import User
+from .imports.outlets import OUTLET_COLUMNS
 from .tabular import neutralise
 
 LOGGER = logging.getLogger(__name__)
 
-EXPORT_COLUMNS = (
-    "code",
-    "name",
-    "tier",
-    "parent_code",
-    "lat",
-    "lon",
-    "crs",
-    "address",
-    "contact",
-    "phone",
-    "status",
-    "rep",
-    "notes",
-)
+EXPORT_COLUMNS = tuple(OUTLET_COLUMNS)  # the import's columns: an export imports back
 FORMATS = ("csv", "xlsx", "geojson")
 CSV_ENCODINGS = {
     "utf-8": "utf-8-sig",
@@ -78,13 +68,19 @@ class Export:
 
 
 def export_statement(
-    filters: OutletFilters | None = None, scope: ColumnElement[bool] | None = None
+    filters: OutletFilters | None = None,
+    scope: ColumnElement[bool] | None = None,
+    *,
+    user: Principal | None = None,
 ) -> Select:
     """The rows to export, in the list's order: ``select_outlets`` plus the rep's username.
 
-    ``scope`` (e.g. ``domain.access.outlet_scope(user)``) narrows it to what the caller may see.
+    ``user`` narrows it to the outlets they may see (``domain.access.outlet_scope``; None: all);
+    ``scope``, a condition on ``outlets``, narrows it further.
     """
     listed = select_outlets(filters or OutletFilters())
+    if user is not None and not user.is_admin:
+        listed = listed.where(outlet_scope(user))
     if scope is not None:
         listed = listed.where(scope)
     sub = listed.subquery("listed")
@@ -128,14 +124,19 @@ def export_outlets(
     fmt: str,
     *,
     filters: OutletFilters | None = None,
+    user: Principal | None = None,
     scope: ColumnElement[bool] | None = None,
     encoding: str | None = None,
     stmt: Select | None = None,
 ) -> Export:
-    """Outlets matching ``filters`` as an Export; ``stmt`` replaces the filtered statement.
+    """Outlets matching ``filters`` that ``user`` may see (None: every outlet) as an Export;
+    ``stmt`` replaces the filtered statement.
 
-    ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads Chinese text)
-    or gb18030.
+    A filter naming a region or distributor that does not exist (or lies outside ``user``'s
+    scope) is a ValidationError naming the filter (``region``, ``distributor``). ``scope`` is
+    the older way to narrow the rows (a condition on ``outlets``), kept while callers move to
+    ``user``. ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads
+    Chinese text) or gb18030.
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -149,7 +150,12 @@ def export_outlets(
         media += f"; charset={'utf-8' if codec == 'utf-8-sig' else codec}"
     export = Export(fmt, media, f"outlets-{dt.date.today():%Y%m%d}.{fmt}")
 
-    batches = iter_rows(session, stmt if stmt is not None else export_statement(filters, scope))
+    if stmt is None:
+        problems = check_filters(session, filters, user) if filters is not None else {}
+        if problems:
+            raise ValidationError(next(iter(problems.values())), fields=problems)
+        stmt = export_statement(filters, scope, user=user)
+    batches = iter_rows(session, stmt)
 
     def counted() -> Iterator[list[dict]]:
         for batch in batches:

@@ -1,0 +1,176 @@
+"""Import sales records, upserted by ``reference`` when they have one (columns:
+docs/import-export.md "Sales records")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Unpack
+
+from sqlalchemy.orm import Session
+
+from ..tabular import cell_date, cell_decimal, cell_text
+from .common import (
+    RANK,
+    FileOptions,
+    ImportReport,
+    Source,
+    cells,
+    duplicates,
+    finish,
+    lookup,
+    open_rows,
+    stage_rows,
+    to_write,
+    upsert_by_key,
+)
+
+# column -> accepted header names (compared fold-ed: NFKC, lower case, without spaces, _ and -)
+SALES_COLUMNS: dict[str, tuple[str, ...]] = {
+    "reference": ("reference", "ref", "单号", "单据号", "订单号"),
+    "date": ("date", "sale_date", "日期", "销售日期"),
+    "seller_code": ("seller_code", "seller", "卖方编码", "供货方编码", "销售方编码"),
+    "buyer_code": ("buyer_code", "buyer", "买方编码", "购货方编码", "客户编码"),
+    "sku": ("sku", "产品编码", "商品编码", "货号"),
+    "spec": ("spec", "规格"),
+    "quantity": ("quantity", "qty", "数量"),
+    "amount": ("amount", "金额"),
+    "amount_paid": ("amount_paid", "paid", "已付金额", "已付", "实收金额"),
+}
+_REQUIRED = ("date", "seller_code", "buyer_code", "sku", "quantity", "amount")
+_SALES_STAGE = "geo_crm_sales_stage"
+# the stored columns, staged (after the row number) and upserted in this order
+_STORED = (
+    "reference",
+    "sale_date",
+    "seller_id",
+    "buyer_id",
+    "product_id",
+    "spec",
+    "quantity",
+    "amount",
+    "amount_paid",
+)
+_SALES_TARGET = {
+    "date": "sale_date",
+    "seller_code": "seller_id",
+    "buyer_code": "buyer_id",
+    "sku": "product_id",
+    "spec": "spec",
+    "quantity": "quantity",
+    "amount": "amount",
+    "amount_paid": "amount_paid",
+}
+
+
+def import_sales(session: Session, source: Source, **options: Unpack[FileOptions]) -> ImportReport:
+    """Validate and write sales records; rows with a ``reference`` are upserted by it.
+
+    Rows without a reference are always inserted: re-importing such a file adds them again.
+    A blank spec takes the product's; a blank ``amount_paid`` is 0.
+    """
+    rows, report, started = open_rows("sales", source, SALES_COLUMNS, _REQUIRED, **options)
+    ref = rows.text("reference", max_len=64)
+    duplicates(rows, "reference", ref)
+    seller, buyer = rows.text("seller_code"), rows.text("buyer_code")
+    sku, spec = rows.text("sku"), rows.text("spec")
+    dates = cells(rows, "date", cell_date)
+    quantity = cells(rows, "quantity", lambda v: cell_decimal(v, 3))
+    amount = cells(rows, "amount", lambda v: cell_decimal(v, 2))
+    paid = cells(rows, "amount_paid", lambda v: cell_decimal(v, 2))
+    outlets = lookup(
+        session, "SELECT code, id, tier FROM outlets WHERE code = ANY(:k)", [*seller, *buyer]
+    )
+    products = lookup(session, "SELECT sku, id, spec FROM products WHERE sku = ANY(:k)", sku)
+    paid_by_payments = lookup(
+        session,
+        "SELECT r.reference, r.id, r.amount_paid FROM sales_records r WHERE r.reference"
+        " = ANY(:k) AND EXISTS (SELECT 1 FROM payments p WHERE p.sales_record_id = r.id)",
+        ref,
+    )
+    for i in range(rows.n):
+        for column, values in (
+            ("date", dates),
+            ("seller_code", seller),
+            ("buyer_code", buyer),
+            ("sku", sku),
+            ("quantity", quantity),
+            ("amount", amount),
+        ):
+            if values[i] is None and cell_text(rows.raw(column)[i]) is None:
+                rows.required(i, column)
+        for column, values in (("quantity", quantity), ("amount", amount), ("amount_paid", paid)):
+            if values[i] is not None and values[i] < 0:
+                rows.add(i, column, f"{column} may not be negative ({values[i]})")
+        if paid[i] is None and cell_text(rows.raw("amount_paid")[i]) is None:
+            paid[i] = Decimal(0)
+        if amount[i] is not None and paid[i] is not None and 0 <= amount[i] < paid[i]:
+            rows.add(i, "amount_paid", f"paid {paid[i]} is more than the amount {amount[i]}")
+        for column, code, what in (
+            ("seller_code", seller[i], "seller"),
+            ("buyer_code", buyer[i], "buyer"),
+        ):
+            if code is not None and code not in outlets:
+                rows.add(i, column, f"unknown {what} {code!r}: no outlet has this code")
+        if seller[i] is not None and seller[i] == buyer[i]:
+            rows.add(i, "buyer_code", "seller and buyer must differ")
+        elif seller[i] in outlets and buyer[i] in outlets:
+            s_tier, b_tier = outlets[seller[i]][1], outlets[buyer[i]][1]
+            if RANK[s_tier] >= RANK[b_tier]:
+                rows.add(
+                    i,
+                    "seller_code",
+                    f"a {b_tier} outlet may not buy from {seller[i]!r}, a "
+                    f"{s_tier}: the seller must be of a higher tier",
+                )
+        if sku[i] is not None and sku[i] not in products:
+            rows.add(i, "sku", f"unknown sku {sku[i]!r}: import the product first")
+        if (
+            ref[i] in paid_by_payments
+            and rows.has("amount_paid")
+            and paid[i] != paid_by_payments[ref[i]][1]
+        ):
+            rows.add(
+                i,
+                "amount_paid",
+                "this record has payments: record a payment instead of changing amount_paid",
+            )
+    keep = to_write(rows, report)
+    if keep is None:
+        return finish(report, rows, started)
+    stage_rows(
+        session,
+        _SALES_STAGE,
+        "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
+        " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
+        " amount_paid numeric(14, 2)",
+        ("rn", *_STORED),
+        (
+            (
+                rows.numbers[i],
+                ref[i],
+                dates[i],
+                outlets[seller[i]][0],
+                outlets[buyer[i]][0],
+                products[sku[i]][0],
+                spec[i] if spec[i] is not None else products[sku[i]][1],
+                quantity[i],
+                amount[i],
+                paid[i],
+            )
+            for i in keep
+        ),
+        len(keep),
+        rows.progress,
+    )
+    upsert_by_key(
+        session,
+        report,
+        len(keep),
+        stage=_SALES_STAGE,
+        table="sales_records",
+        key="reference",
+        columns=_STORED,
+        values=[f"s.{c}" for c in _STORED],
+        targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)],
+    )
+    return finish(report, rows, started)
