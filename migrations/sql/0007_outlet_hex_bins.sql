@@ -1,0 +1,158 @@
+-- Outlet counts per hexagon, per zoom 0–9 of the Web Mercator tile pyramid, region and tier:
+-- what the outlets vector tiles draw below zoom 10 (geo_crm/domain/tiles.py). A tile at zoom 4
+-- can cover a million outlets; summing a few thousand of these rows is what makes it cheap.
+--
+-- The hexagons are PostGIS's own (ST_Hexagon / ST_HexagonGrid, origin 0,0 in EPSG:3857): at
+-- zoom z their side is the tile width / 16 (2π·6378137 / 2^z / 16 metres), so a 256-pixel tile
+-- shows about ten columns of 32-pixel hexagons. Hexagon (i, j) has its centre at
+-- (1.5·s·i, √3·s·j), odd columns shifted up by √3·s/2; a point belongs to the nearest centre
+-- (a hexagonal tiling is the Voronoi diagram of its centres), which lies in one of the two
+-- columns around x / (1.5·s).
+--
+-- Only active outlets with a location count. region_id 0: outside every region (admins see
+-- those; nobody else does). Derived data, written only by these triggers in the transaction
+-- that changes outlets, like the sales rollups of 0003: statement-level triggers with
+-- transition tables, one grouped write per statement. Anyone writing outlets with triggers
+-- disabled (session_replication_role = replica) must call geo_crm_outlet_bins_rebuild()
+-- before committing.
+
+-- the row of the hexagon of column i nearest to height y
+CREATE FUNCTION geo_crm_hex_row(y float8, s float8, i integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT round((y - (i & 1)::float8 * 0.8660254037844386 * s) / (1.7320508075688772 * s))::integer
+$$;
+
+-- squared distance from (x, y) to the nearest hexagon centre in column i
+CREATE FUNCTION geo_crm_hex_d2(x float8, y float8, s float8, i integer) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (x - 1.5 * s * i) ^ 2
+       + (y - 1.7320508075688772 * s * geo_crm_hex_row(y, s, i)
+            - (i & 1)::float8 * 0.8660254037844386 * s) ^ 2
+$$;
+
+-- the column of the hexagon of side s holding (x, y)
+CREATE FUNCTION geo_crm_hex_col(x float8, y float8, s float8) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN geo_crm_hex_d2(x, y, s, floor(x / (1.5 * s))::integer)
+                <= geo_crm_hex_d2(x, y, s, floor(x / (1.5 * s))::integer + 1)
+              THEN floor(x / (1.5 * s))::integer ELSE floor(x / (1.5 * s))::integer + 1 END
+$$;
+
+-- (z, i, j) of the hexagons holding the Web Mercator point (x, y) at zooms 0–9; the side at
+-- zoom z is 2π·6378137 / 2^z / 16 = 2504688.5428486555 / 2^z metres. (Fences: the column is
+-- computed once, not again inside the row's expression.)
+CREATE FUNCTION geo_crm_hex_cells(x float8, y float8)
+RETURNS TABLE (z smallint, i integer, j integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT zs.z::smallint, c.i, geo_crm_hex_row(y, zs.s, c.i)
+    FROM (VALUES
+                 (0, 2504688.5428486555::float8 / 1),
+                 (1, 2504688.5428486555::float8 / 2),
+                 (2, 2504688.5428486555::float8 / 4),
+                 (3, 2504688.5428486555::float8 / 8),
+                 (4, 2504688.5428486555::float8 / 16),
+                 (5, 2504688.5428486555::float8 / 32),
+                 (6, 2504688.5428486555::float8 / 64),
+                 (7, 2504688.5428486555::float8 / 128),
+                 (8, 2504688.5428486555::float8 / 256),
+                 (9, 2504688.5428486555::float8 / 512)) AS zs(z, s)
+   CROSS JOIN LATERAL (SELECT geo_crm_hex_col(x, y, zs.s) AS i OFFSET 0) c
+$$;
+
+CREATE FUNCTION geo_crm_outlet_bins_apply() RETURNS trigger LANGUAGE plpgsql
+SET work_mem = '64MB' AS $$
+DECLARE
+  cols constant text := 'location, region_id, tier';
+  counted constant text := 'status = ''active'' AND location IS NOT NULL';
+  changed text;
+BEGIN
+  -- names, versions, parents, reps: nothing the bins hold changed, leave at once
+  IF TG_OP = 'UPDATE' THEN  -- nested: the query is planned only where old_rows exists
+    IF NOT EXISTS (
+        SELECT 1 FROM new_rows n FULL JOIN old_rows o ON o.id = n.id
+         WHERE o.id IS NULL OR n.id IS NULL
+            OR (n.location, n.region_id, n.tier, n.status)
+               IS DISTINCT FROM (o.location, o.region_id, o.tier, o.status)
+    ) THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  changed := CASE TG_OP
+    WHEN 'INSERT' THEN format('SELECT %s, 1 AS sign FROM new_rows WHERE %s', cols, counted)
+    WHEN 'DELETE' THEN format('SELECT %s, -1 AS sign FROM old_rows WHERE %s', cols, counted)
+    ELSE format('SELECT %s, 1 AS sign FROM new_rows WHERE %s '
+                'UNION ALL SELECT %s, -1 FROM old_rows WHERE %s', cols, counted, cols, counted)
+  END;
+  -- keys that lose outlets exist: UPDATE them; keys that gain are upserted (a concurrent
+  -- statement may insert the same new key: ON CONFLICT adds to it)
+  EXECUTE format($sql$
+    WITH delta AS (
+      SELECT c.z, c.i, c.j, p.region_id, p.tier, sum(p.sign)::integer AS outlets
+        FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, coalesce(region_id, 0) AS region_id, tier, sign
+                FROM (SELECT ST_Transform(location, 3857) AS m, region_id, tier, sign
+                        FROM (%s) changed) t OFFSET 0) p
+       CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c
+       GROUP BY 1, 2, 3, 4, 5
+      HAVING sum(p.sign) <> 0
+    ), fewer AS (
+      UPDATE outlet_hex_bins t SET outlets = t.outlets + d.outlets
+        FROM delta d
+       WHERE d.outlets < 0 AND t.z = d.z AND t.i = d.i AND t.j = d.j
+         AND t.region_id = d.region_id AND t.tier = d.tier
+    )
+    INSERT INTO outlet_hex_bins AS t (z, i, j, region_id, tier, outlets)
+    SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (z, i, j, region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets
+  $sql$, changed);
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    -- only the keys of old rows can have fallen to zero (found by primary key)
+    DELETE FROM outlet_hex_bins b
+     USING (SELECT DISTINCT c.z, c.i, c.j, p.region_id, p.tier
+              FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, region_id, tier
+                      FROM (SELECT ST_Transform(location, 3857) AS m,
+                                   coalesce(region_id, 0) AS region_id, tier
+                              FROM old_rows
+                             WHERE status = 'active' AND location IS NOT NULL) t OFFSET 0) p
+             CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c) k
+     WHERE b.outlets <= 0 AND b.z = k.z AND b.i = k.i AND b.j = k.j
+       AND b.region_id = k.region_id AND b.tier = k.tier;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION geo_crm_outlet_bins_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE outlet_hex_bins;
+  RETURN NULL;
+END $$;
+
+-- Recompute the bins from outlets (the migration's backfill, and the repair after a load
+-- with triggers disabled).
+CREATE FUNCTION geo_crm_outlet_bins_rebuild() RETURNS void LANGUAGE plpgsql
+SET work_mem = '256MB' AS $$
+BEGIN
+  TRUNCATE outlet_hex_bins;
+  INSERT INTO outlet_hex_bins (z, i, j, region_id, tier, outlets)
+  SELECT c.z, c.i, c.j, p.region_id, p.tier, count(*)
+    FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, region_id, tier
+            FROM (SELECT ST_Transform(location, 3857) AS m, coalesce(region_id, 0) AS region_id,
+                         tier
+                    FROM outlets WHERE status = 'active' AND location IS NOT NULL) t OFFSET 0) p
+   CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c
+   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
+  ANALYZE outlet_hex_bins;
+END $$;
+
+CREATE TRIGGER outlet_bins_insert AFTER INSERT ON outlets
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_apply();
+CREATE TRIGGER outlet_bins_update AFTER UPDATE ON outlets
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_apply();
+CREATE TRIGGER outlet_bins_delete AFTER DELETE ON outlets
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_apply();
+CREATE TRIGGER outlet_bins_truncate AFTER TRUNCATE ON outlets
+  FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_truncate();
+
+SELECT geo_crm_outlet_bins_rebuild();
