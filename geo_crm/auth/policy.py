@@ -147,6 +147,9 @@ RULES: dict[str, Rule] = {
     "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
     "review.decide": REVIEWER_EVENT,
+    # vector tiles (issue 16): scoped inside their queries
+    "tiles.tile": FIELD,
+    "tiles.tilejson": FIELD,
 }
 
 

@@ -7,8 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from .home import bp as home_bp
+    from .tiles import bp as tiles_bp
 
     app.register_blueprint(home_bp)
+    app.register_blueprint(tiles_bp)  # vector tiles and TileJSON (issue 16)
     _init_maps(app)
 
 
