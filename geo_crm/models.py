@@ -442,9 +442,17 @@ class OutletHexBin(Base):
     tier: Mapped[str] = mapped_column(String(16), primary_key=True)
     outlets: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (
-        Index("ix_outlet_hex_bins_region", "region_id", "tier", postgresql_where="z = 0"),
-    )
+
+class RegionOutletTotal(Base):
+    """Active located outlets per region and tier, counting every region below it (the regions
+    tiles' figures). Derived: kept by the triggers of migration 0007, recomputed when the
+    region tree changes."""
+
+    __tablename__ = "region_outlet_totals"
+
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outlets: Mapped[int] = mapped_column(Integer)
 
 
 class Payment(Base):

@@ -187,10 +187,19 @@ def test_the_kept_bins_follow_every_change_of_outlets(connection, world):
             )
         ).all()
 
+    def totals():
+        return connection.execute(
+            text(
+                "SELECT region_id, tier, outlets FROM region_outlet_totals WHERE outlets <> 0 "
+                "ORDER BY 1, 2"
+            )
+        ).all()
+
     def check():
-        kept = bins()
+        kept, kept_totals = bins(), totals()
         connection.execute(text("SELECT geo_crm_outlet_bins_rebuild()"))
         assert kept == bins()
+        assert kept_totals == totals()
         assert all(row.outlets > 0 for row in kept)
 
     check()
@@ -216,6 +225,15 @@ def test_the_kept_bins_follow_every_change_of_outlets(connection, world):
     )  # fmt: skip
     check()
     connection.execute(text("UPDATE outlets SET status = 'active' WHERE code = 'B1'"))
+    check()
+    # the region tree changes: a city moves to the other province, a district goes away
+    connection.execute(
+        text("UPDATE regions SET parent_id = (SELECT id FROM regions WHERE code = 'P2') "
+             "WHERE code = 'C2'")
+    )  # fmt: skip
+    check()
+    connection.execute(text("DELETE FROM regions WHERE code = 'C9'"))
+    check()
     connection.execute(
         text("INSERT INTO outlets (code, name, tier, location) SELECT 'G' || g, '批量', "
              "'retail', ST_SetSRID(ST_MakePoint(120 + g / 1000.0, 30.5), 4326) "

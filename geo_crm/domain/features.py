@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from ..db import HotStatement
 from ..errors import NotFound
-from .gis import outlet_scope_sql, region_scope_sql, scoped_bounds
+from .gis import PlannedPerCall, outlet_scope_sql, region_scope_sql, scoped_bounds
 from .principal import SYSTEM, Principal
 
 MAX_LIMIT = 10_000
@@ -126,28 +125,28 @@ def _conditions(c: Collection, s: _Shape, role: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _items_statement(cid: str, s: _Shape, role: str) -> HotStatement:
+def _items_statement(cid: str, s: _Shape, role: str) -> PlannedPerCall:
     c = COLLECTIONS[cid]
     after = " AND t.id > %(after)s::bigint" if s.after else ""
     sql = (
         f"SELECT t.id, {c.feature} FROM {c.rows} WHERE {_conditions(c, s, role)}{after} "
         "ORDER BY t.id LIMIT %(lim)s::integer"
     )
-    return HotStatement(sql, read_only=True, binary=True)
+    return PlannedPerCall(sql, read_only=True, binary=True)
 
 
 @functools.lru_cache(maxsize=256)
-def _count_statement(cid: str, s: _Shape, role: str) -> HotStatement:
+def _count_statement(cid: str, s: _Shape, role: str) -> PlannedPerCall:
     c = COLLECTIONS[cid]
     sql = f"SELECT count(*) FROM {c.rows} WHERE {_conditions(c, s, role)}"
-    return HotStatement(sql, read_only=True, binary=True)
+    return PlannedPerCall(sql, read_only=True, binary=True)
 
 
 @functools.lru_cache(maxsize=64)
-def _feature_statement(cid: str, role: str) -> HotStatement:
+def _feature_statement(cid: str, role: str) -> PlannedPerCall:
     c = COLLECTIONS[cid]
     sql = f"SELECT {c.feature} FROM {c.rows} WHERE t.code = %(fid)s AND {c.scope(role)}"
-    return HotStatement(sql, read_only=True, binary=True)
+    return PlannedPerCall(sql, read_only=True, binary=True)
 
 
 def _values(f: ItemFilter, user: Principal) -> dict:

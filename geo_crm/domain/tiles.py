@@ -4,8 +4,9 @@ A tile layer (:class:`TileLayer`) is a name in :data:`LAYERS` with, per zoom ban
 statement per role: ``ST_AsMVT`` over ``ST_AsMVTGeom`` of the rows inside
 ``ST_TileEnvelope(z, x, y)``, with the caller's access scope (:mod:`.access`) written into the
 statement. Statements are compiled once per layer × band × role with the tile and the user id
-as bind parameters and run on the driver (:class:`~geo_crm.db.HotStatement`, binary results),
-so a tile costs one prepared statement and no SQLAlchemy on the way.
+as bind parameters and run on the driver (:class:`~.gis.PlannedPerCall`: a HotStatement that
+PostgreSQL plans for each tile's values; binary results), so a tile costs one statement and no
+SQLAlchemy on the way.
 
 Layers:
 
@@ -20,7 +21,9 @@ Layers:
   districts from 9; a region with no children of a deeper level stands in for them) with their
   figures — active outlets per tier and in all, rolled up through the region tree and limited
   to the outlets the caller may see (MVT layer ``regions``, polygons; ``region_labels``, one
-  point per region inside the tile, for labels).
+  point per region inside the tile, for labels). Admins and managers read the figures from
+  ``region_outlet_totals`` (migration 0007: every region with all below it); a rep's outlets
+  are counted live in their regions and the regions above.
 
 More layers (gap cells, density cells, once an analysis cache holds them) register with
 :func:`register`: a name, its zoom bands, one SQL text per band and role, the extra bind
@@ -36,7 +39,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from ..db import HotStatement
 from ..errors import NotFound
 from ..models import TIERS, OutletHexBin
 from .access import outlet_scope, template
@@ -44,6 +46,7 @@ from .gis import (
     MAX_MERCATOR_LAT,
     MAX_ZOOM,
     WORLD_HALF_M,
+    PlannedPerCall,
     TileAddress,
     outlet_scope_sql,
     region_scope_sql,
@@ -172,8 +175,8 @@ def tile(session: Session, layer: str, address: TileAddress, user: Principal | N
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(layer: str, band: str, role: str) -> HotStatement:
-    return HotStatement(LAYERS[layer].sql(band, role), read_only=True, binary=True)
+def _statement(layer: str, band: str, role: str) -> PlannedPerCall:
+    return PlannedPerCall(LAYERS[layer].sql(band, role), read_only=True, binary=True)
 
 
 def tilejson(session: Session, layer: str, user: Principal | None, tiles_url: str) -> dict:
@@ -209,6 +212,8 @@ def _bin_scope(role: str, alias: str) -> str:
     return scope_sql(outlet_scope(template(role), OutletHexBin.__table__.alias(alias)))
 
 
+# ST_AsMVT leaves out rows whose geometry ST_AsMVTGeom clipped away (NULL): no filter on it,
+# which PostgreSQL would push down and evaluate a second time per row
 _ENV = "ST_TileEnvelope(%(z)s::integer, %(x)s::integer, %(y)s::integer)"
 # the tile plus its buffer, in lon/lat: what the index is asked for
 _NEAR = (
@@ -246,7 +251,7 @@ SELECT ST_AsMVT(t, 'outlet_bins', {EXTENT}, 'geom') FROM (
                       {EXTENT}, {BUFFER}) AS geom,
          bins.outlets, {", ".join(f"bins.{t}" for t in TIERS)}
     FROM bins CROSS JOIN (SELECT {_ENV} AS env) e
-) t WHERE t.geom IS NOT NULL"""
+) t"""
 
 
 def _outlets_sql(band: str, role: str) -> str:
@@ -257,7 +262,7 @@ SELECT ST_AsMVT(t, 'outlets', {EXTENT}, 'geom', 'id') FROM (
          ST_AsMVTGeom(ST_Transform(o.location, 3857), e.env::box2d, {EXTENT}, {BUFFER}) AS geom
     FROM outlets o CROSS JOIN (SELECT {_ENV} AS env) e
    WHERE o.status = 'active' AND o.location && {_NEAR} AND {outlet_scope_sql(role, "o")}
-) t WHERE t.geom IS NOT NULL"""
+) t"""
     if role in ("admin", "manager"):
         return f"""
 WITH bins AS (
@@ -268,20 +273,24 @@ WITH bins AS (
    GROUP BY b.i, b.j
   HAVING sum(b.outlets) > 0
 ){_HEX_FEATURES}"""
-    # anyone else (reps): their outlets binned live, with the functions the bins are kept by;
-    # every outlet of a hexagon reaching into the tile counts (two sides beyond its edges).
-    # OFFSET 0 fences x, y and i: computed once, and the hexagon functions stay inlined.
+    # anyone else (reps): their few outlets binned live, with the functions the bins are kept
+    # by; every outlet of a hexagon reaching into the tile counts (two sides beyond its edges).
+    # Their outlets are read first (MATERIALIZED: the location index over a zoom-4 tile would
+    # find a hundred thousand rows to intersect with two thousand); OFFSET 0 fences x, y and
+    # i: computed once, and the hexagon functions stay inlined.
     reach = BUFFER / EXTENT + 2 / HEX_PER_TILE
     return f"""
-WITH cells AS (
+WITH mine AS MATERIALIZED (
+  SELECT o.location, o.tier FROM outlets o
+   WHERE o.status = 'active' AND o.location IS NOT NULL AND {outlet_scope_sql(role, "o")}
+), cells AS (
   SELECT c.i, geo_crm_hex_row(p.y, %(side)s::float8, c.i) AS j, p.tier
     FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, tier
-            FROM (SELECT ST_Transform(o.location, 3857) AS m, o.tier
-                    FROM outlets o
-                   WHERE o.status = 'active'
-                     AND o.location && ST_Transform(ST_TileEnvelope(%(z)s::integer,
-                         %(x)s::integer, %(y)s::integer, margin => {reach}), 4326)
-                     AND {outlet_scope_sql(role, "o")}) q OFFSET 0) p
+            FROM (SELECT ST_Transform(mine.location, 3857) AS m, mine.tier
+                    FROM mine
+                   WHERE mine.location && ST_Transform(ST_TileEnvelope(%(z)s::integer,
+                         %(x)s::integer, %(y)s::integer, margin => {reach}), 4326)) q
+          OFFSET 0) p
    CROSS JOIN LATERAL (SELECT geo_crm_hex_col(p.x, p.y, %(side)s::float8) AS i OFFSET 0) c
 ), bins AS (
   SELECT i, j, count(*)::integer AS outlets, {_tier_sums("count(*)", "tier")}
@@ -342,37 +351,66 @@ def _level_condition(level: str) -> str:
     )
 
 
+def _shown_regions(band: str, role: str) -> str:
+    """The regions a tile of ``band`` draws. Provinces and cities are picked by level before
+    their outlines are touched (OFFSET 0): the index on outlines would offer every region whose
+    box meets a big tile, and each one's outline would be read just to drop it; districts,
+    small and many, come from that index."""
+    level = _level_condition(band)
+    if band == "district":
+        source, where = "regions r", f"r.boundary && {_NEAR} AND {level}"
+    else:
+        source, where = (
+            f"(SELECT * FROM regions r WHERE {level} OFFSET 0) r",
+            f"r.boundary && {_NEAR}",
+        )
+    return f"""
+  SELECT r.id, r.code, r.name, r.name_en, r.level, r.boundary, r.label_point
+    FROM {source}
+   WHERE {where} AND {region_scope_sql(role, "r")}"""
+
+
 def _regions_sql(band: str, role: str) -> str:
     if role in ("admin", "manager"):
-        # every region below one a manager may see is theirs too: the kept counts are theirs
+        # the kept totals (each region with every region below it; all of a manager's regions
+        # lie below one they manage, so the totals are theirs)
         counted = f"""
-  SELECT t.top, sum(b.outlets)::integer AS outlets, {_tier_sums("sum(b.outlets)", "b.tier")}
-    FROM tree t JOIN outlet_hex_bins b ON b.z = 0 AND b.region_id = t.id
-   GROUP BY t.top"""
+  SELECT s.id AS top, sum(t.outlets)::integer AS outlets, {_tier_sums("sum(t.outlets)", "t.tier")}
+    FROM shown s JOIN region_outlet_totals t ON t.region_id = s.id
+   GROUP BY s.id"""
     else:
+        # a rep's own outlets, counted in their region and every region above it (the walk up
+        # looks each parent up by key: a hash of every region costs more than the few steps)
         counted = f"""
-  SELECT t.top, count(*)::integer AS outlets, {_tier_sums("count(*)", "m.tier")}
-    FROM (SELECT o.region_id, o.tier FROM outlets o
-           WHERE o.status = 'active' AND o.location IS NOT NULL
-             AND {outlet_scope_sql(role, "o")}) m
-    JOIN tree t ON t.id = m.region_id
-   GROUP BY t.top"""
-    # a pixel of the tile in degrees (a little less: Mercator's degree of latitude is shorter):
-    # the outline simplified to it before the transform loses nothing the tile could show
-    pixel = f"(180.0 / {EXTENT} / (1 << %(z)s::integer))"
+  SELECT up.id AS top, count(*)::integer AS outlets, {_tier_sums("count(*)", "m.tier")}
+    FROM mine m JOIN up ON up.start = m.region_id
+   WHERE up.id IN (SELECT id FROM shown)
+   GROUP BY up.id"""
+    mine = (
+        ""
+        if role in ("admin", "manager")
+        else f"""
+), mine AS MATERIALIZED (
+  SELECT o.region_id, o.tier FROM outlets o
+   WHERE o.status = 'active' AND o.location IS NOT NULL AND o.region_id IS NOT NULL
+     AND {outlet_scope_sql(role, "o")}
+), up(start, id) AS (
+  SELECT DISTINCT region_id, region_id FROM mine
+  UNION
+  SELECT up.start, p.parent_id FROM up CROSS JOIN LATERAL (
+         SELECT r.parent_id FROM regions r WHERE r.id = up.id OFFSET 0) p
+   WHERE p.parent_id IS NOT NULL"""
+    )
+    # simplified in degrees before the transform to two tile units (1/8 of a screen pixel on a
+    # 256-pixel tile; a degree of latitude is shorter in Mercator, so a little less there):
+    # nothing a map can show is lost, and far fewer vertices are transformed and clipped
+    pixel = f"(720.0 / {EXTENT} / (1 << %(z)s::integer))"
     props = (
         "s.id, s.code, s.name, s.name_en, s.level, coalesce(c.outlets, 0) AS outlets, "
         + ", ".join(f"coalesce(c.{t}, 0) AS {t}" for t in TIERS)
     )
     return f"""
-WITH RECURSIVE shown AS MATERIALIZED (
-  SELECT r.id, r.code, r.name, r.name_en, r.level, r.boundary, r.label_point
-    FROM regions r
-   WHERE r.boundary && {_NEAR} AND {_level_condition(band)} AND {region_scope_sql(role, "r")}
-), tree AS (
-  SELECT id, id AS top FROM shown
-  UNION ALL
-  SELECT kid.id, tree.top FROM regions kid JOIN tree ON kid.parent_id = tree.id
+WITH RECURSIVE shown AS MATERIALIZED ({_shown_regions(band, role)}{mine}
 ), counts AS ({counted}
 ), e AS (SELECT {_ENV} AS env, {_NEAR}::box2d AS near)
 SELECT coalesce((
@@ -381,14 +419,14 @@ SELECT coalesce((
            ST_AsMVTGeom(ST_Transform(ST_Simplify(ST_ClipByBox2D(s.boundary, e.near), {pixel}),
                                      3857), e.env::box2d, {EXTENT}, {BUFFER}) AS geom
       FROM shown s CROSS JOIN e LEFT JOIN counts c ON c.top = s.id
-  ) f WHERE f.geom IS NOT NULL), ''::bytea)
+  ) f), ''::bytea)
 || coalesce((
   SELECT ST_AsMVT(l, 'region_labels', {EXTENT}, 'geom', 'id') FROM (
     SELECT {props},
            ST_AsMVTGeom(ST_Transform(s.label_point, 3857), e.env::box2d, {EXTENT}, 0) AS geom
       FROM shown s CROSS JOIN e LEFT JOIN counts c ON c.top = s.id
      WHERE s.label_point && ST_Transform(e.env, 4326)
-  ) l WHERE l.geom IS NOT NULL), ''::bytea)"""
+  ) l), ''::bytea)"""
 
 
 register(

@@ -10,7 +10,9 @@
 -- columns around x / (1.5·s).
 --
 -- Only active outlets with a location count. region_id 0: outside every region (admins see
--- those; nobody else does). Derived data, written only by these triggers in the transaction
+-- those; nobody else does). region_outlet_totals holds the same outlets per region and tier
+-- counted with every region below it (what the regions tiles show, without walking the tree
+-- per tile); a change of the region tree (a region added, removed or moved) recomputes it. Derived data, written only by these triggers in the transaction
 -- that changes outlets, like the sales rollups of 0003: statement-level triggers with
 -- transition tables, one grouped write per statement. Anyone writing outlets with triggers
 -- disabled (session_replication_role = replica) must call geo_crm_outlet_bins_rebuild()
@@ -104,6 +106,29 @@ BEGIN
     SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (z, i, j, region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets
   $sql$, changed);
+  -- the same change per region, added to the region and every region above it (zero rows stay:
+  -- at most four per region)
+  EXECUTE format($sql$
+    WITH RECURSIVE d AS (
+      SELECT region_id, tier, sum(sign)::integer AS outlets FROM (%s) changed
+       WHERE region_id IS NOT NULL GROUP BY 1, 2 HAVING sum(sign) <> 0
+    ), up(start, id) AS (
+      SELECT DISTINCT region_id, region_id FROM d
+      UNION
+      SELECT up.start, r.parent_id FROM up JOIN regions r ON r.id = up.id
+       WHERE r.parent_id IS NOT NULL
+    ), delta AS (
+      SELECT up.id AS region_id, d.tier, sum(d.outlets)::integer AS outlets
+        FROM d JOIN up ON up.start = d.region_id GROUP BY 1, 2 HAVING sum(d.outlets) <> 0
+    ), fewer AS (
+      UPDATE region_outlet_totals t SET outlets = t.outlets + d.outlets
+        FROM delta d
+       WHERE d.outlets < 0 AND t.region_id = d.region_id AND t.tier = d.tier
+    )
+    INSERT INTO region_outlet_totals AS t (region_id, tier, outlets)
+    SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2
+        ON CONFLICT (region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets
+  $sql$, changed);
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     -- only the keys of old rows can have fallen to zero (found by primary key)
     DELETE FROM outlet_hex_bins b
@@ -122,7 +147,32 @@ END $$;
 
 CREATE FUNCTION geo_crm_outlet_bins_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE outlet_hex_bins;
+  TRUNCATE outlet_hex_bins, region_outlet_totals;
+  RETURN NULL;
+END $$;
+
+-- The totals per region from the zoom-0 bins (one row per region and tier there) and the
+-- region tree: after a change of the tree, and by the rebuild below.
+CREATE FUNCTION geo_crm_region_totals_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE region_outlet_totals;
+  INSERT INTO region_outlet_totals (region_id, tier, outlets)
+  WITH RECURSIVE up(start, id) AS (
+    SELECT id, id FROM regions
+    UNION
+    SELECT up.start, r.parent_id FROM up JOIN regions r ON r.id = up.id
+     WHERE r.parent_id IS NOT NULL
+  )
+  SELECT up.id, b.tier, sum(b.outlets)
+    FROM (SELECT region_id, tier, sum(outlets) AS outlets FROM outlet_hex_bins
+           WHERE z = 0 AND region_id <> 0 GROUP BY 1, 2) b
+    JOIN up ON up.start = b.region_id
+   GROUP BY 1, 2 ORDER BY 1, 2;
+END $$;
+
+CREATE FUNCTION geo_crm_region_totals_tree() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM geo_crm_region_totals_rebuild();
   RETURN NULL;
 END $$;
 
@@ -140,7 +190,9 @@ BEGIN
                     FROM outlets WHERE status = 'active' AND location IS NOT NULL) t OFFSET 0) p
    CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c
    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
+  PERFORM geo_crm_region_totals_rebuild();
   ANALYZE outlet_hex_bins;
+  ANALYZE region_outlet_totals;
 END $$;
 
 CREATE TRIGGER outlet_bins_insert AFTER INSERT ON outlets
@@ -154,5 +206,9 @@ CREATE TRIGGER outlet_bins_delete AFTER DELETE ON outlets
   FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_apply();
 CREATE TRIGGER outlet_bins_truncate AFTER TRUNCATE ON outlets
   FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_outlet_bins_truncate();
+-- after the row triggers and the foreign-key actions of the statement (outlets losing a deleted
+-- region): the last word on the totals
+CREATE TRIGGER region_totals_tree AFTER INSERT OR DELETE OR UPDATE OF parent_id ON regions
+  FOR EACH STATEMENT EXECUTE FUNCTION geo_crm_region_totals_tree();
 
 SELECT geo_crm_outlet_bins_rebuild();

@@ -1,4 +1,4 @@
-"""outlet counts per hexagon of the tile pyramid (zooms 0-9), region and tier, kept by triggers
+"""outlet counts per hexagon of the tile pyramid (zooms 0-9) and per region subtree, kept by triggers
 
 Revision ID: 0007
 Revises: 0006
@@ -9,6 +9,8 @@ zoom 4 one tile can cover every outlet, so the counts are kept here, per zoom, h
 (ST_Hexagon's i, j in EPSG:3857), region and tier. Statement-level triggers
 (sql/0007_outlet_hex_bins.sql) keep them equal to the active, located outlets on every INSERT,
 UPDATE, DELETE, COPY and TRUNCATE; the upgrade fills them from the outlets already there.
+region_outlet_totals holds the same outlets per region and tier with every region below it
+(the regions tiles' figures), kept by the same triggers and recomputed when the tree changes.
 """
 
 from pathlib import Path
@@ -35,17 +37,17 @@ def upgrade() -> None:
         sa.Column("outlets", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("z", "i", "j", "region_id", "tier"),
     )
-    op.create_index(
-        "ix_outlet_hex_bins_region",
-        "outlet_hex_bins",
-        ["region_id", "tier"],
-        unique=False,
-        postgresql_where=sa.text("z = 0"),
+    op.create_table(
+        "region_outlet_totals",
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("tier", sa.String(length=16), nullable=False),
+        sa.Column("outlets", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("region_id", "tier"),
     )
     op.execute((SQL_DIR / "0007_outlet_hex_bins.sql").read_text(encoding="utf-8"))
 
 
 def downgrade() -> None:
     op.execute((SQL_DIR / "0007_outlet_hex_bins_down.sql").read_text(encoding="utf-8"))
-    op.drop_index("ix_outlet_hex_bins_region", table_name="outlet_hex_bins")
+    op.drop_table("region_outlet_totals")
     op.drop_table("outlet_hex_bins")
