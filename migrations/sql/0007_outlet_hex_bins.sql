@@ -61,86 +61,114 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
    CROSS JOIN LATERAL (SELECT geo_crm_hex_col(x, y, zs.s) AS i OFFSET 0) c
 $$;
 
-CREATE FUNCTION geo_crm_outlet_bins_apply() RETURNS trigger LANGUAGE plpgsql
-SET work_mem = '64MB' AS $$
-DECLARE
-  cols constant text := 'location, region_id, tier';
-  counted constant text := 'status = ''active'' AND location IS NOT NULL';
-  changed text;
+-- Add the outlets (a_loc[k], a_reg[k], a_tier[k]) counted a_sign[k] times (+1 or -1) to the
+-- bins and the totals. Static SQL over the arrays, planned once per session (generic plans:
+-- custom ones, made again for every geotag that moves an outlet, cost 1.5 ms in planning the
+-- inlined hexagon arithmetic for 0.25 ms of work).
+-- Keys that lose outlets exist: UPDATE them; keys that gain are upserted (a concurrent
+-- statement may insert the same new key: ON CONFLICT adds to it). Bins that fall to zero are
+-- deleted (found by primary key); totals keep their zero rows (at most four per region).
+-- OFFSET 0 keeps x and y computed once per outlet (flattened into the hexagon functions,
+-- ST_Transform would run once per use, and those functions would not be inlined).
+CREATE FUNCTION geo_crm_outlet_bins_add(a_loc geometry[], a_reg integer[],
+                                        a_tier text[], a_sign integer[]) RETURNS void LANGUAGE plpgsql
+SET work_mem = '64MB' SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
-  -- names, versions, parents, reps: nothing the bins hold changed, leave at once
-  IF TG_OP = 'UPDATE' THEN  -- nested: the query is planned only where old_rows exists
-    IF NOT EXISTS (
-        SELECT 1 FROM new_rows n FULL JOIN old_rows o ON o.id = n.id
-         WHERE o.id IS NULL OR n.id IS NULL
-            OR (n.location, n.region_id, n.tier, n.status)
-               IS DISTINCT FROM (o.location, o.region_id, o.tier, o.status)
-    ) THEN
-      RETURN NULL;
-    END IF;
-  END IF;
-  changed := CASE TG_OP
-    WHEN 'INSERT' THEN format('SELECT %s, 1 AS sign FROM new_rows WHERE %s', cols, counted)
-    WHEN 'DELETE' THEN format('SELECT %s, -1 AS sign FROM old_rows WHERE %s', cols, counted)
-    ELSE format('SELECT %s, 1 AS sign FROM new_rows WHERE %s '
-                'UNION ALL SELECT %s, -1 FROM old_rows WHERE %s', cols, counted, cols, counted)
-  END;
-  -- keys that lose outlets exist: UPDATE them; keys that gain are upserted (a concurrent
-  -- statement may insert the same new key: ON CONFLICT adds to it)
-  EXECUTE format($sql$
-    WITH delta AS (
-      SELECT c.z, c.i, c.j, p.region_id, p.tier, sum(p.sign)::integer AS outlets
-        FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, coalesce(region_id, 0) AS region_id, tier, sign
-                FROM (SELECT ST_Transform(location, 3857) AS m, region_id, tier, sign
-                        FROM (%s) changed) t OFFSET 0) p
-       CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c
-       GROUP BY 1, 2, 3, 4, 5
-      HAVING sum(p.sign) <> 0
-    ), fewer AS (
-      UPDATE outlet_hex_bins t SET outlets = t.outlets + d.outlets
-        FROM delta d
-       WHERE d.outlets < 0 AND t.z = d.z AND t.i = d.i AND t.j = d.j
-         AND t.region_id = d.region_id AND t.tier = d.tier
-    )
-    INSERT INTO outlet_hex_bins AS t (z, i, j, region_id, tier, outlets)
-    SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (z, i, j, region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets
-  $sql$, changed);
-  -- the same change per region, added to the region and every region above it (zero rows stay:
-  -- at most four per region)
-  EXECUTE format($sql$
-    WITH RECURSIVE d AS (
-      SELECT region_id, tier, sum(sign)::integer AS outlets FROM (%s) changed
-       WHERE region_id IS NOT NULL GROUP BY 1, 2 HAVING sum(sign) <> 0
-    ), up(start, id) AS (
-      SELECT DISTINCT region_id, region_id FROM d
-      UNION
-      SELECT up.start, r.parent_id FROM up JOIN regions r ON r.id = up.id
-       WHERE r.parent_id IS NOT NULL
-    ), delta AS (
-      SELECT up.id AS region_id, d.tier, sum(d.outlets)::integer AS outlets
-        FROM d JOIN up ON up.start = d.region_id GROUP BY 1, 2 HAVING sum(d.outlets) <> 0
-    ), fewer AS (
-      UPDATE region_outlet_totals t SET outlets = t.outlets + d.outlets
-        FROM delta d
-       WHERE d.outlets < 0 AND t.region_id = d.region_id AND t.tier = d.tier
-    )
-    INSERT INTO region_outlet_totals AS t (region_id, tier, outlets)
-    SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2
-        ON CONFLICT (region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets
-  $sql$, changed);
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    -- only the keys of old rows can have fallen to zero (found by primary key)
+  WITH p AS (
+    SELECT ST_X(m) AS x, ST_Y(m) AS y, r, t, s
+      FROM (SELECT ST_Transform(u.l, 3857) AS m, coalesce(u.r, 0) AS r, u.t, u.s
+              FROM unnest(a_loc, a_reg, a_tier, a_sign) AS u(l, r, t, s)) q
+    OFFSET 0
+  ), delta AS (
+    SELECT c.z, c.i, c.j, p.r AS region_id, p.t AS tier, sum(p.s)::integer AS outlets
+      FROM p CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c
+     GROUP BY 1, 2, 3, 4, 5
+    HAVING sum(p.s) <> 0
+  ), fewer AS (
+    UPDATE outlet_hex_bins b SET outlets = b.outlets + d.outlets
+      FROM delta d
+     WHERE d.outlets < 0 AND b.z = d.z AND b.i = d.i AND b.j = d.j
+       AND b.region_id = d.region_id AND b.tier = d.tier
+  )
+  INSERT INTO outlet_hex_bins AS b (z, i, j, region_id, tier, outlets)
+  SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2, 3, 4, 5
+      ON CONFLICT (z, i, j, region_id, tier) DO UPDATE SET outlets = b.outlets + excluded.outlets;
+
+  WITH RECURSIVE d AS (
+    SELECT u.r AS region_id, u.t AS tier, sum(u.s)::integer AS outlets
+      FROM unnest(a_reg, a_tier, a_sign) AS u(r, t, s)
+     WHERE u.r IS NOT NULL GROUP BY 1, 2 HAVING sum(u.s) <> 0
+  ), up(start, id) AS (
+    SELECT DISTINCT region_id, region_id FROM d
+    UNION
+    SELECT up.start, p.parent_id FROM up CROSS JOIN LATERAL (
+           SELECT r.parent_id FROM regions r WHERE r.id = up.id OFFSET 0) p
+     WHERE p.parent_id IS NOT NULL
+  ), delta AS (
+    SELECT up.id AS region_id, d.tier, sum(d.outlets)::integer AS outlets
+      FROM d JOIN up ON up.start = d.region_id GROUP BY 1, 2 HAVING sum(d.outlets) <> 0
+  ), fewer AS (
+    UPDATE region_outlet_totals t SET outlets = t.outlets + d.outlets
+      FROM delta d
+     WHERE d.outlets < 0 AND t.region_id = d.region_id AND t.tier = d.tier
+  )
+  INSERT INTO region_outlet_totals AS t (region_id, tier, outlets)
+  SELECT * FROM delta WHERE outlets > 0 ORDER BY 1, 2
+      ON CONFLICT (region_id, tier) DO UPDATE SET outlets = t.outlets + excluded.outlets;
+
+  IF -1 = ANY (a_sign) THEN
     DELETE FROM outlet_hex_bins b
-     USING (SELECT DISTINCT c.z, c.i, c.j, p.region_id, p.tier
-              FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, region_id, tier
-                      FROM (SELECT ST_Transform(location, 3857) AS m,
-                                   coalesce(region_id, 0) AS region_id, tier
-                              FROM old_rows
-                             WHERE status = 'active' AND location IS NOT NULL) t OFFSET 0) p
+     USING (SELECT DISTINCT c.z, c.i, c.j, p.r, p.t
+              FROM (SELECT ST_X(m) AS x, ST_Y(m) AS y, r, t
+                      FROM (SELECT ST_Transform(u.l, 3857) AS m, coalesce(u.r, 0) AS r, u.t
+                              FROM unnest(a_loc, a_reg, a_tier, a_sign) AS u(l, r, t, s)
+                             WHERE u.s < 0) q
+                    OFFSET 0) p
              CROSS JOIN LATERAL geo_crm_hex_cells(p.x, p.y) c) k
      WHERE b.outlets <= 0 AND b.z = k.z AND b.i = k.i AND b.j = k.j
-       AND b.region_id = k.region_id AND b.tier = k.tier;
+       AND b.region_id = k.r AND b.tier = k.t;
+  END IF;
+END $$;
+
+-- The statement's outlets that count (active, located) as arrays, +1 for the new rows and -1
+-- for the old; an UPDATE passes only the rows whose location, region, tier or status changed
+-- (names, versions, parents, reps: nothing to do, and nothing is done).
+CREATE FUNCTION geo_crm_outlet_bins_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_loc geometry[];
+  v_reg integer[];
+  v_tier text[];
+  v_sign integer[];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(n.location), array_agg(n.region_id), array_agg(n.tier::text),
+           array_agg(1)
+      INTO v_loc, v_reg, v_tier, v_sign
+      FROM new_rows n WHERE n.status = 'active' AND n.location IS NOT NULL;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(o.location), array_agg(o.region_id), array_agg(o.tier::text),
+           array_agg(-1)
+      INTO v_loc, v_reg, v_tier, v_sign
+      FROM old_rows o WHERE o.status = 'active' AND o.location IS NOT NULL;
+  ELSE  -- nested in its branch: planned only where both transition tables exist
+    SELECT array_agg(c.location), array_agg(c.region_id), array_agg(c.tier::text),
+           array_agg(c.sign)
+      INTO v_loc, v_reg, v_tier, v_sign
+      FROM (SELECT n.location, n.region_id, n.tier, 1 AS sign, n.status
+              FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
+             WHERE o.id IS NULL
+                OR (n.location, n.region_id, n.tier, n.status)
+                   IS DISTINCT FROM (o.location, o.region_id, o.tier, o.status)
+            UNION ALL
+            SELECT o.location, o.region_id, o.tier, -1, o.status
+              FROM old_rows o LEFT JOIN new_rows n ON n.id = o.id
+             WHERE n.id IS NULL
+                OR (n.location, n.region_id, n.tier, n.status)
+                   IS DISTINCT FROM (o.location, o.region_id, o.tier, o.status)) c
+     WHERE c.status = 'active' AND c.location IS NOT NULL;
+  END IF;
+  IF v_loc IS NOT NULL THEN
+    PERFORM geo_crm_outlet_bins_add(v_loc, v_reg, v_tier, v_sign);
   END IF;
   RETURN NULL;
 END $$;

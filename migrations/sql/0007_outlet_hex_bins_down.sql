@@ -8,6 +8,7 @@ DROP FUNCTION IF EXISTS geo_crm_region_totals_tree();
 DROP FUNCTION IF EXISTS geo_crm_region_totals_rebuild();
 DROP FUNCTION IF EXISTS geo_crm_outlet_bins_truncate();
 DROP FUNCTION IF EXISTS geo_crm_outlet_bins_apply();
+DROP FUNCTION IF EXISTS geo_crm_outlet_bins_add(geometry[], integer[], text[], integer[]);
 DROP FUNCTION IF EXISTS geo_crm_hex_cells(float8, float8);
 DROP FUNCTION IF EXISTS geo_crm_hex_col(float8, float8, float8);
 DROP FUNCTION IF EXISTS geo_crm_hex_d2(float8, float8, float8, integer);
