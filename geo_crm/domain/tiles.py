@@ -57,7 +57,7 @@ from .principal import SYSTEM, Principal
 
 EXTENT = 4096  # tile coordinates per side
 BUFFER = 64  # tile coordinates drawn beyond each edge (no seams at tile borders)
-HEX_PER_TILE = 16  # tile width / hexagon side; migration 0007's geo_crm_hex_side agrees
+HEX_PER_TILE = 16  # tile width / hexagon side, as migration 0007's geo_crm_hex_cells bins them
 POINT_ZOOM = 10  # outlets as points from this zoom, as counts per hexagon below it
 ROLES = ("admin", "manager", "rep")
 WORLD_BOUNDS = (-180.0, -MAX_MERCATOR_LAT, 180.0, MAX_MERCATOR_LAT)
