@@ -352,18 +352,18 @@ def _level_condition(level: str) -> str:
 
 
 def _shown_regions(band: str, role: str) -> str:
-    """The regions a tile of ``band`` draws. Provinces and cities are picked by level before
-    their outlines are touched (OFFSET 0): the index on outlines would offer every region whose
-    box meets a big tile, and each one's outline would be read just to drop it; districts,
-    small and many, come from that index."""
+    """The regions a tile of ``band`` draws. Provinces are picked by level before their
+    outlines are touched (OFFSET 0): for a tile as big as a zoom-4 one, the index on outlines
+    offers a thousand districts and cities whose boxes meet it, each read only to be dropped
+    (15 ms against 2.5); cities and districts come from that index."""
     level = _level_condition(band)
-    if band == "district":
-        source, where = "regions r", f"r.boundary && {_NEAR} AND {level}"
-    else:
+    if band == "province":
         source, where = (
             f"(SELECT * FROM regions r WHERE {level} OFFSET 0) r",
             f"r.boundary && {_NEAR}",
         )
+    else:
+        source, where = "regions r", f"r.boundary && {_NEAR} AND {level}"
     return f"""
   SELECT r.id, r.code, r.name, r.name_en, r.level, r.boundary, r.label_point
     FROM {source}
