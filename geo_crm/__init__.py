@@ -25,13 +25,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(flask_only(test_config))
     app.json.ensure_ascii = False  # Chinese names stay readable in JSON
 
-    from . import api, auth, cli, db, http_errors, web
+    from . import api, auth, cli, db, http_errors, ogc, web
 
     db.init_app(app)
     http_errors.init_app(app)
     cli.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    ogc.init_app(app)  # OGC API – Features at /ogc (issue 16)
     auth.init_app(app)  # its policy hook puts itself before every other before_request hook
     logging.getLogger("geo_crm").setLevel(settings.log_level)
     return app

@@ -428,6 +428,34 @@ class SalesBuyerYear(Base):
     )
 
 
+class OutletHexBin(Base):
+    """Active located outlets per hexagon of the tile pyramid (zoom ``z`` 0–9; ST_Hexagon's
+    ``i``, ``j`` in EPSG:3857, side = tile width / 16), region (0: none) and tier: what the
+    outlets vector tiles draw below zoom 10. Derived: written only by the statement triggers
+    of migration 0007."""
+
+    __tablename__ = "outlet_hex_bins"
+
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    i: Mapped[int] = mapped_column(Integer, primary_key=True)
+    j: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outlets: Mapped[int] = mapped_column(Integer)
+
+
+class RegionOutletTotal(Base):
+    """Active located outlets per region and tier, counting every region below it (the regions
+    tiles' figures). Derived: kept by the triggers of migration 0007, recomputed when the
+    region tree changes."""
+
+    __tablename__ = "region_outlet_totals"
+
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outlets: Mapped[int] = mapped_column(Integer)
+
+
 class Payment(Base):
     """A payment against a sales record; a trigger keeps the record's amount_paid the sum."""
 

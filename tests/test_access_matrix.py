@@ -68,6 +68,14 @@ PLAIN_ARGS = {
     "kind": "coverage",
     "code": "C1",
     "ref": "A1",
+    # vector tiles: the zoom-10 tile holding B1 (SECRET-B1: a rep-1 tile must lack it)
+    "layer": "outlets",
+    "z": "10",
+    "x": "854",
+    "y": "421",
+    # OGC API – Features
+    "collection_id": "outlets",
+    "feature_id": "A1",
 }
 # names of outlets outside each role's scope (world fixture): a GET answer must not contain them
 SECRETS = {"rep": ("SECRET-B1", "SECRET-B2"), "manager": ("SECRET-B2",)}
@@ -206,7 +214,7 @@ def test_access_matrix(aapp, connection, ids, endpoint, rule, method, role, whic
         return
     client = token_client(aapp, add_token(connection, ids[ROLE_USERS[role]]))
     response = _call(client, method, url)
-    body = response.get_data(as_text=True)
+    body = response.get_data().decode("utf-8", "replace")  # vector tiles are binary
     response.close()
     if not policy.allows(_principal(role)):
         assert response.status_code == 403, (url, response.status_code, body[:300])

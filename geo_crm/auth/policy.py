@@ -148,6 +148,16 @@ RULES: dict[str, Rule] = {
     "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
     "review.decide": REVIEWER_EVENT,
+    # vector tiles and OGC API – Features (issue 16): scoped inside their queries
+    "tiles.tile": FIELD,
+    "tiles.tilejson": FIELD,
+    "ogc.landing": SIGNED_IN,
+    "ogc.conformance": SIGNED_IN,
+    "ogc.api_definition": SIGNED_IN,
+    "ogc.collections": FIELD,
+    "ogc.collection": FIELD,
+    "ogc.items": FIELD,
+    "ogc.item": FIELD,
 }
 
 

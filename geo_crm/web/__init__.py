@@ -7,13 +7,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Home, sign-in, tagging and review pages; region, distributor and outlet pages,
-    standalone maps, vendored Leaflet; the language of every page."""
+    standalone maps, vector tiles, vendored Leaflet; the language of every page."""
     from ..maps.assets import blueprint as vendor_assets
     from . import auth_pages, locale, review, tag
     from .home import bp as home_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
     from .regions import bp as regions_bp
+    from .tiles import bp as tiles_bp
 
     locale.init_app(app)
     app.register_blueprint(home_bp)
@@ -24,3 +25,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_pages.bp)
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(tiles_bp)  # vector tiles and TileJSON

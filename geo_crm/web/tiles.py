@@ -1,0 +1,66 @@
+"""Vector tiles and their TileJSON documents (``geo_crm.domain.tiles`` builds both).
+
+``GET /tiles/<layer>/<z>/<x>/<y>.mvt``: ``application/vnd.mapbox-vector-tile`` holding what the
+caller may see. A tile with nothing in it answers **204 No Content** (no body; MapLibre, Mapbox
+GL and OpenLayers draw it as empty), with the same headers. Every tile carries a strong ETag
+(a hash of its bytes, so it changes exactly when the tile does, for this caller) and
+``Cache-Control: private, max-age=60`` (data change: a minute of staleness at most, never in a
+shared cache); ``If-None-Match`` with the current ETag answers 304.
+
+``GET /tiles/<layer>.json``: TileJSON 3.0.0 (tiles URL template, zooms, the bounds of what the
+caller may see, ``vector_layers`` with their fields).
+
+Bad input (coordinates that are no numbers or lie outside the zoom, zoom above 22) answers 400
+and an unknown layer 404, always in the one JSON error shape, whatever the client accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from ..auth.policy import current_user
+from ..db import get_session
+from ..domain import tiles
+from ..domain.gis import tile_address
+from ..errors import GeoCrmError
+
+bp = Blueprint("tiles", __name__)
+
+MVT = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "private, max-age=60"
+
+
+@bp.errorhandler(GeoCrmError)
+def _json_error(exc: GeoCrmError):
+    """Tile clients read JSON errors, not the HTML error page a browser's Accept would pick."""
+    return jsonify(exc.to_dict()), exc.status
+
+
+@bp.get("/tiles/<layer>/<z>/<x>/<y>.mvt")
+def tile(layer: str, z: str, x: str, y: str):
+    """One vector tile of ``layer`` with only what the caller may see."""
+    address = tile_address(z, x, y)
+    data = tiles.tile(get_session(), layer, address, current_user())
+    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, headers=headers)
+    elif not data:
+        response = Response(status=204, headers=headers)
+    else:
+        response = Response(data, status=200, mimetype=MVT, headers=headers)
+    response.set_etag(etag)
+    return response
+
+
+@bp.get("/tiles/<layer>.json")
+def tilejson(layer: str):
+    """The TileJSON document of ``layer`` for the caller."""
+    prefix = url_for("tiles.tilejson", layer=layer, _external=True).removesuffix(".json")
+    doc = tiles.tilejson(get_session(), layer, current_user(), prefix + "/{z}/{x}/{y}.mvt")
+    response = jsonify(doc)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["Vary"] = "Authorization, Cookie"
+    return response

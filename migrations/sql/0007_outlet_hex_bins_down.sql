@@ -1,0 +1,15 @@
+DROP TRIGGER IF EXISTS region_totals_tree ON regions;
+DROP TRIGGER IF EXISTS outlet_bins_truncate ON outlets;
+DROP TRIGGER IF EXISTS outlet_bins_delete ON outlets;
+DROP TRIGGER IF EXISTS outlet_bins_update ON outlets;
+DROP TRIGGER IF EXISTS outlet_bins_insert ON outlets;
+DROP FUNCTION IF EXISTS geo_crm_outlet_bins_rebuild();
+DROP FUNCTION IF EXISTS geo_crm_region_totals_tree();
+DROP FUNCTION IF EXISTS geo_crm_region_totals_rebuild();
+DROP FUNCTION IF EXISTS geo_crm_outlet_bins_truncate();
+DROP FUNCTION IF EXISTS geo_crm_outlet_bins_apply();
+DROP FUNCTION IF EXISTS geo_crm_outlet_bins_add(geometry[], integer[], text[], integer[]);
+DROP FUNCTION IF EXISTS geo_crm_hex_cells(float8, float8);
+DROP FUNCTION IF EXISTS geo_crm_hex_col(float8, float8, float8);
+DROP FUNCTION IF EXISTS geo_crm_hex_d2(float8, float8, float8, integer);
+DROP FUNCTION IF EXISTS geo_crm_hex_row(float8, float8, integer);
