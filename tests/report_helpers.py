@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import text
 
 HOSTILE = "<img src=x onerror=alert(1)> $x^2$ ../../etc 市"
+FORMULA = '=HYPERLINK("http://x","西城总经销")'
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
 
@@ -63,7 +64,7 @@ def build_world(conn) -> dict:
     _region(conn, "RQ", "province", (122, 30, 123, 31), name="他省")
     conn.execute(text("INSERT INTO products (sku, name, unit) VALUES ('SKU1', '清香型白酒', '箱')"))
     _outlet(conn, "D1", "distributor", 120.25, 30.5, name="华东总经销 <b>粗体</b>")
-    _outlet(conn, "D2", "distributor", 120.75, 30.75, name="西城总经销")
+    _outlet(conn, "D2", "distributor", 120.75, 30.75, name=FORMULA)
     _outlet(conn, "W21", "wholesaler_2", 120.2, 30.4, "D1")
     _outlet(conn, "W22", "wholesaler_2", 120.8, 30.8, "D2")
     _outlet(conn, "W31", "wholesaler_3", 120.3, 30.6, "W21")

@@ -592,3 +592,17 @@ def _holes(gap: GapsResult, subs: list[Shape]) -> list[Gap]:
             where = subs[int(hits[0])].name if len(hits) else None
         out.append(Gap(h.rank, h.lon, h.lat, h.distance_m, h.cells, where))
     return out
+
+
+def regions_of_level(session: Session, user: Principal, level: str) -> list[tuple[str, str]]:
+    """(code, name) of every region of ``level`` the user may report on, by code."""
+    from ..domain.access import region_scope
+
+    if user.role not in ("admin", "manager"):
+        raise Forbidden(f"{user.role}s may not build region reports")
+    rows = session.execute(
+        select(Region.code, Region.name)
+        .where(Region.level == level, region_scope(user))
+        .order_by(Region.code)
+    ).all()
+    return [(r.code, r.name) for r in rows]

@@ -141,7 +141,12 @@ def write_gpkg(data: ReportData, path: Path, progress: Progress | None = None) -
         progress(92, "layers")
     path.unlink(missing_ok=True)
     for name, (kind, geoms, fields) in layers(data).items():
-        _write_layer(path, "GPKG", name, kind, geoms, fields, append=path.exists())
+        if path.exists():
+            _write_layer(path, "GPKG", name, kind, geoms, fields, append=True)
+        else:  # GeoPackage 1.3: what GDAL 3.6 (Debian 12) and QGIS 3.x read without a warning
+            _write_layer(
+                path, "GPKG", name, kind, geoms, fields, dataset_options={"VERSION": "1.3"}
+            )
     return path
 
 
