@@ -82,7 +82,8 @@ def test_figures_hold_together(session, report_world):
     )
     assert [r.white_space for r in data.sub_region_rows] == [False, False, True]
     assert [h.rank for h in data.holes] == list(range(1, len(data.holes) + 1))
-    assert all(a.distance_m >= b.distance_m for a, b in zip(data.holes, data.holes[1:]))
+    distances = [h.distance_m for h in data.holes]
+    assert distances == sorted(distances, reverse=True)
     # plan achievement: D1 sold 12 × (6000 + 100 i) against 12 × 10,000; D2 6 × 12,000
     d1 = next(d for d in data.distributors if d.code == "D1")
     assert float(d1.plan) == 120_000 and float(d1.actual) == sum(6000 + 100 * i for i in range(12))
@@ -257,7 +258,7 @@ def test_geopackage_and_geojson_open_in_gdal(session, report_world, tmp_path):
     assert "EPSG" in info and "4326" in info
     sub = subprocess.run(
         ["ogrinfo", "-ro", "-q", str(gpkg), "sub_regions", "-where", "code = 'RC3'"],
-        capture_output=True, text=True, check=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True,
     ).stdout  # fmt: skip
     assert re.search(r"white_space \(Integer(64)?\) = 1", sub) and HOSTILE in sub
     assert "partially supported" not in sub  # GeoPackage 1.3: older GDAL (Debian 12) reads it
@@ -278,3 +279,33 @@ def test_file_name_keeps_the_distributor(session, report_world):
     data = report_data(session, SYSTEM, "RP", ReportFilters(distributor="D1", cell_km=10))
     assert file_name(data, "pdf").startswith("RP_测试省_D1_")
     assert file_name(data, "geojson").endswith(".geojson.zip")
+
+
+def test_cli_writes_one_region_and_every_region_of_a_level(cli, report_world, tmp_path):
+    one = cli.invoke(
+        args=["report", "RP", "--format", "xlsx,gpkg", "--period", "2025", "--cell-km", "10",
+              "-o", str(tmp_path / "one")]
+    )  # fmt: skip
+    assert one.exit_code == 0, one.output
+    written = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert written == ["RP_测试省_20250101-20251231.gpkg", "RP_测试省_20250101-20251231.xlsx"]
+    assert "1 region, 2 files" in one.output
+    level = cli.invoke(
+        args=["report", "--level", "city", "--format", "xlsx", "--period", "2025-Q2",
+              "--lang", "en", "-o", str(tmp_path / "cities")]
+    )  # fmt: skip
+    assert level.exit_code == 0, level.output
+    assert "3 of 3 regions, 3 files" in level.output
+    names = sorted(p.name for p in (tmp_path / "cities").iterdir())
+    assert names[0] == "RC1_East_City_20250401-20250630.xlsx"
+    assert not any(n.startswith(".") or "/" in n for n in names)
+    scoped = cli.invoke(args=["report", "RP", "--as", "rmanager_c1", "-o", str(tmp_path)])
+    assert scoped.exit_code == 1 and "region RP not found" in scoped.output
+    territory = cli.invoke(
+        args=["report", "--territory-of", "D2", "--format", "xlsx", "--period", "2025",
+              "-o", str(tmp_path / "t")]
+    )  # fmt: skip
+    assert territory.exit_code == 0, territory.output
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["RC2_西城市_D2_20250101-20251231.xlsx"]
+    bad = cli.invoke(args=["report", "RP", "--period", "last summer"])
+    assert bad.exit_code == 1 and "period" in bad.output
