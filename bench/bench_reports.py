@@ -123,7 +123,8 @@ def main() -> None:
             ).one()
         print(
             f"network: {n_all:,} outlets; Zhejiang {DENSE_PROVINCE}: {n_dense:,} outlets, "
-            f"{n_dist:,} distributors; {plans:,} plans added; cores: {os.cpu_count()}"
+            f"{n_dist:,} distributors; {plans:,} plans added; cores: {os.cpu_count()}, "
+            f"load average {os.getloadavg()[0]:.1f} (other users of the machine)"
         )
         out = base / "reports"
         print(f"\nProvince report, Zhejiang (median of {args.repeat}; targets: PDF < 5 s, < 5 MB; "
@@ -162,6 +163,7 @@ def main() -> None:
             results = run_batch(config, SYSTEM, codes, PERIOD, ["pdf"], out / "level",
                                 lang="zh", company="", jobs=jobs)  # fmt: skip
             took = time.perf_counter() - t0
+            print(f"  (load average {os.getloadavg()[0]:.1f})")
             sizes = [f[2] for r in results for f in r.files]
             slow = sorted(results, key=lambda r: -r.seconds)[:3]
             print(

@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import shapely
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..analysis import coverage as coverage_service
@@ -36,7 +37,7 @@ from ..analysis.params import AnalysisParams, find_region
 from ..domain.access import outlet_scope, outlet_visible, resolve
 from ..domain.outlets import OutletFilters, select_outlets
 from ..domain.principal import SYSTEM, Principal
-from ..domain.sales import SalesFilters, buyer_debt, sales_totals
+from ..domain.sales import buyer_debt
 from ..errors import Forbidden, NotFound, ValidationError
 from ..maps.gaps import worst_holes
 from ..models import TIERS, Region
@@ -50,7 +51,7 @@ TARGET_CELLS = 3000
 NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
 MEASURES = ("amount", "quantity")
 WORST_LISTED = 15  # distinct gaps numbered on the gap map and listed beside it
-MAX_DISTRIBUTORS = 500  # distributors ranked in one report
+MAX_DISTRIBUTORS = 5000  # distributors ranked in one report (a province has about 1,000)
 
 
 def auto_cell_km(area_m2: float) -> float:
@@ -352,8 +353,28 @@ def report_data(
     region_row = find_region(session, region_code)
     params = f.params(float(region_row.area_m2))
     params.check()
-    region, parent_name, subs = _shapes(session, region_row, lang)
+    kw = dict(
+        step=step, lang=lang, company=company, outlet_detail=outlet_detail,
+        generated_at=generated_at, territory_of=territory_of,
+    )  # fmt: skip
 
+    plan_year = f.date_to.year
+    side = _side_session(session)
+    pool = ThreadPoolExecutor(max_workers=1) if side is not None else None
+    try:
+        return _gather(session, side, pool, user, region_row, f, params, plan_year, **kw)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+            side.close()
+
+
+def _gather(session, side, pool, user, region_row, f, params, plan_year, *, step, lang,
+            company, outlet_detail, generated_at, territory_of) -> ReportData:  # fmt: skip
+    region, parent_name, subs = _shapes(session, region_row, lang)
+    ranking = None
+    if pool is not None:  # the distributors' queries overlap the analyses' numpy work
+        ranking = pool.submit(_distributors, side, user, region_row.code, f, plan_year)
     step(5, "coverage")
     cov = coverage_service.coverage(session, region_row.code, params, keep_outlets=True)
     step(25, "gaps")
@@ -369,8 +390,10 @@ def report_data(
             session, region_row.code, params.with_(tiers=("retail",))
         )
     step(60, "distributors")
-    plan_year = f.date_to.year
-    distributors = _distributors(session, user, region_row.code, f, plan_year)
+    if ranking is not None:
+        distributors = ranking.result()
+    else:
+        distributors = _distributors(session, user, region_row.code, f, plan_year)
     step(75, "outlets")
     frame = load_region(session, region_row.code)
     points = cov.region_outlets
@@ -384,13 +407,6 @@ def report_data(
         totals[TIERS[t]] += 1
         if c >= 0:
             per_child[c][TIERS[t]] += 1
-    debt = session.execute(
-        sales_totals(
-            SalesFilters(
-                date_from=f.date_from, date_to=f.date_to, product=f.product, region=region_row.code
-            )
-        )
-    ).one()[3]
     figures = KeyFigures(
         outlets=totals,
         coverage={t.tier: t.ratio for t in cov.by_tier} | {"all": cov.region.ratio},
@@ -407,7 +423,7 @@ def report_data(
         sales_per_km2=float(den.total.amount) / (den.area_m2 / 1e6) if den.area_m2 else None,
         buyers=den.buyers,
         unlocated_amount=den.unlocated.amount,
-        debt=Decimal(debt),
+        debt=sum((d.debt for d in distributors), Decimal(0)),
         distribution_rate=rate.overall.rate if rate is not None else None,
         cell_km=params.cell_km,
         radius_m={t: params.radius(t) for t in params.tiers},
@@ -503,6 +519,16 @@ def _shapes(session: Session, region: Region, lang: str) -> tuple[Shape, str | N
         )
 
     return shape(own), (named(*parent) if parent else None), [shape(r) for r in kids]
+
+
+def _side_session(session: Session) -> Session | None:
+    """A second session on the same engine, for reads that can run beside the analyses; None
+    when the session is bound to one connection (a test's transaction, which nothing else
+    may see)."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        return None
+    return Session(bind=bind)
 
 
 def _product_name(session: Session, sku: str | None) -> str | None:

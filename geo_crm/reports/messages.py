@@ -43,7 +43,7 @@ ZH: dict[str, str] = {
     "Sales records": "销售记录数",
     "Buyers with sales": "有销售的客户",
     "Sales without a buyer location": "客户未定位的销售额",
-    "Outstanding debt of the region's buyers": "区域内客户未结欠款",
+    "Outstanding debt of the distributors listed": "所列经销商未结欠款",
     "Distribution rate of {product}": "{product} 铺货率",
     "Coverage map": "覆盖地图",
     "Gap map": "空白点地图",
@@ -110,6 +110,9 @@ ZH: dict[str, str] = {
         "本文件可离线打开：无需服务器，不从网络加载任何内容。"
     ),
     "Sheet": "工作表",
+    "The first {n} of {total} distributors; the workbook and the HTML file rank them all.": (
+        "仅列出前 {n} 名（共 {total} 家经销商）；工作簿和 HTML 文件中有完整排名。"
+    ),
     "Period": "期间",
     "Region": "区域",
     "Company": "公司",

@@ -25,6 +25,8 @@ from .data import Progress, ReportData
 
 LOGGER = logging.getLogger(__name__)
 
+PRINTED_DISTRIBUTORS = 40  # a page of the ranking; the workbook and the HTML hold every row
+
 
 @dataclass
 class MapImage:
@@ -85,7 +87,7 @@ def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
         maps=maps,
         gaps=tables.gaps(t, data),
         subs=tables.sub_regions(t, data),
-        dists=tables.distributors(t, data),
+        dists=tables.distributors(t, data, limit=PRINTED_DISTRIBUTORS),
     )
 
 
@@ -101,7 +103,7 @@ def write_pdf(data: ReportData, path: Path, progress: Progress | None = None) ->
         path,
         pdf_variant=None,
         uncompressed_pdf=False,
-        optimize_images=True,
+        optimize_images=False,  # matplotlib's PNGs are already compressed
         custom_metadata=True,
     )
     LOGGER.info("pdf %s: %.2f s", path.name, time.perf_counter() - started)

@@ -102,7 +102,7 @@ def filter_items(t, data: ReportData) -> list[tuple[str, str]]:
 def key_figures(t, data: ReportData) -> Table:
     k = data.figures
     rows: list[list] = [
-        [t("Region area"), k.area_m2 / 1e6, KM2],
+        [f"{t('Region area')} ({t('km²')})", k.area_m2 / 1e6, KM2],
         [t("Outlets in the region"), k.total_outlets, INT],
     ]
     for tier in TIERS:
@@ -115,17 +115,17 @@ def key_figures(t, data: ReportData) -> Table:
                 [t("Coverage ratio · {tier}", tier=t.tier(tier)), k.coverage.get(tier), RATIO]
             )
     rows += [
-        [t("Covered area"), k.covered_m2 / 1e6, KM2],
+        [f"{t('Covered area')} ({t('km²')})", k.covered_m2 / 1e6, KM2],
         [t("Gap cells of {cells} cells", cells=t.number(k.cells)), k.gap_cells, INT],
         [t("Gap share"), k.gap_share, RATIO],
-        [t("Gap area"), k.gap_area_km2, KM2],
+        [f"{t('Gap area')} ({t('km²')})", k.gap_area_km2, KM2],
         [t("White-space sub-regions"), k.white_space, INT],
         [t("Sales amount"), k.sales_amount, MONEY],
         [t("Sales records"), k.sales_records, INT],
         [t("Buyers with sales"), k.buyers, INT],
         [t("Sales per km²"), k.sales_per_km2, MONEY],
         [t("Sales without a buyer location"), k.unlocated_amount, MONEY],
-        [t("Outstanding debt of the region's buyers"), k.debt, MONEY],
+        [t("Outstanding debt of the distributors listed"), k.debt, MONEY],
     ]
     if data.filters.product:
         rows.append(
@@ -174,7 +174,8 @@ def sub_regions(t, data: ReportData) -> Table:
     return table
 
 
-def distributors(t, data: ReportData) -> Table:
+def distributors(t, data: ReportData, limit: int | None = None) -> Table:
+    """The ranking; ``limit``: only the first rows (the printed report), the rest counted."""
     table = Table(
         "distributors",
         t("Distributor ranking"),
@@ -194,10 +195,18 @@ def distributors(t, data: ReportData) -> Table:
             year=data.plan_year,
         ),
     )
-    for d in data.distributors:
+    shown_rows = data.distributors if limit is None else data.distributors[:limit]
+    for d in shown_rows:
         table.rows.append(
             [d.rank, d.code, d.name, d.plan, d.actual, d.achievement, d.debt, d.oldest_unpaid]
         )
+    if len(shown_rows) < len(data.distributors):
+        first = t(
+            "The first {n} of {total} distributors; the workbook and the HTML file rank them all.",
+            n=len(shown_rows),
+            total=t.number(len(data.distributors)),
+        )
+        table.note = f"{first} {table.note or ''}"
     return table
 
 
