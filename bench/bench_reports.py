@@ -77,11 +77,12 @@ def province_report(engine, out: Path, fmt: str, *, repeat: int) -> list[tuple[f
 
 
 def show(label: str, runs) -> None:
-    total = [a + b for a, b, _ in runs]
-    a, b, size = runs[total.index(statistics.median(total))]
+    total = [r[0] + r[1] for r in runs]
+    a, b, size, ca, cb = runs[total.index(statistics.median(total))]
     print(
-        f"  {label:<46} {statistics.median(total):6.2f} s  (figures {a:.2f} s + file {b:.2f} s)"
-        f"  {mb(size):>9}   runs: {', '.join(f'{x:.2f}' for x in total)}"
+        f"  {label:<40} {statistics.median(total):6.2f} s  (figures {a:.2f} s + file {b:.2f} s;"
+        f" client CPU {ca:.2f} + {cb:.2f} s)  {mb(size):>9}   "
+        f"runs: {', '.join(f'{x:.2f}' for x in total)}; load {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -216,6 +216,8 @@ class _Canvas:
             return
         x, y = self.proj.xy(o.lon, o.lat)
         raster = len(o) > RASTER_POINTS
+        if len(o) > 20 * RASTER_POINTS:  # a province of 100,000: smaller dots stay legible
+            size_scale *= 0.45
         for i in reversed(range(len(TIERS))):  # retail first, distributors on top
             tier = TIERS[i]
             if tiers is not None and tier not in tiers:
