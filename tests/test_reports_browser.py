@@ -60,6 +60,7 @@ def test_html_report_works_offline_from_disk(session, report_world, tmp_path):
             page.route("**/*", route)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(path.as_uri())
+            page.wait_for_selector("html[data-maps-unpacked='1']", timeout=20_000)
             frames = [
                 page.locator("iframe.map").nth(n).element_handle().content_frame() for n in range(3)
             ]

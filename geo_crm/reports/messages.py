@@ -110,6 +110,9 @@ ZH: dict[str, str] = {
         "本文件可离线打开：无需服务器，不从网络加载任何内容。"
     ),
     "Sheet": "工作表",
+    "The maps need JavaScript.": "地图需要启用 JavaScript。",
+    "This browser cannot show the maps: open the file in a current Chrome, Edge, Firefox or "
+    "Safari.": "此浏览器无法显示地图：请用新版 Chrome、Edge、Firefox 或 Safari 打开本文件。",
     "The first {n} of {total} distributors; the workbook and the HTML file rank them all.": (
         "仅列出前 {n} 名（共 {total} 家经销商）；工作簿和 HTML 文件中有完整排名。"
     ),
