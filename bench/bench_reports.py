@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="processes for --level province")
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive PDF")
     parser.add_argument("--keep", help="keep the cluster in this folder (reused with its data)")
     args = parser.parse_args()
     outlets, records = round(1_000_000 * args.scale), round(5_000_000 * args.scale)
@@ -139,8 +140,9 @@ def main() -> None:
         raster = charts.RASTER_POINTS
         charts.RASTER_POINTS = 10**9  # naive: every outlet its own vector dot
         try:
-            show("PDF, naive (every outlet a vector dot)",
-                 province_report(engine, out / "naive", "pdf", repeat=1))  # fmt: skip
+            if not args.no_naive:
+                show("PDF, naive (every outlet a vector dot)",
+                     province_report(engine, out / "naive", "pdf", repeat=1))  # fmt: skip
         finally:
             charts.RASTER_POINTS = raster
         show("HTML (self-contained)", province_report(engine, out, "html", repeat=1))
