@@ -51,6 +51,8 @@ TARGET_CELLS = 3000
 NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
 MEASURES = ("amount", "quantity")
 WORST_LISTED = 15  # distinct gaps numbered on the gap map and listed beside it
+# connections reading the distributors' figures beside the analyses (2 measured slower on 2 cores)
+SIDE_SESSIONS = 1
 MAX_DISTRIBUTORS = 5000  # distributors ranked in one report (a province has about 1,000)
 
 
@@ -359,22 +361,27 @@ def report_data(
     )  # fmt: skip
 
     plan_year = f.date_to.year
-    side = _side_session(session)
-    pool = ThreadPoolExecutor(max_workers=1) if side is not None else None
+    sides = [s for s in (_side_session(session) for _ in range(SIDE_SESSIONS)) if s is not None]
+    pool = ThreadPoolExecutor(max_workers=len(sides)) if sides else None
     try:
-        return _gather(session, side, pool, user, region_row, f, params, plan_year, **kw)
+        return _gather(session, sides, pool, user, region_row, f, params, plan_year, **kw)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+        for side in sides:
             side.close()
 
 
-def _gather(session, side, pool, user, region_row, f, params, plan_year, *, step, lang,
+def _gather(session, sides, pool, user, region_row, f, params, plan_year, *, step, lang,
             company, outlet_detail, generated_at, territory_of) -> ReportData:  # fmt: skip
     region, parent_name, subs = _shapes(session, region_row, lang)
-    ranking = None
+    rows = _distributor_rows(session, user, region_row.code, f)
+    chunks = []
     if pool is not None:  # the distributors' queries overlap the analyses' numpy work
-        ranking = pool.submit(_distributors, side, user, region_row.code, f, plan_year)
+        chunks = [
+            pool.submit(_distributor_figures, side, rows[i :: len(sides)], f, plan_year)
+            for i, side in enumerate(sides)
+        ]
     step(5, "coverage")
     cov = coverage_service.coverage(session, region_row.code, params, keep_outlets=True)
     step(25, "gaps")
@@ -390,10 +397,10 @@ def _gather(session, side, pool, user, region_row, f, params, plan_year, *, step
             session, region_row.code, params.with_(tiers=("retail",))
         )
     step(60, "distributors")
-    if ranking is not None:
-        distributors = ranking.result()
+    if chunks:
+        distributors = _ranked([d for c in chunks for d in c.result()])
     else:
-        distributors = _distributors(session, user, region_row.code, f, plan_year)
+        distributors = _ranked(_distributor_figures(session, rows, f, plan_year))
     step(75, "outlets")
     frame = load_region(session, region_row.code)
     points = cov.region_outlets
@@ -539,16 +546,20 @@ def _product_name(session: Session, sku: str | None) -> str | None:
     return session.scalar(select(Product.name).where(Product.sku == sku)) or sku
 
 
-def _distributors(
-    session: Session, user: Principal, region_code: str, f: ReportFilters, year: int
-) -> list[DistributorRow]:
-    """The region's active distributors the user may see (only the filter's one when set),
-    ranked by plan achievement, then by actual sales."""
+def _distributor_rows(session: Session, user: Principal, region_code: str, f: ReportFilters):
+    """The region's active distributors the user may see (only the filter's one when set)."""
     filters = OutletFilters(tier=["distributor"], region=region_code, status=["active"])
     stmt = select_outlets(filters).where(outlet_scope(user))
-    rows = session.execute(stmt.limit(MAX_DISTRIBUTORS)).mappings().all()
+    rows = [dict(r) for r in session.execute(stmt.limit(MAX_DISTRIBUTORS)).mappings()]
     if f.distributor:
         rows = [r for r in rows if r["code"] == f.distributor]
+    return rows
+
+
+def _distributor_figures(
+    session: Session, rows: list[dict], f: ReportFilters, year: int
+) -> list[DistributorRow]:
+    """Plan achievement and debt of each distributor: one call of each per distributor."""
     month_to = f.date_to.month if f.date_to and f.date_to.year == year else None
     out = []
     for r in rows:
@@ -572,6 +583,11 @@ def _distributors(
                 months=[months[k] for k in sorted(months)],
             )
         )
+    return out
+
+
+def _ranked(out: list[DistributorRow]) -> list[DistributorRow]:
+    """By plan achievement, then by actual sales."""
     out.sort(key=lambda d: (d.achievement is None, -(d.achievement or 0.0), -d.actual, d.code))
     for i, d in enumerate(out, 1):
         d.rank = i
