@@ -1,11 +1,11 @@
 """background jobs: the procrastinate queue and report jobs with their progress, in schema "jobs"
 
-Revision ID: 0007
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-06
 
 The queue is procrastinate's (geo_crm/jobs/): its tables, functions and triggers are its own
-SQL (sql/0007_procrastinate_3_10_schema.sql, vendored from procrastinate 3.10.0), run here in
+SQL (sql/0008_procrastinate_3_10_schema.sql, vendored from procrastinate 3.10.0), run here in
 a schema of their own so they stay apart from the application's tables and models. Every
 function in the schema gets ``search_path = jobs, pg_catalog``, so its triggers work from any
 connection. ``jobs.report_jobs`` holds what a user asked for and how far it got (state,
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
     driver.execute("CREATE SCHEMA jobs")
     previous = driver.execute("SELECT current_setting('search_path')").fetchone()[0]
     driver.execute("SELECT set_config('search_path', 'jobs', true)")
-    driver.execute((SQL_DIR / "0007_procrastinate_3_10_schema.sql").read_text(encoding="utf-8"))
+    driver.execute((SQL_DIR / "0008_procrastinate_3_10_schema.sql").read_text(encoding="utf-8"))
     driver.execute(
         """
         DO $$
