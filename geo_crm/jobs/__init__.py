@@ -12,7 +12,7 @@ embedded cluster (Unix socket, no TCP):
 - *Sync task code.* Both workers are asyncio; procrastinate runs plain ``def`` tasks in a
   thread for us, with ``run_worker(wait=False)`` to drain the queue and stop (tests, cron).
 - *Schema under Alembic.* procrastinate ships its schema as one SQL file (plus versioned
-  migration files), vendored into migration 0007 and run in a ``jobs`` schema; pgqueuer
+  migration files), vendored into migration 0008 and run in a ``jobs`` schema; pgqueuer
   builds its DDL in code behind its own ``pgq install`` command.
 - *Dependencies.* procrastinate brings attrs, asgiref, croniter, python-dateutil,
   psycopg-pool; pgqueuer brings typer, rich, uvloop, anyio, croniter, tabulate, pydantic-settings.

@@ -41,7 +41,7 @@ from ..reports import MEDIA_TYPES, parse_formats
 from ..reports.data import ReportFilters, check_access, territory_of
 from .queue import QUEUE, REPORT_TASK, SCHEMA, deferring_app
 
-METADATA = MetaData(schema=SCHEMA)  # not the app's models: migration 0007 owns this schema
+METADATA = MetaData(schema=SCHEMA)  # not the app's models: migration 0008 owns this schema
 REPORT_JOBS = Table(
     "report_jobs",
     METADATA,
