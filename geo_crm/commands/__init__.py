@@ -9,7 +9,7 @@ import click
 
 from ..errors import GeoCrmError, ValidationError
 
-_MODULES = ("db", "demo", "regions", "transfer", "users", "analyse")
+_MODULES = ("db", "demo", "regions", "transfer", "users", "analyse", "report", "worker")
 
 
 class CliError(click.ClickException):

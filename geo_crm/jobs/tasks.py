@@ -1,0 +1,92 @@
+"""What a worker runs. ``run_report`` builds one report job's file as the user who asked for it
+(their scope, their language), recording progress as it goes; the file lands whole in
+``<GEO_CRM_VAR_DIR>/reports/<job id>/`` or not at all."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+
+from ..domain.principal import Principal
+from ..errors import GeoCrmError, NotFound
+from ..reports import build_report, company_name, reports_dir
+from . import runtime, store
+
+LOGGER = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.5  # at most two progress writes a second (the stage changes matter)
+
+
+def run_report(job: int) -> None:
+    """The procrastinate task ``geo_crm.report``."""
+    rt = runtime.current()
+    run_report_job(rt, job)
+
+
+def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
+    engine = rt.db.engine
+    row = store.claim(engine, job_id)
+    if row is None:
+        LOGGER.info("report job %s is already finished", job_id)
+        return
+    out_dir = reports_dir(rt.config) / str(job_id)
+    last = {"t": 0.0, "stage": None}
+
+    def progress(percent: int, stage: str) -> None:
+        now = time.monotonic()
+        if stage == last["stage"] and now - last["t"] < PROGRESS_EVERY_S:
+            return
+        last.update(t=now, stage=stage)
+        percent = max(1, min(99, int(percent)))
+        store.mark(engine, job_id, percent=percent, stage=stage)
+        for hook in rt.on_progress:
+            hook(job_id, percent, stage)
+
+    session = rt.db.session()
+    try:
+        user = _principal(session, row["user_id"])
+        outcome = build_report(
+            session,
+            user,
+            row["region_code"],
+            store.decode_filters(row["filters"]),
+            [row["format"]],
+            out_dir,
+            lang=row["lang"],
+            company=company_name(rt.config),
+            progress=progress,
+            territory_of=row["territory_of"],
+        )
+        written = outcome.files[0]
+        store.mark(
+            engine,
+            job_id,
+            state="done",
+            percent=100,
+            stage="done",
+            file_name=written.path.name,
+            file_size=written.bytes,
+        )
+        LOGGER.info("report job %s: %s (%d bytes)", job_id, written.path.name, written.bytes)
+    except GeoCrmError as exc:  # the request went stale (scope, filters, data): say why
+        shutil.rmtree(out_dir, ignore_errors=True)
+        store.mark(engine, job_id, state="failed", stage="failed", error=exc.message)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        store.mark(engine, job_id, state="failed", stage="failed", error="internal error")
+        LOGGER.exception("report job %s failed", job_id)
+        raise
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _principal(session, user_id: int) -> Principal:
+    """The user as they are now: a disabled user's jobs fail, a changed scope applies."""
+    from ..models import User
+
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("the user who asked for this report no longer exists or is disabled")
+    return Principal(user.id, user.username, user.role, user.locale, via="job")
