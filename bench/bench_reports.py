@@ -40,6 +40,7 @@ from geo_crm.domain.principal import SYSTEM  # noqa: E402
 from geo_crm.reports import charts, write_formats  # noqa: E402
 from geo_crm.reports.batch import run_batch  # noqa: E402
 from geo_crm.reports.data import ReportFilters, regions_of_level, report_data  # noqa: E402
+from geo_crm.settings import Settings  # noqa: E402
 
 PERIOD = ReportFilters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31))
 
@@ -152,7 +153,7 @@ def main() -> None:
             return
         with Session(engine) as session:
             codes = [c for c, _ in regions_of_level(session, SYSTEM, "province")]
-        config = {"DATABASE_URL": url, "GEO_CRM_AUTO_MIGRATE": False}
+        config = Settings.load({}, {"DATABASE_URL": url, "GEO_CRM_AUTO_MIGRATE": False})
         print(f"\n--level province, PDF, {len(codes)} provinces (target < 180 s on 2 cores)")
         for jobs in sorted({1, args.jobs}, reverse=True):
             if jobs == 1:  # the naive sequential run, on the first few provinces only

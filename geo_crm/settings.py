@@ -315,6 +315,11 @@ VARIABLES: tuple[Variable, ...] = (
         "GEO_CRM_DEMO_PASSWORD", "demo_password", parse_text, "geo-crm-demo",
         "Password of the users `geo-crm demo` creates.",
     ),
+    Variable(
+        "GEO_CRM_COMPANY_NAME", "company_name", parse_text, "",
+        "The company named on the cover of exported reports.",
+        shown_default="none",
+    ),
 )
 # fmt: on
 
@@ -352,6 +357,7 @@ class Settings:
     tile_attribution: str | None
     map_point_limit: int
     demo_password: str
+    company_name: str
 
     @classmethod
     def load(

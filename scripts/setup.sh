@@ -20,12 +20,17 @@ pick_postgis() {
 }
 
 need=()
-for cmd_pkg in "chromium:chromium" "python3:python3" ; do
+# chromium: browser tests; pdftotext/pdftoppm (poppler-utils) and ogrinfo (gdal-bin): the tests
+# open the reports and GIS endpoints with independent readers
+for cmd_pkg in "chromium:chromium" "python3:python3" "pdftotext:poppler-utils" "ogrinfo:gdal-bin"; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+# CJK glyphs for pages, screenshots and PDF reports; Pango is what WeasyPrint lays PDFs out with
+for pkg in fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   need+=(POSTGIS)
 fi

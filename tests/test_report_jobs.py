@@ -23,6 +23,7 @@ from geo_crm.jobs import runtime
 from geo_crm.jobs.queue import QUEUE, make_app
 from geo_crm.jobs.store import enqueue_report, report_file, report_job
 from geo_crm.reports.data import ReportFilters
+from geo_crm.settings import settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "geo_crm_jobs_test"
@@ -85,7 +86,7 @@ def test_a_job_goes_queued_running_done_with_its_file(jobs_app, tmp_path):
                     if j.task_kwargs == {"job": job}]  # fmt: skip
         assert entry.status == "todo" and entry.task_name == "geo_crm.report"
 
-    rt = runtime.configure(get_db(app), app.config)
+    rt = runtime.configure(get_db(app), settings_of(app))
     paused, resume = threading.Event(), threading.Event()
 
     def hold(job_id, percent, stage):  # the job waits at its first progress report

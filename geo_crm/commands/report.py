@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db
@@ -27,6 +26,7 @@ from ..reports import FORMATS, build_report, company_name, parse_formats
 from ..reports.batch import run_batch
 from ..reports.data import MEASURES, ReportFilters, regions_of_level
 from ..reports.data import territory_of as distributor_territory
+from ..settings import current_settings
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -132,7 +132,7 @@ def report_cmd(
         )
     db = get_db()
     session = db.session()
-    company = company_name(current_app.config)
+    company = company_name(current_settings())
     try:
         user = _acting(session, as_user)
         language = lang or user.locale or "zh"
@@ -170,8 +170,9 @@ def _batch(db, user, codes, filters, fmts, out_dir, lang, company, jobs, level) 
     if not codes:
         click.echo(f"no {level} region in your scope")
         return
-    config = dict(current_app.config)
-    config["DATABASE_URL"] = db.engine.url.render_as_string(hide_password=False)
+    settings = current_settings().replace(
+        database_url=db.engine.url.render_as_string(hide_password=False)
+    )
     started = time.perf_counter()
     with tqdm(total=len(codes), unit="region", desc=f"{level} reports") as bar:
 
@@ -180,7 +181,7 @@ def _batch(db, user, codes, filters, fmts, out_dir, lang, company, jobs, level) 
             bar.update(1)
 
         results = run_batch(
-            config, user, codes, filters, fmts, out_dir, lang=lang, company=company,
+            settings, user, codes, filters, fmts, out_dir, lang=lang, company=company,
             jobs=jobs, db=db, on_done=done,
         )  # fmt: skip
     files = [f for r in results for f in r.files]

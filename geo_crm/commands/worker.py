@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db
 from ..jobs import runtime
 from ..jobs.queue import QUEUE, make_app
+from ..settings import current_settings
 
 
 @click.command("worker")
@@ -25,7 +25,7 @@ def worker_cmd(concurrency: int, once: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     db = get_db()
     url = db.engine.url.render_as_string(hide_password=False)  # starts and migrates the database
-    runtime.configure(db, current_app.config)
+    runtime.configure(db, current_settings())
     click.echo(
         f"worker: queue {QUEUE!r}, {concurrency} at a time" + (", until empty" if once else "")
     )

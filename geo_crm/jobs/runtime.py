@@ -1,18 +1,19 @@
-"""What a worker process runs tasks against: the app's database and configuration, set once
-by ``geo-crm worker`` (or a test) before the worker starts."""
+"""What a worker process runs tasks against: the app's database and settings, set once by
+``geo-crm worker`` (or a test) before the worker starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..db import Database
+from ..settings import Settings
 
 
 @dataclass
 class Runtime:
     db: Database
-    config: Mapping
+    settings: Settings
     # called with (job id, percent, stage) after each progress write; tests pause jobs here
     on_progress: list[Callable[[int, int, str], None]] = field(default_factory=list)
 
@@ -20,9 +21,9 @@ class Runtime:
 _current: Runtime | None = None
 
 
-def configure(db: Database, config: Mapping) -> Runtime:
+def configure(db: Database, settings: Settings) -> Runtime:
     global _current
-    _current = Runtime(db, config)
+    _current = Runtime(db, settings)
     return _current
 
 

@@ -30,7 +30,7 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
     if row is None:
         LOGGER.info("report job %s is already finished", job_id)
         return
-    out_dir = reports_dir(rt.config) / str(job_id)
+    out_dir = reports_dir(rt.settings) / str(job_id)
     last = {"t": 0.0, "stage": None}
 
     def progress(percent: int, stage: str) -> None:
@@ -54,7 +54,7 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
             [row["format"]],
             out_dir,
             lang=row["lang"],
-            company=company_name(rt.config),
+            company=company_name(rt.settings),
             progress=progress,
             territory_of=row["territory_of"],
         )

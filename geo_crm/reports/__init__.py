@@ -206,17 +206,11 @@ __all__ = [
 ]
 
 
-def company_name(config) -> str:
-    """The company named on reports: ``GEO_CRM_COMPANY_NAME`` from the app config, else the
-    environment (issue 12's settings object will carry it)."""
-    import os
-
-    return str(config.get("GEO_CRM_COMPANY_NAME") or os.environ.get("GEO_CRM_COMPANY_NAME") or "")
+def company_name(settings) -> str:
+    """The company named on reports (``GEO_CRM_COMPANY_NAME``)."""
+    return settings.company_name
 
 
-def reports_dir(config) -> Path:
+def reports_dir(settings) -> Path:
     """Where background jobs put reports: ``<GEO_CRM_VAR_DIR>/reports``."""
-    from ..settings import from_env
-
-    var = config.get("GEO_CRM_VAR_DIR") or from_env()["GEO_CRM_VAR_DIR"]
-    return Path(var) / "reports"
+    return Path(settings.var_dir) / "reports"

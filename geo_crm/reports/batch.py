@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.principal import Principal
 from ..errors import GeoCrmError
+from ..settings import Settings
 from .data import ReportFilters
 
 
@@ -31,11 +32,11 @@ class RegionResult:
 _db = None  # the worker process's Database
 
 
-def _init(config: Mapping) -> None:
+def _init(settings: Settings) -> None:
     global _db
     from ..db import Database
 
-    _db = Database(dict(config, GEO_CRM_AUTO_MIGRATE=False))
+    _db = Database(settings.replace(auto_migrate=False))
 
 
 def _one(code: str, user: Principal, filters, formats, out_dir: str, lang, company, db=None):
@@ -57,7 +58,7 @@ def _one(code: str, user: Principal, filters, formats, out_dir: str, lang, compa
 
 
 def run_batch(
-    config: Mapping,
+    settings: Settings,
     user: Principal,
     codes: Sequence[str],
     filters: ReportFilters | None,
@@ -82,9 +83,8 @@ def run_batch(
             done(r)
         return results
     context = multiprocessing.get_context("spawn")
-    plain = {k: v for k, v in config.items() if _picklable(v)}
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init, initargs=(plain,)
+        jobs, mp_context=context, initializer=_init, initargs=(settings,)
     ) as pool:
         pending = {pool.submit(_one, code, user, *args) for code in codes}
         while pending:
@@ -95,13 +95,3 @@ def run_batch(
                 done(r)
     order = {c: i for i, c in enumerate(codes)}
     return sorted(results, key=lambda r: order[r.code])
-
-
-def _picklable(value) -> bool:
-    import pickle
-
-    try:
-        pickle.dumps(value)
-        return True
-    except Exception:
-        return False

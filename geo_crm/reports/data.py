@@ -33,7 +33,7 @@ from ..analysis.coverage import CoverageResult
 from ..analysis.density import DensityResult
 from ..analysis.frame import load_region
 from ..analysis.gaps import GapsResult
-from ..analysis.params import AnalysisParams, find_region
+from ..analysis.params import DEFAULT_SERVICE_RADIUS_M, AnalysisParams, find_region
 from ..domain.access import outlet_scope, outlet_visible, resolve
 from ..domain.outlets import OutletFilters, select_outlets
 from ..domain.principal import SYSTEM, Principal
@@ -41,7 +41,6 @@ from ..domain.sales import buyer_debt
 from ..errors import Forbidden, NotFound, ValidationError
 from ..maps.gaps import worst_holes
 from ..models import TIERS, Region
-from ..settings import DEFAULT_SERVICE_RADIUS_M
 
 Progress = Callable[[int, str], None]  # (percent 0..100, stage)
 

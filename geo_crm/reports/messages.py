@@ -1,10 +1,9 @@
-"""The reports' own Chinese, keyed by English like ``geo_crm.i18n.ZH`` (issue 12 folds this
-catalogue into the one in ``i18n``); anything not here comes from ``i18n.ZH``."""
+"""The reports' own words, added to the one catalogue (``geo_crm.i18n.ZH``) as its "reports"
+section when this module is imported."""
 
 from __future__ import annotations
 
-from ..i18n import ZH as APP_ZH
-from ..i18n import Translator
+from ..i18n import add_messages
 
 # English source string -> Simplified Chinese
 ZH: dict[str, str] = {
@@ -29,7 +28,7 @@ ZH: dict[str, str] = {
     "Figure": "指标",
     "Value": "数值",
     "Region area": "区域面积",
-    "Covered area": "覆盖面积",
+    "Area covered": "覆盖面积",
     "Coverage ratio (whole network)": "覆盖率（整个网络）",
     "Coverage ratio · {tier}": "覆盖率 · {tier}",
     "Outlets · {tier}": "网点 · {tier}",
@@ -67,11 +66,10 @@ ZH: dict[str, str] = {
     "Worst gaps": "最大空白点",
     "No gaps": "无空白点",
     "Distance to the nearest outlet": "距最近网点距离",
-    "Cells": "网格数",
+    "Number of cells": "网格数",
     "Location": "位置",
     "Nearest outlet": "最近网点",
     "Shortfall beyond the radius": "超出服务半径",
-    "Gap cells by distance to the nearest outlet": "空白网格（按距最近网点距离）",
     "The worst {n} of {total} gap cells are drawn": (
         "图中绘制最大的 {n} 个空白网格（共 {total} 个）"
     ),
@@ -89,9 +87,9 @@ ZH: dict[str, str] = {
     "N": "北",
     "Page {page} of {pages}": "第 {page} 页，共 {pages} 页",
     "Outlets per tier": "各层级网点",
-    "Coverage": "覆盖率",
+    "Coverage ratio": "覆盖率",
     "Sales per km²": "每平方公里销售额",
-    "Buyers": "客户数",
+    "Number of buyers": "客户数",
     "Code": "代码",
     "Name": "名称",
     "Area (km²)": "面积（平方公里）",
@@ -139,14 +137,4 @@ ZH: dict[str, str] = {
 }
 
 
-class ReportTranslator(Translator):
-    """The app's Translator that also knows the reports' own messages."""
-
-    def gettext(self, message: str, /, **values) -> str:
-        if self.lang == "zh":
-            text = ZH.get(message) or APP_ZH.get(message, message)
-        else:
-            text = message
-        return text.format(**values) if values else text
-
-    __call__ = gettext
+add_messages("reports", ZH)

@@ -7,10 +7,13 @@ import functools
 
 import jinja2
 
+from ..i18n import Translator
 from ..resources import resource_dir
-from . import tables
+from . import (
+    messages,  # noqa: F401 - adds the reports' words to the catalogue
+    tables,
+)
 from .data import ReportData
-from .messages import ReportTranslator
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,8 +27,8 @@ def environment() -> jinja2.Environment:
     )
 
 
-def translator(data: ReportData) -> ReportTranslator:
-    return ReportTranslator(data.lang)
+def translator(data: ReportData) -> Translator:
+    return Translator(data.lang)
 
 
 def title(t, data: ReportData) -> str:

@@ -115,7 +115,7 @@ def key_figures(t, data: ReportData) -> Table:
                 [t("Coverage ratio · {tier}", tier=t.tier(tier)), k.coverage.get(tier), RATIO]
             )
     rows += [
-        [f"{t('Covered area')} ({t('km²')})", k.covered_m2 / 1e6, KM2],
+        [f"{t('Area covered')} ({t('km²')})", k.covered_m2 / 1e6, KM2],
         [t("Gap cells of {cells} cells", cells=t.number(k.cells)), k.gap_cells, INT],
         [t("Gap share"), k.gap_share, RATIO],
         [f"{t('Gap area')} ({t('km²')})", k.gap_area_km2, KM2],
@@ -147,9 +147,9 @@ def sub_regions(t, data: ReportData) -> Table:
         Column(t("Name")),
         Column(t("Area (km²)"), KM2),
         Column(t("Outlets"), INT),
-        Column(t("Coverage"), RATIO),
+        Column(t("Coverage ratio"), RATIO),
         Column(t("White space")),
-        Column(t("Buyers"), INT),
+        Column(t("Number of buyers"), INT),
         Column(t("Sales amount"), MONEY),
         Column(t("Sales per km²"), MONEY),
     ]
@@ -217,7 +217,7 @@ def gaps(t, data: ReportData) -> Table:
         [
             Column(t("Rank"), INT),
             Column(t("Distance to the nearest outlet") + f" ({t('km')})", KM),
-            Column(t("Cells"), INT),
+            Column(t("Number of cells"), INT),
             Column(t("Sub-region")),
             Column(t("Longitude"), DEG),
             Column(t("Latitude"), DEG),
