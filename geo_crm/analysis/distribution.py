@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -226,6 +227,16 @@ def _smallest_region(session: Session, members, status: list) -> tuple[int, str,
         .limit(1)
     ).first()
     return tuple(row) if row is not None else None
+
+
+@dataclass
+class Catchment:
+    """A distributor's catchment as a map draws it: code, name and convex hull (GeoJSON
+    (Multi)Polygon, WGS-84)."""
+
+    code: str
+    name: str
+    geometry: Mapping
 
 
 def catchment(

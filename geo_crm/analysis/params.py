@@ -254,7 +254,8 @@ def params_for_page(
     """The analysis parameters a page's form asks for: the selected tiers (all when none is
     ticked; ``tiers`` overrides), the distributor, product and period as they are; the one
     radius overrides the service radius of every selected tier (empty: each tier's default);
-    an empty cell size is chosen from the region's area (:func:`auto_cell_km`)."""
+    an empty cell size is chosen from the region's area (:func:`auto_cell_km`). A page is an
+    HTTP request: at most ``LIMITS.max_cells_http`` cells."""
     chosen = tiers or tuple(f.tiers) or TIERS
     radius = dict(DEFAULT_SERVICE_RADIUS_M)
     if f.radius_km:
@@ -268,4 +269,5 @@ def params_for_page(
         date_to=f.date_to,
         radius_m=radius,
         cell_km=cell,
+        max_cells=LIMITS.max_cells_http,
     )
