@@ -384,7 +384,7 @@ def test_popup_rows_carry_an_href_only_for_codes_that_need_escaping():
 def test_form_filters_defaults_and_auto_cell_size():
     from werkzeug.datastructures import MultiDict
 
-    from geo_crm.web.analysis import auto_cell_km
+    from geo_crm.analysis.params import auto_cell_km
     from geo_crm.web.filters import parse_filters
 
     f = parse_filters(MultiDict(), Translator("en"), today=dt.date(2026, 2, 10))
