@@ -25,19 +25,11 @@ def distributor_page(code: str):
         page = distributor_overview(get_session(), current_user(), object_id(), f)
     except NotADistributor:
         raise NotFound(t("{code} is not a distributor", code=code)) from None
-    opens = page.map_region  # where the network map opens
     return render_template(
         "distributor.html",
-        outlet=page.outlet,
-        counts=page.counts,
-        deepest=page.deepest,
+        **vars(page),
         breadth=page.breadth,
-        plans=page.plans,
-        sales=page.sales,
         f=f,
-        depth=page.depth,
-        region_code=opens.code if opens is not None else None,
-        region_name=opens.name if opens is not None else None,
         map_query=f.query(distributor=page.outlet["code"], lang=t.lang),
         tiers=TIERS,
     )
@@ -48,15 +40,4 @@ def outlet_page(code: str):
     """Show one outlet: details, supply chain, sales and debt, and its location history."""
     f = parse_filters(request.args, current_translator())
     page = outlet_overview(get_session(), current_user(), object_id(), f)
-    return render_template(
-        "outlet.html",
-        outlet=page.outlet,
-        chain=page.chain,
-        region=page.region,
-        buyers=page.buyers,
-        debt=page.debt,
-        sold=page.sold,
-        history=page.history,
-        f=f,
-        tiers=TIERS,
-    )
+    return render_template("outlet.html", **vars(page), f=f, tiers=TIERS)

@@ -35,18 +35,13 @@ def region_page(code: str):
         kind = "coverage"
     return render_template(
         "region.html",
-        region=page.region,
-        crumbs=page.crumbs,
-        children=page.children,
-        figures=page.figures,
+        **vars(page),
         f=f,
         kind=kind,
         kinds=KINDS,
         kind_titles=KIND_TITLES,
         measures=MEASURES,
         limits=LIMITS,
-        products=page.products,
-        distributors=page.distributors,
         map_query=f.query(lang=t.lang),
         tiers=TIERS,
     )
