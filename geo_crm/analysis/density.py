@@ -26,7 +26,6 @@ import numpy as np
 from sqlalchemy import (
     BigInteger,
     BindParameter,
-    ColumnElement,
     Integer,
     Select,
     any_,
@@ -46,7 +45,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from ..db.hotpath import Field, Records, fetch_records
+from ..db.hotpath import Field, Records
 from ..domain.network import OUTLETS
 from ..domain.principal import Principal
 from ..models import TIERS, SalesBuyerMonth, SalesBuyerYear, SalesRecord
@@ -264,72 +263,81 @@ def split_period(
     return PeriodParts(years, tuple(months), tuple(days), tuple(minus), tuple(minus_months))
 
 
-def _in_range(column: ColumnElement, bounds: tuple) -> list[ColumnElement[bool]]:
-    """``column`` within the half-open range ``[lo, hi)``; None leaves that side open."""
-    lo, hi = bounds
-    conds = []
-    if lo is not None:
-        conds.append(column >= lo)
-    if hi is not None:
-        conds.append(column < hi)
-    return conds
+# one branch of the sales rows: (source, sign, whether its range has a start, an end)
+Branch = tuple[str, int, bool, bool]
+_SALES_SOURCES = {  # source -> (table, its period column)
+    "years": (SalesBuyerYear.__table__, "year"),
+    "months": (SalesBuyerMonth.__table__, "month"),
+    "days": (SALES, "sale_date"),
+}
 
 
-def sales_rows(resolved: Resolved) -> Select:
-    """(buyer_id, records, fen, milli) rows whose sums per buyer are the sums of the buyer's
-    records passing the period and product filters: rollup rows for the whole years and
-    months of the period, records for the days at its ends (signed: a part month read as the
-    whole month minus the days outside the period)."""
+def sales_branches(resolved: Resolved) -> tuple[tuple[Branch, ...], dict]:
+    """The branches of :func:`sales_rows` for the period and product filters, and the values
+    they are bound to (``b{i}_0``/``b{i}_1``: the start and end of branch i, ``product_id``):
+    rollup rows for the whole years and months of the period, records for the days at its ends
+    (signed: a part month is read as the whole month minus the days outside the period)."""
     p = resolved.params
-    product = resolved.product_id
-    parts = split_period(p.date_from, p.date_to, whole_years=product is None)
-    years, months, records = SalesBuyerYear.__table__, SalesBuyerMonth.__table__, SALES
+    parts = split_period(p.date_from, p.date_to, whole_years=resolved.product_id is None)
+    ranges = (
+        ([("years", 1, parts.years)] if parts.years is not None else [])
+        + [("months", 1, r) for r in parts.months]
+        + [("months", -1, r) for r in parts.minus_months]
+        + [("days", 1, r) for r in parts.days]
+        + [("days", -1, r) for r in parts.minus_days]
+    )
+    values: dict = {}
+    if resolved.product_id is not None:
+        values["product_id"] = resolved.product_id
     branches = []
-    if parts.years is not None:
-        branches.append(
-            select(
-                years.c.buyer_id,
-                years.c.records,
-                years.c.amount_fen.label("fen"),
-                years.c.quantity_milli.label("milli"),
-            ).where(*_in_range(years.c.year, parts.years))
-        )
-    signed_months = [(1, r) for r in parts.months] + [(-1, r) for r in parts.minus_months]
-    for sign, bounds in signed_months:
-        where = _in_range(months.c.month, bounds)
-        if product is not None:
-            where.append(months.c.product_id == product)
-        branches.append(
-            select(
-                months.c.buyer_id,
-                (sign * months.c.records).label("records"),
-                (sign * months.c.amount_fen).label("fen"),
-                (sign * months.c.quantity_milli).label("milli"),
-            ).where(*where)
-        )
-    signed_days = [(1, r) for r in parts.days] + [(-1, r) for r in parts.minus_days]
-    for sign, bounds in signed_days:
-        where = _in_range(records.c.sale_date, bounds)
-        if product is not None:
-            where.append(records.c.product_id == product)
-        branches.append(
-            select(
-                records.c.buyer_id,
-                cast(literal(sign), BigInteger).label("records"),
-                (sign * cast(records.c.amount * 100, BigInteger)).label("fen"),
-                (sign * cast(records.c.quantity * 1000, BigInteger)).label("milli"),
-            ).where(*where)
-        )
-    if not branches:  # an empty period
-        branches.append(
-            select(
-                years.c.buyer_id,
-                years.c.records,
-                years.c.amount_fen.label("fen"),
-                years.c.quantity_milli.label("milli"),
-            ).where(false())
-        )
-    return branches[0] if len(branches) == 1 else union_all(*branches)
+    for i, (source, sign, (lo, hi)) in enumerate(ranges):
+        branches.append((source, sign, lo is not None, hi is not None))
+        values.update({f"b{i}_0": lo, f"b{i}_1": hi})
+    return tuple(branches), values
+
+
+def sales_rows(branches: tuple[Branch, ...], product: bool) -> Select:
+    """(buyer_id, records, fen, milli) rows whose sums per buyer are the sums of the buyer's
+    records passing the period (``branches``, :func:`sales_branches`) and product filters."""
+    selects = []
+    for i, (source, sign, has_lo, has_hi) in enumerate(branches):
+        t, period = _SALES_SOURCES[source]
+        when = t.c[period]
+        where = []
+        if has_lo:
+            where.append(when >= bindparam(f"b{i}_0", type_=when.type))
+        if has_hi:
+            where.append(when < bindparam(f"b{i}_1", type_=when.type))
+        if product and source != "years":  # the yearly rollup sums every product
+            where.append(t.c.product_id == bindparam("product_id", type_=Integer))
+        if source == "days":
+            sums = [
+                cast(literal(sign), BigInteger),
+                sign * cast(t.c.amount * 100, BigInteger),
+                sign * cast(t.c.quantity * 1000, BigInteger),
+            ]
+        else:
+            sums = [t.c.records, t.c.amount_fen, t.c.quantity_milli]
+            sums = sums if sign == 1 else [sign * v for v in sums]
+        labelled = [v.label(n) for v, n in zip(sums, ("records", "fen", "milli"), strict=True)]
+        selects.append(select(t.c.buyer_id, *labelled).where(*where))
+    if not selects:  # an empty period
+        y = SalesBuyerYear.__table__.c
+        none = [y.records, y.amount_fen.label("fen"), y.quantity_milli.label("milli")]
+        selects.append(select(y.buyer_id, *none).where(false()))
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+@functools.lru_cache(maxsize=64)
+def _sales_records(branches: tuple[Branch, ...], product: bool, restrict: bool) -> Records:
+    """The packed sales rows of one shape of period and filters, built once."""
+    sales = sales_rows(branches, product).subquery("s")
+    where = []
+    if restrict:
+        listed = cast(_array_text("buyer_ids"), ARRAY(BigInteger))
+        where.append(sales.c.buyer_id == any_(listed))
+    fields = [Field(name, sales.c[name], "i8") for name in ("buyer_id", "records", "fen", "milli")]
+    return Records(fields, from_=sales, where=where)
 
 
 @dataclass
@@ -372,20 +380,16 @@ def buyer_sums(
         tiers, resolved.params.status is not None, resolved.distributor_id is not None
     ).fetch(session, values)
     ids = buyers["id"].astype(np.int64)
-    sales = sales_rows(resolved).subquery("s")
-    restrict = []
-    if len(ids) < _RESTRICT_BELOW * _outlet_estimate(session):
+    branches, sales_values = sales_branches(resolved)
+    restrict = bool(len(ids) < _RESTRICT_BELOW * _outlet_estimate(session))
+    if restrict:
         # the buyers just fetched, as one array literal: PostgreSQL hashes a constant array
         # for = ANY, which is cheaper than running the outlet filter again for a semi-join
-        listed = _array_text("buyer_ids", "{" + ",".join(map(str, ids.tolist())) + "}")
-        restrict.append(sales.c.buyer_id == any_(cast(listed, ARRAY(BigInteger))))
+        sales_values["buyer_ids"] = "{" + ",".join(map(str, ids.tolist())) + "}"
     # rows of buyers the first statement did not return (another share of the outlets, or
     # committed in between) are dropped below
-    rows = fetch_records(
-        session,
-        [Field(name, sales.c[name], "i8") for name in ("buyer_id", "records", "fen", "milli")],
-        from_=sales,
-        where=restrict,
+    rows = _sales_records(branches, resolved.product_id is not None, restrict).fetch(
+        session, sales_values
     )
     pos = _positions(ids, rows["buyer_id"].astype(np.int64))
     keep = pos >= 0
@@ -434,18 +438,17 @@ def _array_text(name: str, value: str | None = None) -> BindParameter:
     return bindparam(name, value, type_=NullType())
 
 
-_PG_CLASS = table("pg_class", column("oid"), column("reltuples"))
+@functools.cache
+def _outlet_estimate_stmt() -> Select:
+    c = table("pg_class", column("oid"), column("reltuples")).c
+    return select(func.greatest(c.reltuples, 1)).where(
+        c.oid == literal_column("'outlets'::regclass")
+    )
 
 
 def _outlet_estimate(session: Session) -> float:
-    c = _PG_CLASS.c
-    return float(
-        session.execute(
-            select(func.greatest(c.reltuples, 1)).where(
-                c.oid == literal_column("'outlets'::regclass")
-            )
-        ).scalar_one()
-    )
+    """The planner's count of outlets."""
+    return float(session.execute(_outlet_estimate_stmt()).scalar_one())
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:

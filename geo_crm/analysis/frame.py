@@ -22,6 +22,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
+    Integer,
+    Select,
     String,
     any_,
     bindparam,
@@ -168,26 +170,37 @@ def cell_feature(row: int, col: int, outline: list | None, properties: dict) -> 
     }
 
 
+@functools.cache
+def _region_statements() -> tuple[Select, Select]:
+    """The boundary with its centroid, and the subtree by direct child, of the region
+    ``region_id``: built once (building a recursive CTE costs more than running it)."""
+    r = REGIONS
+    region_id = bindparam("region_id", type_=Integer)
+    centred = (
+        select(r.c.boundary, func.ST_Centroid(r.c.boundary).label("c"))
+        .where(r.c.id == region_id)
+        .subquery("r")
+    )
+    boundary = select(
+        func.ST_AsBinary(centred.c.boundary), func.ST_X(centred.c.c), func.ST_Y(centred.c.c)
+    )
+    below = subtree_by_child(region_id)
+    return boundary, select(below.c.id, below.c.child_id)
+
+
 def load_region(session: Session, code: str) -> RegionFrame:
     """The region ``code`` (404 when unknown) with its children and a frame centred on it."""
     region = find_region(session, code)
-    r = REGIONS
-    centred = (
-        select(r.c.boundary, func.ST_Centroid(r.c.boundary).label("c"))
-        .where(r.c.id == region.id)
-        .subquery("r")
-    )
-    wkb, lon0, lat0 = session.execute(
-        select(func.ST_AsBinary(centred.c.boundary), func.ST_X(centred.c.c), func.ST_Y(centred.c.c))
-    ).one()
+    boundary, below = _region_statements()
+    values = {"region_id": region.id}
+    wkb, lon0, lat0 = session.execute(boundary, values).one()
     children = [
         SubRegion(c.id, c.code, c.name, c.level, float(c.area_m2))
         for c in subregions(session, region.id)
     ]
     index = {c.id: i for i, c in enumerate(children)}
     subtree = {region.id: -1}
-    below = subtree_by_child(region.id)
-    for rid, child_id in session.execute(select(below.c.id, below.c.child_id)):
+    for rid, child_id in session.execute(below, values):
         subtree[rid] = index[child_id]
     return RegionFrame(
         id=region.id,
@@ -324,18 +337,22 @@ def fetch_outlets(
     )
 
 
-def _covers_all_outlets(session: Session, box: tuple[float, float, float, float]) -> bool:
-    """Whether ``box`` holds the planner's estimated extent of all outlet locations. Dropping
-    the box then returns a superset (still correct); a stale estimate only costs the speed-up."""
+@functools.cache
+def _estimated_extent() -> Select:
+    """The planner's estimate of the outlets' extent (xmin, ymin, xmax, ymax)."""
     estimated = select(
         func.ST_EstimatedExtent(literal_column("'outlets'"), literal_column("'location'")).label(
             "e"
         )
     ).subquery("x")
     e = estimated.c.e
-    extent = session.execute(
-        select(func.ST_XMin(e), func.ST_YMin(e), func.ST_XMax(e), func.ST_YMax(e))
-    ).one()
+    return select(func.ST_XMin(e), func.ST_YMin(e), func.ST_XMax(e), func.ST_YMax(e))
+
+
+def _covers_all_outlets(session: Session, box: tuple[float, float, float, float]) -> bool:
+    """Whether ``box`` holds the planner's estimated extent of all outlet locations. Dropping
+    the box then returns a superset (still correct); a stale estimate only costs the speed-up."""
+    extent = session.execute(_estimated_extent()).one()
     if extent[0] is None:
         return False
     return (

@@ -14,6 +14,7 @@ box grows until every cell's nearest outlet is certain to lie inside it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ import numpy as np
 import shapely
 import shapely.geometry
 from scipy.spatial import cKDTree
-from sqlalchemy import BigInteger, Integer, any_, bindparam, func, literal, select
+from sqlalchemy import BigInteger, Integer, Select, any_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -359,6 +360,25 @@ def white_space(
     if not region.children:
         return []
     below = [(rid, child) for rid, child in region.subtree_child.items() if child >= 0]
+    values = filter_values(resolved, tiers) | {
+        "rids": [rid for rid, _ in below],
+        "children": [child for _, child in below],
+    }
+    statement = _held_children(
+        tiers, resolved.params.status is not None, resolved.distributor_id is not None
+    )
+    held = set(session.scalars(statement, values))
+    return [
+        WhiteSpace(c.code, c.name, c.level, c.area_m2)
+        for n, c in enumerate(region.children)
+        if n not in held
+    ]
+
+
+@functools.lru_cache(maxsize=32)
+def _held_children(tiers: tuple[str, ...], status: bool, distributor: bool) -> Select:
+    """Which of the children (``children``, by region id ``rids``) hold an outlet passing the
+    filters; built once per shape of filters."""
     pairs = (
         func.unnest(
             bindparam("rids", type_=ARRAY(BigInteger)), bindparam("children", type_=ARRAY(Integer))
@@ -372,25 +392,12 @@ def white_space(
         .where(
             o.c.region_id == pairs.c.rid,
             o.c.location.is_not(None),
-            *outlet_filter(
-                tiers,
-                status=resolved.params.status is not None,
-                distributor=resolved.distributor_id is not None,
-            ),
+            *outlet_filter(tiers, status=status, distributor=distributor),
         )
         .correlate(pairs)
         .exists()
     )
-    values = filter_values(resolved, tiers) | {
-        "rids": [rid for rid, _ in below],
-        "children": [child for _, child in below],
-    }
-    held = set(session.scalars(select(pairs.c.child).distinct().where(held_by), values))
-    return [
-        WhiteSpace(c.code, c.name, c.level, c.area_m2)
-        for n, c in enumerate(region.children)
-        if n not in held
-    ]
+    return select(pairs.c.child).distinct().where(held_by)
 
 
 def _outlet_codes(session: Session, ids: np.ndarray, region_ids: list[int]) -> dict[int, str]:
@@ -398,12 +405,12 @@ def _outlet_codes(session: Session, ids: np.ndarray, region_ids: list[int]) -> d
     sees them; an outlet across the border counts in the distance but stays unnamed."""
     if not len(ids):
         return {}
-    o = OUTLETS
     wanted = [int(i) for i in np.unique(ids)]
-    rows = session.execute(
-        select(o.c.id, o.c.code).where(
-            o.c.id == any_(bindparam("ids", wanted, type_=ARRAY(BigInteger))),
-            o.c.region_id == any_(bindparam("regions", region_ids, type_=ARRAY(BigInteger))),
-        )
-    )
+    rows = session.execute(_CODES_IN_REGIONS, {"ids": wanted, "regions": region_ids})
     return {rid: code for rid, code in rows}
+
+
+_CODES_IN_REGIONS = select(OUTLETS.c.id, OUTLETS.c.code).where(
+    OUTLETS.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    OUTLETS.c.region_id == any_(bindparam("regions", type_=ARRAY(BigInteger))),
+)
