@@ -16,6 +16,7 @@ Definitions (docs/analyses.md):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -24,7 +25,10 @@ from decimal import Decimal
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    BigInteger,
+    Date,
     Integer,
+    Select,
     String,
     any_,
     bindparam,
@@ -43,7 +47,7 @@ from ..domain.principal import Principal
 from ..domain.regions import REGIONS, region_tree
 from ..errors import ValidationError
 from ..models import TIERS, SalesRecord
-from .frame import load_region
+from .frame import filter_values, load_region, outlet_filter
 from .params import AnalysisParams, find_distributor, find_product_id, find_region, resolve
 
 LOGGER = logging.getLogger(__name__)
@@ -245,23 +249,34 @@ def catchment(
     """The convex hull (GeoJSON, WGS-84; None: no located outlet) of the located outlets of a
     distributor's network (of ``status``; None: any) and its area in m² on the ellipsoid.
     ``distributor``: its outlet id or code."""
-    o = OUTLETS
-    network = outlet_tree(
-        o.c.id == distributor if isinstance(distributor, int) else o.c.code == distributor
+    statement = _catchment_statement(
+        by_code=isinstance(distributor, str), status=status is not None
     )
+    geojson, area = session.execute(statement, {"distributor": distributor, "status": status}).one()
+    return (json.loads(geojson) if geojson else None), float(area)
+
+
+@functools.lru_cache(maxsize=4)
+def _catchment_statement(*, by_code: bool, status: bool) -> Select:
+    """The hull of the network of outlet ``distributor`` (code or id) as GeoJSON, and its area
+    in m²; built once per shape."""
+    o = OUTLETS
+    if by_code:
+        start = o.c.code == bindparam("distributor", type_=String)
+    else:
+        start = o.c.id == bindparam("distributor", type_=BigInteger)
+    network = outlet_tree(start)
+    where = [o.c.location.is_not(None)]
+    if status:
+        where.append(o.c.status == bindparam("status", type_=String))
     hull = (
         select(func.ST_ConvexHull(func.ST_Collect(o.c.location)).label("h"))
         .select_from(network.join(o, o.c.id == network.c.id))
-        .where(o.c.location.is_not(None), *([o.c.status == status] if status is not None else []))
+        .where(*where)
         .subquery("x")
     )
-    geojson, area = session.execute(
-        select(
-            func.ST_AsGeoJSON(hull.c.h, 6),
-            func.coalesce(func.ST_Area(cast(hull.c.h, Geography)), 0),
-        )
-    ).one()
-    return (json.loads(geojson) if geojson else None), float(area)
+    area = func.coalesce(func.ST_Area(cast(hull.c.h, Geography)), 0)
+    return select(func.ST_AsGeoJSON(hull.c.h, 6), area)
 
 
 @dataclass
@@ -323,30 +338,20 @@ def distribution_rate(
         )
     resolved = resolve(session, params, region_code=region_code, user=user)
     region = load_region(session, region_code)
-    o, sales = OUTLETS, SALES
-    bought = [sales.c.buyer_id == o.c.id, sales.c.product_id == resolved.product_id]
-    if params.date_from is not None:
-        bought.append(sales.c.sale_date >= params.date_from)
-    if params.date_to is not None:
-        bought.append(sales.c.sale_date <= params.date_to)
-    where = [
-        o.c.region_id == any_(bindparam("region_ids", region.subtree_ids, ARRAY(Integer))),
-        o.c.tier == any_(bindparam("tiers", list(params.tiers), ARRAY(String))),
-    ]
-    if params.status is not None:
-        where.append(o.c.status == params.status)
-    if resolved.distributor_id is not None:
-        network = outlet_tree(o.c.id == resolved.distributor_id)
-        where.append(o.c.id.in_(select(network.c.id)))
-    rows = session.execute(
-        select(
-            o.c.region_id,
-            func.count().label("outlets"),
-            func.count().filter(select(literal(1)).where(*bought).exists()).label("bought"),
-        )
-        .where(*where)
-        .group_by(o.c.region_id)
-    ).all()
+    statement = _rate_statement(
+        tuple(params.tiers),
+        since=params.date_from is not None,
+        until=params.date_to is not None,
+        status=params.status is not None,
+        distributor=resolved.distributor_id is not None,
+    )
+    values = filter_values(resolved, tuple(params.tiers)) | {
+        "region_ids": region.subtree_ids,
+        "product_id": resolved.product_id,
+        "date_from": params.date_from,
+        "date_to": params.date_to,
+    }
+    rows = session.execute(statement, values).all()
     total = RateRow(region.code, region.name, 0, 0)
     per_child = [RateRow(c.code, c.name, 0, 0) for c in region.children]
     rest = RateRow(None, None, 0, 0)
@@ -371,6 +376,33 @@ def distribution_rate(
             "date_from": params.date_from and params.date_from.isoformat(),
             "date_to": params.date_to and params.date_to.isoformat(),
         },
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _rate_statement(
+    tiers: tuple[str, ...], *, since: bool, until: bool, status: bool, distributor: bool
+) -> Select:
+    """Outlets per region of ``region_ids`` passing the filters, and how many of them bought
+    ``product_id`` in the period; built once per shape of filters."""
+    o, sales = OUTLETS, SALES
+    bought = [
+        sales.c.buyer_id == o.c.id,
+        sales.c.product_id == bindparam("product_id", type_=Integer),
+    ]
+    if since:
+        bought.append(sales.c.sale_date >= bindparam("date_from", type_=Date))
+    if until:
+        bought.append(sales.c.sale_date <= bindparam("date_to", type_=Date))
+    in_regions = o.c.region_id == any_(bindparam("region_ids", type_=ARRAY(Integer)))
+    return (
+        select(
+            o.c.region_id,
+            func.count().label("outlets"),
+            func.count().filter(select(literal(1)).where(*bought).exists()).label("bought"),
+        )
+        .where(in_regions, *outlet_filter(tiers, status=status, distributor=distributor))
+        .group_by(o.c.region_id)
     )
 
 
