@@ -130,21 +130,9 @@ def distributor_depth(
     system)."""
     params = (params or AnalysisParams()).check()
     distributor = find_distributor(session, distributor_code, as_filter=False, user=user)
-    o = OUTLETS
-    network = outlet_tree(o.c.id == distributor.id)
-    members = network.join(o, o.c.id == network.c.id)
-    status = [o.c.status == params.status] if params.status is not None else []
-    rows = session.execute(
-        select(
-            o.c.tier,
-            network.c.depth,
-            func.count().label("n"),
-            func.count().filter(o.c.location.is_(None)).label("untagged"),
-        )
-        .select_from(members)
-        .where(network.c.depth > 0, *status)
-        .group_by(o.c.tier, network.c.depth)
-    ).all()
+    per_tier, smallest_region, retail_per_region = _depth_statements(params.status is not None)
+    values = {"distributor_id": distributor.id, "status": params.status}
+    rows = session.execute(per_tier, values).all()
     by_tier = dict.fromkeys(TIERS[1:], 0)
     by_hops: dict[int, int] = {}
     untagged = 0
@@ -158,22 +146,12 @@ def distributor_depth(
         home = find_region(session, territory)
         home_id, home_code, home_name = home.id, home.code, home.name
     else:
-        home_id, home_code, home_name = _smallest_region(session, members, status) or (
-            None,
-            None,
-            None,
-        )
+        home = session.execute(smallest_region, values).first()
+        home_id, home_code, home_name = home if home is not None else (None, None, None)
     units: list[Unit] = []
     if home_id is not None:
         frame = load_region(session, home_code)
-        counts = dict(
-            session.execute(
-                select(o.c.region_id, func.count())
-                .select_from(members)
-                .where(o.c.tier == "retail", o.c.region_id.is_not(None), *status)
-                .group_by(o.c.region_id)
-            ).all()
-        )
+        counts = dict(session.execute(retail_per_region, values).all())
         if frame.children:
             per_child = [0] * len(frame.children)
             for rid, n in counts.items():
@@ -208,29 +186,52 @@ def distributor_depth(
     )
 
 
-def _smallest_region(session: Session, members, status: list) -> tuple[int, str, str] | None:
-    """(id, code, name) of the smallest region holding every region of the network's outlets:
-    the deepest level, then the smallest area, among the regions above all of them."""
+@functools.lru_cache(maxsize=2)
+def _depth_statements(status: bool) -> tuple[Select, Select, Select]:
+    """The network of outlet ``distributor_id`` (of ``status``, when given): outlets per tier
+    and depth (with those never geotagged); the smallest region holding every region of its
+    outlets (the deepest level, then the smallest area, among the regions above all of them);
+    retail outlets per region. Built once per shape."""
     o, r = OUTLETS, REGIONS
+    network = outlet_tree(o.c.id == bindparam("distributor_id", type_=BigInteger))
+    members = network.join(o, o.c.id == network.c.id)
+    of_status = [o.c.status == bindparam("status", type_=String)] if status else []
+    per_tier = (
+        select(
+            o.c.tier,
+            network.c.depth,
+            func.count().label("n"),
+            func.count().filter(o.c.location.is_(None)).label("untagged"),
+        )
+        .select_from(members)
+        .where(network.c.depth > 0, *of_status)
+        .group_by(o.c.tier, network.c.depth)
+    )
     regs = (
         select(o.c.region_id)
         .distinct()
         .select_from(members)
-        .where(o.c.region_id.is_not(None), *status)
+        .where(o.c.region_id.is_not(None), *of_status)
         .cte("regs")
     )
     start = select(regs.c.region_id.label("id"), regs.c.region_id.label("start_id"))
     up = region_tree(start, up=True, distinct=True, name="up")
     every = select(func.count()).select_from(regs).scalar_subquery()
-    row = session.execute(
+    smallest_region = (
         select(r.c.id, r.c.code, r.c.name)
         .select_from(up.join(r, r.c.id == up.c.id))
         .group_by(r.c.id, r.c.code, r.c.name, r.c.level, r.c.area_m2)
         .having(func.count(distinct(up.c.start_id)) == every)
         .order_by(func.geo_crm_level_rank(r.c.level).desc(), r.c.area_m2)
         .limit(1)
-    ).first()
-    return tuple(row) if row is not None else None
+    )
+    retail_per_region = (
+        select(o.c.region_id, func.count())
+        .select_from(members)
+        .where(o.c.tier == "retail", o.c.region_id.is_not(None), *of_status)
+        .group_by(o.c.region_id)
+    )
+    return per_tier, smallest_region, retail_per_region
 
 
 @dataclass
