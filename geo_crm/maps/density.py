@@ -38,16 +38,17 @@ class DensityData:
     def from_result(
         cls, result: DensityResult, *, measure: str = "amount", unit: str | None = None
     ) -> DensityData:
-        """What a density result draws: the cells and sub-regions (sales per km²) in
-        ``measure`` ("amount" or "quantity", counted in ``unit``)."""
+        """What a density result draws: the cells with outlines and the sub-regions (sales per
+        km²) in ``measure`` ("amount" or "quantity", counted in ``unit``)."""
         quantity = measure == "quantity"
 
         def value(totals) -> float:
             return float(totals.quantity if quantity else totals.amount)
 
+        cells = [c for c in result.cells if c.outline]
         return cls(
-            cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in result.cells],
-            value=[value(c.totals) for c in result.cells],
+            cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in cells],
+            value=[value(c.totals) for c in cells],
             measure=measure,
             unit=unit,
             subregion_per_km2={
