@@ -223,6 +223,22 @@ def naive_geopandas(
     }
 
 
+def largest_network(session: Session, province: str) -> str:
+    """The code of the distributor of the province with the most outlets below it."""
+    return session.execute(
+        text("""
+        WITH RECURSIVE t(root, id) AS (
+            SELECT o.id, o.id FROM outlets o JOIN regions r ON r.id = o.region_id
+              JOIN regions p ON p.id = r.parent_id
+             WHERE p.code = :province AND o.tier = 'distributor'
+            UNION ALL
+            SELECT t.root, c.id FROM outlets c JOIN t ON c.parent_id = t.id)
+        SELECT o.code FROM t JOIN outlets o ON o.id = t.root
+         GROUP BY o.code ORDER BY count(*) DESC, o.code LIMIT 1"""),
+        {"province": province},
+    ).scalar_one()
+
+
 def baseline(engine, label: str, params: AnalysisParams) -> None:
     """geo_crm's coverage + gap grid against the naive pipeline, same province and inputs."""
     with Session(engine) as session:
@@ -370,6 +386,23 @@ def main() -> None:
             "sales density 5 km, CN",
             lambda s: density(s, "CN", every),
             1.5,
+            lambda r: f"{r.total.records:,} records in {r.cell_count:,} cells",
+        )
+        # one distributor's network (the largest in the province): the walk down its tree
+        # (domain.network.outlet_tree) filters the outlets and the buyers
+        with Session(engine) as session:
+            largest = largest_network(session, DENSE_PROVINCE)
+        network = AnalysisParams(distributor=largest, cell_km=5)
+        bench(
+            f"gap grid 5 km, province {DENSE_PROVINCE}, network of {largest}",
+            lambda s: gaps(s, DENSE_PROVINCE, network),
+            None,
+            lambda r: f"{r.outlets:,} outlets, {r.gap_cells:,} gaps",
+        )
+        bench(
+            f"sales density 5 km, province {DENSE_PROVINCE}, network of {largest}",
+            lambda s: density(s, DENSE_PROVINCE, network.with_(status=None)),
+            None,
             lambda r: f"{r.total.records:,} records in {r.cell_count:,} cells",
         )
         # a period ending inside a month and one product: rollup rows plus some records

@@ -7,11 +7,12 @@ Run on demand (not a test):  /work/venv/bin/python bench/bench_maps.py [--scale 
    the shipped Chinese boundaries and N outlets (100,000 × scale in Zhejiang 330000, the rest
    of 1,000,000 × scale over the country) clustered around random towns, tiers 1/4/10/85 %,
    region looked up in memory (STRtree over the cities) and written with COPY, then ANALYZE.
-2. For each case builds the coverage map exactly as ``/maps/coverage/<code>`` does (coverage
-   service, which also hands over the outlets it fetched, popup rows, catchments, Folium) and
-   reports: HTML size; end-to-end time (SQL + services + maps + render) and this process's
-   CPU seconds for it (the coverage service runs threads, so CPU may exceed wall); the maps
-   part alone (``coverage_map`` + render, from data already fetched); and in headless
+2. For each case builds the coverage map exactly as ``/maps/coverage/<code>`` does (the view:
+   ``analysis.region_maps.region_map`` — coverage analysis, which also hands over the outlets
+   it fetched, popup rows, catchments — then ``maps.region.region_map``) and reports: HTML
+   size; end-to-end time (SQL + analyses + maps + render) and this process's CPU seconds for
+   it (the coverage analysis runs threads, so CPU may exceed wall); the data part and the maps
+   part alone (``maps.region.region_map`` + render, from data already read); and in headless
    Chromium with every network request except geo_crm's own assets refused (tiles blocked):
    time to "drawn" = navigation start → ``geoCrmReady`` + two animation frames, and the JS
    heap then (CDP ``Performance.getMetrics``).
@@ -152,63 +153,53 @@ def load(engine, total: int, in_province: int, seed: int) -> dict:
 
 
 def build_case(app, code: str, runs: int = 3) -> dict:
-    """End to end as the view does it (wall and this process's CPU seconds), then the maps part
-    alone from the fetched data, with the stages of the data part timed one by one."""
-    from geo_crm.maps.base import display_tolerance, render
-    from geo_crm.maps.coverage import coverage_map
-    from geo_crm.web import analysis, mapdata
+    """End to end as the view does it (wall and this process's CPU seconds), then the data part
+    (``analysis.region_maps.region_map``: SQL and the coverage analysis, which also hands over
+    the outlets it fetched, popup rows and catchments) and the maps part (``maps.region`` +
+    render, from data already read) one by one."""
+    from geo_crm.analysis.region_maps import region_map
+    from geo_crm.maps import region as region_maps
+    from geo_crm.maps.base import render
     from geo_crm.web import maps as views
     from geo_crm.web.context import map_settings
     from geo_crm.web.filters import parse_filters
     from geo_crm.web.locale import current_translator
 
-    ends, cpus, parts, stages = [], [], [], {}
-    html = ""
+    ends, cpus, parts, datas = [], [], [], []
+    html, layer = "", None
     for _ in range(runs):
         with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
-            from flask import request
-
-            f = parse_filters(request.args, current_translator())
             t0, c0 = time.perf_counter(), time.process_time()
-            html = render(views.build("coverage", code, f))
+            html = views.standalone("coverage", code).get_data(as_text=True)
             ends.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
         with app.test_request_context(f"/maps/coverage/{code}?lang=zh"):
+            from flask import request
+
             from geo_crm.db import get_session
 
-            session = get_session()
             t = current_translator()
+            f = parse_filters(request.args, t)
             settings = map_settings(t)
             s0 = time.perf_counter()
-            info = mapdata.region(session, code, t)
-            subs = [s.shape for s in mapdata.subregions(session, info.id, t)]
-            s1 = time.perf_counter()
-            display_m = display_tolerance(info.shape.shapely()) * 111_000.0
-            cov, outlets = views.coverage_data(session, code, f, display_m, keep_outlets=True)
-            s2 = time.perf_counter()
-            layer = views._outlet_layer(session, code, f, settings, None, None, outlets)
-            cov.catchments = analysis.catchments(session, mapdata.distributors_in(session, code), f)
-            s3 = time.perf_counter()
-            t0 = time.perf_counter()
-            render(
-                coverage_map(
-                    info.shape, subs, settings, coverage=cov, rows=layer.rows, coords=layer.coords
-                )
+            data = region_map(
+                get_session(), None, "coverage", code, f, point_limit=settings.point_limit
             )
+            datas.append(time.perf_counter() - s0)
+            layer = data.layer
+            t0 = time.perf_counter()
+            render(region_maps.region_map(data, settings))
             parts.append(time.perf_counter() - t0)
-            stages = {
-                "regions SQL": s1 - s0,
-                "coverage service (fetches the outlets once)": s2 - s1,
-                "popup rows + catchments SQL": s3 - s2,
-                "points": len(layer.rows) if layer.rows else 0,
-                "counted": len(layer.coords) if layer.coords else 0,
-            }
     return {
         "html": html,
         "end_to_end": statistics.median(ends),
         "cpu": statistics.median(cpus),
         "maps": statistics.median(parts),
-        "stages": stages,
+        "stages": {
+            "data (SQL + coverage analysis)": statistics.median(datas),
+            "points": len(layer.rows) if layer.rows else 0,
+            "counted": len(layer.coords) if layer.coords else 0,
+        },
     }
 
 

@@ -9,7 +9,13 @@ import pytest
 import shapely
 from analysis_helpers import add_outlet, add_product, add_region, add_sale, box_wkt, geodesic_area
 
-from geo_crm.analysis.distribution import distribution_rate, distributor_depth, plan_achievement
+from geo_crm.analysis.distribution import (
+    catchment,
+    distribution_rate,
+    distributor_depth,
+    plan_achievement,
+    plan_months,
+)
 from geo_crm.analysis.params import AnalysisParams
 from geo_crm.errors import NotFound, ValidationError
 
@@ -68,6 +74,18 @@ def test_catchment_is_the_convex_hull_of_the_network(session, network):
     assert result.catchment["type"] == "Polygon"
     # PostGIS measures along geodesics, shapely's hull is drawn in degrees: both < 0.1 % apart here
     assert result.catchment_m2 == pytest.approx(geodesic_area(hull), rel=1e-3)
+
+
+def test_catchment_alone_by_code_or_id_and_status(session, network, sql):
+    depth = distributor_depth(session, "D")
+    hull, area = catchment(session, "D")
+    assert (hull, area) == (depth.catchment, depth.catchment_m2)
+    d_id = sql("SELECT id FROM outlets WHERE code = 'D'").scalar_one()
+    assert catchment(session, d_id) == (hull, area)
+    with_inactive, _ = catchment(session, "D", status=None)  # R3 (inactive) widens the hull
+    assert shapely.geometry.shape(with_inactive).covers(shapely.Point(POINTS["R3"]))
+    assert not shapely.geometry.shape(hull).covers(shapely.Point(POINTS["R3"]))
+    assert catchment(session, "NOPE") == (None, 0.0)
 
 
 def test_territory_of_a_small_network_and_a_named_territory(session, network, sql):
@@ -188,6 +206,29 @@ def test_plan_achievement_with_year_to_date(session, network, sql):
     assert result.rows[0].actual_amount == Decimal("500.00")
     only_x_q1 = plan_achievement(session, "D", 2024, product="X", month_to=1)
     assert [(r.sku, r.month) for r in only_x_q1.rows] == [("X", dt.date(2024, 1, 1))]
+
+
+def test_plan_months_sum_the_products_per_month_then_the_year(session, network, sql):
+    sql(
+        "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+        "target_amount) SELECT o.id, DATE '2024-01-01', p.id, 10, 1000 FROM outlets o, products p"
+        " WHERE o.code = 'D'"
+    )  # X and Y: 2,000 planned in January
+    add_sale(sql, "D", "W2", "2024-01-15", "X", "5", "500.00")
+    add_sale(sql, "D", "W2", "2024-02-03", "Y", "1", "300.00")
+    months = plan_months(session, "D", 2024)
+    assert [(m.month, m.plan, m.actual) for m in months] == [
+        (dt.date(2024, 1, 1), Decimal("2000"), Decimal("500.00")),
+        (dt.date(2024, 2, 1), Decimal("0"), Decimal("300.00")),
+        (None, Decimal("2000"), Decimal("800.00")),
+    ]
+    assert months[0].ratio == 0.25 and months[1].ratio is None
+    assert [m.actual for m in plan_months(session, "D", 2024, product="Y")] == [
+        Decimal("0"),  # planned in January, sold in February
+        Decimal("300.00"),
+        Decimal("300.00"),
+    ]
+    assert plan_months(session, "D", 2023) == []
 
 
 def test_plan_achievement_bad_parameters(session, network):

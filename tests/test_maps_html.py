@@ -384,7 +384,7 @@ def test_popup_rows_carry_an_href_only_for_codes_that_need_escaping():
 def test_form_filters_defaults_and_auto_cell_size():
     from werkzeug.datastructures import MultiDict
 
-    from geo_crm.web.analysis import auto_cell_km
+    from geo_crm.analysis.params import auto_cell_km
     from geo_crm.web.filters import parse_filters
 
     f = parse_filters(MultiDict(), Translator("en"), today=dt.date(2026, 2, 10))
@@ -410,3 +410,61 @@ def test_form_filters_defaults_and_auto_cell_size():
     assert "tier=distributor&tier=retail&radius_km=2.5" in f.query()
     assert auto_cell_km(105_000e6) == 5  # Zhejiang: about 3,000 cells of 5 km
     assert auto_cell_km(9.6e12) == 50 and auto_cell_km(500e6) == 0.5
+
+
+def test_map_runtime_comes_from_its_files_once_and_inline():
+    from importlib import resources
+
+    from geo_crm.maps.elements import Runtime
+
+    folder = resources.files("geo_crm") / "static" / "maps"
+    runtime = Runtime()
+    assert runtime.js == (folder / "runtime.js").read_text(encoding="utf-8")
+    assert runtime.css == (folder / "runtime.css").read_text(encoding="utf-8")
+    page = render(coverage_map(REGION, SUBS, settings("en"), coverage=CoverageData()))
+    assert page.count("window.GeoCrm = window.GeoCrm ||") == 1  # inline: the map stands alone
+    assert "runtime.js" not in page and ".gc-legend {" in page
+
+
+def test_tile_layer_of_each_basemap():
+    osm = settings("en").tile_layer()
+    assert osm["url"].startswith("https://tile.openstreetmap.org/") and osm["crs"] == "wgs84"
+    assert osm["subdomains"] is None and osm["name"] == "OpenStreetMap" and osm["max_zoom"] == 19
+    amap = settings("zh", basemap="amap").tile_layer()
+    assert "autonavi.com" in amap["url"] and amap["subdomains"] == "1234"
+    assert amap["crs"] == "gcj02" and amap["name"] != "AMap (GCJ-02)"  # in the map's language
+    mirror = settings(basemap="amap", tile_url="https://tiles.example/{z}/{x}/{y}.png")
+    assert mirror.tile_layer()["subdomains"] is None  # the mirror's URL has no {s}
+    assert settings(basemap="none").tile_layer() is None
+
+
+def test_region_shape_from_the_domain_region_in_the_map_language():
+    from geo_crm.domain.regions import RegionInfo
+
+    info = RegionInfo(1, "R1", "测试省", "Test Province", "province", None, 1.0, box(0, 0, 1, 1))
+    info.label_point = (0.5, 0.5)
+    en, zh = RegionShape.from_info(info, Translator("en")), RegionShape.from_info(info)
+    assert (en.name, zh.name, en.code, en.level, en.label) == (
+        "Test Province",
+        "测试省",
+        "R1",
+        "province",
+        (0.5, 0.5),
+    )
+    assert en.shapely().equals(box(0, 0, 1, 1))
+
+
+def test_many_gap_cells_are_merged_per_class():
+    from geo_crm.maps.gaps import MAX_CELL_FEATURES
+
+    n = MAX_CELL_FEATURES + 1
+    x = 120.0 + (np.arange(n) % 100) * 0.01
+    y = 30.0 + (np.arange(n) // 100) * 0.01
+    cells = [mapping(box(a, b, a + 0.01, b + 0.01)) for a, b in zip(x, y, strict=True)]
+    distance = np.linspace(1000.0, 9000.0, n)
+    distance[0] = np.inf  # no outlet at all: drawn in the worst class
+    page = render(
+        gap_map(REGION, SUBS, settings("en"), gaps=GapData(cells=cells, distance_m=distance))
+    )
+    merged = re.findall(r'"id": "k(\d)"', page)
+    assert merged and len(merged) <= 5 and page.count('"v": "') == len(merged)

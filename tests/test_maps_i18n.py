@@ -22,8 +22,6 @@ MAP_MODULES = [
             "regions.py",
             "network_pages.py",
             "filters.py",
-            "figures.py",
-            "analysis.py",
         )
     ),
 ]

@@ -156,6 +156,33 @@ def test_bad_filters_are_422_naming_the_field(web):
     assert r.status_code == 422 and "必须大于 0" in r.get_data(as_text=True)
 
 
+def test_pages_take_the_analyses_cell_bounds_and_the_http_cell_cap(web):
+    as_json = {"Accept": "application/json"}
+    assert get(web, f"/maps/gaps/{PROVINCE}?cell_km=300&lang=en").status_code == 200
+    r = get(web, f"/maps/gaps/{PROVINCE}?cell_km=1001", headers=as_json)
+    assert r.status_code == 422 and "query.cell_km" in r.get_json()["error"]["fields"]
+    # 0.25 km over the province is about 590,000 cells: more than one HTTP request builds
+    for url in (f"/maps/gaps/{PROVINCE}", f"/maps/density/{PROVINCE}", f"/regions/{PROVINCE}"):
+        r = get(web, f"{url}?cell_km=0.25", headers=as_json)
+        assert r.status_code == 422 and "cell_km" in r.get_json()["error"]["fields"], url
+
+
+def test_distributor_problems_in_the_page_language(web):
+    for url, text in (
+        (f"/maps/coverage/{PROVINCE}?distributor=TW1&lang=zh", "TW1 不是经销商"),
+        (f"/regions/{PROVINCE}/figures?distributor=NOPE&lang=zh", "未知经销商 NOPE"),
+        (f"/maps/network/{PROVINCE}?lang=zh", "请选择经销商以查看其网络地图"),
+        (f"/maps/network/{PROVINCE}?lang=en", "Choose a distributor to see its network map"),
+    ):
+        r = get(web, url)
+        assert r.status_code == 422 and text in r.get_data(as_text=True), url
+    assert "未知地图类型 nonsense" in get(web, f"/maps/nonsense/{PROVINCE}?lang=zh").get_data(
+        as_text=True
+    )
+    r = get(web, "/distributors/TW1?lang=zh")
+    assert r.status_code == 404 and "TW1 不是经销商" in r.get_data(as_text=True)
+
+
 def test_language_switch_cookie_and_accept_language(web):
     r = get(web, f"/regions/{PROVINCE}?lang=en")
     assert "Key figures" in r.get_data(as_text=True) and 'lang="en"' in r.get_data(as_text=True)

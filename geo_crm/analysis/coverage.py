@@ -20,6 +20,7 @@ import shapely
 import shapely.geometry
 from sqlalchemy.orm import Session
 
+from ..domain.principal import Principal
 from ..models import TIERS
 from .frame import OutletPoints, RegionFrame, fetch_outlets, load_region
 from .geometry import disc_union
@@ -128,6 +129,7 @@ def coverage(
     simplify_m: float | None = None,
     tier_geometry: Mapping[str, int] | None = None,
     keep_outlets: bool = False,
+    user: Principal | None = None,
 ) -> CoverageResult:
     """Covered area and ratio of ``region_code`` for the whole filtered network, per tier and per
     direct sub-region; optionally the covered area as a simplified GeoJSON MultiPolygon.
@@ -139,10 +141,11 @@ def coverage(
     The outlets are fetched once; each union of discs (one per tier, one for the whole network)
     is built once and serves its ratio, its outline and the sub-regions. The unions, the
     sub-region clips and the outlines are independent numpy/Qhull/GEOS work that releases the
-    GIL, so they run in threads.
+    GIL, so they run in threads. ``user``: whose scope a distributor filter is looked up in
+    (:func:`~geo_crm.analysis.params.resolve`; None: the system).
     """
     params = params or AnalysisParams()
-    resolved = resolve(session, params, region_code=region_code)
+    resolved = resolve(session, params, region_code=region_code, user=user)
     region = load_region(session, region_code)
     tiers = tuple(t for t in TIERS if t in params.tiers)
     radius = {t: params.radius(t) for t in tiers}

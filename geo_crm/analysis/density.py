@@ -17,16 +17,39 @@ hexagon area in "per km²". Sub-region density divides by the sub-region's geode
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
-from ..models import TIERS
-from .frame import fetch_packed, load_region, outlet_filter_sql
+from ..db.hotpath import Field, Records
+from ..domain.network import OUTLETS
+from ..domain.principal import Principal
+from ..models import TIERS, SalesBuyerMonth, SalesBuyerYear, SalesRecord
+from .frame import cell_feature, filter_values, load_region, outlet_filter
 from .geometry.hexgrid import HexGrid
 from .params import AnalysisParams, Resolved, resolve
 
@@ -36,6 +59,7 @@ DEFAULT_LIMIT = 2000
 MAX_LIMIT = 5000
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
+SALES = SalesRecord.__table__
 
 
 @dataclass
@@ -74,19 +98,12 @@ class DensityCell:
     outline: list | None = None
 
     def feature(self, area_km2: float) -> dict:
-        return {
-            "type": "Feature",
-            "id": f"{self.row}:{self.col}",
-            "geometry": {"type": "Polygon", "coordinates": [self.outline]}
-            if self.outline
-            else None,
-            "properties": {
-                "row": self.row,
-                "col": self.col,
-                "buyers": self.buyers,
-                **self.totals.to_dict(area_km2),
-            },
-        }
+        return cell_feature(
+            self.row,
+            self.col,
+            self.outline,
+            {"buyers": self.buyers, **self.totals.to_dict(area_km2)},
+        )
 
 
 @dataclass
@@ -246,56 +263,81 @@ def split_period(
     return PeriodParts(years, tuple(months), tuple(days), tuple(minus), tuple(minus_months))
 
 
-def _range_sql(column: str, bounds: tuple, name: str, args: dict) -> str:
-    conds = []
-    for i, (op, value) in enumerate(zip((">=", "<"), bounds, strict=True)):
-        if value is not None:
-            args[f"{name}_{i}"] = value
-            conds.append(f"{column} {op} %({name}_{i})s")
-    return " AND ".join(conds) or "TRUE"
+# one branch of the sales rows: (source, sign, whether its range has a start, an end)
+Branch = tuple[str, int, bool, bool]
+_SALES_SOURCES = {  # source -> (table, its period column)
+    "years": (SalesBuyerYear.__table__, "year"),
+    "months": (SalesBuyerMonth.__table__, "month"),
+    "days": (SALES, "sale_date"),
+}
 
 
-def sales_sql(resolved: Resolved) -> tuple[str, dict]:
-    """A query of (buyer_id, records, fen, milli) rows whose sums per buyer are the sums of
-    the buyer's records passing the period and product filters: rollup rows for the whole
-    years and months of the period, records for the days at its ends."""
-    p, args = resolved.params, {}
-    product = resolved.product_id
-    parts = split_period(p.date_from, p.date_to, whole_years=product is None)
+def sales_branches(resolved: Resolved) -> tuple[tuple[Branch, ...], dict]:
+    """The branches of :func:`sales_rows` for the period and product filters, and the values
+    they are bound to (``b{i}_0``/``b{i}_1``: the start and end of branch i, ``product_id``):
+    rollup rows for the whole years and months of the period, records for the days at its ends
+    (signed: a part month is read as the whole month minus the days outside the period)."""
+    p = resolved.params
+    parts = split_period(p.date_from, p.date_to, whole_years=resolved.product_id is None)
+    ranges = (
+        ([("years", 1, parts.years)] if parts.years is not None else [])
+        + [("months", 1, r) for r in parts.months]
+        + [("months", -1, r) for r in parts.minus_months]
+        + [("days", 1, r) for r in parts.days]
+        + [("days", -1, r) for r in parts.minus_days]
+    )
+    values: dict = {}
+    if resolved.product_id is not None:
+        values["product_id"] = resolved.product_id
     branches = []
-    if parts.years is not None:
-        where = _range_sql("year", parts.years, "y", args)
-        branches.append(
-            "SELECT buyer_id, records, amount_fen AS fen, quantity_milli AS milli "
-            f"FROM sales_buyer_years WHERE {where}"
-        )
-    if product is not None:
-        args["product_id"] = product
-    signed_months = [(1, r) for r in parts.months] + [(-1, r) for r in parts.minus_months]
-    for i, (sign, bounds) in enumerate(signed_months):
-        where = _range_sql("month", bounds, f"m{i}", args)
-        if product is not None:
-            where += " AND product_id = %(product_id)s"
-        branches.append(
-            f"SELECT buyer_id, {sign} * records AS records, {sign} * amount_fen AS fen, "
-            f"{sign} * quantity_milli AS milli FROM sales_buyer_months WHERE {where}"
-        )
-    signed = [(1, r) for r in parts.days] + [(-1, r) for r in parts.minus_days]
-    for i, (sign, bounds) in enumerate(signed):
-        where = _range_sql("sale_date", bounds, f"d{i}", args)
-        if product is not None:
-            where += " AND product_id = %(product_id)s"
-        branches.append(
-            f"SELECT buyer_id, {sign}::int8 AS records, {sign} * (amount * 100)::int8 AS fen, "
-            f"{sign} * (quantity * 1000)::int8 AS milli "
-            f"FROM sales_records WHERE {where}"
-        )
-    if not branches:  # an empty period
-        branches.append(
-            "SELECT buyer_id, records, amount_fen AS fen, quantity_milli AS milli "
-            "FROM sales_buyer_years WHERE FALSE"
-        )
-    return "\n UNION ALL ".join(branches), args
+    for i, (source, sign, (lo, hi)) in enumerate(ranges):
+        branches.append((source, sign, lo is not None, hi is not None))
+        values.update({f"b{i}_0": lo, f"b{i}_1": hi})
+    return tuple(branches), values
+
+
+def sales_rows(branches: tuple[Branch, ...], product: bool) -> Select:
+    """(buyer_id, records, fen, milli) rows whose sums per buyer are the sums of the buyer's
+    records passing the period (``branches``, :func:`sales_branches`) and product filters."""
+    selects = []
+    for i, (source, sign, has_lo, has_hi) in enumerate(branches):
+        t, period = _SALES_SOURCES[source]
+        when = t.c[period]
+        where = []
+        if has_lo:
+            where.append(when >= bindparam(f"b{i}_0", type_=when.type))
+        if has_hi:
+            where.append(when < bindparam(f"b{i}_1", type_=when.type))
+        if product and source != "years":  # the yearly rollup sums every product
+            where.append(t.c.product_id == bindparam("product_id", type_=Integer))
+        if source == "days":
+            sums = [
+                cast(literal(sign), BigInteger),
+                sign * cast(t.c.amount * 100, BigInteger),
+                sign * cast(t.c.quantity * 1000, BigInteger),
+            ]
+        else:
+            sums = [t.c.records, t.c.amount_fen, t.c.quantity_milli]
+            sums = sums if sign == 1 else [sign * v for v in sums]
+        labelled = [v.label(n) for v, n in zip(sums, ("records", "fen", "milli"), strict=True)]
+        selects.append(select(t.c.buyer_id, *labelled).where(*where))
+    if not selects:  # an empty period
+        y = SalesBuyerYear.__table__.c
+        none = [y.records, y.amount_fen.label("fen"), y.quantity_milli.label("milli")]
+        selects.append(select(y.buyer_id, *none).where(false()))
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+@functools.lru_cache(maxsize=64)
+def _sales_records(branches: tuple[Branch, ...], product: bool, restrict: bool) -> Records:
+    """The packed sales rows of one shape of period and filters, built once."""
+    sales = sales_rows(branches, product).subquery("s")
+    where = []
+    if restrict:
+        listed = cast(_array_text("buyer_ids"), ARRAY(BigInteger))
+        where.append(sales.c.buyer_id == any_(listed))
+    fields = [Field(name, sales.c[name], "i8") for name in ("buyer_id", "records", "fen", "milli")]
+    return Records(fields, from_=sales, where=where)
 
 
 @dataclass
@@ -327,44 +369,27 @@ def buyer_sums(
     """Buyers located in ``region_ids``, and buyers without a location anywhere, that pass the
     filters and have records passing them, with their sums: (located, unlocated).
 
-    Two packed fetches joined in numpy: the buyers, and the sales rows of :func:`sales_sql`
+    Two packed fetches joined in numpy: the buyers, and the sales rows of :func:`sales_rows`
     (rollup rows and edge-day records, several per buyer). PostgreSQL neither joins nor groups
     them: a hash join and a GROUP BY over a million buyers cost more than both fetches.
     """
-    prefix, where, args = outlet_filter_sql(resolved, tiers)
+    values = filter_values(resolved, tiers)
     # one text literal: psycopg adapts a list of hundreds of ints element by element
-    args["region_ids"] = "{" + ",".join(str(int(r)) for r in region_ids) + "}"
-    where += " AND (o.location IS NULL OR o.region_id = ANY(CAST(%(region_ids)s AS int[])))"
-    buyers = fetch_packed(
-        session,
-        f"""{prefix} /*SELECT*/
-        SELECT int8send(o.id)
-               || coalesce(o.location, 'SRID=4326;POINT(NaN NaN)'::geometry)::bytea
-               || int4send(coalesce(o.region_id, 0))
-          FROM outlets o WHERE {where}""",
-        args,
-        _BUYER_ROW,
-    )
-    if len(buyers) and ((buyers["order"] != 1).any() or (buyers["type"] != 0x20000001).any()):
-        raise RuntimeError("expected little-endian 2D EWKB points")
+    values["region_ids"] = "{" + ",".join(str(int(r)) for r in region_ids) + "}"
+    buyers = _buyer_records(
+        tiers, resolved.params.status is not None, resolved.distributor_id is not None
+    ).fetch(session, values)
     ids = buyers["id"].astype(np.int64)
-    sales, sales_args = sales_sql(resolved)
-    args.update(sales_args)
-    if len(ids) < _RESTRICT_BELOW * _outlet_estimate(session):
+    branches, sales_values = sales_branches(resolved)
+    restrict = bool(len(ids) < _RESTRICT_BELOW * _outlet_estimate(session))
+    if restrict:
         # the buyers just fetched, as one array literal: PostgreSQL hashes a constant array
         # for = ANY, which is cheaper than running the outlet filter again for a semi-join
-        args["buyer_ids"] = "{" + ",".join(map(str, ids.tolist())) + "}"
-        sales = f"""SELECT * FROM ({sales}) u
-            WHERE u.buyer_id = ANY(CAST(%(buyer_ids)s AS int8[]))"""
+        sales_values["buyer_ids"] = "{" + ",".join(map(str, ids.tolist())) + "}"
     # rows of buyers the first statement did not return (another share of the outlets, or
     # committed in between) are dropped below
-    rows = fetch_packed(
-        session,
-        f"""{prefix} /*SELECT*/
-        SELECT int8send(buyer_id) || int8send(records) || int8send(fen) || int8send(milli)
-          FROM ({sales}) s""",
-        args,
-        _SALES_ROW,
+    rows = _sales_records(branches, resolved.product_id is not None, restrict).fetch(
+        session, sales_values
     )
     pos = _positions(ids, rows["buyer_id"].astype(np.int64))
     keep = pos >= 0
@@ -376,8 +401,8 @@ def buyer_sums(
         sums.append(total)
     out = BuyerSums(
         ids,
-        buyers["x"].astype(float),
-        buyers["y"].astype(float),
+        buyers["location_x"].astype(float),
+        buyers["location_y"].astype(float),
         buyers["region_id"].astype(np.int64),
         *sums,
     )
@@ -386,27 +411,44 @@ def buyer_sums(
     return out.take(has & located), out.take(has & ~located)
 
 
-# one packed row per buyer / per sales row: big-endian integers (int8send), EWKB little-endian
-_BUYER_ROW = np.dtype(
-    [
-        ("id", ">i8"),
-        ("order", "u1"),
-        ("type", "<u4"),
-        ("srid", "<u4"),
-        ("x", "<f8"),
-        ("y", "<f8"),
-        ("region_id", ">i4"),
-    ]
-)
-_SALES_ROW = np.dtype([("buyer_id", ">i8"), ("records", ">i8"), ("fen", ">i8"), ("milli", ">i8")])
+@functools.lru_cache(maxsize=32)
+def _buyer_records(tiers: tuple[str, ...], status: bool, distributor: bool) -> Records:
+    """One packed record per buyer passing the filters: id, location (EWKB; NaN when none)
+    and smallest region (0: none), located in ``region_ids`` or without a location."""
+    o = OUTLETS
+    in_regions = o.c.region_id == any_(cast(_array_text("region_ids"), ARRAY(Integer)))
+    return Records(
+        [
+            Field("id", o.c.id, "i8"),
+            Field("location", o.c.location, "ewkb_point"),
+            Field("region_id", o.c.region_id, "i4", null=0),
+        ],
+        from_=o,
+        where=[
+            *outlet_filter(tiers, status=status, distributor=distributor),
+            or_(o.c.location.is_(None), in_regions),
+        ],
+    )
+
+
+def _array_text(name: str, value: str | None = None) -> BindParameter:
+    """An array sent as one text literal (``{1,2,3}``) of no declared type, so that
+    ``CAST(… AS int8[])`` types the parameter itself: the planner then sees the array's
+    values, as it would a literal's, and psycopg does not adapt a list element by element."""
+    return bindparam(name, value, type_=NullType())
+
+
+@functools.cache
+def _outlet_estimate_stmt() -> Select:
+    c = table("pg_class", column("oid"), column("reltuples")).c
+    return select(func.greatest(c.reltuples, 1)).where(
+        c.oid == literal_column("'outlets'::regclass")
+    )
 
 
 def _outlet_estimate(session: Session) -> float:
-    return float(
-        session.execute(
-            text("SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'outlets'::regclass")
-        ).scalar_one()
-    )
+    """The planner's count of outlets."""
+    return float(session.execute(_outlet_estimate_stmt()).scalar_one())
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -473,10 +515,12 @@ def density(
     *,
     limit: int = DEFAULT_LIMIT,
     geometry: bool = True,
+    user: Principal | None = None,
 ) -> DensityResult:
-    """Sales per hexagon cell and per sub-region of ``region_code`` for the filtered records."""
+    """Sales per hexagon cell and per sub-region of ``region_code`` for the filtered records;
+    ``user``: whose scope a distributor filter is looked up in (None: the system)."""
     params = params or AnalysisParams(status=None)
-    resolved = resolve(session, params, region_code=region_code)
+    resolved = resolve(session, params, region_code=region_code, user=user)
     region = load_region(session, region_code)
     params.check_cells(region.area_m2, region.code)
     tiers = tuple(t for t in TIERS if t in params.tiers)
@@ -491,7 +535,7 @@ def density(
     order = np.lexsort((u_col, u_row, -fen))[: max(0, min(limit, MAX_LIMIT))]
     cells = []
     c_row, c_col = u_row[order], u_col[order]
-    outlines = _outlines(region, grid, c_row, c_col) if geometry else [None] * len(order)
+    outlines = region.cell_outlines(grid, c_row, c_col) if geometry else [None] * len(order)
     for n, i in enumerate(order.tolist()):
         cells.append(
             DensityCell(
@@ -543,11 +587,3 @@ def density(
             "distributor": p.distributor,
         },
     )
-
-
-def _outlines(region, grid: HexGrid, row, col) -> list:
-    if not len(row):
-        return []
-    rings = grid.outlines(np.asarray(row), np.asarray(col))
-    lon, lat = region.frame.to_lonlat(rings[..., 0].ravel(), rings[..., 1].ravel())
-    return np.round(np.stack([lon, lat], axis=-1).reshape(rings.shape), 6).tolist()

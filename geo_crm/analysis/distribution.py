@@ -2,7 +2,8 @@
 of a product in a region, and plan achievement of a distributor.
 
 Definitions (docs/analyses.md):
-- *network*: the distributor and every outlet below it through ``parent`` links (recursive CTE);
+- *network*: the distributor and every outlet below it through ``parent`` links
+  (``domain.network.outlet_tree``);
 - *territory*: the direct sub-regions of the smallest region that contains every geotagged
   outlet of the network (or of a region the caller names); a leaf region is its own single unit;
 - *breadth*: territory units holding at least one retail outlet of the network / all units;
@@ -15,28 +16,43 @@ Definitions (docs/analyses.md):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import text
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..domain.network import OUTLETS, outlet_tree
+from ..domain.principal import Principal
+from ..domain.regions import REGIONS, region_tree
 from ..errors import ValidationError
-from ..models import TIERS
-from .frame import load_region
-from .params import AnalysisParams, find_distributor_id, find_product_id, find_region, resolve
+from ..models import TIERS, SalesRecord
+from .frame import filter_values, load_region, outlet_filter
+from .params import AnalysisParams, find_distributor, find_product_id, find_region, resolve
 
 LOGGER = logging.getLogger(__name__)
 
-_NETWORK = """
-WITH RECURSIVE network(id, hops) AS (
-    SELECT id, 0 FROM outlets WHERE id = :distributor_id
-    UNION ALL
-    SELECT o.id, n.hops + 1 FROM outlets o JOIN network n ON o.parent_id = n.id
-)
-"""
+SALES = SalesRecord.__table__
 
 
 @dataclass
@@ -107,24 +123,16 @@ def distributor_depth(
     params: AnalysisParams | None = None,
     *,
     territory: str | None = None,
+    user: Principal | None = None,
 ) -> DepthResult:
-    """Outlets reached per tier and hop, deepest tier, territory breadth and catchment."""
+    """Outlets reached per tier and hop, deepest tier, territory breadth and catchment.
+    ``user``: a distributor outside their scope is as unknown as a missing one (None: the
+    system)."""
     params = (params or AnalysisParams()).check()
-    distributor_id = find_distributor_id(session, distributor_code, as_filter=False)
-    name = session.scalar(text("SELECT name FROM outlets WHERE id = :i"), {"i": distributor_id})
-    args = {"distributor_id": distributor_id, "status": params.status}
-    status_cond = "(CAST(:status AS text) IS NULL OR o.status = :status)"
-    rows = session.execute(
-        text(
-            _NETWORK
-            + f"""
-        SELECT o.tier, n.hops, count(*) AS n, count(*) FILTER (WHERE o.location IS NULL) AS untagged
-          FROM network n JOIN outlets o ON o.id = n.id
-         WHERE n.hops > 0 AND {status_cond}
-         GROUP BY o.tier, n.hops"""
-        ),
-        args,
-    ).all()
+    distributor = find_distributor(session, distributor_code, as_filter=False, user=user)
+    per_tier, smallest_region, retail_per_region = _depth_statements(params.status is not None)
+    values = {"distributor_id": distributor.id, "status": params.status}
+    rows = session.execute(per_tier, values).all()
     by_tier = dict.fromkeys(TIERS[1:], 0)
     by_hops: dict[int, int] = {}
     untagged = 0
@@ -138,40 +146,12 @@ def distributor_depth(
         home = find_region(session, territory)
         home_id, home_code, home_name = home.id, home.code, home.name
     else:
-        home_row = session.execute(
-            text(
-                _NETWORK
-                + f"""
-            , regs AS (SELECT DISTINCT o.region_id FROM network n JOIN outlets o ON o.id = n.id
-                        WHERE o.region_id IS NOT NULL AND {status_cond}),
-            up(start_id, id) AS (
-                SELECT region_id, region_id FROM regs
-                UNION
-                SELECT up.start_id, r.parent_id FROM up JOIN regions r ON r.id = up.id
-                 WHERE r.parent_id IS NOT NULL)
-            SELECT r.id, r.code, r.name FROM up JOIN regions r ON r.id = up.id
-             GROUP BY r.id, r.code, r.name, r.level, r.area_m2
-            HAVING count(DISTINCT up.start_id) = (SELECT count(*) FROM regs)
-             ORDER BY geo_crm_level_rank(r.level) DESC, r.area_m2 LIMIT 1"""
-            ),
-            args,
-        ).first()
-        home_id, home_code, home_name = home_row if home_row else (None, None, None)
+        home = session.execute(smallest_region, values).first()
+        home_id, home_code, home_name = home if home is not None else (None, None, None)
     units: list[Unit] = []
     if home_id is not None:
         frame = load_region(session, home_code)
-        counts = dict(
-            session.execute(
-                text(
-                    _NETWORK
-                    + f"""
-            SELECT o.region_id, count(*) FROM network n JOIN outlets o ON o.id = n.id
-             WHERE o.tier = 'retail' AND o.region_id IS NOT NULL AND {status_cond}
-             GROUP BY o.region_id"""
-                ),
-                args,
-            ).all()
-        )
+        counts = dict(session.execute(retail_per_region, values).all())
         if frame.children:
             per_child = [0] * len(frame.children)
             for rid, n in counts.items():
@@ -189,20 +169,10 @@ def distributor_depth(
                     sum(n for rid, n in counts.items() if rid in frame.subtree_child),
                 )
             ]
-    hull = session.execute(
-        text(
-            _NETWORK
-            + f"""
-        SELECT ST_AsGeoJSON(h, 6), coalesce(ST_Area(h::geography), 0)
-          FROM (SELECT ST_ConvexHull(ST_Collect(o.location)) AS h
-                  FROM network n JOIN outlets o ON o.id = n.id
-                 WHERE o.location IS NOT NULL AND {status_cond}) x"""
-        ),
-        args,
-    ).one()
+    hull, hull_m2 = catchment(session, distributor.id, status=params.status)
     return DepthResult(
         distributor_code=distributor_code,
-        distributor_name=name,
+        distributor_name=distributor.name,
         status=params.status,
         by_tier=by_tier,
         by_hops=dict(sorted(by_hops.items())),
@@ -211,9 +181,103 @@ def distributor_depth(
         territory_code=home_code,
         territory_name=home_name,
         units=units,
-        catchment=json.loads(hull[0]) if hull[0] else None,
-        catchment_m2=float(hull[1]),
+        catchment=hull,
+        catchment_m2=hull_m2,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _depth_statements(status: bool) -> tuple[Select, Select, Select]:
+    """The network of outlet ``distributor_id`` (of ``status``, when given): outlets per tier
+    and depth (with those never geotagged); the smallest region holding every region of its
+    outlets (the deepest level, then the smallest area, among the regions above all of them);
+    retail outlets per region. Built once per shape."""
+    o, r = OUTLETS, REGIONS
+    network = outlet_tree(o.c.id == bindparam("distributor_id", type_=BigInteger))
+    members = network.join(o, o.c.id == network.c.id)
+    of_status = [o.c.status == bindparam("status", type_=String)] if status else []
+    per_tier = (
+        select(
+            o.c.tier,
+            network.c.depth,
+            func.count().label("n"),
+            func.count().filter(o.c.location.is_(None)).label("untagged"),
+        )
+        .select_from(members)
+        .where(network.c.depth > 0, *of_status)
+        .group_by(o.c.tier, network.c.depth)
+    )
+    regs = (
+        select(o.c.region_id)
+        .distinct()
+        .select_from(members)
+        .where(o.c.region_id.is_not(None), *of_status)
+        .cte("regs")
+    )
+    start = select(regs.c.region_id.label("id"), regs.c.region_id.label("start_id"))
+    up = region_tree(start, up=True, distinct=True, name="up")
+    every = select(func.count()).select_from(regs).scalar_subquery()
+    smallest_region = (
+        select(r.c.id, r.c.code, r.c.name)
+        .select_from(up.join(r, r.c.id == up.c.id))
+        .group_by(r.c.id, r.c.code, r.c.name, r.c.level, r.c.area_m2)
+        .having(func.count(distinct(up.c.start_id)) == every)
+        .order_by(func.geo_crm_level_rank(r.c.level).desc(), r.c.area_m2)
+        .limit(1)
+    )
+    retail_per_region = (
+        select(o.c.region_id, func.count())
+        .select_from(members)
+        .where(o.c.tier == "retail", o.c.region_id.is_not(None), *of_status)
+        .group_by(o.c.region_id)
+    )
+    return per_tier, smallest_region, retail_per_region
+
+
+@dataclass
+class Catchment:
+    """A distributor's catchment as a map draws it: code, name and convex hull (GeoJSON
+    (Multi)Polygon, WGS-84)."""
+
+    code: str
+    name: str
+    geometry: Mapping
+
+
+def catchment(
+    session: Session, distributor: int | str, *, status: str | None = "active"
+) -> tuple[dict | None, float]:
+    """The convex hull (GeoJSON, WGS-84; None: no located outlet) of the located outlets of a
+    distributor's network (of ``status``; None: any) and its area in m² on the ellipsoid.
+    ``distributor``: its outlet id or code."""
+    statement = _catchment_statement(
+        by_code=isinstance(distributor, str), status=status is not None
+    )
+    geojson, area = session.execute(statement, {"distributor": distributor, "status": status}).one()
+    return (json.loads(geojson) if geojson else None), float(area)
+
+
+@functools.lru_cache(maxsize=4)
+def _catchment_statement(*, by_code: bool, status: bool) -> Select:
+    """The hull of the network of outlet ``distributor`` (code or id) as GeoJSON, and its area
+    in m²; built once per shape."""
+    o = OUTLETS
+    if by_code:
+        start = o.c.code == bindparam("distributor", type_=String)
+    else:
+        start = o.c.id == bindparam("distributor", type_=BigInteger)
+    network = outlet_tree(start)
+    where = [o.c.location.is_not(None)]
+    if status:
+        where.append(o.c.status == bindparam("status", type_=String))
+    hull = (
+        select(func.ST_ConvexHull(func.ST_Collect(o.c.location)).label("h"))
+        .select_from(network.join(o, o.c.id == network.c.id))
+        .where(*where)
+        .subquery("x")
+    )
+    area = func.coalesce(func.ST_Area(cast(hull.c.h, Geography)), 0)
+    return select(func.ST_AsGeoJSON(hull.c.h, 6), area)
 
 
 @dataclass
@@ -258,44 +322,37 @@ class RateResult:
         }
 
 
-def distribution_rate(session: Session, region_code: str, params: AnalysisParams) -> RateResult:
+def distribution_rate(
+    session: Session,
+    region_code: str,
+    params: AnalysisParams,
+    *,
+    user: Principal | None = None,
+) -> RateResult:
     """Share of the region's (retail, active by default) outlets that bought the product in the
-    period, overall and per direct sub-region (outlets outside every child form a last row)."""
+    period, overall and per direct sub-region (outlets outside every child form a last row).
+    ``user``: as in :func:`~geo_crm.analysis.params.resolve`."""
     if not params.product:
         raise ValidationError(
             "a distribution rate is of one product",
             fields={"product": "required: the SKU of the product"},
         )
-    resolved = resolve(session, params, region_code=region_code)
+    resolved = resolve(session, params, region_code=region_code, user=user)
     region = load_region(session, region_code)
-    args = {
+    statement = _rate_statement(
+        tuple(params.tiers),
+        since=params.date_from is not None,
+        until=params.date_to is not None,
+        status=params.status is not None,
+        distributor=resolved.distributor_id is not None,
+    )
+    values = filter_values(resolved, tuple(params.tiers)) | {
         "region_ids": region.subtree_ids,
-        "tiers": list(params.tiers),
-        "status": params.status,
         "product_id": resolved.product_id,
         "date_from": params.date_from,
         "date_to": params.date_to,
-        "distributor_id": resolved.distributor_id,
     }
-    prefix = _NETWORK if resolved.distributor_id is not None else ""
-    network_cond = "o.id IN (SELECT id FROM network)" if prefix else "TRUE"
-    rows = session.execute(
-        text(
-            prefix
-            + f"""
-        SELECT o.region_id, count(*) AS outlets,
-               count(*) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM sales_records s
-                    WHERE s.buyer_id = o.id AND s.product_id = :product_id
-                      AND (CAST(:date_from AS date) IS NULL OR s.sale_date >= :date_from)
-                      AND (CAST(:date_to AS date) IS NULL OR s.sale_date <= :date_to))) AS bought
-          FROM outlets o
-         WHERE o.region_id = ANY(CAST(:region_ids AS int[])) AND o.tier = ANY(:tiers)
-           AND (CAST(:status AS text) IS NULL OR o.status = :status) AND {network_cond}
-         GROUP BY o.region_id"""
-        ),
-        args,
-    ).all()
+    rows = session.execute(statement, values).all()
     total = RateRow(region.code, region.name, 0, 0)
     per_child = [RateRow(c.code, c.name, 0, 0) for c in region.children]
     rest = RateRow(None, None, 0, 0)
@@ -320,6 +377,33 @@ def distribution_rate(session: Session, region_code: str, params: AnalysisParams
             "date_from": params.date_from and params.date_from.isoformat(),
             "date_to": params.date_to and params.date_to.isoformat(),
         },
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _rate_statement(
+    tiers: tuple[str, ...], *, since: bool, until: bool, status: bool, distributor: bool
+) -> Select:
+    """Outlets per region of ``region_ids`` passing the filters, and how many of them bought
+    ``product_id`` in the period; built once per shape of filters."""
+    o, sales = OUTLETS, SALES
+    bought = [
+        sales.c.buyer_id == o.c.id,
+        sales.c.product_id == bindparam("product_id", type_=Integer),
+    ]
+    if since:
+        bought.append(sales.c.sale_date >= bindparam("date_from", type_=Date))
+    if until:
+        bought.append(sales.c.sale_date <= bindparam("date_to", type_=Date))
+    in_regions = o.c.region_id == any_(bindparam("region_ids", type_=ARRAY(Integer)))
+    return (
+        select(
+            o.c.region_id,
+            func.count().label("outlets"),
+            func.count().filter(select(literal(1)).where(*bought).exists()).label("bought"),
+        )
+        .where(in_regions, *outlet_filter(tiers, status=status, distributor=distributor))
+        .group_by(o.c.region_id)
     )
 
 
@@ -396,6 +480,7 @@ def plan_achievement(
     *,
     product: str | None = None,
     month_to: int | None = None,
+    user: Principal | None = None,
 ) -> PlanResult:
     """Plan vs actual per month and product of ``year`` (months up to ``month_to``), with the
     year-to-date cumulative figures on every row."""
@@ -403,8 +488,7 @@ def plan_achievement(
         raise ValidationError("year out of range", fields={"year": "must be between 1900 and 9999"})
     if month_to is not None and not 1 <= month_to <= 12:
         raise ValidationError("month out of range", fields={"month_to": "must be between 1 and 12"})
-    distributor_id = find_distributor_id(session, distributor_code, as_filter=False)
-    name = session.scalar(text("SELECT name FROM outlets WHERE id = :i"), {"i": distributor_id})
+    distributor = find_distributor(session, distributor_code, as_filter=False, user=user)
     product_id = find_product_id(session, product) if product else None
     start = dt.date(year, 1, 1)
     end = dt.date(year, month_to, 1) if month_to else dt.date(year, 12, 1)
@@ -436,6 +520,48 @@ def plan_achievement(
           FROM joined j JOIN products pr ON pr.id = j.product_id
         WINDOW w AS (PARTITION BY j.product_id ORDER BY j.month)
          ORDER BY j.month, pr.sku"""),
-        {"d": distributor_id, "start": start, "end": end, "p": product_id},
+        {"d": distributor.id, "start": start, "end": end, "p": product_id},
     ).all()
-    return PlanResult(distributor_code, name, year, [PlanRow(*row) for row in rows])
+    return PlanResult(distributor_code, distributor.name, year, [PlanRow(*row) for row in rows])
+
+
+@dataclass
+class PlanMonth:
+    """Plan and actual amount of one month, every product together (``month`` None: the year
+    so far)."""
+
+    month: dt.date | None
+    plan: Decimal
+    actual: Decimal
+
+    @property
+    def ratio(self) -> float | None:
+        return float(self.actual / self.plan) if self.plan else None
+
+
+def plan_months(
+    session: Session,
+    distributor_code: str,
+    year: int,
+    *,
+    product: str | None = None,
+    user: Principal | None = None,
+) -> list[PlanMonth]:
+    """:func:`plan_achievement` per month (all products, or ``product``), then the year so far
+    as a last row; empty when the year has neither plans nor sales."""
+    result = plan_achievement(session, distributor_code, year, product=product, user=user)
+    months: dict[dt.date, PlanMonth] = {}
+    for row in result.rows:
+        m = months.setdefault(row.month, PlanMonth(row.month, Decimal(0), Decimal(0)))
+        m.plan += row.target_amount or Decimal(0)
+        m.actual += row.actual_amount
+    out = [months[k] for k in sorted(months)]
+    if out:
+        out.append(
+            PlanMonth(
+                None,
+                sum((m.plan for m in out), Decimal(0)),
+                sum((m.actual for m in out), Decimal(0)),
+            )
+        )
+    return out

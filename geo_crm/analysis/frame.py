@@ -6,7 +6,7 @@ differs from 1 by under 0.2 %, so a circle of r metres drawn in it is the ground
 precision and has exactly the disc's area. EPSG:3857 and degrees are never used for measuring.
 
 Outlets and sales come out of PostgreSQL packed into a few byte strings, straight into numpy
-arrays: a million rows cost a fraction of a second, where fetching Python tuples takes seconds.
+arrays (``db.hotpath.Records``): no Python object per row, which would cost more than the query.
 """
 
 from __future__ import annotations
@@ -18,12 +18,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from pyproj import Transformer
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import Field, Records
+from ..domain.network import OUTLETS, outlet_tree
 from ..domain.outlet_layers import OutletPoints
+from ..domain.regions import REGIONS, subregions, subtree_by_child
 from ..models import TIERS
 from .geometry.geodesy import local_proj
+from .geometry.hexgrid import HexGrid
 from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
@@ -124,45 +143,64 @@ class RegionFrame:
         return np.isin(region_ids, keys)
 
     def child_boundaries_m(self, session: Session) -> list:
+        r = REGIONS
         rows = session.execute(
-            text("SELECT id, ST_AsBinary(boundary) FROM regions WHERE parent_id = :id"),
-            {"id": self.id},
+            select(r.c.id, func.ST_AsBinary(r.c.boundary)).where(r.c.parent_id == self.id)
         ).all()
         by_id = {rid: shapely.from_wkb(bytes(wkb)) for rid, wkb in rows}
         return [shapely.make_valid(self.frame.geom_to_m(by_id[c.id])) for c in self.children]
 
+    def cell_outlines(self, grid: HexGrid, row, col) -> list[list]:
+        """Closed WGS-84 rings (lon, lat to 6 decimals, ~0.1 m) of the grid's cells (row, col)."""
+        if not len(row):
+            return []
+        rings = grid.outlines(np.asarray(row), np.asarray(col))
+        lon, lat = self.frame.to_lonlat(rings[..., 0].ravel(), rings[..., 1].ravel())
+        return np.round(np.stack([lon, lat], axis=-1).reshape(rings.shape), 6).tolist()
 
-_SUBTREE = text("""
-WITH RECURSIVE t(id, child_id, depth) AS (
-    SELECT id, id, 1 FROM regions WHERE parent_id = :id
-    UNION ALL
-    SELECT r.id, t.child_id, t.depth + 1
-      FROM regions r JOIN t ON r.parent_id = t.id WHERE t.depth < 8
-)
-SELECT id, child_id FROM t
-""")
+
+def cell_feature(row: int, col: int, outline: list | None, properties: dict) -> dict:
+    """A grid cell as a GeoJSON Feature: id ``row:col``, its outline (None: not asked for), and
+    ``row``/``col`` ahead of ``properties``."""
+    return {
+        "type": "Feature",
+        "id": f"{row}:{col}",
+        "geometry": {"type": "Polygon", "coordinates": [outline]} if outline else None,
+        "properties": {"row": row, "col": col, **properties},
+    }
+
+
+@functools.cache
+def _region_statements() -> tuple[Select, Select]:
+    """The boundary with its centroid, and the subtree by direct child, of the region
+    ``region_id``: built once (building a recursive CTE costs more than running it)."""
+    r = REGIONS
+    region_id = bindparam("region_id", type_=Integer)
+    centred = (
+        select(r.c.boundary, func.ST_Centroid(r.c.boundary).label("c"))
+        .where(r.c.id == region_id)
+        .subquery("r")
+    )
+    boundary = select(
+        func.ST_AsBinary(centred.c.boundary), func.ST_X(centred.c.c), func.ST_Y(centred.c.c)
+    )
+    below = subtree_by_child(region_id)
+    return boundary, select(below.c.id, below.c.child_id)
 
 
 def load_region(session: Session, code: str) -> RegionFrame:
     """The region ``code`` (404 when unknown) with its children and a frame centred on it."""
     region = find_region(session, code)
-    wkb, lon0, lat0 = session.execute(
-        text(
-            "SELECT ST_AsBinary(boundary), ST_X(c), ST_Y(c) FROM "
-            "(SELECT boundary, ST_Centroid(boundary) AS c FROM regions WHERE id = :id) r"
-        ),
-        {"id": region.id},
-    ).one()
-    children_rows = session.execute(
-        text(
-            "SELECT id, code, name, level, area_m2 FROM regions WHERE parent_id = :id ORDER BY code"
-        ),
-        {"id": region.id},
-    ).all()
-    children = [SubRegion(r.id, r.code, r.name, r.level, float(r.area_m2)) for r in children_rows]
+    boundary, below = _region_statements()
+    values = {"region_id": region.id}
+    wkb, lon0, lat0 = session.execute(boundary, values).one()
+    children = [
+        SubRegion(c.id, c.code, c.name, c.level, float(c.area_m2))
+        for c in subregions(session, region.id)
+    ]
     index = {c.id: i for i, c in enumerate(children)}
     subtree = {region.id: -1}
-    for rid, child_id in session.execute(_SUBTREE, {"id": region.id}):
+    for rid, child_id in session.execute(below, values):
         subtree[rid] = index[child_id]
     return RegionFrame(
         id=region.id,
@@ -177,53 +215,74 @@ def load_region(session: Session, code: str) -> RegionFrame:
     )
 
 
-def fetch_packed(session: Session, query: str, args: dict, dtype: np.dtype) -> np.ndarray:
-    """Run ``query`` (one NOT NULL bytea column, every row ``dtype.itemsize`` bytes; a CTE
-    prefix before ``/*SELECT*/``) and return its rows as one structured numpy array.
-
-    Rows are packed server-side (``string_agg`` of fixed-width records built from each value's
-    binary send form) and fetched in binary: no per-row work in Python, which costs more than
-    the query itself once rows number in the hundreds of thousands; on a million rows about
-    half the server time of one aggregate per column sent as hex text.
-    """
-    prefix, _, body = query.rpartition("/*SELECT*/")
-    conn = session.connection().connection.driver_connection
-    with conn.cursor() as cur:
-        cur.execute(f"{prefix} SELECT string_agg(r, '') FROM ({body}) q(r)", args, binary=True)
-        (blob,) = cur.fetchone()
-    return np.frombuffer(blob if blob is not None else b"", dtype=dtype)
-
-
-NETWORK_CTE = """
-WITH RECURSIVE network(id) AS (
-    SELECT id FROM outlets WHERE id = %(distributor_id)s
-    UNION ALL
-    SELECT o.id FROM outlets o JOIN network n ON o.parent_id = n.id
-)
-"""
-
-
-def outlet_filter_sql(resolved: Resolved, tiers: tuple[str, ...]) -> tuple[str, str, dict]:
-    """(CTE prefix, WHERE conditions, params) selecting outlets by tier, status and network."""
-    params = resolved.params
-    conds, args = ["TRUE"], {}
+def outlet_filter(
+    tiers: tuple[str, ...], *, status: bool, distributor: bool
+) -> list[ColumnElement[bool]]:
+    """Conditions on ``outlets`` selecting them by tier, status and network, with bound values
+    ``tiers``, ``status`` and ``distributor_id`` (:func:`filter_values`): one statement shape
+    per kind of filter, whatever the values."""
+    o = OUTLETS
+    conds: list[ColumnElement[bool]] = []
     if set(tiers) != set(TIERS):  # every tier: the CHECK on tier makes the test a no-op
-        conds, args = ["o.tier = ANY(%(tiers)s)"], {"tiers": list(tiers)}
-    if params.status is not None:
-        conds.append("o.status = %(status)s")
-        args["status"] = params.status
-    prefix = ""
+        conds.append(o.c.tier == any_(bindparam("tiers", type_=ARRAY(String))))
+    if status:
+        conds.append(o.c.status == bindparam("status", type_=String))
+    if distributor:
+        network = outlet_tree(o.c.id == bindparam("distributor_id", type_=BigInteger))
+        conds.append(o.c.id.in_(select(network.c.id)))
+    return conds
+
+
+def filter_values(resolved: Resolved, tiers: tuple[str, ...]) -> dict:
+    """The values :func:`outlet_filter`'s conditions are bound to."""
+    values: dict = {"tiers": list(tiers)}
+    if resolved.params.status is not None:
+        values["status"] = resolved.params.status
     if resolved.distributor_id is not None:
-        prefix = NETWORK_CTE
-        conds.append("o.id IN (SELECT id FROM network)")
-        args["distributor_id"] = resolved.distributor_id
-    return prefix, " AND ".join(conds), args
+        values["distributor_id"] = resolved.distributor_id
+    return values
+
+
+def _envelope(prefix: str) -> ColumnElement:
+    corners = [bindparam(f"{prefix}{k}", type_=Float) for k in range(4)]
+    return func.ST_MakeEnvelope(*corners, 4326)
+
+
+@functools.lru_cache(maxsize=64)
+def _outlet_records(
+    tiers: tuple[str, ...],
+    status: bool,
+    distributor: bool,
+    envelope: bool,
+    exclude: bool,
+    fields: tuple[str, ...],
+) -> Records:
+    """The packed-record statement of :func:`fetch_outlets` for one shape of filters."""
+    o = OUTLETS
+    where = [*outlet_filter(tiers, status=status, distributor=distributor)]
+    where.append(o.c.location.is_not(None))
+    if envelope:
+        where.append(o.c.location.bool_op("&&")(_envelope("x")))
+    if exclude:
+        # the frame between the two boxes as four strips, so the GiST index finds the few
+        # outlets there instead of a scan of everything in the bigger box
+        strips = [o.c.location.bool_op("&&")(_envelope(f"s{n}_")) for n in range(4)]
+        where.append(or_(*strips))
+        where.append(not_(o.c.location.bool_op("&&")(_envelope("e"))))
+    packed = [
+        Field("lon", func.ST_X(o.c.location), "f8"),
+        Field("lat", func.ST_Y(o.c.location), "f8"),
+    ]
+    if len(tiers) > 1:
+        packed.append(Field("tier", func.geo_crm_tier_rank(o.c.tier) - 1, "i2"))
+    if "region_id" in fields:
+        packed.append(Field("region_id", o.c.region_id, "i4", null=0))
+    if "id" in fields:
+        packed.append(Field("id", o.c.id, "i8"))
+    return Records(packed, from_=o, where=where)
 
 
 OUTLET_FIELDS = ("id", "region_id")
-_TIER_INDEX = (
-    "CASE o.tier " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIERS)) + " END"
-)
 
 
 def fetch_outlets(
@@ -239,47 +298,32 @@ def fetch_outlets(
     anywhere), leaving out those inside ``exclude`` (what an earlier call already returned).
 
     Always lon, lat and tier; of ``fields`` ("id", "region_id") only those asked for. Each
-    row is packed server-side into one fixed-width binary record (``ST_X``/``ST_Y`` as float8,
-    the tier as int2 when more than one is asked for, …) and the records into one byte string,
-    which numpy reads as a structured array: one aggregate per row instead of one per column,
-    and no geometry serialised (``location::bytea`` costs more than the coordinates).
+    row is packed server-side into one fixed-width binary record (``db.hotpath.Records``:
+    ``ST_X``/``ST_Y`` as float8, the tier as int2 when more than one is asked for, …), one
+    statement per shape of filters: one aggregate per row instead of one per column, and no
+    geometry serialised (``location::bytea`` costs more than the coordinates).
     """
-    prefix, where, args = outlet_filter_sql(resolved, tiers)
-    where += " AND o.location IS NOT NULL"
     if envelope is not None and exclude is None and _covers_all_outlets(session, envelope):
         envelope = None  # a country-wide box: testing every point against it only costs time
+    values = filter_values(resolved, tiers)
     if envelope is not None:
-        where += " AND o.location && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)"
-        args.update(dict(zip(("x0", "y0", "x1", "y1"), envelope, strict=True)))
+        values.update({f"x{k}": v for k, v in enumerate(envelope)})
     if exclude is not None:
-        # the frame between the two boxes as four strips, so the GiST index finds the few
-        # outlets there instead of a scan of everything in the bigger box
         x0, y0, x1, y1 = envelope if envelope is not None else (-180.0, -90.0, 180.0, 90.0)
         e0, e1, e2, e3 = exclude
         strips = [(x0, y0, e0, y1), (e2, y0, x1, y1), (e0, y0, e2, e1), (e0, e3, e2, y1)]
-        parts = []
         for n, strip in enumerate(strips):
-            keys = [f"s{n}_{k}" for k in range(4)]
-            args.update(dict(zip(keys, strip, strict=True)))
-            parts.append(
-                "o.location && ST_MakeEnvelope(" + ", ".join(f"%({k})s" for k in keys) + ", 4326)"
-            )
-        where += f" AND ({' OR '.join(parts)})"
-        where += " AND NOT o.location && ST_MakeEnvelope(%(e0)s, %(e1)s, %(e2)s, %(e3)s, 4326)"
-        args.update(dict(zip(("e0", "e1", "e2", "e3"), exclude, strict=True)))
-    parts = ["float8send(ST_X(o.location))", "float8send(ST_Y(o.location))"]
-    record = [("lon", ">f8"), ("lat", ">f8")]
-    if len(tiers) > 1:
-        parts.append(f"int2send(({_TIER_INDEX})::int2)")
-        record.append(("tier", ">i2"))
-    if "region_id" in fields:
-        parts.append("int4send(coalesce(o.region_id, 0))")
-        record.append(("region_id", ">i4"))
-    if "id" in fields:
-        parts.append("int8send(o.id)")
-        record.append(("id", ">i8"))
-    query = f"{prefix} /*SELECT*/ SELECT {' || '.join(parts)} FROM outlets o WHERE {where}"
-    data = fetch_packed(session, query, args, np.dtype(record))
+            values.update({f"s{n}_{k}": v for k, v in enumerate(strip)})
+        values.update({f"e{k}": v for k, v in enumerate(exclude)})
+    records = _outlet_records(
+        tiers,
+        resolved.params.status is not None,
+        resolved.distributor_id is not None,
+        envelope is not None,
+        exclude is not None,
+        tuple(f for f in OUTLET_FIELDS if f in fields),
+    )
+    data = records.fetch(session, values)
     names = data.dtype.names
     return OutletPoints(
         data["id"].astype(np.int64) if "id" in names else None,
@@ -293,15 +337,22 @@ def fetch_outlets(
     )
 
 
+@functools.cache
+def _estimated_extent() -> Select:
+    """The planner's estimate of the outlets' extent (xmin, ymin, xmax, ymax)."""
+    estimated = select(
+        func.ST_EstimatedExtent(literal_column("'outlets'"), literal_column("'location'")).label(
+            "e"
+        )
+    ).subquery("x")
+    e = estimated.c.e
+    return select(func.ST_XMin(e), func.ST_YMin(e), func.ST_XMax(e), func.ST_YMax(e))
+
+
 def _covers_all_outlets(session: Session, box: tuple[float, float, float, float]) -> bool:
     """Whether ``box`` holds the planner's estimated extent of all outlet locations. Dropping
     the box then returns a superset (still correct); a stale estimate only costs the speed-up."""
-    extent = session.execute(
-        text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-            "FROM (SELECT ST_EstimatedExtent('outlets', 'location') AS e) x"
-        )
-    ).one()
+    extent = session.execute(_estimated_extent()).one()
     if extent[0] is None:
         return False
     return (

@@ -14,6 +14,7 @@ box grows until every cell's nearest outlet is certain to lie inside it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -23,17 +24,22 @@ import numpy as np
 import shapely
 import shapely.geometry
 from scipy.spatial import cKDTree
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Integer, Select, any_, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..domain.network import OUTLETS
+from ..domain.principal import Principal
 from ..models import TIERS
 from .frame import (
     OutletPoints,
     RegionFrame,
+    cell_feature,
     fetch_outlets,
+    filter_values,
     load_region,
     merge_points,
-    outlet_filter_sql,
+    outlet_filter,
 )
 from .geometry.disc_union import WORKERS
 from .geometry.geodesy import SurfacePoints, envelope_around
@@ -61,15 +67,11 @@ class GapCell:
     outline: list | None = None  # closed WGS-84 ring
 
     def feature(self) -> dict:
-        return {
-            "type": "Feature",
-            "id": f"{self.row}:{self.col}",
-            "geometry": {"type": "Polygon", "coordinates": [self.outline]}
-            if self.outline
-            else None,
-            "properties": {
-                "row": self.row,
-                "col": self.col,
+        return cell_feature(
+            self.row,
+            self.col,
+            self.outline,
+            {
                 "lon": self.lon,
                 "lat": self.lat,
                 "distance_m": self.distance_m,
@@ -77,7 +79,7 @@ class GapCell:
                 "nearest_outlet": self.nearest_code,
                 "nearest_tier": self.nearest_tier,
             },
-        }
+        )
 
 
 @dataclass
@@ -280,14 +282,16 @@ def gaps(
     *,
     limit: int = DEFAULT_LIMIT,
     geometry: bool = True,
+    user: Principal | None = None,
 ) -> GapsResult:
     """Gap cells of a hexagon grid over the region, worst first, and white-space sub-regions.
 
     Every cell is classified with a search bounded by the radius (an outlet within reach
     stops it early); exact distances to the nearest outlet, wherever it is, are measured for
-    the gap cells that may rank among the ``limit`` worst (``_worst_candidates``)."""
+    the gap cells that may rank among the ``limit`` worst (``_worst_candidates``). ``user``:
+    whose scope a distributor filter is looked up in (None: the system)."""
     params = params or AnalysisParams()
-    resolved = resolve(session, params, region_code=region_code)
+    resolved = resolve(session, params, region_code=region_code, user=user)
     region = load_region(session, region_code)
     params.check_cells(region.area_m2, region.code)
     tiers = tuple(t for t in TIERS if t in params.tiers)
@@ -314,7 +318,7 @@ def gaps(
     nearest_ids = np.full(len(nearest), -1, dtype=np.int64)
     nearest_ids[nearest >= 0] = near.points.ids[nearest[nearest >= 0]]
     codes = _outlet_codes(session, nearest_ids[nearest_ids >= 0], region.subtree_ids)
-    outlines = _outlines(region, grid, rows[top], cols[top]) if geometry else [None] * len(top)
+    outlines = region.cell_outlines(grid, rows[top], cols[top]) if geometry else [None] * len(top)
     worst = []
     for n, i in enumerate(top.tolist()):
         finite = math.isfinite(best[i])
@@ -355,20 +359,15 @@ def white_space(
     children): one index probe per region of the subtree, stopping at the first outlet."""
     if not region.children:
         return []
-    prefix, where, args = outlet_filter_sql(resolved, tiers)
     below = [(rid, child) for rid, child in region.subtree_child.items() if child >= 0]
-    args.update(rids=[rid for rid, _ in below], children=[child for _, child in below])
-    held = {
-        child
-        for (child,) in _run(
-            session,
-            f"{prefix} SELECT DISTINCT t.child "
-            "FROM unnest(%(rids)s::int8[], %(children)s::int4[]) AS t(rid, child) "
-            "WHERE EXISTS (SELECT 1 FROM outlets o WHERE o.region_id = t.rid "
-            f"AND o.location IS NOT NULL AND {where})",
-            args,
-        )
+    values = filter_values(resolved, tiers) | {
+        "rids": [rid for rid, _ in below],
+        "children": [child for _, child in below],
     }
+    statement = _held_children(
+        tiers, resolved.params.status is not None, resolved.distributor_id is not None
+    )
+    held = set(session.scalars(statement, values))
     return [
         WhiteSpace(c.code, c.name, c.level, c.area_m2)
         for n, c in enumerate(region.children)
@@ -376,30 +375,42 @@ def white_space(
     ]
 
 
+@functools.lru_cache(maxsize=32)
+def _held_children(tiers: tuple[str, ...], status: bool, distributor: bool) -> Select:
+    """Which of the children (``children``, by region id ``rids``) hold an outlet passing the
+    filters; built once per shape of filters."""
+    pairs = (
+        func.unnest(
+            bindparam("rids", type_=ARRAY(BigInteger)), bindparam("children", type_=ARRAY(Integer))
+        )
+        .table_valued("rid", "child")
+        .render_derived(name="t")
+    )
+    o = OUTLETS
+    held_by = (
+        select(literal(1))
+        .where(
+            o.c.region_id == pairs.c.rid,
+            o.c.location.is_not(None),
+            *outlet_filter(tiers, status=status, distributor=distributor),
+        )
+        .correlate(pairs)
+        .exists()
+    )
+    return select(pairs.c.child).distinct().where(held_by)
+
+
 def _outlet_codes(session: Session, ids: np.ndarray, region_ids: list[int]) -> dict[int, str]:
     """Codes of the nearest outlets that lie in the region: a caller allowed to see the region
     sees them; an outlet across the border counts in the distance but stays unnamed."""
     if not len(ids):
         return {}
-    rows = session.execute(
-        text("SELECT id, code FROM outlets WHERE id = ANY(:ids) AND region_id = ANY(:regions)"),
-        {"ids": [int(i) for i in np.unique(ids)], "regions": region_ids},
-    )
+    wanted = [int(i) for i in np.unique(ids)]
+    rows = session.execute(_CODES_IN_REGIONS, {"ids": wanted, "regions": region_ids})
     return {rid: code for rid, code in rows}
 
 
-def _run(session: Session, sql: str, args: dict) -> list[tuple]:
-    """A statement with psycopg placeholders (the filters' own) on the session's connection."""
-    conn = session.connection().connection.driver_connection
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
-
-
-def _outlines(region: RegionFrame, grid: HexGrid, row, col) -> list[list]:
-    if not len(row):
-        return []
-    rings = grid.outlines(row, col)
-    lon, lat = region.frame.to_lonlat(rings[..., 0].ravel(), rings[..., 1].ravel())
-    coords = np.round(np.stack([lon, lat], axis=-1).reshape(rings.shape), 6)
-    return coords.tolist()
+_CODES_IN_REGIONS = select(OUTLETS.c.id, OUTLETS.c.code).where(
+    OUTLETS.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    OUTLETS.c.region_id == any_(bindparam("regions", type_=ARRAY(BigInteger))),
+)

@@ -18,11 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain import network
+from ..domain.network import DistributorRef
+from ..domain.principal import Principal
+from ..domain.regions import RegionInfo, get_region
+from ..domain.sales import product_id
 from ..errors import NotFound, ValidationError
-from ..models import OUTLET_STATUSES, TIERS, Outlet, Product, Region
+from ..models import OUTLET_STATUSES, TIERS
 
 DEFAULT_SERVICE_RADIUS_M = {
     # metres a tier's outlet is taken to serve; a product decision, documented in the README
@@ -148,41 +152,46 @@ class Resolved:
     distributor_id: int | None = None
 
 
-def find_region(session: Session, code: str) -> Region:
-    region = session.scalar(select(Region).where(Region.code == code))
-    if region is None:
-        raise NotFound(f"no region with code {code!r}", fields={"region": "unknown region code"})
-    return region
+def find_region(session: Session, code: str) -> RegionInfo:
+    """The region an analysis is about: 404 naming ``region`` when there is none."""
+    return get_region(session, code, field="region")
 
 
-def find_distributor_id(session: Session, code: str, *, as_filter: bool) -> int:
-    """The outlet id of distributor ``code``: 422 on a filter, 404 when it is the subject."""
-    row = session.execute(select(Outlet.id, Outlet.tier).where(Outlet.code == code)).first()
-    problem = None
-    if row is None:
-        problem = f"no outlet with code {code!r}"
-    elif row.tier != "distributor":
-        problem = f"outlet {code!r} is a {row.tier}, not a distributor"
-    if problem:
+def find_distributor(
+    session: Session, code: str, *, as_filter: bool, user: Principal | None = None
+) -> DistributorRef:
+    """The distributor ``code`` that ``user`` (None: the system) may see: a 422 on a filter,
+    a 404 when it is the subject (an outlet outside the scope is as unknown as a missing one)."""
+    try:
+        return network.distributor(session, code, user=user, field="distributor")
+    except network.DistributorError as exc:
         if as_filter:
-            raise ValidationError(problem, fields={"distributor": problem})
-        raise NotFound(problem, fields={"distributor": problem})
-    return row.id
+            raise
+        raise NotFound(exc.message, fields=exc.fields) from None
+
+
+def find_distributor_id(
+    session: Session, code: str, *, as_filter: bool, user: Principal | None = None
+) -> int:
+    """The outlet id of distributor ``code`` (:func:`find_distributor`)."""
+    return find_distributor(session, code, as_filter=as_filter, user=user).id
 
 
 def find_product_id(session: Session, sku: str) -> int:
-    product_id = session.scalar(select(Product.id).where(Product.sku == sku))
-    if product_id is None:
-        raise ValidationError(
-            f"no product with SKU {sku!r}", fields={"product": "unknown product SKU"}
-        )
-    return product_id
+    """The id of the product ``sku``: a 422 naming ``product`` when there is none."""
+    return product_id(session, sku, field="product")
 
 
 def resolve(
-    session: Session, params: AnalysisParams, *, region_code: str | None = None
+    session: Session,
+    params: AnalysisParams,
+    *,
+    region_code: str | None = None,
+    user: Principal | None = None,
 ) -> Resolved:
-    """Check ``params`` and look up the names they carry; the region is the subject (404)."""
+    """Check ``params`` and look up the names they carry; the region is the subject (404).
+    ``user``: a distributor filter outside their scope is as unknown as a missing one (None:
+    the system, e.g. the CLI)."""
     params.check()
     region = find_region(session, region_code) if region_code is not None else None
     return Resolved(
@@ -191,7 +200,7 @@ def resolve(
         region_code=region.code if region is not None else None,
         product_id=find_product_id(session, params.product) if params.product else None,
         distributor_id=(
-            find_distributor_id(session, params.distributor, as_filter=True)
+            find_distributor_id(session, params.distributor, as_filter=True, user=user)
             if params.distributor
             else None
         ),
@@ -245,7 +254,8 @@ def params_for_page(
     """The analysis parameters a page's form asks for: the selected tiers (all when none is
     ticked; ``tiers`` overrides), the distributor, product and period as they are; the one
     radius overrides the service radius of every selected tier (empty: each tier's default);
-    an empty cell size is chosen from the region's area (:func:`auto_cell_km`)."""
+    an empty cell size is chosen from the region's area (:func:`auto_cell_km`). A page is an
+    HTTP request: at most ``LIMITS.max_cells_http`` cells."""
     chosen = tiers or tuple(f.tiers) or TIERS
     radius = dict(DEFAULT_SERVICE_RADIUS_M)
     if f.radius_km:
@@ -259,4 +269,5 @@ def params_for_page(
         date_to=f.date_to,
         radius_m=radius,
         cell_km=cell,
+        max_cells=LIMITS.max_cells_http,
     )

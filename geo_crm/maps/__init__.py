@@ -1,6 +1,9 @@
-"""Electronic maps (Folium/Leaflet) built from service results; this package knows no SQL.
+"""Electronic maps (Folium/Leaflet) built from analysis and domain results; this package knows
+no SQL and never opens a Session.
 
 ``base`` draws the region skeleton, ``coverage``/``gaps``/``density``/``network``/``history``
-build one map each, ``points`` and ``aggregate`` keep large networks fast, ``safe`` escapes
-user text, ``assets`` serves Leaflet from installed packages (no CDN). See docs/maps.md.
+build one map each (``region`` picks the one of a kind), ``points`` and ``aggregate`` keep
+large networks fast, ``safe`` escapes user text, ``assets`` serves Leaflet from installed
+packages (no CDN); ``elements`` inlines the maps' own script and styles
+(``geo_crm/static/maps``). See docs/maps.md.
 """

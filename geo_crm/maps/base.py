@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
@@ -26,7 +27,10 @@ from ..i18n import Translator
 from . import assets as asset_files
 from .elements import FitView, Labels, Legend, ReadySignal, Runtime, ScaleBar
 from .safe import safe_link, safe_text
-from .style import BOUNDARY_COLOUR, SUBREGION_COLOUR
+from .style import BOUNDARY_COLOUR, NO_DATA_COLOUR, SUBREGION_COLOUR, Classes
+
+if TYPE_CHECKING:
+    from ..domain.regions import RegionInfo
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +68,13 @@ class RegionShape:
     def shapely(self) -> shapely.Geometry:
         return as_shapely(self.geometry)
 
+    @classmethod
+    def from_info(cls, info: RegionInfo, t: Translator | None = None) -> RegionShape:
+        """The region read with its boundary (``domain.regions.get_region(boundary=True)``),
+        named in ``t``'s language."""
+        name = info.label(t) if t is not None else info.name
+        return cls(info.code, name, info.boundary, info.level, info.label_point)
+
 
 @dataclass
 class MapSettings:
@@ -94,6 +105,23 @@ class MapSettings:
     @property
     def crs(self) -> str:
         return BASEMAP_CRS[self.basemap]
+
+    def tile_layer(self) -> dict | None:
+        """The basemap's tiles: ``url`` template, ``attribution``, ``subdomains`` (None: the
+        URL has none), ``max_zoom``, ``crs`` they are drawn in and the layer's ``name`` in the
+        map's language; None without a basemap. ``tile_url``/``tile_attribution`` override
+        the basemap's (an intranet mirror serves the same tiles under its own host)."""
+        if self.basemap == "none":
+            return None
+        url, attribution, subdomains, max_zoom = TILES[self.basemap]
+        return {
+            "url": self.tile_url or url,
+            "attribution": self.tile_attribution or attribution,
+            "subdomains": subdomains if subdomains and not self.tile_url else None,
+            "max_zoom": max_zoom,
+            "crs": self.crs,
+            "name": self.translator("OpenStreetMap" if self.basemap == "osm" else "AMap (GCJ-02)"),
+        }
 
     @classmethod
     def from_config(cls, config: Mapping, translator: Translator, **overrides) -> MapSettings:
@@ -340,6 +368,119 @@ class RegionMap:
         self.map.add_child(layer)
         return layer
 
+    def choropleth(
+        self,
+        geoms: Sequence[shapely.Geometry],
+        values,
+        classes: Classes,
+        *,
+        name: str,
+        text: Callable[[float], str],
+        tooltip: str,
+        style: Mapping[str, object],
+        legend: str,
+        legend_range: Callable[[float, float], str],
+        ids: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        no_data_class: int | None = None,
+        merge_above: int | None = None,
+        note: str | None = None,
+        show: bool = True,
+    ) -> folium.GeoJson:
+        """Shapes (drawn coordinates) filled by the class of their value, toggleable, with a
+        legend of the class ranges.
+
+        ``text`` shows a value in the tooltip under the label ``tooltip`` (after the shape's
+        name from ``names``, when given); ``style`` holds everything but the fill colour.
+        A value in no class (NaN, inf) is filled grey, or as class ``no_data_class`` (e.g. -1:
+        the last). Past ``merge_above`` shapes each class becomes one merged shape (its
+        tooltip the class range), so a page grows with the classes' outline, not the count.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        k = classes.index(values)
+        if no_data_class is not None:
+            k[k < 0] = no_data_class % len(classes.colours)
+        ids = [str(i) for i in (ids if ids is not None else range(len(values)))]
+        if merge_above is not None and len(values) > merge_above:
+            geoms = np.asarray(geoms, dtype=object)
+            feats = []
+            for c, (lo, hi, _colour) in enumerate(classes.ranges()):
+                chosen = k == c
+                if not chosen.any():
+                    continue
+                merged = shapely.coverage_union_all(geoms[chosen])
+                merged = shapely.simplify(merged, self.tolerance / 2, preserve_topology=True)
+                props = {"v": str(safe_text(f"{text(lo)} – {text(hi)}")), "k": c}
+                feats.append(feature(merged, props, f"k{c}"))
+        else:
+            feats = []
+            for i, (g, v, c) in enumerate(zip(geoms, values.tolist(), k.tolist(), strict=True)):
+                props = {"name": str(safe_text(names[i]))} if names is not None else {}
+                props |= {"v": str(safe_text(text(v))), "k": int(c)}
+                feats.append(feature(g, props, ids[i]))
+        colours = classes.colours
+
+        def fill(f: dict) -> dict:
+            c = f["properties"]["k"]
+            return {"fillColor": colours[c] if c >= 0 else NO_DATA_COLOUR, **style}
+
+        layer = self.geometry_layer(
+            feats,
+            name=name,
+            style=fill,
+            tooltip=(["name"] if names is not None else []) + [("v", tooltip)],
+            show=show,
+        )
+        items = [("box", c, None, legend_range(lo, hi)) for lo, hi, c in classes.ranges()]
+        self.add_legend(legend, items, layer=layer, note=note)
+        return layer
+
+    def outline_layer(
+        self,
+        geoms: Sequence[shapely.Geometry],
+        *,
+        name: str,
+        ids: Sequence[str],
+        names: Sequence[str],
+        colours: str | Sequence[str],
+        weight: float,
+        dash: str,
+        fill_opacity: float,
+        codes: Sequence[str] | None = None,
+        code_label: str | None = None,
+        show: bool = True,
+    ) -> folium.GeoJson:
+        """Dashed outlines (drawn coordinates), lightly filled in their own colour (one for all,
+        or one per shape): white space, catchments. The tooltip names the shape (and its
+        ``codes`` under ``code_label``, when given)."""
+        colour_of = dict(
+            zip(ids, [colours] * len(ids) if isinstance(colours, str) else colours, strict=True)
+        )
+        feats = []
+        for i, g in enumerate(geoms):
+            props = {"name": str(safe_text(names[i]))}
+            if codes is not None:
+                props["code"] = str(safe_text(codes[i]))
+            feats.append(feature(g, props, ids[i]))
+
+        def outline(f: dict) -> dict:
+            colour = colour_of[f["id"]]
+            return {
+                "color": colour,
+                "weight": weight,
+                "dashArray": dash,
+                "fillColor": colour,
+                "fillOpacity": fill_opacity,
+            }
+
+        return self.geometry_layer(
+            feats,
+            name=name,
+            style=outline,
+            tooltip=["name"] + ([("code", code_label or "")] if codes is not None else []),
+            show=show,
+        )
+
     def shapes(self, geometries) -> list[shapely.Geometry]:
         """GeoJSON dicts or shapely geometries (WGS-84) → simplified, in drawn coordinates."""
         geoms = [as_shapely(g) for g in geometries]
@@ -373,18 +514,14 @@ def new_map(settings: MapSettings, fit: list[list[float]], title: str | None = N
         m.get_root().title = str(safe_text(title))
     m.add_child(Runtime())
     m.add_child(ScaleBar())
-    basemap = settings.basemap
-    if basemap != "none":
-        url, attribution, subdomains, max_zoom = TILES[basemap]
-        url = settings.tile_url or url
-        attribution = settings.tile_attribution or attribution
-        name = settings.translator("OpenStreetMap" if basemap == "osm" else "AMap (GCJ-02)")
-        kwargs = {"subdomains": subdomains} if subdomains and not settings.tile_url else {}
+    tiles = settings.tile_layer()
+    if tiles is not None:
+        kwargs = {"subdomains": tiles["subdomains"]} if tiles["subdomains"] else {}
         folium.TileLayer(
-            url,
-            attr=attribution,
-            name=name,
-            max_zoom=max_zoom,
+            tiles["url"],
+            attr=tiles["attribution"],
+            name=tiles["name"],
+            max_zoom=tiles["max_zoom"],
             overlay=False,
             control=True,
             **kwargs,

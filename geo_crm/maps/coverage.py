@@ -5,24 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import folium
 
+from ..analysis.distribution import Catchment as Catchment
 from ..models import TIERS
-from .base import MapSettings, RegionMap, RegionShape, feature
+from .base import MapSettings, RegionMap, RegionShape
 from .elements import OutlineLayer
 from .points import OutletCoords, OutletRows, add_outlets
 from .safe import safe_text
 from .style import COVERAGE_SCHEME, TIER_COLOURS, fixed_classes, palette
 
+if TYPE_CHECKING:
+    from ..analysis.coverage import CoverageResult
+
 RATIO_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-
-
-@dataclass
-class Catchment:
-    code: str
-    name: str
-    geometry: Mapping  # GeoJSON (Multi)Polygon, WGS-84
 
 
 @dataclass
@@ -35,6 +33,27 @@ class CoverageData:
     radii: Mapping[str, float] = field(default_factory=dict)  # tier -> service radius, metres
     catchments: Sequence[Catchment] = ()
     not_drawn: Sequence[str] = ()  # tiers whose discs are too small to draw at this scale
+
+    @classmethod
+    def from_result(
+        cls,
+        result: CoverageResult,
+        *,
+        not_drawn: Sequence[str] = (),
+        catchments: Sequence[Catchment] = (),
+    ) -> CoverageData:
+        """What a coverage result draws: ratios per tier and of the whole network ("all"),
+        per sub-region, the radii, and every covered outline the analysis returned."""
+        covered = {"all": result.geometry} if result.geometry is not None else {}
+        covered |= {t.tier: t.geometry for t in result.by_tier if t.geometry is not None}
+        return cls(
+            covered=covered,
+            ratio={t.tier: t.ratio for t in result.by_tier} | {"all": result.region.ratio},
+            subregion_ratio={s.code: s.ratio for s in result.sub_regions},
+            radii=dict(result.radius_m),
+            catchments=catchments,
+            not_drawn=not_drawn,
+        )
 
 
 def coverage_map(
@@ -63,40 +82,19 @@ def _subregion_ratio(rmap: RegionMap, coverage: CoverageData) -> None:
     values = {c: v for c, v in coverage.subregion_ratio.items() if c in rmap.sub_geoms}
     if not values:
         return
-    classes = fixed_classes(RATIO_BREAKS, COVERAGE_SCHEME)
     names = {s.code: s.name for s in rmap.subregions}
-    feats = []
-    for code, ratio in values.items():
-        feats.append(
-            feature(
-                rmap.sub_geoms[code],
-                {
-                    "name": str(safe_text(names[code])),
-                    "ratio": str(safe_text(t.percent(ratio))),
-                    "fill": classes.colour(ratio),
-                },
-                code,
-            )
-        )
-    layer = rmap.geometry_layer(
-        feats,
+    rmap.choropleth(
+        [rmap.sub_geoms[c] for c in values],
+        list(values.values()),
+        fixed_classes(RATIO_BREAKS, COVERAGE_SCHEME),
         name=t("Sub-regions by coverage ratio"),
-        style=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "weight": 0.5,
-            "color": "#666666",
-        },
-        tooltip=["name", ("ratio", t("Coverage ratio"))],
-        show=True,
-    )
-    rmap.add_legend(
-        t("Sub-regions by coverage ratio"),
-        [
-            ("box", c, None, f"{t.percent(lo, 0)} – {t.percent(hi, 0)}")
-            for lo, hi, c in classes.ranges()
-        ],
-        layer=layer,
+        ids=list(values),
+        names=[names[c] for c in values],
+        text=t.percent,
+        tooltip=t("Coverage ratio"),
+        style={"fillOpacity": 0.55, "weight": 0.5, "color": "#666666"},
+        legend=t("Sub-regions by coverage ratio"),
+        legend_range=lambda lo, hi: f"{t.percent(lo, 0)} – {t.percent(hi, 0)}",
     )
 
 
@@ -144,33 +142,24 @@ def _catchments(rmap: RegionMap, catchments: Sequence[Catchment]) -> None:
     if not catchments:
         return
     colours = palette("Set2", 8)
-    geoms = rmap.shapes([c.geometry for c in catchments])
-    feats = []
-    for i, (c, geom) in enumerate(zip(catchments, geoms, strict=True)):
-        if geom.is_empty:
-            continue
-        feats.append(
-            feature(
-                geom,
-                {
-                    "name": str(safe_text(c.name)),
-                    "code": str(safe_text(c.code)),
-                    "fill": colours[i % len(colours)],
-                },
-                f"c{i}",
-            )
+    shown = [
+        (i, c, geom)
+        for i, (c, geom) in enumerate(
+            zip(catchments, rmap.shapes([c.geometry for c in catchments]), strict=True)
         )
-    layer = rmap.geometry_layer(
-        feats,
+        if not geom.is_empty
+    ]
+    layer = rmap.outline_layer(
+        [geom for _, _, geom in shown],
         name=t("Distributor catchments"),
-        style=lambda f: {
-            "color": f["properties"]["fill"],
-            "weight": 2,
-            "dashArray": "6 4",
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.08,
-        },
-        tooltip=["name", ("code", t("Code"))],
+        ids=[f"c{i}" for i, _, _ in shown],
+        names=[c.name for _, c, _ in shown],
+        codes=[c.code for _, c, _ in shown],
+        code_label=t("Code"),
+        colours=[colours[i % len(colours)] for i, _, _ in shown],
+        weight=2,
+        dash="6 4",
+        fill_opacity=0.08,
         show=False,
     )
     rmap.add_legend(

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
 import shapely
 from folium.plugins import HeatMap
 
-from .base import MapSettings, RegionMap, RegionShape, as_shapely, feature
+from .base import MapSettings, RegionMap, RegionShape, as_shapely
 from .points import OutletCoords, OutletRows, add_outlets
-from .safe import safe_text
 from .style import DENSITY_SCHEME, quantile_classes
+
+if TYPE_CHECKING:
+    from ..analysis.density import DensityResult
 
 MAX_CELL_FEATURES = 4000
 
@@ -30,6 +33,32 @@ class DensityData:
     subregion_per_km2: Mapping[str, float] | None = None  # code -> value per km²
     total: float | None = None
     cell_km: float | None = None
+
+    @classmethod
+    def from_result(
+        cls, result: DensityResult, *, measure: str = "amount", unit: str | None = None
+    ) -> DensityData:
+        """What a density result draws: the cells with outlines and the sub-regions (sales per
+        km²) in ``measure`` ("amount" or "quantity", counted in ``unit``)."""
+        quantity = measure == "quantity"
+
+        def value(totals) -> float:
+            return float(totals.quantity if quantity else totals.amount)
+
+        cells = [c for c in result.cells if c.outline]
+        return cls(
+            cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in cells],
+            value=[value(c.totals) for c in cells],
+            measure=measure,
+            unit=unit,
+            subregion_per_km2={
+                s.code: value(s.totals) / (s.area_m2 / 1e6)
+                for s in result.sub_regions
+                if s.code and s.area_m2
+            },
+            total=value(result.total),
+            cell_km=result.cell_km,
+        )
 
 
 def density_map(
@@ -62,39 +91,20 @@ def _subregions(rmap: RegionMap, density: DensityData, unit: str) -> None:
     values = {c: v for c, v in (density.subregion_per_km2 or {}).items() if c in rmap.sub_geoms}
     if not values:
         return
-    classes = quantile_classes(list(values.values()), DENSITY_SCHEME, 5)
     names = {s.code: s.name for s in rmap.subregions}
-    feats = [
-        feature(
-            rmap.sub_geoms[c],
-            {
-                "name": str(safe_text(names[c])),
-                "v": str(safe_text(f"{t.number(v, 1)} {unit}/{t('km²')}")),
-                "fill": classes.colour(v),
-            },
-            c,
-        )
-        for c, v in values.items()
-    ]
-    layer = rmap.geometry_layer(
-        feats,
+    rmap.choropleth(
+        [rmap.sub_geoms[c] for c in values],
+        list(values.values()),
+        quantile_classes(list(values.values()), DENSITY_SCHEME, 5),
         name=t("Sales per km² by sub-region"),
-        style=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "weight": 0.6,
-            "color": "#555555",
-        },
-        tooltip=["name", ("v", t("Sales per km²"))],
+        ids=list(values),
+        names=[names[c] for c in values],
+        text=lambda v: f"{t.number(v, 1)} {unit}/{t('km²')}",
+        tooltip=t("Sales per km²"),
+        style={"fillOpacity": 0.55, "weight": 0.6, "color": "#555555"},
+        legend=t("Sales per km² by sub-region") + f" ({unit}/{t('km²')})",
+        legend_range=lambda lo, hi: f"{t.number(lo, 1)} – {t.number(hi, 1)}",
         show=False,
-    )
-    rmap.add_legend(
-        t("Sales per km² by sub-region") + f" ({unit}/{t('km²')})",
-        [
-            ("box", c, None, f"{t.number(lo, 1)} – {t.number(hi, 1)}")
-            for lo, hi, c in classes.ranges()
-        ],
-        layer=layer,
     )
 
 
@@ -115,33 +125,18 @@ def _cells(rmap: RegionMap, density: DensityData, unit: str) -> None:
         geoms_drawn, value_drawn = geoms[top], value[top]
     else:
         geoms_drawn, value_drawn = geoms, value
-    classes = quantile_classes(value_drawn, DENSITY_SCHEME, 5)
-    cls = classes.index(value_drawn)
-    drawn = rmap.frame.geometry(geoms_drawn)
-    feats = [
-        feature(g, {"v": str(safe_text(_fmt(t, v, density.measure))), "k": int(k)}, i)
-        for i, (g, v, k) in enumerate(zip(drawn, value_drawn.tolist(), cls.tolist(), strict=True))
-    ]
-    colours = classes.colours
-    layer = rmap.geometry_layer(
-        feats,
+    rmap.choropleth(
+        rmap.frame.geometry(geoms_drawn),
+        value_drawn,
+        quantile_classes(value_drawn, DENSITY_SCHEME, 5),
         name=t("Sales per cell"),
-        style=lambda f: {
-            "fillColor": colours[f["properties"]["k"]],
-            "fillOpacity": 0.7,
-            "color": "#ffffff",
-            "weight": 0.3,
-        },
-        tooltip=[("v", t("Sales"))],
-        show=True,
-    )
-    rmap.add_legend(
-        t("Sales per cell ({unit})", unit=unit),
-        [
-            ("box", c, None, f"{_fmt(t, lo, density.measure)} – {_fmt(t, hi, density.measure)}")
-            for lo, hi, c in classes.ranges()
-        ],
-        layer=layer,
+        text=lambda v: _fmt(t, v, density.measure),
+        tooltip=t("Sales"),
+        style={"fillOpacity": 0.7, "color": "#ffffff", "weight": 0.3},
+        legend=t("Sales per cell ({unit})", unit=unit),
+        legend_range=lambda lo, hi: (
+            f"{_fmt(t, lo, density.measure)} – {_fmt(t, hi, density.measure)}"
+        ),
         note=t("quantile classes"),
     )
 

@@ -13,17 +13,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
 import shapely
 
 from ..analysis.geometry.geodesy import EARTH_MEAN_R, haversine_m
-from .base import MapSettings, RegionMap, RegionShape, as_shapely, feature, fmt_km
+from .base import MapSettings, RegionMap, RegionShape, as_shapely, fmt_km
 from .elements import SidePanel
 from .points import OutletCoords, OutletRows, add_outlets
 from .safe import safe_text
 from .style import GAP_SCHEME, quantile_classes
+
+if TYPE_CHECKING:
+    from ..analysis.gaps import GapsResult
 
 MAX_CELL_FEATURES = 3000  # beyond this, cells of one class are merged into one shape
 WORST_LISTED = 15
@@ -42,6 +46,23 @@ class GapData:
     gap_cells: int | None = None  # gap cells in the grid (``cells`` may hold only the worst)
     cell_km: float | None = None
     centres: Sequence[tuple[float, float]] | None = None  # lon, lat; else cell centroids
+
+    @classmethod
+    def from_result(cls, result: GapsResult) -> GapData:
+        """What a gaps result draws: its worst cells with outlines (inf: no outlet at all),
+        the white-space sub-regions, and the totals for the caption."""
+        worst = [c for c in result.worst if c.outline]
+        return cls(
+            cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in worst],
+            distance_m=[c.distance_m if c.distance_m is not None else math.inf for c in worst],
+            centres=[(c.lon, c.lat) for c in worst],
+            white_space=[w.code for w in result.white_space],
+            tier=result.tiers[0] if len(result.tiers) == 1 else None,
+            radius_m=min(result.radius_m.values()) if result.radius_m else None,
+            total_cells=result.cells,
+            gap_cells=result.gap_cells,
+            cell_km=result.cell_km,
+        )
 
 
 @dataclass
@@ -129,32 +150,25 @@ def gap_map(
 def _white_space(rmap: RegionMap, codes: Sequence[str]) -> None:
     t = rmap.t
     names = {s.code: s.name for s in rmap.subregions}
-    feats = [
-        feature(rmap.sub_geoms[c], {"name": str(safe_text(names[c]))}, c)
-        for c in codes
-        if c in rmap.sub_geoms
-    ]
-    if not feats:
+    shown = [c for c in codes if c in rmap.sub_geoms]
+    if not shown:
         return
     colour = "#d50000"
-    layer = rmap.geometry_layer(
-        feats,
+    layer = rmap.outline_layer(
+        [rmap.sub_geoms[c] for c in shown],
         name=t("White-space sub-regions"),
-        style=lambda f: {
-            "color": colour,
-            "weight": 2.5,
-            "dashArray": "8 4",
-            "fillColor": colour,
-            "fillOpacity": 0.10,
-        },
-        tooltip=["name"],
-        show=True,
+        ids=shown,
+        names=[names[c] for c in shown],
+        colours=colour,
+        weight=2.5,
+        dash="8 4",
+        fill_opacity=0.10,
     )
     rmap.add_legend(
         t("White-space sub-regions"),
         [("box", colour, None, t("White-space sub-regions"))],
         layer=layer,
-        note=f"{t.number(len(feats))}",
+        note=f"{t.number(len(shown))}",
     )
 
 
@@ -169,47 +183,18 @@ def _cells(rmap: RegionMap, gaps: GapData) -> list[Hole]:
         centres = np.asarray(gaps.centres, dtype=np.float64).reshape(-1, 2)
     else:
         centres = shapely.get_coordinates(shapely.centroid(geoms))
-    classes = quantile_classes(distance, GAP_SCHEME, 5)
-    cls = classes.index(distance)
-    cls[cls < 0] = len(classes.colours) - 1  # no outlet at all: the worst class
-    drawn = rmap.frame.geometry(geoms)
-    if n <= MAX_CELL_FEATURES:
-        feats = [
-            feature(g, {"d": str(safe_text(fmt_km(t, d))), "k": int(k)}, i)
-            for i, (g, d, k) in enumerate(zip(drawn, distance.tolist(), cls.tolist(), strict=True))
-        ]
-    else:  # merge each class into one shape: the page grows with the shapes' outline, not cells
-        feats = []
-        for k, (lo, hi, _c) in enumerate(classes.ranges()):
-            sel = cls == k
-            if not sel.any():
-                continue
-            merged = shapely.coverage_union_all(drawn[sel])
-            merged = shapely.simplify(merged, rmap.tolerance / 2, preserve_topology=True)
-            feats.append(
-                feature(
-                    merged,
-                    {"d": str(safe_text(f"{fmt_km(t, lo)} – {fmt_km(t, hi)}")), "k": k},
-                    f"k{k}",
-                )
-            )
-    colours = classes.colours
-    layer = rmap.geometry_layer(
-        feats,
+    rmap.choropleth(
+        rmap.frame.geometry(geoms),
+        distance,
+        quantile_classes(distance, GAP_SCHEME, 5),
         name=t("Gap cells"),
-        style=lambda f: {
-            "fillColor": colours[f["properties"]["k"]],
-            "fillOpacity": 0.65,
-            "color": "#ffffff",
-            "weight": 0.3,
-        },
-        tooltip=[("d", t("Distance to the nearest outlet"))],
-        show=True,
-    )
-    rmap.add_legend(
-        t("Gap cells by distance to the nearest outlet"),
-        [("box", c, None, f"{fmt_km(t, lo)} – {fmt_km(t, hi)}") for lo, hi, c in classes.ranges()],
-        layer=layer,
+        text=lambda d: fmt_km(t, d),
+        tooltip=t("Distance to the nearest outlet"),
+        style={"fillOpacity": 0.65, "color": "#ffffff", "weight": 0.3},
+        legend=t("Gap cells by distance to the nearest outlet"),
+        legend_range=lambda lo, hi: f"{fmt_km(t, lo)} – {fmt_km(t, hi)}",
+        no_data_class=-1,  # no outlet at all: the worst class
+        merge_above=MAX_CELL_FEATURES,
         note=(t("Service radius") + f": {fmt_km(t, gaps.radius_m)}" if gaps.radius_m else None),
     )
 

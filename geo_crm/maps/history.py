@@ -4,7 +4,7 @@ by a path; the current location stands out. Built from geotag events, no SQL her
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import folium
@@ -26,6 +26,18 @@ class HistoryPoint:
     source: str | None = None
     accuracy_m: float | None = None
     state: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Mapping) -> HistoryPoint:
+        """A geotag event as ``domain.geotagging.location_track`` reads it."""
+        return cls(
+            event["lon"],
+            event["lat"],
+            event["captured_at"] or event["created_at"],
+            event["source"],
+            event["accuracy_m"],
+            event["state"],
+        )
 
 
 class HistoryLayer(Layer):

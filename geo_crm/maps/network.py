@@ -37,18 +37,15 @@ def network_map(
         geom = rmap.shapes([catchment])[0]
         if not geom.is_empty:
             colour = TIER_COLOURS["distributor"]
-            layer = rmap.geometry_layer(
-                [feature(geom, {"name": str(safe_text(distributor_name))}, "catchment")],
+            layer = rmap.outline_layer(
+                [geom],
                 name=t("Catchment"),
-                style=lambda f: {
-                    "color": colour,
-                    "weight": 2,
-                    "dashArray": "6 4",
-                    "fillColor": colour,
-                    "fillOpacity": 0.06,
-                },
-                tooltip=["name"],
-                show=True,
+                ids=["catchment"],
+                names=[distributor_name],
+                colours=colour,
+                weight=2,
+                dash="6 4",
+                fill_opacity=0.06,
             )
             rmap.add_legend(t("Catchment"), [("box", colour, None, distributor_name)], layer=layer)
     _links(rmap, rows, parent_index)

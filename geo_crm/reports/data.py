@@ -14,7 +14,6 @@ else: no session, no SQL.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from ..analysis.coverage import CoverageResult
 from ..analysis.density import DensityResult
 from ..analysis.frame import load_region
 from ..analysis.gaps import GapsResult
-from ..analysis.params import DEFAULT_SERVICE_RADIUS_M, AnalysisParams, find_region
+from ..analysis.params import DEFAULT_SERVICE_RADIUS_M, AnalysisParams, auto_cell_km, find_region
 from ..domain.access import outlet_scope, outlet_visible, resolve
 from ..domain.outlets import OutletFilters, select_outlets
 from ..domain.principal import SYSTEM, Principal
@@ -44,23 +43,11 @@ from ..models import TIERS, Region
 
 Progress = Callable[[int, str], None]  # (percent 0..100, stage)
 
-# the page's rule for an empty cell size (web/analysis.py auto_cell_km; issue 12 moves it to
-# analysis/params.py, where this copy should then come from)
-TARGET_CELLS = 3000
-NICE_CELL_KM = (0.5, 1, 2, 5, 10, 20, 50, 100)
 MEASURES = ("amount", "quantity")
 WORST_LISTED = 15  # distinct gaps numbered on the gap map and listed beside it
 # connections reading the distributors' figures beside the analyses (2 measured slower on 2 cores)
 SIDE_SESSIONS = 1
 MAX_DISTRIBUTORS = 5000  # distributors ranked in one report (a province has about 1,000)
-
-
-def auto_cell_km(area_m2: float) -> float:
-    """A round cell size giving about TARGET_CELLS hexagons over the region (the page's rule)."""
-    if not area_m2 or area_m2 <= 0:
-        return 5.0
-    ideal = math.sqrt(area_m2 / (math.sqrt(3) / 2 * TARGET_CELLS)) / 1000.0
-    return min(NICE_CELL_KM, key=lambda c: abs(math.log(c / ideal)))
 
 
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:

@@ -129,36 +129,8 @@ def map_documents(data: ReportData, t) -> dict[str, str]:
         subregion_ratio={s.code: s.ratio for s in cov.sub_regions},
         radii=dict(cov.radius_m),
     )
-    worst = [c for c in data.gaps.worst if c.outline]
-    gaps = GapData(
-        cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in worst],
-        distance_m=[c.distance_m if c.distance_m is not None else float("inf") for c in worst],
-        centres=[(c.lon, c.lat) for c in worst],
-        white_space=[w.code for w in data.gaps.white_space],
-        tier=data.gaps.tiers[0] if len(data.gaps.tiers) == 1 else None,
-        radius_m=min(data.gaps.radius_m.values()) if data.gaps.radius_m else None,
-        total_cells=data.gaps.cells,
-        gap_cells=data.gaps.gap_cells,
-        cell_km=data.gaps.cell_km,
-    )
-    quantity = data.filters.measure == "quantity"
-
-    def value(totals) -> float:
-        return float(totals.quantity if quantity else totals.amount)
-
-    den = data.density
-    density = DensityData(
-        cells=[{"type": "Polygon", "coordinates": [c.outline]} for c in den.cells if c.outline],
-        value=[value(c.totals) for c in den.cells if c.outline],
-        measure=data.filters.measure,
-        subregion_per_km2={
-            s.code: value(s.totals) / (s.area_m2 / 1e6)
-            for s in den.sub_regions
-            if s.code and s.area_m2
-        },
-        total=value(den.total),
-        cell_km=den.cell_km,
-    )
+    gaps = GapData.from_result(data.gaps)
+    density = DensityData.from_result(data.density, measure=data.filters.measure)
     docs = {
         "coverage": coverage_map(
             region, subs, settings, coverage=coverage, rows=rows, coords=coords

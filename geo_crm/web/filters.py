@@ -1,22 +1,28 @@
 """The map filter form (tier, distributor, product, period, radius, cell size, measure), parsed
-from a query string with an error naming the field and the problem."""
+from a query string with an error naming the field and the problem; the bounds are the
+analyses' own (``analysis.params.LIMITS``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from werkzeug.datastructures import MultiDict
 
-from ..analysis.params import MEASURES as MEASURES
+from ..analysis.params import LIMITS, MEASURES
 from ..analysis.params import MapFilters as MapFilters
+from ..analysis.region_maps import DistributorRequired
+from ..domain import network
 from ..errors import ValidationError
 from ..i18n import Translator
 from ..models import TIERS
 
-MAX_RADIUS_KM = 500.0
-MIN_CELL_KM = 0.2
-MAX_CELL_KM = 200.0
+MAX_RADIUS_KM = LIMITS.max_radius_m / 1000.0
+MIN_CELL_KM = LIMITS.min_cell_km
+MAX_CELL_KM = LIMITS.max_cell_km
+DISTRIBUTOR = "query.distributor"
 
 
 def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -92,3 +98,24 @@ def parse_filters(args: MultiDict, t: Translator, *, today: dt.date | None = Non
             t("{field}: {problem}", field=first[0], problem=first[1]), fields=problems
         )
     return f
+
+
+@contextmanager
+def form_errors(t: Translator, f: MapFilters) -> Iterator[None]:
+    """The form's distributor problems as the pages word them, in the page's language."""
+    try:
+        yield
+    except network.NotADistributor:
+        raise ValidationError(
+            t("{code} is not a distributor", code=f.distributor),
+            fields={DISTRIBUTOR: "not a distributor"},
+        ) from None
+    except network.UnknownDistributor:
+        raise ValidationError(
+            t("Unknown distributor {code}", code=f.distributor), fields={DISTRIBUTOR: "not found"}
+        ) from None
+    except DistributorRequired:
+        raise ValidationError(
+            t("Choose a distributor to see its network map"),
+            fields={DISTRIBUTOR: "required for the network map"},
+        ) from None

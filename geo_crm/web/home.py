@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..auth.policy import current_user
 from ..db import get_session, health
 from ..domain.region_counts import region_outlet_counts, untagged_count
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
-from .context import acting_user, outlet_scope_clause
 
 bp = Blueprint("home", __name__)
 
@@ -17,18 +17,12 @@ bp = Blueprint("home", __name__)
 def index():
     """List regions, largest level first, with outlet counts per tier."""
     session = get_session()
-    user = acting_user()
-    outlets = outlet_scope_clause()
-    regions = None
-    if outlets is not None:  # not everything is visible: only the user's regions and outlets
-        from ..domain.access import region_scope
-
-        regions = region_scope(user)
-    rows = region_outlet_counts(session, outlet_clause=outlets, region_clause=regions)
+    user = current_user()
+    rows = region_outlet_counts(session, user=user)
     order = {"country": 0, "province": 1, "city": 2, "district": 3}
     rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
     return render_template(
-        "home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, outlets)
+        "home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, user=user)
     )
 
 

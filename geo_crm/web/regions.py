@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from ..analysis.overviews import region_overview
+from ..analysis.params import LIMITS, MEASURES
+from ..analysis.region_maps import KINDS
+from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.sales import list_products
 from ..models import TIERS
-from . import mapdata
-from .context import acting_user
-from .figures import key_figures
-from .filters import MEASURES, parse_filters
+from .filters import form_errors, parse_filters
 from .locale import current_translator
-from .maps import KINDS, check_distributor
 
 bp = Blueprint("region_pages", __name__)
 
@@ -24,41 +23,25 @@ KIND_TITLES = {
 }
 
 
-def _page_context(code: str):
-    session = get_session()
-    t = current_translator()
-    f = parse_filters(request.args, t)
-    info = mapdata.region(session, code, t, boundary=False)
-    check_distributor(session, f.distributor)
-    return session, t, f, info
-
-
 @bp.get("/regions/<code>")
 def region_page(code: str):
     """Show a region's maps with filters, key figures, breadcrumb and sub-regions."""
-    session, t, f, info = _page_context(code)
+    t = current_translator()
+    f = parse_filters(request.args, t)
+    with form_errors(t, f):
+        page = region_overview(get_session(), current_user(), code, f)
     kind = request.args.get("map", "coverage")
-    if kind not in KINDS:
+    if kind not in KINDS or (kind == "network" and not f.distributor):
         kind = "coverage"
-    if kind == "network" and not f.distributor:
-        kind = "coverage"
-    figures = key_figures(session, info, f)
-    children = mapdata.subregions(session, info.id, t, boundary=False)
-    products = list_products(session, active=True)
-    distributors = mapdata.distributors_in(session, code, user=acting_user())
     return render_template(
         "region.html",
-        region=info,
-        crumbs=mapdata.ancestors(session, info.id),
-        children=children,
-        figures=figures,
+        **vars(page),
         f=f,
         kind=kind,
         kinds=KINDS,
         kind_titles=KIND_TITLES,
         measures=MEASURES,
-        products=products,
-        distributors=distributors,
+        limits=LIMITS,
         map_query=f.query(lang=t.lang),
         tiers=TIERS,
     )
@@ -67,9 +50,8 @@ def region_page(code: str):
 @bp.get("/regions/<code>/figures")
 def region_figures(code: str):
     """Return the key-figures panel for the filters (an HTML fragment the page swaps in)."""
-    session, t, f, info = _page_context(code)
-    figures = key_figures(session, info, f)
-    children = mapdata.subregions(session, info.id, t, boundary=False)
-    return render_template(
-        "_region_figures.html", region=info, figures=figures, f=f, children=children
-    )
+    t = current_translator()
+    f = parse_filters(request.args, t)
+    with form_errors(t, f):
+        page = region_overview(get_session(), current_user(), code, f, figures_only=True)
+    return render_template("_region_figures.html", region=page.region, figures=page.figures, f=f)

@@ -1,8 +1,8 @@
 """Exact area (and outline) of a union of discs clipped to a polygon, in a metric plane.
 
-Unioning polygonised discs with GEOS costs about 10 s for 100,000 discs and still rounds every
-circle. Instead the area comes from Green's theorem: the boundary of (polygon ∩ ⋃ discs) is
-made of the circle arcs that no other disc covers and that lie inside the polygon, plus the
+Unioning polygonised discs with GEOS is slow on a network's worth of discs and still rounds
+every circle. Instead the area comes from Green's theorem: the boundary of (polygon ∩ ⋃ discs)
+is made of the circle arcs that no other disc covers and that lie inside the polygon, plus the
 stretches of polygon boundary that lie inside some disc; ½∮(x dy − y dx) over those pieces is
 the area, with true circular arcs (no polygon approximation at all).
 
@@ -34,8 +34,8 @@ LOGGER = logging.getLogger(__name__)
 TWO_PI = 2.0 * math.pi
 ARC_STEP = TWO_PI / 64  # outline vertices: a full circle is drawn as a 64-gon
 MATCH_TOL_M = 1e-3
-# Qhull's time per point doubles past ~100,000 points (measured: 4.8 µs at 50,000, 11 µs at
-# 425,000), so big sets are cut into strips of about TILE_TARGET discs, none below TILE_MIN
+# Qhull's time per point grows past ~100,000 points, so big sets are cut into strips of about
+# TILE_TARGET discs, none below TILE_MIN
 TILE_MIN = 20_000
 TILE_TARGET = 50_000
 # threads for work that releases the GIL (Qhull, GEOS, numpy sorts): the machine's cores, up to 4
@@ -630,7 +630,8 @@ def _assemble(rings):
 
 
 def _valid_multipolygon(polys):
-    """Parts are disjoint and valid by construction (checking costs seconds on big outlines)."""
+    """Parts are disjoint and valid by construction: no validity check (a costly one on big
+    outlines)."""
     return shapely.multipolygons(polys)
 
 

@@ -1,0 +1,181 @@
+"""One call per region map: the region and its sub-regions with boundaries, the outlets the map
+draws, and the analysis result it shows (``maps.region.region_map`` draws it).
+
+A page's filter form (:class:`~geo_crm.analysis.params.MapFilters`) becomes the analysis
+parameters of :func:`~geo_crm.analysis.params.params_for_page`; names in it are checked in the
+caller's scope and reported on the form's fields (``query.distributor``, ``query.product``).
+The analyses themselves cover every outlet of the region, as the region's figures do; what the
+map draws outlet by outlet is what ``user`` may see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from ..domain import network
+from ..domain.network import DistributorRef, distributors_in
+from ..domain.outlet_layers import OutletLayer, OutletRows, network_layer, outlet_layer
+from ..domain.outlets import OutletFilters
+from ..domain.principal import Principal
+from ..domain.regions import RegionInfo, get_region, subregions
+from ..domain.sales import product_id, product_unit
+from ..errors import NotFound, ValidationError
+from .coverage import CoverageResult, coverage
+from .density import MAX_LIMIT as DENSITY_CELLS
+from .density import DensityResult, density
+from .distribution import Catchment, catchment
+from .gaps import MAX_LIMIT as GAP_CELLS
+from .gaps import GapsResult, gaps
+from .geometry.geodesy import display_tolerance
+from .params import MapFilters, params_for_page
+
+KINDS = ("coverage", "gaps", "density", "network")
+MAX_CATCHMENTS = 12  # distributor catchments drawn on a region's coverage map
+PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whole-network outline
+DISTRIBUTOR_FIELD = "query.distributor"
+PRODUCT_FIELD = "query.product"
+
+
+class DistributorRequired(ValidationError):
+    """A network map is of one distributor: the form names none."""
+
+
+@dataclass
+class RegionMapData:
+    """Everything a region map draws. ``region`` and ``subregions`` carry their boundaries;
+    ``layer``: the outlets of a coverage, gap or density map; one result per kind."""
+
+    kind: str
+    region: RegionInfo
+    subregions: list[RegionInfo]
+    layer: OutletLayer | None = None
+    coverage: CoverageResult | None = None
+    not_drawn: list[str] = field(default_factory=list)  # tiers whose discs are below a pixel
+    catchments: list[Catchment] = field(default_factory=list)
+    gaps: GapsResult | None = None
+    density: DensityResult | None = None
+    measure: str = "amount"
+    unit: str | None = None  # of a quantity, when one product is chosen
+    distributor: DistributorRef | None = None  # the network map's
+    network: OutletRows | None = None
+    parent_index: list[int | None] = field(default_factory=list)
+    catchment: dict | None = None  # the network map's
+
+
+def outlet_filters(region_code: str, f: MapFilters) -> OutletFilters:
+    """The active outlets of the region passing the form's tier and distributor filters."""
+    return OutletFilters(
+        region=region_code, tier=list(f.tiers) or None, distributor=f.distributor, status=["active"]
+    )
+
+
+def check_distributor(
+    session: Session, code: str | None, user: Principal | None
+) -> DistributorRef | None:
+    """The form's distributor, in ``user``'s scope (a 422 on ``query.distributor``: the
+    domain's :class:`~geo_crm.domain.network.DistributorError`); None when the form has none."""
+    if not code:
+        return None
+    return network.distributor(session, code, user=user, field=DISTRIBUTOR_FIELD)
+
+
+def region_map(
+    session: Session,
+    user: Principal | None,
+    kind: str,
+    code: str,
+    f: MapFilters,
+    *,
+    point_limit: int,
+) -> RegionMapData:
+    """The data of the ``kind`` map of region ``code`` (404 for an unknown kind or region; a
+    422 naming the form's field for an unknown product or distributor, or a network map
+    without one). ``point_limit``: outlets drawn one by one before lower tiers are counted
+    per hexagon (``domain.outlet_layers.plan_tiers``)."""
+    if kind not in KINDS:
+        raise NotFound(f"unknown map {kind!r}")
+    info = get_region(session, code, boundary=True)
+    data = RegionMapData(kind, info, subregions(session, info.id, boundary=True))
+    pid = product_id(session, f.product, field=PRODUCT_FIELD) if f.product else None
+    data.distributor = check_distributor(session, f.distributor, user)
+    period = dict(date_from=f.date_from, date_to=f.date_to, product_id=pid)
+    if kind == "network":
+        if data.distributor is None:
+            raise DistributorRequired(
+                "choose a distributor to see its network map",
+                fields={DISTRIBUTOR_FIELD: "required for the network map"},
+            )
+        data.network, data.parent_index = network_layer(
+            session, data.distributor.code, user=user, **period
+        )
+        data.catchment, _ = catchment(session, data.distributor.id)
+        return data
+    located = dict(limit=point_limit, user=user, **period)
+    if kind == "coverage":
+        _coverage(session, user, data, f, located)
+    elif kind == "gaps":
+        p = params_for_page(f, area_m2=info.area_m2)
+        data.gaps = gaps(session, code, p, limit=GAP_CELLS, geometry=True)
+        data.layer = outlet_layer(session, outlet_filters(code, f), **located)
+    else:
+        # sales of outlets closed since still count (the analysis's default for density)
+        p = params_for_page(f, area_m2=info.area_m2).with_(status=None)
+        data.density = density(session, code, p, limit=DENSITY_CELLS, geometry=True)
+        data.layer = outlet_layer(session, outlet_filters(code, f), **located)
+        data.measure = f.measure
+        if f.measure == "quantity" and f.product:
+            data.unit = product_unit(session, f.product)
+    return data
+
+
+def _coverage(
+    session: Session, user: Principal | None, data: RegionMapData, f: MapFilters, located: dict
+) -> None:
+    """The coverage map from one coverage analysis: ratios, sub-regions and every outline drawn
+    come from one union of discs per tier. A tier's covered outline is drawn when its discs are
+    at least two display steps wide (below, at country scale, a 1 km retail disc is under a
+    pixel: the legend says so) and it has at most ``PER_TIER_OUTLINE_MAX`` outlets; the whole
+    network's when every tier's discs are wide enough. The outlets the analysis fetched are the
+    map's own (same filters) unless ``user``'s scope could hide some (a rep's: a manager only
+    reaches regions inside their subtrees, where every outlet is theirs)."""
+    code = data.region.code
+    display_m = display_tolerance(data.region.boundary) * 111_000.0
+    p = params_for_page(f)
+    visible = {t: p.radius(t) >= 2 * display_m for t in p.tiers}
+    whole_region = user is None or user.is_admin or user.role == "manager"
+    # simplify_m=0: the map simplifies for display itself, faster than a topology-safe pass here
+    result = coverage(
+        session,
+        code,
+        p,
+        geometry=all(visible.values()),
+        simplify_m=0,
+        tier_geometry={t: PER_TIER_OUTLINE_MAX for t, ok in visible.items() if ok}
+        if len(p.tiers) > 1
+        else None,
+        keep_outlets=whole_region,
+    )
+    data.coverage = result
+    data.not_drawn = [t for t, ok in visible.items() if not ok]
+    data.layer = outlet_layer(
+        session, outlet_filters(code, f), prefetched=result.region_outlets, **located
+    )
+    data.catchments = catchments(session, distributors_in(session, code, user=user), f)
+
+
+def catchments(
+    session: Session, distributors: list[tuple[str, str]], f: MapFilters
+) -> list[Catchment]:
+    """Catchments of the distributor in the filter, else of every distributor when they are few
+    (at most ``MAX_CATCHMENTS``)."""
+    chosen = [d for d in distributors if d[0] == f.distributor] if f.distributor else distributors
+    if len(chosen) > MAX_CATCHMENTS:
+        return []
+    out = []
+    for code, name in chosen:
+        hull, _ = catchment(session, code)
+        if hull and hull.get("type") in ("Polygon", "MultiPolygon"):
+            out.append(Catchment(code, name, hull))
+    return out
