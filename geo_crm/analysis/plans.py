@@ -1,0 +1,349 @@
+"""Plan against actual (计划完成): for a distributor, a region, a product, or everything a user
+may see, over a month or a year — detail lines (明细), totals (合计) and cumulative figures
+(累计) against the plan, with progress against the time gone in the period ("day 20 of 30:
+58 % of plan, 67 % of the month gone").
+
+- *plan*: ``sales_plans`` of the period; *expected to date*: for a month wholly gone its
+  target, for a month not begun 0, for the month of ``as_of`` the schedule's cumulative target
+  of the last step on or before that day (no schedule: the target pro rata of the days gone;
+  a schedule whose first step lies ahead: 0);
+- *sell-in* (进货): what the distributors bought from the manufacturer (``sales_buyer_months``
+  of the distributors: every sale to a distributor is sell-in); *sell-out* (出货): what they
+  sold their buyers (``sales_seller_months``). Both read rollups, never the sales records;
+- *achievement*: actual amount / plan amount, for sell-in and sell-out side by side (the plan
+  is a sell-in target; docs/business.md);
+- *time gone*: days of the period up to ``as_of`` (inclusive) / days in the period.
+
+Rows are grouped by ``by`` (any of distributor, month, product) and come in that order;
+cumulative figures run through the months in each group of the other dimensions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ..domain.access import outlet_scope
+from ..domain.network import distributor as find_distributor
+from ..domain.outlets import region_known
+from ..domain.principal import Principal
+from ..domain.regions import region_subtree
+from ..domain.sales import product_id as find_product
+from ..errors import ValidationError
+from ..models import Outlet
+
+DIMENSIONS = ("distributor", "month", "product")
+ZERO = Decimal("0")
+_PERIOD = re.compile(r"^\s*(\d{4})(?:\s*[-/]\s*(\d{1,2}))?\s*$")
+
+_SQL = """
+WITH pl AS (
+    SELECT p.distributor_id AS d, p.month AS m, p.product_id AS p,
+           p.target_quantity AS pq, p.target_amount AS pa,
+           CASE WHEN p.month > :as_of THEN 0
+                WHEN (p.month + interval '1 month')::date <= :as_of THEN p.target_amount
+                WHEN sched.has THEN coalesce(sched.amount, 0)
+                ELSE round(p.target_amount * :day_of_month / :month_days, 2) END AS ea,
+           CASE WHEN p.month > :as_of THEN 0
+                WHEN (p.month + interval '1 month')::date <= :as_of THEN p.target_quantity
+                WHEN sched.has THEN coalesce(sched.quantity, 0)
+                ELSE round(p.target_quantity * :day_of_month / :month_days, 3) END AS eq
+      FROM sales_plans p
+      LEFT JOIN LATERAL (
+          SELECT true AS has,
+                 (SELECT s.target_amount FROM sales_plan_schedule s
+                   WHERE s.plan_id = p.id AND s.by_day <= :day_of_month
+                     AND s.target_amount IS NOT NULL ORDER BY s.by_day DESC LIMIT 1) AS amount,
+                 (SELECT s.target_quantity FROM sales_plan_schedule s
+                   WHERE s.plan_id = p.id AND s.by_day <= :day_of_month
+                     AND s.target_quantity IS NOT NULL ORDER BY s.by_day DESC LIMIT 1)
+                   AS quantity
+           WHERE p.month = :as_of_month
+             AND EXISTS (SELECT 1 FROM sales_plan_schedule s WHERE s.plan_id = p.id)
+      ) sched ON true
+     WHERE p.distributor_id = ANY(:ids) AND p.month BETWEEN :start AND :end
+       AND (CAST(:product AS integer) IS NULL OR p.product_id = :product)
+), si AS (
+    SELECT buyer_id AS d, month AS m, product_id AS p, quantity_milli AS q, amount_fen AS a
+      FROM sales_buyer_months
+     WHERE buyer_id = ANY(:ids) AND month BETWEEN :start AND :end
+       AND (CAST(:product AS integer) IS NULL OR product_id = :product)
+), so AS (
+    SELECT seller_id AS d, month AS m, product_id AS p, quantity_milli AS q, amount_fen AS a
+      FROM sales_seller_months
+     WHERE seller_id = ANY(:ids) AND month BETWEEN :start AND :end
+       AND (CAST(:product AS integer) IS NULL OR product_id = :product)
+), facts AS (
+    SELECT d, m, p, pq, pa, ea, eq, 0::int8 AS siq, 0::int8 AS sia, 0::int8 AS soq,
+           0::int8 AS soa FROM pl
+    UNION ALL SELECT d, m, p, NULL, NULL, NULL, NULL, q, a, 0, 0 FROM si
+    UNION ALL SELECT d, m, p, NULL, NULL, NULL, NULL, 0, 0, q, a FROM so
+)
+SELECT {dims}, sum(pq) AS pq, sum(pa) AS pa, sum(eq) AS eq, sum(ea) AS ea,
+       sum(siq) AS siq, sum(sia) AS sia, sum(soq) AS soq, sum(soa) AS soa,
+       count(pa) AS plans
+  FROM facts GROUP BY {dims} ORDER BY {dims}
+"""
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # month | year
+    start: dt.date  # first day
+    end: dt.date  # first day of the last month
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end.replace(day=calendar.monthrange(self.end.year, self.end.month)[1])
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.start).days + 1
+
+    def label(self) -> str:
+        return f"{self.start:%Y-%m}" if self.kind == "month" else f"{self.start:%Y}"
+
+
+def parse_period(value: str | None, *, today: dt.date | None = None) -> Period:
+    """``2025-03`` (a month) or ``2025`` (a year); None: the current month."""
+    today = today or dt.date.today()
+    if value is None or not str(value).strip():
+        first = today.replace(day=1)
+        return Period("month", first, first)
+    match = _PERIOD.match(str(value))
+    if match:
+        year = int(match.group(1))
+        if match.group(2) is None and 1900 <= year <= 9999:
+            return Period("year", dt.date(year, 1, 1), dt.date(year, 12, 1))
+        if match.group(2) is not None and 1 <= int(match.group(2)) <= 12 and year >= 1900:
+            first = dt.date(year, int(match.group(2)), 1)
+            return Period("month", first, first)
+    message = f"{value!r} is not a month (YYYY-MM) or a year (YYYY)"
+    raise ValidationError(message, fields={"period": message})
+
+
+@dataclass
+class Figures:
+    """Plan, expected-to-date, sell-in and sell-out of one line (or a total)."""
+
+    plan_quantity: Decimal = ZERO
+    plan_amount: Decimal = ZERO
+    expected_quantity: Decimal = ZERO
+    expected_amount: Decimal = ZERO
+    sell_in_quantity: Decimal = ZERO
+    sell_in_amount: Decimal = ZERO
+    sell_out_quantity: Decimal = ZERO
+    sell_out_amount: Decimal = ZERO
+    plans: int = 0
+
+    def add(self, other: Figures) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def copy(self) -> Figures:
+        return Figures(**{n: getattr(self, n) for n in self.__dataclass_fields__})
+
+    @staticmethod
+    def _ratio(a: Decimal, b: Decimal) -> float | None:
+        return float(a / b) if b else None
+
+    def to_dict(self) -> dict:
+        out = {n: getattr(self, n) for n in self.__dataclass_fields__}
+        out["achievement_in"] = self._ratio(self.sell_in_amount, self.plan_amount)
+        out["achievement_out"] = self._ratio(self.sell_out_amount, self.plan_amount)
+        out["achievement_in_quantity"] = self._ratio(self.sell_in_quantity, self.plan_quantity)
+        out["to_expected_in"] = self._ratio(self.sell_in_amount, self.expected_amount)
+        out["gap_in"] = self.plan_amount - self.sell_in_amount
+        return out
+
+
+@dataclass
+class Line:
+    keys: dict  # distributor_code/name, month, product_sku/name: those of ``by``
+    figures: Figures
+    cumulative: Figures
+
+    def to_dict(self) -> dict:
+        return {**self.keys, **self.figures.to_dict(), "cumulative": self.cumulative.to_dict()}
+
+
+@dataclass
+class PlanActual:
+    scope: dict  # kind and code of what was asked for
+    period: Period
+    as_of: dt.date
+    by: tuple[str, ...]
+    distributors: int
+    lines: list[Line]
+    total: Figures
+    elapsed: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        e = self.elapsed
+        t = self.total.to_dict()
+        share = "-" if t["achievement_in"] is None else f"{100 * t['achievement_in']:.0f} %"
+        what = "month" if self.period.kind == "month" else "year"
+        return (
+            f"day {e['day']} of {e['days']}: {share} of plan, "
+            f"{100 * e['share']:.0f} % of the {what} gone"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "scope": self.scope,
+            "period": {
+                "kind": self.period.kind,
+                "label": self.period.label(),
+                "start": self.period.start,
+                "end": self.period.last_day,
+            },
+            "as_of": self.as_of,
+            "elapsed": self.elapsed,
+            "by": list(self.by),
+            "distributors": self.distributors,
+            "summary": self.summary(),
+            "lines": [line.to_dict() for line in self.lines],
+            "total": self.total.to_dict(),
+        }
+
+
+def _elapsed(period: Period, as_of: dt.date) -> dict:
+    if as_of < period.start:
+        day = 0
+    elif as_of > period.last_day:
+        day = period.days
+    else:
+        day = (as_of - period.start).days + 1
+    return {"day": day, "days": period.days, "share": day / period.days}
+
+
+def plan_against_actual(
+    session: Session,
+    *,
+    user: Principal | None,
+    period: str | Period | None = None,
+    distributor: str | None = None,
+    region: str | None = None,
+    product: str | None = None,
+    by: tuple[str, ...] | list[str] | None = None,
+    as_of: dt.date | None = None,
+) -> PlanActual:
+    """Plan against sell-in and sell-out of the distributors ``user`` may see — one
+    ``distributor``, those of a ``region``, or all — for one ``product`` or all, over
+    ``period`` (a month or a year; default this month), lines grouped ``by`` (default: month
+    and product for a distributor, month and distributor otherwise)."""
+    as_of = as_of or dt.date.today()
+    period = period if isinstance(period, Period) else parse_period(period, today=as_of)
+    if by is None:
+        by = ("month", "product") if distributor else ("month", "distributor")
+    by = tuple(by)
+    problems: dict[str, str] = {}
+    if not by or any(b not in DIMENSIONS for b in by) or len(set(by)) != len(by):
+        problems["by"] = f"one or more of {', '.join(DIMENSIONS)}, each once"
+    o = Outlet.__table__
+    conds = [o.c.tier == "distributor"]
+    scope = {"kind": "all", "code": None}
+    if distributor is not None:
+        try:
+            conds.append(o.c.id == find_distributor(session, distributor, user=user).id)
+            scope = {"kind": "distributor", "code": distributor}
+        except ValidationError as exc:
+            problems.update(exc.fields)
+    if region is not None:
+        if region_known(session, region, user):
+            conds.append(o.c.region_id.in_(select(region_subtree(region).c.id)))
+            scope = {"kind": "region", "code": region} if distributor is None else scope
+        else:
+            problems["region"] = f"no region with code {region!r}"
+    product_id = None
+    if product is not None:
+        try:
+            product_id = find_product(session, product)
+            if scope["kind"] == "all":
+                scope = {"kind": "product", "code": product}
+        except ValidationError as exc:
+            problems.update(exc.fields)
+    if problems:
+        raise ValidationError("invalid plan-against-actual query", fields=problems)
+    if user is not None and not user.is_admin:
+        conds.append(outlet_scope(user, o))
+    ids = list(session.scalars(select(o.c.id).where(*conds)))
+    as_of_month = as_of.replace(day=1)
+    month_days = calendar.monthrange(as_of.year, as_of.month)[1]
+    cols = {"distributor": "d", "month": "m", "product": "p"}
+    dims = ", ".join(cols[b] for b in by)
+    raw = (
+        session.execute(
+            text(_SQL.format(dims=dims)),
+            {
+                "ids": ids,
+                "start": period.start,
+                "end": period.end,
+                "product": product_id,
+                "as_of": as_of,
+                "as_of_month": as_of_month,
+                "day_of_month": as_of.day,
+                "month_days": month_days,
+            },
+        ).all()
+        if ids
+        else []
+    )
+    names = _names(session, raw, by)
+    lines: list[Line] = []
+    running: dict[tuple, Figures] = {}
+    total = Figures()
+    month_at = by.index("month") if "month" in by else None
+    for row in raw:
+        key_values = row[: len(by)]
+        figures = Figures(
+            row.pq or ZERO,
+            row.pa or ZERO,
+            row.eq or ZERO,
+            row.ea or ZERO,
+            Decimal(row.siq or 0) / 1000,
+            Decimal(row.sia or 0) / 100,
+            Decimal(row.soq or 0) / 1000,
+            Decimal(row.soa or 0) / 100,
+            row.plans or 0,
+        )
+        total.add(figures)
+        group = tuple(v for i, v in enumerate(key_values) if i != month_at)
+        acc = running.setdefault(group, Figures())
+        acc.add(figures)
+        keys: dict = {}
+        for dim, value in zip(by, key_values, strict=True):
+            if dim == "month":
+                keys["month"] = value.isoformat()[:7]
+            else:
+                code, name = names[dim].get(value, (None, None))
+                keys[f"{dim}_code" if dim == "distributor" else "product_sku"] = code
+                keys[f"{dim}_name"] = name
+        lines.append(Line(keys, figures, acc.copy()))
+    return PlanActual(scope, period, as_of, by, len(ids), lines, total, _elapsed(period, as_of))
+
+
+def _names(session: Session, raw, by: tuple[str, ...]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for i, dim in enumerate(by):
+        if dim == "month":
+            continue
+        ids = sorted({row[i] for row in raw})
+        if not ids:
+            out[dim] = {}
+            continue
+        table = "outlets" if dim == "distributor" else "products"
+        code = "code" if dim == "distributor" else "sku"
+        out[dim] = {
+            r[0]: (r[1], r[2])
+            for r in session.execute(
+                text(f"SELECT id, {code}, name FROM {table} WHERE id = ANY(:ids)"), {"ids": ids}
+            )
+        }
+    return out
