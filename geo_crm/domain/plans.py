@@ -567,7 +567,8 @@ def copy_plans(
 ) -> CopyReport:
     """Copy the plans of ``from_month`` (default: the month before) to ``to_month`` for the
     distributors ``user`` may see (one distributor, or those of a region, when given), with
-    their schedules (a day past the new month's end becomes its last day) and support lines.
+    their schedules (the old month's last day, or a day past the new month's end, becomes the
+    new month's last day) and support lines.
     A product already planned for a distributor in ``to_month`` is skipped and reported."""
     to_month = parse_month(to_month, field="to_month")
     from_month = (
@@ -636,15 +637,15 @@ def copy_plans(
     ).all()
     by_key = {(n.distributor_id, n.product_id): n.id for n in new_ids}
     old_to_new = {r.id: by_key[(r.distributor_id, r.product_id)] for r in todo}
-    last = month_days(to_month)
+    last, source_last = month_days(to_month), month_days(from_month)
     steps = session.execute(
         select(STEPS.c.plan_id, STEPS.c.by_day, STEPS.c.target_quantity, STEPS.c.target_amount)
         .where(STEPS.c.plan_id.in_(list(old_to_new)))
         .order_by(STEPS.c.plan_id, STEPS.c.by_day)
     ).all()
     step_rows: dict[tuple[int, int], dict] = {}
-    for s in steps:  # days past the end fold into the last day (the latest target wins)
-        day = min(s.by_day, last)
+    for s in steps:  # the end stays the end; days past it fold into it (the latest wins)
+        day = last if s.by_day >= source_last else min(s.by_day, last)
         step_rows[(old_to_new[s.plan_id], day)] = {
             "plan_id": old_to_new[s.plan_id],
             "by_day": day,
