@@ -579,9 +579,7 @@ class SalesRecord(Base):
             postgresql_include=["amount", "amount_paid"],
             postgresql_where="seller_id IS NOT NULL AND amount_paid < amount",
         ),
-        Index(
-            "ix_sales_records_review_pending", "id", postgresql_where="review_state = 'pending'"
-        ),
+        Index("ix_sales_records_review_pending", "id", postgresql_where="review_state = 'pending'"),
         Index("ix_sales_records_reviewed_by_id", "reviewed_by_id"),
     )
 
