@@ -343,6 +343,14 @@ def get_sale(session: Session, sale_id: int) -> dict:
     return dict(row)
 
 
+def resolve_sale(session: Session, sale_id: int, *, user: Principal | None) -> int | None:
+    """The record's id when it exists and ``user`` (None: the system) may see it."""
+    from .access import resolve
+    from .principal import SYSTEM
+
+    return resolve(session, "sale", user or SYSTEM, sale_id)
+
+
 def is_manufacturer(code: str | None) -> bool:
     """A blank seller, or a word naming the manufacturer (厂家, manufacturer …): sell-in."""
     if code is None or not code.strip():
