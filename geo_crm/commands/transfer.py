@@ -222,9 +222,12 @@ def export_cmd(
     finally:
         session.close()
     click.echo(
-        f"exported {export.rows} {kind} rows ({fmt})" + (f" to {output}" if output else ""),
+        f"exported {export.rows} {_WHAT[kind]} ({fmt})" + (f" to {output}" if output else ""),
         err=True,
     )
+
+
+_WHAT = {"outlets": "outlets", "sales": "sales records", "plans": "plans", "debt": "distributors"}
 
 
 def _export(
