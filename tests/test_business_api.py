@@ -297,3 +297,35 @@ def test_the_business_on_the_command_line(aapp, connection, biz, tmp_path):
     imported = cli.invoke(args=["import", "plans", str(target), "--dry-run", "--no-progress"])
     assert imported.exit_code == 0, imported.output
     assert "0 would be inserted" in imported.output
+
+
+def test_the_sales_import_takes_sell_in(manager, aapp, connection):
+    data = (
+        "日期,卖方编码,买方编码,产品编码,数量,单价,金额\n"
+        f"{TODAY.isoformat()},,D1,SKU1,3,12.50,\n"
+        f"{TODAY.isoformat()},厂家,D1,SKU1,1,,9.99\n"
+        f"{TODAY.isoformat()},,A1,SKU1,1,,1\n"
+        f"{(TODAY + dt.timedelta(days=2)).isoformat()},D1,A1,SKU1,1,2,3\n"
+    ).encode("gb18030")
+    cli = aapp.test_cli_runner()
+    path = aapp.config.get("TESTING") and None
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+        f.write(data)
+        f.flush()
+        out = cli.invoke(args=["import", "sales", f.name, "--no-progress"])
+        assert out.exit_code == 1, out.output
+        assert "only distributors buy from the manufacturer" in out.output
+        assert "in the future" in out.output and "quantity × unit_price" in out.output
+    assert path is None
+    good = b"date,seller_code,buyer_code,sku,quantity,unit_price\n" + (
+        f"{TODAY.isoformat()},,D1,SKU1,3,12.50\n".encode()
+    )
+    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+        f.write(good)
+        f.flush()
+        out = cli.invoke(args=["import", "sales", f.name, "--no-progress"])
+        assert out.exit_code == 0, out.output
+    row = connection.execute(text("SELECT seller_id, amount, unit_price FROM sales_records")).one()
+    assert row.seller_id is None and row.amount == 37.5
