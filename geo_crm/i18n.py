@@ -467,6 +467,7 @@ class Translator:
             return "–"
         return babel_dates.format_skeleton("yMMM", value, locale=self.locale)
 
+
 add_messages(
     "business",
     {
