@@ -629,6 +629,8 @@ class SalesSellerMonth(Base):
             "records >= 0 AND amount_fen >= 0 AND quantity_milli >= 0",
             name="sales_seller_month_nonneg",
         ),
+        # one month of every seller (the distributor list's sell-out column)
+        Index("ix_sales_seller_months_month", "month", "seller_id"),
     )
 
 

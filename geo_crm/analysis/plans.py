@@ -23,7 +23,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, text
@@ -43,52 +43,67 @@ ZERO = Decimal("0")
 _PERIOD = re.compile(r"^\s*(\d{4})(?:\s*[-/]\s*(\d{1,2}))?\s*$")
 
 _SQL = """
-WITH pl AS (
+WITH pl AS (  -- months before or after as_of's: the whole target, or nothing yet
     SELECT p.distributor_id AS d, p.month AS m, p.product_id AS p,
            p.target_quantity AS pq, p.target_amount AS pa,
-           CASE WHEN p.month > :as_of THEN 0
-                WHEN (p.month + interval '1 month')::date <= :as_of THEN p.target_amount
-                WHEN sched.has THEN coalesce(sched.amount, 0)
-                ELSE round(p.target_amount * :day_of_month / :month_days, 2) END AS ea,
-           CASE WHEN p.month > :as_of THEN 0
-                WHEN (p.month + interval '1 month')::date <= :as_of THEN p.target_quantity
-                WHEN sched.has THEN coalesce(sched.quantity, 0)
-                ELSE round(p.target_quantity * :day_of_month / :month_days, 3) END AS eq
+           CASE WHEN p.month > :as_of THEN 0 ELSE p.target_amount END AS ea,
+           CASE WHEN p.month > :as_of THEN 0 ELSE p.target_quantity END AS eq
       FROM sales_plans p
-      LEFT JOIN LATERAL (
-          SELECT true AS has,
-                 (SELECT s.target_amount FROM sales_plan_schedule s
-                   WHERE s.plan_id = p.id AND s.by_day <= :day_of_month
-                     AND s.target_amount IS NOT NULL ORDER BY s.by_day DESC LIMIT 1) AS amount,
-                 (SELECT s.target_quantity FROM sales_plan_schedule s
-                   WHERE s.plan_id = p.id AND s.by_day <= :day_of_month
-                     AND s.target_quantity IS NOT NULL ORDER BY s.by_day DESC LIMIT 1)
-                   AS quantity
-           WHERE p.month = :as_of_month
-             AND EXISTS (SELECT 1 FROM sales_plan_schedule s WHERE s.plan_id = p.id)
-      ) sched ON true
      WHERE p.distributor_id = ANY(:ids) AND p.month BETWEEN :start AND :end
+       AND p.month <> :as_of_month
        AND (CAST(:product AS integer) IS NULL OR p.product_id = :product)
-), si AS (
-    SELECT buyer_id AS d, month AS m, product_id AS p, quantity_milli AS q, amount_fen AS a
-      FROM sales_buyer_months
-     WHERE buyer_id = ANY(:ids) AND month BETWEEN :start AND :end
-       AND (CAST(:product AS integer) IS NULL OR product_id = :product)
-), so AS (
-    SELECT seller_id AS d, month AS m, product_id AS p, quantity_milli AS q, amount_fen AS a
-      FROM sales_seller_months
-     WHERE seller_id = ANY(:ids) AND month BETWEEN :start AND :end
-       AND (CAST(:product AS integer) IS NULL OR product_id = :product)
+    UNION ALL  -- as_of's month: its schedule's last step on or before as_of, else pro rata
+    SELECT p.distributor_id, p.month, p.product_id, p.target_quantity, p.target_amount,
+           CASE WHEN sc.steps > 0 THEN coalesce(sc.amount, 0)
+                ELSE round(p.target_amount * :day_of_month / :month_days, 2) END,
+           CASE WHEN sc.steps > 0 THEN coalesce(sc.quantity, 0)
+                ELSE round(p.target_quantity * :day_of_month / :month_days, 3) END
+      FROM sales_plans p
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS steps,
+                 (array_agg(s.target_amount ORDER BY s.by_day DESC)
+                    FILTER (WHERE s.by_day <= :day_of_month AND s.target_amount IS NOT NULL))[1]
+                   AS amount,
+                 (array_agg(s.target_quantity ORDER BY s.by_day DESC)
+                    FILTER (WHERE s.by_day <= :day_of_month AND s.target_quantity IS NOT NULL))[1]
+                   AS quantity
+            FROM sales_plan_schedule s WHERE s.plan_id = p.id) sc
+     WHERE p.distributor_id = ANY(:ids) AND p.month = :as_of_month
+       AND p.month BETWEEN :start AND :end
+       AND (CAST(:product AS integer) IS NULL OR p.product_id = :product)
 ), facts AS (
-    SELECT d, m, p, pq, pa, ea, eq, 0::int8 AS siq, 0::int8 AS sia, 0::int8 AS soq,
-           0::int8 AS soa FROM pl
-    UNION ALL SELECT d, m, p, NULL, NULL, NULL, NULL, q, a, 0, 0 FROM si
-    UNION ALL SELECT d, m, p, NULL, NULL, NULL, NULL, 0, 0, q, a FROM so
+    SELECT {dims}, sum(pq) AS pq, sum(pa) AS pa, sum(eq) AS eq, sum(ea) AS ea,
+           0::numeric AS siq, 0::numeric AS sia, 0::numeric AS soq, 0::numeric AS soa,
+           count(*) AS plans
+      FROM pl GROUP BY {dims}
+    UNION ALL
+    SELECT {dims}, NULL, NULL, NULL, NULL, sum(quantity_milli), sum(amount_fen), 0, 0, 0
+      FROM (SELECT buyer_id AS d, month AS m, product_id AS p, quantity_milli, amount_fen
+              FROM sales_buyer_months
+             WHERE buyer_id = ANY(:ids) AND month BETWEEN :start AND :end
+               AND (CAST(:product AS integer) IS NULL OR product_id = :product)) si
+     GROUP BY {dims}
+    UNION ALL
+    SELECT {dims}, NULL, NULL, NULL, NULL, 0, 0, sum(quantity_milli), sum(amount_fen), 0
+      FROM (SELECT seller_id AS d, month AS m, product_id AS p, quantity_milli, amount_fen
+              FROM sales_seller_months
+             WHERE seller_id = ANY(:ids) AND month BETWEEN :start AND :end
+               AND (CAST(:product AS integer) IS NULL OR product_id = :product)) so
+     GROUP BY {dims}
+), g AS (
+    SELECT {dims}, coalesce(sum(pq), 0) AS pq, coalesce(sum(pa), 0) AS pa,
+           coalesce(sum(eq), 0) AS eq, coalesce(sum(ea), 0) AS ea,
+           (sum(siq) / 1000)::numeric(18, 3) AS siq, (sum(sia) / 100)::numeric(18, 2) AS sia,
+           (sum(soq) / 1000)::numeric(18, 3) AS soq, (sum(soa) / 100)::numeric(18, 2) AS soa,
+           sum(plans)::int AS plans
+      FROM facts GROUP BY {dims}
 )
-SELECT {dims}, sum(pq) AS pq, sum(pa) AS pa, sum(eq) AS eq, sum(ea) AS ea,
-       sum(siq) AS siq, sum(sia) AS sia, sum(soq) AS soq, sum(soa) AS soa,
-       count(pa) AS plans
-  FROM facts GROUP BY {dims} ORDER BY {dims}
+SELECT {dims}, pq, pa, eq, ea, siq, sia, soq, soa, plans,
+       sum(pq) OVER c, sum(pa) OVER c, sum(eq) OVER c, sum(ea) OVER c, sum(siq) OVER c,
+       sum(sia) OVER c, sum(soq) OVER c, sum(soa) OVER c, sum(plans) OVER c
+  FROM g
+WINDOW c AS ({running})
+ ORDER BY {dims}
 """
 
 
@@ -173,16 +188,39 @@ class Line:
         return {**self.keys, **self.figures.to_dict(), "cumulative": self.cumulative.to_dict()}
 
 
-@dataclass
 class PlanActual:
-    scope: dict  # kind and code of what was asked for
-    period: Period
-    as_of: dt.date
-    by: tuple[str, ...]
-    distributors: int
-    lines: list[Line]
-    total: Figures
-    elapsed: dict = field(default_factory=dict)
+    """The answer: scope, period, ``as_of``, the line dimensions, how many distributors, the
+    lines (built from the statement's rows when first asked for), the total, time gone."""
+
+    def __init__(self, scope, period, as_of, by, distributors, rows, names, total, elapsed):
+        self.scope: dict = scope  # kind and code of what was asked for
+        self.period: Period = period
+        self.as_of: dt.date = as_of
+        self.by: tuple[str, ...] = by
+        self.distributors: int = distributors
+        self.rows = rows
+        self.names = names
+        self.total: Figures = total
+        self.elapsed: dict = elapsed
+        self._lines: list[Line] | None = None
+
+    @property
+    def lines(self) -> list[Line]:
+        if self._lines is None:
+            n = len(self.by)
+            out = []
+            for row in self.rows:
+                keys: dict = {}
+                for dim, value in zip(self.by, row[:n], strict=True):
+                    if dim == "month":
+                        keys["month"] = value.isoformat()[:7]
+                    else:
+                        code, name = self.names[dim].get(value, (None, None))
+                        keys["distributor_code" if dim == "distributor" else "product_sku"] = code
+                        keys[f"{dim}_name"] = name
+                out.append(Line(keys, Figures(*row[n : n + 9]), Figures(*row[n + 9 : n + 18])))
+            self._lines = out
+        return self._lines
 
     def summary(self) -> str:
         e = self.elapsed
@@ -278,9 +316,14 @@ def plan_against_actual(
     month_days = calendar.monthrange(as_of.year, as_of.month)[1]
     cols = {"distributor": "d", "month": "m", "product": "p"}
     dims = ", ".join(cols[b] for b in by)
+    others = ", ".join(cols[b] for b in by if b != "month")
+    if "month" in by:  # the cumulative runs through the months of each group
+        running = (f"PARTITION BY {others} " if others else "") + "ORDER BY m"
+    else:  # no months to run through: each line is its own cumulative
+        running = f"PARTITION BY {dims}"
     raw = (
         session.execute(
-            text(_SQL.format(dims=dims)),
+            text(_SQL.format(dims=dims, running=running)),
             {
                 "ids": ids,
                 "start": period.start,
@@ -296,37 +339,13 @@ def plan_against_actual(
         else []
     )
     names = _names(session, raw, by)
-    lines: list[Line] = []
-    running: dict[tuple, Figures] = {}
-    total = Figures()
-    month_at = by.index("month") if "month" in by else None
-    for row in raw:
-        key_values = row[: len(by)]
-        figures = Figures(
-            row.pq or ZERO,
-            row.pa or ZERO,
-            row.eq or ZERO,
-            row.ea or ZERO,
-            Decimal(row.siq or 0) / 1000,
-            Decimal(row.sia or 0) / 100,
-            Decimal(row.soq or 0) / 1000,
-            Decimal(row.soa or 0) / 100,
-            row.plans or 0,
-        )
-        total.add(figures)
-        group = tuple(v for i, v in enumerate(key_values) if i != month_at)
-        acc = running.setdefault(group, Figures())
-        acc.add(figures)
-        keys: dict = {}
-        for dim, value in zip(by, key_values, strict=True):
-            if dim == "month":
-                keys["month"] = value.isoformat()[:7]
-            else:
-                code, name = names[dim].get(value, (None, None))
-                keys[f"{dim}_code" if dim == "distributor" else "product_sku"] = code
-                keys[f"{dim}_name"] = name
-        lines.append(Line(keys, figures, acc.copy()))
-    return PlanActual(scope, period, as_of, by, len(ids), lines, total, _elapsed(period, as_of))
+    n = len(by)
+    total = Figures(*(sum(col, ZERO) for col in zip(*(r[n : n + 9] for r in raw), strict=True)))
+    if not raw:
+        total = Figures()
+    return PlanActual(
+        scope, period, as_of, by, len(ids), raw, names, total, _elapsed(period, as_of)
+    )
 
 
 def _names(session: Session, raw, by: tuple[str, ...]) -> dict[str, dict]:

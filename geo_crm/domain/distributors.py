@@ -132,7 +132,14 @@ def distributor_list(
         .where(*conds)
         .cte("listed")
     )
-    ids = select(base.c.id)
+    # every distributor listed: a whole month of each figure, joined (ranges of the month
+    # indexes); a narrower list: only its distributors' rows (index probes)
+    everyone = len(conds) == 1
+    ids = None if everyone else select(base.c.id)
+
+    def only(column):
+        return [] if ids is None else [column.in_(ids)]
+
     bm, sm = SalesBuyerMonth.__table__, SalesSellerMonth.__table__
     sell_in = (
         select(
@@ -140,7 +147,7 @@ def distributor_list(
             func.sum(bm.c.amount_fen).label("fen"),
             func.sum(bm.c.quantity_milli).label("milli"),
         )
-        .where(bm.c.month == month, bm.c.buyer_id.in_(ids))
+        .where(bm.c.month == month, *only(bm.c.buyer_id))
         .group_by(bm.c.buyer_id)
         .subquery("sell_in")
     )
@@ -150,7 +157,7 @@ def distributor_list(
             func.sum(sm.c.amount_fen).label("fen"),
             func.sum(sm.c.quantity_milli).label("milli"),
         )
-        .where(sm.c.month == month, sm.c.seller_id.in_(ids))
+        .where(sm.c.month == month, *only(sm.c.seller_id))
         .group_by(sm.c.seller_id)
         .subquery("sell_out")
     )
@@ -161,7 +168,7 @@ def distributor_list(
             func.sum(p.c.target_amount).label("amount"),
             func.sum(p.c.target_quantity).label("quantity"),
         )
-        .where(p.c.month == month, p.c.distributor_id.in_(ids))
+        .where(p.c.month == month, *only(p.c.distributor_id))
         .group_by(p.c.distributor_id)
         .subquery("plan")
     )
@@ -172,7 +179,7 @@ def distributor_list(
             func.sum(s.c.amount - s.c.amount_paid).label("debt"),
             func.min(s.c.sale_date).label("oldest"),
         )
-        .where(s.c.seller_id.is_(None), s.c.amount_paid < s.c.amount, s.c.buyer_id.in_(ids))
+        .where(s.c.seller_id.is_(None), s.c.amount_paid < s.c.amount, *only(s.c.buyer_id))
         .group_by(s.c.buyer_id)
         .subquery("debt")
     )

@@ -127,6 +127,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("seller_id", "month", "product_id"),
     )
+    op.create_index(
+        "ix_sales_seller_months_month", "sales_seller_months", ["month", "seller_id"]
+    )
 
     # -- plans
     op.add_column(
