@@ -362,3 +362,16 @@ def test_plan_against_actual_with_time_gone(session, biz):
         plan_against_actual(session, user=biz["m2"], distributor="D1")
     with pytest.raises(ValidationError):
         parse_period("2025-13")
+
+
+def test_a_schedule_day_must_lie_in_its_month(session, biz):
+    plan = _plan(session, month=dt.date(2024, 2, 1), schedule=[], support=[])
+    with pytest.raises(DBAPIError) as err:
+        session.execute(
+            text(
+                "INSERT INTO sales_plan_schedule (plan_id, by_day, target_amount)"
+                " VALUES (:p, 30, 1)"
+            ),
+            {"p": plan["id"]},
+        )
+    assert _constraint(err.value) == "sales_plan_schedule_day_range"

@@ -102,30 +102,25 @@ END $$;
 CREATE TRIGGER trg_sales_plans_version BEFORE UPDATE ON sales_plans
   FOR EACH ROW EXECUTE FUNCTION geo_crm_sales_plans_version();
 
--- A schedule step lies inside its plan's month.
-CREATE FUNCTION geo_crm_sales_plan_schedule_day() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  m date;
-BEGIN
-  SELECT month INTO m FROM sales_plans WHERE id = NEW.plan_id;
-  IF NEW.by_day > extract(day FROM (m + interval '1 month' - interval '1 day'))::int THEN
-    RAISE EXCEPTION 'day % is not in the plan''s month %', NEW.by_day, to_char(m, 'YYYY-MM')
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'sales_plan_schedule_day_range';
-  END IF;
-  RETURN NEW;
-END $$;
-
-CREATE TRIGGER trg_sales_plan_schedule_day BEFORE INSERT OR UPDATE ON sales_plan_schedule
-  FOR EACH ROW EXECUTE FUNCTION geo_crm_sales_plan_schedule_day();
-
 -- Closed months: plans of a closed month (and their schedule and support lines) change only
 -- when the transaction says its writer is an admin (SET LOCAL geo_crm.role = 'admin', which
--- the domain sets from the acting user). Checked once per statement over the changed rows.
+-- the domain sets from the acting user). Checked once per statement over the changed rows;
+-- so is the rule that a schedule step's day lies inside its plan's month.
 CREATE FUNCTION geo_crm_plans_closed_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   closed date;
   rows_sql text;
+  bad record;
 BEGIN
+  IF TG_TABLE_NAME = 'sales_plan_schedule' AND TG_OP <> 'DELETE' THEN
+    SELECT n.by_day, p.month INTO bad FROM new_rows n JOIN sales_plans p ON p.id = n.plan_id
+     WHERE n.by_day > extract(day FROM (p.month + interval '1 month' - interval '1 day'))::int
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'day % is not in the plan''s month %', bad.by_day, to_char(bad.month, 'YYYY-MM')
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'sales_plan_schedule_day_range';
+    END IF;
+  END IF;
   IF current_setting('geo_crm.role', true) = 'admin' THEN
     RETURN NULL;
   END IF;

@@ -27,7 +27,6 @@ DROP TRIGGER IF EXISTS trg_sales_plans_history_update ON sales_plans;
 DROP TRIGGER IF EXISTS trg_sales_plans_history_delete ON sales_plans;
 DROP FUNCTION IF EXISTS geo_crm_plans_closed_check() CASCADE;
 DROP FUNCTION IF EXISTS geo_crm_plans_history() CASCADE;
-DROP FUNCTION IF EXISTS geo_crm_sales_plan_schedule_day() CASCADE;
 DROP TRIGGER IF EXISTS trg_sales_records_rules ON sales_records;
 CREATE OR REPLACE FUNCTION geo_crm_sales_records_rules() RETURNS trigger LANGUAGE plpgsql AS $f$
 DECLARE

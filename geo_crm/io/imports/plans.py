@@ -179,7 +179,7 @@ def import_plans(
         " target_quantity numeric(14, 3), target_amount numeric(14, 2), support_notes text,"
         " q10 numeric(14, 3), q20 numeric(14, 3), a10 numeric(14, 2), a20 numeric(14, 2),"
         " last_day smallint, support_kind text, support_description text,"
-        " support_amount numeric(14, 2)",
+        " support_amount numeric(14, 2), plan_id integer",
         (
             "rn",
             "distributor_id",
@@ -268,10 +268,24 @@ def _write(session: Session, rows, has_schedule: bool, has_support: bool) -> tup
     inserted = {r.id for r in up if r.inserted}
     updated = {r.id for r in up if not r.inserted}
     touched: set[int] = set()
-    plan_of = (
-        "(SELECT p.id FROM sales_plans p WHERE (p.distributor_id, p.month, p.product_id) ="
-        " (s.distributor_id, s.month, s.product_id))"
+    if not (has_schedule or has_support):
+        return len(inserted), len(updated)
+    session.execute(
+        text(
+            f"UPDATE {_STAGE} s SET plan_id = p.id FROM sales_plans p"
+            f" WHERE (p.distributor_id, p.month, p.product_id)"
+            f" = (s.distributor_id, s.month, s.product_id)"
+        )
     )
+    # plans all new: nothing of theirs is stored to compare with or delete
+    fresh = (
+        len(inserted) == len(up)
+        and not session.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {_STAGE} s WHERE NOT (s.plan_id = ANY(:ids)))"),
+            {"ids": sorted(inserted)},
+        ).scalar()
+    )
+    plan_of = "s.plan_id"
     if has_schedule:
         wanted = (
             f"SELECT {plan_of} AS plan_id, d.day AS by_day, d.q, d.a FROM {_STAGE} s"
@@ -283,20 +297,23 @@ def _write(session: Session, rows, has_schedule: bool, has_support: bool) -> tup
             "w.plan_id = t.plan_id AND w.by_day = t.by_day AND w.q IS NOT DISTINCT FROM"
             " t.target_quantity AND w.a IS NOT DISTINCT FROM t.target_amount"
         )
-        gone = session.execute(
-            text(
-                f"WITH w AS ({wanted}) DELETE FROM sales_plan_schedule t"
-                f" WHERE t.plan_id IN (SELECT plan_id FROM w) AND NOT EXISTS"
-                f" (SELECT 1 FROM w WHERE {same}) RETURNING t.plan_id"
-            )
-        ).scalars()
-        touched.update(gone)
+        if not fresh:
+            gone = session.execute(
+                text(
+                    f"WITH w AS ({wanted}) DELETE FROM sales_plan_schedule t"
+                    f" WHERE t.plan_id IN (SELECT plan_id FROM w) AND NOT EXISTS"
+                    f" (SELECT 1 FROM w WHERE {same}) RETURNING t.plan_id"
+                )
+            ).scalars()
+            touched.update(gone)
+        missing = (
+            "" if fresh else f" WHERE NOT EXISTS (SELECT 1 FROM sales_plan_schedule t WHERE {same})"
+        )
         new = session.execute(
             text(
                 f"WITH w AS ({wanted}) INSERT INTO sales_plan_schedule"
                 f" (plan_id, by_day, target_quantity, target_amount)"
-                f" SELECT w.plan_id, w.by_day, w.q, w.a FROM w WHERE NOT EXISTS"
-                f" (SELECT 1 FROM sales_plan_schedule t WHERE {same})"
+                f" SELECT w.plan_id, w.by_day, w.q, w.a FROM w{missing}"
                 f" ORDER BY w.plan_id, w.by_day RETURNING plan_id"
             )
         ).scalars()
@@ -310,14 +327,15 @@ def _write(session: Session, rows, has_schedule: bool, has_support: bool) -> tup
             "w.plan_id = t.plan_id AND w.kind = t.kind AND w.description = t.description"
             " AND w.amount IS NOT DISTINCT FROM t.amount"
         )
-        gone = session.execute(
-            text(
-                f"WITH w AS ({wanted}) DELETE FROM sales_plan_support t"
-                f" WHERE t.plan_id IN (SELECT plan_id FROM w) AND NOT EXISTS"
-                f" (SELECT 1 FROM w WHERE {same}) RETURNING t.plan_id"
-            )
-        ).scalars()
-        touched.update(gone)
+        if not fresh:
+            gone = session.execute(
+                text(
+                    f"WITH w AS ({wanted}) DELETE FROM sales_plan_support t"
+                    f" WHERE t.plan_id IN (SELECT plan_id FROM w) AND NOT EXISTS"
+                    f" (SELECT 1 FROM w WHERE {same}) RETURNING t.plan_id"
+                )
+            ).scalars()
+            touched.update(gone)
         new = session.execute(
             text(
                 f"WITH w AS ({wanted}) INSERT INTO sales_plan_support"
