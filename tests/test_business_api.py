@@ -204,7 +204,7 @@ def test_plan_import_all_or_nothing_with_row_numbers(manager, connection):
     assert ok.status_code == 200, ok.get_json()
     assert ok.get_json()["inserted"] == 1
     plan = manager.get(f"{API}/plans?distributor=D1").get_json()["items"][0]
-    assert [s["by_day"] for s in plan["schedule"]] == [10, 20, month_days(TODAY.replace(day=1))]
+    assert [s["by_day"] for s in plan["schedule"]] == [10, 20]
     assert plan["support"] == [{"kind": "promotion", "description": "买十送一", "amount": "500.00"}]
     again = manager.post(
         f"{API}/imports/plans", data={"file": (io.BytesIO(_plan_csv([good])), "plans.csv")},

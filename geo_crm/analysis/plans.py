@@ -6,7 +6,7 @@ may see, over a month or a year — detail lines (明细), totals (合计) and c
 - *plan*: ``sales_plans`` of the period; *expected to date*: for a month wholly gone its
   target, for a month not begun 0, for the month of ``as_of`` the schedule's cumulative target
   of the last step on or before that day (no schedule: the target pro rata of the days gone;
-  a schedule whose first step lies ahead: 0);
+  a schedule whose first step lies ahead: 0; the month's last day: the target);
 - *sell-in* (进货): what the distributors bought from the manufacturer (``sales_buyer_months``
   of the distributors: every sale to a distributor is sell-in); *sell-out* (出货): what they
   sold their buyers (``sales_seller_months``). Both read rollups, never the sales records;
@@ -54,9 +54,11 @@ WITH pl AS (  -- months before or after as_of's: the whole target, or nothing ye
        AND (CAST(:product AS integer) IS NULL OR p.product_id = :product)
     UNION ALL  -- as_of's month: its schedule's last step on or before as_of, else pro rata
     SELECT p.distributor_id, p.month, p.product_id, p.target_quantity, p.target_amount,
-           CASE WHEN sc.steps > 0 THEN coalesce(sc.amount, 0)
+           CASE WHEN :day_of_month = :month_days THEN p.target_amount
+                WHEN sc.steps > 0 THEN coalesce(sc.amount, 0)
                 ELSE round(p.target_amount * :day_of_month / :month_days, 2) END,
-           CASE WHEN sc.steps > 0 THEN coalesce(sc.quantity, 0)
+           CASE WHEN :day_of_month = :month_days THEN p.target_quantity
+                WHEN sc.steps > 0 THEN coalesce(sc.quantity, 0)
                 ELSE round(p.target_quantity * :day_of_month / :month_days, 3) END
       FROM sales_plans p
       CROSS JOIN LATERAL (

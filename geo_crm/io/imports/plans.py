@@ -1,12 +1,13 @@
 """Import monthly sales plans, upserted by distributor × month × product (columns:
 docs/import-export.md "Sales plans").
 
-Besides the targets a row may carry the schedule (cumulative targets by the 10th and the 20th;
-the month's target is the target by its end) and one support line (kind, description,
-amount). A file with schedule (or support) columns replaces the schedule (or support) of the
-plans it names; rows that change nothing are not written, so the history shows real changes
-only. Distributors must be ones the importing user may see, and a closed month's plans are
-an admin's to change (both checked per row, and by the database).
+Besides the targets a row may carry the schedule (cumulative targets by the 10th and the
+20th; the month's target is the target by its end, not stored again as a step) and one
+support line (kind, description, amount). A file with schedule (or support) columns replaces
+the schedule (or support) of the plans it names; rows that change nothing are not written,
+so the history shows real changes only. Distributors must be ones the importing user may
+see, and a closed month's plans are an admin's to change (both checked per row, and by the
+database).
 """
 
 from __future__ import annotations
@@ -290,8 +291,8 @@ def _write(session: Session, rows, has_schedule: bool, has_support: bool) -> tup
         wanted = (
             f"SELECT {plan_of} AS plan_id, d.day AS by_day, d.q, d.a FROM {_STAGE} s"
             f" CROSS JOIN LATERAL (VALUES (10::smallint, s.q10, s.a10),"
-            f" (20::smallint, s.q20, s.a20), (s.last_day, s.target_quantity, s.target_amount))"
-            f" AS d(day, q, a) WHERE d.q IS NOT NULL OR d.a IS NOT NULL"
+            f" (20::smallint, s.q20, s.a20)) AS d(day, q, a)"
+            f" WHERE d.q IS NOT NULL OR d.a IS NOT NULL"
         )
         same = (
             "w.plan_id = t.plan_id AND w.by_day = t.by_day AND w.q IS NOT DISTINCT FROM"
