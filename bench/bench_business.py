@@ -351,7 +351,9 @@ def main() -> None:
             ap = {"r": province, "a": dt.date(today.year, 1, 1), "b": dt.date(today.year, 12, 1),
                   "e": dt.date(today.year + 1, 1, 1)}  # fmt: skip
             slow, _ = _timed(
-                lambda: session.execute(_NAIVE_ACTUAL, ap).all(), max(1, args.repeat // 2)
+                session,
+                lambda: session.execute(_NAIVE_ACTUAL, ap).all(),
+                max(1, args.repeat // 2),
             )
             print(
                 f"\n2. plan against actual, province {province} ({result.distributors:,} "
