@@ -93,19 +93,16 @@ WITH pl AS (  -- months before or after as_of's: the whole target, or nothing ye
                AND (CAST(:product AS integer) IS NULL OR product_id = :product)) so
      GROUP BY {dims}
 ), g AS (
-    SELECT {dims}, coalesce(sum(pq), 0) AS pq, coalesce(sum(pa), 0) AS pa,
+    SELECT {dims}, grouping({dims}) AS total_row,
+           coalesce(sum(pq), 0) AS pq, coalesce(sum(pa), 0) AS pa,
            coalesce(sum(eq), 0) AS eq, coalesce(sum(ea), 0) AS ea,
            (sum(siq) / 1000)::numeric(18, 3) AS siq, (sum(sia) / 100)::numeric(18, 2) AS sia,
            (sum(soq) / 1000)::numeric(18, 3) AS soq, (sum(soa) / 100)::numeric(18, 2) AS soa,
            sum(plans)::int AS plans
-      FROM facts GROUP BY {dims}
+      FROM facts GROUP BY GROUPING SETS (({dims}), ())
 )
-SELECT {dims}, pq, pa, eq, ea, siq, sia, soq, soa, plans,
-       sum(pq) OVER c, sum(pa) OVER c, sum(eq) OVER c, sum(ea) OVER c, sum(siq) OVER c,
-       sum(sia) OVER c, sum(soq) OVER c, sum(soa) OVER c, sum(plans) OVER c
-  FROM g
-WINDOW c AS ({running})
- ORDER BY {dims}
+SELECT {dims}, pq, pa, eq, ea, siq, sia, soq, soa, plans FROM g
+ ORDER BY total_row DESC, {dims}
 """
 
 
@@ -208,8 +205,12 @@ class PlanActual:
 
     @property
     def lines(self) -> list[Line]:
+        """The detail lines with their cumulative figures (running through the months of each
+        group of the other dimensions), built when first asked for."""
         if self._lines is None:
             n = len(self.by)
+            month_at = self.by.index("month") if "month" in self.by else None
+            running: dict[tuple, Figures] = {}
             out = []
             for row in self.rows:
                 keys: dict = {}
@@ -220,7 +221,15 @@ class PlanActual:
                         code, name = self.names[dim].get(value, (None, None))
                         keys["distributor_code" if dim == "distributor" else "product_sku"] = code
                         keys[f"{dim}_name"] = name
-                out.append(Line(keys, Figures(*row[n : n + 9]), Figures(*row[n + 9 : n + 18])))
+                figures = Figures(*row[n:])
+                if month_at is None:
+                    cumulative = figures
+                else:
+                    group = tuple(v for i, v in enumerate(row[:n]) if i != month_at)
+                    acc = running.setdefault(group, Figures())
+                    acc.add(figures)
+                    cumulative = acc.copy()
+                out.append(Line(keys, figures, cumulative))
             self._lines = out
         return self._lines
 
@@ -318,14 +327,9 @@ def plan_against_actual(
     month_days = calendar.monthrange(as_of.year, as_of.month)[1]
     cols = {"distributor": "d", "month": "m", "product": "p"}
     dims = ", ".join(cols[b] for b in by)
-    others = ", ".join(cols[b] for b in by if b != "month")
-    if "month" in by:  # the cumulative runs through the months of each group
-        running = (f"PARTITION BY {others} " if others else "") + "ORDER BY m"
-    else:  # no months to run through: each line is its own cumulative
-        running = f"PARTITION BY {dims}"
     raw = (
         session.execute(
-            text(_SQL.format(dims=dims, running=running)),
+            text(_SQL.format(dims=dims)),
             {
                 "ids": ids,
                 "start": period.start,
@@ -340,11 +344,10 @@ def plan_against_actual(
         if ids
         else []
     )
+    total = Figures()
+    if raw:  # the first row is the total (grouping set ()), the lines follow in ``by`` order
+        total, raw = Figures(*raw[0][len(by) :]), raw[1:]
     names = _names(session, raw, by)
-    n = len(by)
-    total = Figures(*(sum(col, ZERO) for col in zip(*(r[n : n + 9] for r in raw), strict=True)))
-    if not raw:
-        total = Figures()
     return PlanActual(
         scope, period, as_of, by, len(ids), raw, names, total, _elapsed(period, as_of)
     )
