@@ -142,7 +142,13 @@ def parse_period(value: str | None, *, today: dt.date | None = None) -> Period:
     raise ValidationError(message, fields={"period": message})
 
 
-@dataclass
+_FIGURES = (
+    "plan_quantity", "plan_amount", "expected_quantity", "expected_amount", "sell_in_quantity",
+    "sell_in_amount", "sell_out_quantity", "sell_out_amount", "plans",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
 class Figures:
     """Plan, expected-to-date, sell-in and sell-out of one line (or a total)."""
 
@@ -157,18 +163,18 @@ class Figures:
     plans: int = 0
 
     def add(self, other: Figures) -> None:
-        for name in self.__dataclass_fields__:
+        for name in _FIGURES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def copy(self) -> Figures:
-        return Figures(**{n: getattr(self, n) for n in self.__dataclass_fields__})
+        return Figures(*(getattr(self, n) for n in _FIGURES))
 
     @staticmethod
     def _ratio(a: Decimal, b: Decimal) -> float | None:
-        return float(a / b) if b else None
+        return float(a) / float(b) if b else None  # a share: a float is exact enough
 
     def to_dict(self) -> dict:
-        out = {n: getattr(self, n) for n in self.__dataclass_fields__}
+        out = {n: getattr(self, n) for n in _FIGURES}
         out["achievement_in"] = self._ratio(self.sell_in_amount, self.plan_amount)
         out["achievement_out"] = self._ratio(self.sell_out_amount, self.plan_amount)
         out["achievement_in_quantity"] = self._ratio(self.sell_in_quantity, self.plan_quantity)
