@@ -375,3 +375,9 @@ def test_a_schedule_day_must_lie_in_its_month(session, biz):
             {"p": plan["id"]},
         )
     assert _constraint(err.value) == "sales_plan_schedule_day_range"
+
+
+def test_plan_against_actual_with_nothing_planned_or_sold(session, biz):
+    result = plan_against_actual(session, user=None, period="2024").to_dict()
+    assert result["lines"] == [] and result["total"]["plan_amount"] == 0
+    assert result["total"]["achievement_in"] is None

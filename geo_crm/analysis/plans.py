@@ -96,9 +96,11 @@ WITH pl AS (  -- months before or after as_of's: the whole target, or nothing ye
     SELECT {dims}, grouping({dims}) AS total_row,
            coalesce(sum(pq), 0) AS pq, coalesce(sum(pa), 0) AS pa,
            coalesce(sum(eq), 0) AS eq, coalesce(sum(ea), 0) AS ea,
-           (sum(siq) / 1000)::numeric(18, 3) AS siq, (sum(sia) / 100)::numeric(18, 2) AS sia,
-           (sum(soq) / 1000)::numeric(18, 3) AS soq, (sum(soa) / 100)::numeric(18, 2) AS soa,
-           sum(plans)::int AS plans
+           coalesce(sum(siq) / 1000, 0)::numeric(18, 3) AS siq,
+           coalesce(sum(sia) / 100, 0)::numeric(18, 2) AS sia,
+           coalesce(sum(soq) / 1000, 0)::numeric(18, 3) AS soq,
+           coalesce(sum(soa) / 100, 0)::numeric(18, 2) AS soa,
+           coalesce(sum(plans), 0)::int AS plans
       FROM facts GROUP BY GROUPING SETS (({dims}), ())
 )
 SELECT {dims}, pq, pa, eq, ea, siq, sia, soq, soa, plans FROM g
