@@ -40,6 +40,10 @@ OUTLET_STATUSES = ("active", "inactive", "closed")
 GEOTAG_SOURCES = ("gps", "map", "import", "geocode")
 GEOTAG_STATES = ("accepted", "flagged", "rejected")
 ROLES = ("admin", "manager", "rep")
+REVIEW_STATES = ("pending", "accepted", "rejected")
+SUPPORT_KINDS = ("promotion", "materials", "staff", "other")
+CREDIT_POLICIES = ("warn", "refuse")
+HISTORY_ACTIONS = ("insert", "update", "delete")
 
 Money = Numeric(14, 2)
 Quantity = Numeric(14, 3)
@@ -233,6 +237,9 @@ class Outlet(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # code, name and the name's pinyin initials (both readings of polyphones), lower case:
+    # kept by trigger (migration 0009) for the distributor search ("hdz" finds 华东总经销)
+    search_text: Mapped[str | None] = mapped_column(Text)
 
     parent: Mapped[Outlet | None] = relationship(remote_side=[id])
     region: Mapped[Region | None] = relationship()
@@ -256,6 +263,13 @@ class Outlet(Base):
         Index("ix_outlets_rep_id", "rep_id"),
         Index("ix_outlets_created_by_id", "created_by_id"),
         Index("ix_outlets_tier_status", "tier", "status"),
+        Index(
+            "ix_outlets_distributor_search",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_where="tier = 'distributor'",
+        ),
     )
 
 
@@ -320,6 +334,11 @@ class Product(Base):
 
 
 class SalesPlan(Base):
+    """A distributor's monthly target for one product (销售计划), with its schedule within the
+    month and its support lines. ``version`` bumps on every update (optimistic locking); a
+    closed month refuses changes except by an admin, and every change is kept in
+    ``sales_plan_history`` (triggers of migration 0009)."""
+
     __tablename__ = "sales_plans"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -329,6 +348,10 @@ class SalesPlan(Base):
     target_quantity: Mapped[Decimal] = mapped_column(Quantity)
     target_amount: Mapped[Decimal] = mapped_column(Money)
     support_notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
     __table_args__ = (
         UniqueConstraint(
@@ -337,23 +360,160 @@ class SalesPlan(Base):
         CheckConstraint("extract(day from month) = 1", name="sales_plan_month_first_day"),
         CheckConstraint(_nonneg("target_quantity"), name="sales_plan_quantity_nonneg"),
         CheckConstraint(_nonneg("target_amount"), name="sales_plan_amount_nonneg"),
+        CheckConstraint("version >= 1", name="sales_plan_version_positive"),
         Index("ix_sales_plans_month", "month"),
         Index("ix_sales_plans_product_id", "product_id"),
     )
 
 
+class SalesPlanStep(Base):
+    """A cumulative target within a plan's month: by day ``by_day`` (the month's last day for
+    "end"), at least this quantity and amount sold in the month so far."""
+
+    __tablename__ = "sales_plan_schedule"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("sales_plans.id", ondelete="CASCADE"))
+    by_day: Mapped[int] = mapped_column(SmallInteger)
+    target_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    target_amount: Mapped[Decimal | None] = mapped_column(Money)
+
+    __table_args__ = (
+        UniqueConstraint("plan_id", "by_day", name="uq_sales_plan_schedule_plan_day"),
+        CheckConstraint("by_day BETWEEN 1 AND 31", name="sales_plan_schedule_day_range"),
+        CheckConstraint(
+            "target_quantity IS NOT NULL OR target_amount IS NOT NULL",
+            name="sales_plan_schedule_target_present",
+        ),
+        CheckConstraint(
+            "target_quantity IS NULL OR (" + _nonneg("target_quantity") + ")",
+            name="sales_plan_schedule_quantity_nonneg",
+        ),
+        CheckConstraint(
+            "target_amount IS NULL OR (" + _nonneg("target_amount") + ")",
+            name="sales_plan_schedule_amount_nonneg",
+        ),
+    )
+
+
+class SalesPlanSupport(Base):
+    """Support for a plan (销售支援): a promotion, materials, staff or something else, with an
+    optional amount."""
+
+    __tablename__ = "sales_plan_support"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("sales_plans.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", SUPPORT_KINDS), name="sales_plan_support_kind_known"),
+        CheckConstraint(
+            "length(btrim(description)) > 0", name="sales_plan_support_description_present"
+        ),
+        CheckConstraint(
+            "amount IS NULL OR (" + _nonneg("amount") + ")", name="sales_plan_support_amount_nonneg"
+        ),
+        Index("ix_sales_plan_support_plan_id", "plan_id"),
+    )
+
+
+class ClosedMonth(Base):
+    """A month whose plans only an admin may still change."""
+
+    __tablename__ = "closed_months"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    closed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint("extract(day from month) = 1", name="closed_month_first_day"),
+    )
+
+
+class SalesPlanChange(Base):
+    """One insert, update or delete of a plan, a schedule step or a support line: who (the
+    transaction's ``geo_crm.user_id``), when, and the row before and after. Written only by
+    the triggers of migration 0009; never changed or deleted."""
+
+    __tablename__ = "sales_plan_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(Integer)  # no foreign key: history outlives the plan
+    table_name: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    old: Mapped[dict | None] = mapped_column(JSONB)
+    new: Mapped[dict | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        CheckConstraint(_in("action", HISTORY_ACTIONS), name="sales_plan_history_action_known"),
+        Index("ix_sales_plan_history_plan_id", "plan_id", "id"),
+        Index("ix_sales_plan_history_user_id", "user_id"),
+    )
+
+
+class DistributorCredit(Base):
+    """A distributor's credit limit: what it may owe the manufacturer (sell-in debt)."""
+
+    __tablename__ = "distributor_credit"
+
+    distributor_id: Mapped[int] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    credit_limit: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (CheckConstraint(_nonneg("credit_limit"), name="credit_limit_nonneg"),)
+
+
+class AppSetting(Base):
+    """Business settings an admin changes at run time (``credit_policy``: warn | refuse)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "key <> 'credit_policy' OR " + _in("value", CREDIT_POLICIES),
+            name="app_setting_credit_policy_known",
+        ),
+    )
+
+
 class SalesRecord(Base):
-    """One delivery from a seller outlet to a buyer outlet; debt = amount − paid."""
+    """One delivery to a buyer outlet; debt = amount − paid. The seller is an outlet of a
+    higher tier, or nobody (``seller_id`` NULL): the manufacturer, for every sale to a
+    distributor (sell-in, 进货)."""
 
     __tablename__ = "sales_records"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    seller_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
     buyer_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
     sale_date: Mapped[dt.date] = mapped_column(Date)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     spec: Mapped[str | None] = mapped_column(Text)
     quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_price: Mapped[Decimal | None] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
     amount_paid: Mapped[Decimal] = mapped_column(Money, server_default="0")
     # derived, so they can never disagree with the amounts
@@ -370,6 +530,14 @@ class SalesRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # review flags (e.g. over_credit_limit; issue 14 adds cross-territory sales) with their
+    # detail by flag code, and the review of a flagged record
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    flag_detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    review_state: Mapped[str | None] = mapped_column(String(16))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    review_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_nonneg("quantity"), name="sales_record_quantity_nonneg"),
@@ -377,11 +545,42 @@ class SalesRecord(Base):
         CheckConstraint(_nonneg("amount_paid"), name="sales_record_paid_nonneg"),
         CheckConstraint("amount_paid <= amount", name="sales_record_paid_not_above_amount"),
         CheckConstraint("seller_id <> buyer_id", name="sales_record_seller_not_buyer"),
+        CheckConstraint(
+            "unit_price IS NULL OR (" + _nonneg("unit_price") + " AND amount = "
+            "round(quantity * unit_price, 2))",
+            name="sales_record_unit_price_amount",
+        ),
+        CheckConstraint(
+            _in("review_state", REVIEW_STATES) + " OR review_state IS NULL",
+            name="sales_record_review_state_known",
+        ),
+        CheckConstraint(
+            "(cardinality(flags) = 0) = (review_state IS NULL)",
+            name="sales_record_flags_reviewed",
+        ),
         Index("ix_sales_records_seller_id", "seller_id"),
         Index("ix_sales_records_buyer_id", "buyer_id"),
         Index("ix_sales_records_product_id", "product_id"),
         Index("ix_sales_records_sale_date", "sale_date"),
         Index("ix_sales_records_unpaid", "buyer_id", postgresql_where="amount_paid < amount"),
+        # what a distributor owes the manufacturer, by age, read from the index alone
+        Index(
+            "ix_sales_records_sell_in_unpaid",
+            "buyer_id",
+            "sale_date",
+            postgresql_include=["amount", "amount_paid"],
+            postgresql_where="seller_id IS NULL AND amount_paid < amount",
+        ),
+        # what a seller's buyers owe it, by age
+        Index(
+            "ix_sales_records_seller_unpaid",
+            "seller_id",
+            "sale_date",
+            postgresql_include=["amount", "amount_paid"],
+            postgresql_where="seller_id IS NOT NULL AND amount_paid < amount",
+        ),
+        Index("ix_sales_records_review_pending", "id", postgresql_where="review_state = 'pending'"),
+        Index("ix_sales_records_reviewed_by_id", "reviewed_by_id"),
     )
 
 
@@ -405,6 +604,33 @@ class SalesBuyerMonth(Base):
             "records >= 0 AND amount_fen >= 0 AND quantity_milli >= 0",
             name="sales_buyer_month_nonneg",
         ),
+        # one buyer's months (a distributor's sell-in) without scanning every buyer's
+        Index("ix_sales_buyer_months_buyer", "buyer_id", "month"),
+    )
+
+
+class SalesSellerMonth(Base):
+    """Rollup of sales_records per seller outlet, month and product (sell-out; sell-in, whose
+    seller is the manufacturer, is the distributor's row of :class:`SalesBuyerMonth`).
+    Derived: written only by the statement triggers of migration 0009."""
+
+    __tablename__ = "sales_seller_months"
+
+    # seller first: a distributor's months are one range of the index
+    seller_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    quantity_milli: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(
+            "records >= 0 AND amount_fen >= 0 AND quantity_milli >= 0",
+            name="sales_seller_month_nonneg",
+        ),
+        # one month of every seller (the distributor list's sell-out column)
+        Index("ix_sales_seller_months_month", "month", "seller_id"),
     )
 
 

@@ -52,12 +52,14 @@ OWN_OTHER = {
     "region": ("C1", "P2"),
     "geotag_event": (None, None),
     "sale": (None, None),
+    "plan": (None, None),
 }
 # endpoints whose objects must be of a kind the defaults are not (own, other)
 OBJECT_OVERRIDES = {
     "network_pages.distributor_page": ("D1", "D2"),
     "api.distributor_depth": ("D1", "D2"),
     "api.distributor_plan_achievement": ("D1", "D2"),
+    "api.set_credit_limit": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {
@@ -76,6 +78,9 @@ PLAIN_ARGS = {
     # OGC API – Features
     "collection_id": "outlets",
     "feature_id": "A1",
+    # closed months and settings (issue 13)
+    "month": "2025-01",
+    "key": "credit_policy",
 }
 # names of outlets outside each role's scope (world fixture): a GET answer must not contain them
 SECRETS = {"rep": ("SECRET-B1", "SECRET-B2"), "manager": ("SECRET-B2",)}
@@ -133,6 +138,15 @@ def ids(connection, world):
             ),
             {"s": seller, "b": code},
         ).scalar_one()
+    for code, distributor in (("A1", "D1"), ("B2", "D2")):
+        out[f"plan_{code}"] = connection.execute(
+            text(
+                "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+                "target_amount) SELECT d.id, DATE '2025-01-01', p.id, 1, 10 FROM outlets d, "
+                "products p WHERE d.code = :d AND p.sku = 'SKU1' RETURNING id"
+            ),
+            {"d": distributor},
+        ).scalar_one()
     for code in ("A1", "B2"):
         out[f"event_{code}"] = connection.execute(
             text(
@@ -158,6 +172,8 @@ def _url(rule: str, endpoint: str, which: str, ids: dict) -> str:
             return str(ids["event_A1" if which == "own" else "event_B2"])
         if kind == "sale":
             return str(ids["sale_A1" if which == "own" else "sale_B2"])
+        if kind == "plan":
+            return str(ids["plan_A1" if which == "own" else "plan_B2"])
         if kind == "outlet_id":
             return str(ids["outlet_A1" if which == "own" else "outlet_B2"])
         if kind is not None:

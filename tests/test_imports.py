@@ -731,7 +731,7 @@ SALES_CASES = {
     "upstream sale": (
         ["S", "2024-01-01", "R1", "D1", "P1", "", "1", "10", "0"],
         "seller_code",
-        "higher tier",
+        "only from the manufacturer",
     ),
     "self sale": (
         ["S", "2024-01-01", "D1", "D1", "P1", "", "1", "10", "0"],

@@ -14,6 +14,8 @@ _MODULES: tuple[str, ...] = (
     "outlets",
     "network",
     "sales",
+    "plans",
+    "distributors",
     "transfer",
     "geotag",
     "tokens",

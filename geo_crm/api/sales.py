@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Literal
 
 from flask import jsonify, make_response, url_for
 from pydantic import Field
@@ -71,12 +72,17 @@ class ProductPage(Out):
 
 
 class SaleIn(Body):
-    seller_code: Code
+    seller_code: Code | None = Field(
+        None,
+        description="the selling outlet; null, absent or a word such as 厂家/manufacturer: the "
+        "manufacturer (sell-in, only to a distributor)",
+    )
     buyer_code: Code
     product_sku: Sku
-    sale_date: IsoDate
+    sale_date: IsoDate = Field(description="not after today")
     quantity: Quantity
-    amount: Money
+    amount: Money | None = Field(None, description="give amount, unit_price or both (agreeing)")
+    unit_price: Money | None = Field(None, description="amount = round(quantity × unit_price, 2)")
     spec: CleanText | None = None
     reference: str | None = Field(
         None, min_length=1, max_length=64, description="unique, e.g. invoice no."
@@ -86,17 +92,30 @@ class SaleIn(Body):
 class SaleOut(Out):
     id: int
     sale_date: dt.date
-    seller_code: str
+    seller_code: str | None = Field(description="null: the manufacturer (sell-in)")
     buyer_code: str
     product_sku: str
     spec: str | None
     quantity: str
+    unit_price: str | None
     amount: str
     amount_paid: str
     debt: str
     settlement: str = Field(description="unpaid, partial or paid")
     reference: str | None
     created_at: dt.datetime
+    flags: list[str] = Field(description="review flags, e.g. over_credit_limit")
+    review_state: str | None = Field(description="pending, accepted or rejected (flagged only)")
+
+
+class Warning(Out):
+    code: str
+    message: str
+    detail: dict | None
+
+
+class SaleCreated(SaleOut):
+    warnings: list[Warning] = Field(description="the flags of the new record, to show the user")
 
 
 class PaymentOut(Out):
@@ -110,6 +129,10 @@ class PaymentOut(Out):
 
 class SaleDetail(SaleOut):
     payments: list[PaymentOut]
+    flag_detail: dict
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    review_note: str | None
 
 
 class SalesListQuery(Query):
@@ -122,6 +145,15 @@ class SalesListQuery(Query):
         None, max_length=32, description="buyer inside this region or its sub-regions"
     )
     unpaid: bool = Field(False, description="only records with debt left")
+    sell_in: bool | None = Field(
+        None, description="true: only the manufacturer's sales; false: only outlets' sales"
+    )
+    distributor: str | None = Field(
+        None, max_length=64, description="a distributor's sell-in and sell-out"
+    )
+    review: Literal["pending", "accepted", "rejected"] | None = Field(
+        None, description="flagged records in this review state"
+    )
     limit: int = Field(100, ge=1, le=1000)
     offset: int = Field(0, ge=0, le=1_000_000)
     cursor: str | None = Field(None, max_length=200)
@@ -155,7 +187,7 @@ class PaymentResult(Out):
 
 
 class SellerDebt(Out):
-    seller_code: str
+    seller_code: str | None = Field(description="null: the manufacturer")
     records: int
     debt: str
     oldest_unpaid: dt.date
@@ -214,6 +246,24 @@ def list_products(query: ProductListQuery):
 
 # -- sales records -------------------------------------------------------------------------
 
+_DETAIL_ONLY = ("flag_detail", "reviewed_by", "reviewed_at", "review_note")
+
+
+def sales_filters(query) -> svc.SalesFilters:
+    """The list's filters from its query (the export takes the same)."""
+    return svc.SalesFilters(
+        date_from=query.date_from,
+        date_to=query.date_to,
+        seller=query.seller,
+        buyer=query.buyer,
+        product=query.product,
+        region=query.region,
+        unpaid=query.unpaid,
+        sell_in=query.sell_in,
+        distributor=query.distributor,
+        review=query.review,
+    )
+
 
 @operation(
     "/sales",
@@ -221,16 +271,21 @@ def list_products(query: ProductListQuery):
     summary="Record a sale",
     tags=TAGS,
     body=SaleIn,
-    responses={201: SaleOut, 409: None, 422: None},
+    responses={201: SaleCreated, 409: None, 422: None},
 )
 def create_sale(body: SaleIn):
-    """Record a delivery from a seller to a buyer of a lower tier."""
+    """Record a delivery from a seller to a buyer of a lower tier; without a seller, the
+    manufacturer's sale to a distributor (sell-in). A sell-in over the distributor's credit
+    limit is refused (422 on ``amount``) or recorded with a warning and put up for review, as
+    the ``credit_policy`` setting says."""
     session = get_session()
     renames = {"seller": "seller_code", "buyer": "buyer_code", "amount_paid": "amount"}
     with field_names(session, renames=renames):
         row = svc.create_sale(session, **body.model_dump(), user=current_user())
         session.commit()
-    response = make_response(jsonify(jsonable(row)), 201)
+    warnings = svc.warnings_of(row)
+    body_out = {**jsonable(row, drop=_DETAIL_ONLY), "warnings": warnings}
+    response = make_response(jsonify(body_out), 201)
     response.headers["Location"] = url_for("api.get_sale", sale_id=row["id"])
     return response
 
@@ -245,15 +300,7 @@ def create_sale(body: SaleIn):
 )
 def list_sales(query: SalesListQuery):
     """Sales records in id order with every filter given; totals cover all matching records."""
-    filters = svc.SalesFilters(
-        date_from=query.date_from,
-        date_to=query.date_to,
-        seller=query.seller,
-        buyer=query.buyer,
-        product=query.product,
-        region=query.region,
-        unpaid=query.unpaid,
-    )
+    filters = sales_filters(query)
     if query.cursor is not None and query.offset:
         raise ValidationError(
             "use cursor or offset, not both", fields={"query.offset": "must be 0 with cursor"}
@@ -300,7 +347,7 @@ def list_sales(query: SalesListQuery):
 )
 def get_sale(sale_id: int):
     """One sales record with its payments."""
-    detail = svc.sale_detail(get_session(), sale_id)
+    detail = svc.sale_detail(get_session(), object_id("sale_id"))
     payments = [jsonable(p) for p in detail.pop("payments")]
     return jsonify({**jsonable(detail), "payments": payments})
 
@@ -319,15 +366,15 @@ def add_payment(sale_id: int, body: PaymentIn):
     with field_names(session, renames={"amount_paid": "amount"}):
         result = svc.add_payment(
             session,
-            sale_id,
+            object_id("sale_id"),
             amount=body.amount,
             paid_on=body.paid_on or dt.date.today(),
             note=body.note,
+            user_id=current_user().id,
         )
         session.commit()
-    return make_response(
-        jsonify({"payment": jsonable(result["payment"]), "sale": jsonable(result["sale"])}), 201
-    )
+    sale = jsonable(result["sale"], drop=_DETAIL_ONLY)
+    return make_response(jsonify({"payment": jsonable(result["payment"]), "sale": sale}), 201)
 
 
 @operation(
@@ -349,3 +396,95 @@ def outlet_debt(code: str):
             "by_seller": [jsonable(r) for r in debt["by_seller"]],
         }
     )
+
+
+# -- review of flagged records -------------------------------------------------------------
+
+
+class ReviewQuery(Query):
+    state: Literal["pending", "accepted", "rejected"] = "pending"
+    flag: str | None = Field(None, max_length=64, description="only records with this flag")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class ReviewItem(SaleOut):
+    buyer_name: str
+    flag_detail: dict
+
+
+class ReviewPage(Out):
+    items: list[ReviewItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReviewIn(Body):
+    note: CleanText | None = None
+
+
+@operation(
+    "/sales-reviews",
+    "GET",
+    summary="Flagged sales records to review",
+    tags=TAGS,
+    query=ReviewQuery,
+    responses={200: ReviewPage, 422: None},
+)
+def list_sale_reviews(query: ReviewQuery):
+    """Sales records with flags (e.g. over a credit limit) in a review state, oldest first,
+    among those the caller may see."""
+    page = svc.sale_reviews(
+        get_session(),
+        user=current_user(),
+        state=query.state,
+        flag=query.flag,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return jsonify(
+        {
+            "items": [jsonable(r) for r in page.rows],
+            "total": page.total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
+
+
+def _review(sale_id: int, decision: str, body: ReviewIn):
+    session = get_session()
+    with field_names(session):
+        row = svc.review_sale(
+            session, object_id("sale_id"), decision, user=current_user(), note=body.note
+        )
+        session.commit()
+    return jsonify(jsonable(row))
+
+
+@operation(
+    "/sales-reviews/<int:sale_id>/accept",
+    "POST",
+    summary="Accept a flagged sales record",
+    tags=TAGS,
+    body=ReviewIn,
+    responses={200: SaleDetail, 404: None, 409: None},
+)
+def accept_sale_review(sale_id: int, body: ReviewIn):
+    """Mark a flagged record as reviewed and accepted."""
+    return _review(sale_id, "accept", body)
+
+
+@operation(
+    "/sales-reviews/<int:sale_id>/reject",
+    "POST",
+    summary="Reject a flagged sales record",
+    tags=TAGS,
+    body=ReviewIn,
+    responses={200: SaleDetail, 404: None, 409: None},
+)
+def reject_sale_review(sale_id: int, body: ReviewIn):
+    """Mark a flagged record as reviewed and rejected (the record stays; undo it with a return
+    or a credit note)."""
+    return _review(sale_id, "reject", body)

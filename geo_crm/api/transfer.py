@@ -18,13 +18,20 @@ from pydantic import Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
+from ..auth.policy import current_user
 from ..db import get_session
 from ..domain.outlets import check_filters
 from ..errors import ValidationError
+from ..io.business_exports import export_debt, export_plans, export_sales
 from ..io.exports import MEDIA_TYPES, export_outlets
 from ..io.imports import IMPORTERS, ImportReport
+from .distributors import AgeingQuery
 from .framework import Out, Query, field_errors, operation
 from .outlets import OutletListQuery, filters_from
+from .plans import PlanListQuery
+from .plans import filters_of as plan_filters
+from .sales import SalesListQuery, sales_filters
+from .schemas import field_names
 
 LOGGER = logging.getLogger(__name__)
 
@@ -116,6 +123,8 @@ def _upload(kind: str, form_model: type[ImportForm]):
     options = form.model_dump(exclude={"format"})
     if kind == "outlets":
         options["user_id"] = _acting_user_id()
+    if kind == "plans":
+        options["user"] = current_user()
     session = get_session()
     report: ImportReport = IMPORTERS[kind](
         session, upload.stream, name=upload.filename, fmt=form.format, **options
@@ -186,6 +195,22 @@ def import_sales():
     return _upload("sales", ImportForm)
 
 
+@operation(
+    "/imports/plans",
+    "POST",
+    summary="Import sales plans from a file",
+    tags=TAGS,
+    body=_form_schema(ImportForm),
+    body_content_types=["multipart/form-data"],
+    responses=_RESPONSES,
+)
+def import_plans():
+    """Insert or update monthly plans by distributor, month and product from CSV or XLSX (with
+    the schedule by the 10th and 20th and a support line when the file has those columns).
+    Distributors must be in the caller's scope; a closed month is an admin's to change."""
+    return _upload("plans", ImportForm)
+
+
 def _drain(spool: IO[bytes], size: int = 1 << 16) -> Iterator[bytes]:
     """The spooled file in chunks, closed when sent (or when the client goes away)."""
     try:
@@ -228,7 +253,7 @@ def export_outlets_file(query):
     Text cells of CSV/XLSX that a spreadsheet would run as a formula start with a ``'``, which
     the import strips again.
     """
-    from ..auth.policy import current_user, outlet_scope, signed_in_user
+    from ..auth.policy import outlet_scope, signed_in_user
 
     filters = filters_from(query)
     session = get_session()
@@ -261,3 +286,123 @@ def export_outlets_file(query):
             "Content-Length": str(size),
         },
     )
+
+
+# -- the business lists: sales, plans, debt ageing ------------------------------------------
+
+_SPREADSHEET = (
+    Literal["csv", "xlsx"],
+    Field("csv", description="file format (CSV: UTF-8 with a BOM, or GB18030)"),
+)
+_ENCODING = (
+    Literal["utf-8", "gb18030"],
+    Field("utf-8", description="CSV encoding (UTF-8 is written with a BOM)"),
+)
+
+
+def _export_query(name: str, source: type[Query], drop: set[str]):
+    return create_model(
+        name,
+        __base__=Query,
+        format=_SPREADSHEET,
+        encoding=_ENCODING,
+        **{
+            field: (info.annotation, info)
+            for field, info in source.model_fields.items()
+            if field not in drop | {"format", "encoding"}
+        },
+    )
+
+
+def _send(export) -> Response:
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    for chunk in export.chunks:
+        spool.write(chunk)
+    size = spool.tell()
+    spool.seek(0)
+    LOGGER.info("exported %d rows as %s (%d bytes)", export.rows, export.fmt, size)
+    return Response(
+        _drain(spool),
+        content_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Content-Length": str(size),
+        },
+    )
+
+
+_SPREADSHEET_TYPES = [MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"]]
+SalesExportQuery = _export_query("SalesExportQuery", SalesListQuery, _LIST_ONLY)
+PlansExportQuery = _export_query("PlansExportQuery", PlanListQuery, {"limit", "offset"})
+DebtExportQuery = _export_query("DebtExportQuery", AgeingQuery, {"level"})
+
+
+@operation(
+    "/sales/export",
+    "GET",
+    summary="Export sales records as CSV or XLSX",
+    tags=TAGS,
+    query=SalesExportQuery,
+    responses={200: None, 422: None},
+    produces=_SPREADSHEET_TYPES,
+)
+def export_sales_file(query):
+    """Sales records matching the list's filters; the first columns are the sales import's."""
+    session = get_session()
+    with field_names(session, prefix="query"):
+        export = export_sales(
+            session,
+            query.format,
+            filters=sales_filters(query),
+            user=current_user(),
+            encoding=query.encoding,
+        )
+    return _send(export)
+
+
+@operation(
+    "/plans/export",
+    "GET",
+    summary="Export sales plans as CSV or XLSX",
+    tags=TAGS,
+    query=PlansExportQuery,
+    responses={200: None, 422: None},
+    produces=_SPREADSHEET_TYPES,
+)
+def export_plans_file(query):
+    """Plans matching the list's filters, with the plan import's columns first."""
+    session = get_session()
+    with field_names(session, prefix="query"):
+        export = export_plans(
+            session,
+            query.format,
+            filters=plan_filters(query),
+            user=current_user(),
+            encoding=query.encoding,
+        )
+    return _send(export)
+
+
+@operation(
+    "/debt/ageing/export",
+    "GET",
+    summary="Export debt ageing as CSV or XLSX",
+    tags=TAGS,
+    query=DebtExportQuery,
+    responses={200: None, 422: None},
+    produces=_SPREADSHEET_TYPES,
+)
+def export_debt_file(query):
+    """The debt ageing list, one row per distributor, with the list's filters."""
+    session = get_session()
+    with field_names(session, prefix="query"):
+        export = export_debt(
+            session,
+            query.format,
+            user=current_user(),
+            as_of=query.as_of,
+            region=query.region,
+            distributor=query.distributor,
+            encoding=query.encoding,
+        )
+    return _send(export)

@@ -71,6 +71,7 @@ FIELD = roles("admin", "manager", "rep")
 OUTLET = {"code": "outlet"}
 REGION = {"code": "region"}
 SALE = {"sale_id": "sale"}
+PLAN = {"plan_id": "plan"}
 FIELD_OUTLET = roles("admin", "manager", "rep", objects=OUTLET)
 REVIEWER_EVENT = roles("admin", "manager", objects={"event_id": "geotag_event"})
 
@@ -127,6 +128,30 @@ RULES: dict[str, Rule] = {
     "api.import_outlets": ADMIN,
     "api.import_products": ADMIN,
     "api.import_sales": ADMIN,
+    "api.import_plans": STAFF,  # rows name distributors in the importer's scope
+    "api.export_sales_file": STAFF,
+    "api.export_plans_file": STAFF,
+    "api.export_debt_file": STAFF,
+    "api.list_sale_reviews": STAFF,
+    "api.accept_sale_review": roles("admin", "manager", objects=SALE),
+    "api.reject_sale_review": roles("admin", "manager", objects=SALE),
+    # the distributor business (issue 13): plans, credit, debt, plan against actual
+    "api.list_plans": STAFF,
+    "api.create_plan": STAFF,
+    "api.get_plan": roles("admin", "manager", objects=PLAN),
+    "api.update_plan": roles("admin", "manager", objects=PLAN),
+    "api.delete_plan": roles("admin", "manager", objects=PLAN),
+    "api.plan_history": roles("admin", "manager", objects=PLAN),
+    "api.copy_plans": STAFF,
+    "api.list_closed_months": STAFF,
+    "api.close_month": ADMIN,
+    "api.reopen_month": ADMIN,
+    "api.list_distributors": STAFF,
+    "api.set_credit_limit": roles("admin", objects=OUTLET),
+    "api.list_settings": STAFF,
+    "api.put_setting": ADMIN,
+    "api.get_debt_ageing": STAFF,
+    "api.get_plan_actual": STAFF,
     # geotagging
     "api.put_outlet_location": FIELD_OUTLET,
     "api.outlet_location_history": FIELD_OUTLET,

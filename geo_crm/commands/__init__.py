@@ -9,7 +9,17 @@ import click
 
 from ..errors import GeoCrmError, ValidationError
 
-_MODULES = ("db", "demo", "regions", "transfer", "users", "analyse", "report", "worker")
+_MODULES = (
+    "db",
+    "demo",
+    "regions",
+    "transfer",
+    "users",
+    "analyse",
+    "business",
+    "report",
+    "worker",
+)
 
 
 class CliError(click.ClickException):
@@ -45,10 +55,19 @@ def _guard(command: click.Command) -> None:
 
     @functools.wraps(callback)
     def guarded(*args, **kwargs):
+        from sqlalchemy.exc import DBAPIError
+
+        from ..db.translate import translate
+
         try:
             return callback(*args, **kwargs)
         except GeoCrmError as exc:
             raise CliError(exc) from exc
+        except DBAPIError as exc:  # a database rule broken (a trigger's, a CHECK): name it
+            error = translate(exc)
+            if error is None:
+                raise
+            raise CliError(error) from exc
 
     guarded._geo_crm_guarded = True  # type: ignore[attr-defined]
     command.callback = guarded

@@ -447,4 +447,56 @@ def plans_cmd(distributor, year, month_to, product, as_json) -> None:
     )
 
 
+@analyse_group.command("plan-actual")
+@click.option("--distributor", metavar="CODE")
+@click.option("--region", metavar="CODE")
+@click.option("--product", metavar="SKU")
+@click.option("--period", metavar="YYYY-MM|YYYY", help="A month or a year (default: this month).")
+@click.option("--by", "by", metavar="DIMS", help="Line dimensions, e.g. month,product.")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Count time gone to this day.")
+@click.option("--as", "as_user", metavar="USERNAME", help="Act as this user (their scope).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@with_appcontext
+def plan_actual_cmd(distributor, region, product, period, by, as_of, as_user, as_json) -> None:
+    """Plan against sell-in and sell-out: detail lines, totals, cumulative, time gone."""
+    from ..analysis.plans import plan_against_actual
+    from .report import _acting
+
+    dims = tuple(d.strip() for d in by.split(",") if d.strip()) if by else None
+    with get_db().session() as session:
+        result = plan_against_actual(
+            session,
+            user=_acting(session, as_user),
+            period=period,
+            distributor=distributor,
+            region=region,
+            product=product,
+            by=dims,
+            as_of=as_of.date() if as_of else None,
+        )
+    if _emit(result, as_json):
+        return
+    click.echo(f"{result.scope['kind']} {result.scope['code'] or ''} {result.period.label()}: "
+               f"{result.summary()}")  # fmt: skip
+    keys = [k for k in (result.lines[0].keys if result.lines else {}) if not k.endswith("_name")]
+    rows = []
+    for line in result.lines:
+        f, c = line.figures.to_dict(), line.cumulative.to_dict()
+        rows.append(
+            [*(line.keys[k] for k in keys), float(f["plan_amount"]), float(f["sell_in_amount"]),
+             _pct(f["achievement_in"]), float(f["sell_out_amount"]), _pct(f["achievement_out"]),
+             float(c["plan_amount"]), float(c["sell_in_amount"]), _pct(c["achievement_in"])]
+        )  # fmt: skip
+    _table(
+        [*keys, "plan", "sell-in", "in %", "sell-out", "out %", "cum plan", "cum in", "cum %"],
+        rows,
+    )
+    t = result.total.to_dict()
+    click.echo(
+        f"total: plan {t['plan_amount']:,.2f}, sell-in {t['sell_in_amount']:,.2f} "
+        f"({_pct(t['achievement_in'])}), sell-out {t['sell_out_amount']:,.2f} "
+        f"({_pct(t['achievement_out'])}), expected to date {t['expected_amount']:,.2f}"
+    )
+
+
 COMMANDS = [analyse_group]

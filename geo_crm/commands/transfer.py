@@ -110,7 +110,7 @@ def _common(command):
 
 @click.group(
     "import",
-    help="Import outlets, products or sales records from CSV, XLSX or "
+    help="Import outlets, products, sales records or plans from CSV, XLSX or "
     "GeoJSON (columns: docs/import-export.md).",
 )
 def import_group() -> None:
@@ -143,8 +143,23 @@ def import_sales_cmd(file: Path, **options) -> None:
     _import("sales", file, **options)
 
 
+@import_group.command("plans")
+@_common
+@click.option("--as", "as_user", metavar="USERNAME", help="Import as this user (their scope).")
+def import_plans_cmd(file: Path, as_user: str | None, **options) -> None:
+    """Insert or update monthly sales plans by distributor, month and product."""
+    from .report import _acting
+
+    session = get_db().session()
+    try:
+        user = _acting(session, as_user)
+    finally:
+        session.close()
+    _import("plans", file, user=user, **options)
+
+
 @click.command("export")
-@click.argument("kind", type=click.Choice(["outlets"]))
+@click.argument("kind", type=click.Choice(["outlets", "sales", "plans", "debt"]))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option(
     "-o",
@@ -174,22 +189,23 @@ def import_sales_cmd(file: Path, **options) -> None:
     "--geotagged/--untagged", default=None, help="Only outlets with / without a location."
 )
 @click.option("--q", metavar="TEXT", help="Only outlets whose name or code contains TEXT.")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Sales: first day.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Sales: last day.")
+@click.option("--month", metavar="YYYY-MM", help="Plans: this month only.")
+@click.option("--as-of", metavar="YYYY-MM-DD", help="Debt: count ages to this day.")
 @with_appcontext
 def export_cmd(
-    kind, fmt, output, encoding, tier, region, distributor, status, geotagged, q
-) -> None:
-    """Export outlets as CSV, XLSX or GeoJSON with the import's columns (re-importable)."""
-    filters = OutletFilters(
-        tier=list(tier) or None,
-        region=region,
-        distributor=distributor,
-        status=list(status) or None,
-        geotagged=geotagged,
-        q=q,
-    )
+    kind, fmt, output, encoding, tier, region, distributor, status, geotagged, q, date_from,
+    date_to, month, as_of,
+) -> None:  # fmt: skip
+    """Export outlets (CSV, XLSX, GeoJSON; re-importable), sales, plans or debt ageing
+    (CSV, XLSX) with the list's filters."""
     session = get_db().session()
     try:
-        export = export_outlets(session, fmt, filters=filters, encoding=encoding)
+        export = _export(
+            session, kind, fmt, encoding, tier, region, distributor, status, geotagged, q,
+            date_from, date_to, month, as_of,
+        )  # fmt: skip
         if output is None:
             for chunk in export.chunks:
                 click.echo(chunk, nl=False)  # bytes go to stdout's binary buffer
@@ -206,8 +222,51 @@ def export_cmd(
     finally:
         session.close()
     click.echo(
-        f"exported {export.rows} outlets ({fmt})" + (f" to {output}" if output else ""), err=True
+        f"exported {export.rows} {_WHAT[kind]} ({fmt})" + (f" to {output}" if output else ""),
+        err=True,
     )
+
+
+_WHAT = {"outlets": "outlets", "sales": "sales records", "plans": "plans", "debt": "distributors"}
+
+
+def _export(
+    session, kind, fmt, encoding, tier, region, distributor, status, geotagged, q, date_from,
+    date_to, month, as_of,
+):  # fmt: skip
+    import datetime as dt
+
+    from ..domain.plans import PlanFilters, parse_month
+    from ..domain.sales import SalesFilters
+    from ..io.business_exports import export_debt, export_plans, export_sales
+
+    def day(value, name):
+        try:
+            return dt.date.fromisoformat(value) if value else None
+        except ValueError:
+            raise ValidationError(f"bad --{name} {value!r}", fields={name: "YYYY-MM-DD"}) from None
+
+    if kind == "outlets":
+        filters = OutletFilters(
+            tier=list(tier) or None, region=region, distributor=distributor,
+            status=list(status) or None, geotagged=geotagged, q=q,
+        )  # fmt: skip
+        return export_outlets(session, fmt, filters=filters, encoding=encoding)
+    if kind == "sales":
+        filters = SalesFilters(
+            date_from=day(date_from, "from"), date_to=day(date_to, "to"), region=region,
+            distributor=distributor,
+        )  # fmt: skip
+        return export_sales(session, fmt, filters=filters, encoding=encoding)
+    if kind == "plans":
+        first = parse_month(month) if month else None
+        filters = PlanFilters(distributor=distributor, region=region, month_from=first,
+                              month_to=first)  # fmt: skip
+        return export_plans(session, fmt, filters=filters, encoding=encoding)
+    return export_debt(
+        session, fmt, as_of=day(as_of, "as-of"), region=region, distributor=distributor,
+        encoding=encoding,
+    )  # fmt: skip
 
 
 COMMANDS = [import_group, export_cmd]

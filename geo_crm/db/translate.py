@@ -39,6 +39,28 @@ _KNOWN: dict[str, tuple[str, str]] = {
     "sales_record_seller_tier": ("seller", "the seller must be of a higher tier than the buyer"),
 }
 
+# constraint name -> field, for rules whose own message (a trigger's, written for people, with
+# the values involved) is the one to show
+_FIELDS: dict[str, str] = {
+    "sales_record_date_not_future": "sale_date",
+    "sales_record_credit_limit": "amount",
+    "sales_record_unit_price_amount": "unit_price",
+    "sales_plan_month_closed": "month",
+    "sales_plans_distributor_tier": "distributor",
+    "distributor_credit_distributor_tier": "distributor",
+    "sales_plan_schedule_day_range": "schedule",
+    "uq_sales_plan_schedule_plan_day": "schedule",
+    "sales_plan_quantity_nonneg": "target_quantity",
+    "sales_plan_amount_nonneg": "target_amount",
+    "sales_plan_support_kind_known": "support",
+    "sales_plan_support_description_present": "support",
+    "sales_plan_support_amount_nonneg": "support",
+    "credit_limit_nonneg": "credit_limit",
+    "app_setting_credit_policy_known": "value",
+    "sales_record_quantity_nonneg": "quantity",
+    "sales_record_amount_nonneg": "amount",
+}
+
 _NOT_NULL = re.compile(r'null value in column "(?P<col>[^"]+)"')
 
 
@@ -53,6 +75,10 @@ def translate(exc: DBAPIError) -> GeoCrmError | None:
         field, message = _KNOWN[constraint]
         cls = Conflict if sqlstate == "23505" else ValidationError
         return cls(message, fields={field: message})
+    if constraint in _FIELDS:
+        message = primary or constraint
+        cls = Conflict if sqlstate == "23505" else ValidationError
+        return cls(message, fields={_FIELDS[constraint]: message})
     if sqlstate == "23505":
         return Conflict(
             "a row with the same key already exists", fields={constraint or "key": "duplicate"}

@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
+from ..domain.plans import acting_as
 from ..domain.regions import REGIONS, region_tree
 from ..errors import GeoCrmError, ValidationError
 from ..models import TIERS, Outlet
@@ -776,6 +777,7 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     stages["payments"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    acting_as(session, None)  # the system writes: closed months are no bar to it
     lines = [
         f"{d}\t{m}\t{p}\t{q}\t{a}\t{NULL if nt is None else nt}\n"
         for d, m, p, q, a, nt in zip(
@@ -804,11 +806,134 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     stages["plans COPY"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    write_business(session, ids[net.tier == 0], product_ids, net)
+    stages["sell-in, schedules, credit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
     session.execute(text("ANALYZE outlets"))
     session.execute(text("ANALYZE sales_records"))
     session.execute(text("ANALYZE sales_plans"))
     stages["analyze"] = time.perf_counter() - t0
     return stages
+
+
+SELL_IN_PRICE = 0.92  # the manufacturer's price to distributors, of the list price
+_SUPPORT_LINES = (
+    ("promotion", "买十送一", 0),
+    ("promotion", "端午堆头促销", 2000),
+    ("materials", "海报、货架贴", 300),
+    ("materials", "冰柜投放 2 台", 0),
+    ("staff", "促销员 2 人驻店", 3000),
+    ("other", "新品进场费", 5000),
+)
+
+
+def write_business(
+    session: Session, distributor_ids: np.ndarray, product_ids: np.ndarray, net: Network
+) -> None:
+    """The manufacturer's side of the demo: sell-in to every distributor (two deliveries a
+    month and product, about what it sold on, at the factory price; older months paid, the
+    latest partly), a schedule for every plan (30 % by the 10th, 65 % by the 20th, all by the
+    end), support lines on some plans, credit limits (about 1.5 months of sell-in) and the
+    months before the last two closed. Written in SQL from the seller rollup, so it agrees
+    with the sell-out just loaded; ``setseed`` keeps it the same for the same network."""
+    if not len(distributor_ids):
+        return
+    prices = [int(p[3] * SELL_IN_PRICE) for p in PRODUCTS]
+    session.execute(text("SELECT setseed(:s)"), {"s": (len(net) % 1000) / 1000})
+    session.execute(
+        text("""
+        INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, spec, quantity,
+                                   unit_price, amount, amount_paid, reference)
+        SELECT NULL::bigint, m.seller_id, d.day, m.product_id, p.spec, d.qty, pr.price / 100.0,
+               d.qty * pr.price / 100.0,
+               CASE WHEN m.month < (date_trunc('month', current_date) - interval '1 month')
+                         OR random() < 0.5 THEN d.qty * pr.price / 100.0
+                    WHEN random() < 0.5 THEN round(d.qty * pr.price / 100.0 * 0.5, 2)
+                    ELSE 0 END,
+               'JH-' || m.seller_id || '-' || to_char(m.month, 'YYYYMM') || '-' || m.product_id
+                 || '-' || d.part
+          FROM sales_seller_months m
+          JOIN unnest(CAST(:pids AS int[]), CAST(:prices AS int[])) AS pr(id, price)
+            ON pr.id = m.product_id
+          JOIN products p ON p.id = m.product_id
+          CROSS JOIN LATERAL (
+              SELECT part, LEAST(m.month + (CASE part WHEN 1 THEN 4 ELSE 17 END),
+                                 current_date) AS day,
+                     GREATEST(1, ceil(m.quantity_milli / 1000.0 * (0.45 + random() * 0.15)))
+                       ::numeric AS qty
+                FROM generate_series(1, 2) part) d
+         WHERE m.seller_id = ANY(:ids)
+         ORDER BY m.seller_id, m.month, m.product_id, d.part
+        """),
+        {"ids": distributor_ids.tolist(), "pids": product_ids.tolist(), "prices": prices},
+    )
+    # payments of the paid sell-in (the trigger would add them to amount_paid a second time),
+    # schedules and support without a history row each: replica mode skips triggers
+    session.execute(text("SET LOCAL session_replication_role = replica"))
+    session.execute(
+        text(
+            "INSERT INTO payments (sales_record_id, paid_on, amount, note) "
+            "SELECT r.id, GREATEST(r.sale_date, LEAST(r.sale_date + (r.id % 28)::int, "
+            "current_date)), r.amount_paid, 'demo' FROM sales_records r "
+            "WHERE r.seller_id IS NULL AND r.buyer_id = ANY(:ids) AND r.amount_paid > 0"
+        ),
+        {"ids": distributor_ids.tolist()},
+    )
+    session.execute(
+        text("""
+        INSERT INTO sales_plan_schedule (plan_id, by_day, target_quantity, target_amount)
+        SELECT p.id, s.day, round(p.target_quantity * s.share, 3),
+               round(p.target_amount * s.share, 2)
+          FROM sales_plans p
+          CROSS JOIN LATERAL (VALUES (10, 0.30), (20, 0.65),
+               (extract(day FROM p.month + interval '1 month' - interval '1 day')::int, 1.0))
+               AS s(day, share)
+         WHERE p.distributor_id = ANY(:ids)
+         ORDER BY p.id, s.day
+        """),
+        {"ids": distributor_ids.tolist()},
+    )
+    kinds, descriptions, amounts = zip(*_SUPPORT_LINES, strict=True)
+    session.execute(
+        text("""
+        INSERT INTO sales_plan_support (plan_id, kind, description, amount)
+        SELECT p.id, l.kind, l.description, nullif(l.amount, 0)
+          FROM sales_plans p
+          JOIN unnest(CAST(:kinds AS text[]), CAST(:descriptions AS text[]),
+                      CAST(:amounts AS numeric[])) WITH ORDINALITY AS l(kind, description,
+                                                                          amount, n)
+            ON l.n = 1 + (p.id % 37)
+         WHERE p.distributor_id = ANY(:ids)
+         ORDER BY p.id
+        """),
+        {
+            "ids": distributor_ids.tolist(),
+            "kinds": list(kinds),
+            "descriptions": list(descriptions),
+            "amounts": list(amounts),
+        },  # fmt: skip
+    )
+    session.execute(text("SET LOCAL session_replication_role = origin"))
+    session.execute(
+        text("""
+        INSERT INTO distributor_credit (distributor_id, credit_limit)
+        SELECT buyer_id, greatest(10000, round(sum(amount_fen) / 100.0 / count(DISTINCT month)
+                                               * 1.5 / 10000) * 10000)
+          FROM sales_buyer_months WHERE buyer_id = ANY(:ids)
+         GROUP BY buyer_id ORDER BY buyer_id
+        ON CONFLICT (distributor_id) DO NOTHING
+        """),
+        {"ids": distributor_ids.tolist()},
+    )
+    session.execute(
+        text("""
+        INSERT INTO closed_months (month)
+        SELECT DISTINCT month FROM sales_plans
+         WHERE month < (date_trunc('month', current_date) - interval '1 month')::date
+        ON CONFLICT DO NOTHING
+        """)
+    )
 
 
 def _record_payments(session: Session, outlet_ids: np.ndarray) -> None:

@@ -132,8 +132,9 @@ def geotag_event_scope(user: Principal, event=GeotagEvent) -> ColumnElement[bool
 SCOPE_UID = bindparam("scope_uid", type_=Integer)
 
 # object kinds a URL argument may name: "outlet" and "region" by code (the natural keys users
-# know; a code is only ever a code, never read as an id), "sale" and "geotag_event" by id
-OBJECT_KINDS = ("outlet", "region", "sale", "geotag_event")
+# know; a code is only ever a code, never read as an id), "sale", "geotag_event" and "plan"
+# by id
+OBJECT_KINDS = ("outlet", "region", "sale", "geotag_event", "plan")
 _BY_CODE = frozenset({"outlet", "region"})
 
 
@@ -146,7 +147,7 @@ def template(role: str) -> Principal:
 @functools.lru_cache(maxsize=64)
 def _resolve_stmt(kind: str, role: str) -> Select:
     """``SELECT id`` of the object the URL names, only if it lies in the scope of ``role``."""
-    from ..models import SalesRecord
+    from ..models import SalesPlan, SalesRecord
 
     user = template(role)
     ref = bindparam("ref", type_=String)
@@ -157,12 +158,21 @@ def _resolve_stmt(kind: str, role: str) -> Select:
         return select(Region.id).where(Region.code == ref, region_scope(user))
     if kind == "geotag_event":
         return select(GeotagEvent.id).where(GeotagEvent.id == ident, geotag_event_scope(user))
+    if kind == "plan":
+        owner = Outlet.__table__.alias("plan_distributor")
+        return (
+            select(SalesPlan.id)
+            .select_from(SalesPlan)
+            .join(owner, owner.c.id == SalesPlan.distributor_id)
+            .where(SalesPlan.id == ident, outlet_scope(user, owner))
+        )
     if kind == "sale":
+        # no seller: sell-in, the manufacturer's sale to a distributor (seen with the buyer)
         seller, buyer = Outlet.__table__.alias("seller"), Outlet.__table__.alias("buyer")
         return (
             select(SalesRecord.id)
             .select_from(SalesRecord)
-            .join(seller, seller.c.id == SalesRecord.seller_id)
+            .outerjoin(seller, seller.c.id == SalesRecord.seller_id)
             .join(buyer, buyer.c.id == SalesRecord.buyer_id)
             .where(
                 SalesRecord.id == ident, or_(outlet_scope(user, seller), outlet_scope(user, buyer))

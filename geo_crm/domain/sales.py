@@ -1,8 +1,11 @@
-"""Products, sales records, payments and debts.
+"""Products, sales records, payments, debts and the review of flagged records.
 
 The database keeps the money right: a payments trigger adds each payment to the record's
 ``amount_paid``, the record's CHECK refuses paying more than the amount, and ``debt`` and
-``settlement`` are generated columns. This module only builds statements and names the inputs.
+``settlement`` are generated columns. A record without a seller is sell-in (进货): the
+manufacturer sold to a distributor (docs/business.md); the tier trigger allows that for
+distributors only, and the credit trigger flags (or refuses) a sell-in over the distributor's
+credit limit. This module only builds statements and names the inputs.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound, ValidationError
-from ..models import Outlet, Payment, Product, SalesRecord
+from ..errors import Conflict, NotFound, ValidationError
+from ..models import REVIEW_STATES, Outlet, Payment, Product, SalesRecord, User
 from .access import outlet_scope
 from .outlets import contains_text, resolve_outlet, unknown_references
 from .principal import Principal
@@ -30,6 +33,15 @@ PAYMENTS = Payment.__table__
 OUTLETS = Outlet.__table__
 _SELLER = OUTLETS.alias("seller")
 _BUYER = OUTLETS.alias("buyer")
+_REVIEWER = User.__table__.alias("reviewer")
+
+# the words that name the manufacturer as a seller where a seller code is asked for
+MANUFACTURER_WORDS = ("manufacturer", "厂家", "厂方", "厂商", "公司", "本公司")
+
+# what a flag code means, for messages and pages (issue 14 adds cross-territory sales here)
+FLAG_MESSAGES = {
+    "over_credit_limit": "this sale takes the distributor over its credit limit",
+}
 
 
 # -- products ------------------------------------------------------------------------------
@@ -120,6 +132,9 @@ class SalesFilters:
     product: str | None = None  # SKU
     region: str | None = None  # region code: the buyer lies in it or one of its sub-regions
     unpaid: bool = False  # only records with debt left
+    sell_in: bool | None = None  # True: only sales by the manufacturer; False: only by outlets
+    distributor: str | None = None  # code: its sell-in (as buyer) and sell-out (as seller)
+    review: str | None = None  # review state of flagged records (pending, accepted, rejected)
 
 
 def sale_columns() -> list[ColumnElement]:
@@ -132,19 +147,22 @@ def sale_columns() -> list[ColumnElement]:
         PRODUCTS.c.sku.label("product_sku"),
         s.c.spec,
         s.c.quantity,
+        s.c.unit_price,
         s.c.amount,
         s.c.amount_paid,
         s.c.debt,
         s.c.settlement,
         s.c.reference,
         s.c.created_at,
+        s.c.flags,
+        s.c.review_state,
     ]
 
 
 def _sales_from():
     s = SALES
     return (
-        s.join(_SELLER, _SELLER.c.id == s.c.seller_id)
+        s.outerjoin(_SELLER, _SELLER.c.id == s.c.seller_id)
         .join(_BUYER, _BUYER.c.id == s.c.buyer_id)
         .join(PRODUCTS, PRODUCTS.c.id == s.c.product_id)
     )
@@ -177,6 +195,13 @@ def _sales_conditions(f: SalesFilters) -> list[ColumnElement]:
         conds.append(s.c.buyer_id.in_(buyers))
     if f.unpaid:
         conds.append(s.c.amount_paid < s.c.amount)
+    if f.sell_in is not None:
+        conds.append(s.c.seller_id.is_(None) if f.sell_in else s.c.seller_id.is_not(None))
+    if f.distributor is not None:
+        d = select(OUTLETS.c.id).where(OUTLETS.c.code == f.distributor).scalar_subquery()
+        conds.append(or_(s.c.seller_id == d, and_(s.c.seller_id.is_(None), s.c.buyer_id == d)))
+    if f.review is not None:
+        conds.append(s.c.review_state == f.review)
     return conds
 
 
@@ -211,8 +236,13 @@ def check_sales_filters(
     """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
     outlet or region outside ``user``'s scope is as unknown as a missing one."""
     problems = unknown_references(
-        session, user=user, outlets={"seller": f.seller, "buyer": f.buyer}, region=f.region
+        session,
+        user=user,
+        outlets={"seller": f.seller, "buyer": f.buyer, "distributor": f.distributor},
+        region=f.region,
     )
+    if f.review is not None and f.review not in REVIEW_STATES:
+        problems["review"] = f"must be one of {', '.join(REVIEW_STATES)}"
     if f.product is not None:
         try:
             product_id(session, f.product)
@@ -290,9 +320,20 @@ def sales_page(
 
 
 def get_sale(session: Session, sale_id: int) -> dict:
+    """A sales record with its ``flag_detail`` and review (404 when there is none)."""
+    extra = [
+        SALES.c.flag_detail,
+        SALES.c.reviewed_at,
+        SALES.c.review_note,
+        _REVIEWER.c.username.label("reviewed_by"),
+    ]
     row = (
         session.execute(
-            select(*sale_columns()).select_from(_sales_from()).where(SALES.c.id == sale_id)
+            select(*sale_columns(), *extra)
+            .select_from(
+                _sales_from().outerjoin(_REVIEWER, _REVIEWER.c.id == SALES.c.reviewed_by_id)
+            )
+            .where(SALES.c.id == sale_id)
         )
         .mappings()
         .first()
@@ -302,32 +343,165 @@ def get_sale(session: Session, sale_id: int) -> dict:
     return dict(row)
 
 
+def resolve_sale(session: Session, sale_id: int, *, user: Principal | None) -> int | None:
+    """The record's id when it exists and ``user`` (None: the system) may see it."""
+    from .access import resolve
+    from .principal import SYSTEM
+
+    return resolve(session, "sale", user or SYSTEM, sale_id)
+
+
+def is_manufacturer(code: str | None) -> bool:
+    """A blank seller, or a word naming the manufacturer (厂家, manufacturer …): sell-in."""
+    if code is None or not code.strip():
+        return True
+    return code.strip().lower() in MANUFACTURER_WORDS
+
+
+def sale_amount(
+    quantity: Decimal, amount: Decimal | None, unit_price: Decimal | None
+) -> tuple[Decimal, Decimal | None]:
+    """(amount, unit_price) of a record given either or both: amount = round(quantity ×
+    unit_price, 2), half away from zero (as PostgreSQL's round); both given must agree."""
+    if amount is None and unit_price is None:
+        message = "give the amount or the unit price"
+        raise ValidationError(message, fields={"amount": message})
+    if unit_price is None:
+        return amount, None
+    computed = (quantity * unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount is not None and amount != computed:
+        message = f"{amount} is not quantity × unit_price = {computed}"
+        raise ValidationError(message, fields={"amount": message})
+    return computed, unit_price
+
+
+def check_sale_date(sale_date: dt.date, *, field: str = "sale_date") -> None:
+    """No sale is dated after today (the database checks it too)."""
+    if sale_date > dt.date.today():
+        message = f"{sale_date} is in the future"
+        raise ValidationError(message, fields={field: message})
+
+
 def create_sale(
     session: Session,
     *,
-    seller_code: str,
     buyer_code: str,
     product_sku: str,
     sale_date: dt.date,
     quantity: Decimal,
-    amount: Decimal,
+    seller_code: str | None = None,
+    amount: Decimal | None = None,
+    unit_price: Decimal | None = None,
     spec: str | None = None,
     reference: str | None = None,
     user: Principal | None = None,
 ) -> dict:
-    """Record a delivery; the database checks that the seller is of a higher tier than the buyer.
-    Seller and buyer must both be outlets ``user`` (None: the system) may see."""
+    """Record a delivery. No seller (or a word naming the manufacturer) is sell-in: the
+    manufacturer sold to a distributor. The database checks that the seller is of a higher tier
+    than the buyer (and that only distributors buy from the manufacturer), that the date is
+    not in the future, and the distributor's credit limit (a sale over it is refused, or
+    stored with the flag ``over_credit_limit`` for review, as the admin's ``credit_policy``
+    says). Seller and buyer must both be outlets ``user`` (None: the system) may see."""
+    check_sale_date(sale_date)
+    amount, unit_price = sale_amount(quantity, amount, unit_price)
+    seller_id = None
+    if not is_manufacturer(seller_code):
+        seller_id = resolve_outlet(session, seller_code, user=user, field="seller_code")
     values = {
-        "seller_id": resolve_outlet(session, seller_code, user=user, field="seller_code"),
+        "seller_id": seller_id,
         "buyer_id": resolve_outlet(session, buyer_code, user=user, field="buyer_code"),
         "product_id": product_id(session, product_sku, field="product_sku"),
         "sale_date": sale_date,
         "quantity": quantity,
+        "unit_price": unit_price,
         "amount": amount,
         "spec": spec,
         "reference": reference,
     }
     sale_id = session.execute(SALES.insert().values(**values).returning(SALES.c.id)).scalar_one()
+    return get_sale(session, sale_id)
+
+
+def warnings_of(sale: dict) -> list[dict]:
+    """The record's flags as warnings to show beside it: code, message and detail."""
+    detail = sale.get("flag_detail") or {}
+    return [
+        {"code": f, "message": FLAG_MESSAGES.get(f, f), "detail": detail.get(f)}
+        for f in sale.get("flags") or ()
+    ]
+
+
+# -- review of flagged records -------------------------------------------------------------
+
+
+@dataclass
+class ReviewPage:
+    rows: list[dict]
+    total: int
+
+
+def sale_reviews(
+    session: Session,
+    *,
+    user: Principal | None,
+    state: str = "pending",
+    flag: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> ReviewPage:
+    """Flagged records in ``state`` (oldest first) that ``user`` may see, with their flags'
+    detail; ``flag`` keeps those carrying that flag code."""
+    if state not in REVIEW_STATES:
+        raise ValidationError(
+            "unknown review state", fields={"state": f"must be one of {', '.join(REVIEW_STATES)}"}
+        )
+    conds = [SALES.c.review_state == state]
+    if flag is not None:
+        conds.append(SALES.c.flags.any(flag))
+    visible = _visible(user)
+    if visible is not None:
+        conds.append(visible)
+    stmt = (
+        select(*sale_columns(), SALES.c.flag_detail, _BUYER.c.name.label("buyer_name"))
+        .select_from(_sales_from())
+        .where(*conds)
+        .order_by(SALES.c.id)
+    )
+    rows = session.execute(stmt.limit(limit).offset(offset)).mappings().all()
+    total = session.scalar(select(func.count()).select_from(SALES).where(*conds)) or 0
+    return ReviewPage([dict(r) for r in rows], total)
+
+
+def review_sale(
+    session: Session,
+    sale_id: int,
+    decision: str,
+    *,
+    user: Principal | None,
+    note: str | None = None,
+) -> dict:
+    """Accept or reject a flagged record (the record stays: rejecting says it needs undoing,
+    e.g. a return or a credit note). A record without flags has nothing to review (409)."""
+    state = {"accept": "accepted", "reject": "rejected"}.get(decision)
+    if state is None:
+        raise ValidationError("unknown decision", fields={"decision": "must be accept or reject"})
+    current = session.execute(
+        select(SALES.c.review_state).where(SALES.c.id == sale_id).with_for_update()
+    ).first()
+    if current is None:
+        raise NotFound(f"no sales record with id {sale_id}")
+    if current.review_state is None:
+        raise Conflict("this record has no flags to review", fields={"sale": "not flagged"})
+    session.execute(
+        SALES.update()
+        .where(SALES.c.id == sale_id)
+        .values(
+            review_state=state,
+            reviewed_by_id=user.id if user is not None else None,
+            reviewed_at=func.now(),
+            review_note=note,
+        )
+    )
     return get_sale(session, sale_id)
 
 
@@ -380,7 +554,8 @@ def sale_detail(session: Session, sale_id: int) -> dict:
 
 
 def buyer_debt(session: Session, buyer_id: int) -> dict:
-    """What a buyer still owes: in total, per seller, and since when."""
+    """What a buyer still owes: in total, per seller (``seller_code`` None: the manufacturer,
+    a distributor's sell-in), and since when."""
     s = SALES
     per_seller = (
         session.execute(
@@ -390,10 +565,10 @@ def buyer_debt(session: Session, buyer_id: int) -> dict:
                 func.sum(s.c.debt).label("debt"),
                 func.min(s.c.sale_date).label("oldest_unpaid"),
             )
-            .select_from(s.join(_SELLER, _SELLER.c.id == s.c.seller_id))
+            .select_from(s.outerjoin(_SELLER, _SELLER.c.id == s.c.seller_id))
             .where(s.c.buyer_id == buyer_id, s.c.amount_paid < s.c.amount)
             .group_by(_SELLER.c.code)
-            .order_by(_SELLER.c.code)
+            .order_by(_SELLER.c.code.nulls_first())
         )
         .mappings()
         .all()

@@ -18,8 +18,9 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
@@ -138,17 +139,7 @@ def export_outlets(
     ``user``. ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads
     Chinese text) or gb18030.
     """
-    fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise ValidationError(
-            f"unknown export format {fmt!r}: use csv, xlsx or geojson",
-            fields={"format": "must be one of csv, xlsx, geojson"},
-        )
-    codec = _csv_encoding(encoding) if fmt == "csv" else None
-    media = MEDIA_TYPES[fmt]
-    if codec is not None:
-        media += f"; charset={'utf-8' if codec == 'utf-8-sig' else codec}"
-    export = Export(fmt, media, f"outlets-{dt.date.today():%Y%m%d}.{fmt}")
+    export, codec = new_export("outlets", fmt, encoding)
 
     if stmt is None:
         problems = check_filters(session, filters, user) if filters is not None else {}
@@ -171,6 +162,24 @@ def export_outlets(
     return export
 
 
+def new_export(
+    kind: str, fmt: str, encoding: str | None, formats: Sequence[str] = FORMATS
+) -> tuple[Export, str | None]:
+    """An empty :class:`Export` of ``kind`` (the file name's start) in ``fmt``, and the CSV
+    codec; an unknown format or encoding is a ValidationError naming it."""
+    fmt = fmt.lower()
+    if fmt not in formats:
+        raise ValidationError(
+            f"unknown export format {fmt!r}: use {', '.join(formats)}",
+            fields={"format": f"must be one of {', '.join(formats)}"},
+        )
+    codec = _csv_encoding(encoding) if fmt == "csv" else None
+    media = MEDIA_TYPES[fmt]
+    if codec is not None:
+        media += f"; charset={'utf-8' if codec == 'utf-8-sig' else codec}"
+    return Export(fmt, media, f"{kind}-{dt.date.today():%Y%m%d}.{fmt}"), codec
+
+
 def _csv_encoding(encoding: str | None) -> str:
     if encoding is None:
         return "utf-8-sig"
@@ -184,26 +193,37 @@ def _csv_encoding(encoding: str | None) -> str:
 
 
 def _cell(column: str, value):
-    """A spreadsheet cell: numbers stay numbers, text that a program would evaluate is quoted."""
+    """A spreadsheet cell: numbers stay numbers (coordinates as floats, money and quantities
+    as exact decimals), text that a program would evaluate is quoted."""
     if value is None:
         return None
     if column in _NUMERIC:
         return float(value)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
     return neutralise(str(value))
 
 
-def csv_chunks(batches: Iterator[list[dict]], encoding: str = "utf-8-sig") -> Iterator[bytes]:
+def csv_chunks(
+    batches: Iterator[list[dict]],
+    encoding: str = "utf-8-sig",
+    columns: Sequence[str] = EXPORT_COLUMNS,
+) -> Iterator[bytes]:
     """CSV bytes: header, then one chunk per batch. ``utf-8-sig`` writes the BOM once."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     yield buffer.getvalue().encode(encoding)
     body = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM only at the start
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
         for row in batch:
-            writer.writerow([_csv_value(c, row[c]) for c in EXPORT_COLUMNS])
+            writer.writerow([_csv_value(c, row[c]) for c in columns])
         yield buffer.getvalue().encode(body)
 
 
@@ -211,20 +231,27 @@ def _csv_value(column: str, value) -> str:
     cell = _cell(column, value)
     if cell is None:
         return ""
-    return repr(cell) if isinstance(cell, float) else cell  # repr: the shortest exact float
+    if isinstance(cell, float):
+        return repr(cell)  # repr: the shortest exact float
+    return str(cell)
 
 
-def xlsx_chunks(batches: Iterator[list[dict]], chunk_size: int = 1 << 16) -> Iterator[bytes]:
+def xlsx_chunks(
+    batches: Iterator[list[dict]],
+    chunk_size: int = 1 << 16,
+    columns: Sequence[str] = EXPORT_COLUMNS,
+    sheet_name: str = "outlets",
+) -> Iterator[bytes]:
     """An XLSX workbook (openpyxl write-only: rows go to a temp file as they come)."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("outlets")
-    sheet.append(list(EXPORT_COLUMNS))
+    sheet = workbook.create_sheet(sheet_name)
+    sheet.append(list(columns))
     for batch in batches:
         for row in batch:
-            cells = [_cell(c, row[c]) for c in EXPORT_COLUMNS]
+            cells = [_cell(c, row[c]) for c in columns]
             # XML cannot carry most control characters: they are dropped (documented)
             sheet.append(
                 [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in cells]

@@ -1,4 +1,4 @@
-"""Import outlets, products and sales records from CSV, XLSX or GeoJSON files.
+"""Import outlets, products, sales records and plans from CSV, XLSX or GeoJSON files.
 
 One module per importer; ``common`` holds what they share (the report, the file's rows under
 canonical column names, the accepted words, staging by COPY, the upsert by key). A new
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .common import FileOptions, ImportReport, Problem
 from .outlets import import_outlets
+from .plans import import_plans
 from .products import import_products
 from .sales import import_sales
 
@@ -21,6 +22,7 @@ __all__ = [
     "ImportReport",
     "Problem",
     "import_outlets",
+    "import_plans",
     "import_products",
     "import_sales",
 ]
@@ -29,4 +31,5 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
     "outlets": import_outlets,
     "products": import_products,
     "sales": import_sales,
+    "plans": import_plans,
 }

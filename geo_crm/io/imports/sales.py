@@ -1,9 +1,11 @@
 """Import sales records, upserted by ``reference`` when they have one (columns:
-docs/import-export.md "Sales records")."""
+docs/import-export.md "Sales records"). An empty seller, or a word naming the manufacturer
+(厂家, manufacturer …), is sell-in: the manufacturer's sale to a distributor."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Unpack
 
 from sqlalchemy.orm import Session
@@ -33,10 +35,11 @@ SALES_COLUMNS: dict[str, tuple[str, ...]] = {
     "sku": ("sku", "产品编码", "商品编码", "货号"),
     "spec": ("spec", "规格"),
     "quantity": ("quantity", "qty", "数量"),
+    "unit_price": ("unit_price", "price", "单价"),
     "amount": ("amount", "金额"),
     "amount_paid": ("amount_paid", "paid", "已付金额", "已付", "实收金额"),
 }
-_REQUIRED = ("date", "seller_code", "buyer_code", "sku", "quantity", "amount")
+_REQUIRED = ("date", "buyer_code", "sku", "quantity")
 _SALES_STAGE = "geo_crm_sales_stage"
 # the stored columns, staged (after the row number) and upserted in this order
 _STORED = (
@@ -47,6 +50,7 @@ _STORED = (
     "product_id",
     "spec",
     "quantity",
+    "unit_price",
     "amount",
     "amount_paid",
 )
@@ -57,6 +61,7 @@ _SALES_TARGET = {
     "sku": "product_id",
     "spec": "spec",
     "quantity": "quantity",
+    "unit_price": "unit_price",
     "amount": "amount",
     "amount_paid": "amount_paid",
 }
@@ -66,8 +71,12 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
     """Validate and write sales records; rows with a ``reference`` are upserted by it.
 
     Rows without a reference are always inserted: re-importing such a file adds them again.
-    A blank spec takes the product's; a blank ``amount_paid`` is 0.
+    A blank spec takes the product's; a blank ``amount_paid`` is 0. A blank amount with a
+    unit price is round(quantity × unit price, 2); both given must agree. A blank seller (or
+    no seller column) is the manufacturer: the buyer must then be a distributor.
     """
+    from ...domain.sales import is_manufacturer
+
     rows, report, started = open_rows("sales", source, SALES_COLUMNS, _REQUIRED, **options)
     ref = rows.text("reference", max_len=64)
     duplicates(rows, "reference", ref)
@@ -76,10 +85,13 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
     dates = cells(rows, "date", cell_date)
     quantity = cells(rows, "quantity", lambda v: cell_decimal(v, 3))
     amount = cells(rows, "amount", lambda v: cell_decimal(v, 2))
+    price = cells(rows, "unit_price", lambda v: cell_decimal(v, 2))
     paid = cells(rows, "amount_paid", lambda v: cell_decimal(v, 2))
+    seller = [None if is_manufacturer(v) else v for v in seller]
     outlets = lookup(
         session, "SELECT code, id, tier FROM outlets WHERE code = ANY(:k)", [*seller, *buyer]
     )
+    today = dt.date.today()
     products = lookup(session, "SELECT sku, id, spec FROM products WHERE sku = ANY(:k)", sku)
     paid_by_payments = lookup(
         session,
@@ -90,17 +102,30 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
     for i in range(rows.n):
         for column, values in (
             ("date", dates),
-            ("seller_code", seller),
             ("buyer_code", buyer),
             ("sku", sku),
             ("quantity", quantity),
-            ("amount", amount),
         ):
             if values[i] is None and cell_text(rows.raw(column)[i]) is None:
                 rows.required(i, column)
-        for column, values in (("quantity", quantity), ("amount", amount), ("amount_paid", paid)):
+        if dates[i] is not None and dates[i] > today:
+            rows.add(i, "date", f"{dates[i]} is in the future")
+        for column, values in (
+            ("quantity", quantity),
+            ("amount", amount),
+            ("unit_price", price),
+            ("amount_paid", paid),
+        ):
             if values[i] is not None and values[i] < 0:
                 rows.add(i, column, f"{column} may not be negative ({values[i]})")
+        if price[i] is not None and quantity[i] is not None and price[i] >= 0:
+            computed = (quantity[i] * price[i]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            if amount[i] is None and cell_text(rows.raw("amount")[i]) is None:
+                amount[i] = computed
+            elif amount[i] is not None and amount[i] != computed:
+                rows.add(i, "amount", f"{amount[i]} is not quantity × unit_price = {computed}")
+        if amount[i] is None and cell_text(rows.raw("amount")[i]) is None and price[i] is None:
+            rows.add(i, "amount", "amount is required (or give unit_price)")
         if paid[i] is None and cell_text(rows.raw("amount_paid")[i]) is None:
             paid[i] = Decimal(0)
         if amount[i] is not None and paid[i] is not None and 0 <= amount[i] < paid[i]:
@@ -113,6 +138,18 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
                 rows.add(i, column, f"unknown {what} {code!r}: no outlet has this code")
         if seller[i] is not None and seller[i] == buyer[i]:
             rows.add(i, "buyer_code", "seller and buyer must differ")
+        elif seller[i] is None and buyer[i] in outlets:
+            if outlets[buyer[i]][1] != "distributor":
+                rows.add(
+                    i,
+                    "seller_code",
+                    f"only distributors buy from the manufacturer: name the seller of "
+                    f"{buyer[i]!r}, a {outlets[buyer[i]][1]}",
+                )
+        elif seller[i] in outlets and buyer[i] in outlets and outlets[buyer[i]][1] == "distributor":
+            rows.add(
+                i, "seller_code", "a distributor buys only from the manufacturer: leave it empty"
+            )
         elif seller[i] in outlets and buyer[i] in outlets:
             s_tier, b_tier = outlets[seller[i]][1], outlets[buyer[i]][1]
             if RANK[s_tier] >= RANK[b_tier]:
@@ -141,19 +178,20 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
         session,
         _SALES_STAGE,
         "rn integer, reference text, sale_date date, seller_id bigint, buyer_id bigint,"
-        " product_id integer, spec text, quantity numeric(14, 3), amount numeric(14, 2),"
-        " amount_paid numeric(14, 2)",
+        " product_id integer, spec text, quantity numeric(14, 3), unit_price numeric(14, 2),"
+        " amount numeric(14, 2), amount_paid numeric(14, 2)",
         ("rn", *_STORED),
         (
             (
                 rows.numbers[i],
                 ref[i],
                 dates[i],
-                outlets[seller[i]][0],
+                outlets[seller[i]][0] if seller[i] is not None else None,
                 outlets[buyer[i]][0],
                 products[sku[i]][0],
                 spec[i] if spec[i] is not None else products[sku[i]][1],
                 quantity[i],
+                price[i],
                 amount[i],
                 paid[i],
             )
@@ -171,6 +209,10 @@ def import_sales(session: Session, source: Source, **options: Unpack[FileOptions
         key="reference",
         columns=_STORED,
         values=[f"s.{c}" for c in _STORED],
-        targets=[t for c, t in _SALES_TARGET.items() if rows.has(c)],
+        targets=[
+            t
+            for c, t in _SALES_TARGET.items()
+            if rows.has(c) or (c == "amount" and rows.has("unit_price"))
+        ],
     )
     return finish(report, rows, started)
