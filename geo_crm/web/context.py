@@ -3,7 +3,7 @@ documents (and, until the pages call ``auth.policy.current_user``, its old name)
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import ColumnElement
 
 from ..auth.headers import nonce_scripts
@@ -11,12 +11,13 @@ from ..auth.policy import current_user
 from ..i18n import Translator
 from ..maps.base import MapSettings
 from ..models import Outlet
+from ..settings import current_settings
 
 
 def map_settings(t: Translator, **overrides) -> MapSettings:
     root = request.script_root or ""
-    return MapSettings.from_config(
-        current_app.config,
+    return MapSettings.from_settings(
+        current_settings(),
         t,
         asset_prefix=f"{root}/static/vendor",
         region_href=f"{root}/regions/",
