@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from geo_crm import auth, create_app
 from geo_crm.auth.policy import RULES
+from geo_crm.settings import settings_of
 
 pytest_plugins = ["auth_fixtures"]  # auth_app, aapp, aclient, world
 
@@ -100,7 +101,7 @@ def test_every_route_has_a_rule():
 def test_a_route_without_a_rule_answers_500(auth_app):
     app = create_app(
         {
-            "DATABASE_URL": auth_app.config["DATABASE_URL"],
+            "DATABASE_URL": settings_of(auth_app).database_url,
             "SECRET_KEY": "x",
             "GEO_CRM_AUTH_REQUIRED": True,
         }
