@@ -23,8 +23,6 @@ from ..analysis import gaps as gaps_service
 from ..analysis.params import DEFAULT_CELL_KM, LIMITS, AnalysisParams
 from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.access import outlet_visible
-from ..domain.outlets import region_known
 from ..errors import ValidationError
 from ..models import OUTLET_STATUSES, TIERS
 from .framework import Query, operation
@@ -59,7 +57,6 @@ class FilterQuery(Query):
     date_to: dt.date | None = Field(None, description="period end (inclusive)")
 
     def params(self, **extra) -> AnalysisParams:
-        self.check_distributor()
         radius = {
             t: getattr(self, f"radius_{t}")
             for t in TIERS
@@ -77,14 +74,6 @@ class FilterQuery(Query):
         if radius:
             base = base.with_(radius_m={**base.radius_m, **radius})
         return base.with_(**extra)
-
-    def check_distributor(self) -> None:
-        """A distributor outside the caller's scope is as unknown as a missing one (no leak)."""
-        if self.distributor and not outlet_visible(get_session(), current_user(), self.distributor):
-            raise ValidationError(
-                f"no outlet with code {self.distributor!r}",
-                fields={"query.distributor": "not found"},
-            )
 
 
 class RadiusQuery(FilterQuery):
@@ -146,9 +135,10 @@ class PlanQuery(Query):
 
 
 def _call(fn: Callable, *args, **kwargs):
-    """Run a service; its parameter errors name query parameters."""
+    """Run an analysis as the caller (a distributor or territory outside their scope is as
+    unknown as a missing one); its parameter errors name query parameters."""
     try:
-        return fn(*args, **kwargs)
+        return fn(*args, user=current_user(), **kwargs)
     except ValidationError as exc:
         exc.fields = {
             k if k.startswith("query.") else f"query.{k}": v for k, v in exc.fields.items()
@@ -248,12 +238,6 @@ def region_distribution_rate(code: str, query: RateQuery):
 def distributor_depth(code: str, query: DepthQuery):
     """Outlets per tier and hop, deepest tier, territory breadth and catchment polygon."""
     params = AnalysisParams(status=None if query.status == "any" else query.status)
-    if query.territory is not None and not region_known(
-        get_session(), query.territory, current_user()
-    ):  # one outside the caller's scope is as unknown as a missing one
-        raise ValidationError(
-            f"no region with code {query.territory!r}", fields={"query.territory": "not found"}
-        )
     result = _call(
         distribution_service.distributor_depth,
         get_session(),
