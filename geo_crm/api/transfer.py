@@ -20,7 +20,6 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.outlets import check_filters
 from ..errors import ValidationError
 from ..io.business_exports import export_debt, export_plans, export_sales
 from ..io.exports import MEDIA_TYPES, export_outlets
@@ -253,23 +252,12 @@ def export_outlets_file(query):
     Text cells of CSV/XLSX that a spreadsheet would run as a formula start with a ``'``, which
     the import strips again.
     """
-    from ..auth.policy import outlet_scope, signed_in_user
-
     filters = filters_from(query)
     session = get_session()
-    problems = check_filters(session, filters, current_user())
-    if problems:
-        raise ValidationError(
-            "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
+    with field_names(session, prefix="query"):
+        export = export_outlets(
+            session, query.format, filters=filters, encoding=query.encoding, user=current_user()
         )
-    user = signed_in_user()
-    export = export_outlets(
-        session,
-        query.format,
-        filters=filters,
-        encoding=query.encoding,
-        scope=outlet_scope(user) if user is not None else None,
-    )
     # spooled inside the view: the request's session (and its server-side cursor) ends with
     # the request, before a streamed body would be read; memory stays bounded all the same
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)

@@ -31,7 +31,6 @@ from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
 from ..db import get_session
 from ..domain import access as scope
-from ..domain.access import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
 from ..domain.principal import SYSTEM, Principal
 from ..errors import Forbidden, GeoCrmError, NotFound, error_body
 from ..settings import settings_of
