@@ -1,7 +1,7 @@
 """Benchmark: coverage, gaps and sales density on a country-size network, vs naive GeoPandas.
 
-    /work/venv/bin/python bench/bench_analysis.py              # 1,000,000 outlets, 5 M records
-    /work/venv/bin/python bench/bench_analysis.py --scale 0.1  # a tenth of that, to iterate
+    .venv/bin/python bench/bench_analysis.py              # 1,000,000 outlets, 5 M records
+    .venv/bin/python bench/bench_analysis.py --scale 0.1  # a tenth of that, to iterate
 
 Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates, loads the shipped
 Chinese boundaries (1 country, 34 provinces, 367 cities) and places a demo network with

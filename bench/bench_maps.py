@@ -1,7 +1,7 @@
 """Region maps at scale: a province with 100,000 outlets and the country with 1,000,000, beside
 the naive map (one ``folium.Marker`` per outlet), in one run.
 
-Run on demand (not a test):  /work/venv/bin/python bench/bench_maps.py [--scale 1.0] [--keep DIR]
+Run on demand (not a test):  .venv/bin/python bench/bench_maps.py [--scale 1.0] [--keep DIR]
 
 1. Starts a throwaway PostgreSQL + PostGIS cluster (``--keep DIR`` keeps and reuses it), loads
    the shipped Chinese boundaries and N outlets (100,000 × scale in Zhejiang 330000, the rest

@@ -1,6 +1,6 @@
 """``near`` on 1,000,000 outlets, end to end over HTTP, beside a geography baseline without KNN.
 
-Run on demand (not a test):  /work/venv/bin/python bench/bench_near.py [--outlets N]
+Run on demand (not a test):  .venv/bin/python bench/bench_near.py [--outlets N]
 
 1. Starts a throwaway PostgreSQL + PostGIS cluster in a temporary folder and migrates it.
 2. Creates one region (lon 108–118, lat 28–40, ~1.2 M km²) and N outlets at random points in

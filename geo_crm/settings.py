@@ -402,11 +402,8 @@ class Settings:
         return dt.timedelta(hours=self.session_hours)
 
     def flask_config(self) -> dict[str, Any]:
-        """What Flask and its extensions read from ``app.config``.
-
-        Until issue 12's last step it also mirrors every variable under its own name
-        (``app.config["GEO_CRM_BASEMAP"]`` …) for code that still reads ``app.config``;
-        new code reads the settings object instead."""
+        """What Flask and its extensions read from ``app.config`` (and nothing else: geo_crm's
+        own code reads the settings object, never ``app.config``)."""
         return {
             "SECRET_KEY": self.secret_key,
             "MAX_CONTENT_LENGTH": self.max_upload_bytes,
@@ -417,14 +414,6 @@ class Settings:
             "WTF_CSRF_CHECK_DEFAULT": False,  # the access policy decides which requests need it
             # valid as long as the session: a phone page may stay open all day
             "WTF_CSRF_TIME_LIMIT": None,
-            **self._mirror(),
-        }
-
-    def _mirror(self) -> dict[str, Any]:
-        return {
-            variables[0].env: _get(self, name)
-            for name, variables in _BY_FIELD.items()
-            if variables[0].env != "SECRET_KEY"
         }
 
 

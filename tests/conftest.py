@@ -92,8 +92,7 @@ def settings_override():
     """Run a test under other settings of an app built once per session, restored afterwards:
     ``settings_override(app, auth_required=False)`` or, by variable name,
     ``settings_override(aapp, GEO_CRM_MAX_JUMP_M=5000)`` (checked as at start-up). Returns the
-    new settings. The Flask keys derived from them (and, until issue 12's last step, their
-    mirror in ``app.config``) follow."""
+    new settings. The Flask keys derived from them (session lifetime …) follow."""
     saved: list[tuple] = []
 
     def override(app, **changes):

@@ -16,7 +16,8 @@ from auth_helpers import add_token, token_client
 from sqlalchemy import text
 
 from geo_crm import auth, create_app
-from geo_crm.auth.policy import RULES
+from geo_crm.auth.policy import RULES, answers_401
+from geo_crm.settings import settings_of
 
 pytest_plugins = ["auth_fixtures"]  # auth_app, aapp, aclient, world
 
@@ -100,7 +101,7 @@ def test_every_route_has_a_rule():
 def test_a_route_without_a_rule_answers_500(auth_app):
     app = create_app(
         {
-            "DATABASE_URL": auth_app.config["DATABASE_URL"],
+            "DATABASE_URL": settings_of(auth_app).database_url,
             "SECRET_KEY": "x",
             "GEO_CRM_AUTH_REQUIRED": True,
         }
@@ -223,8 +224,9 @@ def test_access_matrix(aapp, connection, ids, endpoint, rule, method, role, whic
         response.close()
         if policy.access == "public":
             assert response.status_code not in (401, 403), (url, response.status_code)
-        elif url.startswith("/api/"):
+        elif answers_401(url):  # the API, OGC API Features and tiles: no cookie, 401 JSON
             assert response.status_code == 401, (url, response.status_code)
+            assert response.get_json()["error"]["code"] == "unauthorized", url
         else:
             assert response.status_code == 302 and "/login" in response.headers["Location"], url
         return

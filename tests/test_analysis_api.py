@@ -191,6 +191,8 @@ def test_distributor_filter_outside_the_callers_scope_is_unknown(
     manager = token_client(app, add_token(connection, user_id))
     assert get(manager, "/api/v1/regions/PW/coverage", distributor="D1")["covered_m2"] > 0
     for path in ("coverage", "gaps", "density", "distribution-rate"):
-        body = get(manager, f"/api/v1/regions/PW/{path}", 422, distributor="D9", product="X")
-        assert body["error"]["fields"] == {"query.distributor": "not found"}
+        hidden = get(manager, f"/api/v1/regions/PW/{path}", 422, distributor="D9", product="X")
+        missing = get(manager, f"/api/v1/regions/PW/{path}", 422, distributor="D8", product="X")
+        assert list(hidden["error"]["fields"]) == ["query.distributor"]
+        assert hidden["error"]["message"] == missing["error"]["message"].replace("D8", "D9")
     get(client, "/api/v1/regions/PW/coverage", distributor="D9")

@@ -82,3 +82,22 @@ def test_bearer_client_is_what_the_shared_client_fixture_should_become(aapp, con
     client = bearer_client(aapp, connection)
     assert client.get(f"{API}/geotag-reviews").status_code == 200
     assert client.post(f"{API}/tokens", json={"name": "no csrf needed"}).status_code == 201
+
+
+def test_ogc_and_tiles_answer_401_json_to_a_client_without_a_session(aapp, world):
+    """A GIS client or a map's tile fetch without credentials gets 401 JSON with the Bearer
+    challenge (as the API does), not the sign-in page; a browser whose session has ended is
+    still sent to sign in, and pages keep their redirect."""
+    client = aapp.test_client()
+    for path in ("/ogc", "/ogc/collections", "/tiles/outlets.json", "/tiles/outlets/4/13/6.mvt"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.get_json()["error"]["code"] == "unauthorized", path
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), path
+    bad = client.get("/ogc/collections", headers={"Authorization": "Bearer gcrm_nope"})
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+    assert client.get("/regions/C1").status_code == 302
+    ended = aapp.test_client()
+    ended.set_cookie(aapp.config["SESSION_COOKIE_NAME"], "expired")
+    response = ended.get("/ogc/collections")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

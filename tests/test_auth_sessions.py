@@ -215,7 +215,7 @@ def test_checking_a_cookie_is_one_statement_on_the_unique_index(
     """The hot path: one prepared statement per cookie request, probing the secret's index."""
     from sqlalchemy import event
 
-    from geo_crm.db import HotStatement
+    from geo_crm.db.hotpath import HotStatement
 
     client = signed_in_client(aapp, "rep1")
     statements: list[str] = []

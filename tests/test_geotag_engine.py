@@ -111,13 +111,37 @@ def _prepared(dbapi) -> int:
         dbapi.autocommit = False
 
 
+def test_a_statement_planned_per_call_is_never_prepared(engine):
+    """``prepare=False`` (tiles, feature pages: the plan depends on the values): the statement
+    runs as the unnamed statement, planned for each call, and leaves no prepared statement;
+    the same statement with the default is prepared at its first run."""
+    from sqlalchemy.orm import Session
+
+    from geo_crm.db.hotpath import HotStatement
+
+    sql = "SELECT count(*) FROM regions WHERE id > %(i)s -- planned per call"
+    with Session(engine) as session:
+        dbapi = session.connection().connection.driver_connection
+
+        def prepared() -> int:
+            return dbapi.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+        before = prepared()
+        per_call = HotStatement(sql, prepare=False)
+        for _ in range(7):  # past psycopg's and PostgreSQL's thresholds of five
+            assert per_call.run(session, {"i": -1}).fetchone()[0] >= 0
+        assert prepared() == before
+        HotStatement(sql).run(session, {"i": -1})
+        assert prepared() == before + 1
+
+
 def test_read_only_hot_statements_open_no_transaction_and_keep_their_plans(engine):
     """A read-only statement run before anything else runs on its own (autocommit): a request
     that only reads ends with nothing to roll back, and its prepared statements survive; the
     first other statement opens the transaction as usual, and a write is still rolled back."""
     from sqlalchemy.orm import Session
 
-    from geo_crm.db import HotStatement, end_read_transaction
+    from geo_crm.db.hotpath import HotStatement, end_read_transaction
 
     lookup = HotStatement("SELECT count(*) FROM users WHERE id > %(i)s", read_only=True)
     with Session(engine) as session:

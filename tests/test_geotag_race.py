@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from geo_crm.db import migrate
-from geo_crm.domain.geotagging import GeotagLimits, StaleVersion, TagInput, geotag_outlet
+from geo_crm.domain.geotagging import StaleVersion, TagInput, geotag_outlet
 from geo_crm.domain.principal import Principal
 from geo_crm.errors import ValidationError
+from geo_crm.settings import GeotagLimits
 
 DB = "geo_crm_geotag_race"
 

@@ -1,4 +1,4 @@
-"""db.hotpath: packed records (one binary string per query, read by numpy) and the re-exports."""
+"""db.hotpath: packed records (one binary string per query, read by numpy)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,11 @@ import pytest
 from auth_helpers import add_outlet, add_region
 from sqlalchemy import bindparam, func
 
-import geo_crm.db
-from geo_crm.db import hotpath
 from geo_crm.db.hotpath import Field, Records, fetch_records
 from geo_crm.domain.network import downstream_cte
 from geo_crm.models import Outlet
 
 OUTLETS = Outlet.__table__
-
-
-def test_the_hot_path_is_re_exported_from_db():
-    assert geo_crm.db.HotStatement is hotpath.HotStatement
-    assert geo_crm.db.end_read_transaction is hotpath.end_read_transaction
 
 
 @pytest.fixture

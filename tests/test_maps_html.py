@@ -15,6 +15,7 @@ from shapely.geometry import box, mapping
 from test_maps_data import overlay_names
 
 from geo_crm.coords import wgs84_to_gcj02
+from geo_crm.domain.outlet_layers import OutletCoords, OutletRows, plan_tiers
 from geo_crm.i18n import Translator
 from geo_crm.maps import assets
 from geo_crm.maps.base import (
@@ -31,7 +32,6 @@ from geo_crm.maps.elements import CanvasPoints, Discs, HexCounts, Legend, TierGr
 from geo_crm.maps.gaps import GapData, gap_map, worst_holes
 from geo_crm.maps.history import HistoryPoint, history_map
 from geo_crm.maps.network import network_map
-from geo_crm.maps.points import OutletCoords, OutletRows, plan_tiers
 
 XSS = "<img src=x onerror=alert(1)>"
 CDN_HOSTS = (

@@ -206,9 +206,9 @@ def test_language_switch_cookie_and_accept_language(web):
     assert "各层级网点" in zh_map and "Outlets by tier" in en_map
 
 
-def test_hexagon_counts_above_the_point_limit(web, app, monkeypatch, sql):
+def test_hexagon_counts_above_the_point_limit(web, app, settings_override, sql):
     sql("UPDATE outlets SET status = 'active'")
-    monkeypatch.setitem(app.config, "GEO_CRM_MAP_POINT_LIMIT", 3)
+    settings_override(app, map_point_limit=3)
     page = get(web, f"/maps/coverage/{PROVINCE}?lang=en").get_data(as_text=True)
     assert "GeoCrm.hexes(" in page and "Outlets (aggregated)" in overlay_names(page)
     assert "Outlets · Distributor" in overlay_names(
@@ -260,14 +260,14 @@ def test_home_links_regions_to_their_pages(web):
     assert f'href="/regions/{PROVINCE}"' in page and f'href="/regions/{CITY_A}"' in page
 
 
-def test_basemap_setting_reaches_the_maps(web, app, monkeypatch):
-    monkeypatch.setitem(app.config, "GEO_CRM_BASEMAP", "amap")
+def test_basemap_setting_reaches_the_maps(web, app, settings_override):
+    settings_override(app, basemap="amap")
     page = get(web, f"/maps/coverage/{PROVINCE}?lang=en").get_data(as_text=True)
     assert "autonavi.com" in page and "tile.openstreetmap.org" not in page
-    monkeypatch.setitem(app.config, "GEO_CRM_BASEMAP", "none")
+    settings_override(app, basemap="none")
     page = get(web, f"/maps/coverage/{PROVINCE}?lang=en").get_data(as_text=True)
     assert "autonavi.com" not in page and "tile.openstreetmap.org" not in page
-    monkeypatch.setitem(app.config, "GEO_CRM_MAP_ASSETS", "cdn")
+    settings_override(app, map_assets="cdn")
     page = get(web, f"/maps/coverage/{PROVINCE}?lang=en").get_data(as_text=True)
     assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in page
 

@@ -169,10 +169,21 @@ def test_the_app_carries_its_settings_and_flask_reads_what_they_imply():
     assert settings.session_hours == 2 and app.permanent_session_lifetime == dt.timedelta(hours=2)
     assert app.config["MAX_CONTENT_LENGTH"] == 4096 and app.secret_key == "x"
     assert app.config["SESSION_COOKIE_NAME"] == "geo_crm_session"
-    # the mirror for readers of app.config until issue 12's last step
-    for var in VARIABLES:
-        if var.env.startswith("GEO_CRM_") and var.env != "GEO_CRM_SECRET_KEY":
-            assert app.config[var.env] == _field(settings, var.field), var.env
+    # the settings live in the settings object only: app.config holds Flask's keys
+    assert not [key for key in app.config if key.startswith("GEO_CRM_")]
+
+
+def test_no_code_reads_a_setting_from_app_config():
+    """geo_crm reads ``current_settings()``/``settings_of(app)``, never ``app.config``'s
+    ``GEO_CRM_…`` keys (issue 12 removed that mirror)."""
+    pattern = re.compile(r"""config(\.get\(|\[)\s*["']GEO_CRM_""")
+    readers = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "geo_crm").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not readers, readers
 
 
 @pytest.fixture
@@ -188,7 +199,6 @@ def test_settings_override_swaps_and_restores(restored_afterwards, app, settings
     before = settings_of(app)
     after = settings_override(app, GEO_CRM_MAX_JUMP_M=5000, session_hours=1)
     assert settings_of(app) is after and after.geotag.max_jump_m == 5000.0
-    assert app.config["GEO_CRM_MAX_JUMP_M"] == 5000.0
     assert app.permanent_session_lifetime == dt.timedelta(hours=1)
     assert settings_override(app, auth_required=False).geotag.max_jump_m == 5000.0  # stacks
     assert before.geotag.max_jump_m == 2000.0

@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..domain.network import OUTLETS, outlet_tree
+from ..domain.outlets import region_known
 from ..domain.principal import Principal
 from ..domain.regions import REGIONS, region_tree
 from ..errors import ValidationError
@@ -126,8 +127,8 @@ def distributor_depth(
     user: Principal | None = None,
 ) -> DepthResult:
     """Outlets reached per tier and hop, deepest tier, territory breadth and catchment.
-    ``user``: a distributor outside their scope is as unknown as a missing one (None: the
-    system)."""
+    ``user``: a distributor or ``territory`` outside their scope is as unknown as a missing one
+    (None: the system)."""
     params = (params or AnalysisParams()).check()
     distributor = find_distributor(session, distributor_code, as_filter=False, user=user)
     per_tier, smallest_region, retail_per_region = _depth_statements(params.status is not None)
@@ -143,6 +144,10 @@ def distributor_depth(
     present = [t for t in TIERS[1:] if by_tier[t]]
     deepest = present[-1] if present else None
     if territory is not None:
+        if user is not None and not region_known(session, territory, user):
+            raise ValidationError(  # outside their scope: as unknown as a missing one
+                f"no region with code {territory!r}", fields={"territory": "not found"}
+            )
         home = find_region(session, territory)
         home_id, home_code, home_name = home.id, home.code, home.name
     else:

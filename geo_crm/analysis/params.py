@@ -198,12 +198,13 @@ def resolve(
         params=params,
         region_id=region.id if region is not None else None,
         region_code=region.code if region is not None else None,
-        product_id=find_product_id(session, params.product) if params.product else None,
+        # the distributor first: out of scope, it is the one problem to name
         distributor_id=(
             find_distributor_id(session, params.distributor, as_filter=True, user=user)
             if params.distributor
             else None
         ),
+        product_id=find_product_id(session, params.product) if params.product else None,
     )
 
 

@@ -23,8 +23,6 @@ from ..analysis import gaps as gaps_service
 from ..analysis.params import DEFAULT_CELL_KM, LIMITS, AnalysisParams
 from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.access import outlet_visible
-from ..domain.outlets import region_known
 from ..errors import ValidationError
 from ..models import OUTLET_STATUSES, TIERS
 from .framework import Query, operation
@@ -59,7 +57,6 @@ class FilterQuery(Query):
     date_to: dt.date | None = Field(None, description="period end (inclusive)")
 
     def params(self, **extra) -> AnalysisParams:
-        self.check_distributor()
         radius = {
             t: getattr(self, f"radius_{t}")
             for t in TIERS
@@ -77,14 +74,6 @@ class FilterQuery(Query):
         if radius:
             base = base.with_(radius_m={**base.radius_m, **radius})
         return base.with_(**extra)
-
-    def check_distributor(self) -> None:
-        """A distributor outside the caller's scope is as unknown as a missing one (no leak)."""
-        if self.distributor and not outlet_visible(get_session(), current_user(), self.distributor):
-            raise ValidationError(
-                f"no outlet with code {self.distributor!r}",
-                fields={"query.distributor": "not found"},
-            )
 
 
 class RadiusQuery(FilterQuery):
@@ -145,15 +134,18 @@ class PlanQuery(Query):
     product: str | None = Field(None, max_length=64, description="product SKU")
 
 
-def _call(fn: Callable, *args, **kwargs):
-    """Run a service; its parameter errors name query parameters."""
+def _answer(analysis: Callable, *args, **kwargs):
+    """Run ``analysis`` on the request's session as the caller (a distributor or territory
+    outside their scope is as unknown as a missing one) and answer its result as JSON; its
+    parameter errors name query parameters."""
     try:
-        return fn(*args, **kwargs)
+        result = analysis(get_session(), *args, user=current_user(), **kwargs)
     except ValidationError as exc:
         exc.fields = {
             k if k.startswith("query.") else f"query.{k}": v for k, v in exc.fields.items()
         }
         raise
+    return jsonify(result.to_dict())
 
 
 _REGION_RESPONSES = {200: None, 404: None, 422: None}
@@ -169,16 +161,14 @@ _REGION_RESPONSES = {200: None, 404: None, 422: None}
 )
 def region_coverage(code: str, query: CoverageQuery):
     """Covered area (m², km²) and ratio per tier, per sub-region, with the covered outline."""
-    result = _call(
+    return _answer(
         coverage_service.coverage,
-        get_session(),
         code,
         query.params(),
         sub_regions=query.sub_regions,
         geometry=query.geometry,
         simplify_m=query.simplify_m,
     )
-    return jsonify(result.to_dict())
 
 
 @operation(
@@ -191,15 +181,13 @@ def region_coverage(code: str, query: CoverageQuery):
 )
 def region_gaps(code: str, query: GapsQuery):
     """Gap cells worst first (GeoJSON), their totals and white-space sub-regions."""
-    result = _call(
+    return _answer(
         gaps_service.gaps,
-        get_session(),
         code,
         query.params(cell_km=query.cell_km),
         limit=query.limit,
         geometry=query.geometry,
     )
-    return jsonify(result.to_dict())
 
 
 @operation(
@@ -212,15 +200,13 @@ def region_gaps(code: str, query: GapsQuery):
 )
 def region_density(code: str, query: DensityQuery):
     """Sales amount and quantity by the buyer's location, absolute and per km²."""
-    result = _call(
+    return _answer(
         density_service.density,
-        get_session(),
         code,
         query.params(cell_km=query.cell_km),
         limit=query.limit,
         geometry=query.geometry,
     )
-    return jsonify(result.to_dict())
 
 
 @operation(
@@ -233,8 +219,7 @@ def region_density(code: str, query: DensityQuery):
 )
 def region_distribution_rate(code: str, query: RateQuery):
     """Share of the region's retail outlets that bought the product in the period."""
-    result = _call(distribution_service.distribution_rate, get_session(), code, query.params())
-    return jsonify(result.to_dict())
+    return _answer(distribution_service.distribution_rate, code, query.params())
 
 
 @operation(
@@ -248,20 +233,12 @@ def region_distribution_rate(code: str, query: RateQuery):
 def distributor_depth(code: str, query: DepthQuery):
     """Outlets per tier and hop, deepest tier, territory breadth and catchment polygon."""
     params = AnalysisParams(status=None if query.status == "any" else query.status)
-    if query.territory is not None and not region_known(
-        get_session(), query.territory, current_user()
-    ):  # one outside the caller's scope is as unknown as a missing one
-        raise ValidationError(
-            f"no region with code {query.territory!r}", fields={"query.territory": "not found"}
-        )
-    result = _call(
+    return _answer(
         distribution_service.distributor_depth,
-        get_session(),
         code,
         params,
         territory=query.territory,
     )
-    return jsonify(result.to_dict())
 
 
 @operation(
@@ -274,12 +251,10 @@ def distributor_depth(code: str, query: DepthQuery):
 )
 def distributor_plan_achievement(code: str, query: PlanQuery):
     """Plan vs actual per month and product, with year-to-date figures."""
-    result = _call(
+    return _answer(
         distribution_service.plan_achievement,
-        get_session(),
         code,
         query.year,
         product=query.product,
         month_to=query.month_to,
     )
-    return jsonify(result.to_dict())

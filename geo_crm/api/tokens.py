@@ -8,8 +8,6 @@ from pydantic import Field
 from ..auth import tokens as svc
 from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.users import active_user_id
-from ..errors import Forbidden, ValidationError
 from .framework import Body, Out, Query, operation
 from .schemas import field_names
 
@@ -52,15 +50,6 @@ def _info(info: svc.TokenInfo) -> dict:
     }
 
 
-def _acting_id() -> int:
-    user = current_user()
-    if user.id is None:
-        raise ValidationError(
-            "sign in as a user to manage tokens", fields={"username": "sign in first"}
-        )
-    return user.id
-
-
 @operation(
     "/tokens",
     "POST",
@@ -73,15 +62,8 @@ def create_token(body: TokenIn):
     """Create a token for yourself (admins: for any user); the response is the only time the
     secret is shown — only its SHA-256 is stored."""
     session = get_session()
-    user = current_user()
-    if body.username is not None and body.username != user.username:
-        if not user.is_admin:
-            raise Forbidden("only admins create tokens for other users")
-        with field_names(session):
-            owner = active_user_id(session, body.username)
-    else:
-        owner = _acting_id()
-    created = svc.create_token(session, owner, body.name)
+    with field_names(session):
+        created = svc.create_token_as(session, current_user(), body.name, username=body.username)
     session.commit()
     return {**_info(created.info), "token": created.token}, 201
 
@@ -96,11 +78,8 @@ def create_token(body: TokenIn):
 )
 def list_tokens(query: TokensQuery):
     """Your tokens, newest first, revoked ones included (admins: `all=true` for everybody's)."""
-    user = current_user()
-    if query.all and not user.is_admin:
-        raise Forbidden("only admins list every user's tokens")
-    owner = None if query.all else _acting_id()
-    return jsonify([_info(t) for t in svc.list_tokens(get_session(), owner)])
+    tokens = svc.list_tokens_as(get_session(), current_user(), everyone=query.all)
+    return jsonify([_info(t) for t in tokens])
 
 
 @operation(
@@ -113,7 +92,6 @@ def list_tokens(query: TokensQuery):
 def revoke_token(token_id: int):
     """Revoke one of your tokens (admins: anyone's); it stops working at once."""
     session = get_session()
-    user = current_user()
-    info = svc.revoke_token(session, token_id, owner_id=None if user.is_admin else _acting_id())
+    info = svc.revoke_token_as(session, current_user(), token_id)
     session.commit()
     return _info(info)

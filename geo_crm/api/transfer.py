@@ -20,7 +20,6 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..auth.policy import current_user
 from ..db import get_session
-from ..domain.outlets import check_filters
 from ..errors import ValidationError
 from ..io.business_exports import export_debt, export_plans, export_sales
 from ..io.exports import MEDIA_TYPES, export_outlets
@@ -220,6 +219,37 @@ def _drain(spool: IO[bytes], size: int = 1 << 16) -> Iterator[bytes]:
         spool.close()
 
 
+def _send(export) -> Response:
+    """The export as an attachment. Spooled inside the view: the request's session (and its
+    server-side cursor) ends with the request, before a streamed body would be read; memory
+    stays bounded all the same."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    for chunk in export.chunks:
+        spool.write(chunk)
+    size = spool.tell()
+    spool.seek(0)
+    LOGGER.info("exported %d rows as %s (%d bytes)", export.rows, export.fmt, size)
+    return Response(
+        _drain(spool),
+        content_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Content-Length": str(size),
+        },
+    )
+
+
+def _export(write, query, **filters) -> Response:
+    """Write the file as the caller (a filter naming nothing they may see is a 422 on its query
+    parameter) and send it."""
+    session = get_session()
+    with field_names(session, prefix="query"):
+        export = write(
+            session, query.format, user=current_user(), encoding=query.encoding, **filters
+        )
+    return _send(export)
+
+
 # the list's filters, without its paging: "exported like the list" stays true as filters grow
 _LIST_ONLY = {"limit", "offset", "cursor", "count", "format"}
 OutletExportQuery = create_model(
@@ -253,39 +283,7 @@ def export_outlets_file(query):
     Text cells of CSV/XLSX that a spreadsheet would run as a formula start with a ``'``, which
     the import strips again.
     """
-    from ..auth.policy import outlet_scope, signed_in_user
-
-    filters = filters_from(query)
-    session = get_session()
-    problems = check_filters(session, filters, current_user())
-    if problems:
-        raise ValidationError(
-            "unknown filter value", fields={f"query.{k}": v for k, v in problems.items()}
-        )
-    user = signed_in_user()
-    export = export_outlets(
-        session,
-        query.format,
-        filters=filters,
-        encoding=query.encoding,
-        scope=outlet_scope(user) if user is not None else None,
-    )
-    # spooled inside the view: the request's session (and its server-side cursor) ends with
-    # the request, before a streamed body would be read; memory stays bounded all the same
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    for chunk in export.chunks:
-        spool.write(chunk)
-    size = spool.tell()
-    spool.seek(0)
-    LOGGER.info("exported %d outlets as %s (%d bytes)", export.rows, export.fmt, size)
-    return Response(
-        _drain(spool),
-        content_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Content-Length": str(size),
-        },
-    )
+    return _export(export_outlets, query, filters=filters_from(query))
 
 
 # -- the business lists: sales, plans, debt ageing ------------------------------------------
@@ -314,23 +312,6 @@ def _export_query(name: str, source: type[Query], drop: set[str]):
     )
 
 
-def _send(export) -> Response:
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    for chunk in export.chunks:
-        spool.write(chunk)
-    size = spool.tell()
-    spool.seek(0)
-    LOGGER.info("exported %d rows as %s (%d bytes)", export.rows, export.fmt, size)
-    return Response(
-        _drain(spool),
-        content_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Content-Length": str(size),
-        },
-    )
-
-
 _SPREADSHEET_TYPES = [MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"]]
 SalesExportQuery = _export_query("SalesExportQuery", SalesListQuery, _LIST_ONLY)
 PlansExportQuery = _export_query("PlansExportQuery", PlanListQuery, {"limit", "offset"})
@@ -348,16 +329,7 @@ DebtExportQuery = _export_query("DebtExportQuery", AgeingQuery, {"level"})
 )
 def export_sales_file(query):
     """Sales records matching the list's filters; the first columns are the sales import's."""
-    session = get_session()
-    with field_names(session, prefix="query"):
-        export = export_sales(
-            session,
-            query.format,
-            filters=sales_filters(query),
-            user=current_user(),
-            encoding=query.encoding,
-        )
-    return _send(export)
+    return _export(export_sales, query, filters=sales_filters(query))
 
 
 @operation(
@@ -371,16 +343,7 @@ def export_sales_file(query):
 )
 def export_plans_file(query):
     """Plans matching the list's filters, with the plan import's columns first."""
-    session = get_session()
-    with field_names(session, prefix="query"):
-        export = export_plans(
-            session,
-            query.format,
-            filters=plan_filters(query),
-            user=current_user(),
-            encoding=query.encoding,
-        )
-    return _send(export)
+    return _export(export_plans, query, filters=plan_filters(query))
 
 
 @operation(
@@ -394,15 +357,6 @@ def export_plans_file(query):
 )
 def export_debt_file(query):
     """The debt ageing list, one row per distributor, with the list's filters."""
-    session = get_session()
-    with field_names(session, prefix="query"):
-        export = export_debt(
-            session,
-            query.format,
-            user=current_user(),
-            as_of=query.as_of,
-            region=query.region,
-            distributor=query.distributor,
-            encoding=query.encoding,
-        )
-    return _send(export)
+    return _export(
+        export_debt, query, as_of=query.as_of, region=query.region, distributor=query.distributor
+    )

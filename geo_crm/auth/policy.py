@@ -11,7 +11,8 @@ A ``before_request`` hook (installed first, before any other hook) resolves who 
   the view acts on (:func:`object_id`): the object checked is the object changed, resolved
   once.
 
-Anonymous callers get 401 JSON under ``/api/`` and a redirect to ``/login`` elsewhere; a role
+Anonymous callers get 401 JSON under ``/api/`` (and under ``/ogc`` and ``/tiles/`` when they
+carry no session cookie: :func:`answers_401`) and a redirect to ``/login`` elsewhere; a role
 not allowed gets 403. An endpoint without a rule answers 500 and fails the access-matrix test,
 so a new route cannot ship unguarded: add ONE line to :data:`RULES`.
 
@@ -31,7 +32,6 @@ from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 
 from ..db import get_session
 from ..domain import access as scope
-from ..domain.access import outlet_scope, region_scope  # noqa: F401 - re-exported for views and services
 from ..domain.principal import SYSTEM, Principal
 from ..errors import Forbidden, GeoCrmError, NotFound, error_body
 from ..settings import settings_of
@@ -221,8 +221,24 @@ def current_user() -> Principal:
     raise NoAccessRule("no signed-in user on a route that requires one")
 
 
+# what programs read (the API, OGC API Features, vector tiles): anonymous callers get 401 JSON
+API_PREFIXES = ("/api/",)
+MACHINE_PREFIXES = ("/ogc/", "/tiles/")
+
+
+def answers_401(path: str, *, has_session: bool = False) -> bool:
+    """Whether an anonymous request for ``path`` gets 401 JSON rather than a redirect to sign
+    in: always under ``/api/``; under ``/ogc`` and ``/tiles/`` when it carries no session
+    cookie (a GIS client or a map's tile fetch), while a browser whose session has ended is
+    sent to sign in again."""
+    if path.startswith(API_PREFIXES):
+        return True
+    return not has_session and (path == "/ogc" or path.startswith(MACHINE_PREFIXES))
+
+
 def _unauthorized(message: str, *, invalid_token: bool = False):
-    if request.path.startswith("/api/"):
+    cookie = current_app.session_interface.get_cookie_name(current_app)
+    if answers_401(request.path, has_session=cookie in request.cookies):
         challenge = 'Bearer realm="geo_crm"' + (', error="invalid_token"' if invalid_token else "")
         response = jsonify(error_body("unauthorized", message))
         return response, 401, {"WWW-Authenticate": challenge}

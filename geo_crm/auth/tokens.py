@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from ..db.hotpath import HotStatement
 from ..domain.principal import Principal
-from ..errors import NotFound, ValidationError
+from ..domain.users import active_user_id
+from ..errors import Forbidden, NotFound, ValidationError
 from ..models import ApiToken, User
 from ..settings import settings_of
 from .token_cache import TokenCache
@@ -101,6 +102,44 @@ def revoke_token(session: Session, token_id: int, *, owner_id: int | None) -> To
     if session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 0:
         raise NotFound(f"token {token_id} not found", fields={"token_id": "not found"})
     return TokenInfo(*session.execute(_info_select().where(ApiToken.id == token_id)).one())
+
+
+# -- as the acting user: what the API's token endpoints call (one call per request) ---------
+
+
+def _own_id(user: Principal) -> int:
+    if user.id is None:
+        raise ValidationError(
+            "sign in as a user to manage tokens", fields={"username": "sign in first"}
+        )
+    return user.id
+
+
+def create_token_as(
+    session: Session, user: Principal, name: str, *, username: str | None = None
+) -> NewToken:
+    """A token named ``name`` for ``username`` (None or their own name: ``user`` themselves);
+    only admins create tokens for other users, who must be active (404 on ``username``
+    otherwise). The caller commits."""
+    if username is not None and username != user.username:
+        if not user.is_admin:
+            raise Forbidden("only admins create tokens for other users")
+        owner = active_user_id(session, username)
+    else:
+        owner = _own_id(user)
+    return create_token(session, owner, name)
+
+
+def list_tokens_as(session: Session, user: Principal, *, everyone: bool = False) -> list[TokenInfo]:
+    """``user``'s tokens, newest first; ``everyone``: every user's (admins only)."""
+    if everyone and not user.is_admin:
+        raise Forbidden("only admins list every user's tokens")
+    return list_tokens(session, None if everyone else _own_id(user))
+
+
+def revoke_token_as(session: Session, user: Principal, token_id: int) -> TokenInfo:
+    """Revoke one of ``user``'s tokens (admins: anyone's); 404 when it is not theirs."""
+    return revoke_token(session, token_id, owner_id=None if user.is_admin else _own_id(user))
 
 
 _TOUCH = text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id")

@@ -11,6 +11,7 @@ from ..demo.generator import DEMO_USERS, MIN_OUTLETS, DemoReport
 from ..demo.setup import STEPS, prepare_demo
 from ..i18n import TIER_NAMES
 from ..models import TIERS
+from ..settings import current_settings
 
 
 def _say(step: int, line: str) -> None:
@@ -60,7 +61,7 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
             outlets=outlets,
             seed=seed,
             reset=reset,
-            password=current_app.config.get("GEO_CRM_DEMO_PASSWORD"),
+            password=current_settings().demo_password,
             say=_say,
         )
     except BaseException:

@@ -12,10 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import DatabaseSetupError
 from ..settings import Settings, settings_of
-
-# re-exported: callers import them from geo_crm.db until issue 12's last step
-from .hotpath import HotStatement as HotStatement
-from .hotpath import end_read_transaction as end_read_transaction
+from .hotpath import end_read_transaction
 from .translate import summary
 
 LOGGER = logging.getLogger(__name__)

@@ -82,10 +82,23 @@ class HotStatement:
     the round trips: a request that only reads (token lookup, ``near`` page) then needs no
     BEGIN, no COMMIT and no check at its end. The first other statement opens the transaction
     as usual.
+
+    ``prepare=False``: PostgreSQL plans the statement for the values of each call instead of
+    preparing it once. A prepared statement gets a generic plan after five runs, made without
+    the values; where the right plan depends on them (a zoom-4 tile reads thousands of hexagon
+    rows, a zoom-9 one a handful; a bbox may hold ten outlets or a million) the generic plan
+    can be many times slower than planning each call (docs/gis.md). The statement then goes as
+    the unnamed statement of the extended protocol, planned with its values bound.
     """
 
     def __init__(
-        self, statement, *, row_factory=None, read_only: bool = False, binary: bool = False
+        self,
+        statement,
+        *,
+        row_factory=None,
+        read_only: bool = False,
+        binary: bool = False,
+        prepare: bool = True,
     ):
         if isinstance(statement, str):
             self.sql, self.defaults = statement, {}
@@ -98,6 +111,7 @@ class HotStatement:
         self.row_factory = row_factory
         self.read_only = read_only
         self.binary = binary  # results in binary: no text to parse
+        self.prepare = prepare  # False: planned for each call's values (never prepared)
 
     def run(self, session: Session, params: Mapping):
         """Execute with ``params`` on the session's connection (in its transaction); the cursor
@@ -128,11 +142,11 @@ class HotStatement:
             if alone:
                 dbapi.autocommit = True
                 try:
-                    cursor.execute(self.sql, values, prepare=True)
+                    cursor.execute(self.sql, values, prepare=self.prepare)
                 finally:
                     dbapi.autocommit = False
             else:
-                cursor.execute(self.sql, values, prepare=True)
+                cursor.execute(self.sql, values, prepare=self.prepare)
         except Error as exc:
             if dbapi.closed or dbapi.pgconn.status != 0:
                 connection.invalidate(exc)  # never hand a broken connection back to the pool
@@ -161,7 +175,7 @@ class HotStatement:
             cursor = self._cursor(dbapi)
             dbapi.autocommit = True
             try:
-                cursor.execute(self.sql, values, prepare=True)
+                cursor.execute(self.sql, values, prepare=self.prepare)
                 return _Rows(cursor.fetchall())
             finally:
                 dbapi.autocommit = False

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import HotStatement
 from ..errors import NotFound
-from .gis import PlannedPerCall, outlet_scope_sql, region_scope_sql, scoped_bounds
+from .gis import outlet_scope_sql, region_scope_sql, scoped_bounds
 from .principal import SYSTEM, Principal
 
 MAX_LIMIT = 10_000
@@ -125,28 +126,28 @@ def _conditions(c: Collection, s: _Shape, role: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _items_statement(cid: str, s: _Shape, role: str) -> PlannedPerCall:
+def _items_statement(cid: str, s: _Shape, role: str) -> HotStatement:
     c = COLLECTIONS[cid]
     after = " AND t.id > %(after)s::bigint" if s.after else ""
     sql = (
         f"SELECT t.id, {c.feature} FROM {c.rows} WHERE {_conditions(c, s, role)}{after} "
         "ORDER BY t.id LIMIT %(lim)s::integer"
     )
-    return PlannedPerCall(sql, read_only=True, binary=True)
+    return HotStatement(sql, read_only=True, binary=True, prepare=False)
 
 
 @functools.lru_cache(maxsize=256)
-def _count_statement(cid: str, s: _Shape, role: str) -> PlannedPerCall:
+def _count_statement(cid: str, s: _Shape, role: str) -> HotStatement:
     c = COLLECTIONS[cid]
     sql = f"SELECT count(*) FROM {c.rows} WHERE {_conditions(c, s, role)}"
-    return PlannedPerCall(sql, read_only=True, binary=True)
+    return HotStatement(sql, read_only=True, binary=True, prepare=False)
 
 
 @functools.lru_cache(maxsize=64)
-def _feature_statement(cid: str, role: str) -> PlannedPerCall:
+def _feature_statement(cid: str, role: str) -> HotStatement:
     c = COLLECTIONS[cid]
     sql = f"SELECT {c.feature} FROM {c.rows} WHERE t.code = %(fid)s AND {c.scope(role)}"
-    return PlannedPerCall(sql, read_only=True, binary=True)
+    return HotStatement(sql, read_only=True, binary=True, prepare=False)
 
 
 def _values(f: ItemFilter, user: Principal) -> dict:

@@ -28,7 +28,6 @@ import math
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from psycopg.rows import namedtuple_row
@@ -61,6 +60,7 @@ from ..analysis.geometry.geodesy import radius_in_degrees
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import TIERS, GeotagEvent, Outlet, Region, RegionPart, User
+from ..settings import GeotagLimits
 from .access import geotag_event_scope, outlet_scope, point_in_scope, template
 from .network import outlet_tree
 from .outlets import contains_text, geography, point_sql
@@ -70,42 +70,6 @@ LOGGER = logging.getLogger(__name__)
 
 SOURCES = ("gps", "map")
 CRS = coords.CRS_NAMES
-
-
-@dataclass(frozen=True)
-class GeotagLimits:
-    """Configurable thresholds (GEO_CRM_* settings, see :func:`limits_from_config`)."""
-
-    max_accuracy_m: float = 200.0
-    max_jump_m: float = 2_000.0
-    duplicate_radius_m: float = 100.0
-    duplicate_similarity: float = 0.6
-    clock_skew_s: float = 120.0
-
-
-_CONFIG_KEYS = {
-    "max_accuracy_m": "GEO_CRM_MAX_ACCURACY_M",
-    "max_jump_m": "GEO_CRM_MAX_JUMP_M",
-    "duplicate_radius_m": "GEO_CRM_DUPLICATE_RADIUS_M",
-    "duplicate_similarity": "GEO_CRM_DUPLICATE_NAME_SIMILARITY",
-    "clock_skew_s": "GEO_CRM_CLOCK_SKEW_S",
-}
-
-
-def limits_from_config(config: Mapping) -> GeotagLimits:
-    """The limits the settings give; built once per combination of values (every tag asks)."""
-    values = tuple(config.get(key) for key in _CONFIG_KEYS.values())
-    try:
-        return _limits_of(values)
-    except TypeError:  # an unhashable setting: build it each time
-        return _limits_of.__wrapped__(values)
-
-
-@functools.lru_cache(maxsize=16)
-def _limits_of(values: tuple) -> GeotagLimits:
-    return GeotagLimits(
-        **{attr: float(v) for attr, v in zip(_CONFIG_KEYS, values, strict=True) if v is not None}
-    )
 
 
 @dataclass(frozen=True)

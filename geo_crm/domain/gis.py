@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql.psycopg import dialect as _psycopg_dialect
 from sqlalchemy.orm import Session
 
-from ..db import HotStatement
+from ..db.hotpath import HotStatement
 from ..errors import GeoCrmError
 from ..models import Outlet, Region
 from .access import outlet_scope, region_scope, template
@@ -118,45 +118,6 @@ def check_bbox(values: list[float], field: str = "query.bbox") -> tuple[float, f
     return west, south, east, north
 
 
-# -- statements planned for their values --------------------------------------------------------
-
-
-class PlannedPerCall(HotStatement):
-    """A :class:`~geo_crm.db.HotStatement` (compiled once, run on the driver, read-only
-    statements alone in autocommit, binary rows) that PostgreSQL plans for the values of each
-    call instead of preparing once.
-
-    A prepared statement gets a generic plan after five runs, made without the values; for a
-    tile or a feature page the right plan depends on them (a zoom-4 tile reads thousands of
-    hexagon rows, a zoom-9 one a handful; a bbox may hold ten outlets or a million). Measured
-    on 1,000,000 outlets: a manager's zoom-4 tile took 1.5 ms with its own plan and 25–55 ms
-    with the generic one (a nested loop over the manager's regions per hexagon row); planning
-    costs 0.2–1 ms."""
-
-    def _cursor(self, dbapi):
-        return _Unprepared(super()._cursor(dbapi))
-
-
-class _Unprepared:
-    """A psycopg cursor whose statements are never prepared (the unnamed statement of the
-    extended protocol: planned with the values bound)."""
-
-    __slots__ = ("_cursor",)
-
-    def __init__(self, cursor):
-        self._cursor = cursor
-
-    def execute(self, sql, values, prepare=None):  # noqa: ARG002 - the one thing changed
-        self._cursor.execute(sql, values, prepare=False)
-        return self
-
-    def fetchone(self):
-        return self._cursor.fetchone()
-
-    def fetchall(self):
-        return self._cursor.fetchall()
-
-
 # -- scope as SQL text -------------------------------------------------------------------------
 #
 # The tile and feature statements are SQL texts (ST_AsMVT and GeoJSON read better as SQL than
@@ -182,7 +143,7 @@ def region_scope_sql(role: str, alias: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _bounds_statement(kind: str, role: str) -> PlannedPerCall:
+def _bounds_statement(kind: str, role: str) -> HotStatement:
     """The extent of the top regions ``role`` may see (regions whose parent is out of their
     scope); for ``outlets``, admins add the located outlets outside every region, and reps get
     the extent of their outlets instead."""
@@ -191,7 +152,7 @@ def _bounds_statement(kind: str, role: str) -> PlannedPerCall:
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
   SELECT ST_Extent(o.location) AS e FROM outlets o
    WHERE o.location IS NOT NULL AND {outlet_scope_sql(role, "o")}) q"""
-        return PlannedPerCall(sql, read_only=True)
+        return HotStatement(sql, read_only=True, prepare=False)
     parts = f"""
   SELECT ST_Extent(r.boundary) AS e FROM regions r
    WHERE {region_scope_sql(role, "r")}
@@ -205,7 +166,7 @@ SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
     sql = f"""
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
   SELECT ST_Extent(e) AS e FROM ({parts}) parts) q"""
-    return PlannedPerCall(sql, read_only=True)
+    return HotStatement(sql, read_only=True, prepare=False)
 
 
 def scoped_bounds(

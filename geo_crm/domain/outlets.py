@@ -773,13 +773,3 @@ def deactivate_outlet(
     return update_outlet(
         session, outlet_id, version=version, changes={"status": "inactive"}, user=user
     )
-
-
-def region_tier_counts(
-    session: Session, region_id: int, statuses: list[str]
-) -> dict[int | None, dict[str, int]]:
-    """Moved to :func:`domain.region_counts.region_tier_counts`; this name stays for callers
-    not yet switched (issue 12: removed in its last step)."""
-    from .region_counts import region_tier_counts as moved
-
-    return moved(session, region_id, statuses)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import (
     ARRAY,
-    ColumnElement,
     Integer,
     Text,
     any_,
@@ -61,15 +60,9 @@ def region_outlet_counts(
     *,
     user: Principal | None = None,
     active_only: bool = True,
-    outlet_clause: ColumnElement[bool] | None = None,
-    region_clause: ColumnElement[bool] | None = None,
 ) -> list[RegionCounts]:
     """Every region ``user`` may see (None: all), by code, with the outlets they may see inside
-    it or any of its sub-regions, per tier.
-
-    ``outlet_clause``/``region_clause``: further conditions on ``outlets``/``regions`` (the
-    home page passed its scope this way before ``user``; kept until it passes ``user``).
-    """
+    it or any of its sub-regions, per tier."""
     o, r = OUTLETS, REGIONS
     outlet_conds = [o.c.region_id.is_not(None)]
     region_conds = []
@@ -78,10 +71,6 @@ def region_outlet_counts(
     if _scoped(user):
         outlet_conds.append(outlet_scope(user, o))
         region_conds.append(region_scope(user, r))
-    if outlet_clause is not None:
-        outlet_conds.append(outlet_clause)
-    if region_clause is not None:
-        region_conds.append(region_clause)
     # every region with itself and each region below it: hundreds of regions, depth ≤ 4
     closure = region_tree(select(r.c.id, r.c.id.label("top")), name="closure", depth=True)
     counted = (
@@ -109,18 +98,11 @@ def region_outlet_counts(
     return list(regions.values())
 
 
-def untagged_count(
-    session: Session,
-    outlet_clause: ColumnElement[bool] | None = None,
-    *,
-    user: Principal | None = None,
-) -> int:
+def untagged_count(session: Session, *, user: Principal | None = None) -> int:
     """How many outlets ``user`` may see (None: all) have no location yet."""
     stmt = select(func.count()).where(OUTLETS.c.location.is_(None))
     if _scoped(user):
         stmt = stmt.where(outlet_scope(user, OUTLETS))
-    if outlet_clause is not None:
-        stmt = stmt.where(outlet_clause)
     return session.scalar(stmt) or 0
 
 

@@ -93,9 +93,6 @@ def product_id(session: Session, sku: str, *, field: str = "product") -> int:
     return found
 
 
-product_id_by_sku = product_id  # its old name, for callers not yet moved (issue 12)
-
-
 def product_unit(session: Session, sku: str) -> str | None:
     """The unit a product's quantities are counted in (None: no such product)."""
     return session.scalar(select(PRODUCTS.c.unit).where(PRODUCTS.c.sku == sku))

@@ -4,9 +4,9 @@ A tile layer (:class:`TileLayer`) is a name in :data:`LAYERS` with, per zoom ban
 statement per role: ``ST_AsMVT`` over ``ST_AsMVTGeom`` of the rows inside
 ``ST_TileEnvelope(z, x, y)``, with the caller's access scope (:mod:`.access`) written into the
 statement. Statements are compiled once per layer × band × role with the tile and the user id
-as bind parameters and run on the driver (:class:`~.gis.PlannedPerCall`: a HotStatement that
-PostgreSQL plans for each tile's values; binary results), so a tile costs one statement and no
-SQLAlchemy on the way.
+as bind parameters and run on the driver (a :class:`~geo_crm.db.hotpath.HotStatement` with
+``prepare=False``: PostgreSQL plans it for each tile's values; binary results), so a tile costs
+one statement and no SQLAlchemy on the way.
 
 Layers:
 
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import HotStatement
 from ..errors import NotFound
 from ..models import TIERS, OutletHexBin
 from .access import outlet_scope, template
@@ -46,7 +47,6 @@ from .gis import (
     MAX_MERCATOR_LAT,
     MAX_ZOOM,
     WORLD_HALF_M,
-    PlannedPerCall,
     TileAddress,
     outlet_scope_sql,
     region_scope_sql,
@@ -175,8 +175,8 @@ def tile(session: Session, layer: str, address: TileAddress, user: Principal | N
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(layer: str, band: str, role: str) -> PlannedPerCall:
-    return PlannedPerCall(LAYERS[layer].sql(band, role), read_only=True, binary=True)
+def _statement(layer: str, band: str, role: str) -> HotStatement:
+    return HotStatement(LAYERS[layer].sql(band, role), read_only=True, binary=True, prepare=False)
 
 
 def tilejson(session: Session, layer: str, user: Principal | None, tiles_url: str) -> dict:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..domain.access import outlet_scope
@@ -69,21 +69,13 @@ class Export:
 
 
 def export_statement(
-    filters: OutletFilters | None = None,
-    scope: ColumnElement[bool] | None = None,
-    *,
-    user: Principal | None = None,
+    filters: OutletFilters | None = None, *, user: Principal | None = None
 ) -> Select:
-    """The rows to export, in the list's order: ``select_outlets`` plus the rep's username.
-
-    ``user`` narrows it to the outlets they may see (``domain.access.outlet_scope``; None: all);
-    ``scope``, a condition on ``outlets``, narrows it further.
-    """
+    """The rows to export, in the list's order: ``select_outlets`` plus the rep's username,
+    narrowed to the outlets ``user`` may see (``domain.access.outlet_scope``; None: all)."""
     listed = select_outlets(filters or OutletFilters())
     if user is not None and not user.is_admin:
         listed = listed.where(outlet_scope(user))
-    if scope is not None:
-        listed = listed.where(scope)
     sub = listed.subquery("listed")
     return (
         select(
@@ -126,7 +118,6 @@ def export_outlets(
     *,
     filters: OutletFilters | None = None,
     user: Principal | None = None,
-    scope: ColumnElement[bool] | None = None,
     encoding: str | None = None,
     stmt: Select | None = None,
 ) -> Export:
@@ -134,18 +125,17 @@ def export_outlets(
     ``stmt`` replaces the filtered statement.
 
     A filter naming a region or distributor that does not exist (or lies outside ``user``'s
-    scope) is a ValidationError naming the filter (``region``, ``distributor``). ``scope`` is
-    the older way to narrow the rows (a condition on ``outlets``), kept while callers move to
-    ``user``. ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads
-    Chinese text) or gb18030.
+    scope) is a ValidationError naming the filter (``region``, ``distributor``), as the list's.
+    ``encoding`` (CSV only): utf-8 (default, written with a BOM so Excel reads Chinese text) or
+    gb18030.
     """
     export, codec = new_export("outlets", fmt, encoding)
 
     if stmt is None:
         problems = check_filters(session, filters, user) if filters is not None else {}
         if problems:
-            raise ValidationError(next(iter(problems.values())), fields=problems)
-        stmt = export_statement(filters, scope, user=user)
+            raise ValidationError("unknown filter value", fields=problems)
+        stmt = export_statement(filters, user=user)
     batches = iter_rows(session, stmt)
 
     def counted() -> Iterator[list[dict]]:

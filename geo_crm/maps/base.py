@@ -31,6 +31,7 @@ from .style import BOUNDARY_COLOUR, NO_DATA_COLOUR, SUBREGION_COLOUR, Classes
 
 if TYPE_CHECKING:
     from ..domain.regions import RegionInfo
+    from ..settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -124,14 +125,16 @@ class MapSettings:
         }
 
     @classmethod
-    def from_config(cls, config: Mapping, translator: Translator, **overrides) -> MapSettings:
+    def from_settings(cls, settings: Settings, translator: Translator, **overrides) -> MapSettings:
+        """The map settings of the app's :class:`~geo_crm.settings.Settings` (checked when
+        the app was built), in ``translator``'s language; ``overrides`` replace any field."""
         values = dict(
             translator=translator,
-            basemap=(config.get("GEO_CRM_BASEMAP") or "osm").lower(),
-            assets=(config.get("GEO_CRM_MAP_ASSETS") or "local").lower(),
-            tile_url=config.get("GEO_CRM_TILE_URL") or None,
-            tile_attribution=config.get("GEO_CRM_TILE_ATTRIBUTION") or None,
-            point_limit=int(config.get("GEO_CRM_MAP_POINT_LIMIT") or 10_000),
+            basemap=settings.basemap,
+            assets=settings.map_assets,
+            tile_url=settings.tile_url,
+            tile_attribution=settings.tile_attribution,
+            point_limit=settings.map_point_limit,
         )
         values.update(overrides)
         return cls(**values)

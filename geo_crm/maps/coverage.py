@@ -13,12 +13,13 @@ from ..analysis.distribution import Catchment as Catchment
 from ..models import TIERS
 from .base import MapSettings, RegionMap, RegionShape
 from .elements import OutlineLayer
-from .points import OutletCoords, OutletRows, add_outlets
+from .points import add_outlets
 from .safe import safe_text
 from .style import COVERAGE_SCHEME, TIER_COLOURS, fixed_classes, palette
 
 if TYPE_CHECKING:
     from ..analysis.coverage import CoverageResult
+    from ..domain.outlet_layers import OutletCoords, OutletRows
 
 RATIO_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 

@@ -13,11 +13,12 @@ import shapely
 from folium.plugins import HeatMap
 
 from .base import MapSettings, RegionMap, RegionShape, as_shapely
-from .points import OutletCoords, OutletRows, add_outlets
+from .points import add_outlets
 from .style import DENSITY_SCHEME, quantile_classes
 
 if TYPE_CHECKING:
     from ..analysis.density import DensityResult
+    from ..domain.outlet_layers import OutletCoords, OutletRows
 
 MAX_CELL_FEATURES = 4000
 

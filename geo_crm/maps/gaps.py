@@ -22,12 +22,13 @@ import shapely
 from ..analysis.geometry.geodesy import EARTH_MEAN_R, haversine_m
 from .base import MapSettings, RegionMap, RegionShape, as_shapely, fmt_km
 from .elements import SidePanel
-from .points import OutletCoords, OutletRows, add_outlets
+from .points import add_outlets
 from .safe import safe_text
 from .style import GAP_SCHEME, quantile_classes
 
 if TYPE_CHECKING:
     from ..analysis.gaps import GapsResult
+    from ..domain.outlet_layers import OutletCoords, OutletRows
 
 MAX_CELL_FEATURES = 3000  # beyond this, cells of one class are merged into one shape
 WORST_LISTED = 15

@@ -4,6 +4,7 @@ outlet it buys from, and the network's catchment."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
@@ -11,9 +12,12 @@ import shapely
 
 from ..models import TIERS
 from .base import MapSettings, RegionMap, RegionShape, feature, refit
-from .points import OutletRows, add_outlets
+from .points import add_outlets
 from .safe import safe_text
 from .style import LINK_COLOUR, TIER_COLOURS
+
+if TYPE_CHECKING:
+    from ..domain.outlet_layers import OutletRows
 
 
 def network_map(

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..domain.outlet_layers import OutletCoords, OutletRows
-from ..domain.outlet_layers import plan_tiers as plan_tiers  # re-exported: its old home
 from ..models import TIERS
 from .aggregate import hex_levels, mercator
 from .base import RegionMap
 from .elements import CanvasPoints, Discs, HexCounts, TierGroup
 from .safe import safe_href, safe_text
 from .style import COUNT_SCHEME, TIER_COLOURS, TIER_INDEX, TIER_RADIUS_PX, palette
+
+if TYPE_CHECKING:  # the domain's read results, drawn as they come (maps take no Session)
+    from ..domain.outlet_layers import OutletCoords, OutletRows
 
 HEX_BREAKS = (1, 5, 20, 100, 500)
 

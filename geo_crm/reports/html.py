@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..domain.outlet_layers import OutletCoords, OutletRows, plan_tiers
 from ..maps import assets
 from ..maps.base import MapSettings, RegionShape, render
 from ..maps.coverage import CoverageData, coverage_map
 from ..maps.density import DensityData, density_map
 from ..maps.gaps import GapData, gap_map
-from ..maps.points import OutletCoords, OutletRows, plan_tiers
 from ..models import TIERS
 from . import render as common
 from . import tables
