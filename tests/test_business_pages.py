@@ -224,3 +224,246 @@ def test_a_payment_to_a_sale_outside_my_scope_is_refused(manager, connection):
     assert response.status_code == 422
     assert error_beside(html(response), "sale_id")
     assert scalar(connection, "SELECT amount_paid FROM sales_records WHERE id = :i", i=other) == 0
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+def plan_form(**over):
+    form = {
+        "month": MONTH, "product": "QQ-002", "target_quantity": "200", "target_amount": "20000",
+        "step-0-day": "10", "step-0-quantity": "60", "step-0-amount": "6000",
+        "step-1-day": "20", "step-1-quantity": "130", "step-1-amount": "",
+        "step-2-day": "", "step-2-quantity": "200", "step-2-amount": "20000",
+        "support_rows": "3", "support-0-kind": "promotion", "support-0-description": "买十送一",
+        "support-0-amount": "500", "support_notes": "新品上市",
+    }  # fmt: skip
+    form.update(over)
+    return form
+
+
+def test_the_plans_tab_shows_plan_against_actual_and_the_plans(manager, biz):
+    page = html(manager.get(f"/distributors/D1?tab=plans&month={MONTH}&lang=en"))
+    assert 'id="plan-actual"' in page and 'id="progress"' in page
+    assert re.search(r"Day \d+ of \d+: 10\.0% of plan", page), page.split('id="progress"')[1][:200]
+    assert f'data-plan="{biz["plan_d1"]}"' in page
+    assert 'id="plan-form"' in page and 'name="version"' not in page  # a new plan's form
+    zh = html(manager.get(f"/distributors/D1?tab=plans&month={MONTH}&lang=zh"))
+    assert "计划与实际" in zh and "进货" in zh and "出货" in zh and "销售支援" in zh
+
+
+def test_a_manager_creates_a_plan_with_schedule_and_support(manager, connection):
+    response = post(manager, "/distributors/D1/plans", plan_form())
+    assert response.status_code == 302, html(response)
+    plan = connection.execute(
+        text(
+            "SELECT p.id, p.target_amount, p.support_notes FROM sales_plans p JOIN products r "
+            "ON r.id = p.product_id WHERE r.sku = 'QQ-002'"
+        )
+    ).one()
+    assert plan.target_amount == 20000 and plan.support_notes == "新品上市"
+    steps = connection.execute(
+        text("SELECT by_day, target_quantity FROM sales_plan_schedule WHERE plan_id = :p "
+             "ORDER BY by_day"), {"p": plan.id}
+    ).all()  # fmt: skip
+    last = (TODAY.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    assert [(s.by_day, s.target_quantity) for s in steps] == [(10, 60), (20, 130), (last.day, 200)]
+    assert scalar(connection, "SELECT count(*) FROM sales_plan_support WHERE plan_id = :p",
+                  p=plan.id) == 1  # fmt: skip
+    page = html(manager.get(response.headers["Location"] + "&lang=en"))
+    assert 'id="done"' in page and 'name="version"' in page and 'id="history"' in page
+
+
+@pytest.mark.parametrize(
+    "over, field",
+    [
+        ({"target_quantity": "-5"}, "target_quantity"),
+        ({"target_amount": "abc"}, "target_amount"),
+        ({"product": "NOPE"}, "product"),
+        ({"step-0-day": "32"}, "step-0-day"),
+        ({"step-1-quantity": "300"}, "step-1-quantity"),
+        ({"support-0-amount": "-1"}, "support-0-amount"),
+        ({"month": "2025-13"}, "month"),
+    ],
+)
+def test_bad_plan_input_is_shown_beside_the_field(manager, connection, over, field):
+    before = scalar(connection, "SELECT count(*) FROM sales_plans")
+    response = post(manager, "/distributors/D1/plans?lang=zh", plan_form(**over))
+    assert response.status_code == 422, html(response)[:300]
+    assert error_beside(html(response), field)
+    assert scalar(connection, "SELECT count(*) FROM sales_plans") == before
+
+
+def test_a_plan_for_a_product_already_planned_is_refused(manager, connection):
+    response = post(manager, "/distributors/D1/plans?lang=en", plan_form(product="QQ-001"))
+    assert response.status_code == 422
+    assert "already" in error_beside(html(response), "month")
+
+
+def edit_form(version, **over):
+    form = plan_form(**over)
+    form.pop("product")
+    form["version"] = str(version)
+    return form
+
+
+def test_two_managers_edit_the_same_plan_the_second_gets_a_conflict(aapp, biz, connection):
+    from auth_helpers import add_user
+
+    add_user(connection, "manager3", "manager", regions=("C1",))
+    first, second = signed_in_client(aapp, "manager1"), signed_in_client(aapp, "manager3")
+    plan = biz["plan_d1"]
+    url = f"/distributors/D1/plans/{plan}"
+    form_page = html(second.get(f"/distributors/D1?tab=plans&month={MONTH}&plan={plan}"))
+    version = re.search(r'name="version" id="version" value="(\d+)"', form_page).group(1)
+    ok = post(first, url, edit_form(version, target_amount="25000"))
+    assert ok.status_code == 302, html(ok)
+    stale = post(second, url + "?lang=en", edit_form(version, target_amount="99999"))
+    assert stale.status_code == 409
+    page = html(stale)
+    assert 'id="conflict"' in page and "Someone else changed" in page
+    assert 'value="25000.00"' in page  # the form shows what is stored now, at its new version
+    assert f'value="{int(version) + 1}"' in page
+    assert (
+        scalar(connection, "SELECT target_amount FROM sales_plans WHERE id = :p", p=plan) == 25000
+    )
+    zh = post(second, url + "?lang=zh", edit_form(version, target_amount="1"))
+    assert "已被他人修改" in html(zh)
+
+
+def test_a_plan_of_another_distributor_is_not_edited_through_this_one(aapp, biz, connection):
+    from auth_helpers import add_outlet as add
+
+    add(connection, "D3", "distributor", lon=120.15, lat=30.15, name="城东总经销")
+    manager = signed_in_client(aapp, "manager1")
+    response = post(manager, f"/distributors/D3/plans/{biz['plan_d1']}", edit_form(1))
+    assert response.status_code == 404
+
+
+def test_a_closed_month_refuses_managers_and_lets_an_admin_edit(aapp, biz, connection):
+    connection.execute(text("INSERT INTO closed_months (month) VALUES (:m)"),
+                       {"m": TODAY.replace(day=1)})  # fmt: skip
+    plan = biz["plan_d1"]
+    manager = signed_in_client(aapp, "manager1")
+    page = html(manager.get(f"/distributors/D1?tab=plans&month={MONTH}&plan={plan}&lang=en"))
+    assert 'id="closed-month"' in page and "<fieldset disabled>" in page
+    refused = post(manager, f"/distributors/D1/plans/{plan}?lang=en",
+                   edit_form(1, target_amount="20001"))  # fmt: skip
+    assert refused.status_code == 422, html(refused)
+    assert error_beside(html(refused), "month")
+    assert (
+        scalar(connection, "SELECT target_amount FROM sales_plans WHERE id = :p", p=plan) == 10000
+    )
+    admin = signed_in_client(aapp, "admin1")
+    admin_page = html(admin.get(f"/distributors/D1?tab=plans&month={MONTH}&plan={plan}&lang=en"))
+    assert "<fieldset disabled>" not in admin_page
+    ok = post(admin, f"/distributors/D1/plans/{plan}", edit_form(1, target_amount="20001"))
+    assert ok.status_code == 302, html(ok)
+    amount = scalar(connection, "SELECT target_amount FROM sales_plans WHERE id = :p", p=plan)
+    assert amount == Decimal("20001")
+
+
+def test_copy_last_months_plans(manager, connection):
+    following = (TODAY.replace(day=28) + dt.timedelta(days=4)).strftime("%Y-%m")
+    response = post(manager, "/distributors/D1/plans/copy", {"month": following})
+    assert response.status_code == 302, html(response)
+    assert "copied=1" in response.headers["Location"]
+    again = post(manager, "/distributors/D1/plans/copy", {"month": following})
+    assert "skipped=1" in again.headers["Location"]
+    page = html(manager.get(again.headers["Location"] + "&lang=en"))
+    assert "0 copied, 1 already planned" in page
+
+
+# -- debt and credit ------------------------------------------------------------------------
+
+
+def test_the_debt_tab_and_the_admins_credit_limit(aapp, biz, connection):
+    manager = signed_in_client(aapp, "manager1")
+    page = html(manager.get("/distributors/D1?tab=debt&lang=en"))
+    assert 'id="ageing"' in page and "INV-1" in page and 'id="credit-form"' not in page
+    assert post(manager, "/distributors/D1/credit", {"credit_limit": "1"}).status_code == 403
+    admin = signed_in_client(aapp, "admin1")
+    bad = post(admin, "/distributors/D1/credit?lang=en", {"credit_limit": "-3"})
+    assert bad.status_code == 422 and error_beside(html(bad), "credit_limit")
+    ok = post(admin, "/distributors/D1/credit", {"credit_limit": "500"})
+    assert ok.status_code == 302
+    page = html(admin.get("/distributors/D1?tab=debt&lang=en"))
+    assert 'id="over-limit"' in page
+
+
+def test_a_sale_over_the_credit_limit_is_recorded_with_a_warning(admin, connection):
+    connection.execute(
+        text("INSERT INTO distributor_credit (distributor_id, credit_limit) "
+             "SELECT id, 1000 FROM outlets WHERE code = 'D1'")
+    )  # fmt: skip
+    response = post(admin, "/distributors/D1/sales", sale_form())
+    assert response.status_code == 302 and "done=sale_flagged" in response.headers["Location"]
+    page = html(admin.get(response.headers["Location"] + "&lang=en"))
+    assert "put up for review" in page
+
+
+def test_other_managers_do_not_see_the_tabs(aapp, biz):
+    other = signed_in_client(aapp, "manager2")
+    for tab in ("purchases", "plans", "payments", "debt"):
+        response = other.get(f"/distributors/D1?tab={tab}")
+        assert response.status_code == 404
+        assert "华东总经销" not in html(response)
+    assert post(other, "/distributors/D1/sales", sale_form()).status_code == 404
+
+
+# -- the outlet edit form -------------------------------------------------------------------
+
+
+def outlet_form(version, **over):
+    form = {"version": str(version), "name": "好又多超市（新）", "address": "西湖路 1 号",
+            "contact": "王经理", "phone": "0571-1234567", "status": "active",
+            "parent_code": "D1", "rep_id": ""}  # fmt: skip
+    form.update(over)
+    return form
+
+
+def outlet_version(connection, code):
+    return scalar(connection, "SELECT version FROM outlets WHERE code = :c", c=code)
+
+
+def test_a_manager_edits_an_outlet(manager, biz, connection):
+    page = html(manager.get("/outlets/A1?lang=en"))
+    assert 'id="outlet-form"' in page
+    version = outlet_version(connection, "A1")
+    response = post(manager, "/outlets/A1/edit", outlet_form(version, rep_id=str(biz["r2"])))
+    assert response.status_code == 302, html(response)
+    row = connection.execute(
+        text("SELECT name, phone, rep_id, version FROM outlets WHERE code = 'A1'")
+    ).one()
+    assert row.name == "好又多超市（新）" and row.phone == "0571-1234567"
+    assert row.rep_id == biz["r2"] and row.version == version + 1
+    stale = post(manager, "/outlets/A1/edit?lang=en", outlet_form(version, name="旧的"))
+    assert stale.status_code == 409 and 'id="conflict"' in html(stale)
+    assert scalar(connection, "SELECT name FROM outlets WHERE code = 'A1'") == "好又多超市（新）"
+
+
+def test_outlet_edit_errors_beside_the_field(manager, connection):
+    version = outlet_version(connection, "A1")
+    blank = post(manager, "/outlets/A1/edit?lang=zh", outlet_form(version, name=" "))
+    assert blank.status_code == 422 and error_beside(html(blank), "name")
+    parent = post(manager, "/outlets/A1/edit?lang=en", outlet_form(version, parent_code="B2"))
+    assert parent.status_code == 422 and "B2" in error_beside(html(parent), "parent_code")
+    assert "SECRET" not in html(parent)
+    assert outlet_version(connection, "A1") == version
+
+
+def test_an_outlet_name_is_shown_as_text(manager, connection):
+    xss = "<img src=x onerror=alert(1)>"
+    version = outlet_version(connection, "A1")
+    assert post(manager, "/outlets/A1/edit", outlet_form(version, name=xss)).status_code == 302
+    page = html(manager.get("/outlets/A1"))
+    assert xss not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_reps_see_no_edit_form_and_may_not_post(aapp, biz, connection):
+    rep = signed_in_client(aapp, "rep1")
+    assert 'id="outlet-form"' not in html(rep.get("/outlets/A1"))
+    version = outlet_version(connection, "A1")
+    assert post(rep, "/outlets/A1/edit", outlet_form(version)).status_code == 403
+    assert rep.get("/distributors").status_code == 403
+    assert rep.get("/sales").status_code == 403

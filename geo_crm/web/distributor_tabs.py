@@ -37,8 +37,7 @@ DEFAULT_DAYS = ("10", "20", "")  # "" is the month's last day
 
 DONE = {
     "sale": "The sale was recorded.",
-    "sale_flagged": "The sale was recorded and put up for review: it takes the distributor "
-    "over its credit limit.",
+    "sale_flagged": "The sale was recorded and put up for review: over the credit limit.",
     "payment": "The payment was recorded.",
     "plan": "The plan was saved.",
     "copied": "Last month's plans were copied.",

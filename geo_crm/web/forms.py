@@ -27,6 +27,11 @@ from . import business_messages  # noqa: F401 - the pages' words in the catalogu
 FORM = "_form"  # errors that belong to no one field
 CONFLICT = "_conflict"  # a stale version: the form says so and shows what is stored now
 
+CONFLICT_MESSAGE = (
+    "Someone else changed this meanwhile. Nothing was saved: the form shows what is stored "
+    "now; check it and apply your change again."
+)
+
 # sentences with values: English pattern -> catalogue phrase with the same placeholders
 _PATTERNS = (
     (re.compile(r"^no outlet with code '(?P<code>.*)'$"), "No outlet with code {code}"),
@@ -39,6 +44,23 @@ _PATTERNS = (
         re.compile(r"^outlet '(?P<code>.*)' is a (?P<tier>\w+), not a distributor$"),
         "{code} is not a distributor",
     ),
+    (re.compile(r"^above the month's (?P<value>.*)$"), "Above the month's target {value}"),
+    (
+        re.compile(r"^(?P<amount>\S+) is not quantity × unit_price = (?P<computed>\S+)$"),
+        "{amount} is not quantity × unit price = {computed}",
+    ),
+    (
+        re.compile(r"^the month (?P<month>\S+) is closed: only an admin may change its plans$"),
+        "The month {month} is closed: only an admin may change its plans",
+    ),
+    (
+        re.compile(
+            r"^this sale takes the distributor's debt to (?P<debt>\S+) over its credit limit "
+            r"of (?P<limit>\S+)$"
+        ),
+        "This sale takes the distributor's debt to {debt}, over its credit limit of {limit}",
+    ),
+    (re.compile(r"^one of .*$"), "Not one of the choices"),
 )
 
 
@@ -98,10 +120,7 @@ def collecting(
 
 def _collect(exc: GeoCrmError, errors: dict, t: Translator, renames: Mapping[str, str]) -> None:
     if isinstance(exc, Conflict) and "version" in (exc.fields or {}):
-        errors[CONFLICT] = t(
-            "Someone else changed this meanwhile. Nothing was saved: the form shows what is "
-            "stored now; check it and apply your change again."
-        )
+        errors[CONFLICT] = t(CONFLICT_MESSAGE)
         return
     placed = False
     for name, problem in (exc.fields or {}).items():
