@@ -467,3 +467,49 @@ def test_reps_see_no_edit_form_and_may_not_post(aapp, biz, connection):
     assert post(rep, "/outlets/A1/edit", outlet_form(version)).status_code == 403
     assert rep.get("/distributors").status_code == 403
     assert rep.get("/sales").status_code == 403
+
+
+# -- words ----------------------------------------------------------------------------------
+
+PAGE_TEMPLATES = ("distributors.html", "sales.html", "distributor_business.html",
+                  "_business.html", "_distributor_tabnav.html", "_outlet_edit.html")  # fmt: skip
+PAGE_MODULES = ("forms.py", "business_lists.py", "distributor_tabs.py", "outlet_form.py")
+
+
+def test_every_phrase_of_the_business_pages_has_chinese():
+    from pathlib import Path
+
+    from geo_crm.i18n import ZH
+    from geo_crm.web import distributor_tabs, forms
+
+    root = Path(__file__).resolve().parent.parent
+    found: set[str] = set()
+    for name in PAGE_TEMPLATES:
+        source = (root / "templates" / name).read_text(encoding="utf-8")
+        found |= set(re.findall(r'\b_\("((?:[^"\\]|\\.)+)"', source))
+        found |= set(re.findall(r"\b_\('((?:[^'\\]|\\.)+)'", source))
+    for name in PAGE_MODULES:
+        source = (root / "geo_crm" / "web" / name).read_text(encoding="utf-8")
+        found |= set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)+)"', source))
+    found |= set(distributor_tabs.DONE.values()) | {forms.CONFLICT_MESSAGE}
+    found |= {phrase for _, phrase in forms._PATTERNS}
+    assert len(found) > 100
+    missing = sorted(m for m in found if m not in ZH)
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "message, chinese",
+    [
+        ("no product with SKU 'X9'", "没有编码为 X9 的产品"),
+        ("2099-01-01 is in the future", "2099-01-01 是将来的日期"),
+        ("negative", "不能为负数"),
+        ("something new", "something new"),
+    ],
+)
+def test_domain_problems_in_the_pages_language(message, chinese):
+    from geo_crm.i18n import Translator
+    from geo_crm.web.forms import problem_text
+
+    assert problem_text(Translator("zh"), message) == chinese
+    assert problem_text(Translator("en"), message) == message

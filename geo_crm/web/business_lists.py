@@ -46,7 +46,7 @@ def distributor_query(args, t, errors: dict) -> list_svc.DistributorQuery:
     """The list's query from the page's arguments (the download takes the same)."""
     reader = FormReader(args, t, errors)
     month = None
-    raw_month = reader.text("month", max_length=10)
+    raw_month = reader.string("month", max_length=10)
     if raw_month:
         try:
             month = parse_month(raw_month)
@@ -61,9 +61,9 @@ def distributor_query(args, t, errors: dict) -> list_svc.DistributorQuery:
         errors["status"] = t("Unknown status")
         status = []
     return list_svc.DistributorQuery(
-        q=reader.text("q", max_length=100),
-        region=reader.text("region", max_length=32),
-        rep=reader.text("rep", max_length=64),
+        q=reader.string("q", max_length=100),
+        region=reader.string("region", max_length=32),
+        rep=reader.string("rep", max_length=64),
         status=status or None,
         month=month,
         sort=sort,
@@ -136,13 +136,13 @@ def sales_filters(args, t, errors: dict) -> sales_svc.SalesFilters:
     return sales_svc.SalesFilters(
         date_from=reader.date("date_from"),
         date_to=reader.date("date_to"),
-        seller=reader.text("seller", max_length=64),
-        buyer=reader.text("buyer", max_length=64),
-        product=reader.text("product", max_length=64),
-        region=reader.text("region", max_length=32),
+        seller=reader.string("seller", max_length=64),
+        buyer=reader.string("buyer", max_length=64),
+        product=reader.string("product", max_length=64),
+        region=reader.string("region", max_length=32),
         unpaid=args.get("unpaid") in ("1", "true", "on"),
         sell_in={"in": True, "out": False}.get(kind),
-        distributor=reader.text("distributor", max_length=64),
+        distributor=reader.string("distributor", max_length=64),
         review=review,
     )
 

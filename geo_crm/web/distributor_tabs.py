@@ -123,13 +123,13 @@ def add_sale(code: str):
     t = current_translator()
     form = FormReader(request.form, t)
     values = {
-        "product_sku": form.text("product", required=True, max_length=64),
+        "product_sku": form.string("product", required=True, max_length=64),
         "sale_date": form.date("sale_date", required=True),
         "quantity": form.decimal("quantity", required=True, places=3),
         "unit_price": form.decimal("unit_price"),
         "amount": form.decimal("amount"),
-        "spec": form.text("spec", max_length=200),
-        "reference": form.text("reference", max_length=64),
+        "spec": form.string("spec", max_length=200),
+        "reference": form.string("reference", max_length=64),
     }
     errors = form.errors
     row = None
@@ -152,7 +152,7 @@ def add_payment(code: str):
     sale_id = form.integer("sale_id", required=True)
     amount = form.decimal("pay_amount", required=True, positive=True)
     paid_on = form.date("paid_on") or dt.date.today()
-    note = form.text("note", max_length=200)
+    note = form.string("note", max_length=200)
     tab = "payments" if request.form.get("from_tab") == "payments" else "purchases"
     errors = form.errors
     done = False
@@ -210,8 +210,8 @@ def _plan_form(form: FormReader, *, new: bool) -> tuple[dict, dict]:
     for i in range(int(form.form.get("support_rows") or SUPPORT_ROWS)):
         if i > 100:
             break
-        kind = form.text(f"support-{i}-kind", max_length=32)
-        description = form.text(f"support-{i}-description", max_length=500)
+        kind = form.string(f"support-{i}-kind", max_length=32)
+        description = form.string(f"support-{i}-description", max_length=500)
         amount = form.decimal(f"support-{i}-amount")
         if not description and amount is None:
             continue
@@ -223,12 +223,12 @@ def _plan_form(form: FormReader, *, new: bool) -> tuple[dict, dict]:
     values = {
         "target_quantity": form.decimal("target_quantity", required=True, places=3),
         "target_amount": form.decimal("target_amount", required=True),
-        "support_notes": form.text("support_notes", max_length=2000),
+        "support_notes": form.string("support_notes", max_length=2000),
         "schedule": steps,
         "support": lines,
     }
     if new:
-        values["product_sku"] = form.text("product", required=True, max_length=64)
+        values["product_sku"] = form.string("product", required=True, max_length=64)
     return values, renames
 
 
@@ -238,7 +238,7 @@ def create_plan(code: str):
     t = current_translator()
     form = FormReader(request.form, t)
     values, renames = _plan_form(form, new=True)
-    month_raw = form.text("month", required=True, max_length=10)
+    month_raw = form.string("month", required=True, max_length=10)
     errors = form.errors
     plan = None
     if not errors:
@@ -291,7 +291,7 @@ def copy_plans(code: str):
     already planned are skipped)."""
     t = current_translator()
     form = FormReader(request.form, t)
-    month_raw = form.text("month", required=True, max_length=10)
+    month_raw = form.string("month", required=True, max_length=10)
     errors = form.errors
     report = None
     if not errors:

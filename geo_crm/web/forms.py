@@ -142,7 +142,7 @@ class FormReader:
         self.t = t
         self.errors: dict[str, str] = {} if errors is None else errors
 
-    def text(self, name: str, *, required: bool = False, max_length: int = 200) -> str | None:
+    def string(self, name: str, *, required: bool = False, max_length: int = 200) -> str | None:
         value = (self.form.get(name) or "").strip()
         if not value:
             if required:
@@ -156,7 +156,7 @@ class FormReader:
     def decimal(
         self, name: str, *, required: bool = False, places: int = 2, positive: bool = False
     ) -> Decimal | None:
-        raw = self.text(name, required=required, max_length=40)
+        raw = self.string(name, required=required, max_length=40)
         if raw is None:
             return None
         try:
@@ -175,7 +175,7 @@ class FormReader:
         return value
 
     def date(self, name: str, *, required: bool = False) -> dt.date | None:
-        raw = self.text(name, required=required, max_length=10)
+        raw = self.string(name, required=required, max_length=10)
         if raw is None:
             return None
         try:
@@ -187,7 +187,7 @@ class FormReader:
     def integer(
         self, name: str, *, required: bool = False, low: int = 1, high: int = 2**31 - 1
     ) -> int | None:
-        raw = self.text(name, required=required, max_length=12)
+        raw = self.string(name, required=required, max_length=12)
         if raw is None:
             return None
         if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:

@@ -50,16 +50,16 @@ def edit_outlet(code: str):
     t = current_translator()
     form = FormReader(request.form, t)
     version = form.integer("version", required=True)
-    changes = {"name": form.text("name", required=True, max_length=200)}
+    changes = {"name": form.string("name", required=True, max_length=200)}
     for name in FIELDS[1:]:
-        changes[name] = form.text(name, max_length=500)
+        changes[name] = form.string(name, max_length=500)
     status = request.form.get("status") or ""
     if status not in OUTLET_STATUSES:
         form.errors["status"] = t("Unknown status")
     changes["status"] = status
     rep_raw = form.integer("rep_id") if request.form.get("rep_id") else None
     changes["rep_id"] = rep_raw
-    parent_code = form.text("parent_code", max_length=64)
+    parent_code = form.string("parent_code", max_length=64)
     errors = form.errors
     saved = False
     if not errors:
