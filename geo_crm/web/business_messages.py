@@ -73,6 +73,10 @@ add_messages(
         "Oldest unpaid invoice": "最早未付单据",
         "Only an admin sets the credit limit.": "只有管理员可以设置信用额度。",
         "Edit outlet": "修改网点",
+        "Added": "新增",
+        "Changed": "修改",
+        "Deleted": "删除",
+        "Version": "版本",
         "code": "编码",
         "{copied} copied, {skipped} already planned": "复制 {copied} 条，{skipped} 条已有计划",
         # what a form did
