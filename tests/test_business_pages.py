@@ -417,7 +417,7 @@ def test_other_managers_do_not_see_the_tabs(aapp, biz):
 def outlet_form(version, **over):
     form = {"version": str(version), "name": "好又多超市（新）", "address": "西湖路 1 号",
             "contact": "王经理", "phone": "0571-1234567", "status": "active",
-            "parent_code": "D1", "rep_id": ""}  # fmt: skip
+            "parent_code": "D1", "parent_was": "D1", "rep_id": ""}  # fmt: skip
     form.update(over)
     return form
 
@@ -450,6 +450,20 @@ def test_outlet_edit_errors_beside_the_field(manager, connection):
     assert parent.status_code == 422 and "B2" in error_beside(html(parent), "parent_code")
     assert "SECRET" not in html(parent)
     assert outlet_version(connection, "A1") == version
+
+
+def test_a_parent_outside_my_scope_is_kept_when_the_rest_is_saved(aapp, biz, connection):
+    from auth_helpers import add_outlet as add
+
+    add(connection, "W9", "wholesaler_2", lon=120.3, lat=30.3, name="本区二批", parent="D2")
+    manager = signed_in_client(aapp, "manager1")
+    page = html(manager.get("/outlets/W9"))
+    assert 'name="parent_was" value="D2"' in page
+    version = outlet_version(connection, "W9")
+    form = outlet_form(version, name="本区二批（改）", parent_code="D2", parent_was="D2")
+    assert post(manager, "/outlets/W9/edit", form).status_code == 302
+    parent = "SELECT p.code FROM outlets o JOIN outlets p ON p.id = o.parent_id WHERE o.code = 'W9'"
+    assert scalar(connection, parent) == "D2"
 
 
 def test_an_outlet_name_is_shown_as_text(manager, connection):

@@ -60,6 +60,9 @@ def edit_outlet(code: str):
     rep_raw = form.integer("rep_id") if request.form.get("rep_id") else None
     changes["rep_id"] = rep_raw
     parent_code = form.string("parent_code", max_length=64)
+    # the parent is written only when changed: an outlet whose parent lies outside the
+    # writer's scope keeps it when the rest of the form is saved
+    parent_given = parent_code != (form.string("parent_was", max_length=64) or None)
     errors = form.errors
     saved = False
     if not errors:
@@ -72,7 +75,7 @@ def edit_outlet(code: str):
                 version=version,
                 changes=changes,
                 parent_code=parent_code,
-                parent_given=True,
+                parent_given=parent_given,
                 user=current_user(),
             )
             session.commit()
