@@ -11,7 +11,7 @@ add_messages(
     {
         # pages, tabs, headings
         "Distributors": "经销商",
-        "Sales records": "销售记录",
+        "Sales list": "销售记录",
         "Overview": "概览",
         "Purchases": "进货",
         "Payments": "付款",

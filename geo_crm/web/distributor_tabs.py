@@ -160,7 +160,9 @@ def add_payment(code: str):
         session = get_session()
         renames = {"amount": "pay_amount", "amount_paid": "pay_amount", "paid_on": "paid_on"}
         with collecting(session, errors, t, renames=renames):
-            if sales_svc.resolve_sale(session, sale_id, user=current_user()) is None:
+            visible = sales_svc.resolve_sale(session, sale_id, user=current_user())
+            sale = sales_svc.get_sale(session, sale_id) if visible else None
+            if sale is None or sale["buyer_code"] != code or sale["seller_code"] is not None:
                 errors["sale_id"] = t("Choose an unpaid sale of this distributor")
             else:
                 sales_svc.add_payment(
