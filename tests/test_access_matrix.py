@@ -61,6 +61,13 @@ OBJECT_OVERRIDES = {
     "api.distributor_depth": ("D1", "D2"),
     "api.distributor_plan_achievement": ("D1", "D2"),
     "api.set_credit_limit": ("D1", "D2"),
+    # the distributor page's business forms (issue 13b)
+    "distributor_tabs.add_sale": ("D1", "D2"),
+    "distributor_tabs.add_payment": ("D1", "D2"),
+    "distributor_tabs.create_plan": ("D1", "D2"),
+    "distributor_tabs.update_plan": ("D1", "D2"),
+    "distributor_tabs.copy_plans": ("D1", "D2"),
+    "distributor_tabs.set_credit": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {
@@ -82,6 +89,8 @@ PLAIN_ARGS = {
     # closed months and settings (issue 13)
     "month": "2025-01",
     "key": "credit_policy",
+    # the distributor list's download (issue 13b)
+    "fmt": "csv",
 }
 # names of outlets outside each role's scope (world fixture): a GET answer must not contain them
 SECRETS = {"rep": ("SECRET-B1", "SECRET-B2"), "manager": ("SECRET-B2",)}

@@ -183,6 +183,17 @@ RULES: dict[str, Rule] = {
     "ogc.collection": FIELD,
     "ogc.items": FIELD,
     "ogc.item": FIELD,
+    # the distributor business in the browser (issue 13b): lists, tabs' forms, outlet edit
+    "business_lists.distributor_list_page": STAFF,
+    "business_lists.distributor_list_file": STAFF,
+    "business_lists.sales_list_page": STAFF,
+    "distributor_tabs.add_sale": roles("admin", "manager", objects=OUTLET),
+    "distributor_tabs.add_payment": roles("admin", "manager", objects=OUTLET),
+    "distributor_tabs.create_plan": roles("admin", "manager", objects=OUTLET),
+    "distributor_tabs.update_plan": roles("admin", "manager", objects={**OUTLET, **PLAN}),
+    "distributor_tabs.copy_plans": roles("admin", "manager", objects=OUTLET),
+    "distributor_tabs.set_credit": roles("admin", objects=OUTLET),
+    "outlet_form.edit_outlet": roles("admin", "manager", objects=OUTLET),
 }
 
 

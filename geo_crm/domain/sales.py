@@ -613,3 +613,26 @@ def seller_summary(
         )
     )
     return {"amount": amount, "quantity": quantity, "receivable": owed}
+
+
+def distributor_payments(session: Session, distributor_id: int, *, limit: int = 50) -> list[dict]:
+    """The latest payments against a distributor's sell-in (what it paid the manufacturer),
+    newest first, each with its record's date, reference, amount and what is still owed."""
+    p, s = PAYMENTS, SALES
+    stmt = (
+        select(
+            *payment_columns(),
+            s.c.sale_date,
+            s.c.reference,
+            s.c.amount.label("sale_amount"),
+            s.c.debt.label("sale_debt"),
+            PRODUCTS.c.sku.label("product_sku"),
+        )
+        .select_from(
+            p.join(s, s.c.id == p.c.sales_record_id).join(PRODUCTS, PRODUCTS.c.id == s.c.product_id)
+        )
+        .where(s.c.buyer_id == distributor_id, s.c.seller_id.is_(None))
+        .order_by(p.c.paid_on.desc(), p.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in session.execute(stmt).mappings()]

@@ -26,3 +26,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
+    from . import business_lists, distributor_tabs, outlet_form
+
+    app.register_blueprint(business_lists.bp)  # distributor and sales lists (issue 13b)
+    app.register_blueprint(distributor_tabs.bp)  # the distributor page's business forms
+    app.register_blueprint(outlet_form.bp)  # the outlet edit form

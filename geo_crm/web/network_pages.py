@@ -18,7 +18,13 @@ bp = Blueprint("network_pages", __name__)
 
 @bp.get("/distributors/<code>")
 def distributor_page(code: str):
-    """Show a distributor's network map, depth and breadth, plan achievement and debt."""
+    """Show a distributor's network map, depth and breadth, plan achievement and debt; with
+    ``?tab=purchases|plans|payments|debt`` one of its business tabs (web/distributor_tabs)."""
+    tab = request.args.get("tab") or "overview"
+    if tab != "overview":
+        from .distributor_tabs import render_tab
+
+        return render_tab(code, tab)
     t = current_translator()
     f = parse_filters(request.args, t)
     try:
@@ -37,7 +43,13 @@ def distributor_page(code: str):
 
 @bp.get("/outlets/<code>")
 def outlet_page(code: str):
-    """Show one outlet: details, supply chain, sales and debt, and its location history."""
+    """Show one outlet: details, supply chain, sales and debt, and its location history; for
+    managers and admins with its edit form (web/outlet_form)."""
+    user = current_user()
+    if user.role in ("admin", "manager"):
+        from .outlet_form import render_outlet
+
+        return render_outlet()
     f = parse_filters(request.args, current_translator())
-    page = outlet_overview(get_session(), current_user(), object_id(), f)
+    page = outlet_overview(get_session(), user, object_id(), f)
     return render_template("outlet.html", **vars(page), f=f, tiers=TIERS)
