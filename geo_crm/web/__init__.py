@@ -26,3 +26,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
+    from .landing import bp as landing_bp
+
+    app.register_blueprint(landing_bp)  # the landing map's figures and search
