@@ -9,9 +9,9 @@ Figures per region (rolled up through the region tree, like the regions vector t
   plan expected by today (:func:`geo_crm.analysis.plans.plan_against_actual`);
 - ``coverage``: share of the region's area within the service radius of an active outlet, and
   ``gaps``: hexagon cells of the page's grid with no outlet in reach — both analyses run per
-  region (:mod:`.coverage`, :mod:`.gaps`), so they are answered for at most
-  ``MAX_ANALYSED_REGIONS`` regions at once (a zoom level whose regions are more is refused
-  with a 422 naming ``query.level``: zoom in, or open a region's page).
+  region (:mod:`.coverage`, :mod:`.gaps`), so they are answered for the regions of the level
+  that meet the map's view (``bbox``), at most ``MAX_ANALYSED_REGIONS`` at once (more is
+  refused with a 422 naming ``query.level``: zoom in, or open a region's page).
 
 Scope: a manager's figures count only their regions (all of whose outlets they see); the
 regions listed are those :func:`~geo_crm.domain.access.region_scope` gives.
@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain.access import outlet_scope, region_scope
+from ..domain.gis import InvalidParameter, check_bbox
 from ..domain.principal import Principal
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region, RegionOutletTotal, SalesBuyerYear
@@ -303,6 +304,26 @@ def _shown(rows: dict[int, RegionRow], level: str) -> list[RegionRow]:
     ]
 
 
+def _in_view(
+    session: Session, shown: list[RegionRow], box: tuple[float, float, float, float]
+) -> list[RegionRow]:
+    """The regions of ``shown`` whose outline meets the lon/lat box."""
+    if not shown:
+        return shown
+    r = REGIONS
+    envelope = func.ST_MakeEnvelope(*box, 4326)
+    ids = set(
+        session.scalars(
+            select(r.c.id).where(
+                r.c.id.in_([row.id for row in shown]),
+                r.c.boundary.op("&&")(envelope),
+                func.ST_Intersects(r.c.boundary, envelope),
+            )
+        )
+    )
+    return [row for row in shown if row.id in ids]
+
+
 def _rolled(rows: dict[int, RegionRow], by_region: dict[int, float]) -> dict[int, float]:
     out: dict[int, float] = {}
     for region_id, value in by_region.items():
@@ -317,11 +338,13 @@ def landing_figures(
     figure: str | None,
     level: str | None,
     *,
+    bbox: str | None = None,
     today: dt.date | None = None,
 ) -> LandingFigures:
-    """``figure`` for every region of ``level`` that ``user`` may see (422 naming
-    ``query.figure`` / ``query.level`` for an unknown one, or a level with more regions than an
-    analysis per request allows)."""
+    """``figure`` for every region of ``level`` that ``user`` may see — for coverage and gaps
+    those meeting ``bbox`` ("west,south,east,north" in lon/lat; the map's view) — (422 naming
+    ``query.figure`` / ``query.level`` for an unknown one or more regions than an analysis per
+    request allows; 400 naming ``query.bbox`` for a box that is not one)."""
     figure = figure or DEFAULT_FIGURE
     level = level or "province"
     problems = {}
@@ -331,6 +354,14 @@ def landing_figures(
         problems["query.level"] = f"one of {', '.join(LEVELS)}"
     if problems:
         raise ValidationError("invalid landing figures query", fields=problems)
+    box = None
+    if bbox is not None and figure in ANALYSED:
+        try:
+            box = check_bbox([float(part) for part in bbox.split(",")])
+        except ValueError:
+            raise InvalidParameter(
+                "bbox takes comma-separated numbers", fields={"query.bbox": "not numbers"}
+            ) from None
     today = today or dt.date.today()
     as_of = dt.datetime.now(dt.UTC)
     rows = scope_regions(session, user)
@@ -353,6 +384,8 @@ def landing_figures(
         }
         period = str(today.year)
     else:
+        if box is not None:
+            shown = _in_view(session, shown, box)
         if len(shown) > MAX_ANALYSED_REGIONS:
             raise ValidationError(
                 f"{len(shown)} regions are too many to analyse at once "

@@ -144,15 +144,26 @@
   var legend = new Legend().addTo(map);
 
   // --- figures ---------------------------------------------------------------------------------
+  var ANALYSED = {coverage: true, gaps: true};  // analysed per region: only those in view
+  function viewBox() {
+    var b = map.getBounds();
+    function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)); }
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+            clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+      .map(function (v) { return v.toFixed(4); }).join(",");
+  }
   function loadFigures() {
     var level = levelFor(map.getZoom()), figure = select.value;
-    if (level === state.level && figure === state.figure && state.loaded) return;
+    var box = ANALYSED[figure] ? viewBox() : null;
+    if (level === state.level && figure === state.figure && box === state.box && state.loaded) return;
     state.level = level;
     state.figure = figure;
+    state.box = box;
     var ticket = ++state.request;
     select.disabled = true;
     status.textContent = t("Loading…");
-    var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level;
+    var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level
+      + (box ? "&bbox=" + box : "");
     fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, status: r.status, body: body}; }); })
       .then(function (r) {
@@ -181,7 +192,7 @@
       });
   }
   select.addEventListener("change", function () { state.loaded = false; loadFigures(); });
-  map.on("zoomend", loadFigures);
+  map.on("moveend", loadFigures);
 
   // open on what the caller may see
   fetch(cfg.urls.tilejson, {credentials: "same-origin", headers: {Accept: "application/json"}})

@@ -1,6 +1,7 @@
 """The landing map's two JSON helpers (the page itself is ``home.index``):
 
-- ``GET /landing/figures?figure=…&level=…``: one figure per region of a map level, by code
+- ``GET /landing/figures?figure=…&level=…[&bbox=w,s,e,n]``: one figure per region of a map
+  level (coverage and gaps: those in the map's view), by code
   (:func:`geo_crm.analysis.landing.landing_figures`), to colour the regions vector tiles;
 - ``GET /landing/search?q=…``: regions and outlets by name, code or pinyin initials
   (:func:`geo_crm.domain.search.search`), to jump to them on the map.
@@ -62,8 +63,9 @@ def _json_error(exc: GeoCrmError):
 @bp.get("/landing/figures")
 def figures():
     """One figure for every region of a map level the caller may see."""
+    args = request.args
     answer = landing_figures(
-        get_session(), current_user(), request.args.get("figure"), request.args.get("level")
+        get_session(), current_user(), args.get("figure"), args.get("level"), bbox=args.get("bbox")
     )
     response = jsonify(answer.to_dict())
     response.headers["Cache-Control"] = "private, max-age=60"
