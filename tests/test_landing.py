@@ -17,7 +17,13 @@ def _as(aapp, connection, world, who):
 
 def test_landing_page_has_the_map_key_figures_search_and_grouped_table(aapp, connection, world):
     page = _as(aapp, connection, world, "admin").get("/?lang=en").get_data(as_text=True)
-    for marker in ('id="landing-map"', 'id="figure"', 'id="search"', 'id="key"', 'id="region-filter"'):
+    for marker in (
+        'id="landing-map"',
+        'id="figure"',
+        'id="search"',
+        'id="key"',
+        'id="region-filter"',
+    ):
         assert marker in page
     assert "/static/vectorgrid/Leaflet.VectorGrid.bundled.min.js" in page
     assert "/static/landing.js" in page

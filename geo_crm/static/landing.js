@@ -31,7 +31,6 @@
     L.tileLayer(cfg.basemap.url, {attribution: cfg.basemap.attribution, subdomains: cfg.basemap.subdomains,
                                   maxZoom: cfg.basemap.maxZoom}).addTo(map);
   }
-  map.setView([35, 104], 4);
 
   function levelFor(z) { return z <= 5 ? "province" : (z <= 8 ? "city" : "district"); }
 
@@ -69,8 +68,7 @@
 
   var regions = L.vectorGrid.protobuf(cfg.urls.tiles, {
     rendererFactory: L.canvas.tile,
-    interactive: true,
-    maxNativeZoom: 12,
+    interactive: true,  // tiles fetched at every zoom: over-zoomed canvases miss their clicks
     fetchOptions: {credentials: "same-origin"},
     getFeatureId: function (f) { return f.properties.code; },
     vectorTileLayerStyles: {
@@ -201,10 +199,12 @@
       if (doc && doc.bounds) {
         var b = doc.bounds;
         map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {maxZoom: 10});
+      } else {
+        map.setView([35, 104], 4);
       }
       loadFigures();
     })
-    .catch(loadFigures);
+    .catch(function () { map.setView([35, 104], 4); loadFigures(); });
 
   // --- search ----------------------------------------------------------------------------------
   var input = $("search"), list = $("search-results"), timer = null, marker = null;
