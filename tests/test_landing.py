@@ -168,3 +168,27 @@ def test_reps_have_no_landing_helpers(aapp, connection, world):
     client = _as(aapp, connection, world, "r1")
     assert client.get("/landing/figures").status_code == 403
     assert client.get("/landing/search?q=A").status_code == 403
+
+
+def test_error_pages_lead_back_to_the_form(aapp, connection, world):
+    client = _as(aapp, connection, world, "admin")
+    html = {"Accept": "text/html"}
+    # from the form's page: back to it, with what was typed
+    r = client.get(
+        "/regions/P1?distributor=NOPE",
+        headers={**html, "Referer": "http://localhost/regions/P1?radius_km=2"},
+    )
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert 'href="/regions/P1?radius_km=2" id="error-back"' in page
+    assert "<code>distributor</code>" in page  # the field named beside the message
+    assert 'id="error-home"' in page
+    # no referrer: the same page without its query (the form reset)
+    page = client.get("/regions/P1?distributor=NOPE", headers=html).get_data(as_text=True)
+    assert 'href="/regions/P1" id="error-back"' in page
+    # never a way off the site
+    for referrer in ("http://evil.example/x", "http://localhost//evil.example/x"):
+        page = client.get(
+            "/regions/P1?distributor=NOPE", headers={**html, "Referer": referrer}
+        ).get_data(as_text=True)
+        assert "evil" not in page
