@@ -43,12 +43,12 @@ def live_server(pg_cluster, engine, connection):
         yield url
 
 
-def _sign_in(page, base, username):
-    page.goto(f"{base}/login")
+def _sign_in(page, base, username, path="/"):
+    page.goto(f"{base}{path}")  # sent to sign in, then back to ``path``
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}{path}", wait_until="commit")
 
 
 def test_landing_map_draws_figures_searches_and_drills_down(live_server, world):
@@ -124,5 +124,31 @@ def test_landing_page_fits_a_phone_and_filters_the_table(live_server, world):
             expect(c2).to_be_hidden()
             page.locator('#regions tr[data-code="P1"] button.toggle').click()
             expect(c2).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_region_page_shows_progress_and_holds_apply_while_a_map_loads(live_server, world):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            page.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)
+            _sign_in(page, live_server, "admin1", "/regions/P1")
+            apply, busy = page.locator("#apply"), page.locator("#map-busy")
+            expect(apply).to_be_enabled()  # the first map has drawn
+            expect(busy).to_be_hidden()
+            held = page.evaluate(
+                "() => { const b = document.getElementById('apply'); b.click();"
+                " return [b.disabled, !document.getElementById('map-busy').hidden,"
+                " document.getElementById('mapbox').getAttribute('aria-busy')]; }"
+            )
+            assert held == [True, True, "true"]
+            expect(apply).to_be_enabled()
+            expect(busy).to_be_hidden()
+            expect(page.locator("#mapbox")).to_have_attribute("aria-busy", "false")
         finally:
             browser.close()
