@@ -21,6 +21,21 @@ window.GeoCrm = window.GeoCrm || (function () {
   G.legend = function (map, html, layer) {
     var d = L.DomUtil.create('div', 'gc-legend', G.legendBox(map));
     d.innerHTML = html;
+    // a click on its title folds a legend to that line (the map under it shows again)
+    var title = d.querySelector('h4');
+    if (title) {
+      title.setAttribute('role', 'button');
+      title.setAttribute('tabindex', '0');
+      title.setAttribute('aria-expanded', 'true');
+      var fold = function () {
+        var folded = d.classList.toggle('gc-folded');
+        title.setAttribute('aria-expanded', folded ? 'false' : 'true');
+      };
+      L.DomEvent.on(title, 'click', fold);
+      L.DomEvent.on(title, 'keydown', function (e) {
+        if (e.key === 'Enter' || e.key === ' ') { L.DomEvent.preventDefault(e); fold(); }
+      });
+    }
     if (layer) {
       var sync = function () { d.style.display = map.hasLayer(layer) ? '' : 'none'; };
       map.on('overlayadd overlayremove zoomend', sync);
