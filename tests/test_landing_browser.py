@@ -152,3 +152,31 @@ def test_region_page_shows_progress_and_holds_apply_while_a_map_loads(live_serve
             expect(page.locator("#mapbox")).to_have_attribute("aria-busy", "false")
         finally:
             browser.close()
+
+
+def test_review_queue_map_shows_old_and_new_positions(live_server, aapp, connection, world):
+    from auth_helpers import add_token, outlet_row, tag_body, token_client
+    from playwright.sync_api import expect, sync_playwright
+
+    rep1 = token_client(aapp, add_token(connection, world["r1"]))
+    body = tag_body(30.25, 120.25, outlet_row(connection, "A1").version)  # a 7 km jump: flagged
+    assert rep1.put("/api/v1/outlets/A1/location", json=body).get_json()["event"]["state"] == (
+        "flagged"
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            page.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _sign_in(page, live_server, "manager1", "/review")
+            # old marker, the line, new marker
+            expect(page.locator("#review-map path.leaflet-interactive")).to_have_count(3)
+            row = page.locator("#reviews tr[data-event]").first
+            row.locator("td").first.click()
+            expect(row).to_have_class("picked")
+            assert not errors, errors
+        finally:
+            browser.close()
