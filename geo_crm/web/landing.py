@@ -46,10 +46,7 @@ add_messages(
         "Plan (year)": "全年计划",
         "Sell-in this year": "本年进货",
         "Could not load the figures": "无法加载指标",
-        "Provinces": "省份",
-        "Outlets per tier": "各级网点数",
         "{n} regions": "{n} 个区域",
-        "Map": "地图",
     },
 )
 
