@@ -40,7 +40,28 @@ def _respond(
         headers = {"Retry-After": str(ServiceUnavailable.retry_after_s), **(headers or {})}
     if _wants_json():
         return jsonify(error_body(code, message, fields, detail)), status, headers or {}
-    return render_template("error.html", status=status, message=message), status, headers or {}
+    page = render_template(
+        "error.html", status=status, message=message, fields=fields or {}, back=_way_back()
+    )
+    return page, status, headers or {}
+
+
+def _way_back() -> str | None:
+    """Where an error page's "back" link leads: the page that sent the browser here when it is
+    one of ours (the form with what was typed), else this page without its query (the form
+    reset); None when that is where the error happened too."""
+    from urllib.parse import urlsplit
+
+    referrer = request.referrer
+    if referrer:
+        ref, here = urlsplit(referrer), urlsplit(request.url)
+        if ref.netloc == here.netloc and ref.scheme in ("http", "https"):
+            back = ref.path + (f"?{ref.query}" if ref.query else "")
+            if back != request.full_path.rstrip("?") and not back.startswith("//"):
+                return back
+    if request.query_string and request.method == "GET":
+        return request.path
+    return None
 
 
 def _rollback() -> None:

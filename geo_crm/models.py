@@ -270,6 +270,13 @@ class Outlet(Base):
             postgresql_ops={"search_text": "gin_trgm_ops"},
             postgresql_where="tier = 'distributor'",
         ),
+        # every outlet: the landing map's search (migration 0013)
+        Index(
+            "ix_outlets_search",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
 

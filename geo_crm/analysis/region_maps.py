@@ -20,7 +20,7 @@ from ..domain.outlet_layers import OutletLayer, OutletRows, network_layer, outle
 from ..domain.outlets import OutletFilters
 from ..domain.principal import Principal
 from ..domain.regions import RegionInfo, get_region, subregions
-from ..domain.sales import product_id, product_unit
+from ..domain.sales import list_products, product_id, product_unit
 from ..errors import NotFound, ValidationError
 from .coverage import CoverageResult, coverage
 from .density import MAX_LIMIT as DENSITY_CELLS
@@ -58,6 +58,7 @@ class RegionMapData:
     density: DensityResult | None = None
     measure: str = "amount"
     unit: str | None = None  # of a quantity, when one product is chosen
+    product: str | None = None  # the chosen product as the map names it ("name spec (SKU)")
     distributor: DistributorRef | None = None  # the network map's
     network: OutletRows | None = None
     parent_index: list[int | None] = field(default_factory=list)
@@ -127,7 +128,17 @@ def region_map(
         data.measure = f.measure
         if f.measure == "quantity" and f.product:
             data.unit = product_unit(session, f.product)
+        if f.product:
+            data.product = _product_label(session, f.product)
     return data
+
+
+def _product_label(session: Session, sku: str) -> str:
+    """ "name spec (SKU)" of the product a density map is filtered by."""
+    for p in list_products(session, q=sku):
+        if p["sku"] == sku:
+            return " ".join(str(x) for x in (p["name"], p.get("spec")) if x) + f" ({sku})"
+    return sku
 
 
 def _coverage(

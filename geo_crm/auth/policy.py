@@ -176,6 +176,8 @@ RULES: dict[str, Rule] = {
     # vector tiles and OGC API – Features (issue 16): scoped inside their queries
     "tiles.tile": FIELD,
     "tiles.tilejson": FIELD,
+    "landing.figures": STAFF,  # the landing map's figures per region, in the caller's scope
+    "landing.search": STAFF,  # the landing map's search, in the caller's scope
     "ogc.landing": SIGNED_IN,
     "ogc.conformance": SIGNED_IN,
     "ogc.api_definition": SIGNED_IN,

@@ -329,8 +329,10 @@ class RegionMap:
         return items
 
     # --- helpers for the map builders -------------------------------------------------------
-    def add_legend(self, title: str, items, *, layer=None, note: str | None = None) -> Legend:
-        legend = Legend(title, items, layer=layer, note=note)
+    def add_legend(
+        self, title: str, items, *, layer=None, note: str | None = None, row_layers=None
+    ) -> Legend:
+        legend = Legend(title, items, layer=layer, note=note, row_layers=row_layers)
         self.map.add_child(legend)
         self.legends.append(legend)
         return legend

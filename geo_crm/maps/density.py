@@ -71,14 +71,18 @@ def density_map(
     rows: OutletRows | None = None,
     coords: OutletCoords | None = None,
     title: str | None = None,
+    product: str | None = None,
 ) -> folium.Map:
+    """``product``: the product the sales are filtered by, named in the title and the legends
+    (a map of one product's sales must not read as the whole range's)."""
     t = settings.translator
-    rmap = RegionMap(
-        region, subregions, settings, title=title or f"{region.name} · {t('Sales density map')}"
-    )
+    default_title = f"{region.name} · {t('Sales density map')}"
+    if product:
+        default_title += f" · {product}"
+    rmap = RegionMap(region, subregions, settings, title=title or default_title)
     unit = t("yuan") if density.measure == "amount" else (density.unit or t("cases"))
-    _subregions(rmap, density, unit)
-    _cells(rmap, density, unit)
+    _subregions(rmap, density, unit, product)
+    _cells(rmap, density, unit, product)
     add_outlets(rmap, rows, coords, tiers_shown=("distributor",))
     return rmap.finish()
 
@@ -87,7 +91,7 @@ def _fmt(t, value: float, measure: str) -> str:
     return t.money(value) if measure == "amount" else t.number(value, 0 if value >= 100 else 1)
 
 
-def _subregions(rmap: RegionMap, density: DensityData, unit: str) -> None:
+def _subregions(rmap: RegionMap, density: DensityData, unit: str, product: str | None) -> None:
     t = rmap.t
     values = {c: v for c, v in (density.subregion_per_km2 or {}).items() if c in rmap.sub_geoms}
     if not values:
@@ -103,13 +107,15 @@ def _subregions(rmap: RegionMap, density: DensityData, unit: str) -> None:
         text=lambda v: f"{t.number(v, 1)} {unit}/{t('km²')}",
         tooltip=t("Sales per km²"),
         style={"fillOpacity": 0.55, "weight": 0.6, "color": "#555555"},
-        legend=t("Sales per km² by sub-region") + f" ({unit}/{t('km²')})",
+        legend=t("Sales per km² by sub-region")
+        + f" ({unit}/{t('km²')})"
+        + (f" · {product}" if product else ""),
         legend_range=lambda lo, hi: f"{t.number(lo, 1)} – {t.number(hi, 1)}",
         show=False,
     )
 
 
-def _cells(rmap: RegionMap, density: DensityData, unit: str) -> None:
+def _cells(rmap: RegionMap, density: DensityData, unit: str, product: str | None) -> None:
     t = rmap.t
     value = np.asarray(density.value, dtype=np.float64)
     if value.size == 0:
@@ -134,7 +140,7 @@ def _cells(rmap: RegionMap, density: DensityData, unit: str) -> None:
         text=lambda v: _fmt(t, v, density.measure),
         tooltip=t("Sales"),
         style={"fillOpacity": 0.7, "color": "#ffffff", "weight": 0.3},
-        legend=t("Sales per cell ({unit})", unit=unit),
+        legend=t("Sales per cell ({unit})", unit=unit) + (f" · {product}" if product else ""),
         legend_range=lambda lo, hi: (
             f"{_fmt(t, lo, density.measure)} – {_fmt(t, hi, density.measure)}"
         ),

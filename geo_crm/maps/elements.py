@@ -83,20 +83,24 @@ class Legend(MacroElement):
     """A legend box (bottom left, above the scale), shown while its layer is on the map.
 
     ``items`` are ``(kind, colour, size, label)`` with kind ``box``, ``dot`` or ``line``; the
-    title and labels are escaped here, so callers may pass user text.
+    title and labels are escaped here, so callers may pass user text. ``row_layers``: one layer
+    (or None) per item — a row shows only while its layer is on the map, and the legend while
+    any of them is (a legend never lists what is not drawn).
     """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         GeoCrm.legend({{ this._parent.get_name() }}, {{ this.html_js }},
-                      {% if this.layer %}{{ this.layer.get_name() }}{% else %}null{% endif %});
+                      {% if this.layer %}{{ this.layer.get_name() }}{% else %}null{% endif %}
+                      {%- if this.row_layers %}, [{{ this.row_names() }}]{% endif %});
         {% endmacro %}
     """)
 
-    def __init__(self, title, items, *, layer: Layer | None = None, note=None):
+    def __init__(self, title, items, *, layer: Layer | None = None, note=None, row_layers=None):
         super().__init__()
         self._name = "GeoCrmLegend"
         self.layer = layer
+        self.row_layers = list(row_layers) if row_layers else None
         self.title = str(title)
         self.items = list(items)
         rows = []
@@ -116,6 +120,10 @@ class Legend(MacroElement):
         note_html = f'<div class="gc-note">{safe_text(note)}</div>' if note else ""
         self.html = f"<h4>{safe_text(title)}</h4>{''.join(rows)}{note_html}"
         self.html_js = js_data(self.html)
+
+    def row_names(self) -> str:
+        """The row layers' JS variables (null for a row without one)."""
+        return ", ".join(lyr.get_name() if lyr else "null" for lyr in self.row_layers or ())
 
 
 class Labels(MacroElement):

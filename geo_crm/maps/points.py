@@ -151,7 +151,8 @@ def add_outlets(
                 )
                 for tr in legend_tiers
             ],
-            layer=groups[present[0]] if present else None,
+            # each tier's row shows while that tier's layer is on
+            row_layers=[groups[TIER_INDEX[tr]] for tr in legend_tiers],
         )
     return out
 

@@ -43,4 +43,6 @@ def region_map(data: RegionMapData, settings: MapSettings) -> folium.Map:
         gaps = GapData.from_result(data.gaps)
         return gap_map(region, subs, settings, gaps=gaps, rows=rows, coords=coords)
     density = DensityData.from_result(data.density, measure=data.measure, unit=data.unit)
-    return density_map(region, subs, settings, density=density, rows=rows, coords=coords)
+    return density_map(
+        region, subs, settings, density=density, rows=rows, coords=coords, product=data.product
+    )

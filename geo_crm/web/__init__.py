@@ -31,3 +31,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(business_lists.bp)  # distributor and sales lists (issue 13b)
     app.register_blueprint(distributor_tabs.bp)  # the distributor page's business forms
     app.register_blueprint(outlet_form.bp)  # the outlet edit form
+    from .landing import bp as landing_bp
+
+    app.register_blueprint(landing_bp)  # the landing map's figures and search

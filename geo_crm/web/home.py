@@ -1,28 +1,75 @@
-"""The home page: every region with its outlets per tier."""
+"""The home page: the landing map of the caller's regions (coloured by a chosen figure, key
+figures beside it, a search box) above every region they may see, grouped by province."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 
+from ..analysis.landing import FIGURES, LEVELS, MAX_ANALYSED_REGIONS, landing_page
 from ..auth.policy import current_user
 from ..db import get_session, health
-from ..domain.region_counts import region_outlet_counts, untagged_count
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
+from .locale import current_translator
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index():
-    """List regions, largest level first, with outlet counts per tier."""
-    session = get_session()
-    user = current_user()
-    rows = region_outlet_counts(session, user=user)
-    order = {"country": 0, "province": 1, "city": 2, "district": 3}
-    rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
+    """The landing map of the caller's scope, their key figures, and their regions by province."""
+    from . import landing  # noqa: F401  (its words)
+    from .tag import _basemap, leaflet_urls
+
+    t = current_translator()
+    page = landing_page(get_session(), current_user())
+    js, css = leaflet_urls()
+    config = {
+        "lang": t.lang,
+        "basemap": _basemap(),
+        "figures": list(FIGURES),
+        "levels": list(LEVELS),
+        "level_names": {level: t.level(level) for level in ("country", *LEVELS)},
+        "max_analysed": MAX_ANALYSED_REGIONS,
+        "tiers": {tier: t.tier(tier) for tier in TIERS},
+        "urls": {
+            "tilejson": url_for("tiles.tilejson", layer="regions"),
+            "tiles": url_for("tiles.tilejson", layer="regions").removesuffix(".json")
+            + "/{z}/{x}/{y}.mvt",
+            "figures": url_for("landing.figures"),
+            "search": url_for("landing.search"),
+            "region": url_for("region_pages.region_page", code="__CODE__"),
+            "outlet": url_for("network_pages.outlet_page", code="__CODE__"),
+        },
+        "strings": t.catalogue(
+            (
+                "Coverage %",
+                "Sales this year",
+                "Plan achievement to date",
+                "Outlets",
+                "Gap cells",
+                "No results",
+                "Loading…",
+                "Zoom in to see this figure",
+                "No data",
+                "as of {time}",
+                "Open the region page",
+                "Open the outlet page",
+                "Not geotagged",
+                "Could not load the figures",
+            )
+        ),
+    }
     return render_template(
-        "home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, user=user)
+        "home.html",
+        page=page,
+        regions=page.regions,
+        groups=page.groups,
+        key=page.key,
+        tiers=TIERS,
+        config=config,
+        leaflet_js=js,
+        leaflet_css=css,
     )
 
 

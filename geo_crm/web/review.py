@@ -7,9 +7,11 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import geotagging as svc
+from ..domain.review_queue import flagged_with_names
 from ..errors import Conflict, ValidationError
 from ..i18n import FLAG_SENTENCES
 from .locale import current_translator
+from .tag import _basemap, leaflet_urls
 
 bp = Blueprint("review", __name__)
 
@@ -24,15 +26,49 @@ _DONE = {
 def review_page():
     """Flagged geotags in my regions, oldest first, each with why it was flagged."""
     t = current_translator()
-    events = svc.review_queue(get_session(), current_user(), state="flagged", limit=200)
+    events = flagged_with_names(get_session(), current_user(), limit=200)
     for event in events:
-        event["reasons"] = [
-            t(FLAG_SENTENCES.get(flag.partition(":")[0], flag.partition(":")[0]))
-            + (f" ({flag.partition(':')[2]})" if flag.partition(":")[2] else "")
-            for flag in event["flags"]
-        ]
+        event["reasons"] = [_reason(t, flag, event["duplicates"]) for flag in event["flags"]]
     done = _DONE.get(request.args.get("done", ""))
-    return render_template("review.html", t=t, events=events, done=t(done) if done else None)
+    js, css = leaflet_urls()
+    config = {
+        "basemap": _basemap(),
+        "strings": t.catalogue(("Old", "New", "Outlet")),
+        "events": [
+            {
+                "id": e["id"],
+                "outlet": e["outlet"],
+                "name": e["outlet_name"],
+                "old": _latlon(e["old_location"]),
+                "new": _latlon(e["new_location"]),
+            }
+            for e in events
+        ],
+    }
+    return render_template(
+        "review.html",
+        t=t,
+        events=events,
+        done=t(done) if done else None,
+        config=config,
+        leaflet_js=js,
+        leaflet_css=css,
+    )
+
+
+def _latlon(point: dict | None) -> list[float] | None:
+    return [point["lat"], point["lon"]] if point else None
+
+
+def _reason(t, flag: str, duplicates: dict[str, str]) -> str:
+    """One flag as a sentence; a suspected duplicate named by name and code."""
+    code, _, detail = flag.partition(":")
+    sentence = t(FLAG_SENTENCES.get(code, code))
+    if not detail:
+        return sentence
+    if code == "possible_duplicate" and detail in duplicates:
+        return f"{sentence} ({duplicates[detail]} · {detail})"
+    return f"{sentence} ({detail})"
 
 
 @bp.post("/review/<int:event_id>/<decision>")

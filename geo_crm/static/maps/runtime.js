@@ -18,10 +18,39 @@ window.GeoCrm = window.GeoCrm || (function () {
     return map._gcLegendBox;
   };
   // html was built server-side from escaped text only
-  G.legend = function (map, html, layer) {
+  G.legend = function (map, html, layer, rowLayers) {
     var d = L.DomUtil.create('div', 'gc-legend', G.legendBox(map));
     d.innerHTML = html;
-    if (layer) {
+    // a click on its title folds a legend to that line (the map under it shows again)
+    var title = d.querySelector('h4');
+    if (title) {
+      title.setAttribute('role', 'button');
+      title.setAttribute('tabindex', '0');
+      title.setAttribute('aria-expanded', 'true');
+      var fold = function () {
+        var folded = d.classList.toggle('gc-folded');
+        title.setAttribute('aria-expanded', folded ? 'false' : 'true');
+      };
+      L.DomEvent.on(title, 'click', fold);
+      L.DomEvent.on(title, 'keydown', function (e) {
+        if (e.key === 'Enter' || e.key === ' ') { L.DomEvent.preventDefault(e); fold(); }
+      });
+    }
+    if (rowLayers) {
+      // one row per layer: a row shows while its layer is on, the legend while any is
+      var rows = d.querySelectorAll('.gc-row');
+      var syncRows = function () {
+        var any = false;
+        for (var i = 0; i < rows.length; i++) {
+          var on = !rowLayers[i] || map.hasLayer(rowLayers[i]);
+          rows[i].style.display = on ? '' : 'none';
+          any = any || on;
+        }
+        d.style.display = any ? '' : 'none';
+      };
+      map.on('overlayadd overlayremove zoomend', syncRows);
+      setTimeout(syncRows, 0);
+    } else if (layer) {
       var sync = function () { d.style.display = map.hasLayer(layer) ? '' : 'none'; };
       map.on('overlayadd overlayremove zoomend', sync);
       setTimeout(sync, 0);
