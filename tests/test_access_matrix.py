@@ -60,6 +60,8 @@ OBJECT_OVERRIDES = {
     "api.distributor_depth": ("D1", "D2"),
     "api.distributor_plan_achievement": ("D1", "D2"),
     "api.set_credit_limit": ("D1", "D2"),
+    "api.distributor_report": ("D1", "D2"),
+    "api.create_distributor_report_job": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {
