@@ -139,3 +139,28 @@ def _workbook() -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def test_region_and_distributor_pages_offer_the_report_menu(app, report_world):
+    from auth_helpers import signed_in_client
+
+    browser = signed_in_client(app, "rmanager_c1")
+    page = browser.get("/regions/RC1?lang=en&from=2025-01-01&to=2025-12-31&tier=retail")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:500]
+    assert 'data-jobs="/api/v1/regions/RC1/report-jobs"' in html
+    assert "Download report" in html and "report_menu.js" in html
+    assert "&#34;date_from&#34;: &#34;2025-01-01&#34;" in html or "2025-01-01" in html
+    page = browser.get("/distributors/D1?lang=zh")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:500]
+    assert 'data-jobs="/api/v1/distributors/D1/report-jobs"' in html and "下载报告" in html
+    # the page's own client (cookie + CSRF header) queues a job
+    r = browser.post(
+        "/api/v1/distributors/D1/report-jobs",
+        json={"format": "xlsx"},
+        headers={"X-CSRFToken": browser.csrf},
+    )
+    assert r.status_code == 202, r.get_data(as_text=True)[:300]
+    refused = browser.post("/api/v1/distributors/D1/report-jobs", json={"format": "xlsx"})
+    assert refused.status_code == 400  # no CSRF token

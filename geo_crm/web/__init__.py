@@ -26,3 +26,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
+    from .report_menu import stage_words
+
+    app.jinja_env.globals["report_stage_words"] = stage_words  # templates/reports/_menu.html
