@@ -355,20 +355,3 @@ def test_ranking_equals_plan_achievement_and_buyer_debt(session, report_world, s
         owed = buyer_debt(session, outlet_id)
         assert (d.debt, d.oldest_unpaid) == (owed["debt"], owed["oldest_unpaid"])
     assert next(d for d in data.distributors if d.code == "D2").debt >= Decimal("899.99")
-
-
-def test_many_cells_are_one_image_under_vector_boundaries(session, report_world, monkeypatch):
-    """Above RASTER_CELLS hexagons the cell layer is embedded as one image (a province's
-    thousands of cells would be tens of thousands of SVG points); the text stays text."""
-    from geo_crm.reports import charts, render
-
-    data = report_data(session, SYSTEM, "RP", FILTERS)
-    t = render.translator(data)
-    cells = len([c for c in data.density.cells if c.outline])
-    assert cells > 3
-    vector = charts.density_svg(data, t)
-    monkeypatch.setattr(charts, "RASTER_CELLS", 3)
-    raster = charts.density_svg(data, t)
-    assert "<image" not in vector and raster.count("<image") == 1
-    assert len(raster) < len(vector) or cells < 50
-    assert raster.count("<text") == vector.count("<text") > 3  # names, legend: still text

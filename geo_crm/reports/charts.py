@@ -51,9 +51,6 @@ FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 FIG_SIZE_IN = (10.4, 6.2)  # fits an A4 landscape page under a heading
 RASTER_POINTS = 4000  # above this, the outlet dots are one embedded image
 RASTER_DPI = 200
-# above this, the hexagon cells are one embedded image too: WeasyPrint parses SVG path data in
-# Python (~25 µs a point), and a province's 4,440 density cells are 31,000 points (~1 s a map)
-RASTER_CELLS = 1500
 SIMPLIFY_SHARE = 1 / 1000  # outline simplification: ~0.2 mm on the printed map
 _RC = {
     "svg.fonttype": "none",  # text stays text (searchable in the PDF); the page embeds the font
@@ -142,8 +139,7 @@ class _Canvas:
 
     def cells(self, rings_lonlat, colours, *, zorder=2) -> None:
         """Hexagon cells (closed WGS-84 rings) filled with ``colours``: one compound path per
-        colour, so a map of 5,000 cells is a handful of SVG paths, not 5,000; above
-        ``RASTER_CELLS`` cells, one image under the vector boundaries, names and mask."""
+        colour, so a map of 5,000 cells is a handful of SVG paths, not 5,000."""
         if not rings_lonlat:
             return
         arr = np.asarray(rings_lonlat, dtype=float)  # (n, 7, 2)
@@ -152,15 +148,10 @@ class _Canvas:
         colours = np.asarray(colours)
         ring = np.full(arr.shape[1], Path.LINETO, dtype=np.uint8)
         ring[0], ring[-1] = Path.MOVETO, Path.CLOSEPOLY
-        raster = len(polys) > RASTER_CELLS
         for colour in dict.fromkeys(colours.tolist()):
             part = polys[colours == colour]
             path = Path(part.reshape(-1, 2), np.tile(ring, len(part)))
-            self.ax.add_patch(
-                PathPatch(
-                    path, facecolor=colour, edgecolor="none", zorder=zorder, rasterized=raster
-                )
-            )
+            self.ax.add_patch(PathPatch(path, facecolor=colour, edgecolor="none", zorder=zorder))
         self.mask_outside(zorder + 0.5)
 
     def mask_outside(self, zorder: float) -> None:
