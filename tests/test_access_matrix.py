@@ -68,6 +68,8 @@ OBJECT_OVERRIDES = {
     "distributor_tabs.update_plan": ("D1", "D2"),
     "distributor_tabs.copy_plans": ("D1", "D2"),
     "distributor_tabs.set_credit": ("D1", "D2"),
+    "api.distributor_report": ("D1", "D2"),
+    "api.create_distributor_report_job": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {

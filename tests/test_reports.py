@@ -5,6 +5,7 @@ test_reports_browser.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -309,3 +310,48 @@ def test_cli_writes_one_region_and_every_region_of_a_level(cli, report_world, tm
     assert [p.name for p in (tmp_path / "t").iterdir()] == ["RC2_西城市_D2_20250101-20251231.xlsx"]
     bad = cli.invoke(args=["report", "RP", "--period", "last summer"])
     assert bad.exit_code == 1 and "period" in bad.output
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ReportFilters(date_from=PERIOD[0], date_to=PERIOD[1]),
+        ReportFilters(product="SKU1", date_from=PERIOD[0], date_to=dt.date(2025, 5, 20)),
+        ReportFilters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31)),
+    ],
+)
+def test_ranking_equals_plan_achievement_and_buyer_debt(session, report_world, sql, filters):
+    """The ranking's two statements for every distributor give what the per-distributor
+    functions give (a sell-in debt of D2 and a month with sales but no plan included)."""
+    from decimal import Decimal
+
+    from geo_crm.analysis.distribution import plan_achievement
+    from geo_crm.domain.sales import buyer_debt
+
+    sql(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount,"
+        " amount_paid) SELECT NULL, d.id, DATE '2025-03-03', p.id, 1, 999.99, 100"
+        " FROM outlets d, products p WHERE d.code = 'D2' AND p.sku = 'SKU1'"
+    )
+    sql("DELETE FROM sales_plans WHERE month = DATE '2025-04-01' AND distributor_id ="
+        " (SELECT id FROM outlets WHERE code = 'D1')")  # fmt: skip
+    data = report_data(session, SYSTEM, "RP", filters)
+    year = filters.date_to.year
+    month_to = filters.date_to.month
+    assert [d.code for d in data.distributors] and len(data.distributors) == 2
+    for d in data.distributors:
+        plan = plan_achievement(session, d.code, year, product=filters.product, month_to=month_to)
+        months: dict = {}
+        for p in plan.rows:
+            m = months.setdefault(p.month, [Decimal(0), Decimal(0)])
+            m[0] += p.target_amount or Decimal(0)
+            m[1] += p.actual_amount
+        assert [(m.month, m.plan, m.actual) for m in d.months] == [
+            (k, *months[k]) for k in sorted(months)
+        ]
+        assert (d.plan, d.actual) == (sum(v[0] for v in months.values()),
+                                      sum(v[1] for v in months.values()))  # fmt: skip
+        outlet_id = sql("SELECT id FROM outlets WHERE code = :c", c=d.code).scalar_one()
+        owed = buyer_debt(session, outlet_id)
+        assert (d.debt, d.oldest_unpaid) == (owed["debt"], owed["oldest_unpaid"])
+    assert next(d for d in data.distributors if d.code == "D2").debt >= Decimal("899.99")

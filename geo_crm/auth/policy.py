@@ -196,6 +196,13 @@ RULES: dict[str, Rule] = {
     "distributor_tabs.copy_plans": roles("admin", "manager", objects=OUTLET),
     "distributor_tabs.set_credit": roles("admin", objects=OUTLET),
     "outlet_form.edit_outlet": roles("admin", "manager", objects=OUTLET),
+    # region reports (issue 15): files now or background jobs; jobs are their owner's (or admins')
+    "api.region_report": roles("admin", "manager", objects=REGION),
+    "api.create_region_report_job": roles("admin", "manager", objects=REGION),
+    "api.distributor_report": roles("admin", "manager", objects=OUTLET),
+    "api.create_distributor_report_job": roles("admin", "manager", objects=OUTLET),
+    "api.get_report_job": STAFF,
+    "api.report_job_file": STAFF,
 }
 
 

@@ -80,8 +80,28 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
         return
     from werkzeug.serving import run_simple
 
+    _start_report_worker(db)
     _say(4, f"serving on http://{host}:{port} (Ctrl+C to stop)")
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+def _start_report_worker(db) -> None:
+    """Run background report jobs (the pages' "Download report") in a daemon thread of the demo
+    process, as ``geo-crm worker`` would in production; it ends with the demo."""
+    import threading
+
+    from ..jobs import runtime
+    from ..jobs.queue import QUEUE, make_app
+    from ..settings import current_settings
+
+    runtime.configure(db, current_settings())
+    queue = make_app(db.engine.url.render_as_string(hide_password=False))
+    threading.Thread(
+        target=lambda: queue.run_worker(queues=[QUEUE], install_signal_handlers=False),
+        name="report-worker",
+        daemon=True,
+    ).start()
+    _say(0, "report worker: running in the background (geo-crm worker in production)")
 
 
 COMMANDS = [demo_cmd]

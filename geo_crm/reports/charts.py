@@ -123,6 +123,12 @@ class _Canvas:
         self.labels: list[str] = []
 
     # --- layers ------------------------------------------------------------------------------
+    def add(self, patch: PathPatch) -> None:
+        """Add a large path without ``add_patch``'s data-limit update, which walks every
+        vertex in Python (a third of a second for a province's density cells); the view's
+        limits are fixed in ``__init__`` anyway."""
+        self.ax.add_artist(patch)
+
     def fill(self, geoms, colours, *, alpha=1.0, zorder=1, edge="none", hatch=None) -> None:
         patches, faces = [], []
         for g, c in zip(geoms, colours, strict=True):
@@ -151,7 +157,7 @@ class _Canvas:
         for colour in dict.fromkeys(colours.tolist()):
             part = polys[colours == colour]
             path = Path(part.reshape(-1, 2), np.tile(ring, len(part)))
-            self.ax.add_patch(PathPatch(path, facecolor=colour, edgecolor="none", zorder=zorder))
+            self.add(PathPatch(path, facecolor=colour, edgecolor="none", zorder=zorder))
         self.mask_outside(zorder + 0.5)
 
     def mask_outside(self, zorder: float) -> None:
@@ -164,9 +170,7 @@ class _Canvas:
         frame = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         outside = _path(shapely.difference(frame, self.region_m))
         if outside is not None:
-            self.ax.add_patch(
-                PathPatch(outside, facecolor="white", edgecolor="none", zorder=zorder)
-            )
+            self.add(PathPatch(outside, facecolor="white", edgecolor="none", zorder=zorder))
 
     def boundaries(self) -> None:
         sub_paths = [p for p in (_path(g) for g in self.subs_m) if p is not None]
@@ -183,7 +187,7 @@ class _Canvas:
             )
         p = _path(self.region_m)
         if p is not None:
-            self.ax.add_patch(
+            self.add(
                 PathPatch(p, facecolor="none", edgecolor=BOUNDARY_COLOUR, linewidth=1.4, zorder=6)
             )
         self.legend_line(BOUNDARY_COLOUR, self.t("Region boundary"), 1.4, "-")

@@ -32,14 +32,20 @@ from ..analysis.coverage import CoverageResult
 from ..analysis.density import DensityResult
 from ..analysis.frame import load_region
 from ..analysis.gaps import GapsResult
-from ..analysis.params import DEFAULT_SERVICE_RADIUS_M, AnalysisParams, auto_cell_km, find_region
+from ..analysis.params import (
+    DEFAULT_SERVICE_RADIUS_M,
+    AnalysisParams,
+    auto_cell_km,
+    find_product_id,
+    find_region,
+)
 from ..domain.access import outlet_scope, outlet_visible, resolve
 from ..domain.outlets import OutletFilters, select_outlets
 from ..domain.principal import SYSTEM, Principal
-from ..domain.sales import buyer_debt
 from ..errors import Forbidden, NotFound, ValidationError
 from ..maps.gaps import worst_holes
 from ..models import TIERS, Region
+from . import ranking
 
 Progress = Callable[[int, str], None]  # (percent 0..100, stage)
 
@@ -545,28 +551,28 @@ def _distributor_rows(session: Session, user: Principal, region_code: str, f: Re
 def _distributor_figures(
     session: Session, rows: list[dict], f: ReportFilters, year: int
 ) -> list[DistributorRow]:
-    """Plan achievement and debt of each distributor: one call of each per distributor."""
+    """Plan achievement and debt of every distributor: two statements for them all
+    (:mod:`.ranking`), the figures of ``plan_achievement`` and ``buyer_debt``."""
+    if not rows:
+        return []
     month_to = f.date_to.month if f.date_to and f.date_to.year == year else None
+    product_id = find_product_id(session, f.product) if f.product else None
+    ids = [r["id"] for r in rows]
+    months = ranking.plan_months(session, ids, year, month_to=month_to, product_id=product_id)
+    owed = ranking.debts(session, ids)
     out = []
     for r in rows:
-        plan = distribution_service.plan_achievement(
-            session, r["code"], year, product=f.product, month_to=month_to
-        )
-        months: dict[dt.date, PlanMonth] = {}
-        for p in plan.rows:
-            m = months.setdefault(p.month, PlanMonth(p.month, Decimal(0), Decimal(0)))
-            m.plan += p.target_amount or Decimal(0)
-            m.actual += p.actual_amount
-        owed = buyer_debt(session, r["id"])
+        mine = [PlanMonth(m, plan, actual) for m, plan, actual in months.get(r["id"], ())]
+        debt, oldest = owed.get(r["id"], (Decimal("0.00"), None))
         out.append(
             DistributorRow(
                 code=r["code"],
                 name=r["name"],
-                plan=sum((m.plan for m in months.values()), Decimal(0)),
-                actual=sum((m.actual for m in months.values()), Decimal(0)),
-                debt=owed["debt"],
-                oldest_unpaid=owed["oldest_unpaid"],
-                months=[months[k] for k in sorted(months)],
+                plan=sum((m.plan for m in mine), Decimal(0)),
+                actual=sum((m.actual for m in mine), Decimal(0)),
+                debt=debt,
+                oldest_unpaid=oldest,
+                months=mine,
             )
         )
     return out

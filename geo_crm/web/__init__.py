@@ -34,3 +34,6 @@ def init_app(app: Flask) -> None:
     from .landing import bp as landing_bp
 
     app.register_blueprint(landing_bp)  # the landing map's figures and search
+    from .report_menu import stage_words
+
+    app.jinja_env.globals["report_stage_words"] = stage_words  # templates/reports/_menu.html
