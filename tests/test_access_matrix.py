@@ -60,6 +60,9 @@ OBJECT_OVERRIDES = {
     "api.distributor_depth": ("D1", "D2"),
     "api.distributor_plan_achievement": ("D1", "D2"),
     "api.set_credit_limit": ("D1", "D2"),
+    "api.create_evaluation": ("D1", "D2"),
+    "api.list_evaluations": ("D1", "D2"),
+    "api.get_distributor_class": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {

@@ -20,6 +20,7 @@ _MODULES: tuple[str, ...] = (
     "geotag",
     "tokens",
     "analysis",
+    "evaluations",
 )
 
 _loaded = False

@@ -152,6 +152,12 @@ RULES: dict[str, Rule] = {
     "api.put_setting": ADMIN,
     "api.get_debt_ageing": STAFF,
     "api.get_plan_actual": STAFF,
+    # judging distributors (issue 14): evaluations, weights, class
+    "api.create_evaluation": roles("admin", "manager", objects=OUTLET),
+    "api.list_evaluations": roles("admin", "manager", objects=OUTLET),
+    "api.get_distributor_class": roles("admin", "manager", objects=OUTLET),
+    "api.get_evaluation_weights": STAFF,
+    "api.put_evaluation_weights": ADMIN,
     # geotagging
     "api.put_outlet_location": FIELD_OUTLET,
     "api.outlet_location_history": FIELD_OUTLET,
