@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from auth_helpers import add_token, token_client
@@ -187,3 +188,47 @@ def test_the_cli_adds_and_lists_evaluations(cli, judged, connection):
                                "1", "--credit", "1", "--reach", "1"])  # fmt: skip
     assert weights.exit_code == 0, weights.output
     assert "version 2" in weights.output
+
+
+def _sheet(rows: list[list[str]]) -> bytes:
+    header = ["经销商编码", "评估日期", "积极性", "信誉", "资金", "经营品牌", "员工数", "备注"]
+    lines = [",".join(header)] + [",".join(f'"{c}"' if "," in c else c for c in r) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _upload(client, data: bytes):
+    return client.post(
+        f"{API}/imports/evaluations", data={"file": (io.BytesIO(data), "evaluations.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+
+
+def test_the_import_is_all_or_nothing_with_row_numbers(manager, connection):
+    good = ["D1", "2025-03-01", "4", "5", "1000000", "青岛、雪花", "12", "ok"]
+    bad = ["D1", (TODAY + dt.timedelta(days=3)).isoformat(), "7", "x", "-5", "", "", ""]
+    hidden = ["D2", "2025-03-01", "3", "3", "", "", "", ""]
+    retail = ["A1", "2025-03-01", "3", "3", "", "", "", ""]
+    response = _upload(manager, _sheet([good, bad, hidden, retail]))
+    assert response.status_code == 422, response.get_json()
+    fields = response.get_json()["error"]["fields"]
+    assert {"rows.3.evaluated_on", "rows.3.initiative", "rows.3.credit", "rows.3.capital",
+            "rows.4.distributor_code", "rows.5.distributor_code"} <= set(fields)  # fmt: skip
+    assert "SECRET" not in response.get_data(as_text=True)
+    assert _count(connection) == 0
+    ok = _upload(manager, _sheet([good]))
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["inserted"] == 1
+    row = manager.get(f"{API}/distributors/D1/evaluations").get_json()["items"][0]
+    assert row["brands_carried"] == ["青岛", "雪花"] and row["staff"] == 12
+    assert row["evaluator"] == "manager1" and row["reach"]["outlets"] == 2
+    again = _upload(manager, _sheet([good]))
+    assert again.status_code == 422 and "rows.2.evaluated_on" in again.get_json()["error"]["fields"]
+    assert _count(connection) == 1
+
+
+def test_the_cli_imports_evaluations(cli, judged, connection, tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_bytes(_sheet([["D1", "2025-04-02", "3", "4", "", "", "", ""]]))
+    result = cli.invoke(args=["import", "evaluations", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert _count(connection) == 1

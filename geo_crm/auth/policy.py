@@ -129,6 +129,7 @@ RULES: dict[str, Rule] = {
     "api.import_products": ADMIN,
     "api.import_sales": ADMIN,
     "api.import_plans": STAFF,  # rows name distributors in the importer's scope
+    "api.import_evaluations": STAFF,  # likewise
     "api.export_sales_file": STAFF,
     "api.export_plans_file": STAFF,
     "api.export_debt_file": STAFF,
