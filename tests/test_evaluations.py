@@ -232,3 +232,46 @@ def test_the_cli_imports_evaluations(cli, judged, connection, tmp_path):
     result = cli.invoke(args=["import", "evaluations", str(path), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert _count(connection) == 1
+
+
+def test_the_scorecard_page_equals_the_api_and_its_form_records(admin, connection):
+    admin.post(f"{API}/distributors/D1/evaluations", json=BODY)
+    api = admin.get(f"{API}/distributors/D1/scorecard").get_json()
+    assert len(api["months"]) == 12 and api["months"][-1]["month"] == TODAY.strftime("%Y-%m")
+    assert api["class"]["class"] == "C" and len(api["evaluations"]) == 1
+    assert api["depth"]["outlets_by_tier"]["retail"] == 2
+    page = admin.get("/distributors/D1/scorecard?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'id="score">{api["class"]["score"]:.1f}' in html
+    assert "<svg" in html and 'id="class">C<' in html
+    zh = admin.get("/distributors/D1/scorecard?lang=zh-CN").get_data(as_text=True)
+    assert "经销商评分卡" in zh and "积极性" in zh
+    assert 'id="scorecard-link"' in admin.get("/distributors/D1").get_data(as_text=True)
+
+
+def test_the_scorecard_form_shows_errors_beside_the_fields(aapp, judged, connection):
+    from auth_helpers import signed_in_client
+
+    client = signed_in_client(aapp, "manager1")
+    page = client.get("/distributors/D1/scorecard?lang=en").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    bad = client.post(
+        "/distributors/D1/evaluations?lang=en",
+        data={"csrf_token": token, "initiative": "9", "credit": "x", "brands_carried": "a"},
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'id="e-initiative"' in html and 'id="e-credit"' in html
+    assert _count(connection) == 0
+    ok = client.post(
+        "/distributors/D1/evaluations?lang=en",
+        data={"csrf_token": token, "initiative": "4", "credit": "4", "staff": "3",
+              "social_relations": "<img src=x onerror=alert(1)>"},
+    )  # fmt: skip
+    assert ok.status_code == 302 and "done=1" in ok.headers["Location"]
+    assert _count(connection) == 1
+    shown = client.get("/distributors/D1/scorecard?lang=en&done=1").get_data(as_text=True)
+    assert 'id="done"' in shown and "<img src=x" not in shown

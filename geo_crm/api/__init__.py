@@ -21,6 +21,7 @@ _MODULES: tuple[str, ...] = (
     "tokens",
     "analysis",
     "evaluations",
+    "ranking",
 )
 
 _loaded = False

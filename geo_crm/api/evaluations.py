@@ -12,7 +12,7 @@ from decimal import Decimal
 from flask import jsonify
 from pydantic import Field
 
-from ..analysis.judging import distributor_class, record_evaluation
+from ..analysis.judging import distributor_class, record_evaluation, scorecard
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import evaluations as ev
@@ -188,3 +188,25 @@ def put_evaluation_weights(body: WeightsBody):
         )
         session.commit()
     return jsonify(plain_json(row))
+
+
+class ScorecardQuery(Query):
+    as_of: IsoDate | None = Field(None, description="the day the scorecard is drawn up to")
+
+
+@operation(
+    "/distributors/<code>/scorecard",
+    "GET",
+    summary="A distributor's scorecard",
+    tags=TAGS,
+    query=ScorecardQuery,
+    responses={200: None, 404: None},
+)
+def get_scorecard(code: str, query: ScorecardQuery):
+    """Class, 12 months of plan, sell-in and sell-out with growth month over month and year
+    over year, depth and breadth, debt ageing, and the evaluations with their sub-scores and
+    reach (oldest first): the figures of the scorecard page."""
+    session = get_session()
+    with field_names(session, prefix="query"):
+        card = scorecard(session, code, user=current_user(), as_of=query.as_of)
+    return jsonify(plain_json(card.to_dict()))

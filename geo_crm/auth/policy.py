@@ -157,8 +157,13 @@ RULES: dict[str, Rule] = {
     "api.create_evaluation": roles("admin", "manager", objects=OUTLET),
     "api.list_evaluations": roles("admin", "manager", objects=OUTLET),
     "api.get_distributor_class": roles("admin", "manager", objects=OUTLET),
+    "api.get_scorecard": roles("admin", "manager", objects=OUTLET),
     "api.get_evaluation_weights": STAFF,
     "api.put_evaluation_weights": ADMIN,
+    "api.region_ranking": roles("admin", "manager", objects=REGION),
+    "judging_pages.ranking_page": roles("admin", "manager", objects=REGION),
+    "judging_pages.scorecard_page": roles("admin", "manager", objects=OUTLET),
+    "judging_pages.add_evaluation": roles("admin", "manager", objects=OUTLET),
     # geotagging
     "api.put_outlet_location": FIELD_OUTLET,
     "api.outlet_location_history": FIELD_OUTLET,

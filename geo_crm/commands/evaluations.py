@@ -10,10 +10,12 @@ import click
 from flask.cli import with_appcontext
 
 from ..analysis.judging import distributor_class, record_evaluation
+from ..analysis.ranking import FIGURES, ranking
 from ..db import get_db
 from ..domain import evaluations as ev
 from ..errors import ValidationError
-from .analyse import _table
+from . import _guard
+from .analyse import _pct, _table, analyse_group
 from .business import _date, _decimal, _json, as_option
 from .report import _acting
 
@@ -168,5 +170,37 @@ def class_cmd(distributor, as_of, as_user) -> None:
         f"(score {score}, {d['year']} plan achievement to date {achieved})"
     )
 
+
+@analyse_group.command("ranking")
+@click.argument("region")
+@click.option(
+    "--by", type=click.Choice(FIGURES), default="achievement", show_default=True,
+    help="The figure distributors are ranked by.",
+)  # fmt: skip
+@click.option("--period", metavar="YYYY-MM|YYYY", help="A month or a year (default: this month).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@as_option
+@with_appcontext
+def ranking_cmd(region, by, period, as_json, as_user) -> None:
+    """Distributors of REGION ranked by plan achievement, growth, sell-out, 铺货率, breadth,
+    debt age or score over a period."""
+    with get_db().session() as session:
+        result = ranking(session, region, by=by, period=period, user=_acting(session, as_user))
+    if as_json:
+        _json(result.to_dict())
+        return
+    percent = {"achievement", "growth", "distribution_rate", "breadth"}
+    _table(
+        ["rank", "code", "name", by, "sell_in", "sell_out", "plan", "debt_age", "score"],
+        [[r["rank"], r["code"], r["name"], _pct(r[by]) if by in percent else r[by],
+          r["sell_in"], r["sell_out"], r["plan"], r["debt_age"], r["score"]]
+         for r in result.rows],
+    )  # fmt: skip
+    click.echo(
+        f"{len(result.rows)} distributors in {result.region['code']}, {result.period.label()}"
+    )
+
+
+_guard(ranking_cmd)  # a subcommand of ``analyse``, registered after it was guarded
 
 COMMANDS = [evaluations_group]

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from ..maps.assets import blueprint as vendor_assets
     from . import auth_pages, locale, review, tag
     from .home import bp as home_bp
+    from .judging_pages import bp as judging_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
     from .regions import bp as regions_bp
@@ -26,3 +27,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
+    app.register_blueprint(judging_bp)  # scorecards and rankings of distributors (issue 14)
