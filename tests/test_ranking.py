@@ -132,3 +132,11 @@ def test_ranking_api_page_and_cli(aapp, connection, ranked, cli):
     out = cli.invoke(args=["analyse", "ranking", "P1", "--by", "growth", "--period", "2025-06"])
     assert out.exit_code == 0, out.output
     assert out.output.index("D1") < out.output.index("D3")
+
+
+def test_a_year_reads_the_yearly_rollup_for_the_retail_that_bought(session, ranked):
+    rows = _by(ranking(session, "P1", by="distribution_rate", period="2025", user=None))
+    assert rows["D1"]["distribution_rate"] == pytest.approx(1 / 3)
+    assert rows["D3"]["distribution_rate"] == 1.0
+    assert rows["D1"]["achievement"] == pytest.approx(1000 / 2000)
+    assert rows["D3"]["achievement"] == pytest.approx(3100 / 2000)

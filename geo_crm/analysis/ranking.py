@@ -63,9 +63,14 @@ WITH RECURSIVE d AS (
     SELECT net.root, o.id, o.region_id
       FROM net JOIN outlets o ON o.id = net.id
      WHERE o.tier = 'retail' AND o.status = 'active'
-), bought AS (
-    SELECT DISTINCT m.buyer_id FROM sales_buyer_months m
-     WHERE m.month BETWEEN :start AND :end AND m.buyer_id IN (SELECT id FROM retail)
+), bought AS (  -- a year: the yearly rollup (one row per buyer); a month: the monthly one
+    SELECT y.buyer_id FROM sales_buyer_years y
+     WHERE :whole_year AND y.year = :year AND y.records > 0
+       AND y.buyer_id IN (SELECT id FROM retail)
+    UNION
+    SELECT m.buyer_id FROM sales_buyer_months m
+     WHERE NOT :whole_year AND m.month BETWEEN :start AND :end
+       AND m.buyer_id IN (SELECT id FROM retail)
 ), kids AS (  -- each region below the ranked one, with the direct child it lies under
     SELECT id, id AS child_id FROM regions WHERE parent_id = :region_id
     UNION ALL
@@ -217,6 +222,8 @@ def ranking(
                 "prev_start": _year_before(period.start),
                 "prev_end": _year_before(period.end),
                 "last_day": period.last_day,
+                "whole_year": period.kind == "year",
+                "year": period.start.year,
             },
         ).mappings()
         for r in result:
