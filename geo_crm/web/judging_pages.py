@@ -77,7 +77,7 @@ i18n.add_messages(
         "Ranking": "排名",
         "Ranking of distributors": "经销商排名",
         "Rank by": "排名依据",
-        "Rank": "名次",
+        "Rank": "排名",
         "Plan achievement": "计划达成",
         "Distribution rate": "铺货率",
         "Debt age": "欠款账龄",
