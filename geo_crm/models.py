@@ -731,6 +731,15 @@ class Evaluation(Base):
     social_relations: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    # reach, computed from the network when the evaluation is recorded (migration 0011): active
+    # downstream outlets per tier and in all, covered km², the territory and its sub-regions
+    # reached (codes) out of ``reach_units``
+    reach_by_tier: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    reach_outlets: Mapped[int] = mapped_column(Integer, server_default="0")
+    reach_km2: Mapped[float | None] = mapped_column(Float)
+    reach_territory: Mapped[str | None] = mapped_column(String(32))
+    reach_regions: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    reach_units: Mapped[int] = mapped_column(Integer, server_default="0")
     evaluator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -750,7 +759,55 @@ class Evaluation(Base):
             "'Infinity'))",
             name="evaluation_counts_nonneg",
         ),
+        CheckConstraint(
+            "reach_outlets >= 0 AND reach_units >= 0 AND (reach_km2 IS NULL OR "
+            "(reach_km2 >= 0 AND reach_km2 < 'Infinity'))",
+            name="evaluation_reach_nonneg",
+        ),
         Index("ix_evaluations_distributor_id", "distributor_id", "evaluated_on"),
         Index("ix_evaluations_evaluator_id", "evaluator_id"),
         Index("ix_evaluations_evaluated_on", "evaluated_on"),
+    )
+
+
+class EvaluationWeights(Base):
+    """One version of the evaluation score's weights and of the values earning full marks
+    (docs/business.md "Score and class"). Never changed or deleted (migration 0011): a new
+    version is a new row, and the latest scores every evaluation on read."""
+
+    __tablename__ = "evaluation_weights"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    initiative: Mapped[Decimal] = mapped_column(Numeric(8, 3))
+    capability: Mapped[Decimal] = mapped_column(Numeric(8, 3))
+    credit: Mapped[Decimal] = mapped_column(Numeric(8, 3))
+    reach: Mapped[Decimal] = mapped_column(Numeric(8, 3))
+    full_capital: Mapped[Decimal] = mapped_column(Money)
+    full_warehouse_m2: Mapped[float] = mapped_column(Float)
+    full_vehicles: Mapped[int] = mapped_column(Integer)
+    full_staff: Mapped[int] = mapped_column(Integer)
+    full_brands: Mapped[int] = mapped_column(Integer)
+    full_outlets: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="evaluation_weights_version_positive"),
+        CheckConstraint(
+            " AND ".join(_nonneg(c) for c in ("initiative", "capability", "credit", "reach")),
+            name="evaluation_weights_nonneg",
+        ),
+        CheckConstraint(
+            "initiative + capability + credit + reach > 0", name="evaluation_weights_sum_positive"
+        ),
+        CheckConstraint(
+            "full_capital > 0 AND full_capital <> 'NaN' AND full_warehouse_m2 > 0 "
+            "AND full_warehouse_m2 < 'Infinity' AND full_vehicles > 0 AND full_staff > 0 "
+            "AND full_brands > 0 AND full_outlets > 0",
+            name="evaluation_weights_full_positive",
+        ),
+        Index("ix_evaluation_weights_created_by_id", "created_by_id"),
     )

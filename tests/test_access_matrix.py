@@ -70,6 +70,12 @@ OBJECT_OVERRIDES = {
     "distributor_tabs.set_credit": ("D1", "D2"),
     "api.distributor_report": ("D1", "D2"),
     "api.create_distributor_report_job": ("D1", "D2"),
+    "api.create_evaluation": ("D1", "D2"),
+    "api.list_evaluations": ("D1", "D2"),
+    "api.get_distributor_class": ("D1", "D2"),
+    "api.get_scorecard": ("D1", "D2"),
+    "judging_pages.scorecard_page": ("D1", "D2"),
+    "judging_pages.add_evaluation": ("D1", "D2"),
 }
 # values for URL arguments no rule declares as objects
 PLAIN_ARGS = {

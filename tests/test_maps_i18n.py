@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+import geo_crm.web.judging_pages  # noqa: F401 - adds the words of its pages ("judging")
 from geo_crm.i18n import ZH, Translator, negotiate
 
 ROOT = Path(__file__).resolve().parent.parent
-MAP_TEMPLATES = ["region.html", "_region_figures.html", "distributor.html", "outlet.html"]
+MAP_TEMPLATES = ["region.html", "_region_figures.html", "distributor.html", "outlet.html",
+                 "scorecard.html", "ranking.html"]  # fmt: skip
 MAP_MODULES = [
     *sorted((ROOT / "geo_crm" / "maps").glob("*.py")),
     *(
@@ -22,6 +24,7 @@ MAP_MODULES = [
             "regions.py",
             "network_pages.py",
             "filters.py",
+            "judging_pages.py",
         )
     ),
 ]

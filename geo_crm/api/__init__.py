@@ -21,6 +21,8 @@ _MODULES: tuple[str, ...] = (
     "tokens",
     "analysis",
     "reports",
+    "evaluations",
+    "ranking",
 )
 
 _loaded = False

@@ -18,6 +18,7 @@ from pydantic import Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
+from ..analysis.judging import network_reach
 from ..auth.policy import current_user
 from ..db import get_session
 from ..errors import ValidationError
@@ -124,6 +125,9 @@ def _upload(kind: str, form_model: type[ImportForm]):
         options["user_id"] = _acting_user_id()
     if kind == "plans":
         options["user"] = current_user()
+    if kind == "evaluations":
+        options["user"] = current_user()
+        options["reach_of"] = network_reach
     session = get_session()
     report: ImportReport = IMPORTERS[kind](
         session, upload.stream, name=upload.filename, fmt=form.format, **options
@@ -208,6 +212,21 @@ def import_plans():
     the schedule by the 10th and 20th and a support line when the file has those columns).
     Distributors must be in the caller's scope; a closed month is an admin's to change."""
     return _upload("plans", ImportForm)
+
+
+@operation(
+    "/imports/evaluations",
+    "POST",
+    summary="Import evaluations of distributors from a file",
+    tags=TAGS,
+    body=_form_schema(ImportForm),
+    body_content_types=["multipart/form-data"],
+    responses=_RESPONSES,
+)
+def import_evaluations():
+    """One new evaluation per row from CSV or XLSX, each with its network's reach now; the
+    importer is the evaluator. All or nothing unless ``skip_invalid``."""
+    return _upload("evaluations", ImportForm)
 
 
 def _drain(spool: IO[bytes], size: int = 1 << 16) -> Iterator[bytes]:

@@ -129,6 +129,7 @@ RULES: dict[str, Rule] = {
     "api.import_products": ADMIN,
     "api.import_sales": ADMIN,
     "api.import_plans": STAFF,  # rows name distributors in the importer's scope
+    "api.import_evaluations": STAFF,  # likewise
     "api.export_sales_file": STAFF,
     "api.export_plans_file": STAFF,
     "api.export_debt_file": STAFF,
@@ -152,6 +153,17 @@ RULES: dict[str, Rule] = {
     "api.put_setting": ADMIN,
     "api.get_debt_ageing": STAFF,
     "api.get_plan_actual": STAFF,
+    # judging distributors (issue 14): evaluations, weights, class
+    "api.create_evaluation": roles("admin", "manager", objects=OUTLET),
+    "api.list_evaluations": roles("admin", "manager", objects=OUTLET),
+    "api.get_distributor_class": roles("admin", "manager", objects=OUTLET),
+    "api.get_scorecard": roles("admin", "manager", objects=OUTLET),
+    "api.get_evaluation_weights": STAFF,
+    "api.put_evaluation_weights": ADMIN,
+    "api.region_ranking": roles("admin", "manager", objects=REGION),
+    "judging_pages.ranking_page": roles("admin", "manager", objects=REGION),
+    "judging_pages.scorecard_page": roles("admin", "manager", objects=OUTLET),
+    "judging_pages.add_evaluation": roles("admin", "manager", objects=OUTLET),
     # geotagging
     "api.put_outlet_location": FIELD_OUTLET,
     "api.outlet_location_history": FIELD_OUTLET,

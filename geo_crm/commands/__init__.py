@@ -19,6 +19,7 @@ _MODULES = (
     "business",
     "report",
     "worker",
+    "evaluations",
 )
 
 

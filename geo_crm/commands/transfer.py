@@ -110,7 +110,7 @@ def _common(command):
 
 @click.group(
     "import",
-    help="Import outlets, products, sales records or plans from CSV, XLSX or "
+    help="Import outlets, products, sales records, plans or evaluations from CSV, XLSX or "
     "GeoJSON (columns: docs/import-export.md).",
 )
 def import_group() -> None:
@@ -156,6 +156,22 @@ def import_plans_cmd(file: Path, as_user: str | None, **options) -> None:
     finally:
         session.close()
     _import("plans", file, user=user, **options)
+
+
+@import_group.command("evaluations")
+@_common
+@click.option("--as", "as_user", metavar="USERNAME", help="Import as this user (the evaluator).")
+def import_evaluations_cmd(file: Path, as_user: str | None, **options) -> None:
+    """Add one evaluation of a distributor per row, each with its network's reach now."""
+    from ..analysis.judging import network_reach
+    from .report import _acting
+
+    session = get_db().session()
+    try:
+        user = _acting(session, as_user)
+    finally:
+        session.close()
+    _import("evaluations", file, user=user, reach_of=network_reach, **options)
 
 
 @click.command("export")

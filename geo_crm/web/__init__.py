@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from ..maps.assets import blueprint as vendor_assets
     from . import auth_pages, locale, review, tag
     from .home import bp as home_bp
+    from .judging_pages import bp as judging_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
     from .regions import bp as regions_bp
@@ -37,3 +38,4 @@ def init_app(app: Flask) -> None:
     from .report_menu import stage_words
 
     app.jinja_env.globals["report_stage_words"] = stage_words  # templates/reports/_menu.html
+    app.register_blueprint(judging_bp)  # scorecards and rankings of distributors (issue 14)

@@ -34,7 +34,6 @@ add_messages(
         "{n} days": "{n}天",
         "This month": "本月",
         "to the manufacturer": "欠厂家",
-        "Owed to the manufacturer": "欠厂家",
         "No limit": "无限额",
         "Available": "可用额度",
         "Record a purchase": "登记进货",

@@ -1,4 +1,4 @@
-"""Import outlets, products, sales records and plans from CSV, XLSX or GeoJSON files.
+"""Import outlets, products, sales records, plans and evaluations from CSV, XLSX or GeoJSON files.
 
 One module per importer; ``common`` holds what they share (the report, the file's rows under
 canonical column names, the accepted words, staging by COPY, the upsert by key). A new
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .common import FileOptions, ImportReport, Problem
+from .evaluations import import_evaluations
 from .outlets import import_outlets
 from .plans import import_plans
 from .products import import_products
@@ -21,6 +22,7 @@ __all__ = [
     "FileOptions",
     "ImportReport",
     "Problem",
+    "import_evaluations",
     "import_outlets",
     "import_plans",
     "import_products",
@@ -32,4 +34,5 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
     "products": import_products,
     "sales": import_sales,
     "plans": import_plans,
+    "evaluations": import_evaluations,  # the faces pass reach_of (analysis.judging)
 }
