@@ -1,0 +1,52 @@
+"""outlet change history (客户变动): every change of an outlet's supplier, status or tier
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-12-06
+
+``outlet_changes`` holds one row per changed field of every UPDATE of ``outlets`` (supplier =
+parent, status, tier): who (the transaction's ``geo_crm.user_id``, set by the domain as for the
+plan history of 0009), when, from and to. A statement-level trigger with transition tables
+writes it (sql/0012_outlet_changes.sql), so bulk updates and imports are recorded too; the rows
+are append-only. History starts with this migration: earlier changes were never kept.
+"""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+revision = "0012"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outlet_changes",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("outlet_id", sa.BigInteger(), nullable=False),
+        sa.Column("field", sa.String(length=8), nullable=False),
+        sa.Column("old_value", sa.Text()),
+        sa.Column("new_value", sa.Text()),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "field IN ('supplier', 'status', 'tier')", name="outlet_change_field_known"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_outlet_changes_outlet_id", "outlet_changes", ["outlet_id", "id"])
+    op.create_index("ix_outlet_changes_changed_at", "outlet_changes", ["changed_at"])
+    op.create_index("ix_outlet_changes_user_id", "outlet_changes", ["user_id"])
+    op.execute((SQL_DIR / "0012_outlet_changes.sql").read_text(encoding="utf-8"))
+
+
+def downgrade() -> None:
+    op.execute((SQL_DIR / "0012_outlet_changes_down.sql").read_text(encoding="utf-8"))
+    op.drop_table("outlet_changes")
