@@ -140,10 +140,10 @@ def test_started_stopped_supplier_and_closed_per_month(session, changes):
 
 def test_bad_input_names_the_field_and_scope_hides_regions(session, changes):
     cases = [
-        ({"month_from": "2026-13"}, "from"),
-        ({"month_to": "June"}, "to"),
-        ({"month_from": "2026-06", "month_to": "2026-01"}, "from"),
-        ({"month_from": "2010-01", "month_to": "2026-01"}, "from"),
+        ({"month_from": "2026-13"}, "from_month"),
+        ({"month_to": "June"}, "to_month"),
+        ({"month_from": "2026-06", "month_to": "2026-01"}, "from_month"),
+        ({"month_from": "2010-01", "month_to": "2026-01"}, "from_month"),
         ({"stopped_months": 0}, "months"),
         ({"kinds": ["moved"]}, "kind"),
         ({"limit": 0}, "limit"),
@@ -160,3 +160,43 @@ def test_bad_input_names_the_field_and_scope_hides_regions(session, changes):
     with pytest.raises(ValidationError) as exc:
         credit.set_setting(session, "stopped_buying_months", "0", user=None)
     assert "value" in exc.value.fields
+
+
+# -- API ----------------------------------------------------------------------------------
+
+
+def test_the_api_lists_changes_per_month_and_names_bad_parameters(session, changes, client):
+    _buy(session, "A1", add_months(M, -1))
+    move_outlet(session, _id(session, "A1"), parent_code="D2", version=None, user=changes["admin"])
+    body = client.get("/api/v1/regions/P1/outlet-changes?kind=started,supplier").get_json()
+    assert body["from"] == add_months(M, -11).strftime("%Y-%m") and body["stopped_months"] == 3
+    assert body["totals"] == {"started": 1, "stopped": 0, "supplier": 1, "closed": 0}
+    supplier = next(e for e in body["events"] if e["kind"] == "supplier")
+    assert supplier["old_value"] == "D1" and supplier["new_value"] == "D2"
+    assert supplier["changed_by"] == "admin1"
+    for query, name in (
+        ("from_month=2026-00", "query.from_month"),
+        ("months=99", "query.months"),
+        ("kind=moved", "query.kind"),
+        ("from_month=2026-05&to_month=2026-01", "query.from_month"),
+    ):
+        response = client.get(f"/api/v1/regions/P1/outlet-changes?{query}")
+        assert response.status_code == 422, query
+        assert any(f.startswith(name) for f in response.get_json()["error"]["fields"]), query
+    assert client.get("/api/v1/regions/NOPE/outlet-changes").status_code == 404
+
+
+# -- CLI ----------------------------------------------------------------------------------
+
+
+def test_the_cli_prints_the_months_and_names_bad_options(session, changes, cli):
+    _buy(session, "N1", add_months(M, -1))
+    result = cli.invoke(args=["analyse", "outlet-changes", "P1", "--events"])
+    assert result.exit_code == 0, result.output
+    assert "started" in result.output and "N1" in result.output and "新发现小店" in result.output
+    as_json = cli.invoke(args=["analyse", "outlet-changes", "C2", "--json", "--kind", "started"])
+    assert '"started": 1' in as_json.output
+    bad = cli.invoke(args=["analyse", "outlet-changes", "P1", "--from", "2026-13"])
+    assert bad.exit_code == 1 and "from_month" in bad.output
+    hidden = cli.invoke(args=["analyse", "outlet-changes", "P1", "--as", "manager2"])
+    assert hidden.exit_code == 1 and "no region" in hidden.output

@@ -213,15 +213,17 @@ def outlet_changes(
 
         if not region_known(session, region_code, user):
             raise NotFound(f"no region with code {region_code!r}", fields={"region": "not found"})
-    m1 = parse_month(month_to, "to") or month_of(as_of)
-    m0 = parse_month(month_from, "from") or add_months(m1, -11)
+    m1 = parse_month(month_to, "to_month") or month_of(as_of)
+    m0 = parse_month(month_from, "from_month") or add_months(m1, -11)
     if m0 > m1:
-        raise ValidationError("from: after to", fields={"from": "must not be after to"})
+        raise ValidationError(
+            "from_month: after to_month", fields={"from_month": "must not be after to_month"}
+        )
     span = (m1.year - m0.year) * 12 + m1.month - m0.month + 1
     if span > MAX_MONTHS:
         raise ValidationError(
-            f"from: at most {MAX_MONTHS} months at once",
-            fields={"from": f"at most {MAX_MONTHS} months before to"},
+            f"from_month: at most {MAX_MONTHS} months at once",
+            fields={"from_month": f"at most {MAX_MONTHS} months up to to_month"},
         )
     if stopped_months is None:
         stopped_months = stopped_months_setting(session)

@@ -20,6 +20,7 @@ _MODULES: tuple[str, ...] = (
     "geotag",
     "tokens",
     "analysis",
+    "outlet_changes",
 )
 
 _loaded = False

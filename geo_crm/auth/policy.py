@@ -118,6 +118,7 @@ RULES: dict[str, Rule] = {
     "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
     "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
     "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
+    "api.region_outlet_changes": roles("admin", "manager", objects=REGION),  # issue 14 part 5
     # products, sales, imports
     "api.list_products": SIGNED_IN,
     "api.create_product": ADMIN,

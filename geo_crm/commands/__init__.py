@@ -16,6 +16,7 @@ _MODULES = (
     "transfer",
     "users",
     "analyse",
+    "outlet_changes",
     "business",
     "report",
     "worker",
