@@ -200,3 +200,39 @@ def test_the_cli_prints_the_months_and_names_bad_options(session, changes, cli):
     assert bad.exit_code == 1 and "from_month" in bad.output
     hidden = cli.invoke(args=["analyse", "outlet-changes", "P1", "--as", "manager2"])
     assert hidden.exit_code == 1 and "no region" in hidden.output
+
+
+# -- page and map ---------------------------------------------------------------------------
+
+
+def test_the_page_shows_months_events_and_a_map_with_a_layer_per_kind(session, changes, app):
+    from auth_helpers import signed_in_client
+
+    _buy(session, "A1", add_months(M, -1))
+    session.execute(
+        text("UPDATE outlets SET name = '<img src=x onerror=alert(1)>' WHERE code = 'A1'")
+    )
+    update_outlet(session, _id(session, "B1"), version=None, changes={"status": "closed"},
+                  user=changes["m1"])  # fmt: skip
+    manager = signed_in_client(app, "manager1")
+    page = manager.get("/regions/C1/changes?lang=zh-CN")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "客户变动" in html and "新开户（首次进货）" in html and 'id="events"' in html
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert 'data-kind="closed"' in html and "manager1" in html
+    assert "/maps/outlet-changes/C1?" in html
+    assert manager.get("/regions/P2/changes").status_code == 404  # outside the manager's regions
+
+    map_html = manager.get("/maps/outlet-changes/C1?lang=en").get_data(as_text=True)
+    assert "Started buying (1)" in map_html and "Closed (1)" in map_html
+    assert "<img src=x" not in map_html
+
+    bad = manager.get("/regions/C1/changes?from_month=2026-13&lang=en")
+    assert bad.status_code == 422
+    assert 'id="err-from_month"' in bad.get_data(as_text=True)
+    en = manager.get("/regions/C1/changes?kind=stopped&lang=en").get_data(as_text=True)
+    assert "No outlet changes in this period" in en
+    assert manager.get("/maps/outlet-changes/C1?kind=stopped").status_code == 200
+    region = manager.get("/regions/C1").get_data(as_text=True)
+    assert 'id="changes-link"' in region

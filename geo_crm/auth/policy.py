@@ -173,6 +173,8 @@ RULES: dict[str, Rule] = {
     "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET),
     "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
+    "outlet_changes_pages.changes_page": roles("admin", "manager", objects=REGION),
+    "outlet_changes_pages.changes_map": roles("admin", "manager", objects=REGION),
     "review.decide": REVIEWER_EVENT,
     # vector tiles and OGC API – Features (issue 16): scoped inside their queries
     "tiles.tile": FIELD,

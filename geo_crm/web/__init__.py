@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from .home import bp as home_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
+    from .outlet_changes import bp as outlet_changes_bp
     from .regions import bp as regions_bp
     from .tiles import bp as tiles_bp
 
@@ -26,3 +27,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tag.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
+    app.register_blueprint(outlet_changes_bp)  # 客户变动 page and map (issue 14)
