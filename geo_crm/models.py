@@ -491,6 +491,35 @@ class OutletChange(Base):
     )
 
 
+class DistributorTerritory(Base):
+    """A distributor's assigned territory (经销区域): a set of regions (``region_ids``; ``geom``
+    is the union of their boundaries when set) or a drawn polygon (``region_ids`` empty). An
+    invalid or self-crossing shape is refused by the service and never stored (the CHECK)."""
+
+    __tablename__ = "distributor_territories"
+
+    distributor_id: Mapped[int] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    region_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_XMin(geom) >= -180 "
+            "AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90",
+            name="territory_geom_valid",
+        ),
+        Index("ix_distributor_territories_geom", "geom", postgresql_using="gist"),
+        Index("ix_distributor_territories_updated_by_id", "updated_by_id"),
+    )
+
+
 class DistributorCredit(Base):
     """A distributor's credit limit: what it may owe the manufacturer (sell-in debt)."""
 
