@@ -145,3 +145,42 @@ def test_a_sale_outside_the_territory_or_into_another_network_is_flagged(session
     w2 = sales.get_sale(session, _sell(session, "W2", "A1")["id"])
     assert w2["flags"] == ["other_network"]
     assert [w["code"] for w in sales.warnings_of(w2)] == ["other_network"]
+
+
+# -- the whole history, and the list per region -------------------------------------------
+
+
+def test_detection_over_the_history_flags_past_records_once(session, terr):
+    from geo_crm.analysis.cross_selling import cross_selling, detect_all
+
+    before = _sell(session, "D1", "B2")  # recorded before D1 had a territory
+    assert before["flags"] == []
+    session.execute(  # a record kept flagged by hand that no rule supports any more
+        text(
+            "UPDATE sales_records SET flags = '{other_network}', review_state = 'pending' "
+            "WHERE id = :i"
+        ),
+        {"i": _sell(session, "D1", "A1")["id"]},
+    )
+    territories.set_territory(session, "D1", regions=["C1"], user=terr["admin"])
+    first = detect_all(session)
+    assert (first.changed, first.outside_territory, first.other_network) == (2, 1, 0)
+    flagged = sales.get_sale(session, before["id"])
+    assert flagged["flags"] == ["outside_territory"] and flagged["review_state"] == "pending"
+    assert flagged["flag_detail"]["outside_territory"]["distance_m"] > 100_000
+    again = detect_all(session)
+    assert again.changed == 0 and again.flagged_total["outside_territory"] == 1
+
+    listed = cross_selling(session, "P2", user=terr["m2"])
+    assert [s.buyer_code for s in listed.sales] == ["B2"] and listed.counts[
+        "outside_territory"
+    ] == 1
+    sale = listed.sales[0]
+    assert sale.seller_code == "D1" and sale.distributor == "D1" and sale.distance_m > 100_000
+    assert sale.seller_lon is not None and sale.buyer_lat is not None
+    assert cross_selling(session, "P1").total == 0
+    with pytest.raises(NotFound):
+        cross_selling(session, "P2", user=terr["m1"])
+    with pytest.raises(ValidationError) as exc:
+        cross_selling(session, "P2", date_from=dt.date(2026, 5, 1), date_to=dt.date(2026, 1, 1))
+    assert "date_from" in exc.value.fields

@@ -21,6 +21,7 @@ _MODULES: tuple[str, ...] = (
     "tokens",
     "analysis",
     "outlet_changes",
+    "territories",
 )
 
 _loaded = False

@@ -119,6 +119,8 @@ RULES: dict[str, Rule] = {
     "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
     "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
     "api.region_outlet_changes": roles("admin", "manager", objects=REGION),  # issue 14 part 5
+    "api.get_territory": roles("admin", "manager", objects=OUTLET),  # issue 14 part 6
+    "api.put_territory": roles("admin", "manager", objects=OUTLET),
     # products, sales, imports
     "api.list_products": SIGNED_IN,
     "api.create_product": ADMIN,

@@ -1,0 +1,73 @@
+"""Distributor territories (经销区域) over HTTP: get and set, one call to
+``domain.territories`` each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import jsonify
+from pydantic import Field
+
+from ..auth.policy import current_user
+from ..db import get_session
+from ..domain import territories as service
+from .framework import Body, Out, operation
+from .schemas import field_names, jsonable
+
+TAGS = ["distributors"]
+
+
+class TerritoryIn(Body):
+    regions: list[str] | None = Field(
+        None, max_length=500, description="region codes whose union is the territory"
+    )
+    polygon: dict[str, Any] | None = Field(
+        None,
+        description="a drawn territory: GeoJSON Polygon or MultiPolygon (WGS-84), valid and "
+        "not crossing itself",
+    )
+
+
+class TerritoryOut(Out):
+    distributor_code: str
+    distributor_name: str
+    kind: str = Field(description="regions | polygon")
+    regions: list[str]
+    geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon, WGS-84")
+    area_km2: float
+    updated_at: dt.datetime
+    updated_by: str | None
+
+
+@operation(
+    "/distributors/<code>/territory",
+    "GET",
+    summary="A distributor's territory (经销区域)",
+    tags=TAGS,
+    responses={200: TerritoryOut, 404: None},
+)
+def get_territory(code: str):
+    """The territory's regions or drawn polygon, its shape and area; 404 when none is set."""
+    return jsonify(jsonable(service.get_territory(get_session(), code, user=current_user())))
+
+
+@operation(
+    "/distributors/<code>/territory",
+    "PUT",
+    summary="Assign a distributor's territory",
+    tags=TAGS,
+    body=TerritoryIn,
+    responses={200: TerritoryOut, 404: None, 422: None},
+)
+def put_territory(code: str, body: TerritoryIn):
+    """Set the territory to a set of regions or a drawn polygon (replacing the one before); an
+    invalid or self-crossing polygon is a 422 naming ``body.polygon`` and nothing is stored.
+    Sales recorded from then on are checked against it (flag ``outside_territory``)."""
+    session = get_session()
+    with field_names(session):
+        result = service.set_territory(
+            session, code, regions=body.regions, polygon=body.polygon, user=current_user()
+        )
+        session.commit()
+    return jsonify(jsonable(result))
