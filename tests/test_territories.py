@@ -184,3 +184,44 @@ def test_detection_over_the_history_flags_past_records_once(session, terr):
     with pytest.raises(ValidationError) as exc:
         cross_selling(session, "P2", date_from=dt.date(2026, 5, 1), date_to=dt.date(2026, 1, 1))
     assert "date_from" in exc.value.fields
+
+
+# -- API and CLI ----------------------------------------------------------------------------
+
+
+def test_the_api_sets_and_gets_a_territory_and_names_a_bad_polygon(session, terr, client):
+    url = "/api/v1/distributors/D1/territory"
+    assert client.get(url).status_code == 404
+    bad = client.put(url, json={"polygon": BOWTIE})
+    assert bad.status_code == 422
+    assert "Self-intersection" in bad.get_json()["error"]["fields"]["body.polygon"]
+    assert client.get(url).status_code == 404  # nothing stored
+    assert client.put(url, json={"regions": ["NOPE"]}).get_json()["error"]["fields"].keys() == {
+        "body.regions"
+    }
+    ok = client.put(url, json={"polygon": SQUARE})
+    assert ok.status_code == 200 and ok.get_json()["kind"] == "polygon"
+    assert client.get(url).get_json()["geometry"]["type"] == "MultiPolygon"
+    assert client.put(url, json={"regions": ["C1", "C2"]}).get_json()["regions"] == ["C1", "C2"]
+    retail = client.put("/api/v1/distributors/A1/territory", json={"regions": ["C1"]})
+    assert retail.status_code == 404
+    _sell(session, "D1", "B2")
+    listed = client.get("/api/v1/regions/P2/cross-selling").get_json()
+    assert listed["counts"]["outside_territory"] == 1 and listed["sales"][0]["buyer_code"] == "B2"
+    wrong = client.get("/api/v1/regions/P2/cross-selling?date_from=2026-05-01&date_to=2026-01-01")
+    assert "query.date_from" in wrong.get_json()["error"]["fields"]
+
+
+def test_the_cli_sets_territories_and_detects_over_the_history(session, terr, cli, tmp_path):
+    bad = tmp_path / "bowtie.geojson"
+    bad.write_text(__import__("json").dumps(BOWTIE))
+    refused = cli.invoke(args=["territory", "set", "D1", "--polygon", str(bad)])
+    assert refused.exit_code == 1 and "polygon" in refused.output
+    _sell(session, "D1", "B2")
+    result = cli.invoke(args=["territory", "set", "D1", "--region", "C1"])
+    assert result.exit_code == 0 and "C1" in result.output and "km²" in result.output
+    assert "C1" in cli.invoke(args=["territory", "show", "D1"]).output
+    found = cli.invoke(args=["analyse", "cross-selling", "P2", "--all"])
+    assert found.exit_code == 0, found.output
+    assert "1 records changed" in found.output and "B2" in found.output
+    assert cli.invoke(args=["analyse", "cross-selling"]).exit_code == 1

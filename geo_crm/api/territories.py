@@ -9,10 +9,12 @@ from typing import Any
 from flask import jsonify
 from pydantic import Field
 
+from ..analysis import cross_selling
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import territories as service
-from .framework import Body, Out, operation
+from .analysis import _call
+from .framework import Body, Out, Query, operation
 from .schemas import field_names, jsonable
 
 TAGS = ["distributors"]
@@ -71,3 +73,65 @@ def put_territory(code: str, body: TerritoryIn):
         )
         session.commit()
     return jsonify(jsonable(result))
+
+
+class CrossSellingQuery(Query):
+    date_from: dt.date | None = Field(None, description="first day (default: 364 days before to)")
+    date_to: dt.date | None = Field(None, description="last day (default: today)")
+    limit: int = Field(
+        cross_selling.DEFAULT_LIMIT, ge=1, le=cross_selling.MAX_LIMIT, description="newest listed"
+    )
+
+
+class CrossSaleOut(Out):
+    id: int
+    sale_date: str
+    flags: list[str]
+    review_state: str | None
+    amount: str
+    seller_code: str
+    seller_name: str
+    seller_lon: float | None
+    seller_lat: float | None
+    buyer_code: str
+    buyer_name: str
+    buyer_lon: float | None
+    buyer_lat: float | None
+    distributor: str | None = Field(description="the seller's distributor")
+    buyer_distributor: str | None = Field(description="other_network: the buyer's distributor")
+    distance_m: float | None = Field(
+        description="outside_territory: metres from the territory to the buyer"
+    )
+
+
+class CrossSellingOut(Out):
+    region: dict[str, str]
+    date_from: str
+    date_to: str
+    counts: dict[str, int] = Field(description="records per flag in the period")
+    sales: list[CrossSaleOut]
+    total: int
+    truncated: bool
+
+
+@operation(
+    "/regions/<code>/cross-selling",
+    "GET",
+    summary="Cross-territory sales (窜货) into a region",
+    tags=["analyses"],
+    query=CrossSellingQuery,
+    responses={200: CrossSellingOut, 404: None, 422: None},
+)
+def region_cross_selling(code: str, query: CrossSellingQuery):
+    """Sell-out records whose buyer lies in the region and outside the territory of the
+    seller's distributor, or in another distributor's network, newest first."""
+    result = _call(
+        cross_selling.cross_selling,
+        get_session(),
+        code,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        limit=query.limit,
+        user=current_user(),
+    )
+    return jsonify(result.to_dict())

@@ -121,6 +121,7 @@ RULES: dict[str, Rule] = {
     "api.region_outlet_changes": roles("admin", "manager", objects=REGION),  # issue 14 part 5
     "api.get_territory": roles("admin", "manager", objects=OUTLET),  # issue 14 part 6
     "api.put_territory": roles("admin", "manager", objects=OUTLET),
+    "api.region_cross_selling": roles("admin", "manager", objects=REGION),
     # products, sales, imports
     "api.list_products": SIGNED_IN,
     "api.create_product": ADMIN,

@@ -17,6 +17,7 @@ _MODULES = (
     "users",
     "analyse",
     "outlet_changes",
+    "territories",
     "business",
     "report",
     "worker",
