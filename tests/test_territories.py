@@ -225,3 +225,24 @@ def test_the_cli_sets_territories_and_detects_over_the_history(session, terr, cl
     assert found.exit_code == 0, found.output
     assert "1 records changed" in found.output and "B2" in found.output
     assert cli.invoke(args=["analyse", "cross-selling"]).exit_code == 1
+
+
+def test_the_page_lists_cross_selling_with_a_map_of_lines(session, terr, app):
+    from auth_helpers import signed_in_client
+
+    territories.set_territory(session, "D1", regions=["C1"], user=terr["admin"])
+    session.execute(text("UPDATE outlets SET name = '<b>x</b>' WHERE code = 'B2'"))
+    _sell(session, "D1", "B2")
+    manager = signed_in_client(app, "manager2")
+    page = manager.get("/regions/P2/cross-selling?lang=zh-CN")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "窜货" in html and "超出经销区域" in html
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert 'data-flag="outside_territory">1<' in html
+    map_html = manager.get("/maps/cross-selling/P2?lang=en").get_data(as_text=True)
+    assert "Outside the territory (1)" in map_html and "<b>x</b>" not in map_html
+    bad = manager.get("/regions/P2/cross-selling?date_from=nope")
+    assert bad.status_code == 422 and 'id="err-date_from"' in bad.get_data(as_text=True)
+    assert manager.get("/regions/C1/cross-selling").status_code == 404
+    empty = signed_in_client(app, "manager1").get("/regions/C1/cross-selling?lang=en")
+    assert "No cross-territory sales in this period" in empty.get_data(as_text=True)

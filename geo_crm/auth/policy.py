@@ -178,6 +178,8 @@ RULES: dict[str, Rule] = {
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
     "outlet_changes_pages.changes_page": roles("admin", "manager", objects=REGION),
     "outlet_changes_pages.changes_map": roles("admin", "manager", objects=REGION),
+    "cross_selling_pages.cross_selling_page": roles("admin", "manager", objects=REGION),
+    "cross_selling_pages.cross_selling_map_page": roles("admin", "manager", objects=REGION),
     "review.decide": REVIEWER_EVENT,
     # vector tiles and OGC API – Features (issue 16): scoped inside their queries
     "tiles.tile": FIELD,

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     standalone maps, vector tiles, vendored Leaflet; the language of every page."""
     from ..maps.assets import blueprint as vendor_assets
     from . import auth_pages, locale, review, tag
+    from .cross_selling import bp as cross_selling_bp
     from .home import bp as home_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
@@ -28,3 +29,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(review.bp)
     app.register_blueprint(tiles_bp)  # vector tiles and TileJSON
     app.register_blueprint(outlet_changes_bp)  # 客户变动 page and map (issue 14)
+    app.register_blueprint(cross_selling_bp)  # 窜货 page and map (issue 14)
