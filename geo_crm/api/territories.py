@@ -34,11 +34,11 @@ class TerritoryIn(Body):
 class TerritoryOut(Out):
     distributor_code: str
     distributor_name: str
-    kind: str = Field(description="regions | polygon")
+    kind: str | None = Field(description="regions | polygon; null while none is set")
     regions: list[str]
-    geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon, WGS-84")
-    area_km2: float
-    updated_at: dt.datetime
+    geometry: dict[str, Any] | None = Field(description="GeoJSON MultiPolygon, WGS-84")
+    area_km2: float | None
+    updated_at: dt.datetime | None
     updated_by: str | None
 
 
@@ -50,7 +50,7 @@ class TerritoryOut(Out):
     responses={200: TerritoryOut, 404: None},
 )
 def get_territory(code: str):
-    """The territory's regions or drawn polygon, its shape and area; 404 when none is set."""
+    """The territory's regions or drawn polygon, its shape and area (kind null: none set)."""
     return jsonify(jsonable(service.get_territory(get_session(), code, user=current_user())))
 
 

@@ -25,6 +25,9 @@ def _show(result: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return
+    if result["kind"] is None:
+        click.echo(f"{result['distributor_code']} {result['distributor_name']}: no territory")
+        return
     what = ", ".join(result["regions"]) if result["kind"] == "regions" else "drawn polygon"
     click.echo(
         f"{result['distributor_code']} {result['distributor_name']}: {what}, "

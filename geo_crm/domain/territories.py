@@ -164,8 +164,8 @@ def set_territory(
 def get_territory(
     session: Session, distributor_code: str, *, user: Principal | None = None
 ) -> dict:
-    """The distributor's territory: kind (regions | polygon), region codes, GeoJSON shape, area
-    in km², who set it and when; a 404 when it has none."""
+    """The distributor's territory: kind (regions | polygon; None while none is set), region
+    codes, GeoJSON shape, area in km², who set it and when."""
     ref = _subject(session, distributor_code, user)
     t = TERRITORIES
     row = session.execute(
@@ -180,7 +180,16 @@ def get_territory(
         .where(t.c.distributor_id == ref.id)
     ).first()
     if row is None:
-        raise NotFound(f"distributor {ref.code} has no territory", fields={"territory": "not set"})
+        return {
+            "distributor_code": ref.code,
+            "distributor_name": ref.name,
+            "kind": None,
+            "regions": [],
+            "geometry": None,
+            "area_km2": None,
+            "updated_at": None,
+            "updated_by": None,
+        }
     codes = []
     if row.region_ids:
         by_id = dict(
