@@ -11,9 +11,32 @@ import numpy as np
 from folium.map import Layer
 from folium.template import Template
 
+from ..i18n import add_messages
 from .base import Frame, MapSettings, finish_map, new_map
 from .elements import Legend, js_data
 from .safe import safe_text
+
+# the words of its page and map (the page module imports this one)
+add_messages(
+    "cross_selling",
+    {
+        "Cross-territory sales": "窜货",
+        "Outside the territory": "超出经销区域",
+        "Into another network": "进入其他经销商网络",
+        "Distance (km)": "距离（公里）",
+        "Seller": "卖方",
+        "Buyer": "买方",
+        "Flags": "标记",
+        "Review": "审核",
+        "Buyer's distributor": "买方所属经销商",
+        "No cross-territory sales in this period": "此期间没有窜货",
+        "No cross-territory sales to map": "没有可在地图上显示的窜货",
+        "Sell-out into the region outside the seller's territory or network": (
+            "卖方经销区域或网络之外、卖入本区域的销售"
+        ),
+        "a date is YYYY-MM-DD": "日期格式为 YYYY-MM-DD",
+    },
+)
 
 FLAG_COLOURS = {"outside_territory": "#c62828", "other_network": "#6a1b9a"}
 FLAG_TITLES = {

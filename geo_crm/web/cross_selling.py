@@ -14,7 +14,6 @@ from ..analysis.params import find_region
 from ..auth.policy import current_user
 from ..db import get_session
 from ..errors import ValidationError
-from ..i18n import add_messages
 from ..maps.cross_selling import FLAG_COLOURS, FLAG_TITLES, cross_selling_map
 from .context import map_settings
 from .locale import current_translator
@@ -23,27 +22,6 @@ from .maps import html_response
 bp = Blueprint("cross_selling_pages", __name__)
 
 PAGE_SALES = 500
-
-add_messages(
-    "cross_selling",
-    {
-        "Cross-territory sales": "窜货",
-        "Outside the territory": "超出经销区域",
-        "Into another network": "进入其他经销商网络",
-        "Distance (km)": "距离（公里）",
-        "Seller": "卖方",
-        "Buyer": "买方",
-        "Flags": "标记",
-        "Review": "审核",
-        "Buyer's distributor": "买方所属经销商",
-        "No cross-territory sales in this period": "此期间没有窜货",
-        "No cross-territory sales to map": "没有可在地图上显示的窜货",
-        "Sell-out into the region outside the seller's territory or network": (
-            "卖方经销区域或网络之外、卖入本区域的销售"
-        ),
-        "a date is YYYY-MM-DD": "日期格式为 YYYY-MM-DD",
-    },
-)
 
 
 def _date(name: str, t) -> dt.date | None:

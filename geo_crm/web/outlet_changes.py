@@ -12,7 +12,6 @@ from ..analysis.params import find_region
 from ..auth.policy import current_user
 from ..db import get_session
 from ..errors import ValidationError
-from ..i18n import add_messages
 from ..maps.outlet_changes import KIND_COLOURS, KIND_TITLES, outlet_changes_map
 from .context import map_settings
 from .locale import current_translator
@@ -21,34 +20,6 @@ from .maps import html_response
 bp = Blueprint("outlet_changes_pages", __name__)
 
 PAGE_EVENTS = 500  # events listed on the page (the API and CLI list up to 10,000)
-
-add_messages(
-    "outlet_changes",
-    {
-        "Outlet changes": "客户变动",
-        "Started buying": "新开户（首次进货）",
-        "Stopped buying": "停止进货",
-        "Changed supplier": "更换供货商",
-        "Closed": "已关闭",
-        "Last purchase": "最后进货",
-        "Stopped after (months)": "停止进货判定（月）",
-        "Default: the setting, {n} months": "默认按设置：{n} 个月",
-        "From month": "起始月份",
-        "To month": "结束月份",
-        "Kinds": "类别",
-        "Kind": "类别",
-        "Details": "详情",
-        "Events": "变动明细",
-        "Per month": "按月统计",
-        "Changed by": "操作人",
-        "The newest {n} of {total} events": "最新 {n} 条，共 {total} 条",
-        "No outlet changes in this period": "此期间没有客户变动",
-        "No located outlet changes to map": "没有可在地图上显示的客户变动",
-        "Outlets that started or stopped buying, changed supplier or closed": (
-            "首次进货、停止进货、更换供货商或关闭的网点"
-        ),
-    },
-)
 
 
 def _args() -> dict:
