@@ -469,6 +469,64 @@ class SalesPlanChange(Base):
     )
 
 
+OUTLET_CHANGE_FIELDS = ("supplier", "status", "tier")
+
+
+class OutletChange(Base):
+    """One change of an outlet's supplier (parent; values are outlet ids as text), status or
+    tier: who (the transaction's ``geo_crm.user_id``), when, from and to. Written only by the
+    trigger of migration 0012 on every UPDATE of outlets; never changed or deleted. An
+    outlet's first values are the oldest change's ``old_value`` (or its current ones)."""
+
+    __tablename__ = "outlet_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(BigInteger)  # no foreign key: history outlives it
+    field: Mapped[str] = mapped_column(String(8))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("field", OUTLET_CHANGE_FIELDS), name="outlet_change_field_known"),
+        Index("ix_outlet_changes_outlet_id", "outlet_id", "id"),
+        Index("ix_outlet_changes_changed_at", "changed_at"),
+        Index("ix_outlet_changes_user_id", "user_id"),
+    )
+
+
+class DistributorTerritory(Base):
+    """A distributor's assigned territory (经销区域): a set of regions (``region_ids``; ``geom``
+    is the union of their boundaries when set) or a drawn polygon (``region_ids`` empty). An
+    invalid or self-crossing shape is refused by the service and never stored (the CHECK)."""
+
+    __tablename__ = "distributor_territories"
+
+    distributor_id: Mapped[int] = mapped_column(
+        ForeignKey("outlets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    region_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_XMin(geom) >= -180 "
+            "AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90",
+            name="territory_geom_valid",
+        ),
+        Index("ix_distributor_territories_geom", "geom", postgresql_using="gist"),
+        Index("ix_distributor_territories_updated_by_id", "updated_by_id"),
+    )
+
+
 class DistributorCredit(Base):
     """A distributor's credit limit: what it may owe the manufacturer (sell-in debt)."""
 

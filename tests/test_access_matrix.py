@@ -59,6 +59,8 @@ OWN_OTHER = {
 OBJECT_OVERRIDES = {
     "network_pages.distributor_page": ("D1", "D2"),
     "api.distributor_depth": ("D1", "D2"),
+    "api.get_territory": ("D1", "D2"),
+    "api.put_territory": ("D1", "D2"),
     "api.distributor_plan_achievement": ("D1", "D2"),
     "api.set_credit_limit": ("D1", "D2"),
     # the distributor page's business forms (issue 13b)

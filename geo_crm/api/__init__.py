@@ -23,6 +23,8 @@ _MODULES: tuple[str, ...] = (
     "reports",
     "evaluations",
     "ranking",
+    "outlet_changes",
+    "territories",
 )
 
 _loaded = False

@@ -118,6 +118,10 @@ RULES: dict[str, Rule] = {
     "api.region_distribution_rate": roles("admin", "manager", objects=REGION),
     "api.distributor_depth": roles("admin", "manager", objects=OUTLET),
     "api.distributor_plan_achievement": roles("admin", "manager", objects=OUTLET),
+    "api.region_outlet_changes": roles("admin", "manager", objects=REGION),  # issue 14 part 5
+    "api.get_territory": roles("admin", "manager", objects=OUTLET),  # issue 14 part 6
+    "api.put_territory": roles("admin", "manager", objects=OUTLET),
+    "api.region_cross_selling": roles("admin", "manager", objects=REGION),
     # products, sales, imports
     "api.list_products": SIGNED_IN,
     "api.create_product": ADMIN,
@@ -184,6 +188,10 @@ RULES: dict[str, Rule] = {
     "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET),
     "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
+    "outlet_changes_pages.changes_page": roles("admin", "manager", objects=REGION),
+    "outlet_changes_pages.changes_map": roles("admin", "manager", objects=REGION),
+    "cross_selling_pages.cross_selling_page": roles("admin", "manager", objects=REGION),
+    "cross_selling_pages.cross_selling_map_page": roles("admin", "manager", objects=REGION),
     "review.decide": REVIEWER_EVENT,
     # vector tiles and OGC API – Features (issue 16): scoped inside their queries
     "tiles.tile": FIELD,

@@ -16,6 +16,8 @@ _MODULES = (
     "transfer",
     "users",
     "analyse",
+    "outlet_changes",
+    "territories",
     "business",
     "report",
     "worker",

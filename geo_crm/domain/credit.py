@@ -42,6 +42,12 @@ SETTINGS: dict[str, SettingSpec] = {
         "A sell-in over the distributor's credit limit: warn (stored, flagged for review) or "
         "refuse (an error naming the amount).",
     ),
+    "stopped_buying_months": SettingSpec(
+        "stopped_buying_months",
+        tuple(str(n) for n in range(1, 25)),
+        "3",
+        "An outlet has stopped buying after this many months without a purchase (客户变动).",
+    ),
 }
 
 

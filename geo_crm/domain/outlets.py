@@ -55,6 +55,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..models import GeotagEvent, Outlet, Region, User
 from .access import outlet_scope, region_scope
 from .network import downstream_cte
+from .outlet_changes import acting_user
 from .principal import Principal
 from .regions import region_subtree
 
@@ -734,6 +735,7 @@ def update_outlet(
         point = point_sql(*location.wgs84())
         values["location"] = point
     if values:
+        acting_user(session, user.id if user is not None else None)
         session.execute(
             t.update().where(t.c.id == outlet_id, t.c.version == current.version).values(**values)
         )

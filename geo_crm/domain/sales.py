@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, any_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
@@ -41,6 +41,8 @@ MANUFACTURER_WORDS = ("manufacturer", "厂家", "厂方", "厂商", "公司", "�
 # what a flag code means, for messages and pages (issue 14 adds cross-territory sales here)
 FLAG_MESSAGES = {
     "over_credit_limit": "this sale takes the distributor over its credit limit",
+    "outside_territory": "the buyer lies outside the territory of the seller's distributor",
+    "other_network": "the buyer belongs to another distributor's network",
 }
 
 
@@ -454,7 +456,7 @@ def sale_reviews(
         )
     conds = [SALES.c.review_state == state]
     if flag is not None:
-        conds.append(SALES.c.flags.any(flag))
+        conds.append(literal(flag) == any_(SALES.c.flags))
     visible = _visible(user)
     if visible is not None:
         conds.append(visible)

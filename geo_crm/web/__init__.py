@@ -10,10 +10,12 @@ def init_app(app: Flask) -> None:
     standalone maps, vector tiles, vendored Leaflet; the language of every page."""
     from ..maps.assets import blueprint as vendor_assets
     from . import auth_pages, locale, review, tag
+    from .cross_selling import bp as cross_selling_bp
     from .home import bp as home_bp
     from .judging_pages import bp as judging_bp
     from .maps import bp as maps_bp
     from .network_pages import bp as network_bp
+    from .outlet_changes import bp as outlet_changes_bp
     from .regions import bp as regions_bp
     from .tiles import bp as tiles_bp
 
@@ -39,3 +41,5 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["report_stage_words"] = stage_words  # templates/reports/_menu.html
     app.register_blueprint(judging_bp)  # scorecards and rankings of distributors (issue 14)
+    app.register_blueprint(outlet_changes_bp)  # 客户变动 page and map (issue 14)
+    app.register_blueprint(cross_selling_bp)  # 窜货 page and map (issue 14)

@@ -26,7 +26,6 @@ add_messages(
         "No sales records match.": "没有符合条件的销售记录。",
         "Seller": "卖方",
         "Buyer": "买方",
-        "Kind": "类型",
         "Sales by outlets": "网点销售",
         "Flagged": "标记审核",
         "Unpaid only": "仅未付清",

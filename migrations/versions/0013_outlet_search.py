@@ -1,7 +1,7 @@
 """outlet search: a trigram index over every outlet's search_text (the landing map's search box)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06
 
 Migration 0009 keeps ``outlets.search_text`` (code, name, pinyin initials) for every outlet but
@@ -13,7 +13,7 @@ characters from the index instead of reading every outlet.
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ...coords import CRS_NAMES, to_wgs84
 from ...domain.network import OUTLETS, outlet_tree
+from ...domain.outlet_changes import acting_user
 from ...domain.outlets import point_sql
 from ...errors import ValidationError
 from ..tabular import Progress, cell_text, float_column
@@ -582,6 +583,7 @@ def _write_outlets(
     if report.dry_run:
         counts = _count_outlets(session, present, has_location)
     else:
+        acting_user(session, user_id)  # the outlet change history's who
         with refused():
             counts = _upsert_outlets(session, present, has_location, user_id, all_new=all_new)
     report.inserted, report.updated, report.geotag_events = counts
