@@ -9,6 +9,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import Conflict, GeoCrmError, ValidationError
 
+_NO_SRID = "must be WGS-84 longitude/latitude (SRID 4326); a geometry without an SRID is refused"
+
 # constraint name -> (field, message) for CHECK/UNIQUE constraints of the schema
 _KNOWN: dict[str, tuple[str, str]] = {
     "outlets_code_key": ("code", "an outlet with this code already exists"),
@@ -29,6 +31,17 @@ _KNOWN: dict[str, tuple[str, str]] = {
         "location",
         "must be a valid point with lon in [-180, 180], lat in [-90, 90]",
     ),
+    **{
+        name: (column, _NO_SRID)
+        for name, column in (
+            ("outlet_location_srid", "location"),
+            ("region_boundary_srid", "boundary"),
+            ("region_label_point_srid", "label_point"),
+            ("region_part_geom_srid", "geom"),
+            ("geotag_old_location_srid", "old_location"),
+            ("geotag_new_location_srid", "new_location"),
+        )
+    },
     "outlet_distributor_no_parent": ("parent", "a distributor buys from nobody and has no parent"),
     "outlet_not_own_parent": ("parent", "an outlet cannot be its own parent"),
     "outlet_parent_cycle": ("parent", "the parent lies in this outlet's own downstream network"),
