@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import Conflict, GeoCrmError, ValidationError
+from ..errors import NUL_PROBLEM, Conflict, GeoCrmError, ValidationError
 
 _NO_SRID = "must be WGS-84 longitude/latitude (SRID 4326); a geometry without an SRID is refused"
 
@@ -74,6 +74,7 @@ _FIELDS: dict[str, str] = {
     "sales_record_amount_nonneg": "amount",
 }
 
+NUL_TEXT = "cannot contain NUL (0x00) bytes"  # psycopg's words for a NUL in a text parameter
 _NOT_NULL = re.compile(r'null value in column "(?P<col>[^"]+)"')
 
 
@@ -84,6 +85,8 @@ def translate(exc: DBAPIError) -> GeoCrmError | None:
     sqlstate = getattr(orig, "sqlstate", None) or ""
     constraint = getattr(diag, "constraint_name", None) or ""
     primary = (getattr(diag, "message_primary", None) or "").strip()
+    if not sqlstate and NUL_TEXT in str(orig):  # psycopg refuses to send it: a last guard
+        return ValidationError(f"a value {NUL_PROBLEM}", fields={"text": NUL_PROBLEM})
     if constraint in _KNOWN:
         field, message = _KNOWN[constraint]
         cls = Conflict if sqlstate == "23505" else ValidationError

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import GeoCrmError, ValidationError
+from ..errors import NUL, GeoCrmError, ValidationError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class Table:
     encoding: str | None = None
     # problems found while reading (GeoJSON geometry): (row, column, message)
     problems: list[tuple[int, str, str]] = field(default_factory=list)
+    # False when the file surely holds no NUL character (a cheap look at the whole text):
+    # importers then skip looking for one cell by cell
+    may_hold_nul: bool = True
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -189,7 +192,9 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
             f"the CSV file is malformed near row {reader.line_num}: {exc}",
             fields={"file": str(exc)},
         ) from exc
-    return _from_records("csv", enumerate(records, start=1), used)
+    table = _from_records("csv", enumerate(records, start=1), used)
+    table.may_hold_nul = NUL in text
+    return table
 
 
 def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
@@ -294,6 +299,7 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     columns = [[rec.get(key) for rec in records] for key in header]
     table = Table("geojson", header, columns, list(range(1, len(records) + 1)), None)
     table.problems = problems
+    table.may_hold_nul = "\\u0000" in text  # JSON strings hold NUL only escaped
     return table
 
 

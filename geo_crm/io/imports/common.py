@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ... import i18n
 from ...coords import CRS_NAMES
 from ...db.translate import translate
-from ...errors import ValidationError
+from ...errors import NUL, NUL_PROBLEM, ValidationError
 from ...models import OUTLET_STATUSES, TIERS
 from ..tabular import SPREADSHEET_FORMATS, Progress, Table, cell_text, read_table, unquote
 
@@ -211,6 +211,19 @@ class Rows:
             )
         if self.ignored:
             LOGGER.info("ignored unknown columns: %s", ", ".join(self.ignored))
+        if table.may_hold_nul:
+            self._refuse_nul()
+
+    def _refuse_nul(self) -> None:
+        """A cell holding a NUL character (PostgreSQL text cannot) is a problem of its row and
+        column; the character is dropped so that validation's look-ups can run on the rest
+        (the row is invalid: it is never written)."""
+        for column, j in self.index.items():
+            cells = self.table.columns[j]
+            for i, value in enumerate(cells):
+                if isinstance(value, str) and NUL in value:
+                    self.add(i, column, NUL_PROBLEM)
+                    cells[i] = value.replace(NUL, "")
 
     def require(self, *columns: str) -> None:
         missing = [c for c in columns if c not in self.index]

@@ -1,0 +1,69 @@
+"""Import edges found with outside data (issue 17): NUL characters, NaN coordinates, duplicated
+codes with skip_invalid, impossible latitudes, and the XLSX export → import round trip."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from test_imports import SALES_HEADER, count, csv_bytes, message, problems, row
+
+from geo_crm.io.imports import import_outlets, import_products, import_sales
+
+NUL = "\x00"
+
+
+# -- NUL characters (item 2) ---------------------------------------------------------------------
+
+
+def test_a_nul_character_in_a_csv_cell_is_a_problem_of_that_row_and_column(session, sql):
+    rows = [
+        row("D1", "一号", "distributor"),
+        row("D2", f"二{NUL}号", "distributor"),
+        row(f"D{NUL}3", "三号", "distributor", address=f"路{NUL}"),
+    ]
+    report = import_outlets(session, csv_bytes(rows))
+    assert problems(report) == {(3, "name"), (4, "code"), (4, "address")}
+    assert "NUL" in message(report, 3, "name")
+    assert report.failed and count(sql) == 0
+    report = import_outlets(session, csv_bytes(rows), skip_invalid=True)
+    assert (report.inserted, report.skipped) == (1, 2)
+    assert sql("SELECT code FROM outlets").scalars().all() == ["D1"]
+
+
+def test_a_nul_character_in_a_geojson_property_is_a_problem_of_that_feature(session, sql):
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [120.1, 30.2]},
+                "properties": {"code": code, "name": name, "tier": "distributor"},
+            }
+            for code, name in (("G1", "好"), ("G2", f"坏{NUL}"))
+        ],
+    }
+    report = import_outlets(session, json.dumps(doc).encode(), name="x.geojson")
+    assert problems(report) == {(2, "name")}
+
+
+def test_a_nul_character_in_products_and_sales_files(session, sql):
+    report = import_products(
+        session,
+        csv_bytes([["P1", "好", "箱"], [f"P{NUL}2", "x", "箱"]], header=["sku", "name", "unit"]),
+    )
+    assert problems(report) == {(3, "sku")}
+    sale = [f"S{NUL}1", "2024-01-01", "D1", "W1", "P1", "", "1", "1", "0"]
+    report = import_sales(session, csv_bytes([sale], header=SALES_HEADER))
+    assert (2, "reference") in problems(report)
+
+
+def test_a_nul_character_through_the_api_import_is_422_naming_row_and_column(client):
+    data = csv_bytes([row("D1", f"一{NUL}", "distributor")])
+    response = client.post(
+        "/api/v1/imports/outlets",
+        data={"file": (io.BytesIO(data), "o.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "rows.2.name" in response.get_json()["error"]["fields"]
