@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import random
 
+import pytest
 from test_imports import SALES_HEADER, count, csv_bytes, message, problems, row
 
+from geo_crm.io.exports import export_outlets
 from geo_crm.io.imports import import_outlets, import_products, import_sales
 
 NUL = "\x00"
@@ -67,3 +70,59 @@ def test_a_nul_character_through_the_api_import_is_422_naming_row_and_column(cli
     )
     assert response.status_code == 422, response.get_data(as_text=True)
     assert "rows.2.name" in response.get_json()["error"]["fields"]
+
+
+# -- XLSX export → import round trip (item 6) ----------------------------------------------------
+
+
+@pytest.fixture
+def many_outlets(session, sql):
+    """300 outlets at random full-precision points, some names with CR, tabs, other control
+    characters and the text of an OOXML escape."""
+    rng = random.Random(17)
+    texts = ["\rCR first", "a\rb\r\nc", "tab\tinside", "_x000D_ literal", "bell\x07", "LF\nin"]
+    rows = [row("D0", "总经销", "distributor", lat=30.123456789012345, lon=120.98765432101234)]
+    for i in range(1, 300):
+        rows.append(
+            row(
+                f"R{i}",
+                texts[i % len(texts)] if i % 7 == 0 else f"店 {i}",
+                "retail",
+                "D0",
+                lat=repr(rng.uniform(-89.9, 89.9)),
+                lon=repr(rng.uniform(-179.9, 179.9)),
+                notes=texts[i % len(texts)],
+            )
+        )
+    report = import_outlets(session, csv_bytes(rows))
+    assert report.ok and report.inserted == 300, report.problems
+    # an import trims cells: a name beginning with CR comes from elsewhere (the API, SQL)
+    sql("UPDATE outlets SET name = :n WHERE code IN ('R1', 'R2')", n="\rCR first")
+    return sql(
+        "SELECT code, name, notes, ST_X(location), ST_Y(location) FROM outlets ORDER BY code"
+    ).all()
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_an_export_imports_back_unchanged_at_full_precision(session, sql, many_outlets, fmt):
+    data = b"".join(export_outlets(session, fmt).chunks)
+    report = import_outlets(session, data, name=f"outlets.{fmt}")
+    assert report.ok, report.problems[:3]
+    assert (report.inserted, report.updated, report.geotag_events) == (0, 0, 0)
+    assert report.unchanged == 300
+    again = sql(
+        "SELECT code, name, notes, ST_X(location), ST_Y(location) FROM outlets ORDER BY code"
+    ).all()
+    assert again == many_outlets
+
+
+def test_an_xlsx_export_restores_names_with_cr_into_an_empty_table(session, sql, many_outlets):
+    data = b"".join(export_outlets(session, "xlsx").chunks)
+    sql("TRUNCATE geotag_events, outlets CASCADE")
+    report = import_outlets(session, data, name="outlets.xlsx")
+    assert report.inserted == 300, report.problems[:3]
+    again = sql(
+        "SELECT code, name, notes, ST_X(location), ST_Y(location) FROM outlets ORDER BY code"
+    ).all()
+    assert again == many_outlets
+    assert any(name.startswith("\r") for _, name, *_ in again)

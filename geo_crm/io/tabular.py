@@ -216,9 +216,14 @@ def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
                     progress("read", number, None)
                 yield number, row
 
-        return _from_records("xlsx", numbered(), None)
+        table = _from_records("xlsx", numbered(), None)
     finally:
         workbook.close()
+    for column in table.columns:
+        for i, value in enumerate(column):
+            if type(value) is str and "_x" in value:
+                column[i] = ooxml_unescape(value)
+    return table
 
 
 def _blank(value: Any) -> bool:
@@ -318,6 +323,24 @@ def _point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
 
 
 # -- cells -----------------------------------------------------------------------------------------
+# OOXML text escapes a character as _xHHHH_ (its code in hex) and a literal "_x" that would read
+# as one as _x005F_x: XML cannot carry most control characters, and turns a CR into LF
+_OOXML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_OOXML_TO_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def ooxml_escape(value: Any) -> Any:
+    """Text for an XLSX cell that reads back (``ooxml_unescape``) as ``value``."""
+    if type(value) is not str:
+        return value
+    return _OOXML_TO_ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
+def ooxml_unescape(value: str) -> str:
+    """An XLSX cell's text with its _xHHHH_ escapes decoded (Excel writes them too)."""
+    return _OOXML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
 def neutralise(value: str) -> str:
     """Prefix a quote to text a spreadsheet would run as a formula (undone by ``unquote``).
 
