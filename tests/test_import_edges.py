@@ -126,3 +126,96 @@ def test_an_xlsx_export_restores_names_with_cr_into_an_empty_table(session, sql,
     ).all()
     assert again == many_outlets
     assert any(name.startswith("\r") for _, name, *_ in again)
+
+
+# -- import edges (item 7) ----------------------------------------------------------------------
+
+
+def _geojson(*features: str) -> bytes:
+    """A FeatureCollection written by hand: NaN is not JSON, so json.dumps will not write it."""
+    return ('{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}").encode()
+
+
+def _feature(code: str, coordinates: str, **props) -> str:
+    properties = json.dumps({"code": code, "name": f"店 {code}", "tier": "distributor", **props})
+    return (
+        f'{{"type": "Feature", "geometry": {{"type": "Point", "coordinates": {coordinates}}},'
+        f' "properties": {properties}}}'
+    )
+
+
+def test_a_nan_coordinate_fails_only_its_feature_and_can_be_skipped(session, sql):
+    data = _geojson(
+        _feature("G1", "[120.1, 30.2]"),
+        _feature("G2", "[NaN, 30.2]"),
+        _feature("G3", "[120.3, Infinity]"),
+        _feature("G4", "[120.4, 30.4]"),
+    )
+    report = import_outlets(session, data, name="points.geojson")
+    assert problems(report) == {(2, "geometry"), (3, "geometry")}, report.problems
+    assert "NaN" in message(report, 2, "geometry")
+    assert "Infinity" in message(report, 3, "geometry")
+    assert report.failed and count(sql) == 0
+    report = import_outlets(session, data, name="points.geojson", skip_invalid=True)
+    assert (report.inserted, report.skipped) == (2, 2)
+    assert sql("SELECT code FROM outlets ORDER BY code").scalars().all() == ["G1", "G4"]
+
+
+def test_a_nan_property_is_a_problem_of_its_column(session):
+    data = _geojson(_feature("G1", "[120.1, 30.2]").replace('"tier": "distributor"', '"tier": NaN'))
+    report = import_outlets(session, data, name="points.geojson")
+    assert problems(report) == {(1, "tier")}, report.problems
+    assert "NaN" in message(report, 1, "tier")
+
+
+def test_a_duplicated_code_with_skip_invalid_imports_the_first_and_reports_the_later(session, sql):
+    rows = [
+        row("D1", "一号", "distributor"),
+        row("D2", "二号", "distributor"),
+        row("D1", "一号again", "distributor"),
+        row("D1", "一号thrice", "distributor"),
+    ]
+    report = import_outlets(session, csv_bytes(rows), skip_invalid=True)
+    assert problems(report) == {(4, "code"), (5, "code")}
+    assert "row 2" in message(report, 4, "code")
+    assert (report.inserted, report.skipped) == (2, 2)
+    assert sql("SELECT name FROM outlets WHERE code = 'D1'").scalar() == "一号"
+    # all or nothing: every occurrence is reported, as before
+    report = import_outlets(session, csv_bytes(rows))
+    assert problems(report) == {(2, "code"), (4, "code"), (5, "code")}
+
+
+def test_a_duplicated_sku_and_reference_with_skip_invalid_keep_the_first(session, sql):
+    products = [["P1", "first", "箱"], ["P1", "second", "箱"]]
+    report = import_products(
+        session, csv_bytes(products, header=["sku", "name", "unit"]), skip_invalid=True
+    )
+    assert problems(report) == {(3, "sku")} and report.inserted == 1
+    assert sql("SELECT name FROM products").scalar() == "first"
+
+
+@pytest.mark.parametrize(
+    "lat, lon, expected, unexpected",
+    [
+        (95, -80, "latitude 95 is outside [-90, 90]", "swapped"),  # swapped: Antarctica
+        (95, 40, "latitude 95 is outside [-90, 90]", "swapped"),  # far from every other point
+        (120.3, 30.4, "look swapped", None),  # swapped it lies among the file's points
+    ],
+)
+def test_an_impossible_latitude_says_what_is_wrong(session, lat, lon, expected, unexpected):
+    good = [row(f"G{i}", "好", "distributor", lat=30 + i / 10, lon=120 + i / 10) for i in range(3)]
+    bad = row("B1", "坏", "distributor", lat=lat, lon=lon)
+    report = import_outlets(session, csv_bytes([*good, bad]))
+    assert problems(report) == {(5, "lat")}, report.problems
+    text = message(report, 5, "lat")
+    assert expected in text
+    assert unexpected is None or unexpected not in text
+
+
+def test_a_swapped_point_that_falls_in_a_loaded_region_is_called_swapped(session, sql):
+    sql(
+        "INSERT INTO regions (code, name, level, boundary) VALUES ('630000', '青海测试', "
+        "'province', ST_Multi(ST_MakeEnvelope(89, 31, 103, 40, 4326)))"
+    )
+    report = import_outlets(session, csv_bytes([row("B1", "坏", "distributor", lat=95, lon=36)]))
+    assert "青海测试" in message(report, 2, "lat") and "swapped" in message(report, 2, "lat")

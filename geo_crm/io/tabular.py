@@ -262,7 +262,7 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     """Point features; properties become columns, the point becomes lat/lon (row = feature no.)."""
     text, _ = decode_text(data, encoding or "utf-8-sig")
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
+        doc = json.loads(text, parse_constant=_NotJson)
     except ValueError as exc:
         raise ValidationError(
             f"the file is not valid JSON: {exc}", fields={"file": "invalid JSON"}
@@ -288,6 +288,11 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
             problems.append((number, "geometry", "not a GeoJSON Feature"))
             props = {}
         record = dict(props) if isinstance(props, dict) else {}
+        for key, value in record.items():
+            constant = _not_json(value)
+            if constant is not None:
+                problems.append((number, key, f"{constant} is not a number JSON allows"))
+                record[key] = None
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         if geometry is not None:
             lon_lat, problem = _point(geometry)
@@ -308,8 +313,21 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     return table
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+class _NotJson(str):
+    """NaN, Infinity or -Infinity where a GeoJSON file has one: Python's json reads them, JSON
+    has none. Kept as a marker so the feature holding it is the one reported (its number and
+    column), not the whole file."""
+
+
+def _not_json(value: Any) -> str | None:
+    """The first NaN/Infinity inside a parsed JSON value, or None."""
+    if isinstance(value, _NotJson):
+        return str(value)
+    if isinstance(value, list):
+        return next((c for c in map(_not_json, value) if c is not None), None)
+    if isinstance(value, dict):
+        return next((c for c in map(_not_json, value.values()) if c is not None), None)
+    return None
 
 
 def _point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
@@ -319,6 +337,9 @@ def _point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
     coords = geometry.get("coordinates")
     if not isinstance(coords, list | tuple) or len(coords) < 2:
         return None, "a Point needs [longitude, latitude] coordinates"
+    constant = _not_json(coords)
+    if constant is not None:
+        return None, f"the coordinates hold {constant}, which is not a number JSON allows"
     return (coords[0], coords[1]), None
 
 

@@ -181,9 +181,12 @@ class Rows:
         columns: dict[str, tuple[str, ...]],
         kind: str,
         progress: Progress | None = None,
+        *,
+        skip_invalid: bool = False,
     ):
         self.table = table
         self.progress = progress
+        self.skip_invalid = skip_invalid  # invalid rows are skipped, not fatal
         self.n = len(table)
         self.numbers = table.row_numbers
         self.spreadsheet = table.fmt in SPREADSHEET_FORMATS
@@ -307,7 +310,7 @@ def open_rows(
     (for ``finish``)."""
     started = time.perf_counter()
     table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
-    rows = Rows(table, columns, kind, progress)
+    rows = Rows(table, columns, kind, progress, skip_invalid=skip_invalid)
     rows.require(*required)
     report = ImportReport(
         kind=kind,
@@ -341,7 +344,9 @@ def finish(report: ImportReport, rows: Rows, started: float) -> ImportReport:
 
 
 def duplicates(rows: Rows, column: str, values: Sequence[str | None]) -> None:
-    """Flag every row of a key that appears more than once: which one is meant is unclear."""
+    """A key that appears more than once. All or nothing: every occurrence is flagged (which
+    one is meant is for the user to say). With ``skip_invalid`` the first occurrence is the
+    one imported, and the later ones are flagged, so skipping keeps a row of each key."""
     present = [v for v in values if v is not None]
     if len(set(present)) == len(present):
         return
@@ -350,11 +355,21 @@ def duplicates(rows: Rows, column: str, values: Sequence[str | None]) -> None:
         if v is not None:
             where[v].append(i)
     for value, idx in where.items():
-        if len(idx) > 1:
-            numbers = [rows.numbers[i] for i in idx]
-            for i in idx:
-                others = ", ".join(str(n) for n in numbers if n != rows.numbers[i])
-                rows.add(i, column, f"duplicate {column} {value!r} (also on row {others})")
+        if len(idx) < 2:
+            continue
+        numbers = [rows.numbers[i] for i in idx]
+        if rows.skip_invalid:
+            for i in idx[1:]:
+                rows.add(
+                    i,
+                    column,
+                    f"duplicate {column} {value!r}: row {numbers[0]} has it already "
+                    f"(that row is imported, this one skipped)",
+                )
+            continue
+        for i in idx:
+            others = ", ".join(str(n) for n in numbers if n != rows.numbers[i])
+            rows.add(i, column, f"duplicate {column} {value!r} (also on row {others})")
 
 
 # -- staging ---------------------------------------------------------------------------------------
