@@ -124,6 +124,29 @@ def untagged_count(
     return session.scalar(stmt) or 0
 
 
+def outside_regions_count(
+    session: Session,
+    outlet_clause: ColumnElement[bool] | None = None,
+    *,
+    user: Principal | None = None,
+    active_only: bool = True,
+) -> int:
+    """How many located outlets ``user`` may see (None: all) lie outside every loaded region:
+    they count in no region's figures (``region_outlet_counts``), so the home page names them
+    beside the regions ("outside every region"), as ``untagged_count`` names the ones without
+    a location. ``active_only`` as in ``region_outlet_counts``."""
+    stmt = select(func.count()).where(
+        OUTLETS.c.location.is_not(None), OUTLETS.c.region_id.is_(None)
+    )
+    if active_only:
+        stmt = stmt.where(OUTLETS.c.status == "active")
+    if _scoped(user):
+        stmt = stmt.where(outlet_scope(user, OUTLETS))
+    if outlet_clause is not None:
+        stmt = stmt.where(outlet_clause)
+    return session.scalar(stmt) or 0
+
+
 _REGION_ID = bindparam("region_id", type_=Integer)
 _STATUSES = bindparam("statuses", type_=ARRAY(Text))
 
