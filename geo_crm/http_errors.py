@@ -2,9 +2,9 @@
 
 Input no statement could use is refused before anything reads it, naming where it was: a NUL
 character (PostgreSQL text cannot hold U+0000) in a query parameter answers 400, in a URL
-argument 404 (nothing can be named so), in a form field 422; a URL id larger than its column
-can hold answers 404 naming the argument. JSON bodies are checked by ``api.framework``. A 405
-names the allowed methods in ``Allow``.
+argument 404 (nothing can be named so); a URL id larger than its column can hold answers 404
+naming the argument. JSON bodies and upload forms are checked by ``api.framework``, the
+sign-in form by its page. A 405 names the allowed methods in ``Allow``.
 
 A database that cannot be reached (refused, closed, shut down: :func:`~geo_crm.db.translate.
 outage_reason`) answers 503 ``service_unavailable`` with ``Retry-After``, whichever statement
@@ -28,7 +28,6 @@ from .errors import (
     GeoCrmError,
     NotFound,
     ServiceUnavailable,
-    ValidationError,
     error_body,
 )
 
@@ -110,24 +109,8 @@ def check_url_values(endpoint: str | None, values: dict | None) -> None:
             )
 
 
-def check_form() -> None:
-    """A before_request hook (after the access policy, so only permitted callers' bodies are
-    parsed): form fields that hold a NUL character."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or not request.mimetype.endswith(
-        ("form-urlencoded", "form-data")
-    ):
-        return
-    bad = sorted({k for k, v in request.form.items(multi=True) if NUL in k or NUL in v})
-    if bad:
-        names = [k.replace(NUL, "\\0") for k in bad]
-        raise ValidationError(
-            f"{', '.join(names)}: {NUL_PROBLEM}", fields={f"form.{n}": NUL_PROBLEM for n in names}
-        )
-
-
 def init_app(app: Flask) -> None:
     app.url_value_preprocessor(check_url_values)
-    app.before_request(check_form)
 
     @app.errorhandler(GeoCrmError)
     def _domain_error(exc: GeoCrmError):

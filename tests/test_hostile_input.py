@@ -5,6 +5,7 @@ a form; a path id larger than any stored id; a method a route does not answer.""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -118,8 +119,17 @@ def test_a_nul_character_in_a_page_url_or_form_is_a_4xx_page(app):
     response = browser.post(
         "/login", data={"username": f"ad{NUL}min", "password": "x", "csrf_token": token}
     )
-    assert response.status_code == 422
-    assert "username" in response.get_data(as_text=True)
+    assert response.status_code == 422  # no user is named so: the form again
+    assert 'name="username"' in response.get_data(as_text=True)
+
+
+def test_a_nul_character_in_an_upload_form_field_is_422_naming_it(client):
+    response = client.post(
+        f"{API}/imports/outlets",
+        data={"file": (io.BytesIO(b"code,name,tier\r\n"), "o.csv"), "encoding": f"utf{NUL}8"},
+        content_type="multipart/form-data",
+    )
+    assert "form.encoding" in _error(response, 422)["fields"]
 
 
 # -- path ids, methods ---------------------------------------------------------------------------
