@@ -188,7 +188,14 @@ def operation(
             return view(**kwargs)
 
         endpoint = view.__name__
-        bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
+        # no automatic OPTIONS answer: a method the document does not list answers 405 + Allow
+        bp.add_url_rule(
+            rule,
+            endpoint=endpoint,
+            view_func=wrapper,
+            methods=[method],
+            provide_automatic_options=False,
+        )
         path, params = _openapi_path(rule)
         REGISTRY.append(
             Operation(
