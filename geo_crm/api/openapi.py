@@ -14,6 +14,7 @@ from apispec import APISpec
 from pydantic import BaseModel, TypeAdapter
 
 from .framework import REGISTRY, Operation
+from .schemas import CONTROL_FREE
 
 _REF = "#/components/schemas/{model}"
 
@@ -205,6 +206,9 @@ _WHITE = (
 )
 NUL_FREE = "^[^\\u0000]*$"
 NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_WHITE}][^\\u0000]*$"
+# CleanText (api.schemas.CONTROL_FREE) that is required: control-free and not blank
+_CONTROL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f"
+CONTROL_FREE_NOT_BLANK = f"^[^{_CONTROL}]*[^{_CONTROL}{_WHITE}][^{_CONTROL}]*$"
 
 
 def _text_rules(node: typing.Any) -> None:
@@ -219,6 +223,8 @@ def _text_rules(node: typing.Any) -> None:
         return
     if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(node):
         node["pattern"] = NOT_BLANK if node.get("minLength", 0) >= 1 else NUL_FREE
+    elif node.get("pattern") == CONTROL_FREE and node.get("minLength", 0) >= 1:
+        node["pattern"] = CONTROL_FREE_NOT_BLANK
     if "default" in node and node["default"] is None and node.get("type") not in (None, "null"):
         del node["default"]  # optional but not nullable (absent: unchanged): no null default
     for value in node.values():
