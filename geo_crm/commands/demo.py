@@ -77,10 +77,17 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
     if no_serve:
         _say(4, "done (--no-serve)")
         return
-    from werkzeug.serving import run_simple
+    _serve(host, port)
 
+
+def _serve(host: str, port: int) -> None:
+    """The app on the production server of the README (gunicorn), not Flask's development
+    server: the same start-up output, without its warning."""
+    from ..wsgi import check_address, serve
+
+    check_address(host, port)
     _say(4, f"serving on http://{host}:{port} (Ctrl+C to stop)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    serve(current_app._get_current_object(), host, port)
 
 
 COMMANDS = [demo_cmd]
