@@ -55,6 +55,9 @@ def _respond(
         headers = {"Retry-After": str(ServiceUnavailable.retry_after_s), **(headers or {})}
     if _wants_json():
         return jsonify(error_body(code, message, fields, detail)), status, headers or {}
+    from .web.page_words import error_page_message
+
+    message = error_page_message(status, message, fields)  # in the page's language
     return render_template("error.html", status=status, message=message), status, headers or {}
 
 

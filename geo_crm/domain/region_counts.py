@@ -46,10 +46,15 @@ class RegionCounts:
     parent_id: int | None
     by_tier: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIERS, 0))
     not_geotagged: int = 0
+    name_en: str | None = None
 
     @property
     def total(self) -> int:
         return sum(self.by_tier.values())
+
+    def label(self, t) -> str:
+        """The name in the language of translator ``t`` (English when it has one)."""
+        return self.name_en if t.lang == "en" and self.name_en else self.name
 
 
 def _scoped(user: Principal | None) -> bool:
@@ -96,9 +101,11 @@ def region_outlet_counts(
         .group_by(closure.c.top, counted.c.tier)
     )
     regions = {
-        row.id: RegionCounts(row.id, row.code, row.name, row.level, row.parent_id)
+        row.id: RegionCounts(
+            row.id, row.code, row.name, row.level, row.parent_id, name_en=row.name_en
+        )
         for row in session.execute(
-            select(r.c.id, r.c.code, r.c.name, r.c.level, r.c.parent_id)
+            select(r.c.id, r.c.code, r.c.name, r.c.level, r.c.parent_id, r.c.name_en)
             .where(*region_conds)
             .order_by(r.c.code)
         )

@@ -8,8 +8,8 @@ from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import geotagging as svc
 from ..errors import Conflict, ValidationError
-from ..i18n import FLAG_SENTENCES
 from .locale import current_translator
+from .page_words import metres, reason
 
 bp = Blueprint("review", __name__)
 
@@ -26,11 +26,8 @@ def review_page():
     t = current_translator()
     events = svc.review_queue(get_session(), current_user(), state="flagged", limit=200)
     for event in events:
-        event["reasons"] = [
-            t(FLAG_SENTENCES.get(flag.partition(":")[0], flag.partition(":")[0]))
-            + (f" ({flag.partition(':')[2]})" if flag.partition(":")[2] else "")
-            for flag in event["flags"]
-        ]
+        event["reasons"] = [reason(t, flag) for flag in event["flags"]]
+        event["moved"] = metres(t, event["moved_m"])
     done = _DONE.get(request.args.get("done", ""))
     return render_template("review.html", t=t, events=events, done=t(done) if done else None)
 
