@@ -100,3 +100,45 @@ def test_a_network_on_one_side_keeps_its_hull(session, sql):
     add_outlet(sql, "R2", "retail", 100.5, 31.0, parent="D")
     hull, _ = catchment(session, "D")
     assert max(x for x, _ in hull["coordinates"][0]) <= 101.0
+
+
+def test_a_region_drawn_across_the_meridian_is_cut_not_banded(session, sql, tmp_path):
+    """A Fiji drawn as one ring from 177°E over the meridian to 179°W: two parts, 4° wide in
+    all, its label point on it, and a point in the Atlantic in no region."""
+    import json
+
+    from geo_crm.io.boundaries import load_region_files
+
+    fiji = [[177.0, -18.0], [-179.0, -18.0], [-179.0, -16.0], [177.0, -16.0], [177.0, -18.0]]
+    feature = {
+        "type": "Feature",
+        "properties": {"code": "FJ", "name": "斐济", "level": "province"},
+        "geometry": {"type": "Polygon", "coordinates": [fiji]},
+    }
+    path = tmp_path / "fiji.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    report = load_region_files(session, [path])
+    assert report.inserted == ["FJ"]
+    assert any("180° meridian" in why for code, why in report.repaired if code == "FJ")
+    parts, x0, x1, lx, area = sql(
+        "SELECT ST_NumGeometries(boundary), ST_XMin(boundary), ST_XMax(boundary), "
+        "ST_X(label_point), area_m2 FROM regions WHERE code = 'FJ'"
+    ).one()
+    assert parts == 2 and (x0, x1) == (-180.0, 180.0)
+    assert lx >= 177.0 or lx <= -179.0
+    unwrapped = shapely.box(177.0, -18.0, 181.0, -16.0)
+    assert area == pytest.approx(geodesic_area(unwrapped), rel=1e-3)
+    in_atlantic = sql(
+        "SELECT count(*) FROM regions WHERE ST_Intersects(boundary, "
+        "ST_SetSRID(ST_MakePoint(0, -17), 4326))"
+    ).scalar()
+    assert in_atlantic == 0
+
+
+def test_a_region_beside_the_meridian_is_left_as_it_is():
+    from geo_crm.io.antimeridian import split_at_antimeridian
+
+    poly = shapely.MultiPolygon([shapely.box(179.0, 51.0, 180.0, 52.0)])
+    assert split_at_antimeridian(poly) == (poly, [])
+    polar = shapely.Polygon([(-180, 80), (-60, 80), (60, 80), (180, 80), (180, 90), (-180, 90)])
+    assert split_at_antimeridian(polar)[1] == []

@@ -28,6 +28,7 @@ from ..db.translate import translate
 from ..errors import ValidationError
 from ..models import REGION_LEVELS
 from ..resources import resource_dir
+from .antimeridian import split_at_antimeridian
 
 # the provinces with a district file (data/regions/cn-districts-<code>.geojson)
 DISTRICT_PROVINCES = (
@@ -222,6 +223,8 @@ def _read_file(
         if geom is None:
             problems.append(f"feature {number} ({values['code']}): no ring has 4 or more points")
             continue
+        geom, cut = split_at_antimeridian(geom)
+        fixes = [*fixes, *cut]
         out.append(
             _Feature(
                 name,
