@@ -9,6 +9,7 @@ import re
 import pytest
 from auth_helpers import (
     API,
+    add_outlet,
     add_token,
     outlet_row,
     signed_in_client,
@@ -119,3 +120,14 @@ def test_the_review_page_writes_reasons_and_metres_in_the_readers_language(aapp,
     assert re.search(r"The point is [\d,]+ m from the outlet", en)
     assert "(" not in en.split("The point is ")[1][:40]  # no raw code in brackets
     assert metres(Translator("zh"), 3300.4) == "3,300 米"
+
+
+def test_the_home_page_names_the_outlets_outside_every_region(admin, connection):
+    """Located outlets in no loaded region count in no region's row (issue 17, item 8): the
+    home page says how many there are, beside those not yet geotagged."""
+    assert 'id="outside"' not in _main(admin.get("/?lang=en"))
+    add_outlet(connection, "FAR1", lon=10.0, lat=10.0)
+    add_outlet(connection, "FAR2", lon=11.0, lat=10.0)
+    add_outlet(connection, "FAR3", lon=12.0, lat=10.0, status="closed")  # not counted
+    assert "Outlets outside every region: 2" in _main(admin.get("/?lang=en"))
+    assert "不在任何区域内的网点: 2" in _main(admin.get("/?lang=zh-CN"))

@@ -20,7 +20,13 @@ from ..domain.geotagging import history_points
 from ..domain.network import distributors_in, downstream_counts, upstream
 from ..domain.outlets import get_outlet
 from ..domain.principal import Principal
-from ..domain.region_counts import region_tier_counts
+from ..domain.region_counts import (
+    RegionCounts,
+    outside_regions_count,
+    region_outlet_counts,
+    region_tier_counts,
+    untagged_count,
+)
 from ..domain.regions import RegionInfo, RegionRef, ancestors, get_region, map_region_for
 from ..domain.regions import region_ref as find_region_ref
 from ..domain.regions import subregions as child_regions
@@ -188,4 +194,28 @@ def outlet_overview(
         buyers=downstream_counts(session, outlet_id, user),
         debt=buyer_debt(session, outlet_id),
         sold=seller_summary(session, outlet_id, date_from=f.date_from, date_to=f.date_to),
+    )
+
+
+@dataclass
+class HomeOverview:
+    """The home page: the regions ``user`` may see with their outlets per tier, largest level
+    first, and the outlets no region counts: not yet geotagged, or located outside every
+    loaded region (issue 17: 445 imported outlets were counted nowhere)."""
+
+    regions: list[RegionCounts]
+    untagged: int
+    outside: int
+
+
+_LEVEL_ORDER = {"country": 0, "province": 1, "city": 2, "district": 3}
+
+
+def home_overview(session: Session, user: Principal | None) -> HomeOverview:
+    rows = region_outlet_counts(session, user=user)
+    rows.sort(key=lambda r: (_LEVEL_ORDER.get(r.level, 9), -r.total, r.code))
+    return HomeOverview(
+        rows,
+        untagged_count(session, user=user),
+        outside_regions_count(session, user=user),
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..analysis.overviews import home_overview
 from ..auth.policy import current_user
 from ..db import get_session, health
-from ..domain.region_counts import region_outlet_counts, untagged_count
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
 
@@ -16,13 +16,13 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index():
     """List regions, largest level first, with outlet counts per tier."""
-    session = get_session()
-    user = current_user()
-    rows = region_outlet_counts(session, user=user)
-    order = {"country": 0, "province": 1, "city": 2, "district": 3}
-    rows.sort(key=lambda r: (order.get(r.level, 9), -r.total, r.code))
+    page = home_overview(get_session(), current_user())
     return render_template(
-        "home.html", regions=rows, tiers=TIERS, untagged=untagged_count(session, user=user)
+        "home.html",
+        regions=page.regions,
+        tiers=TIERS,
+        untagged=page.untagged,
+        outside=page.outside,
     )
 
 

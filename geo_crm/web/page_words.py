@@ -78,6 +78,7 @@ add_messages(
         UNKNOWN_REASON: "已标记待审核（{detail}）。",
         "{n} m": "{n} 米",
         "Tiers": "层级",
+        "Outlets outside every region": "不在任何区域内的网点",
         STATUS_SENTENCES[400]: "无法读取该请求。",
         STATUS_SENTENCES[401]: "请先登录。",
         STATUS_SENTENCES[403]: "您无权打开此页面。",
