@@ -81,9 +81,14 @@ def _unavailable(reason: str, exc: BaseException):
 def _id_columns() -> dict:
     """The id column each integer URL argument names (tests/test_hostile_input.py checks that
     every ``<int:…>`` argument of the app is here)."""
-    from .models import ApiToken, GeotagEvent, SalesRecord
+    from .models import ApiToken, GeotagEvent, SalesPlan, SalesRecord
 
-    return {"sale_id": SalesRecord.id, "event_id": GeotagEvent.id, "token_id": ApiToken.id}
+    return {
+        "sale_id": SalesRecord.id,
+        "event_id": GeotagEvent.id,
+        "token_id": ApiToken.id,
+        "plan_id": SalesPlan.id,
+    }
 
 
 def id_limit(arg: str) -> int:

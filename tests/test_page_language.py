@@ -96,9 +96,9 @@ def test_a_form_error_names_the_forms_label(admin, lang, said):
         (
             "en",
             "possible_duplicate:W2000150",
-            "Outlet W2000150 has a similar name and lies nearby: possibly the same shop.",
+            "An outlet with a similar name lies nearby (W2000150): possibly the same shop.",
         ),
-        ("zh", "possible_duplicate:W2000150", "附近的网点 W2000150 名称相近：可能是同一家店。"),
+        ("zh", "possible_duplicate:W2000150", "附近有名称相近的网点（W2000150），可能重复。"),
         ("zh", "outside_region:C1", "位置不在网点原所属区域 C1 内。"),
         ("en", "jump", "The point is far from the outlet's current location."),
     ],

@@ -12,7 +12,7 @@ from ..i18n import Translator, add_messages
 REASONS = {
     "outside_region": "The point lies outside the outlet's region {detail}.",
     "jump": "The point is {detail} from the outlet's current location.",
-    "possible_duplicate": "Outlet {detail} has a similar name and lies nearby: possibly the "
+    "possible_duplicate": "An outlet with a similar name lies nearby ({detail}): possibly the "
     "same shop.",
 }
 REASONS_BARE = {
@@ -74,7 +74,7 @@ add_messages(
     {
         REASONS["outside_region"]: "位置不在网点原所属区域 {detail} 内。",
         REASONS["jump"]: "位置与网点当前位置相距 {detail}。",
-        REASONS["possible_duplicate"]: "附近的网点 {detail} 名称相近：可能是同一家店。",
+        REASONS["possible_duplicate"]: "附近有名称相近的网点（{detail}），可能重复。",
         UNKNOWN_REASON: "已标记待审核（{detail}）。",
         "{n} m": "{n} 米",
         "Tiers": "层级",
