@@ -25,6 +25,15 @@ def main_group() -> None:
     pass
 
 
+def _one_line_usage() -> None:
+    from .commands import one_line_usage
+
+    one_line_usage(main_group)  # `geo-crm --bogus`, `geo-crm nosuchcommand`: one error line
+
+
+_one_line_usage()
+
+
 def init_app(app: Flask) -> None:
     """Register geo_crm's commands on the app (so ``flask`` and ``geo-crm`` both see them)."""
     from .commands import register

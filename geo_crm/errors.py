@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+NUL = "\x00"
+NUL_PROBLEM = "contains a NUL character (U+0000), which text cannot hold"
+
 
 def error_body(code: str, message: str, fields: dict | None = None, detail=None) -> dict:
     """The one JSON error shape: ``{"error": {"code", "message", "fields"?, "detail"?}}``."""

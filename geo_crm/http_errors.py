@@ -1,5 +1,11 @@
 """One JSON error body everywhere; HTML or JSON chosen by content negotiation.
 
+Input no statement could use is refused before anything reads it, naming where it was: a NUL
+character (PostgreSQL text cannot hold U+0000) in a query parameter answers 400, in a URL
+argument 404 (nothing can be named so); a URL id larger than its column can hold answers 404
+naming the argument. JSON bodies and upload forms are checked by ``api.framework``, the
+sign-in form by its page. A 405 names the allowed methods in ``Allow``.
+
 A database that cannot be reached (refused, closed, shut down: :func:`~geo_crm.db.translate.
 outage_reason`) answers 503 ``service_unavailable`` with ``Retry-After``, whichever statement
 found out — the policy's session or token check, a view's query, the engine's first connect.
@@ -10,11 +16,20 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, render_template, request
+from sqlalchemy import BigInteger
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .db.translate import outage_reason, summary, translate
-from .errors import DatabaseSetupError, GeoCrmError, ServiceUnavailable, error_body
+from .errors import (
+    NUL,
+    NUL_PROBLEM,
+    DatabaseSetupError,
+    GeoCrmError,
+    NotFound,
+    ServiceUnavailable,
+    error_body,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,8 +55,15 @@ def _respond(
         headers = {"Retry-After": str(ServiceUnavailable.retry_after_s), **(headers or {})}
     if _wants_json():
         return jsonify(error_body(code, message, fields, detail)), status, headers or {}
+    from .web.page_words import error_page_fields, error_page_message
+
+    message = error_page_message(status, message, fields)  # in the page's language
     page = render_template(
-        "error.html", status=status, message=message, fields=fields or {}, back=_way_back()
+        "error.html",
+        status=status,
+        message=message,
+        fields=error_page_fields(status, fields),
+        back=_way_back(),
     )
     return page, status, headers or {}
 
@@ -81,7 +103,48 @@ def _unavailable(reason: str, exc: BaseException):
     return _respond(503, ServiceUnavailable.code, UNAVAILABLE)
 
 
+def _id_columns() -> dict:
+    """The id column each integer URL argument names (tests/test_hostile_input.py checks that
+    every ``<int:…>`` argument of the app is here)."""
+    from .models import ApiToken, GeotagEvent, SalesPlan, SalesRecord
+
+    return {
+        "sale_id": SalesRecord.id,
+        "event_id": GeotagEvent.id,
+        "token_id": ApiToken.id,
+        "plan_id": SalesPlan.id,
+    }
+
+
+def id_limit(arg: str) -> int:
+    """The largest id the column behind URL argument ``arg`` can hold."""
+    column = _id_columns().get(arg)
+    big = column is None or isinstance(column.type, BigInteger)
+    return 2**63 - 1 if big else 2**31 - 1
+
+
+def check_url_values(endpoint: str | None, values: dict | None) -> None:
+    """A url_value_preprocessor: runs before every before_request hook (the access policy
+    resolves URL arguments in the database), so nothing reads what no statement can take."""
+    for key in request.args:
+        if NUL in key or any(NUL in v for v in request.args.getlist(key)):
+            name = key.replace(NUL, "\\0")
+            raise GeoCrmError(
+                f"query parameter {name} {NUL_PROBLEM}", fields={f"query.{name}": NUL_PROBLEM}
+            )
+    for arg, value in (values or {}).items():
+        if isinstance(value, str) and NUL in value:
+            raise NotFound(f"{arg} {NUL_PROBLEM}", fields={f"path.{arg}": NUL_PROBLEM})
+        if isinstance(value, int) and value > id_limit(arg):
+            raise NotFound(
+                f"{arg} {value} not found: larger than any id",
+                fields={f"path.{arg}": f"larger than any id ({id_limit(arg)})"},
+            )
+
+
 def init_app(app: Flask) -> None:
+    app.url_value_preprocessor(check_url_values)
+
     @app.errorhandler(GeoCrmError)
     def _domain_error(exc: GeoCrmError):
         return _respond(exc.status, exc.code, exc.message, exc.fields, exc.detail)
@@ -94,7 +157,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _respond(exc.code or 500, code, exc.description or exc.name)
+        valid = getattr(exc, "valid_methods", None)  # a 405 says which methods the route has
+        headers = {"Allow": ", ".join(valid)} if valid else None
+        return _respond(exc.code or 500, code, exc.description or exc.name, headers=headers)
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):

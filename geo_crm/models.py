@@ -45,6 +45,13 @@ SUPPORT_KINDS = ("promotion", "materials", "staff", "other")
 CREDIT_POLICIES = ("warn", "refuse")
 HISTORY_ACTIONS = ("insert", "update", "delete")
 
+# Geometry columns carry the geometry type in their type and SRID 4326 in a CHECK constraint
+# (migration 0010): a type of geometry(Point,4326) relabels an SRID-0 geometry (one written
+# without a coordinate system) as 4326 before any rule sees it; geometry(Point) leaves it
+# SRID 0 for the constraint to refuse. PostGIS's geometry_columns reads the SRID from the
+# constraint, so tools still see 4326.
+SRID = 4326
+
 Money = Numeric(14, 2)
 Quantity = Numeric(14, 3)
 
@@ -59,6 +66,11 @@ def _point_ok(column: str) -> str:
         f"{column} IS NULL OR (NOT ST_IsEmpty({column}) AND ST_IsValid({column}) "
         f"AND ST_X({column}) BETWEEN -180 AND 180 AND ST_Y({column}) BETWEEN -90 AND 90)"
     )
+
+
+def _srid_ok(column: str) -> str:
+    """The column's geometries are WGS-84 longitude/latitude: SRID 0 (none) or another fails."""
+    return f"ST_SRID({column}) = {SRID}"
 
 
 def _nonneg(column: str) -> str:
@@ -79,11 +91,9 @@ class Region(Base):
     name_en: Mapped[str | None] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
-    boundary = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
-    )
+    boundary = mapped_column(Geometry("MULTIPOLYGON", spatial_index=False), nullable=False)
     area_m2: Mapped[float] = mapped_column(Float)
-    label_point = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    label_point = mapped_column(Geometry("POINT", spatial_index=False))
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -101,6 +111,8 @@ class Region(Base):
         CheckConstraint("parent_id <> id", name="region_not_own_parent"),
         CheckConstraint("area_m2 >= 0 AND area_m2 <> 'NaN'", name="region_area_nonneg"),
         CheckConstraint(_point_ok("label_point"), name="region_label_point_valid"),
+        CheckConstraint(_srid_ok("boundary"), name="region_boundary_srid"),
+        CheckConstraint(_srid_ok("label_point"), name="region_label_point_srid"),
         Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
         Index("ix_regions_parent_id", "parent_id"),
     )
@@ -115,9 +127,10 @@ class RegionPart(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
     depth: Mapped[int] = mapped_column(SmallInteger)
-    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+    geom = mapped_column(Geometry("POLYGON", spatial_index=False), nullable=False)
 
     __table_args__ = (
+        CheckConstraint(_srid_ok("geom"), name="region_part_geom_srid"),
         Index("ix_region_parts_geom", "geom", postgresql_using="gist"),
         Index("ix_region_parts_region_id", "region_id"),
     )
@@ -221,7 +234,7 @@ class Outlet(Base):
     name: Mapped[str] = mapped_column(Text)
     tier: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
-    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    location = mapped_column(Geometry("POINT", spatial_index=False))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     address: Mapped[str | None] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(Text)
@@ -249,6 +262,7 @@ class Outlet(Base):
         CheckConstraint(_in("tier", TIERS), name="outlet_tier_known"),
         CheckConstraint(_in("status", OUTLET_STATUSES), name="outlet_status_known"),
         CheckConstraint(_point_ok("location"), name="outlet_location_valid"),
+        CheckConstraint(_srid_ok("location"), name="outlet_location_srid"),
         CheckConstraint(
             "tier <> 'distributor' OR parent_id IS NULL", name="outlet_distributor_no_parent"
         ),
@@ -287,8 +301,8 @@ class GeotagEvent(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="RESTRICT"))
-    old_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
-    new_location = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    old_location = mapped_column(Geometry("POINT", spatial_index=False))
+    new_location = mapped_column(Geometry("POINT", spatial_index=False), nullable=False)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))
     crs: Mapped[str] = mapped_column(String(8), server_default="wgs84")
@@ -308,6 +322,8 @@ class GeotagEvent(Base):
         CheckConstraint(_in("state", GEOTAG_STATES), name="geotag_state_known"),
         CheckConstraint(_point_ok("old_location"), name="geotag_old_location_valid"),
         CheckConstraint(_point_ok("new_location"), name="geotag_new_location_valid"),
+        CheckConstraint(_srid_ok("old_location"), name="geotag_old_location_srid"),
+        CheckConstraint(_srid_ok("new_location"), name="geotag_new_location_srid"),
         CheckConstraint(
             "accuracy_m IS NULL OR (accuracy_m >= 0 AND accuracy_m <> 'NaN' AND accuracy_m < "
             "'Infinity')",

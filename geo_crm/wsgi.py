@@ -21,3 +21,69 @@ def create_server_app(test_config: dict | None = None) -> Flask:
     gc.collect()  # what start-up left as garbage is freed now, not frozen with the rest
     gc.freeze()
     return app
+
+
+# what the README gives gunicorn in production: threads overlap database waits
+SERVER_OPTIONS = {
+    "workers": 2,
+    "worker_class": "gthread",
+    "threads": 4,
+    "keepalive": 30,
+    "loglevel": "warning",  # start-up says nothing beyond the command's own lines
+    "accesslog": None,
+    "errorlog": "-",
+}
+
+
+def check_address(host: str, port: int) -> None:
+    """A ValidationError (one line) naming the port when it is taken (gunicorn would retry
+    five times, logging each attempt, then exit)."""
+    import errno
+    import socket
+
+    from .errors import ValidationError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot serve on {host}: {exc.strerror or exc}", fields={"host": "unknown host"}
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            problem = "in use" if exc.errno == errno.EADDRINUSE else str(exc.strerror or exc)
+            raise ValidationError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc} (choose another --port)",
+                fields={"port": problem},
+            ) from exc
+
+
+def serve(app: Flask, host: str, port: int, **options) -> None:
+    """Serve ``app`` (already created, its data prepared) with gunicorn in this process until
+    Ctrl+C: the production server of the README, with its settings, for ``geo-crm demo``,
+    instead of Flask's development server. The workers fork from this process, so its database
+    connections are closed first (each worker opens its own), and what start-up built is
+    frozen out of the collector's reach as ``create_server_app`` does."""
+    from gunicorn.app.base import BaseApplication
+
+    from .db import get_db
+
+    check_address(host, port)
+    get_db(app).dispose()
+    gc.collect()
+    gc.freeze()
+    settings = {**SERVER_OPTIONS, "bind": [f"{host}:{port}"], **options}
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()

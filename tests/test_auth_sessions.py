@@ -144,7 +144,8 @@ def test_cli_signs_a_user_out_everywhere(aapp, connection, world):
 def test_cli_sign_out_of_an_unknown_user_is_a_one_line_error(aapp, world):
     result = aapp.test_cli_runner().invoke(args=["users", "sign-out", "nobody"])
     assert result.exit_code != 0
-    assert result.output.splitlines()[0] == "error: no user named 'nobody'"
+    assert len(result.output.splitlines()) == 1
+    assert result.output.startswith("error: no user named 'nobody'")
     assert "Traceback" not in result.output
 
 

@@ -154,6 +154,27 @@ def test_region_outlet_counts_roll_up_and_scope(session, world):
     assert region_counts.untagged_count(session, user=who(world, "m1", "manager")) == 0
 
 
+def test_outlets_outside_every_region_are_counted(session, world, sql, connection):
+    """Issue 17 (8): located outlets in no region count in no region's figures; the home page
+    names them (domain function first, the page wiring later)."""
+    from auth_helpers import add_outlet
+
+    add_outlet(connection, "X1", lon=10.0, lat=10.0, rep=world["r1"])  # in no region
+    add_outlet(connection, "X2", lon=11.0, lat=10.0, status="closed")
+    add_outlet(connection, "X3", lon=12.0, lat=10.0)
+    assert region_counts.outside_regions_count(session) == 2  # active ones, as the regions
+    assert region_counts.outside_regions_count(session, active_only=False) == 3
+    assert region_counts.outside_regions_count(session, user=who(world, "r1", "rep")) == 1
+    assert region_counts.outside_regions_count(session, user=who(world, "m1", "manager")) == 0
+    totals = {r.code: r.total for r in region_counts.region_outlet_counts(session)}
+    assert (
+        totals["P1"] + totals["P2"] + 2
+        == sql(
+            "SELECT count(*) FROM outlets WHERE location IS NOT NULL AND status = 'active'"
+        ).scalar()
+    )
+
+
 def test_region_tier_counts_split_by_child(session, world, sql):
     add_region(session.connection(), "D11", "district", (120, 30, 120.25, 30.5), parent="C1")
     assert sql("SELECT count(*) FROM outlets o JOIN regions r ON r.id = o.region_id"

@@ -762,10 +762,12 @@ def test_sales_duplicate_reference_and_skip_invalid(session, sql, network):
         ["S-1", "2024-01-02", "D1", "W1", "P1", "", "1", "10", "0"],
         ["S-3", "2024-01-02", "D1", "W1", "P1", "", "1", "10", "0"],
     ]
+    report = import_sales(session, csv_bytes(rows, header=SALES_HEADER))
+    assert problems(report) == {(2, "reference"), (3, "reference")}  # all or nothing: both
     report = import_sales(session, csv_bytes(rows, header=SALES_HEADER), skip_invalid=True)
-    assert problems(report) == {(2, "reference"), (3, "reference")}
-    assert (report.inserted, report.skipped) == (1, 2)
-    assert sql("SELECT reference FROM sales_records").scalars().all() == ["S-3"]
+    assert problems(report) == {(3, "reference")}  # skipping keeps the first (issue 17, 7)
+    assert (report.inserted, report.skipped) == (2, 1)
+    assert sorted(sql("SELECT reference FROM sales_records").scalars()) == ["S-1", "S-3"]
 
 
 def test_sales_amount_paid_of_a_record_with_payments_is_not_overwritten(session, sql, network):

@@ -181,7 +181,7 @@ def test_error_pages_lead_back_to_the_form(aapp, connection, world):
     page = r.get_data(as_text=True)
     assert r.status_code == 422
     assert 'href="/regions/P1?radius_km=2" id="error-back"' in page
-    assert "<code>distributor</code>" in page  # the field named beside the message
+    assert '<ul id="error-fields">\n  <li>经销商' in page  # the field named by its form label
     assert 'id="error-home"' in page
     # no referrer: the same page without its query (the form reset)
     page = client.get("/regions/P1?distributor=NOPE", headers=html).get_data(as_text=True)

@@ -242,6 +242,39 @@ def test_bow_tie_is_repaired_and_reported(session, sql, tmp_path):
     assert (valid, kind, parts, area) == (True, "MULTIPOLYGON", 2, pytest.approx(2.0))
 
 
+@pytest.mark.parametrize(
+    "degenerate",
+    [
+        [[5, 5], [5, 5]],  # two points, closed: GEOS cannot build it at all
+        [[5, 5]],  # one point
+        [[5, 5], [6, 6]],  # two points, open
+        [[5, 5], [6, 6], [5, 5]],  # two points, closed
+    ],
+    ids=["two points closed", "one point", "two points", "two distinct points closed"],
+)
+def test_a_degenerate_ring_is_dropped_and_the_rest_kept(session, sql, tmp_path, degenerate):
+    """Issue 17 (5): a real multipolygon with one ring of two points was refused whole as
+    "no geometry"; the ring is dropped, the polygons kept and the repair reported."""
+    island = box(0, 0, 1, 1)["coordinates"]
+    lake = [[2.2, 0.2], [2.2, 0.2]]  # a two-point hole
+    parts = {
+        "type": "MultiPolygon",
+        "coordinates": [island, [degenerate], [*box(2, 0, 3, 1)["coordinates"], lake]],
+    }
+    path = write_geojson(
+        tmp_path / "rings.geojson",
+        [({"code": "02105", "name": "两点环", "level": "province"}, parts)],
+    )
+    report = load_region_files(session, [path])
+    assert report.inserted == ["02105"]
+    [(code, reason)] = report.repaired
+    assert code == "02105" and "ring" in reason and "no geometry" not in reason
+    assert sql(
+        "SELECT ST_NumGeometries(boundary), ST_NumInteriorRings(ST_GeometryN(boundary, 2)),"
+        " round(ST_Area(boundary)::numeric, 6) FROM regions WHERE code = '02105'"
+    ).one() == (2, 0, 2)
+
+
 def test_file_in_web_mercator_is_reprojected(session, sql, tmp_path):
     to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
     (x0, x1), (y0, y1) = to_3857.transform([120, 121], [30, 31])
@@ -348,6 +381,16 @@ def test_parent_code_may_name_a_stored_region_or_be_given(session, sql, tmp_path
                 ({"code": "B", "name": "y", "level": "city"}, box(0, 0, 1, 1)),
             ],
             "feature 1 (A): no geometry",
+        ),
+        (
+            [
+                (
+                    {"code": "A", "name": "x", "level": "city"},
+                    {"type": "Polygon", "coordinates": [[[5, 5], [5, 5]]]},
+                ),
+                ({"code": "B", "name": "y", "level": "city"}, box(0, 0, 1, 1)),
+            ],
+            "feature 1 (A): no ring has 4 or more points",
         ),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 PROVINCE = "ST_Multi(ST_MakeEnvelope(100, 20, 102, 22, 4326))"
@@ -150,7 +151,7 @@ def test_outlet_location_must_be_a_valid_lon_lat_point(sql, rejected, network, l
 @pytest.mark.parametrize(
     "geometry, fragment",
     [
-        ("ST_SetSRID(ST_MakePoint(1, 1), 3857)", "SRID"),
+        ("ST_SetSRID(ST_MakePoint(1, 1), 3857)", "outlet_location_srid"),
         ("ST_SetSRID(ST_MakeLine(ST_MakePoint(1, 1), ST_MakePoint(2, 2)), 4326)", "Geometry type"),
     ],
 )
@@ -159,6 +160,70 @@ def test_geometry_type_and_srid_enforced(sql, rejected, network, geometry, fragm
         f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', {geometry})",
         fragment,
     )
+
+
+NO_SRID_POINT = "ST_GeomFromText('POINT(100.2 20.2)')"  # SRID 0: no coordinate system
+
+
+@pytest.mark.parametrize(
+    "statement, constraint",
+    [
+        (
+            f"INSERT INTO outlets (code, name, tier, location) VALUES ('X', 'x', 'retail', "
+            f"{NO_SRID_POINT})",
+            "outlet_location_srid",
+        ),
+        (
+            "INSERT INTO regions (code, name, level, boundary) VALUES ('Z', 'z', 'city',"
+            " ST_Multi(ST_GeomFromText('POLYGON((100 20, 101 20, 101 21, 100 20))')))",
+            "region_boundary_srid",
+        ),
+        (
+            f"UPDATE regions SET label_point = {NO_SRID_POINT} WHERE code = 'C'",
+            "region_label_point_srid",
+        ),
+        (
+            "INSERT INTO region_parts (region_id, depth, geom) SELECT id, 2,"
+            " ST_GeomFromText('POLYGON((100 20, 101 20, 101 21, 100 20))') FROM regions"
+            " WHERE code = 'C'",
+            "region_part_geom_srid",
+        ),
+        (
+            "INSERT INTO geotag_events (outlet_id, new_location, source) "
+            f"SELECT id, {NO_SRID_POINT}, 'gps' FROM outlets WHERE code = 'R'",
+            "geotag_new_location_srid",
+        ),
+        (
+            "INSERT INTO geotag_events (outlet_id, old_location, new_location, source) "
+            f"SELECT id, {NO_SRID_POINT}, {pt(100.2, 20.2)}, 'gps' FROM outlets WHERE code = 'R'",
+            "geotag_old_location_srid",
+        ),
+    ],
+    ids=["outlet", "region", "label_point", "region_part", "geotag_new", "geotag_old"],
+)
+def test_a_geometry_without_srid_is_refused_not_relabelled(
+    sql, rejected, network, statement, constraint
+):
+    """Issue 17 (4): a geometry-typed column with SRID 4326 in its type relabels an SRID-0
+    geometry silently; every geometry column refuses one instead."""
+    rejected(statement, constraint)
+
+
+def test_a_geometry_without_srid_is_named_to_users(network, session):
+    from geo_crm.db.translate import translate
+
+    savepoint = session.begin_nested()
+    with pytest.raises(DBAPIError) as info:
+        session.execute(
+            text(
+                "INSERT INTO outlets (code, name, tier, location) "
+                f"VALUES ('X', 'x', 'retail', {NO_SRID_POINT})"
+            )
+        )
+    savepoint.rollback()
+    error = translate(info.value)
+    assert error is not None and error.status == 422
+    assert "4326" in error.fields["location"]
 
 
 def test_region_boundary_must_be_valid_and_in_range(sql, rejected, network):

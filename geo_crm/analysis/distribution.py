@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
+    case,
     cast,
     distinct,
     func,
@@ -275,14 +276,24 @@ def _catchment_statement(*, by_code: bool, status: bool) -> Select:
     where = [o.c.location.is_not(None)]
     if status:
         where.append(o.c.status == bindparam("status", type_=String))
-    hull = (
-        select(func.ST_ConvexHull(func.ST_Collect(o.c.location)).label("h"))
+    points = (
+        select(func.ST_Collect(o.c.location).label("p"))
         .select_from(network.join(o, o.c.id == network.c.id))
         .where(*where)
         .subquery("x")
     )
-    area = func.coalesce(func.ST_Area(cast(hull.c.h, Geography)), 0)
-    return select(func.ST_AsGeoJSON(hull.c.h, 6), area)
+    # the hull in longitudes as stored, and with the western ones shifted by +360° (a network
+    # beside the 180° meridian, drawn unwrapped as the maps draw it): the narrower one in
+    # degrees is the network's (as geography, the wide one's edges would take the short way)
+    both = select(
+        func.ST_ConvexHull(points.c.p).label("h"),
+        func.ST_ConvexHull(func.ST_ShiftLongitude(points.c.p)).label("s"),
+    ).subquery("hulls")
+    width = func.ST_XMax(both.c.h) - func.ST_XMin(both.c.h)
+    shifted_width = func.ST_XMax(both.c.s) - func.ST_XMin(both.c.s)
+    hull = case((shifted_width < width, both.c.s), else_=both.c.h)
+    area = func.coalesce(func.ST_Area(cast(hull, Geography)), 0)
+    return select(func.ST_AsGeoJSON(hull, 6), area)
 
 
 @dataclass

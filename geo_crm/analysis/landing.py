@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from ..domain.access import outlet_scope, region_scope
 from ..domain.gis import InvalidParameter, check_bbox
 from ..domain.principal import Principal
+from ..domain.region_counts import outside_regions_count
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region, RegionOutletTotal, SalesBuyerYear
 from .coverage import coverage
@@ -91,6 +92,7 @@ class RegionGroup:
 class KeyFigures:
     outlets: dict[str, int]
     untagged: int
+    outside: int  # located outlets in no region (counted in no region's figures)
     regions: int
     sales_amount: Decimal
     plan_amount: Decimal
@@ -285,6 +287,7 @@ def landing_page(session: Session, user: Principal | None, *, today: dt.date | N
     key = KeyFigures(
         outlets=outlets,
         untagged=_untagged(session, user),
+        outside=outside_regions_count(session, user=user),
         regions=len(rows),
         sales_amount=Decimal(sales) / 100,
         plan_amount=plan.plan_amount,

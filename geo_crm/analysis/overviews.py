@@ -20,7 +20,9 @@ from ..domain.geotagging import history_points
 from ..domain.network import distributors_in, downstream_counts, upstream
 from ..domain.outlets import get_outlet
 from ..domain.principal import Principal
-from ..domain.region_counts import region_tier_counts
+from ..domain.region_counts import (
+    region_tier_counts,
+)
 from ..domain.regions import RegionInfo, RegionRef, ancestors, get_region, map_region_for
 from ..domain.regions import region_ref as find_region_ref
 from ..domain.regions import subregions as child_regions

@@ -49,10 +49,10 @@ class FilterQuery(Query):
         description="tiers analysed (repeat or comma-separate; default all)",
     )
     distributor: str | None = Field(
-        None, max_length=64, description="only this distributor's network"
+        None, min_length=1, max_length=64, description="only this distributor's network"
     )
     status: StatusOrAny = Field("active", description="outlet status (default active)")
-    product: str | None = Field(None, max_length=64, description="product SKU")
+    product: str | None = Field(None, min_length=1, max_length=64, description="product SKU")
     date_from: dt.date | None = Field(None, description="period start (inclusive)")
     date_to: dt.date | None = Field(None, description="period end (inclusive)")
 
@@ -118,20 +118,23 @@ class RateQuery(FilterQuery):
     tier: list[Tier] = Field(
         default_factory=lambda: ["retail"], description="buyer tiers (default retail)"
     )
-    product: str = Field(..., max_length=64, description="product SKU (required)")
+    product: str = Field(..., min_length=1, max_length=64, description="product SKU (required)")
 
 
 class DepthQuery(Query):
     status: StatusOrAny = Field("active", description="outlet status (default active)")
     territory: str | None = Field(
-        None, max_length=32, description="measure breadth over this region's sub-regions instead"
+        None,
+        min_length=1,
+        max_length=32,
+        description="measure breadth over this region's sub-regions instead",
     )
 
 
 class PlanQuery(Query):
     year: int = Field(default_factory=lambda: dt.date.today().year, ge=1900, le=9999)
     month_to: int | None = Field(None, ge=1, le=12, description="last month included")
-    product: str | None = Field(None, max_length=64, description="product SKU")
+    product: str | None = Field(None, min_length=1, max_length=64, description="product SKU")
 
 
 def _answer(analysis: Callable, *args, **kwargs):

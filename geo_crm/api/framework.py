@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from ..errors import GeoCrmError, ValidationError
+from ..errors import NUL, NUL_PROBLEM, GeoCrmError, ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -123,12 +123,31 @@ def json_payload() -> typing.Any:
         raise GeoCrmError("the body is not valid JSON") from exc
 
 
+def nul_fields(value: typing.Any, path: str) -> dict[str, str]:
+    """Where a JSON document holds a NUL character (in a string or a key): PostgreSQL text
+    cannot hold U+0000, so no such value could be stored or even looked up."""
+    out: dict[str, str] = {}
+    if isinstance(value, str):
+        if NUL in value:
+            out[path] = NUL_PROBLEM
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            out.update(nul_fields(item, f"{path}.{key.replace(NUL, chr(92) + '0')}"))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out.update(nul_fields(item, f"{path}.{i}"))
+    return out
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
     payload = json_payload()
     if not isinstance(payload, dict):
         raise ValidationError(
             "the body must be a JSON object", fields={"body": "expected an object"}
         )
+    problems = nul_fields(payload, "body")
+    if problems:
+        raise ValidationError(f"{', '.join(problems)}: {NUL_PROBLEM}", fields=problems)
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
@@ -169,7 +188,14 @@ def operation(
             return view(**kwargs)
 
         endpoint = view.__name__
-        bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapper, methods=[method])
+        # no automatic OPTIONS answer: a method the document does not list answers 405 + Allow
+        bp.add_url_rule(
+            rule,
+            endpoint=endpoint,
+            view_func=wrapper,
+            methods=[method],
+            provide_automatic_options=False,
+        )
         path, params = _openapi_path(rule)
         REGISTRY.append(
             Operation(

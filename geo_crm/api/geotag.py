@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from flask import jsonify
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from ..auth.policy import current_user
 from ..coords import CRS_NAMES, point_to_wgs84
@@ -16,6 +16,7 @@ from ..errors import ValidationError
 from ..models import TIERS
 from ..settings import GeotagLimits, current_settings
 from .framework import Body, Out, Query, json_response, operation
+from .schemas import GPS_ACCURACY, POINT_TOGETHER
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees, in `crs`")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="longitude in degrees, in `crs`")]
@@ -27,6 +28,8 @@ When = Annotated[
 
 
 class LocationIn(Body):
+    model_config = ConfigDict(json_schema_extra={**POINT_TOGETHER, **GPS_ACCURACY})
+
     lat: Lat
     lon: Lon
     accuracy_m: float | None = Field(
@@ -41,6 +44,8 @@ class LocationIn(Body):
 
 
 class NewOutletIn(Body):
+    model_config = ConfigDict(json_schema_extra={**POINT_TOGETHER, **GPS_ACCURACY})
+
     name: str = Field(min_length=1, max_length=200)
     tier: Literal[TIERS]  # type: ignore[valid-type]
     parent_code: str | None = Field(default=None, max_length=64)

@@ -14,6 +14,7 @@ from apispec import APISpec
 from pydantic import BaseModel, TypeAdapter
 
 from .framework import REGISTRY, Operation
+from .schemas import CONTROL_FREE
 
 _REF = "#/components/schemas/{model}"
 
@@ -183,6 +184,10 @@ def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
     for status in (400, 422):
         if op.body is not None or op.query is not None:
             responses.setdefault(str(status), _error_response(status))
+    if op.body is not None:  # another media type, or none
+        responses.setdefault("415", _error_response(415))
+    if op.path_params:  # an object the URL names that does not exist (or is out of scope)
+        responses.setdefault("404", _error_response(404))
     out["security"] = _security(op)
     if out["security"]:
         responses["401"] = _error_response(401, _CHALLENGE)
@@ -191,6 +196,39 @@ def _operation_dict(spec: APISpec, op: Operation, components: dict) -> dict:
     responses["503"] = _error_response(503, _RETRY)
     out["responses"] = dict(sorted(responses.items()))
     return out
+
+
+# What the framework refuses in every string of a request (api.framework, http_errors): a
+# NUL character; and, values being trimmed first (str_strip_whitespace), a required text made
+# of white space only. Said in the document as patterns, so it is no looser than the API.
+_WHITE = (
+    "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+NUL_FREE = "^[^\\u0000]*$"
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_WHITE}][^\\u0000]*$"
+# CleanText (api.schemas.CONTROL_FREE) that is required: control-free and not blank
+_CONTROL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f"
+CONTROL_FREE_NOT_BLANK = f"^[^{_CONTROL}]*[^{_CONTROL}{_WHITE}][^{_CONTROL}]*$"
+
+
+def _text_rules(node: typing.Any) -> None:
+    """Give every free-text string schema under ``node`` the pattern of what the API takes
+    (schemas with their own pattern, an enum, a const or a format already say it), and drop
+    the null default of a field that is optional but not nullable."""
+    if isinstance(node, list):
+        for item in node:
+            _text_rules(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(node):
+        node["pattern"] = NOT_BLANK if node.get("minLength", 0) >= 1 else NUL_FREE
+    elif node.get("pattern") == CONTROL_FREE and node.get("minLength", 0) >= 1:
+        node["pattern"] = CONTROL_FREE_NOT_BLANK
+    if "default" in node and node["default"] is None and node.get("type") not in (None, "null"):
+        del node["default"]  # optional but not nullable (absent: unchanged): no null default
+    for value in node.values():
+        _text_rules(value)
 
 
 def build_spec(version: str, *, cookie_name: str = "geo_crm_session") -> dict:
@@ -214,4 +252,7 @@ def build_spec(version: str, *, cookie_name: str = "geo_crm_session") -> dict:
         spec.components.schema(name, schema)
     for name, scheme in security_schemes(cookie_name).items():
         spec.components.security_scheme(name, scheme)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _text_rules(document["paths"])
+    _text_rules(document["components"]["schemas"])
+    return document

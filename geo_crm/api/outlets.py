@@ -12,7 +12,7 @@ import logging
 from typing import Literal
 
 from flask import jsonify, make_response, url_for
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..auth.policy import current_user, object_id
 from ..db import get_session
@@ -20,6 +20,7 @@ from ..domain import outlets as svc
 from ..errors import ValidationError
 from .framework import Body, Query, json_response, operation
 from .schemas import (
+    POINT_TOGETHER,
     Accuracy,
     CleanText,
     Code,
@@ -58,10 +59,13 @@ class OutletListQuery(Query):
         None, description="one or more tiers (comma-separated or repeated)"
     )
     region: str | None = Field(
-        None, max_length=32, description="region code; includes its sub-regions"
+        None, min_length=1, max_length=32, description="region code; includes its sub-regions"
     )
     distributor: str | None = Field(
-        None, max_length=64, description="outlet code: that outlet and its whole downstream network"
+        None,
+        min_length=1,
+        max_length=64,
+        description="outlet code: that outlet and its whole downstream network",
     )
     status: list[Status] | None = None
     geotagged: bool | None = None
@@ -81,8 +85,13 @@ class OutletListQuery(Query):
 
 
 class LocationIn(Body):
-    lat: Lat | None = None
-    lon: Lon | None = None
+    """lat and lon come together (or neither), never as null, and never as (0, 0): the
+    document says so (``dependentRequired``, ``not``), as ``location_of`` enforces it."""
+
+    model_config = ConfigDict(json_schema_extra=POINT_TOGETHER)
+
+    lat: Lat = None  # type: ignore[assignment]  # optional, but not nullable
+    lon: Lon = None  # type: ignore[assignment]
     crs: Crs = Field("wgs84", description="system lat/lon are given in; stored as WGS-84")
     accuracy_m: Accuracy | None = None
     source: GeotagSource = "map"
@@ -102,11 +111,12 @@ class OutletCreate(LocationIn):
 
 
 class OutletUpdate(LocationIn):
-    version: Version | None = None
-    name: Name | None = None
-    tier: Tier | None = None
+    # absent: unchanged; these cannot be cleared, so null is not theirs to send
+    version: Version = None  # type: ignore[assignment]  # or If-Match
+    name: Name = None  # type: ignore[assignment]
+    tier: Tier = None  # type: ignore[assignment]
     parent_code: Code | None = None
-    status: Status | None = None
+    status: Status = None  # type: ignore[assignment]
     address: CleanText | None = None
     contact: CleanText | None = None
     phone: Phone | None = None

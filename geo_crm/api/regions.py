@@ -33,7 +33,7 @@ class RegionNode(Out):
 
 class RegionTreeQuery(Query):
     root: str | None = Field(
-        None, max_length=32, description="start at this region (default: all roots)"
+        None, min_length=1, max_length=32, description="start at this region (default: all roots)"
     )
 
 

@@ -138,11 +138,11 @@ class SaleDetail(SaleOut):
 class SalesListQuery(Query):
     date_from: IsoDate | None = Field(None, description="first day, inclusive (YYYY-MM-DD)")
     date_to: IsoDate | None = Field(None, description="last day, inclusive")
-    seller: str | None = Field(None, max_length=64, description="seller outlet code")
-    buyer: str | None = Field(None, max_length=64, description="buyer outlet code")
-    product: str | None = Field(None, max_length=64, description="product SKU")
+    seller: str | None = Field(None, min_length=1, max_length=64, description="seller outlet code")
+    buyer: str | None = Field(None, min_length=1, max_length=64, description="buyer outlet code")
+    product: str | None = Field(None, min_length=1, max_length=64, description="product SKU")
     region: str | None = Field(
-        None, max_length=32, description="buyer inside this region or its sub-regions"
+        None, min_length=1, max_length=32, description="buyer inside this region or its sub-regions"
     )
     unpaid: bool = Field(False, description="only records with debt left")
     sell_in: bool | None = Field(

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from flask import jsonify, request
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from sqlalchemy.exc import DBAPIError
 
 from ..db.translate import translate
@@ -38,7 +38,7 @@ Code = Annotated[
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[^/\s](?:[^/]*[^/\s])?$",
+        pattern=r"^[^/\s\x00](?:[^/\x00]*[^/\s\x00])?$",
         description="natural key; no '/' (it names the outlet in URLs)",
     ),
 ]
@@ -59,17 +59,21 @@ def _money(v: Any) -> Any:
 
 # exact decimals: send "12.30" or 12.3; more than two places is refused rather than rounded
 def _decimal(places: int, **bound) -> object:
-    """An exact decimal field (string or JSON number) with ``places`` decimals and a bound."""
+    """An exact decimal field (string or JSON number) with ``places`` decimals and a bound
+    (``ge=0`` or ``gt=0``), documented as exactly what it accepts: a number that is a multiple
+    of 10^-places in range, or a decimal string of at most 14 digits."""
+    whole = 14 - places
+    largest = float(Decimal(10) ** whole - Decimal(10) ** -places)
+    positive = "gt" in bound
+    number: dict = {"type": "number", "maximum": largest, "multipleOf": 10.0**-places}
+    number["exclusiveMinimum" if positive else "minimum"] = 0
+    zero = r"(?!0*(?:\.0*)?$)" if positive else ""
+    text = {"type": "string", "pattern": rf"^{zero}\d{{1,{whole}}}(?:\.\d{{1,{places}}})?$"}
     return Annotated[
         Decimal,
         BeforeValidator(_money),
-        Field(
-            strict=False,
-            max_digits=14,
-            decimal_places=places,
-            json_schema_extra={"type": ["string", "number"]},
-            **bound,
-        ),
+        Field(strict=False, max_digits=14, decimal_places=places, **bound),
+        WithJsonSchema({"anyOf": [number, text]}),
     ]
 
 
@@ -97,7 +101,29 @@ def _no_control(v: str) -> str:
     return v
 
 
-CleanText = Annotated[str, AfterValidator(_no_control), Field(max_length=2000)]
+# what _no_control lets through, for the OpenAPI document (NUL is refused everywhere)
+CONTROL_FREE = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]*$"
+CleanText = Annotated[
+    str,
+    AfterValidator(_no_control),
+    Field(max_length=2000, json_schema_extra={"pattern": CONTROL_FREE}),
+]
+
+
+# JSON Schema of a body whose optional lat/lon come together and are never (0, 0), the
+# placeholder phones send without a fix
+POINT_TOGETHER = {
+    "dependentRequired": {"lat": ["lon"], "lon": ["lat"]},
+    "not": {
+        "required": ["lat", "lon"],
+        "properties": {"lat": {"const": 0}, "lon": {"const": 0}},
+    },
+}
+# ... and, for a phone's reading, an accuracy when the point came from GPS
+GPS_ACCURACY = {
+    "if": {"required": ["source"], "properties": {"source": {"const": "gps"}}},
+    "then": {"required": ["accuracy_m"], "properties": {"accuracy_m": {"type": "number"}}},
+}
 
 
 # -- response shapes (documentation) -------------------------------------------------------

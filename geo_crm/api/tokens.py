@@ -8,13 +8,20 @@ from pydantic import Field
 from ..auth import tokens as svc
 from ..auth.policy import current_user
 from ..db import get_session
+from ..domain.users import USERNAME_RE
 from .framework import Body, Out, Query, operation
 from .schemas import field_names
+
+USERNAME_PATTERN = USERNAME_RE.pattern
 
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=svc.MAX_NAME, description="what the token is for")
-    username: str | None = Field(default=None, description="admins only: create it for this user")
+    username: str | None = Field(
+        default=None,
+        pattern=USERNAME_PATTERN,
+        description="admins only: create it for this user",
+    )
 
 
 class TokensQuery(Query):
@@ -56,7 +63,7 @@ def _info(info: svc.TokenInfo) -> dict:
     summary="Create a personal API token",
     tags=["tokens"],
     body=TokenIn,
-    responses={201: NewTokenOut, 401: None, 403: None, 422: None},
+    responses={201: NewTokenOut, 401: None, 403: None, 404: None, 422: None},
 )
 def create_token(body: TokenIn):
     """Create a token for yourself (admins: for any user); the response is the only time the

@@ -21,12 +21,12 @@ from werkzeug.exceptions import UnsupportedMediaType
 from ..analysis.judging import network_reach
 from ..auth.policy import current_user
 from ..db import get_session
-from ..errors import ValidationError
+from ..errors import NUL_PROBLEM, ValidationError
 from ..io.business_exports import export_debt, export_plans, export_sales
 from ..io.exports import MEDIA_TYPES, export_outlets
 from ..io.imports import IMPORTERS, ImportReport
 from .distributors import AgeingQuery
-from .framework import Out, Query, field_errors, operation
+from .framework import Out, Query, field_errors, nul_fields, operation
 from .outlets import OutletListQuery, filters_from
 from .plans import PlanListQuery
 from .plans import filters_of as plan_filters
@@ -97,6 +97,11 @@ def _form_schema(model: type[Query]) -> dict:
         },
         **schema["properties"],
     }
+    for prop in schema["properties"].values():  # a form field is text: it cannot be null
+        options = prop.pop("anyOf", None)
+        if options is not None:
+            prop.update(next(o for o in options if o.get("type") != "null"))
+            prop.pop("default", None)
     schema["required"] = ["file"]
     return schema
 
@@ -116,6 +121,9 @@ def _upload(kind: str, form_model: type[ImportForm]):
         raise ValidationError(
             "no file: send it in a multipart field named 'file'", fields={"form.file": "required"}
         )
+    problems = nul_fields(request.form.to_dict(), "form")
+    if problems:
+        raise ValidationError(f"{', '.join(problems)}: {NUL_PROBLEM}", fields=problems)
     try:
         form = form_model.model_validate(request.form.to_dict())
     except PydanticValidationError as exc:

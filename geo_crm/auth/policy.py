@@ -352,7 +352,8 @@ def enforce():
                 found = scope.resolve(get_session(), kind, acting, value)
             if not found:
                 raise NotFound(
-                    f"{kind.replace('_', ' ')} {value} not found", fields={arg: "not found"}
+                    f"{kind.replace('_', ' ')} {value} not found",
+                    fields={f"path.{arg}": "not found"},
                 )
             objects[arg] = found
         g.objects = objects

@@ -78,30 +78,43 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
     if no_serve:
         _say(4, "done (--no-serve)")
         return
-    from werkzeug.serving import run_simple
+    _serve(host, port)
 
-    _start_report_worker(db)
+
+def _serve(host: str, port: int) -> None:
+    """The app on the production server of the README (gunicorn), not Flask's development
+    server: the same start-up output, without its warning."""
+    from ..wsgi import check_address, serve
+
+    check_address(host, port)
+    _start_report_worker()
     _say(4, f"serving on http://{host}:{port} (Ctrl+C to stop)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    serve(current_app._get_current_object(), host, port)
 
 
-def _start_report_worker(db) -> None:
-    """Run background report jobs (the pages' "Download report") in a daemon thread of the demo
-    process, as ``geo-crm worker`` would in production; it ends with the demo."""
-    import threading
+def _start_report_worker() -> None:
+    """Run background report jobs (the pages' "Download report") in a ``geo-crm worker``
+    process beside the demo, as production would; it stops with the demo. A process, not a
+    thread: gunicorn forks its workers from this one, which must hold no open connection."""
+    import atexit
+    import os
+    import subprocess
+    import sys
 
-    from ..jobs import runtime
-    from ..jobs.queue import QUEUE, make_app
     from ..settings import current_settings
 
-    runtime.configure(db, current_settings())
-    queue = make_app(db.engine.url.render_as_string(hide_password=False))
-    threading.Thread(
-        target=lambda: queue.run_worker(queues=[QUEUE], install_signal_handlers=False),
-        name="report-worker",
-        daemon=True,
-    ).start()
-    _say(0, "report worker: running in the background (geo-crm worker in production)")
+    log = current_settings().var_dir / "worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "geo_crm", "worker"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    demo = os.getpid()  # gunicorn's workers, forked from here, inherit the handler
+    atexit.register(lambda: os.getpid() == demo and worker.terminate())
+    _say(0, f"report worker: running beside the demo (log {log})")
 
 
 COMMANDS = [demo_cmd]

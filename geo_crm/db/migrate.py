@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
+from ..errors import ValidationError
 from ..resources import resource_dir
+
+
+@contextmanager
+def _revision(revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision (unknown, ambiguous, the wrong direction) as an error
+    naming it; nothing has been migrated when Alembic refuses."""
+    try:
+        yield
+    except CommandError as exc:
+        raise ValidationError(
+            f"cannot migrate to revision {revision!r}: {exc}", fields={"revision": str(exc)}
+        ) from exc
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -17,7 +34,8 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with _revision(revision):
+        command.upgrade(alembic_config(engine), revision)
 
 
 _LOCK_KEY = 0x6765_6F63  # "geoc": one migrator at a time across workers and hosts
@@ -32,7 +50,8 @@ def upgrade_locked(engine: Engine, revision: str = "head") -> None:
         try:
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            with _revision(revision):
+                command.upgrade(cfg, revision)
             conn.commit()
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
@@ -40,7 +59,8 @@ def upgrade_locked(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    command.downgrade(alembic_config(engine), revision)
+    with _revision(revision):
+        command.downgrade(alembic_config(engine), revision)
 
 
 def current(engine: Engine) -> str | None:

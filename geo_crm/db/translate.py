@@ -7,7 +7,9 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import Conflict, GeoCrmError, ValidationError
+from ..errors import NUL_PROBLEM, Conflict, GeoCrmError, ValidationError
+
+_NO_SRID = "must be WGS-84 longitude/latitude (SRID 4326); a geometry without an SRID is refused"
 
 # constraint name -> (field, message) for CHECK/UNIQUE constraints of the schema
 _KNOWN: dict[str, tuple[str, str]] = {
@@ -29,6 +31,17 @@ _KNOWN: dict[str, tuple[str, str]] = {
         "location",
         "must be a valid point with lon in [-180, 180], lat in [-90, 90]",
     ),
+    **{
+        name: (column, _NO_SRID)
+        for name, column in (
+            ("outlet_location_srid", "location"),
+            ("region_boundary_srid", "boundary"),
+            ("region_label_point_srid", "label_point"),
+            ("region_part_geom_srid", "geom"),
+            ("geotag_old_location_srid", "old_location"),
+            ("geotag_new_location_srid", "new_location"),
+        )
+    },
     "outlet_distributor_no_parent": ("parent", "a distributor buys from nobody and has no parent"),
     "outlet_not_own_parent": ("parent", "an outlet cannot be its own parent"),
     "outlet_parent_cycle": ("parent", "the parent lies in this outlet's own downstream network"),
@@ -61,6 +74,7 @@ _FIELDS: dict[str, str] = {
     "sales_record_amount_nonneg": "amount",
 }
 
+NUL_TEXT = "cannot contain NUL (0x00) bytes"  # psycopg's words for a NUL in a text parameter
 _NOT_NULL = re.compile(r'null value in column "(?P<col>[^"]+)"')
 
 
@@ -71,6 +85,8 @@ def translate(exc: DBAPIError) -> GeoCrmError | None:
     sqlstate = getattr(orig, "sqlstate", None) or ""
     constraint = getattr(diag, "constraint_name", None) or ""
     primary = (getattr(diag, "message_primary", None) or "").strip()
+    if not sqlstate and NUL_TEXT in str(orig):  # psycopg refuses to send it: a last guard
+        return ValidationError(f"a value {NUL_PROBLEM}", fields={"text": NUL_PROBLEM})
     if constraint in _KNOWN:
         field, message = _KNOWN[constraint]
         cls = Conflict if sqlstate == "23505" else ValidationError

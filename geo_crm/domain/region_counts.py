@@ -45,10 +45,15 @@ class RegionCounts:
     parent_id: int | None
     by_tier: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIERS, 0))
     not_geotagged: int = 0
+    name_en: str | None = None
 
     @property
     def total(self) -> int:
         return sum(self.by_tier.values())
+
+    def label(self, t) -> str:
+        """The name in the language of translator ``t`` (English when it has one)."""
+        return self.name_en if t.lang == "en" and self.name_en else self.name
 
 
 def _scoped(user: Principal | None) -> bool:
@@ -85,9 +90,11 @@ def region_outlet_counts(
         .group_by(closure.c.top, counted.c.tier)
     )
     regions = {
-        row.id: RegionCounts(row.id, row.code, row.name, row.level, row.parent_id)
+        row.id: RegionCounts(
+            row.id, row.code, row.name, row.level, row.parent_id, name_en=row.name_en
+        )
         for row in session.execute(
-            select(r.c.id, r.c.code, r.c.name, r.c.level, r.c.parent_id)
+            select(r.c.id, r.c.code, r.c.name, r.c.level, r.c.parent_id, r.c.name_en)
             .where(*region_conds)
             .order_by(r.c.code)
         )
@@ -101,6 +108,26 @@ def region_outlet_counts(
 def untagged_count(session: Session, *, user: Principal | None = None) -> int:
     """How many outlets ``user`` may see (None: all) have no location yet."""
     stmt = select(func.count()).where(OUTLETS.c.location.is_(None))
+    if _scoped(user):
+        stmt = stmt.where(outlet_scope(user, OUTLETS))
+    return session.scalar(stmt) or 0
+
+
+def outside_regions_count(
+    session: Session,
+    *,
+    user: Principal | None = None,
+    active_only: bool = True,
+) -> int:
+    """How many located outlets ``user`` may see (None: all) lie outside every loaded region:
+    they count in no region's figures (``region_outlet_counts``), so the home page names them
+    beside the regions ("outside every region"), as ``untagged_count`` names the ones without
+    a location. ``active_only`` as in ``region_outlet_counts``."""
+    stmt = select(func.count()).where(
+        OUTLETS.c.location.is_not(None), OUTLETS.c.region_id.is_(None)
+    )
+    if active_only:
+        stmt = stmt.where(OUTLETS.c.status == "active")
     if _scoped(user):
         stmt = stmt.where(outlet_scope(user, OUTLETS))
     return session.scalar(stmt) or 0

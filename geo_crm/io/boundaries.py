@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..db.translate import translate
 from ..errors import ValidationError
 from ..models import REGION_LEVELS
 from ..resources import resource_dir
+from .antimeridian import split_at_antimeridian
 
 # the provinces with a district file (data/regions/cn-districts-<code>.geojson)
 DISTRICT_PROVINCES = (
@@ -177,7 +179,7 @@ def _read_file(
     report.warnings += [f"{name}: {w.message}" for w in caught]
     if wkbs is None or len(wkbs) == 0:
         raise ValidationError(f"{name}: the file holds no features")
-    geoms = _polygons(name, wkbs)
+    geoms, salvaged = _polygons(name, wkbs)
     geoms = _to_wgs84(name, meta.get("crs"), geoms, report)
 
     fields: dict[str, object] = {}
@@ -217,10 +219,12 @@ def _read_file(
         if isinstance(geom, str):
             problems.append(f"feature {number} ({values['code']}): {geom}")
             continue
-        geom, fixes = _drop_short_rings(geom)
+        geom, fixes = _drop_short_rings(geom, salvaged.get(i, 0))
         if geom is None:
             problems.append(f"feature {number} ({values['code']}): no ring has 4 or more points")
             continue
+        geom, cut = split_at_antimeridian(geom)
+        fixes = [*fixes, *cut]
         out.append(
             _Feature(
                 name,
@@ -239,11 +243,23 @@ def _read_file(
     return out
 
 
-def _polygons(name: str, wkbs) -> list:
+def _polygons(name: str, wkbs) -> tuple[list, dict[int, int]]:
     """Parse WKB (closing unclosed rings, which GDAL passes on with a warning) and keep the
-    polygonal part of each feature; a feature without one becomes the message why."""
+    polygonal part of each feature; a feature without one becomes the message why.
+
+    GEOS cannot build a ring of fewer than 3 positions even to fix it, so one such ring (a
+    point repeated, as real files hold) would lose the whole feature: those features are read
+    ring by ring instead and the short rings left out. Returns the geometries and, by feature
+    index, how many rings were left out that way."""
     out: list = []
-    for geom in shapely.from_wkb(wkbs, on_invalid="fix"):
+    salvaged: dict[int, int] = {}
+    for i, geom in enumerate(shapely.from_wkb(wkbs, on_invalid="fix")):
+        if geom is None and wkbs[i] is not None:
+            geom, dropped = _salvage(bytes(wkbs[i]))
+            if geom is None:
+                out.append("no ring has 4 or more points" if dropped else "unreadable geometry")
+                continue
+            salvaged[i] = dropped
         if geom is not None and geom.geom_type == "GeometryCollection":
             parts = [p for p in _flat(shapely.get_parts(geom)) if p.geom_type == "Polygon"]
             geom = shapely.MultiPolygon(parts) if parts else geom
@@ -260,7 +276,72 @@ def _polygons(name: str, wkbs) -> list:
         raise ValidationError(
             f"{name}: no usable Polygon or MultiPolygon geometry in the file ({'; '.join(found)})"
         )
-    return out
+    return out, salvaged
+
+
+def _salvage(wkb: bytes) -> tuple[object | None, int]:
+    """(the polygons of a WKB geometry GEOS refused, built from their rings of 4 or more
+    positions once closed; how many rings were left out), or (None, n) when no polygon is
+    left."""
+    try:
+        polygons = _wkb_polygons(memoryview(wkb), 0)[0]
+    except (ValueError, IndexError, struct.error):
+        return None, 0
+    kept, dropped = [], 0
+    for rings in polygons:
+        closed = [r if len(r) and (r[0] == r[-1]).all() else np.vstack([r, r[:1]]) for r in rings]
+        if not closed or len(closed[0]) < 4:
+            dropped += len(closed)
+            continue
+        holes = [r for r in closed[1:] if len(r) >= 4]
+        dropped += len(closed) - 1 - len(holes)
+        kept.append(shapely.Polygon(closed[0], holes))
+    return (shapely.MultiPolygon(kept) if kept else None), dropped
+
+
+_WKB_POLYGON, _WKB_COLLECTIONS = 3, (4, 5, 6, 7)
+
+
+def _wkb_polygons(data: memoryview, at: int) -> tuple[list[list[np.ndarray]], int]:
+    """The polygons (each a list of rings, each an (n, 2) array) of the WKB geometry at ``at``,
+    and the offset after it. Points and lines are read past; ISO and EWKB type codes."""
+    order = "<" if data[at] == 1 else ">"
+    (code,) = struct.unpack_from(order + "I", data, at + 1)
+    at += 5
+    if code & 0x20000000:  # EWKB: an SRID follows the type
+        at += 4
+    dims = 2 + bool(code & 0x80000000) + bool(code & 0x40000000)
+    code &= 0x0FFFFFFF
+    dims += {1: 1, 2: 1, 3: 2}.get(code // 1000, 0)
+    kind = code % 1000
+
+    def count() -> int:
+        nonlocal at
+        (n,) = struct.unpack_from(order + "I", data, at)
+        at += 4
+        return n
+
+    def points(n: int) -> np.ndarray:
+        nonlocal at
+        values = np.frombuffer(data, dtype=order + "f8", count=n * dims, offset=at)
+        at += 8 * n * dims
+        return values.reshape(n, dims)[:, :2]
+
+    if kind == 1:
+        points(1)
+        return [], at
+    if kind == 2:
+        points(count())
+        return [], at
+    if kind == _WKB_POLYGON:
+        return [[points(count()) for _ in range(count())]], at
+    if kind in _WKB_COLLECTIONS:
+        out: list[list[np.ndarray]] = []
+        for _ in range(count()):
+            found, at = _wkb_polygons(data, at)
+            out += found
+        return out, at
+    raise ValueError(f"WKB geometry type {code} is not read")
 
 
 def _flat(parts) -> list:
@@ -288,14 +369,16 @@ def _to_wgs84(name: str, crs_text: str | None, geoms: list, report: LoadReport) 
     ]
 
 
-def _drop_short_rings(geom) -> tuple[object | None, list[str]]:
+def _drop_short_rings(geom, dropped: int = 0) -> tuple[object | None, list[str]]:
     """PostGIS refuses rings of fewer than 4 points (GDAL and shapely accept them): drop them,
-    with the polygon whose exterior it is, and say so."""
+    with the polygon whose exterior it is, and say so (``dropped``: rings already left out
+    while reading)."""
     polys = list(shapely.get_parts(geom))
     counts = [[len(p.exterior.coords), *(len(r.coords) for r in p.interiors)] for p in polys]
     if all(n >= 4 for c in counts for n in c):
-        return geom, []
-    kept, dropped = [], 0
+        fixes = [f"dropped {dropped} ring(s) with fewer than 4 points"] if dropped else []
+        return geom, fixes
+    kept = []
     for poly, c in zip(polys, counts, strict=True):
         if c[0] < 4:
             dropped += len(c)

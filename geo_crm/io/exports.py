@@ -7,7 +7,8 @@ batches and leave as byte chunks, so a million-outlet export never sits in memor
 
 Spreadsheet programs run a text cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR as
 a formula; CSV and XLSX text cells like that get a leading ``'`` (``tabular.neutralise``),
-which the importer strips again. Coordinates are numbers and are never touched.
+which the importer strips again. Coordinates are numbers and are never touched (XLSX cells hold
+every digit).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..domain.principal import Principal
 from ..errors import ValidationError
 from ..models import User
 from .imports.outlets import OUTLET_COLUMNS
-from .tabular import neutralise
+from .tabular import neutralise, ooxml_escape
 
 LOGGER = logging.getLogger(__name__)
 
@@ -232,19 +233,34 @@ def xlsx_chunks(
     columns: Sequence[str] = EXPORT_COLUMNS,
     sheet_name: str = "outlets",
 ) -> Iterator[bytes]:
-    """An XLSX workbook (openpyxl write-only: rows go to a temp file as they come)."""
+    """An XLSX workbook (openpyxl write-only: rows go to a temp file as they come).
+
+    Two things openpyxl would lose are kept: coordinates are written with every digit (its
+    ``%.16g`` drops the 17th, so a re-import would move thousands of points by 1e-15°), and
+    control characters, which XML either cannot carry or turns into LF (a CR), are written as
+    OOXML's ``_xHHHH_`` escapes (what Excel writes too; ``tabular`` reads them back).
+    """
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name)
     sheet.append(list(columns))
+
+    def exact(value: float):
+        cell = WriteOnlyCell(sheet, value)
+        cell._value = repr(value)  # the shortest text that reads back as the same double
+        return cell
+
+    numeric = [c in _NUMERIC for c in columns]
     for batch in batches:
         for row in batch:
             cells = [_cell(c, row[c]) for c in columns]
-            # XML cannot carry most control characters: they are dropped (documented)
             sheet.append(
-                [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in cells]
+                [
+                    (exact(v) if number else ooxml_escape(v)) if v is not None else None
+                    for v, number in zip(cells, numeric, strict=True)
+                ]
             )
     with tempfile.TemporaryFile() as out:
         workbook.save(out)

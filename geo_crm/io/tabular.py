@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import GeoCrmError, ValidationError
+from ..errors import NUL, GeoCrmError, ValidationError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class Table:
     encoding: str | None = None
     # problems found while reading (GeoJSON geometry): (row, column, message)
     problems: list[tuple[int, str, str]] = field(default_factory=list)
+    # False when the file surely holds no NUL character (a cheap look at the whole text):
+    # importers then skip looking for one cell by cell
+    may_hold_nul: bool = True
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -189,7 +192,9 @@ def _read_csv(data: bytes, encoding: str | None) -> Table:
             f"the CSV file is malformed near row {reader.line_num}: {exc}",
             fields={"file": str(exc)},
         ) from exc
-    return _from_records("csv", enumerate(records, start=1), used)
+    table = _from_records("csv", enumerate(records, start=1), used)
+    table.may_hold_nul = NUL in text
+    return table
 
 
 def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
@@ -211,9 +216,14 @@ def _read_xlsx(data: bytes, progress: Progress | None) -> Table:
                     progress("read", number, None)
                 yield number, row
 
-        return _from_records("xlsx", numbered(), None)
+        table = _from_records("xlsx", numbered(), None)
     finally:
         workbook.close()
+    for column in table.columns:
+        for i, value in enumerate(column):
+            if type(value) is str and "_x" in value:
+                column[i] = ooxml_unescape(value)
+    return table
 
 
 def _blank(value: Any) -> bool:
@@ -252,7 +262,7 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     """Point features; properties become columns, the point becomes lat/lon (row = feature no.)."""
     text, _ = decode_text(data, encoding or "utf-8-sig")
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
+        doc = json.loads(text, parse_constant=_NotJson)
     except ValueError as exc:
         raise ValidationError(
             f"the file is not valid JSON: {exc}", fields={"file": "invalid JSON"}
@@ -278,6 +288,11 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
             problems.append((number, "geometry", "not a GeoJSON Feature"))
             props = {}
         record = dict(props) if isinstance(props, dict) else {}
+        for key, value in record.items():
+            constant = _not_json(value)
+            if constant is not None:
+                problems.append((number, key, f"{constant} is not a number JSON allows"))
+                record[key] = None
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         if geometry is not None:
             lon_lat, problem = _point(geometry)
@@ -294,11 +309,25 @@ def _read_geojson(data: bytes, encoding: str | None) -> Table:
     columns = [[rec.get(key) for rec in records] for key in header]
     table = Table("geojson", header, columns, list(range(1, len(records) + 1)), None)
     table.problems = problems
+    table.may_hold_nul = "\\u0000" in text  # JSON strings hold NUL only escaped
     return table
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+class _NotJson(str):
+    """NaN, Infinity or -Infinity where a GeoJSON file has one: Python's json reads them, JSON
+    has none. Kept as a marker so the feature holding it is the one reported (its number and
+    column), not the whole file."""
+
+
+def _not_json(value: Any) -> str | None:
+    """The first NaN/Infinity inside a parsed JSON value, or None."""
+    if isinstance(value, _NotJson):
+        return str(value)
+    if isinstance(value, list):
+        return next((c for c in map(_not_json, value) if c is not None), None)
+    if isinstance(value, dict):
+        return next((c for c in map(_not_json, value.values()) if c is not None), None)
+    return None
 
 
 def _point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
@@ -308,10 +337,31 @@ def _point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
     coords = geometry.get("coordinates")
     if not isinstance(coords, list | tuple) or len(coords) < 2:
         return None, "a Point needs [longitude, latitude] coordinates"
+    constant = _not_json(coords)
+    if constant is not None:
+        return None, f"the coordinates hold {constant}, which is not a number JSON allows"
     return (coords[0], coords[1]), None
 
 
 # -- cells -----------------------------------------------------------------------------------------
+# OOXML text escapes a character as _xHHHH_ (its code in hex) and a literal "_x" that would read
+# as one as _x005F_x: XML cannot carry most control characters, and turns a CR into LF
+_OOXML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_OOXML_TO_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def ooxml_escape(value: Any) -> Any:
+    """Text for an XLSX cell that reads back (``ooxml_unescape``) as ``value``."""
+    if type(value) is not str:
+        return value
+    return _OOXML_TO_ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
+def ooxml_unescape(value: str) -> str:
+    """An XLSX cell's text with its _xHHHH_ escapes decoded (Excel writes them too)."""
+    return _OOXML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
 def neutralise(value: str) -> str:
     """Prefix a quote to text a spreadsheet would run as a formula (undone by ``unquote``).
 

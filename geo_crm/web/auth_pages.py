@@ -15,6 +15,7 @@ from ..auth.session import session_secret, sign_in, sign_out
 from ..db import get_session
 from ..domain import sessions as user_sessions
 from ..domain.users import authenticate
+from ..errors import NUL
 from ..settings import current_settings
 from .locale import current_translator
 
@@ -69,6 +70,13 @@ def login():
         return _form(t)
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
+    if NUL in username:  # no user is named so, and the throttle's table cannot store it
+        return _form(
+            t,
+            status=422,
+            username=username.replace(NUL, ""),
+            error=t("Invalid username or password."),
+        )
     ip = request.remote_addr or "unknown"
     session = get_session()
     settings = current_settings()

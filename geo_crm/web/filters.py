@@ -18,6 +18,7 @@ from ..domain import network
 from ..errors import ValidationError
 from ..i18n import Translator
 from ..models import TIERS
+from .page_words import field_label
 
 MAX_RADIUS_KM = LIMITS.max_radius_m / 1000.0
 MIN_CELL_KM = LIMITS.min_cell_km
@@ -95,7 +96,8 @@ def parse_filters(args: MultiDict, t: Translator, *, today: dt.date | None = Non
     if problems:
         first = next(iter(problems.items()))
         raise ValidationError(
-            t("{field}: {problem}", field=first[0], problem=first[1]), fields=problems
+            t("{field}: {problem}", field=field_label(t, first[0]), problem=first[1]),
+            fields=problems,
         )
     return f
 

@@ -9,8 +9,8 @@ from ..db import get_session
 from ..domain import geotagging as svc
 from ..domain.review_queue import flagged_with_names
 from ..errors import Conflict, ValidationError
-from ..i18n import FLAG_SENTENCES
 from .locale import current_translator
+from .page_words import metres, reason
 from .tag import _basemap, leaflet_urls
 
 bp = Blueprint("review", __name__)
@@ -29,6 +29,7 @@ def review_page():
     events = flagged_with_names(get_session(), current_user(), limit=200)
     for event in events:
         event["reasons"] = [_reason(t, flag, event["duplicates"]) for flag in event["flags"]]
+        event["moved"] = metres(t, event["moved_m"])
     done = _DONE.get(request.args.get("done", ""))
     js, css = leaflet_urls()
     config = {
@@ -63,12 +64,9 @@ def _latlon(point: dict | None) -> list[float] | None:
 def _reason(t, flag: str, duplicates: dict[str, str]) -> str:
     """One flag as a sentence; a suspected duplicate named by name and code."""
     code, _, detail = flag.partition(":")
-    sentence = t(FLAG_SENTENCES.get(code, code))
-    if not detail:
-        return sentence
     if code == "possible_duplicate" and detail in duplicates:
-        return f"{sentence} ({duplicates[detail]} · {detail})"
-    return f"{sentence} ({detail})"
+        flag = f"{code}:{duplicates[detail]} · {detail}"
+    return reason(t, flag)
 
 
 @bp.post("/review/<int:event_id>/<decision>")

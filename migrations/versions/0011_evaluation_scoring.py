@@ -1,7 +1,7 @@
 """evaluations: reach stored with each assessment, scoring weights with versions
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 
 - ``evaluations`` gains the reach computed from the network when the evaluation is recorded:
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -53,16 +53,16 @@ def envelope_around(
     """A lon/lat box (min lon, min lat, max lon, max lat) holding every point within
     ``margin_m`` metres of the box ``bounds``: r / 110 km up and down, and across the degree
     radius of the box's edge farthest from the equator (the widest); every longitude once the
-    margin reaches the polar band. Clipped to the lon/lat range."""
+    margin reaches the polar band. Clipped to the lon/lat range; a margin reaching over the
+    180° meridian takes every longitude (one box cannot hold both sides of it, and the points
+    beyond lie at the other end of the range)."""
     x0, y0, x1, y1 = bounds
     dlat = margin_m / M_PER_DEG_FLOOR
     dlon = radius_in_degrees(max(abs(y0), abs(y1)), margin_m)
-    return (
-        max(-180.0, x0 - dlon),
-        max(-90.0, y0 - dlat),
-        min(180.0, x1 + dlon),
-        min(90.0, y1 + dlat),
-    )
+    west, east = x0 - dlon, x1 + dlon
+    if west < -180.0 or east > 180.0:
+        west, east = -180.0, 180.0
+    return (west, max(-90.0, y0 - dlat), east, min(90.0, y1 + dlat))
 
 
 def haversine_m(lon1, lat1, lon2, lat2):

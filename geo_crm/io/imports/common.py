@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ... import i18n
 from ...coords import CRS_NAMES
 from ...db.translate import translate
-from ...errors import ValidationError
+from ...errors import NUL, NUL_PROBLEM, ValidationError
 from ...models import OUTLET_STATUSES, TIERS
 from ..tabular import SPREADSHEET_FORMATS, Progress, Table, cell_text, read_table, unquote
 
@@ -181,9 +181,12 @@ class Rows:
         columns: dict[str, tuple[str, ...]],
         kind: str,
         progress: Progress | None = None,
+        *,
+        skip_invalid: bool = False,
     ):
         self.table = table
         self.progress = progress
+        self.skip_invalid = skip_invalid  # invalid rows are skipped, not fatal
         self.n = len(table)
         self.numbers = table.row_numbers
         self.spreadsheet = table.fmt in SPREADSHEET_FORMATS
@@ -211,6 +214,19 @@ class Rows:
             )
         if self.ignored:
             LOGGER.info("ignored unknown columns: %s", ", ".join(self.ignored))
+        if table.may_hold_nul:
+            self._refuse_nul()
+
+    def _refuse_nul(self) -> None:
+        """A cell holding a NUL character (PostgreSQL text cannot) is a problem of its row and
+        column; the character is dropped so that validation's look-ups can run on the rest
+        (the row is invalid: it is never written)."""
+        for column, j in self.index.items():
+            cells = self.table.columns[j]
+            for i, value in enumerate(cells):
+                if isinstance(value, str) and NUL in value:
+                    self.add(i, column, NUL_PROBLEM)
+                    cells[i] = value.replace(NUL, "")
 
     def require(self, *columns: str) -> None:
         missing = [c for c in columns if c not in self.index]
@@ -294,7 +310,7 @@ def open_rows(
     (for ``finish``)."""
     started = time.perf_counter()
     table = read_table(source, fmt=fmt, encoding=encoding, name=name, progress=progress)
-    rows = Rows(table, columns, kind, progress)
+    rows = Rows(table, columns, kind, progress, skip_invalid=skip_invalid)
     rows.require(*required)
     report = ImportReport(
         kind=kind,
@@ -328,7 +344,9 @@ def finish(report: ImportReport, rows: Rows, started: float) -> ImportReport:
 
 
 def duplicates(rows: Rows, column: str, values: Sequence[str | None]) -> None:
-    """Flag every row of a key that appears more than once: which one is meant is unclear."""
+    """A key that appears more than once. All or nothing: every occurrence is flagged (which
+    one is meant is for the user to say). With ``skip_invalid`` the first occurrence is the
+    one imported, and the later ones are flagged, so skipping keeps a row of each key."""
     present = [v for v in values if v is not None]
     if len(set(present)) == len(present):
         return
@@ -337,11 +355,21 @@ def duplicates(rows: Rows, column: str, values: Sequence[str | None]) -> None:
         if v is not None:
             where[v].append(i)
     for value, idx in where.items():
-        if len(idx) > 1:
-            numbers = [rows.numbers[i] for i in idx]
-            for i in idx:
-                others = ", ".join(str(n) for n in numbers if n != rows.numbers[i])
-                rows.add(i, column, f"duplicate {column} {value!r} (also on row {others})")
+        if len(idx) < 2:
+            continue
+        numbers = [rows.numbers[i] for i in idx]
+        if rows.skip_invalid:
+            for i in idx[1:]:
+                rows.add(
+                    i,
+                    column,
+                    f"duplicate {column} {value!r}: row {numbers[0]} has it already "
+                    f"(that row is imported, this one skipped)",
+                )
+            continue
+        for i in idx:
+            others = ", ".join(str(n) for n in numbers if n != rows.numbers[i])
+            rows.add(i, column, f"duplicate {column} {value!r} (also on row {others})")
 
 
 # -- staging ---------------------------------------------------------------------------------------

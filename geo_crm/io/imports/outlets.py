@@ -226,17 +226,18 @@ def _coordinates(session: Session, rows: Rows, crs: list[str]) -> tuple[np.ndarr
     given = ~np.isnan(lat)
     lat_out = given & (np.abs(lat) > 90)
     lon_out = given & (np.abs(lon) > 180)
-    swapped = lat_out & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+    swapped = _swap_evidence(
+        session, lon, lat, lat_out & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+    )
     for i in np.flatnonzero(lat_out | lon_out).tolist():
-        if swapped[i]:
-            rows.add(
-                i,
-                "lat",
-                f"latitude {lat[i]:g} is outside [-90, 90] but the longitude "
-                f"{lon[i]:g} would fit: lat and lon look swapped",
-            )
-        elif lat_out[i]:
-            rows.add(i, "lat", f"latitude {lat[i]:g} is outside [-90, 90]")
+        if lat_out[i]:
+            why = f"latitude {lat[i]:g} is outside [-90, 90]"
+            if i in swapped:
+                why += (
+                    f"; swapped, the point (lat {lon[i]:g}, lon {lat[i]:g}) {swapped[i]}: "
+                    "lat and lon look swapped"
+                )
+            rows.add(i, "lat", why)
         if lon_out[i]:
             rows.add(i, "lon", f"longitude {lon[i]:g} is outside [-180, 180]")
     bad = lat_out | lon_out
@@ -248,6 +249,40 @@ def _coordinates(session: Session, rows: Rows, crs: list[str]) -> tuple[np.ndarr
             lon[mask], lat[mask] = to_wgs84(lon[mask], lat[mask], name)
     _swapped_by_region(session, rows, lon, lat)
     return lon, lat
+
+
+def _swap_evidence(
+    session: Session, lon: np.ndarray, lat: np.ndarray, swappable: np.ndarray
+) -> dict[int, str]:
+    """Rows whose latitude is out of range but would fit as a longitude (and the longitude as a
+    latitude) are called swapped only when the swapped point makes sense: it falls in a
+    loaded region, or among the file's other points (their extent, widened by a degree). A
+    latitude of 95 beside a longitude of -80 in a file of US addresses is a typo, not a swap.
+    Returns where each such swapped point lies, by row."""
+    idx = np.flatnonzero(swappable)
+    if not len(idx):
+        return {}
+    out: dict[int, str] = {}
+    if session.execute(text("SELECT EXISTS (SELECT 1 FROM region_parts)")).scalar():
+        found = session.execute(
+            text(
+                "SELECT t.i, r.name FROM unnest(CAST(:i AS integer[]), CAST(:x AS float8[]),"
+                " CAST(:y AS float8[])) AS t(i, x, y)"
+                " CROSS JOIN LATERAL (SELECT rp.region_id FROM region_parts rp"
+                "   WHERE ST_Intersects(rp.geom, ST_SetSRID(ST_MakePoint(t.x, t.y), 4326))"
+                "   ORDER BY rp.depth DESC LIMIT 1) AS hit JOIN regions r ON r.id = hit.region_id"
+            ),
+            {"i": idx.tolist(), "x": lat[idx].tolist(), "y": lon[idx].tolist()},
+        ).all()
+        out.update((i, f"falls in {region}") for i, region in found)
+    fine = ~np.isnan(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    if fine.any():
+        x0, x1 = lon[fine].min() - 1, lon[fine].max() + 1
+        y0, y1 = lat[fine].min() - 1, lat[fine].max() + 1
+        for i in idx.tolist():
+            if i not in out and x0 <= lat[i] <= x1 and y0 <= lon[i] <= y1:
+                out[i] = "lies among the file's other points"
+    return out
 
 
 def _swapped_by_region(session: Session, rows: Rows, lon: np.ndarray, lat: np.ndarray) -> None:
