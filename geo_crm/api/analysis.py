@@ -137,6 +137,12 @@ class DepthQuery(Query):
     territory: str | None = Field(
         None, max_length=32, description="measure breadth over this region's sub-regions instead"
     )
+    cell_km: float | None = Field(
+        None,
+        ge=LIMITS.min_cell_km,
+        le=LIMITS.max_cell_km,
+        description="hexagon width of the territory breadth, km (default: from its area)",
+    )
 
 
 class PlanQuery(Query):
@@ -246,8 +252,12 @@ def region_distribution_rate(code: str, query: RateQuery):
     responses=_REGION_RESPONSES,
 )
 def distributor_depth(code: str, query: DepthQuery):
-    """Outlets per tier and hop, deepest tier, territory breadth and catchment polygon."""
-    params = AnalysisParams(status=None if query.status == "any" else query.status)
+    """Outlets per tier and hop, deepest tier, breadth and catchment polygon; the territory
+    breadth (sub-regions and hexagons reached) over the assigned territory, else the named
+    region, else the network's region (``territory_breadth.basis``)."""
+    params = AnalysisParams(
+        status=None if query.status == "any" else query.status, max_cells=LIMITS.max_cells_http
+    )
     if query.territory is not None and not region_known(
         get_session(), query.territory, current_user()
     ):  # one outside the caller's scope is as unknown as a missing one
@@ -260,6 +270,7 @@ def distributor_depth(code: str, query: DepthQuery):
         code,
         params,
         territory=query.territory,
+        cell_km=query.cell_km,
     )
     return jsonify(result.to_dict())
 
