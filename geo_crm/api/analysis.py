@@ -252,9 +252,7 @@ def region_distribution_rate(code: str, query: RateQuery):
     responses=_REGION_RESPONSES,
 )
 def distributor_depth(code: str, query: DepthQuery):
-    """Outlets per tier and hop, deepest tier, breadth and catchment polygon; the territory
-    breadth (sub-regions and hexagons reached) over the assigned territory, else the named
-    region, else the network's region (``territory_breadth.basis``)."""
+    """Outlets per tier and hop, deepest tier, breadth, territory breadth and catchment."""
     params = AnalysisParams(
         status=None if query.status == "any" else query.status, max_cells=LIMITS.max_cells_http
     )
