@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import shapely
@@ -140,3 +142,19 @@ def test_depth_api_carries_both_breadths_and_their_basis(client, session, city):
     assert bad.status_code == 422 and "query.cell_km" in bad.get_json()["error"]["fields"]
     fine = client.get("/api/v1/distributors/D/depth?cell_km=0.05")
     assert fine.status_code == 422 and "query.cell_km" in fine.get_json()["error"]["fields"]
+
+
+def test_distributor_page_shows_both_breadths_and_the_basis(
+    client, app, session, city, settings_override
+):
+    settings_override(app, auth_required=False)
+    page = client.get("/distributors/D?lang=en").get_data(as_text=True)
+    assert "Region of the network (no territory assigned)" in page
+    set_territory(session, "D", regions=["C"])
+    page = client.get("/distributors/D?lang=en").get_data(as_text=True)
+    assert "Assigned territory: C" in page and "(District)" in page
+    assert re.search(r'id="breadth-regions">50(\.0)?%<br><small class="muted">2 / 4<', page)
+    assert re.search(r'id="breadth-hexagons">[\d.]+%<br><small class="muted">2 / \d+<', page)
+    zh = client.get("/distributors/D?lang=zh&cell_km=20").get_data(as_text=True)
+    assert "已分配的经销区域" in zh and "覆盖的下级区域" in zh and "覆盖的六边形网格" in zh
+    assert "20 公里" in zh or "20 km" in zh
