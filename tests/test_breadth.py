@@ -158,3 +158,14 @@ def test_distributor_page_shows_both_breadths_and_the_basis(
     zh = client.get("/distributors/D?lang=zh&cell_km=20").get_data(as_text=True)
     assert "已分配的经销区域" in zh and "覆盖的下级区域" in zh and "覆盖的六边形网格" in zh
     assert "20 公里" in zh or "20 km" in zh
+
+
+def test_cli_prints_both_breadths_and_names_a_bad_cell_size(cli, session, city):
+    set_territory(session, "D", regions=["C"])
+    result = cli.invoke(args=["analyse", "depth", "D", "--cell-km", "20"])
+    assert result.exit_code == 0, result.output
+    assert "territory breadth (assigned territory" in result.output
+    assert "2 of 4 sub-regions (district) reached (50.00%)" in result.output
+    assert "hexagons of 20 km" in result.output
+    bad = cli.invoke(args=["analyse", "depth", "D", "--cell-km", "0"])
+    assert bad.exit_code != 0 and "cell_km" in bad.output
