@@ -305,3 +305,26 @@ def test_generator_needs_regions_and_a_sensible_size(session, regions, sql):
     sql("DELETE FROM regions")
     with pytest.raises(GeoCrmError, match="load region boundaries"):
         generate_network(session, outlets=100)
+
+
+def test_every_distributor_gets_its_city_as_territory_and_breadth_is_not_trivial(
+    session, sql, districts
+):
+    from geo_crm.analysis.distribution import distributor_depth
+
+    generate_network(session, outlets=1000, seed=3, months=1, end_month=END)
+    rows = sql(
+        "SELECT o.code, r.code, r.level, o.region_id = r.id OR p.id = r.id AS own_city "
+        "FROM outlets o JOIN distributor_territories t ON t.distributor_id = o.id "
+        "JOIN regions r ON r.id = t.region_ids[1] JOIN regions x ON x.id = o.region_id "
+        "LEFT JOIN regions p ON p.id = x.parent_id ORDER BY o.code"
+    ).all()
+    n_distributors = sql("SELECT count(*) FROM outlets WHERE tier = 'distributor'").scalar()
+    assert len(rows) == n_distributors == 10
+    assert all(level == "city" and own for _, _, level, own in rows)
+    for code, city, _, _ in rows:
+        wide = distributor_depth(session, code).territory_breadth
+        assert wide.basis == "assigned" and wide.regions == [city]
+        assert wide.cells > 1 and wide.cell_share < 1  # no trivial 100 %
+        if city == "T02":  # over its two districts
+            assert [u.code for u in wide.units] == ["T0201", "T0202"]

@@ -7,6 +7,8 @@ Definitions (docs/analyses.md):
 - *territory*: the direct sub-regions of the smallest region that contains every geotagged
   outlet of the network (or of a region the caller names); a leaf region is its own single unit;
 - *breadth*: territory units holding at least one retail outlet of the network / all units;
+- *territory breadth*: the share of the distributor's territory (assigned, named, or the
+  region above) its network reaches, over sub-regions and over hexagons (``analysis.breadth``);
 - *catchment*: the convex hull of the network's geotagged outlets, area on the ellipsoid;
 - *distribution rate*: retail outlets (status filter, default active) of the region that bought
   the product in the period (as buyer of a sales record) / those retail outlets;
@@ -49,6 +51,7 @@ from ..domain.principal import Principal
 from ..domain.regions import REGIONS, region_tree
 from ..errors import ValidationError
 from ..models import TIERS, SalesRecord
+from .breadth import TerritoryBreadth, assigned_territory, region_territory, territory_breadth
 from .frame import filter_values, load_region, outlet_filter
 from .params import AnalysisParams, find_distributor, find_product_id, find_region, resolve
 
@@ -82,6 +85,7 @@ class DepthResult:
     units: list[Unit]
     catchment: dict | None  # GeoJSON (WGS-84) of the convex hull
     catchment_m2: float
+    territory_breadth: TerritoryBreadth | None = None  # None: no territory at all
 
     @property
     def reached_units(self) -> int:
@@ -116,6 +120,9 @@ class DepthResult:
             "catchment": self.catchment,
             "catchment_m2": self.catchment_m2,
             "catchment_km2": self.catchment_m2 / 1e6,
+            "territory_breadth": (
+                self.territory_breadth.to_dict() if self.territory_breadth else None
+            ),
         }
 
 
@@ -125,12 +132,17 @@ def distributor_depth(
     params: AnalysisParams | None = None,
     *,
     territory: str | None = None,
+    cell_km: float | None = None,
     user: Principal | None = None,
 ) -> DepthResult:
     """Outlets reached per tier and hop, deepest tier, territory breadth and catchment.
-    ``user``: a distributor or ``territory`` outside their scope is as unknown as a missing one
-    (None: the system)."""
+    ``territory``: a region whose sub-regions breadth is measured over (instead of the
+    assigned territory or the network's region); ``cell_km``: the hexagon size of the
+    territory breadth (None: chosen from the territory's area). ``user``: a distributor
+    or ``territory`` outside their scope is as unknown as a missing one (None: the system)."""
     params = (params or AnalysisParams()).check()
+    if cell_km is not None:
+        params.with_(cell_km=cell_km).check()
     distributor = find_distributor(session, distributor_code, as_filter=False, user=user)
     per_tier, smallest_region, retail_per_region = _depth_statements(params.status is not None)
     values = {"distributor_id": distributor.id, "status": params.status}
@@ -175,6 +187,17 @@ def distributor_depth(
                     sum(n for rid, n in counts.items() if rid in frame.subtree_child),
                 )
             ]
+    if territory is not None:
+        shape = region_territory(session, home_id, "named")
+    else:
+        shape = assigned_territory(session, distributor.id)
+        if shape is None and home_id is not None:
+            shape = region_territory(session, home_id, "network")
+    wide = (
+        territory_breadth(session, distributor.id, shape, params, cell_km=cell_km)
+        if shape is not None
+        else None
+    )
     hull, hull_m2 = catchment(session, distributor.id, status=params.status)
     return DepthResult(
         distributor_code=distributor_code,
@@ -189,6 +212,7 @@ def distributor_depth(
         units=units,
         catchment=hull,
         catchment_m2=hull_m2,
+        territory_breadth=wide,
     )
 
 

@@ -157,7 +157,10 @@ def distributor_overview(
         counts=counts,
         deepest=next((tier for tier in reversed(TIERS) if counts.get(tier)), None),
         depth=distributor_depth(
-            session, outlet["code"], params_for_page(f).with_(distributor=None)
+            session,
+            outlet["code"],
+            params_for_page(f).with_(distributor=None),
+            cell_km=f.cell_km,
         ),
         plans=plan_rows(session, outlet["code"], year, product=f.product),
         sales=seller_summary(session, outlet_id, date_from=f.date_from, date_to=f.date_to),

@@ -241,11 +241,11 @@ class MapFilters:
         return urlencode(args)
 
 
-def auto_cell_km(area_m2: float) -> float:
-    """A round cell size giving about ``TARGET_CELLS`` hexagons over the region."""
+def auto_cell_km(area_m2: float, *, target: int = TARGET_CELLS) -> float:
+    """A round cell size giving about ``target`` hexagons over the region."""
     if not area_m2 or area_m2 <= 0:
         return DEFAULT_CELL_KM
-    ideal = math.sqrt(area_m2 / (HEX_AREA_FACTOR * TARGET_CELLS)) / 1000.0
+    ideal = math.sqrt(area_m2 / (HEX_AREA_FACTOR * target)) / 1000.0
     return min(NICE_CELL_KM, key=lambda c: abs(math.log(c / ideal)))
 
 

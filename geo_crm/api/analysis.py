@@ -129,6 +129,12 @@ class DepthQuery(Query):
         max_length=32,
         description="measure breadth over this region's sub-regions instead",
     )
+    cell_km: float | None = Field(
+        None,
+        ge=LIMITS.min_cell_km,
+        le=LIMITS.max_cell_km,
+        description="hexagon width of the territory breadth, km (default: from its area)",
+    )
 
 
 class PlanQuery(Query):
@@ -234,13 +240,16 @@ def region_distribution_rate(code: str, query: RateQuery):
     responses=_REGION_RESPONSES,
 )
 def distributor_depth(code: str, query: DepthQuery):
-    """Outlets per tier and hop, deepest tier, territory breadth and catchment polygon."""
-    params = AnalysisParams(status=None if query.status == "any" else query.status)
+    """Outlets per tier and hop, deepest tier, breadth, territory breadth and catchment."""
+    params = AnalysisParams(
+        status=None if query.status == "any" else query.status, max_cells=LIMITS.max_cells_http
+    )
     return _answer(
         distribution_service.distributor_depth,
         code,
         params,
         territory=query.territory,
+        cell_km=query.cell_km,
     )
 
 

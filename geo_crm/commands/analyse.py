@@ -340,14 +340,20 @@ def density_cmd(
 @click.option(
     "--territory", metavar="REGION", help="Measure breadth over this region's sub-regions."
 )
+@click.option(
+    "--cell-km",
+    type=float,
+    default=None,
+    help="Hexagon width of the territory breadth, km (default: from the territory's area).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @with_appcontext
-def depth_cmd(distributor, status, territory, as_json) -> None:
+def depth_cmd(distributor, status, territory, cell_km, as_json) -> None:
     """Depth and breadth of DISTRIBUTOR's network: outlets per tier, territory, catchment."""
     params = AnalysisParams(status=None if status == "any" else status)
     with get_db().session() as session:
         result = distribution_service.distributor_depth(
-            session, distributor, params, territory=territory
+            session, distributor, params, territory=territory, cell_km=cell_km
         )
     if _emit(result, as_json):
         return
@@ -365,6 +371,16 @@ def depth_cmd(distributor, status, territory, as_json) -> None:
     _table(
         ["sub-region", "name", "retail outlets"],
         [[u.code, u.name, u.retail_outlets] for u in result.units],
+    )
+    wide = result.territory_breadth
+    if wide is None:
+        click.echo("\nterritory breadth: no territory")
+        return
+    click.echo(
+        f"\nterritory breadth ({wide.basis} territory, {wide.area_m2 / 1e6:,.1f} km²): "
+        f"{wide.reached_units} of {len(wide.units)} sub-regions ({wide.level or '-'}) reached "
+        f"({_pct(wide.unit_share)}); {wide.reached_cells} of {wide.cells} hexagons of "
+        f"{wide.cell_km:g} km ({_pct(wide.cell_share)})"
     )
 
 

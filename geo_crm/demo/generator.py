@@ -737,6 +737,12 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     for t in range(4):  # parents before children: the trigger looks each parent up
         _copy(raw, "outlets", columns, lines[bounds[t] : bounds[t + 1]])
     stages["outlets COPY"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    is_d = net.tier == 0
+    assign_territories(
+        session, ids[is_d], np.array([a.id for a in areas], dtype=np.int64)[net.area[is_d]]
+    )
+    stages["territories"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     specs = np.array([p[2] for p in PRODUCTS], dtype=object)[net.sale_product].tolist()
@@ -815,6 +821,28 @@ def write_network(session: Session, net: Network, areas: list[Area]) -> dict[str
     session.execute(text("ANALYZE sales_plans"))
     stages["analyze"] = time.perf_counter() - t0
     return stages
+
+
+def assign_territories(session: Session, distributor_ids, region_ids) -> None:
+    """Give each distributor its city as territory (经销区域: the city's districts where they
+    are loaded), written before the sales so that the sales trigger judges them as it would
+    real ones; the shape is the one ``domain.territories.set_territory`` stores for a region
+    set. Breadth is then measured over the city's districts and hexagons, not over the region
+    that merely holds the network (where a one-city network read as a trivial 100 %)."""
+    if not len(distributor_ids):
+        return
+    session.execute(
+        text("""
+        INSERT INTO distributor_territories (distributor_id, region_ids, geom, area_m2)
+        SELECT t.d, ARRAY[t.r], ST_Multi(ST_Union(r.boundary)),
+               ST_Area(geography(ST_Multi(ST_Union(r.boundary))))
+          FROM unnest(CAST(:ds AS bigint[]), CAST(:rs AS int[])) AS t(d, r)
+          JOIN regions r ON r.id = t.r
+         GROUP BY t.d, t.r
+         ORDER BY t.d
+        """),
+        {"ds": np.asarray(distributor_ids).tolist(), "rs": np.asarray(region_ids).tolist()},
+    )
 
 
 SELL_IN_PRICE = 0.92  # the manufacturer's price to distributors, of the list price

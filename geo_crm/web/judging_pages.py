@@ -69,7 +69,6 @@ i18n.add_messages(
         "No evaluation yet.": "尚无评估。",
         "Outlets reached": "覆盖网点",
         "Covered area": "覆盖范围",
-        "Sub-regions reached": "覆盖下级区域",
         "Depth and breadth now": "当前深度与广度",
         "Breadth": "广度",
         "Depth and breadth at each evaluation": "历次评估时的深度与广度",

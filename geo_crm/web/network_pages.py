@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from ..analysis.breadth import BASIS_WORDS
 from ..analysis.overviews import NotADistributor, distributor_overview, outlet_overview
 from ..auth.policy import current_user, object_id
 from ..db import get_session
@@ -35,6 +36,7 @@ def distributor_page(code: str):
         "distributor.html",
         **vars(page),
         breadth=page.breadth,
+        basis_words=BASIS_WORDS,
         f=f,
         map_query=f.query(distributor=page.outlet["code"], lang=t.lang),
         tiers=TIERS,
