@@ -106,9 +106,11 @@ def _unavailable(reason: str, exc: BaseException):
 def _id_columns() -> dict:
     """The id column each integer URL argument names (tests/test_hostile_input.py checks that
     every ``<int:…>`` argument of the app is here)."""
+    from .jobs.store import REPORT_JOBS
     from .models import ApiToken, GeotagEvent, SalesPlan, SalesRecord
 
     return {
+        "job_id": REPORT_JOBS.c.id,
         "sale_id": SalesRecord.id,
         "event_id": GeotagEvent.id,
         "token_id": ApiToken.id,

@@ -118,6 +118,9 @@ def test_region_page_draws_offline_and_shows_user_text_as_text(served):
             frame.wait_for_function(
                 "() => !document.querySelector('.leaflet-popup')", timeout=15_000
             )
+            # the whole map in view: a press focuses the map, and the browser would scroll a
+            # map that sticks out of the window into view between the press and the release
+            handle.evaluate("e => e.scrollIntoView()")
             box = handle.bounding_box()
             page.mouse.move(box["x"] + xy[0], box["y"] + xy[1])
             frame.wait_for_selector(".leaflet-tooltip", timeout=15_000)

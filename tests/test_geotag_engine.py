@@ -144,6 +144,9 @@ def test_read_only_hot_statements_open_no_transaction_and_keep_their_plans(engin
     from geo_crm.db.hotpath import HotStatement, end_read_transaction
 
     lookup = HotStatement("SELECT count(*) FROM users WHERE id > %(i)s", read_only=True)
+    # fresh connections: one the earlier tests of this worker used may have its statements'
+    # cache full (psycopg then evicts and deallocates), which is not what this test is about
+    engine.dispose()
     with Session(engine) as session:
         assert lookup.run(session, {"i": -1}).fetchone()[0] >= 0
         dbapi = session.connection().connection.driver_connection
