@@ -234,3 +234,21 @@ def test_add_user_helper_matches_the_policy(connection):
     assert (
         connection.execute(text("SELECT role FROM users WHERE username = 'bob'")).scalar() == "rep"
     )
+
+
+def test_the_csrf_secret_is_in_the_cookie_from_sign_in(aapp, connection, world):
+    """A response to a request sent before the first form was drawn (a tile, the landing
+    figures) may arrive last and set its cookie: it must carry the CSRF secret already, or the
+    next form post fails with "The CSRF session token is missing"."""
+    client = aapp.test_client()
+    assert login(client, "manager1").status_code == 302
+    with client.session_transaction() as cookie:
+        assert cookie.get("csrf_token")
+        stale = dict(cookie)
+    token = csrf_from(client.get("/login").get_data(as_text=True))  # a page drawing a form
+    with client.session_transaction() as cookie:  # the late response's cookie wins
+        cookie.clear()
+        cookie.update(stale)
+    response = client.put("/api/v1/evaluation-weights", json={}, headers={"X-CSRFToken": token})
+    assert response.status_code == 403  # past the CSRF check: a manager may not set weights
+    assert response.get_json()["error"]["code"] != "csrf_failed"

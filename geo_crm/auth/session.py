@@ -34,11 +34,19 @@ SECRET = "sid"
 
 
 def sign_in(user: Principal, secret: str) -> None:
-    """Start a fresh cookie for ``user``'s new session (nothing of an earlier cookie survives)."""
+    """Start a fresh cookie for ``user``'s new session (nothing of an earlier cookie survives),
+    its CSRF secret in it from the start: every cookie of the session then carries the same one,
+    so a response to a request sent earlier (a map tile, the landing page's figures) that
+    arrives last cannot put back a cookie without it, which made the next form post fail."""
+    from flask import g
+    from flask_wtf.csrf import generate_csrf
+
     cookie.clear()
     cookie.permanent = True
     cookie[UID] = user.id
     cookie[SECRET] = secret
+    g.pop("csrf_token", None)  # a token made for the old cookie in this request
+    generate_csrf()
 
 
 def session_secret() -> str | None:
