@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ..domain.access import outlet_scope, region_scope
 from ..domain.gis import InvalidParameter, check_bbox
 from ..domain.principal import Principal
-from ..domain.region_counts import outside_regions_count
+from ..domain.region_counts import outside_regions_count, untagged_count
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region, RegionOutletTotal, SalesBuyerYear
 from .coverage import coverage
@@ -216,13 +216,6 @@ def group_by_province(rows: dict[int, RegionRow]) -> list[RegionGroup]:
     return [RegionGroup(head, below(head)) for head in heads]
 
 
-def _untagged(session: Session, user: Principal | None) -> int:
-    stmt = select(func.count()).where(OUTLETS.c.location.is_(None))
-    if _scoped(user):
-        stmt = stmt.where(outlet_scope(user, OUTLETS))
-    return session.scalar(stmt) or 0
-
-
 def _year_sales(session: Session, user: Principal | None, year: int) -> dict[int, int]:
     """Amount (fen) sold this year to buyers per smallest region, of the buyers ``user`` sees."""
     y, o = SalesBuyerYear.__table__, OUTLETS
@@ -286,7 +279,7 @@ def landing_page(session: Session, user: Principal | None, *, today: dt.date | N
     _, plan = _plan_by_region(session, user, today)
     key = KeyFigures(
         outlets=outlets,
-        untagged=_untagged(session, user),
+        untagged=untagged_count(session, user=user),
         outside=outside_regions_count(session, user=user),
         regions=len(rows),
         sales_amount=Decimal(sales) / 100,
