@@ -27,7 +27,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain.access import outlet_scope, region_scope
+from ..domain.access import outlet_scope, region_scope, scoped
 from ..domain.gis import InvalidParameter, check_bbox
 from ..domain.principal import Principal
 from ..domain.region_counts import outside_regions_count, untagged_count
@@ -141,15 +141,11 @@ class LandingFigures:
         }
 
 
-def _scoped(user: Principal | None) -> bool:
-    return user is not None and not user.is_admin
-
-
 def scope_regions(session: Session, user: Principal | None) -> dict[int, RegionRow]:
     """Every region ``user`` may see, by id, with its active located outlets per tier (the
     kept totals of the tiles: every region below it counted)."""
     r = REGIONS
-    conds = [region_scope(user, r)] if _scoped(user) else []
+    conds = [region_scope(user, r)] if scoped(user) else []
     kid = REGIONS.alias("kid")
     has_kids = select(kid.c.id).where(kid.c.parent_id == r.c.id).exists()
     rows = {
@@ -225,7 +221,7 @@ def _year_sales(session: Session, user: Principal | None, year: int) -> dict[int
         .where(y.c.year == year, o.c.region_id.is_not(None))
         .group_by(o.c.region_id)
     )
-    if _scoped(user):
+    if scoped(user):
         stmt = stmt.where(outlet_scope(user, o))
     return {region_id: int(fen) for region_id, fen in session.execute(stmt)}
 

@@ -40,6 +40,11 @@ from .principal import Principal
 from .regions import region_tree
 
 
+def scoped(user: Principal | None) -> bool:
+    """Whether reads for ``user`` are narrowed to a scope (None is the system; admins see all)."""
+    return user is not None and not user.is_admin
+
+
 def managed_region_ids(user_id: int, name: str = "managed_regions") -> Select:
     """Ids of the manager's regions and of every region below them (recursive CTE ``name``:
     give each use in one statement its own name)."""

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..models import TIERS, Outlet, Region
-from .access import outlet_scope, region_scope
+from .access import outlet_scope, region_scope, scoped
 from .outlets import region_known
 from .principal import Principal
 from .regions import get_region, region_tree, subregions, subtree_by_child
@@ -56,10 +56,6 @@ class RegionCounts:
         return self.name_en if t.lang == "en" and self.name_en else self.name
 
 
-def _scoped(user: Principal | None) -> bool:
-    return user is not None and not user.is_admin
-
-
 def region_outlet_counts(
     session: Session,
     *,
@@ -73,7 +69,7 @@ def region_outlet_counts(
     region_conds = []
     if active_only:
         outlet_conds.append(o.c.status == "active")
-    if _scoped(user):
+    if scoped(user):
         outlet_conds.append(outlet_scope(user, o))
         region_conds.append(region_scope(user, r))
     # every region with itself and each region below it: hundreds of regions, depth ≤ 4
@@ -108,7 +104,7 @@ def region_outlet_counts(
 def untagged_count(session: Session, *, user: Principal | None = None) -> int:
     """How many outlets ``user`` may see (None: all) have no location yet."""
     stmt = select(func.count()).where(OUTLETS.c.location.is_(None))
-    if _scoped(user):
+    if scoped(user):
         stmt = stmt.where(outlet_scope(user, OUTLETS))
     return session.scalar(stmt) or 0
 
@@ -128,7 +124,7 @@ def outside_regions_count(
     )
     if active_only:
         stmt = stmt.where(OUTLETS.c.status == "active")
-    if _scoped(user):
+    if scoped(user):
         stmt = stmt.where(outlet_scope(user, OUTLETS))
     return session.scalar(stmt) or 0
 

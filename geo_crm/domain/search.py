@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region
-from .access import outlet_scope, region_scope
+from .access import outlet_scope, region_scope, scoped
 from .principal import Principal
 
 MAX_QUERY = 100
@@ -55,10 +55,6 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _scoped(user: Principal | None) -> bool:
-    return user is not None and not user.is_admin
-
-
 def search(
     session: Session, q: str | None, *, user: Principal | None, limit: int = 10
 ) -> list[Hit]:
@@ -81,7 +77,7 @@ def search(
 def _outlets(session, text, words, user, limit) -> list[Hit]:
     o = OUTLETS
     conds = [o.c.search_text.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
-    if _scoped(user):
+    if scoped(user):
         conds.append(outlet_scope(user, o))
     tier_rank = case({tier: i for i, tier in enumerate(TIERS)}, value=o.c.tier, else_=9)
     stmt = (
@@ -114,7 +110,7 @@ def _regions(session, text, words, user, limit) -> list[Hit]:
                 func.lower(func.coalesce(r.c.name_en, "")).like(pattern, escape="\\"),
             )
         )
-    if _scoped(user):
+    if scoped(user):
         conds.append(region_scope(user, r))
     level_rank = case(
         {"country": 0, "province": 1, "city": 2, "district": 3}, value=r.c.level, else_=9
