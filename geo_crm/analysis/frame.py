@@ -1,7 +1,9 @@
 """What every analysis of a region starts from: its boundary, its sub-regions, a metric frame.
 
 The frame is a Lambert azimuthal equal-area projection (LAEA, WGS-84 ellipsoid) centred on
-the region: areas measured in it are areas on the ellipsoid, and within a province its scale
+the region (on its pole for a region reaching one, on its parts unwrapped for one in parts on
+both sides of the 180° meridian: ``geometry.sphere.frame_centre``): areas measured in it are
+areas on the ellipsoid, and within a province its scale
 differs from 1 by under 0.2 %, so a circle of r metres drawn in it is the ground disc to that
 precision and has exactly the disc's area. EPSG:3857 and degrees are never used for measuring.
 
@@ -43,6 +45,7 @@ from ..domain.regions import REGIONS, subregions, subtree_by_child
 from ..models import TIERS
 from .geometry.geodesy import local_proj
 from .geometry.hexgrid import HexGrid
+from .geometry.sphere import frame_centre
 from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
@@ -202,13 +205,15 @@ def load_region(session: Session, code: str) -> RegionFrame:
     subtree = {region.id: -1}
     for rid, child_id in session.execute(below, values):
         subtree[rid] = index[child_id]
+    boundary = shapely.from_wkb(bytes(wkb))
+    lon0, lat0 = frame_centre(boundary, lon0, lat0)
     return RegionFrame(
         id=region.id,
         code=region.code,
         name=region.name,
         level=region.level,
         area_m2=float(region.area_m2),
-        boundary=shapely.from_wkb(bytes(wkb)),
+        boundary=boundary,
         frame=MetricFrame(round(lon0, 4), round(lat0, 4)),
         children=children,
         subtree_child=subtree,
