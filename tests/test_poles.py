@@ -9,6 +9,7 @@ Expected answers come from pyproj's geodesics (a geodesic circle of 3,600 vertic
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from analysis_helpers import GEOD, add_outlet, add_product, add_region, add_sale
 from pyproj import Transformer
 
 from geo_crm.analysis.geometry.sphere import frame_centre, spherical_hull
+from geo_crm.io.antimeridian import split_at_antimeridian
 from geo_crm.maps.base import crosses_antimeridian
 
 R = 20_000.0
@@ -214,6 +216,53 @@ def test_a_network_at_high_latitude_beside_the_pole(client, sql):
     assert not drawn.covers(shapely.Point(0.0, 89.99))
 
 
+# -- region files: labels and assignment ----------------------------------------------------
+
+
+def _load(cli, tmp_path, code: str, name: str, rings: list) -> str:
+    feature = {
+        "type": "Feature",
+        "properties": {"code": code, "name": name, "level": "province"},
+        "geometry": {"type": "Polygon", "coordinates": rings},
+    }
+    path = tmp_path / f"{code}.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    result = cli.invoke(args=["regions", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_arctic_cap_drawn_as_one_ring_round_the_pole(cli, client, sql, tmp_path):
+    """A ring at 80–80.6°N round the pole, never coming back in longitude: it was loaded as a
+    sliver along its own edge and a point at 89.5°N lay in no region."""
+    lons = np.arange(-180.0, 180.0, 1.0)
+    ring = [[float(x), 80.0 + (x % 7) / 10] for x in lons] + [[180.0, 80.0], [-180.0, 80.0]]
+    output = _load(cli, tmp_path, "AR", "北极", [ring])
+    assert "north pole" in output
+    add_outlet(sql, "R1", "retail", 30.0, 89.5)
+    outlet = get(client, "/api/v1/outlets/R1")
+    assert outlet["region_code"] == "AR"
+    covers, lat = sql(
+        "SELECT ST_Covers(boundary, label_point), ST_Y(label_point) FROM regions WHERE code = 'AR'"
+    ).one()
+    assert covers and lat > 80.0
+
+
+def test_antarctica_drawn_down_to_the_pole(cli, client, sql, tmp_path):
+    """As Natural Earth draws it: along the coast from −180° to 180°, then an edge along −90°."""
+    lons = np.arange(-180.0, 180.5, 0.5)
+    coast = [[float(x), -70.0 + 5.0 * math.sin(math.radians(3 * x))] for x in lons]
+    ring = [*coast, [180.0, -90.0], [-180.0, -90.0], coast[0]]
+    output = _load(cli, tmp_path, "AQ", "南极洲", [ring[::-1]])
+    assert "Error" not in output and "closed a ring" not in output
+    covers, y = sql(
+        "SELECT ST_Covers(boundary, label_point), ST_Y(label_point) FROM regions WHERE code = 'AQ'"
+    ).one()
+    assert covers and y < -65.0
+    add_outlet(sql, "R1", "retail", -120.0, -89.9)
+    assert get(client, "/api/v1/outlets/R1")["region_code"] == "AQ"
+
+
 # -- the geometry helpers -------------------------------------------------------------------
 
 
@@ -253,3 +302,18 @@ def test_spherical_hulls():
     assert shapely.geometry.shape(across[0]).bounds[0] >= 179.0  # drawn unwrapped
     assert spherical_hull([0.0, 1.0], [80.0, 81.0]) is None
     assert spherical_hull([0.0, 120.0, -120.0], [-10.0, -10.0, -10.0]) is None  # too wide
+
+
+@pytest.mark.parametrize("north", [True, False])
+def test_a_ring_round_a_pole_is_closed_through_it(north):
+    sign = 1.0 if north else -1.0
+    lons = np.arange(100.0, -261.0, -2.0)  # starts at 100°E, goes west once round
+    ring = [[float((x + 180) % 360 - 180), sign * (70.0 + (x % 5) / 10)] for x in lons]
+    ring.append(ring[0])
+    fixed, fixes = split_at_antimeridian(shapely.Polygon(ring))
+    assert fixes == [
+        f"closed a ring round the {'north' if north else 'south'} pole through the pole"
+    ]
+    assert fixed.is_valid and len(shapely.get_parts(fixed)) == 1
+    assert fixed.covers(shapely.Point(30.0, sign * 89.5))
+    assert not fixed.covers(shapely.Point(30.0, sign * 60.0))
