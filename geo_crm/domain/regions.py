@@ -102,7 +102,13 @@ class RegionInfo:
 
     def label(self, t) -> str:
         """The name in the language of translator ``t`` (English when it has one)."""
-        return self.name_en if t.lang == "en" and self.name_en else self.name
+        return region_label(self.name, self.name_en, t)
+
+
+def region_label(name: str, name_en: str | None, t) -> str:
+    """A region's name in the language of translator ``t``: the English name on an English
+    page when the region has one, else its name."""
+    return name_en if t.lang == "en" and name_en else name
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ class RegionRef:
     code: str
     name: str
     name_en: str | None
+
+    def label(self, t) -> str:
+        """The name in the language of translator ``t`` (English when it has one)."""
+        return region_label(self.name, self.name_en, t)
 
 
 @dataclass(frozen=True)
@@ -303,6 +313,15 @@ def region_ref(session: Session, region_id: int) -> RegionRef | None:
     r = REGIONS
     stmt = select(r.c.code, r.c.name, r.c.name_en).where(r.c.id == region_id)
     row = session.execute(stmt).first()
+    return RegionRef(*row) if row is not None else None
+
+
+def region_ref_by_code(session: Session, code: str | None) -> RegionRef | None:
+    """Code and names of the region ``code`` (None: no code, or no such region)."""
+    if code is None:
+        return None
+    r = REGIONS
+    row = session.execute(select(r.c.code, r.c.name, r.c.name_en).where(r.c.code == code)).first()
     return RegionRef(*row) if row is not None else None
 
 
