@@ -216,6 +216,35 @@ def test_a_network_at_high_latitude_beside_the_pole(client, sql):
     assert not drawn.covers(shapely.Point(0.0, 89.99))
 
 
+# -- a region's boundary, simplified in metres -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wkt",
+    [
+        box_wkt(-180.0, -90.0, 180.0, -60.0, 0.05),  # Antarctica, down to the pole
+        box_wkt(-180.0, 89.0, 180.0, 90.0, 0.05),  # an Arctic cap
+        shapely.MultiPolygon(  # the Aleutians, in parts on both sides of the meridian
+            [
+                shapely.from_wkt(box_wkt(179.0, 51.5, 180.0, 52.5)),
+                shapely.from_wkt(box_wkt(-180.0, 51.5, -179.0, 52.5)),
+            ]
+        ).wkt,
+    ],
+)
+def test_a_simplified_boundary_stays_the_region(client, sql, wkt):
+    """Simplified through a projection centred on the label point, Antarctica lost half of
+    itself (its edge along the pole collapsed) and the Aleutians became a band round the
+    world (an edge on 180° came back on −180°)."""
+    add_region(sql, "X", wkt)
+    whole = shapely.geometry.shape(get(client, "/api/v1/regions/X")["geometry"])
+    simple = shapely.geometry.shape(get(client, "/api/v1/regions/X", simplify_m=100)["geometry"])
+    assert simple.is_valid and simple.bounds == whole.bounds
+    assert simple.area == pytest.approx(whole.area, rel=1e-3)
+    assert len(shapely.get_parts(simple)) == len(shapely.get_parts(whole))
+    assert len(shapely.get_coordinates(simple)) < len(shapely.get_coordinates(whole)) / 10
+
+
 # -- region files: labels and assignment ----------------------------------------------------
 
 
