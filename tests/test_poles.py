@@ -169,6 +169,25 @@ def test_a_gap_grid_round_the_pole(client, sql):
         assert expected > R
     within = body["cells"] - body["gap_cells"]
     assert within == pytest.approx(math.pi * R**2 / (body["cell_area_km2"] * 1e6), rel=0.15)
+    # every outline is a valid lon/lat polygon; the cell holding the pole is drawn round it
+    shapes = [shapely.geometry.shape(c["geometry"]) for c in body["gaps"]["features"]]
+    assert all(s.is_valid for s in shapes)
+    at_pole = [s for s in shapes if s.covers(shapely.Point(60.0, 89.9999))]
+    assert len(at_pole) == 1 and at_pole[0].covers(shapely.Point(-120.0, 89.9999))
+    others = [s for s in shapes if s is not at_pole[0]]
+    assert max(np.ptp(shapely.get_coordinates(s)[:, 0]) for s in others) < 180.0
+
+
+def test_gap_cells_across_the_meridian_are_drawn_unwrapped(client, sql):
+    east = shapely.from_wkt(box_wkt(179.0, 51.5, 180.0, 52.5))
+    west = shapely.from_wkt(box_wkt(-180.0, 51.5, -179.0, 52.5))
+    add_region(sql, "AL", shapely.MultiPolygon([east, west]).wkt)
+    add_outlet(sql, "R1", "retail", 179.0, 51.5)
+    body = get(client, "/api/v1/regions/AL/gaps", tier="retail", cell_km=5, limit=5000)
+    spans = [
+        np.ptp(np.asarray(c["geometry"]["coordinates"][0])[:, 0]) for c in body["gaps"]["features"]
+    ]
+    assert spans and max(spans) < 0.2  # 5 km at 52°N: 0.07° of longitude
 
 
 def test_density_round_the_pole(client, sql):

@@ -45,7 +45,7 @@ from ..domain.regions import REGIONS, subregions, subtree_by_child
 from ..models import TIERS
 from .geometry.geodesy import local_proj
 from .geometry.hexgrid import HexGrid
-from .geometry.sphere import frame_centre
+from .geometry.sphere import frame_centre, ring_round_pole
 from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
@@ -154,12 +154,33 @@ class RegionFrame:
         return [shapely.make_valid(self.frame.geom_to_m(by_id[c.id])) for c in self.children]
 
     def cell_outlines(self, grid: HexGrid, row, col) -> list[list]:
-        """Closed WGS-84 rings (lon, lat to 6 decimals, ~0.1 m) of the grid's cells (row, col)."""
+        """Closed WGS-84 rings (lon, lat to 6 decimals, ~0.1 m) of the grid's cells (row, col).
+
+        A cell holding a pole is drawn round it (from −180° to 180°, closed along the pole); a
+        cell across the 180° meridian unwrapped (western longitudes +360°), as the maps draw
+        it: in plain longitudes either would run the other way round the world."""
         if not len(row):
             return []
         rings = grid.outlines(np.asarray(row), np.asarray(col))
         lon, lat = self.frame.to_lonlat(rings[..., 0].ravel(), rings[..., 1].ravel())
-        return np.round(np.stack([lon, lat], axis=-1).reshape(rings.shape), 6).tolist()
+        lonlat = np.stack([lon, lat], axis=-1).reshape(rings.shape)
+        out = np.round(lonlat, 6).tolist()
+        span = lonlat[..., 0].max(axis=1) - lonlat[..., 0].min(axis=1)
+        for k in np.flatnonzero(span > 180.0):
+            out[k] = self._wide_cell(rings[k], lonlat[k], grid.edge_m)
+        return out
+
+    def _wide_cell(self, ring_m: np.ndarray, ring: np.ndarray, edge_m: float) -> list:
+        hexagon = shapely.Polygon(ring_m)
+        for pole in (1, -1):
+            px, py = self.frame.to_m([0.0], [90.0 * pole])
+            if hexagon.covers(shapely.Point(float(px[0]), float(py[0]))):
+                dense = np.asarray(shapely.segmentize(hexagon, edge_m / 16).exterior.coords)[:-1]
+                lon, lat = self.frame.to_lonlat(dense[:, 0], dense[:, 1])
+                return ring_round_pole(lon, lat, pole)
+        shifted = ring.copy()
+        shifted[:, 0] = np.where(shifted[:, 0] < 0, shifted[:, 0] + 360.0, shifted[:, 0])
+        return np.round(shifted, 6).tolist()
 
 
 def cell_feature(row: int, col: int, outline: list | None, properties: dict) -> dict:

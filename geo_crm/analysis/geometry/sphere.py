@@ -178,29 +178,37 @@ def _densified(vlon: np.ndarray, vlat: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def _drawn_ring(vlon: np.ndarray, vlat: np.ndarray, pole: int) -> list[list[float]]:
     lon, lat = _densified(vlon, vlat)
     if pole:
-        # unwrap the longitudes (they go once round), start at the first crossing of ±180°
-        # and run from −180° to 180° along the edges, then back along the pole
-        step = np.diff(np.concatenate([lon, lon[:1]]))
-        step = (step + 180.0) % 360.0 - 180.0
-        un = lon[0] + np.concatenate([[0.0], np.cumsum(step)])
-        un_lat = np.concatenate([lat, lat[:1]])
-        if un[-1] < un[0]:  # go eastwards
-            un, un_lat = un[::-1], un_lat[::-1]
-        un = un - 360.0 * np.floor((un[0] + 180.0) / 360.0)  # start in [−180, 180)
-        # once round before and once after: together they span −180° … 180°
-        both = np.concatenate([un - 360.0, un[1:]])
-        both_lat = np.concatenate([un_lat, un_lat[1:]])
-        inside = both[(both > -180.0) & (both < 180.0)]
-        xs = np.concatenate([[-180.0], inside, [180.0]])
-        ys = np.interp(xs, both, both_lat)
-        cap = 90.0 * pole
-        ring = [*zip(xs.tolist(), ys.tolist(), strict=True), (180.0, cap), (-180.0, cap)]
-        ring.append(ring[0])
-        if pole < 0:
-            ring = ring[::-1]
-        return [[round(x, 6), round(y, 6)] for x, y in ring]
+        return ring_round_pole(lon, lat, pole)
     if crosses_antimeridian(shapely.MultiPoint(np.column_stack([lon, lat]))):
         lon = np.where(lon < 0, lon + 360.0, lon)
     ring = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lon, lat, strict=True)]
     ring.append(ring[0])
     return ring
+
+
+def ring_round_pole(lon, lat, pole: int) -> list[list[float]]:
+    """A ring going once round the north (``pole`` = 1) or south (−1) pole, given by its
+    points in order (not closed; dense enough that straight lon/lat edges follow it), as a
+    closed counter-clockwise lon/lat ring holding the pole: along the ring from −180° to 180°,
+    then back along the pole (as boundary files draw Antarctica)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    # unwrap the longitudes (they go once round) and go eastwards
+    step = np.diff(np.concatenate([lon, lon[:1]]))
+    step = (step + 180.0) % 360.0 - 180.0
+    un = lon[0] + np.concatenate([[0.0], np.cumsum(step)])
+    un_lat = np.concatenate([lat, lat[:1]])
+    if un[-1] < un[0]:
+        un, un_lat = un[::-1], un_lat[::-1]
+    un = un - 360.0 * np.floor((un[0] + 180.0) / 360.0)  # start in [−180, 180)
+    # once round before and once after: together they span −180° … 180°
+    both = np.concatenate([un - 360.0, un[1:]])
+    both_lat = np.concatenate([un_lat, un_lat[1:]])
+    inside = both[(both > -180.0) & (both < 180.0)]
+    xs = np.concatenate([[-180.0], inside, [180.0]])
+    ys = np.interp(xs, both, both_lat)
+    cap = 90.0 * pole
+    ring = [*zip(xs.tolist(), ys.tolist(), strict=True), (180.0, cap), (-180.0, cap)]
+    ring.append(ring[0])
+    if pole < 0:
+        ring = ring[::-1]
+    return [[round(x, 6), round(y, 6)] for x, y in ring]
