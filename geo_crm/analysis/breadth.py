@@ -37,6 +37,7 @@ from ..domain.regions import REGIONS
 from ..models import DistributorTerritory
 from .frame import MetricFrame
 from .geometry.hexgrid import HexGrid
+from .geometry.sphere import frame_centre
 from .params import AnalysisParams, auto_cell_km
 
 TERRITORIES = DistributorTerritory.__table__
@@ -283,7 +284,7 @@ def hexagon_reach(geom, lon: np.ndarray, lat: np.ndarray, width_m: float) -> tup
     ``width_m`` across flats in a Lambert equal-area frame centred on the territory, a cell
     being the territory's when its centre lies inside it."""
     c = geom.centroid
-    frame = MetricFrame(round(c.x, 6), round(c.y, 6))
+    frame = MetricFrame(*(round(v, 6) for v in frame_centre(geom, c.x, c.y)))
     shape_m = shapely.make_valid(frame.geom_to_m(geom))
     grid = HexGrid(width_m)
     row, col = grid.cells_in(shape_m)

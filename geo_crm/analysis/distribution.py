@@ -53,6 +53,7 @@ from ..errors import ValidationError
 from ..models import TIERS, SalesRecord
 from .breadth import TerritoryBreadth, assigned_territory, region_territory, territory_breadth
 from .frame import filter_values, load_region, outlet_filter
+from .geometry.sphere import spherical_hull
 from .params import AnalysisParams, find_distributor, find_product_id, find_region, resolve
 
 LOGGER = logging.getLogger(__name__)
@@ -274,23 +275,37 @@ class Catchment:
     geometry: Mapping
 
 
+# a network reaching this latitude has its hull taken on the sphere (geometry.sphere): nearer a
+# pole parallels curve away from geodesics, and the network may surround the pole
+POLAR_HULL_LAT = 60.0
+
+
 def catchment(
     session: Session, distributor: int | str, *, status: str | None = "active"
 ) -> tuple[dict | None, float]:
     """The convex hull (GeoJSON, WGS-84; None: no located outlet) of the located outlets of a
     distributor's network (of ``status``; None: any) and its area in m² on the ellipsoid.
-    ``distributor``: its outlet id or code."""
-    statement = _catchment_statement(
-        by_code=isinstance(distributor, str), status=status is not None
-    )
-    geojson, area = session.execute(statement, {"distributor": distributor, "status": status}).one()
+    ``distributor``: its outlet id or code.
+
+    A network reaching ``POLAR_HULL_LAT`` has its hull taken on the sphere
+    (:func:`~geo_crm.analysis.geometry.sphere.spherical_hull`: around the pole when the outlets
+    surround it); elsewhere in longitude/latitude by PostGIS, as the maps draw it."""
+    by_code = isinstance(distributor, str)
+    values = {"distributor": distributor, "status": status}
+    statement = _catchment_statement(by_code=by_code, status=status is not None)
+    geojson, area, reach = session.execute(statement, values).one()
+    if reach is not None and reach >= POLAR_HULL_LAT:
+        points = _network_points(by_code=by_code, status=status is not None)
+        lon, lat = zip(*session.execute(points, values).all(), strict=True)
+        on_sphere = spherical_hull(lon, lat)
+        if on_sphere is not None:
+            return on_sphere
     return (json.loads(geojson) if geojson else None), float(area)
 
 
-@functools.lru_cache(maxsize=4)
-def _catchment_statement(*, by_code: bool, status: bool) -> Select:
-    """The hull of the network of outlet ``distributor`` (code or id) as GeoJSON, and its area
-    in m²; built once per shape."""
+def _network_located(*, by_code: bool, status: bool):
+    """The network of outlet ``distributor`` (code or id) joined to its located outlets (of
+    ``status``), and the conditions."""
     o = OUTLETS
     if by_code:
         start = o.c.code == bindparam("distributor", type_=String)
@@ -300,9 +315,31 @@ def _catchment_statement(*, by_code: bool, status: bool) -> Select:
     where = [o.c.location.is_not(None)]
     if status:
         where.append(o.c.status == bindparam("status", type_=String))
+    return network.join(o, o.c.id == network.c.id), where
+
+
+@functools.lru_cache(maxsize=4)
+def _network_points(*, by_code: bool, status: bool) -> Select:
+    """Longitude and latitude of the located outlets of the network (the hull on the sphere)."""
+    o = OUTLETS
+    joined, where = _network_located(by_code=by_code, status=status)
+    return (
+        select(func.ST_X(o.c.location), func.ST_Y(o.c.location)).select_from(joined).where(*where)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _catchment_statement(*, by_code: bool, status: bool) -> Select:
+    """The hull of the network of outlet ``distributor`` (code or id) as GeoJSON, its area in
+    m², and the highest absolute latitude of its outlets; built once per shape."""
+    o = OUTLETS
+    joined, where = _network_located(by_code=by_code, status=status)
     points = (
-        select(func.ST_Collect(o.c.location).label("p"))
-        .select_from(network.join(o, o.c.id == network.c.id))
+        select(
+            func.ST_Collect(o.c.location).label("p"),
+            func.max(func.abs(func.ST_Y(o.c.location))).label("reach"),
+        )
+        .select_from(joined)
         .where(*where)
         .subquery("x")
     )
@@ -312,12 +349,13 @@ def _catchment_statement(*, by_code: bool, status: bool) -> Select:
     both = select(
         func.ST_ConvexHull(points.c.p).label("h"),
         func.ST_ConvexHull(func.ST_ShiftLongitude(points.c.p)).label("s"),
+        points.c.reach,
     ).subquery("hulls")
     width = func.ST_XMax(both.c.h) - func.ST_XMin(both.c.h)
     shifted_width = func.ST_XMax(both.c.s) - func.ST_XMin(both.c.s)
     hull = case((shifted_width < width, both.c.s), else_=both.c.h)
     area = func.coalesce(func.ST_Area(cast(hull, Geography)), 0)
-    return select(func.ST_AsGeoJSON(hull, 6), area)
+    return select(func.ST_AsGeoJSON(hull, 6), area, both.c.reach)
 
 
 @dataclass

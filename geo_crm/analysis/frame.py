@@ -1,7 +1,9 @@
 """What every analysis of a region starts from: its boundary, its sub-regions, a metric frame.
 
 The frame is a Lambert azimuthal equal-area projection (LAEA, WGS-84 ellipsoid) centred on
-the region: areas measured in it are areas on the ellipsoid, and within a province its scale
+the region (on its pole for a region reaching one, on its parts unwrapped for one in parts on
+both sides of the 180° meridian: ``geometry.sphere.frame_centre``): areas measured in it are
+areas on the ellipsoid, and within a province its scale
 differs from 1 by under 0.2 %, so a circle of r metres drawn in it is the ground disc to that
 precision and has exactly the disc's area. EPSG:3857 and degrees are never used for measuring.
 
@@ -43,6 +45,7 @@ from ..domain.regions import REGIONS, subregions, subtree_by_child
 from ..models import TIERS
 from .geometry.geodesy import local_proj
 from .geometry.hexgrid import HexGrid
+from .geometry.sphere import frame_centre, ring_round_pole
 from .params import Resolved, find_region
 
 LOGGER = logging.getLogger(__name__)
@@ -151,12 +154,33 @@ class RegionFrame:
         return [shapely.make_valid(self.frame.geom_to_m(by_id[c.id])) for c in self.children]
 
     def cell_outlines(self, grid: HexGrid, row, col) -> list[list]:
-        """Closed WGS-84 rings (lon, lat to 6 decimals, ~0.1 m) of the grid's cells (row, col)."""
+        """Closed WGS-84 rings (lon, lat to 6 decimals, ~0.1 m) of the grid's cells (row, col).
+
+        A cell holding a pole is drawn round it (from −180° to 180°, closed along the pole); a
+        cell across the 180° meridian unwrapped (western longitudes +360°), as the maps draw
+        it: in plain longitudes either would run the other way round the world."""
         if not len(row):
             return []
         rings = grid.outlines(np.asarray(row), np.asarray(col))
         lon, lat = self.frame.to_lonlat(rings[..., 0].ravel(), rings[..., 1].ravel())
-        return np.round(np.stack([lon, lat], axis=-1).reshape(rings.shape), 6).tolist()
+        lonlat = np.stack([lon, lat], axis=-1).reshape(rings.shape)
+        out = np.round(lonlat, 6).tolist()
+        span = lonlat[..., 0].max(axis=1) - lonlat[..., 0].min(axis=1)
+        for k in np.flatnonzero(span > 180.0):
+            out[k] = self._wide_cell(rings[k], lonlat[k], grid.edge_m)
+        return out
+
+    def _wide_cell(self, ring_m: np.ndarray, ring: np.ndarray, edge_m: float) -> list:
+        hexagon = shapely.Polygon(ring_m)
+        for pole in (1, -1):
+            px, py = self.frame.to_m([0.0], [90.0 * pole])
+            if hexagon.covers(shapely.Point(float(px[0]), float(py[0]))):
+                dense = np.asarray(shapely.segmentize(hexagon, edge_m / 16).exterior.coords)[:-1]
+                lon, lat = self.frame.to_lonlat(dense[:, 0], dense[:, 1])
+                return ring_round_pole(lon, lat, pole)
+        shifted = ring.copy()
+        shifted[:, 0] = np.where(shifted[:, 0] < 0, shifted[:, 0] + 360.0, shifted[:, 0])
+        return np.round(shifted, 6).tolist()
 
 
 def cell_feature(row: int, col: int, outline: list | None, properties: dict) -> dict:
@@ -202,13 +226,15 @@ def load_region(session: Session, code: str) -> RegionFrame:
     subtree = {region.id: -1}
     for rid, child_id in session.execute(below, values):
         subtree[rid] = index[child_id]
+    boundary = shapely.from_wkb(bytes(wkb))
+    lon0, lat0 = frame_centre(boundary, lon0, lat0)
     return RegionFrame(
         id=region.id,
         code=region.code,
         name=region.name,
         level=region.level,
         area_m2=float(region.area_m2),
-        boundary=shapely.from_wkb(bytes(wkb)),
+        boundary=boundary,
         frame=MetricFrame(round(lon0, 4), round(lat0, 4)),
         children=children,
         subtree_child=subtree,

@@ -23,7 +23,7 @@ from ..domain.debt import debt_ageing
 from ..domain.network import distributor as find_distributor
 from ..domain.outlets import get_outlet
 from ..domain.principal import Principal
-from ..domain.regions import RegionRef, map_region_for
+from ..domain.regions import RegionRef, map_region_for, region_ref_by_code
 from .coverage import coverage
 from .distribution import distributor_depth
 from .params import AnalysisParams
@@ -176,6 +176,7 @@ class Scorecard:
     debt: dict | None  # debt ageing (owed to the manufacturer, receivable from its buyers)
     evaluations: list[dict]  # oldest first: the trend per criterion and of the reach
     map_region: RegionRef | None
+    territory: RegionRef | None = None  # the region its depth and breadth are measured over
 
     @property
     def growth(self) -> dict:
@@ -242,4 +243,5 @@ def scorecard(
             for e in history
         ],
         map_region=map_region_for(session, outlet["region_id"]),
+        territory=region_ref_by_code(session, depth.territory_code),
     )

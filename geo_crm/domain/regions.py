@@ -102,7 +102,13 @@ class RegionInfo:
 
     def label(self, t) -> str:
         """The name in the language of translator ``t`` (English when it has one)."""
-        return self.name_en if t.lang == "en" and self.name_en else self.name
+        return region_label(self.name, self.name_en, t)
+
+
+def region_label(name: str, name_en: str | None, t) -> str:
+    """A region's name in the language of translator ``t``: the English name on an English
+    page when the region has one, else its name."""
+    return name_en if t.lang == "en" and name_en else name
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ class RegionRef:
     code: str
     name: str
     name_en: str | None
+
+    def label(self, t) -> str:
+        """The name in the language of translator ``t`` (English when it has one)."""
+        return region_label(self.name, self.name_en, t)
 
 
 @dataclass(frozen=True)
@@ -225,7 +235,13 @@ def region_forest(session: Session, root: str | None = None) -> list[dict]:
 
 
 # the boundary, simplified in metres: projected to an azimuthal equidistant projection centred
-# on the region's label point, simplified there, projected back and kept valid
+# on the region's label point, simplified there, projected back and kept valid. A region
+# reaching a pole or touching both ±180° (parts on both sides of the meridian) is simplified in
+# longitude/latitude instead, by the degrees of latitude in the tolerance (a degree of longitude
+# is never longer): projected and back, its edge along the pole collapses into one point and its
+# edges on ±180° may come back on the other side, which turned Antarctica into half of itself
+# and the Aleutians into a band round the world.
+M_PER_DEG_LAT_MAX = 111_700.0  # a degree of latitude is 110,574–111,694 m long
 _FEATURE = text(f"""
 SELECT r.code, r.name, r.name_en, r.level, p.code AS parent_code, r.area_m2,
        ST_X(r.label_point) AS label_lon, ST_Y(r.label_point) AS label_lat,
@@ -240,6 +256,10 @@ SELECT r.code, r.name, r.name_en, r.level, p.code AS parent_code, r.area_m2,
   ) aeqd
   CROSS JOIN LATERAL (
       SELECT CASE WHEN CAST(:tolerance AS float8) IS NULL THEN r.boundary
+                  WHEN ST_YMax(r.boundary) >= 90 OR ST_YMin(r.boundary) <= -90
+                       OR (ST_XMin(r.boundary) <= -180 AND ST_XMax(r.boundary) >= 180)
+                  THEN ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SimplifyPreserveTopology(
+                           r.boundary, CAST(:tolerance AS float8) / {M_PER_DEG_LAT_MAX})), 3))
                   ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(
                            ST_SimplifyPreserveTopology(
                                ST_Transform(r.boundary, aeqd.proj), :tolerance),
@@ -303,6 +323,15 @@ def region_ref(session: Session, region_id: int) -> RegionRef | None:
     r = REGIONS
     stmt = select(r.c.code, r.c.name, r.c.name_en).where(r.c.id == region_id)
     row = session.execute(stmt).first()
+    return RegionRef(*row) if row is not None else None
+
+
+def region_ref_by_code(session: Session, code: str | None) -> RegionRef | None:
+    """Code and names of the region ``code`` (None: no code, or no such region)."""
+    if code is None:
+        return None
+    r = REGIONS
+    row = session.execute(select(r.c.code, r.c.name, r.c.name_en).where(r.c.code == code)).first()
     return RegionRef(*row) if row is not None else None
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 
 from ..analysis.geometry.geodesy import display_tolerance
+from ..analysis.geometry.sphere import crosses_antimeridian as crosses_antimeridian
 from ..coords import wgs84_to_gcj02
 from ..i18n import Translator
 from . import assets as asset_files
@@ -186,23 +187,6 @@ def as_shapely(geometry) -> shapely.Geometry:
     if isinstance(geometry, shapely.Geometry):
         return geometry
     return shapely.from_geojson(json.dumps(geometry))
-
-
-def crosses_antimeridian(geom: shapely.Geometry) -> bool:
-    """True for a shape stored in pieces on both sides of ±180° (Chukotka, Fiji, Alaska's tail).
-
-    A naive bounding box of such a shape spans nearly 360°; the pieces themselves hug ±180.
-    """
-    xmin, _, xmax, _ = geom.bounds
-    if xmax - xmin <= 180:
-        return False
-    coords = shapely.get_coordinates(geom)
-    east = coords[coords[:, 0] >= 0, 0]
-    west = coords[coords[:, 0] < 0, 0]
-    if east.size == 0 or west.size == 0:
-        return False
-    # unwrapped, the shape must be narrower than it is wrapped
-    return (west.max() + 360 - east.min()) < (xmax - xmin)
 
 
 def simplify_for_display(geoms: list[shapely.Geometry], tolerance: float) -> list[shapely.Geometry]:

@@ -78,9 +78,8 @@ def cross_selling_map_page(code: str):
     t = current_translator()
     settings = map_settings(t)
     result = _result(code, t, min(settings.point_limit, 10_000))
-    m = cross_selling_map(
-        result.sales, settings, title=f"{result.region_name} · {t('Cross-territory sales')}"
-    )
+    name = find_region(get_session(), code).label(t)
+    m = cross_selling_map(result.sales, settings, title=f"{name} · {t('Cross-territory sales')}")
     if m is None:
         return Response(
             f"<!doctype html><meta charset=utf-8><p>{t('No cross-territory sales to map')}</p>",

@@ -94,9 +94,8 @@ def changes_map(code: str):
     t = current_translator()
     settings = map_settings(t)
     result = _result(code, _args(), min(settings.point_limit, 10_000))
-    m = outlet_changes_map(
-        result.events, settings, title=f"{result.region_name} · {t('Outlet changes')}"
-    )
+    name = find_region(get_session(), code).label(t)
+    m = outlet_changes_map(result.events, settings, title=f"{name} · {t('Outlet changes')}")
     if m is None:
         return Response(
             f"<!doctype html><meta charset=utf-8><p>{t('No located outlet changes to map')}</p>",
