@@ -31,6 +31,7 @@ from ..domain.access import outlet_scope, region_scope, scoped
 from ..domain.gis import InvalidParameter, check_bbox
 from ..domain.principal import Principal
 from ..domain.region_counts import outside_regions_count, untagged_count
+from ..domain.regions import region_label
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region, RegionOutletTotal, SalesBuyerYear
 from .coverage import coverage
@@ -76,7 +77,7 @@ class RegionRow:
         return sum(self.by_tier.values())
 
     def label(self, t) -> str:
-        return self.name_en if t.lang == "en" and self.name_en else self.name
+        return region_label(self.name, self.name_en, t)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from ..models import TIERS, Outlet, Region
 from .access import outlet_scope, region_scope, scoped
 from .outlets import region_known
 from .principal import Principal
-from .regions import get_region, region_tree, subregions, subtree_by_child
+from .regions import get_region, region_label, region_tree, subregions, subtree_by_child
 
 OUTLETS = Outlet.__table__
 REGIONS = Region.__table__
@@ -53,7 +53,7 @@ class RegionCounts:
 
     def label(self, t) -> str:
         """The name in the language of translator ``t`` (English when it has one)."""
-        return self.name_en if t.lang == "en" and self.name_en else self.name
+        return region_label(self.name, self.name_en, t)
 
 
 def region_outlet_counts(
