@@ -96,7 +96,8 @@ def test_small_writes_then_bulk_ones_on_one_connection(bulk):
     stay exact either way round."""
     sql = bulk
     for step in (
-        "UPDATE sales_records SET amount = amount + 1 WHERE id = (SELECT min(id) FROM sales_records)",
+        "UPDATE sales_records SET amount = amount + 1 "
+        "WHERE id = (SELECT min(id) FROM sales_records)",
         "UPDATE sales_records SET quantity = quantity + 1 WHERE id % 2 = 1",
         "DELETE FROM sales_records WHERE id = (SELECT max(id) FROM sales_records)",
         "UPDATE sales_records SET sale_date = sale_date + 1 WHERE id % 3 = 1",
