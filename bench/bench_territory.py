@@ -9,7 +9,8 @@ Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates, an
 data set with set-based SQL (generate_series; outlets and sales written with triggers
 disabled, so the flags come only from the detection being timed): ``--distributors``
 distributors over 31 rectangular provinces, four wholesalers each, ten retail outlets per
-wholesaler (each outlet near its supplier, some beyond the distributor's territory); ``--sales``
+wholesaler (wholesalers within 0.05° of their distributor, retail outlets within 0.2° of
+their wholesaler: a few beyond the distributor's territory); ``--sales``
 records over two years, a fifth sell-in, 30 % distributor → wholesaler, half wholesaler →
 retail; ``--cross`` (2 %) of the sell-out records sold by a random other distributor instead.
 Every distributor gets a drawn territory: a disc of 0.3° drawn with 257 vertices (kept cut
@@ -76,16 +77,16 @@ _SETUP = [
     """INSERT INTO outlets (code, name, tier, parent_id, location)
        SELECT 'W' || lpad((d.n * 4 + k)::text, 7, '0'), '批发部' || (d.n * 4 + k),
               'wholesaler_2', d.id,
-              ST_SetSRID(ST_MakePoint(ST_X(d.location) + 0.2 * (rnd(d.id * 4 + k, 3) - 0.5),
-                                      ST_Y(d.location) + 0.2 * (rnd(d.id * 4 + k, 4) - 0.5)),
+              ST_SetSRID(ST_MakePoint(ST_X(d.location) + 0.1 * (rnd(d.id * 4 + k, 3) - 0.5),
+                                      ST_Y(d.location) + 0.1 * (rnd(d.id * 4 + k, 4) - 0.5)),
                          4326)
          FROM (SELECT id, location, row_number() OVER (ORDER BY id) - 1 AS n
                  FROM outlets WHERE tier = 'distributor') d, generate_series(0, 3) k""",
     """INSERT INTO outlets (code, name, tier, parent_id, location)
        SELECT 'R' || lpad((w.n * 10 + k)::text, 8, '0'), '零售' || (w.n * 10 + k), 'retail',
               w.id,
-              ST_SetSRID(ST_MakePoint(ST_X(w.location) + 0.5 * (rnd(w.id * 10 + k, 5) - 0.5),
-                                      ST_Y(w.location) + 0.5 * (rnd(w.id * 10 + k, 6) - 0.5)),
+              ST_SetSRID(ST_MakePoint(ST_X(w.location) + 0.4 * (rnd(w.id * 10 + k, 5) - 0.5),
+                                      ST_Y(w.location) + 0.4 * (rnd(w.id * 10 + k, 6) - 0.5)),
                          4326)
          FROM (SELECT id, location, row_number() OVER (ORDER BY id) - 1 AS n
                  FROM outlets WHERE tier = 'wholesaler_2') w, generate_series(0, 9) k""",

@@ -47,8 +47,8 @@ SELECT seller_id, buyer_id FROM sales_records WHERE seller_id IS NOT NULL GROUP 
 # buyer — first over the territory's parts (migration 0014: small polygons behind a spatial
 # index), then, for the few pairs no part covers, over the whole territory as the recording
 # trigger of migration 0012 asks it, so that both answer alike to the last point on a border.
-# The distance is measured for the flagged pairs only. Kept: the crossing pairs (analysed, so
-# the write that follows knows how few they are).
+# Kept: the crossing pairs with their distributors (analysed, so the write that follows knows
+# how few they are).
 _JUDGE = text("""
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
 WITH ids AS (
@@ -64,71 +64,90 @@ WITH ids AS (
       LEFT JOIN outlets p1 ON p1.id = o.parent_id
       LEFT JOIN outlets p2 ON p2.id = p1.parent_id
       LEFT JOIN outlets p3 ON p3.id = p2.parent_id
-), judged AS (
-    SELECT p.seller_id, p.buyer_id, sd.root AS seller_root, bd.root AS buyer_root,
-           (sd.root IS NOT NULL AND bd.root IS NOT NULL AND bd.root <> sd.root) AS other,
-           CASE WHEN t.distributor_id IS NULL OR b.location IS NULL THEN false
-                WHEN EXISTS (SELECT 1 FROM distributor_territory_parts tp
-                              WHERE tp.distributor_id = t.distributor_id
-                                AND ST_Covers(tp.geom, b.location)) THEN false
-                ELSE NOT ST_Covers(t.geom, b.location) END AS outside,
-           t.geom, b.location
+), base AS MATERIALIZED (
+    SELECT p.seller_id, p.buyer_id, sd.root AS seller_root, bd.root AS buyer_root, b.location
       FROM geo_crm_pairs p
       JOIN outlets b ON b.id = p.buyer_id
       JOIN chain sd ON sd.id = p.seller_id
       JOIN chain bd ON bd.id = p.buyer_id
-      LEFT JOIN distributor_territories t ON t.distributor_id = sd.root
+), in_part AS (
+    SELECT DISTINCT j.seller_id, j.buyer_id
+      FROM base j
+      JOIN distributor_territory_parts tp
+        ON tp.distributor_id = j.seller_root AND ST_Covers(tp.geom, j.location)
+), judged AS MATERIALIZED (
+    SELECT j.seller_id, j.buyer_id, j.seller_root, j.buyer_root,
+           (j.seller_root IS NOT NULL AND j.buyer_root IS NOT NULL
+            AND j.buyer_root <> j.seller_root) AS other,
+           CASE WHEN t.distributor_id IS NULL OR j.location IS NULL OR c.seller_id IS NOT NULL
+                THEN false
+                ELSE NOT ST_Covers(t.geom, j.location) END AS outside
+      FROM base j
+      LEFT JOIN in_part c ON c.seller_id = j.seller_id AND c.buyer_id = j.buyer_id
+      LEFT JOIN distributor_territories t ON t.distributor_id = j.seller_root
 )
-SELECT j.seller_id, j.buyer_id, j.other, j.outside,
-       CASE WHEN j.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
-         || CASE WHEN j.outside THEN ARRAY['outside_territory'] ELSE ARRAY[]::text[] END
-         AS cross_flags,
-       CASE WHEN j.other THEN jsonb_build_object('other_network', jsonb_build_object(
-              'seller_distributor', so.code, 'buyer_distributor', bo.code))
-            ELSE '{}'::jsonb END
-         || CASE WHEN j.outside THEN jsonb_build_object('outside_territory',
-              jsonb_build_object('distributor', so.code, 'distance_m',
-                round(ST_Distance(j.geom::geography, j.location::geography))))
-            ELSE '{}'::jsonb END AS cross_detail
-  FROM judged j
-  LEFT JOIN outlets so ON so.id = j.seller_root
-  LEFT JOIN outlets bo ON bo.id = j.buyer_root
- WHERE j.other OR j.outside
+SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
+  FROM judged
+ WHERE other OR outside
 """)
 
 # The records whose cross-territory flags change, and only those: the records of a crossing
 # pair that lack its flags (found through the (seller, buyer) index), and the records that
 # carry a cross-territory flag (the partial index of migration 0014) their pair no longer
-# supports. Other flags (over_credit_limit) are kept; a record whose flags changed goes back to
-# the review list.
+# supports. The detail (the distributors' codes, the distance from the territory on the
+# spheroid, as the trigger measures it) is made once per pair written: a re-check that finds
+# nothing new measures no distance. Other flags (over_credit_limit) are kept; a record whose
+# flags changed goes back to the review list.
 _WRITE = text("""
-WITH target AS (
-    SELECT s.id, c.cross_flags, c.cross_detail
+WITH target AS MATERIALIZED (
+    SELECT s.id, s.seller_id, s.buyer_id, true AS crossing
       FROM geo_crm_crossing c
       JOIN sales_records s ON s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
      WHERE (s.flags @> ARRAY['other_network']) <> c.other
         OR (s.flags @> ARRAY['outside_territory']) <> c.outside
     UNION ALL
-    SELECT s.id, ARRAY[]::text[], '{}'::jsonb
+    SELECT s.id, s.seller_id, s.buyer_id, false
       FROM sales_records s
      WHERE s.flags && '{outside_territory,other_network}'::text[]
        AND s.seller_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM geo_crm_crossing c
                         WHERE c.seller_id = s.seller_id AND c.buyer_id = s.buyer_id)
+), detail AS MATERIALIZED (
+    SELECT c.seller_id, c.buyer_id,
+           CASE WHEN c.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
+             || CASE WHEN c.outside THEN ARRAY['outside_territory'] ELSE ARRAY[]::text[] END
+             AS cross_flags,
+           CASE WHEN c.other THEN jsonb_build_object('other_network', jsonb_build_object(
+                  'seller_distributor', so.code, 'buyer_distributor', bo.code))
+                ELSE '{}'::jsonb END
+             || CASE WHEN c.outside THEN jsonb_build_object('outside_territory',
+                  jsonb_build_object('distributor', so.code, 'distance_m',
+                    round(ST_Distance(t.geom::geography, b.location::geography))))
+                ELSE '{}'::jsonb END AS cross_detail
+      FROM geo_crm_crossing c
+      JOIN outlets b ON b.id = c.buyer_id
+      LEFT JOIN distributor_territories t ON t.distributor_id = c.seller_root
+      LEFT JOIN outlets so ON so.id = c.seller_root
+      LEFT JOIN outlets bo ON bo.id = c.buyer_root
+     WHERE (c.seller_id, c.buyer_id) IN (SELECT seller_id, buyer_id FROM target WHERE crossing)
+), changed AS (
+    SELECT t.id,
+           array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
+             || coalesce(d.cross_flags, ARRAY[]::text[]) AS new_flags,
+           (s.flag_detail - 'outside_territory' - 'other_network')
+             || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
+      FROM target t
+      JOIN sales_records s ON s.id = t.id
+      LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id
 ), written AS (
     UPDATE sales_records s
-       SET flags = array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
-                   || t.cross_flags,
-           flag_detail = (s.flag_detail - 'outside_territory' - 'other_network')
-                         || t.cross_detail,
-           review_state = CASE
-             WHEN cardinality(array_remove(array_remove(s.flags, 'other_network'),
-                                           'outside_territory') || t.cross_flags) = 0
-             THEN NULL ELSE 'pending' END,
+       SET flags = c.new_flags,
+           flag_detail = c.new_detail,
+           review_state = CASE WHEN cardinality(c.new_flags) = 0 THEN NULL ELSE 'pending' END,
            reviewed_by_id = NULL,
            reviewed_at = NULL
-      FROM target t
-     WHERE s.id = t.id
+      FROM changed c
+     WHERE s.id = c.id
     RETURNING s.flags
 )
 SELECT count(*) AS changed,
