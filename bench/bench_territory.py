@@ -1,25 +1,36 @@
-"""Benchmark: cross-territory sales (窜货) detected over the whole history, beside a naive
-per-record baseline.
+"""Benchmark: cross-territory sales (窜货) detected over the whole history, beside the naive
+per-record check; and bulk UPDATEs of sales_records through the rollup triggers, beside the
+rollup functions they replaced (migration 0014).
 
-    .venv/bin/python bench/bench_territory.py [--distributors 10000] [--records 5000000]
+    .venv/bin/python bench/bench_territory.py [--sales 200000] [--distributors 1000]
+    .venv/bin/python bench/bench_territory.py --sales 5000000 --distributors 10000  # target
 
-Starts a throwaway PostgreSQL + PostGIS cluster, migrates and loads bench_business's data set
-(31 provinces, ``--distributors`` distributors with four wholesalers each, ``--records`` sales
-records, a fifth sell-in), then moves ``--cross`` (default 2 %) of the sell-out records to a
-random other distributor as seller (so their buyer is in another network, and usually far
-outside the seller's territory) and gives every distributor a drawn territory, a 0.6° square
-around it. Then times:
+Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates, and makes the
+data set with set-based SQL (generate_series; outlets and sales written with triggers
+disabled, so the flags come only from the detection being timed): ``--distributors``
+distributors over 31 rectangular provinces, four wholesalers each, ten retail outlets per
+wholesaler (wholesalers within 0.05° of their distributor, retail outlets within 0.2° of
+their wholesaler: a few beyond the distributor's territory); ``--sales``
+records over two years, a fifth sell-in, 30 % distributor → wholesaler, half wholesaler →
+retail; ``--cross`` (2 %) of the sell-out records sold by a random other distributor instead.
+Every distributor gets a drawn territory: a disc of 0.3° drawn with 257 vertices (kept cut
+into parts by migration 0014's trigger). The rollups are not built (the detection neither
+reads nor changes them; step 3 builds them first). Then times:
 
-1. ``analysis.cross_selling.detect_all`` (``geo-crm analyse cross-selling --all``): one
-   statement over every record — the first run, which writes the flags, and warm runs that
-   find nothing new (the usual re-check);
-2. the naive detection: per record, the seller's and the buyer's distributor and the
-   territory test each asked for in its own round trip (as a script would), over
-   ``--baseline`` records, extrapolated to all of them.
+1. ``analysis.cross_selling.detect_all`` (``geo-crm analyse cross-selling --all``): the first
+   run, which writes the flags, and warm re-checks that find nothing new (the usual run after
+   a territory changes), in records per second of the whole history;
+2. the naive per-record check — per record, the seller's and the buyer's distributor and the
+   territory test each asked in its own round trip, as a script would — over ``--baseline``
+   records, extrapolated to every sell-out record;
+3. bulk UPDATEs of ``--updates`` records (a flag-only one, and one moving amounts and dates)
+   through the rollup triggers of migration 0014, then through the functions of 0003/0009 they
+   replaced (on ``--old-updates`` records: they are quadratic once a one-row write has fixed
+   their plan, which a one-row UPDATE does first, as on any long-lived connection). Both in
+   rolled-back transactions.
 
-The load writes records with triggers disabled (as migration 0003 documents for bulk loads),
-so the flags come only from the detection being timed. The load average is printed before
-and after.
+The load average is printed before and after; wall times on a busy machine are slower, the
+database CPU is the steadier number.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_business import _load  # beside this script: the same data set
+from bench_import import Clock  # beside this script: wall and CPU times
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -40,32 +51,104 @@ from geo_crm.analysis.cross_selling import detect_all
 from geo_crm.db import ready_engine
 from geo_crm.db.cluster import LocalCluster
 
+ROOT = Path(__file__).resolve().parent.parent
+PROVINCES = 31
 
-def _cross_and_territories(session: Session, share: float, seed: int) -> int:
-    session.execute(text("SET LOCAL session_replication_role = replica"))
-    moved = session.execute(
-        text("""
-        WITH d AS (SELECT array_agg(id ORDER BY id) AS ids FROM outlets WHERE tier = 'distributor')
-        UPDATE sales_records s
-           SET seller_id = d.ids[1 + (hashint8(s.id + :seed) & 2147483647)
-                                   % cardinality(d.ids)]
-          FROM d
-         WHERE s.seller_id IS NOT NULL
-           AND (hashint8(s.id) & 2147483647) % 10000 < :cut
-        """),
-        {"cut": int(share * 10_000), "seed": seed},
-    ).rowcount
-    session.execute(text("SET LOCAL session_replication_role = origin"))
-    session.execute(
-        text(
-            "INSERT INTO distributor_territories (distributor_id, geom, area_m2) "
-            "SELECT id, ST_Multi(ST_Expand(location, 0.3)), "
-            "ST_Area(ST_Expand(location, 0.3)::geography) FROM outlets "
-            "WHERE tier = 'distributor'"
+_SETUP = [
+    # 31 provinces of 7° × 8° (as bench_business), ten products
+    """INSERT INTO regions (code, name, level, boundary)
+       VALUES ('100000', '全国', 'country', ST_Multi(ST_MakeEnvelope(70, 15, 135, 55, 4326)))""",
+    """INSERT INTO regions (code, name, level, parent_id, boundary)
+       SELECT (11 + i) || '0000', '省' || i, 'province', (SELECT id FROM regions
+               WHERE code = '100000'),
+              ST_Multi(ST_MakeEnvelope(75 + (i % 8) * 7, 18 + (i / 8) * 8,
+                                       82 + (i % 8) * 7, 26 + (i / 8) * 8, 4326))
+         FROM generate_series(0, 30) i""",
+    """INSERT INTO products (sku, name, unit)
+       SELECT 'P' || i, '产品' || i, 'case' FROM generate_series(1, 10) i""",
+    "SET LOCAL session_replication_role = replica",
+    # distributors: province i with weight 1 / (i + 1)^0.7 (a skewed country), a point inside
+    """INSERT INTO outlets (code, name, tier, location)
+       SELECT 'D' || lpad(g::text, 6, '0'), '总经销' || g, 'distributor',
+              ST_SetSRID(ST_MakePoint(75 + (p % 8) * 7 + 0.5 + 6 * rnd(g, 1),
+                                      18 + (p / 8) * 8 + 0.5 + 7 * rnd(g, 2)), 4326)
+         FROM (SELECT g, least(30, floor(31 * rnd(g, 0) ^ 1.6)::int) AS p
+                 FROM generate_series(1, :distributors) g) d""",
+    """INSERT INTO outlets (code, name, tier, parent_id, location)
+       SELECT 'W' || lpad((d.n * 4 + k)::text, 7, '0'), '批发部' || (d.n * 4 + k),
+              'wholesaler_2', d.id,
+              ST_SetSRID(ST_MakePoint(ST_X(d.location) + 0.1 * (rnd(d.id * 4 + k, 3) - 0.5),
+                                      ST_Y(d.location) + 0.1 * (rnd(d.id * 4 + k, 4) - 0.5)),
+                         4326)
+         FROM (SELECT id, location, row_number() OVER (ORDER BY id) - 1 AS n
+                 FROM outlets WHERE tier = 'distributor') d, generate_series(0, 3) k""",
+    """INSERT INTO outlets (code, name, tier, parent_id, location)
+       SELECT 'R' || lpad((w.n * 10 + k)::text, 8, '0'), '零售' || (w.n * 10 + k), 'retail',
+              w.id,
+              ST_SetSRID(ST_MakePoint(ST_X(w.location) + 0.4 * (rnd(w.id * 10 + k, 5) - 0.5),
+                                      ST_Y(w.location) + 0.4 * (rnd(w.id * 10 + k, 6) - 0.5)),
+                         4326)
+         FROM (SELECT id, location, row_number() OVER (ORDER BY id) - 1 AS n
+                 FROM outlets WHERE tier = 'wholesaler_2') w, generate_series(0, 9) k""",
+    # dense numbering of each tier, for picking by arithmetic
+    """CREATE TEMPORARY TABLE tiers ON COMMIT DROP AS
+       SELECT id, tier, parent_id, row_number() OVER (PARTITION BY tier ORDER BY id) - 1 AS n
+         FROM outlets""",
+    "CREATE INDEX ON tiers (tier, n)",
+    "ANALYZE tiers",
+    # sales: g % 10 in 0-1 sell-in, 2-4 distributor → wholesaler, 5-9 wholesaler → retail;
+    # a --cross share of the sell-out sold by a random distributor instead
+    """INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount,
+                                  amount_paid)
+       SELECT CASE WHEN s.kind = 0 THEN NULL
+                   WHEN rnd(s.g, 7) < :cross THEN x.id
+                   ELSE b.parent_id END,
+              b.id, current_date - (rnd(s.g, 8) * 730)::int, 1 + s.g % 10,
+              1 + s.g % 50, (1 + s.g % 50) * 33, (1 + s.g % 50) * 33
+         FROM (SELECT g, CASE WHEN g % 10 < 2 THEN 0 WHEN g % 10 < 5 THEN 1 ELSE 2 END AS kind
+                 FROM generate_series(1, :sales) g) s
+         JOIN tiers b ON b.tier = (ARRAY['distributor', 'wholesaler_2', 'retail'])[s.kind + 1]
+                     AND b.n = (rnd(s.g, 9) * CASE s.kind WHEN 0 THEN :distributors
+                                                 WHEN 1 THEN :distributors * 4
+                                                 ELSE :distributors * 40 END)::int8
+                               % CASE s.kind WHEN 0 THEN :distributors
+                                             WHEN 1 THEN :distributors * 4
+                                             ELSE :distributors * 40 END
+         JOIN tiers x ON x.tier = 'distributor'
+                     AND x.n = (rnd(s.g, 10) * :distributors)::int8 % :distributors""",
+    "SET LOCAL session_replication_role = origin",
+    # the territories, written with triggers on (migration 0014 keeps their parts)
+    """INSERT INTO distributor_territories (distributor_id, geom, area_m2)
+       SELECT id, ST_Multi(ST_Buffer(location, 0.3, 64)),
+              ST_Area(ST_Buffer(location, 0.3, 64)::geography)
+         FROM outlets WHERE tier = 'distributor'""",
+]
+
+# a reproducible uniform number in [0, 1) from a key and a stream
+_RND = """
+CREATE FUNCTION pg_temp.rnd(key int8, stream int) RETURNS float8 LANGUAGE sql IMMUTABLE AS
+$$ SELECT ((hashint8(key * 37 + stream) & 2147483647) % 1000003) / 1000003.0 $$"""
+
+
+def _make(session: Session, args) -> dict:
+    session.execute(text(_RND))
+    params = {"distributors": args.distributors, "sales": args.sales, "cross": args.cross}
+    for statement in _SETUP:
+        used = {k: v for k, v in params.items() if f":{k}" in statement}
+        session.execute(text(statement.replace("rnd(", "pg_temp.rnd(")), used)
+    session.execute(text("ANALYZE"))
+    return dict(
+        session.execute(
+            text(
+                "SELECT count(*) AS records, count(seller_id) AS sell_out, "
+                "(SELECT count(*) FROM outlets) AS outlets, "
+                "(SELECT count(*) FROM distributor_territory_parts) AS parts "
+                "FROM sales_records"
+            )
         )
+        .one()
+        ._mapping
     )
-    session.execute(text("ANALYZE sales_records"))
-    return moved
 
 
 _ROOT = text("SELECT geo_crm_root_distributor(:o)")
@@ -94,14 +177,59 @@ def _naive(session: Session, n: int) -> int:
     return found
 
 
+def _timed(session: Session, fn) -> tuple[float, float, object]:
+    with Clock(session) as clock:
+        result = fn()
+    return clock.timing.wall, clock.timing.server_cpu, result
+
+
+_UPDATES = {
+    "flags only": (
+        "UPDATE sales_records SET flags = flags || '{other_network}', review_state = 'pending' "
+        "WHERE id IN (SELECT id FROM sales_records WHERE seller_id IS NOT NULL "
+        "AND cardinality(flags) = 0 ORDER BY id LIMIT :n)"
+    ),
+    "amounts and dates": (
+        "UPDATE sales_records SET amount = amount + 1, amount_paid = amount_paid + 1, "
+        "sale_date = sale_date - 31 WHERE id IN (SELECT id FROM sales_records ORDER BY id "
+        "LIMIT :n)"
+    ),
+}
+
+
+def _bulk_updates(engine, n_new: int, n_old: int) -> None:
+    old_functions = (ROOT / "migrations/sql/0014_rollup_bulk_down.sql").read_text("utf-8")
+    for label, functions, n in (("0014", None, n_new), ("0003/0009", old_functions, n_old)):
+        for kind, statement in _UPDATES.items():
+            with Session(engine) as session:
+                if functions:
+                    session.execute(text(functions))
+                # a one-row write first, as a long-lived connection has made before
+                session.execute(
+                    text("UPDATE sales_records SET amount = amount WHERE id = "
+                         "(SELECT min(id) FROM sales_records)")
+                )  # fmt: skip
+                wall, cpu, written = _timed(
+                    session, lambda s=statement, k=n: session.execute(text(s), {"n": k}).rowcount
+                )
+                session.rollback()
+            print(f"   rollups of {label:>9}, {kind:<17}: {written:>9,} records in "
+                  f"{wall:7.2f} s (database CPU {cpu:6.2f} s) — "
+                  f"{written / wall:>10,.0f} records/s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--distributors", type=int, default=10_000)
-    parser.add_argument("--records", type=int, default=5_000_000)
+    parser.add_argument("--sales", type=int, default=200_000)
+    parser.add_argument("--distributors", type=int, default=1_000)
     parser.add_argument("--cross", type=float, default=0.02, help="share of sell-out moved")
-    parser.add_argument("--baseline", type=int, default=5_000)
+    parser.add_argument("--baseline", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--updates", type=int, default=100_000)
+    parser.add_argument("--old-updates", type=int, default=4_000)
+    parser.add_argument(
+        "--vacuum", action="store_true", help="VACUUM the records after the load (as autovacuum)"
+    )
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
@@ -112,36 +240,46 @@ def main() -> None:
         t0 = time.perf_counter()
         engine = ready_engine(cluster.ensure_database())
         with Session(engine) as session:
-            _load(session, args.distributors, args.records, args.seed)
-            moved = _cross_and_territories(session, args.cross, args.seed)
+            data = _make(session, args)
             session.commit()
-            sell_out = session.execute(
-                text("SELECT count(*) FROM sales_records WHERE seller_id IS NOT NULL")
-            ).scalar()
-        print(f"data: {time.perf_counter() - t0:.1f} s; {args.records:,} records, "
-              f"{sell_out:,} sell-out, {moved:,} moved to another distributor")  # fmt: skip
-
+        sell_out = data["sell_out"]
+        print(f"data: {time.perf_counter() - t0:.1f} s; {data['records']:,} records "
+              f"({sell_out:,} sell-out), {data['outlets']:,} outlets, "
+              f"{args.distributors:,} territories in {data['parts']:,} parts")  # fmt: skip
+        if args.vacuum:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE sales_records")
         with Session(engine) as session:
-            first = detect_all(session)
+            wall, cpu, first = _timed(session, lambda: detect_all(session))
             session.commit()
             print(f"1. detection over the whole history, first run (writes the flags): "
-                  f"{first.seconds:6.2f} s — {first.changed:,} records flagged "
+                  f"{wall:6.2f} s (database CPU {cpu:.2f} s), "
+                  f"{data['records'] / wall:,.0f} records/s — {first.changed:,} records flagged "
                   f"({first.outside_territory:,} outside a territory, "
                   f"{first.other_network:,} into another network)")  # fmt: skip
             runs = []
             for _ in range(args.repeat):
-                again = detect_all(session)
+                runs.append(_timed(session, lambda: detect_all(session)))
                 session.commit()
-                runs.append(again.seconds)
-            print(f"   detection again, nothing new (median of {args.repeat}): "
-                  f"{statistics.median(runs):6.2f} s — {again.changed:,} changed")  # fmt: skip
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            print(f"   detection again, nothing new (median of {args.repeat}): {wall:6.2f} s "
+                  f"(database CPU {cpu:.2f} s), {data['records'] / wall:,.0f} records/s — "
+                  f"{runs[-1][2].changed:,} changed")  # fmt: skip
         with Session(engine) as session:
             t0 = time.perf_counter()
             found = _naive(session, args.baseline)
             naive_s = time.perf_counter() - t0
-            print(f"2. naive per-record detection of {args.baseline:,} records: {naive_s:6.2f} s "
-                  f"({found:,} crossing) → {naive_s / args.baseline * sell_out:8.1f} s for "
-                  f"{sell_out:,} (extrapolated)")  # fmt: skip
+            print(f"2. naive per-record check of {args.baseline:,} records: {naive_s:6.2f} s "
+                  f"({found:,} crossing), {args.baseline / naive_s:,.0f} records/s → "
+                  f"{naive_s / args.baseline * sell_out:8.1f} s for {sell_out:,} "
+                  f"(extrapolated)")  # fmt: skip
+        print("3. bulk UPDATE of sales_records through the rollup triggers (rolled back):")
+        with Session(engine) as session:
+            session.execute(text("SELECT geo_crm_sales_rollup_rebuild()"))
+            session.execute(text("SELECT geo_crm_sales_seller_rollup_rebuild()"))
+            session.commit()
+        _bulk_updates(engine, args.updates, args.old_updates)
         print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         engine.dispose()
     finally:

@@ -543,6 +543,28 @@ class DistributorTerritory(Base):
     )
 
 
+class DistributorTerritoryPart(Base):
+    """A territory cut into pieces of at most 128 vertices (ST_Subdivide), kept by trigger
+    (migration 0014): point-in-territory over a spatial index and small polygons, whatever the
+    size of the territory. Derived: only the trigger writes it."""
+
+    __tablename__ = "distributor_territory_parts"
+
+    distributor_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey(
+            "distributor_territories.distributor_id", ondelete="CASCADE", onupdate="CASCADE"
+        ),
+        primary_key=True,
+    )
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        Index("ix_distributor_territory_parts_geom", "geom", postgresql_using="gist"),
+    )
+
+
 class DistributorCredit(Base):
     """A distributor's credit limit: what it may owe the manufacturer (sell-in debt)."""
 
@@ -639,7 +661,9 @@ class SalesRecord(Base):
             "(cardinality(flags) = 0) = (review_state IS NULL)",
             name="sales_record_flags_reviewed",
         ),
-        Index("ix_sales_records_seller_id", "seller_id"),
+        # a seller's records, and the distinct (seller, buyer) pairs the cross-territory
+        # detection judges (migration 0014)
+        Index("ix_sales_records_seller_buyer", "seller_id", "buyer_id"),
         Index("ix_sales_records_buyer_id", "buyer_id"),
         Index("ix_sales_records_product_id", "product_id"),
         Index("ix_sales_records_sale_date", "sale_date"),
@@ -662,6 +686,13 @@ class SalesRecord(Base):
         ),
         Index("ix_sales_records_review_pending", "id", postgresql_where="review_state = 'pending'"),
         Index("ix_sales_records_reviewed_by_id", "reviewed_by_id"),
+        # the records carrying a cross-territory flag (few), for the detection's re-check
+        Index(
+            "ix_sales_records_cross_flagged",
+            "seller_id",
+            "buyer_id",
+            postgresql_where="flags && '{outside_territory,other_network}'::text[]",
+        ),
     )
 
 

@@ -10,9 +10,10 @@ A sell-out record (a seller outlet, not the manufacturer) is cross-territory whe
 
 Migration 0012's trigger flags a record when it is recorded; :func:`detect_all` applies the
 same rules to every stored record at once (records kept before a territory was set, or after
-one changed): one pass over the whole history judges every (seller, buyer) pair, and one
-UPDATE writes only the records whose flags change. Both leave other
-flags (``over_credit_limit``) alone and put a record whose flags changed back in the review list.
+one changed): one pass over the whole history collects the distinct (seller, buyer) pairs,
+each pair is judged once, and one UPDATE writes only the records whose flags change. Both leave
+other flags (``over_credit_limit``) alone and put a record whose flags changed back in the
+review list.
 """
 
 from __future__ import annotations
@@ -33,74 +34,112 @@ FLAGS = ("outside_territory", "other_network")
 DEFAULT_LIMIT = 2_000
 MAX_LIMIT = 10_000
 
-# every outlet with the distributor at the top of its supply chain (NULL when the chain ends
-# below the distributor tier): a tier buys only from a higher one, so three hops reach it
-_ROOTS = """
-WITH chain AS (
+# The distinct (seller, buyer) pairs of the sell-out records: far fewer than the records, read
+# in one pass from the (seller, buyer) index (migration 0014) or the table.
+_PAIRS = text("""
+CREATE TEMPORARY TABLE geo_crm_pairs ON COMMIT DROP AS
+SELECT seller_id, buyer_id FROM sales_records WHERE seller_id IS NOT NULL GROUP BY 1, 2
+""")
+
+# Every pair judged once: the distributor at the top of the seller's and of the buyer's supply
+# chain (a tier buys only from a higher one, so three hops reach it; NULL when the chain ends
+# below the distributor tier), and whether the seller's distributor's territory covers the
+# buyer — first over the territory's parts (migration 0014: small polygons, each tested after
+# a bounding-box check; found by distributor, which costs half of a spatial index probe per
+# pair), then, for the few pairs no part covers, over the whole territory as the recording
+# trigger of migration 0012 asks it, so that both answer alike to the last point on a border.
+# Kept: the crossing pairs with their distributors (analysed, so the write that follows knows
+# how few they are).
+_JUDGE = text("""
+CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
+WITH ids AS (
+    SELECT seller_id AS id FROM geo_crm_pairs UNION SELECT buyer_id FROM geo_crm_pairs
+), chain AS (
     SELECT o.id,
            CASE WHEN o.tier = 'distributor' THEN o.id
                 WHEN p1.tier = 'distributor' THEN p1.id
                 WHEN p2.tier = 'distributor' THEN p2.id
                 WHEN p3.tier = 'distributor' THEN p3.id END AS root
-      FROM outlets o
+      FROM ids
+      JOIN outlets o ON o.id = ids.id
       LEFT JOIN outlets p1 ON p1.id = o.parent_id
       LEFT JOIN outlets p2 ON p2.id = p1.parent_id
       LEFT JOIN outlets p3 ON p3.id = p2.parent_id
-)"""
-
-# The rules are judged once per (seller, buyer) pair — far fewer than records — in one pass
-# over the history into a temporary table (analysed, so the planner knows how few pairs cross),
-# and then only the records whose cross-territory flags differ from their pair's are written.
-_JUDGE = text(
-    "CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS"
-    + _ROOTS
-    + """,
-pairs AS (
-    SELECT seller_id, buyer_id FROM sales_records WHERE seller_id IS NOT NULL
-     GROUP BY seller_id, buyer_id
-), judged AS (
-    SELECT p.seller_id, p.buyer_id, sd.root AS seller_root, bd.root AS buyer_root,
-           (sd.root IS NOT NULL AND bd.root IS NOT NULL AND bd.root <> sd.root) AS other,
-           (t.geom IS NOT NULL AND b.location IS NOT NULL
-            AND NOT ST_Covers(t.geom, b.location)) AS outside,
-           t.geom, b.location
-      FROM pairs p
+), base AS MATERIALIZED (
+    SELECT p.seller_id, p.buyer_id, sd.root AS seller_root, bd.root AS buyer_root, b.location
+      FROM geo_crm_pairs p
       JOIN outlets b ON b.id = p.buyer_id
-      LEFT JOIN chain sd ON sd.id = p.seller_id
-      LEFT JOIN chain bd ON bd.id = p.buyer_id
-      LEFT JOIN distributor_territories t ON t.distributor_id = sd.root
+      JOIN chain sd ON sd.id = p.seller_id
+      JOIN chain bd ON bd.id = p.buyer_id
+), in_part AS (
+    SELECT DISTINCT j.seller_id, j.buyer_id
+      FROM base j
+      JOIN distributor_territory_parts tp  -- _ST_Covers: no spatial index probe per pair,
+        ON tp.distributor_id = j.seller_root AND _ST_Covers(tp.geom, j.location)
+), judged AS MATERIALIZED (
+    SELECT j.seller_id, j.buyer_id, j.seller_root, j.buyer_root,
+           (j.seller_root IS NOT NULL AND j.buyer_root IS NOT NULL
+            AND j.buyer_root <> j.seller_root) AS other,
+           CASE WHEN t.distributor_id IS NULL OR j.location IS NULL OR c.seller_id IS NOT NULL
+                THEN false
+                ELSE NOT ST_Covers(t.geom, j.location) END AS outside
+      FROM base j
+      LEFT JOIN in_part c ON c.seller_id = j.seller_id AND c.buyer_id = j.buyer_id
+      LEFT JOIN distributor_territories t ON t.distributor_id = j.seller_root
 )
-SELECT j.seller_id, j.buyer_id, j.other, j.outside,
-       CASE WHEN j.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
-         || CASE WHEN j.outside THEN ARRAY['outside_territory'] ELSE ARRAY[]::text[] END
-         AS cross_flags,
-       CASE WHEN j.other THEN jsonb_build_object('other_network', jsonb_build_object(
-              'seller_distributor', so.code, 'buyer_distributor', bo.code))
-            ELSE '{}'::jsonb END
-         || CASE WHEN j.outside THEN jsonb_build_object('outside_territory',
-              jsonb_build_object('distributor', so.code, 'distance_m',
-                round(ST_Distance(j.geom::geography, j.location::geography))))
-            ELSE '{}'::jsonb END AS cross_detail
-  FROM judged j
-  LEFT JOIN outlets so ON so.id = j.seller_root
-  LEFT JOIN outlets bo ON bo.id = j.buyer_root
- WHERE j.other OR j.outside
-"""
-)
+SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
+  FROM judged
+ WHERE other OR outside
+""")
 
+# The records whose cross-territory flags change, and only those: the records of a crossing
+# pair that lack its flags (found through the (seller, buyer) index), and the records that
+# carry a cross-territory flag (the partial index of migration 0014) their pair no longer
+# supports. The detail (the distributors' codes, the distance from the territory on the
+# spheroid, as the trigger measures it) is made once per pair written: a re-check that finds
+# nothing new measures no distance. Other flags (over_credit_limit) are kept; a record whose
+# flags changed goes back to the review list.
 _WRITE = text("""
-WITH changed AS (
-    SELECT s.id,
-           array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
-             || coalesce(c.cross_flags, ARRAY[]::text[]) AS new_flags,
-           (s.flag_detail - 'outside_territory' - 'other_network')
-             || coalesce(c.cross_detail, '{}'::jsonb) AS new_detail
+WITH target AS MATERIALIZED (
+    SELECT s.id, s.seller_id, s.buyer_id, true AS crossing
+      FROM geo_crm_crossing c
+      JOIN sales_records s ON s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
+     WHERE (s.flags @> ARRAY['other_network']) <> c.other
+        OR (s.flags @> ARRAY['outside_territory']) <> c.outside
+    UNION ALL
+    SELECT s.id, s.seller_id, s.buyer_id, false
       FROM sales_records s
-      LEFT JOIN geo_crm_crossing c ON c.seller_id = s.seller_id AND c.buyer_id = s.buyer_id
-     WHERE s.seller_id IS NOT NULL
-       AND (c.seller_id IS NOT NULL OR cardinality(s.flags) > 0)
-       AND ((s.flags @> ARRAY['other_network']) IS DISTINCT FROM coalesce(c.other, false)
-         OR (s.flags @> ARRAY['outside_territory']) IS DISTINCT FROM coalesce(c.outside, false))
+     WHERE s.flags && '{outside_territory,other_network}'::text[]
+       AND s.seller_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM geo_crm_crossing c
+                        WHERE c.seller_id = s.seller_id AND c.buyer_id = s.buyer_id)
+), detail AS MATERIALIZED (
+    SELECT c.seller_id, c.buyer_id,
+           CASE WHEN c.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
+             || CASE WHEN c.outside THEN ARRAY['outside_territory'] ELSE ARRAY[]::text[] END
+             AS cross_flags,
+           CASE WHEN c.other THEN jsonb_build_object('other_network', jsonb_build_object(
+                  'seller_distributor', so.code, 'buyer_distributor', bo.code))
+                ELSE '{}'::jsonb END
+             || CASE WHEN c.outside THEN jsonb_build_object('outside_territory',
+                  jsonb_build_object('distributor', so.code, 'distance_m',
+                    round(ST_Distance(t.geom::geography, b.location::geography))))
+                ELSE '{}'::jsonb END AS cross_detail
+      FROM geo_crm_crossing c
+      JOIN outlets b ON b.id = c.buyer_id
+      LEFT JOIN distributor_territories t ON t.distributor_id = c.seller_root
+      LEFT JOIN outlets so ON so.id = c.seller_root
+      LEFT JOIN outlets bo ON bo.id = c.buyer_root
+     WHERE (c.seller_id, c.buyer_id) IN (SELECT seller_id, buyer_id FROM target WHERE crossing)
+), changed AS (
+    SELECT t.id,
+           array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
+             || coalesce(d.cross_flags, ARRAY[]::text[]) AS new_flags,
+           (s.flag_detail - 'outside_territory' - 'other_network')
+             || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
+      FROM target t
+      JOIN sales_records s ON s.id = t.id
+      LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id
 ), written AS (
     UPDATE sales_records s
        SET flags = c.new_flags,
@@ -132,21 +171,17 @@ class Detection:
 
 
 def detect_all(session: Session) -> Detection:
-    """Apply the cross-territory rules to every stored sell-out record: one pass judging the
-    (seller, buyer) pairs, one UPDATE of the records whose flags change. ``seconds`` times
-    those two; the totals after them are counted apart."""
+    """Apply the cross-territory rules to every stored sell-out record: one pass reading the
+    distinct (seller, buyer) pairs, each pair judged once, one UPDATE of the records whose
+    flags change. ``seconds`` times those; the totals after them are counted apart."""
     started = time.perf_counter()
-    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing"))
+    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing, geo_crm_pairs"))
+    session.execute(_PAIRS)
+    session.execute(text("ANALYZE geo_crm_pairs"))
     session.execute(_JUDGE)
     session.execute(text("ANALYZE geo_crm_crossing"))
-    # the rollup triggers of migrations 0003/0009 fire on every UPDATE of sales_records and
-    # join its transition tables by id; planned as a nested loop (their row counts are
-    # unknown) that is quadratic in the records written — 140 s for 16,000. Hash joins, here
-    # and in them, keep the write linear.
-    session.execute(text("SET LOCAL enable_nestloop = off"))
     row = session.execute(_WRITE).one()
-    session.execute(text("SET LOCAL enable_nestloop = on"))
-    session.execute(text("DROP TABLE geo_crm_crossing"))
+    session.execute(text("DROP TABLE geo_crm_crossing, geo_crm_pairs"))
     seconds = round(time.perf_counter() - started, 3)
     totals = session.execute(
         text(
