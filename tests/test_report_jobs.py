@@ -158,3 +158,29 @@ def test_geo_crm_worker_once_runs_what_is_waiting(jobs_app, tmp_path):
     done = _status(app, manager, job)
     assert done.state == "done", (done, result.stderr[-2000:], time.monotonic() - started)
     assert (tmp_path / "reports" / str(job) / done.file_name).read_bytes()[:2] == b"PK"
+
+
+def test_a_failed_job_keeps_why_as_a_key_read_in_the_readers_language(jobs_app):
+    from sqlalchemy import text
+
+    from geo_crm.i18n import Translator
+    from geo_crm.jobs.tasks import run_report_job
+
+    app, ids = jobs_app
+    manager = Principal(ids["m_in"], "rmanager_c1", "manager")
+    job = _enqueue(app, manager, "xlsx", region="RC1")
+    engine = get_db(app).engine
+    with engine.begin() as conn:  # the manager leaves before a worker gets to the job
+        conn.execute(text("UPDATE users SET active = false WHERE id = :id"), {"id": ids["m_in"]})
+    try:
+        run_report_job(runtime.configure(get_db(app), settings_of(app)), job)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET active = true WHERE id = :id"), {"id": ids["m_in"]})
+    failed = _status(app, Principal(ids["admin"], "radmin", "admin"), job)
+    assert (failed.state, failed.error_key) == ("failed", "owner_gone")
+    assert failed.message(Translator("zh")) == "申请此报告的用户已不存在或已停用。"
+    assert failed.to_dict(Translator("en"))["error"] == (
+        "The user who asked for this report no longer exists or is disabled."
+    )
+    assert failed.error == failed.to_dict()["error"]  # English stored for the logs
