@@ -185,7 +185,7 @@ class _Canvas:
     def cells(self, rings_lonlat, colours, *, zorder=2) -> None:
         """Hexagon cells (closed WGS-84 rings) filled with ``colours``: the cells of one colour
         merged into one outline (edges shared by two cells of a class drop out), drawn as
-        one path per colour — a province's 4,440 density cells are five paths of ~18,000
+        one path per colour — a province's 4,440 density cells are five paths of ~19,000
         points instead of 26,640 (WeasyPrint reads SVG path data point by point in Python)."""
         if not rings_lonlat:
             return

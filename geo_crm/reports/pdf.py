@@ -28,7 +28,7 @@ LOGGER = logging.getLogger(__name__)
 PRINTED_DISTRIBUTORS = 40  # a page of the ranking; the workbook and the HTML hold every row
 
 
-MAP_SCHEME = "geo-crm-map"  # the maps' URLs in the paged HTML, served by MapFetcher
+MAP_SCHEME = "geo-crm-map"  # the maps' URLs in the paged HTML, served by map_fetcher
 
 
 def map_fetcher(maps: dict):
@@ -79,7 +79,7 @@ def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
 
 def paged_html(data: ReportData, progress: Progress | None = None) -> tuple[str, dict]:
     """The paged HTML and the maps it names (``geo-crm-map:<kind>`` → SVG bytes), which
-    :class:`MapFetcher` hands to WeasyPrint: three maps of up to a megabyte each would
+    :func:`map_fetcher` hands to WeasyPrint: three maps of up to a megabyte each would
     otherwise be base64 text in the HTML, which WeasyPrint's HTML parser tokenizes in
     Python before the SVG parser reads them again."""
     step = progress or (lambda percent, stage: None)
