@@ -8,7 +8,9 @@ Builds the network of bench_analysis.py (throwaway durable cluster, shipped boun
 100,000 outlets × scale in Zhejiang 330000 and the rest over the country, 5 M sales records ×
 scale) plus twelve monthly plans per distributor, then times, as the command line runs them:
 
-1. one province report (Zhejiang) in PDF: gathering the figures, then the PDF; file size;
+1. one province report (Zhejiang) in PDF: gathering the figures, then the PDF; file size —
+   alternating with the PDF as written before #15's last speed-ups (``pdf_before``: cells one
+   SVG ring each, maps inline as base64, the density read after the gaps), same data;
 2. the same province as self-contained HTML (size) and XLSX / GeoPackage;
 3. ``--level province`` in PDF for every province, in 2 processes (the 2-core target);
 
@@ -19,6 +21,7 @@ vector dot (no raster layer for dense points) — what a first attempt at "vecto
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import os
 import statistics
@@ -37,7 +40,8 @@ from bench_analysis import DENSE_PROVINCE, build  # noqa: E402
 from geo_crm.db import Database, ready_engine  # noqa: E402
 from geo_crm.db.cluster import LocalCluster  # noqa: E402
 from geo_crm.domain.principal import SYSTEM  # noqa: E402
-from geo_crm.reports import charts, write_formats  # noqa: E402
+from geo_crm.reports import charts, pdf, render, write_formats  # noqa: E402
+from geo_crm.reports import data as data_mod  # noqa: E402
 from geo_crm.reports.batch import run_batch  # noqa: E402
 from geo_crm.reports.data import ReportFilters, regions_of_level, report_data  # noqa: E402
 from geo_crm.settings import Settings  # noqa: E402
@@ -84,6 +88,60 @@ def province_report(engine, out: Path, fmt: str, *, repeat: int) -> list[tuple]:
             runs.append((t1 - t0, time.perf_counter() - t1, w.bytes, c1 - c0, cpu() - c1))
             session.rollback()
     return runs
+
+
+def pdf_before(data, path: Path) -> int:
+    """The PDF as written before #15's last speed-ups: one SVG ring per hexagon cell, every map
+    projecting and simplifying the outlines itself, the maps inline in the HTML as base64."""
+    import weasyprint
+
+    t = render.translator(data)
+    maps = [
+        pdf.MapImage(anchor, label, "data:image/svg+xml;base64,"
+                     + base64.b64encode(charts.MAPS[kind](data, t).encode()).decode())
+        for kind, anchor, label in (("coverage", "map-coverage", t("Coverage map")),
+                                    ("gaps", "map-gaps", t("Gap map")),
+                                    ("density", "map-density", t("Sales density map")))
+    ]  # fmt: skip
+    html, _ = pdf.paged_html(data)
+    for old, new in zip(("geo-crm-map:coverage", "geo-crm-map:gaps", "geo-crm-map:density"),
+                        maps, strict=True):  # fmt: skip
+        html = html.replace(f'"{old}"', f'"{new.src}"')
+    weasyprint.HTML(string=html, base_url=None).write_pdf(
+        path, uncompressed_pdf=False, optimize_images=False, custom_metadata=True
+    )
+    return path.stat().st_size
+
+
+def pdf_before_after(engine, out: Path, *, repeat: int) -> None:
+    """The province PDF now and as before (``pdf_before``; the figures with the density read
+    after the gaps on the main connection), alternating, same process, same data."""
+    runs = {"before": [], "after": []}
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    for i in range(repeat):
+        for mode in ("before", "after"):
+            data_mod.DENSITY_BESIDE = charts.MERGE_CELLS = mode == "after"
+            with Session(engine) as session:
+                t0, c0 = time.perf_counter(), cpu()
+                data = report_data(session, SYSTEM, DENSE_PROVINCE, PERIOD)
+                t1, c1 = time.perf_counter(), cpu()
+                if mode == "after":
+                    (w,) = write_formats(data, ["pdf"], out / f"after-{i}")
+                    size = w.bytes
+                else:
+                    size = pdf_before(data, out / f"before-{i}.pdf")
+                runs[mode].append((t1 - t0, time.perf_counter() - t1, size, c1 - c0, cpu() - c1))
+                session.rollback()
+            figures[mode] = (data.figures, [(d.code, d.actual, d.debt) for d in data.distributors],
+                             [(c.row, c.col, c.totals) for c in data.density.cells])  # fmt: skip
+    data_mod.DENSITY_BESIDE = charts.MERGE_CELLS = True
+    show("PDF before (cells one ring each, inline maps, density after gaps)", runs["before"])
+    show("PDF after", runs["after"])
+    b, a = (statistics.median(r[0] + r[1] for r in runs[m]) for m in ("before", "after"))
+    bc, ac = (statistics.median(r[3] + r[4] for r in runs[m]) for m in ("before", "after"))
+    print(f"  after / before: wall {a / b:.2f}, client CPU {ac / bc:.2f}; same figures: "
+          f"{figures['before'] == figures['after']}")  # fmt: skip
 
 
 def ranking(engine, *, repeat: int) -> None:
@@ -175,7 +233,7 @@ def main() -> None:
         print(f"\nProvince report, Zhejiang (median of {args.repeat}; targets: PDF < 5 s, < 5 MB; "
               "HTML < 3 MB)")  # fmt: skip
         ranking(engine, repeat=args.repeat)
-        show("PDF", province_report(engine, out, "pdf", repeat=args.repeat))
+        pdf_before_after(engine, out / "before-after", repeat=args.repeat)
         raster = charts.RASTER_POINTS
         charts.RASTER_POINTS = 10**9  # naive: every outlet its own vector dot
         try:

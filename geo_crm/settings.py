@@ -320,6 +320,12 @@ VARIABLES: tuple[Variable, ...] = (
         "The company named on the cover of exported reports.",
         shown_default="none",
     ),
+    Variable(
+        "GEO_CRM_REPORT_RETENTION_HOURS", "report_retention_hours", number(0), 24.0,
+        "How long a finished report job's file is kept in `<GEO_CRM_VAR_DIR>/reports`; older "
+        "files are deleted by the worker (hourly) or `geo-crm report clean`, and their link "
+        "answers 410 Gone.",
+    ),
 )
 # fmt: on
 
@@ -358,6 +364,7 @@ class Settings:
     map_point_limit: int
     demo_password: str
     company_name: str
+    report_retention_hours: float
 
     @classmethod
     def load(

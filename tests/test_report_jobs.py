@@ -158,3 +158,69 @@ def test_geo_crm_worker_once_runs_what_is_waiting(jobs_app, tmp_path):
     done = _status(app, manager, job)
     assert done.state == "done", (done, result.stderr[-2000:], time.monotonic() - started)
     assert (tmp_path / "reports" / str(job) / done.file_name).read_bytes()[:2] == b"PK"
+
+
+def test_a_failed_job_keeps_why_as_a_key_read_in_the_readers_language(jobs_app):
+    from sqlalchemy import text
+
+    from geo_crm.i18n import Translator
+    from geo_crm.jobs.tasks import run_report_job
+
+    app, ids = jobs_app
+    manager = Principal(ids["m_in"], "rmanager_c1", "manager")
+    job = _enqueue(app, manager, "xlsx", region="RC1")
+    engine = get_db(app).engine
+    with engine.begin() as conn:  # the manager leaves before a worker gets to the job
+        conn.execute(text("UPDATE users SET active = false WHERE id = :id"), {"id": ids["m_in"]})
+    try:
+        run_report_job(runtime.configure(get_db(app), settings_of(app)), job)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET active = true WHERE id = :id"), {"id": ids["m_in"]})
+    failed = _status(app, Principal(ids["admin"], "radmin", "admin"), job)
+    assert (failed.state, failed.error_key) == ("failed", "owner_gone")
+    assert failed.message(Translator("zh")) == "申请此报告的用户已不存在或已停用。"
+    assert failed.to_dict(Translator("en"))["error"] == (
+        "The user who asked for this report no longer exists or is disabled."
+    )
+    assert failed.error == failed.to_dict()["error"]  # English stored for the logs
+
+
+def test_the_worker_runs_the_hourly_clean(jobs_app, tmp_path):
+    """The periodic task, deferred as a worker's deferrer does at its hour, run by a worker:
+    a file two days old is deleted and its job expired."""
+    import asyncio
+
+    from procrastinate.periodic import PeriodicDeferrer
+    from sqlalchemy import text
+
+    app, ids = jobs_app
+    manager = Principal(ids["m_all"], "rmanager_p", "manager")
+    job = _enqueue(app, manager, "xlsx", lang="zh")
+    folder = tmp_path / "reports" / str(job)
+    folder.mkdir(parents=True)
+    (folder / "r.xlsx").write_bytes(b"PK")
+    with get_db(app).engine.begin() as conn:  # as if a worker built it two days ago
+        conn.execute(
+            text(
+                "UPDATE jobs.report_jobs SET state = 'done', percent = 100, stage = 'done', "
+                "file_name = 'r.xlsx', finished_at = now() - interval '48 hours' WHERE id = :id"
+            ),
+            {"id": job},
+        )
+    url = get_db(app).engine.url.render_as_string(hide_password=False)
+    queue = make_app(url)
+    (periodic,) = queue.periodic_registry.periodic_tasks.values()
+
+    async def defer() -> None:
+        async with queue.open_async():
+            await PeriodicDeferrer(queue.periodic_registry).defer_jobs(
+                [(periodic, int(time.time()))]
+            )
+
+    asyncio.run(defer())
+    runtime.configure(get_db(app), settings_of(app))
+    make_app(url).run_worker(queues=[QUEUE], wait=False, install_signal_handlers=False)
+    expired = _status(app, manager, job)
+    assert (expired.state, expired.error_key) == ("expired", "expired")
+    assert expired.error_params == {"hours": 24.0} and not folder.exists()

@@ -43,6 +43,7 @@ _STATUS_TEXT = {
     403: "The caller's role may not use this operation",
     404: "Not found",
     409: "Version conflict or duplicate",
+    410: "Gone: it expired and was deleted",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Validation failed",

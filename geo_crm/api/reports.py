@@ -6,7 +6,9 @@ request (``jobs.delivery.INLINE_OUTLETS``), else **202** with a background job (
 the job). ``POST …/report-jobs`` always queues a job (the pages use it). Jobs are polled at
 ``/report-jobs/{id}`` (state, percent, stage) and their file fetched from
 ``/report-jobs/{id}/file`` once done; ``geo-crm worker`` must run for jobs to finish. A job is
-its owner's (admins see all); anybody else's answers 404. See docs/reports.md.
+its owner's (admins see all); anybody else's answers 404. A finished file is kept
+``GEO_CRM_REPORT_RETENTION_HOURS`` (then 410 Gone). With ``GEO_CRM_AUTH_REQUIRED`` off a job
+has no owner and anybody may read it. See docs/reports.md.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def _param(key: str, prefix: str) -> str:
 
 
 def job_body(job: ReportJob) -> dict:
-    out = job.to_dict()
+    """The job as JSON; why it failed or expired in the caller's language."""
+    out = job.to_dict(current_translator())
     out["url"] = url_for("api.get_report_job", job_id=job.id)
     out["file_url"] = url_for("api.report_job_file", job_id=job.id) if job.state == "done" else None
     return out
@@ -193,8 +196,9 @@ def create_distributor_report_job(code: str, body: ReportJobIn):
     responses={200: None, 404: None},
 )
 def get_report_job(job_id: int):
-    """``state`` (queued, running, done, failed), ``percent``, ``stage``; ``file_url`` once
-    done, ``error`` when failed. Another user's job answers 404."""
+    """``state`` (queued, running, done, failed, expired), ``percent``, ``stage``; ``file_url``
+    once done; ``error`` (in the caller's language) and ``error_code`` when failed or expired.
+    Another user's job answers 404."""
     return jsonify(job_body(report_job(get_session(), current_user(), job_id)))
 
 
@@ -203,14 +207,15 @@ def get_report_job(job_id: int):
     "GET",
     summary="The file a finished report job wrote",
     tags=TAGS,
-    responses={200: None, 404: None},
+    responses={200: None, 404: None, 410: None},
     produces=["application/pdf", "application/octet-stream"],
 )
 def report_job_file(job_id: int):
-    """The report file (404 until the job is done)."""
+    """The report file (404 until the job is done; 410 Gone once it expired: finished files
+    are kept ``GEO_CRM_REPORT_RETENTION_HOURS``, then deleted; ask for the report again)."""
     session = get_session()
     user = current_user()
-    path = report_file(session, user, job_id, reports_dir(current_settings()))
+    path = report_file(session, user, job_id, reports_dir(current_settings()), current_translator())
     job = report_job(session, user, job_id)
     return send_file(
         path,

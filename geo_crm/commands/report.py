@@ -3,6 +3,8 @@
 One region (``geo-crm report 330000 --format pdf,xlsx``), a distributor's territory
 (``--territory-of D00042``) or every region of a level (``--level province``, with a
 progress bar and a summary of what was written). Filters are the region page's.
+``geo-crm report clean`` deletes background jobs' files past their retention time
+(``jobs.cleanup``; the worker does it hourly), so ``clean`` is never read as a region code.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from ..domain.principal import SYSTEM, Principal
 from ..domain.users import get_user
 from ..errors import ValidationError
 from ..i18n import LANGS
+from ..jobs.cleanup import clean_reports
 from ..models import REGION_LEVELS
-from ..reports import FORMATS, build_report, company_name, parse_formats
+from ..reports import FORMATS, build_report, company_name, parse_formats, reports_dir
 from ..reports.batch import run_batch
 from ..reports.data import MEASURES, ReportFilters, regions_of_level
 from ..reports.data import territory_of as distributor_territory
 from ..settings import current_settings
 
+CLEAN = "clean"  # `geo-crm report clean`: not a region code
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -113,7 +117,13 @@ def report_cmd(
     region, formats, period, date_from, date_to, tier, product, distributor, territory_of,
     radius_km, cell_km, measure, level, lang, as_user, jobs, out_dir,
 ) -> None:  # fmt: skip
-    """Write region reports (PDF, HTML, XLSX, GeoPackage, GeoJSON) from the same figures."""
+    """Write region reports (PDF, HTML, XLSX, GeoPackage, GeoJSON) from the same figures.
+
+    `geo-crm report clean` deletes report job files older than GEO_CRM_REPORT_RETENTION_HOURS.
+    """
+    if region == CLEAN:
+        _clean()
+        return
     fmts = parse_formats(formats)
     start = end = None
     if period:
@@ -158,6 +168,31 @@ def report_cmd(
     finally:
         session.close()
     _batch(db, user, codes, filters, fmts, out_dir, language, company, jobs, level)
+
+
+def _clean() -> None:
+    """``geo-crm report clean``: what the worker does every hour, now. Options are refused
+    (they would mean nothing here)."""
+    ctx = click.get_current_context()
+    given = [
+        p.opts[0] for p in ctx.command.params
+        if p.name != "region"
+        and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT
+    ]  # fmt: skip
+    if given:
+        raise ValidationError(
+            f"report clean takes no options ({', '.join(given)})",
+            fields={"clean": "no options: the retention is GEO_CRM_REPORT_RETENTION_HOURS"},
+        )
+    settings = current_settings()
+    session = get_db().session()
+    try:
+        cleaned = clean_reports(session, reports_dir(settings), settings.report_retention_hours)
+    finally:
+        session.rollback()
+        session.close()
+    hours = f"{settings.report_retention_hours:g}"
+    click.echo(f"{cleaned.summary()} (kept: files of the last {hours} hours)")
 
 
 def _territory(session, user, distributor: str) -> str:

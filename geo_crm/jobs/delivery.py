@@ -10,7 +10,9 @@ which must not hold a web worker.
 A caller asking again for the same report (same region or territory, format, language and
 filters) while their job is still queued or running gets that job back rather than a second
 one, and nobody has more than :data:`MAX_UNFINISHED` unfinished jobs (429 beyond): a GET that
-queues work, followed from another site or clicked twice, cannot pile jobs up.
+queues work, followed from another site or clicked twice, cannot pile jobs up. With
+``GEO_CRM_AUTH_REQUIRED`` off every request acts as the system principal (no user id): its
+jobs have no owner and count together.
 """
 
 from __future__ import annotations
@@ -90,15 +92,14 @@ def request_report(
             )  # fmt: skip
             written = outcome.files[0]
             return InlineReport(written.path.name, MEDIA_TYPES[fmt], written.path.read_bytes())
-    if user.id is not None:
-        same = _unfinished(session, user, region_code, f, fmt, lang, distributor_territory)
-        if same is not None:
-            return report_job(session, user, same)
-        if _unfinished_count(session, user) >= MAX_UNFINISHED:
-            raise TooManyJobs(
-                f"you have {MAX_UNFINISHED} reports being built: wait for one to finish",
-                fields={"job": "too many unfinished"},
-            )
+    same = _unfinished(session, user, region_code, f, fmt, lang, distributor_territory)
+    if same is not None:
+        return report_job(session, user, same)
+    if _unfinished_count(session, user) >= MAX_UNFINISHED:
+        raise TooManyJobs(
+            f"you have {MAX_UNFINISHED} reports being built: wait for one to finish",
+            fields={"job": "too many unfinished"},
+        )
     job_id = enqueue_report(
         session, user, None if distributor_territory else region_code, f, fmt, lang=lang,
         distributor_territory=distributor_territory,
@@ -111,7 +112,7 @@ def _unfinished(session, user, region_code, f, fmt, lang, territory) -> int | No
     return session.scalar(
         select(j.id)
         .where(
-            j.user_id == user.id,
+            _owned_by(user),
             j.state.in_(("queued", "running")),
             j.format == fmt,
             j.lang == lang,
@@ -126,5 +127,12 @@ def _unfinished(session, user, region_code, f, fmt, lang, territory) -> int | No
 
 def _unfinished_count(session: Session, user: Principal) -> int:
     j = REPORT_JOBS.c
-    stmt = select(func.count()).where(j.user_id == user.id, j.state.in_(("queued", "running")))
+    stmt = select(func.count()).where(_owned_by(user), j.state.in_(("queued", "running")))
     return session.scalar(stmt) or 0
+
+
+def _owned_by(user: Principal):
+    """The user's jobs; with authentication off (no user id) the jobs without an owner, which
+    everybody shares then."""
+    j = REPORT_JOBS.c
+    return j.user_id.is_(None) if user.id is None else j.user_id == user.id

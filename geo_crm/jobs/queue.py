@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 SCHEMA = "jobs"
 QUEUE = "reports"
 REPORT_TASK = "geo_crm.report"
+CLEAN_TASK = "geo_crm.clean_reports"
 SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
 
 
@@ -20,9 +21,14 @@ def conninfo(database_url: str) -> str:
 
 
 def _with_tasks(app: procrastinate.App) -> procrastinate.App:
-    from .tasks import run_report
+    from .cleanup import CLEAN_CRON
+    from .tasks import clean_reports, run_report
 
     app.task(name=REPORT_TASK, queue=QUEUE)(run_report)
+    # hourly: a worker's periodic deferrer queues it (once, whichever worker is first)
+    app.periodic(cron=CLEAN_CRON, periodic_id="hourly", queue=QUEUE)(
+        app.task(name=CLEAN_TASK, queue=QUEUE)(clean_reports)
+    )
     return app
 
 

@@ -35,10 +35,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from ..domain.principal import Principal
-from ..errors import NotFound, ValidationError
-from ..i18n import normalise_lang
+from ..errors import GeoCrmError, NotFound, ValidationError
+from ..i18n import Translator, normalise_lang
 from ..reports import MEDIA_TYPES, parse_formats
 from ..reports.data import ReportFilters, check_access, territory_of
+from . import failures
 from .queue import QUEUE, REPORT_TASK, SCHEMA, deferring_app
 
 METADATA = MetaData(schema=SCHEMA)  # not the app's models: migration 0008 owns this schema
@@ -47,7 +48,7 @@ REPORT_JOBS = Table(
     METADATA,
     Column("id", BigInteger, primary_key=True),
     Column("queue_job_id", BigInteger),
-    Column("user_id", Integer, nullable=False),
+    Column("user_id", Integer),  # NULL: asked for while GEO_CRM_AUTH_REQUIRED was off
     Column("region_code", Text, nullable=False),
     Column("format", Text, nullable=False),
     Column("lang", Text, nullable=False),
@@ -59,11 +60,13 @@ REPORT_JOBS = Table(
     Column("file_name", Text),
     Column("file_size", BigInteger),
     Column("error", Text),
+    Column("error_key", Text),
+    Column("error_params", JSONB(none_as_null=True)),
     Column("created_at", DateTime(timezone=True)),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
 )
-STATES = ("queued", "running", "done", "failed")
+STATES = ("queued", "running", "done", "failed", "expired")
 
 
 def filters_json(f: ReportFilters) -> dict:
@@ -110,12 +113,25 @@ class ReportJob:
     created_at: dt.datetime | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-    user_id: int
+    user_id: int | None
+    error_key: str | None = None
+    error_params: dict | None = None
 
-    def to_dict(self) -> dict:
-        out = {k: v for k, v in vars(self).items() if k != "user_id"}
+    def message(self, t: Translator) -> str | None:
+        """Why the job failed (or expired), in ``t``'s language (the stored English for a
+        failure recorded without a key)."""
+        if self.error_key is None:
+            return self.error
+        return failures.message(self.error_key, self.error_params, t) or self.error
+
+    def to_dict(self, t: Translator | None = None) -> dict:
+        """The job as the API shows it; ``error`` in ``t``'s language (English without one)."""
+        hidden = ("user_id", "error_key", "error_params")
+        out = {k: v for k, v in vars(self).items() if k not in hidden}
         for k in ("created_at", "started_at", "finished_at"):
             out[k] = out[k].isoformat() if out[k] else None
+        out["error"] = self.message(t or Translator("en"))
+        out["error_code"] = self.error_key
         out["media_type"] = MEDIA_TYPES.get(self.format)
         return out
 
@@ -131,10 +147,14 @@ def enqueue_report(
     distributor_territory: str | None = None,
 ) -> int:
     """Queue one report (``fmt``) of ``region_code`` — or of the territory of the distributor
-    ``distributor_territory`` — for ``user``; returns the job id. The caller commits."""
+    ``distributor_territory`` — for ``user``; returns the job id. The caller commits.
+
+    A user without an id (the system principal every request acts as while
+    ``GEO_CRM_AUTH_REQUIRED`` is off) gets a job without an owner, built with everything in
+    view and readable by whoever may read every job (that same principal, admins)."""
     (fmt,) = parse_formats(fmt)[:1]
     lang = normalise_lang(lang) or "zh"
-    if user.id is None:
+    if user.id is None and not user.is_admin:
         raise ValidationError("a report job belongs to a user", fields={"user": "required"})
     f = filters or ReportFilters()
     if distributor_territory:
@@ -196,11 +216,14 @@ def _job(row) -> ReportJob:
         started_at=row.started_at,
         finished_at=row.finished_at,
         user_id=row.user_id,
+        error_key=row.error_key,
+        error_params=row.error_params,
     )
 
 
 def report_job(session: Session, user: Principal | None, job_id: int) -> ReportJob:
-    """A job as its owner (or an admin, or ``None``: the system) sees it; 404 otherwise."""
+    """A job as its owner (or an admin, or ``None``: the system) sees it; 404 otherwise. A job
+    without an owner (asked for with authentication off) is seen by admins and the system."""
     stmt = select(REPORT_JOBS).where(REPORT_JOBS.c.id == job_id)
     if user is not None and not user.is_admin:
         stmt = stmt.where(REPORT_JOBS.c.user_id == user.id)
@@ -210,9 +233,24 @@ def report_job(session: Session, user: Principal | None, job_id: int) -> ReportJ
     return _job(row)
 
 
-def report_file(session: Session, user: Principal | None, job_id: int, base: Path) -> Path:
-    """The file a finished job wrote (404 until it is done, or once it was removed)."""
+class ReportExpired(GeoCrmError):
+    """The job's file was deleted after the retention time (``jobs.cleanup``)."""
+
+    status = 410
+    code = "expired"
+
+
+def report_file(
+    session: Session, user: Principal | None, job_id: int, base: Path, t: Translator | None = None
+) -> Path:
+    """The file a finished job wrote: 404 until it is done (or when it is missing), 410 Gone
+    once it expired (the message, in ``t``'s language, says to ask again)."""
     job = report_job(session, user, job_id)
+    if job.state == "expired":
+        raise ReportExpired(
+            job.message(t or Translator("en")) or "this report expired: ask for it again",
+            fields={"job": "expired"},
+        )
     path = base / str(job.id) / (job.file_name or "")
     if job.state != "done" or not job.file_name or not path.is_file():
         raise NotFound(f"report job {job_id} has no file", fields={"job": job.state})
@@ -237,6 +275,15 @@ def mark(engine: Engine, job_id: int, **values) -> None:
         values["finished_at"] = func.now()
     with engine.begin() as conn:
         conn.execute(update(REPORT_JOBS).where(REPORT_JOBS.c.id == job_id).values(**values))
+
+
+def fail(engine: Engine, job_id: int, failure: failures.Failure) -> None:
+    """Record a failed job: the key and values read in the reader's language, the English
+    sentence for logs."""
+    mark(
+        engine, job_id, state="failed", stage="failed", error=failure.english(),
+        error_key=failure.key, error_params=failure.params,
+    )  # fmt: skip
 
 
 def decode_filters(raw) -> ReportFilters:

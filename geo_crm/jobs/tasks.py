@@ -1,6 +1,8 @@
 """What a worker runs. ``run_report`` builds one report job's file as the user who asked for it
-(their scope, their language), recording progress as it goes; the file lands whole in
-``<GEO_CRM_VAR_DIR>/reports/<job id>/`` or not at all."""
+(their scope, their language; the system for a job asked for with authentication off),
+recording progress as it goes; the file lands whole in ``<GEO_CRM_VAR_DIR>/reports/<job id>/``
+or not at all. A failure is stored as a key and values (``jobs.failures``), read in the
+reader's language. ``clean_reports`` (hourly) deletes files past their retention time."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ import logging
 import shutil
 import time
 
-from ..domain.principal import Principal
-from ..errors import GeoCrmError, NotFound
+from ..domain.principal import SYSTEM, Principal
+from ..errors import GeoCrmError
 from ..reports import build_report, company_name, reports_dir
-from . import runtime, store
+from . import cleanup, failures, runtime, store
 
 LOGGER = logging.getLogger(__name__)
 
@@ -22,6 +24,21 @@ def run_report(job: int) -> None:
     """The procrastinate task ``geo_crm.report``."""
     rt = runtime.current()
     run_report_job(rt, job)
+
+
+def clean_reports(timestamp: int) -> None:
+    """The periodic procrastinate task ``geo_crm.clean_reports`` (``timestamp``: when it was
+    due): delete report files past ``GEO_CRM_REPORT_RETENTION_HOURS``."""
+    rt = runtime.current()
+    session = rt.db.session()
+    try:
+        cleaned = cleanup.clean_reports(
+            session, reports_dir(rt.settings), rt.settings.report_retention_hours
+        )
+    finally:
+        session.rollback()
+        session.close()
+    LOGGER.info("report clean (due %s): %s", timestamp, cleaned.summary())
 
 
 def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
@@ -45,7 +62,7 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
 
     session = rt.db.session()
     try:
-        user = _principal(session, row["user_id"])
+        user = SYSTEM if row["user_id"] is None else _principal(session, row["user_id"])
         outcome = build_report(
             session,
             user,
@@ -71,10 +88,10 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
         LOGGER.info("report job %s: %s (%d bytes)", job_id, written.path.name, written.bytes)
     except GeoCrmError as exc:  # the request went stale (scope, filters, data): say why
         shutil.rmtree(out_dir, ignore_errors=True)
-        store.mark(engine, job_id, state="failed", stage="failed", error=exc.message)
+        store.fail(engine, job_id, failures.of_error(exc, row["region_code"], row["territory_of"]))
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
-        store.mark(engine, job_id, state="failed", stage="failed", error="internal error")
+        store.fail(engine, job_id, failures.Failure("internal"))
         LOGGER.exception("report job %s failed", job_id)
         raise
     finally:
@@ -83,10 +100,13 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
 
 
 def _principal(session, user_id: int) -> Principal:
-    """The user as they are now: a disabled user's jobs fail, a changed scope applies."""
+    """The user as they are now: a disabled user's jobs fail, a changed scope applies. (A job
+    without an owner was asked for with authentication off: it is built as the system.)"""
     from ..models import User
 
     user = session.get(User, user_id)
     if user is None or not user.active:
-        raise NotFound("the user who asked for this report no longer exists or is disabled")
+        raise failures.OwnerGone(
+            "the user who asked for this report no longer exists or is disabled"
+        )
     return Principal(user.id, user.username, user.role, user.locale, via="job")

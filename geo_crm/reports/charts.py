@@ -52,6 +52,7 @@ FIG_SIZE_IN = (10.4, 6.2)  # fits an A4 landscape page under a heading
 RASTER_POINTS = 4000  # above this, the outlet dots are one embedded image
 RASTER_DPI = 200
 SIMPLIFY_SHARE = 1 / 1000  # outline simplification: ~0.2 mm on the printed map
+MERGE_CELLS = True  # cells of a class as one merged outline (False: one ring each; the bench)
 _RC = {
     "svg.fonttype": "none",  # text stays text (searchable in the PDF); the page embeds the font
     "svg.hashsalt": "geo_crm",  # stable ids: the same data gives the same file
@@ -97,21 +98,59 @@ def _path(geom) -> Path | None:
     return Path(np.concatenate(verts), np.concatenate(codes))
 
 
-class _Canvas:
-    """One figure: the map axes on the left, legend and notes on the right."""
+class MapFrame:
+    """What every map of one report draws in: the projection, and the region's and
+    sub-regions' outlines projected and simplified — computed once for the three maps (the
+    simplification of a coastal province's outlines is a tenth of a second each time)."""
 
-    def __init__(self, data: ReportData, t):
-        self.t = t
-        self.data = data
+    def __init__(self, data: ReportData):
         self.proj = Projector(data.region.boundary)
         region_m = self.proj.geom(data.region.boundary)
-        x0, y0, x1, y1 = region_m.bounds
+        self.bounds = region_m.bounds
+        x0, y0, x1, y1 = self.bounds
         self.extent = max(x1 - x0, y1 - y0) or 1.0
         self.tolerance = self.extent * SIMPLIFY_SHARE
         self.region_m = shapely.simplify(region_m, self.tolerance)
         self.subs_m = [
             shapely.simplify(self.proj.geom(s.boundary), self.tolerance) for s in data.sub_regions
         ]
+
+
+def _class_path(polys: np.ndarray) -> Path:
+    """One path for hexagons of one class (``polys``: (n, 7, 2) closed rings in metres).
+
+    Cells of one grid share their edges vertex for vertex, so a coverage union merges them
+    exactly; the merged outline is checked (valid, same area to a millionth) and the cells
+    are drawn one ring each when it is not (cells of another grid, or edges that do not
+    meet), which looks the same. Rings are oriented (shells counter-clockwise, holes
+    clockwise) so that the SVG's non-zero fill leaves a hole where another class's cells lie.
+    """
+    if MERGE_CELLS and len(polys) > 1:
+        cells = shapely.polygons(polys)
+        merged = shapely.coverage_union_all(cells)
+        area = float(shapely.area(cells).sum())
+        if shapely.is_valid(merged) and abs(shapely.area(merged) - area) <= 1e-6 * area:
+            path = _path(shapely.orient_polygons(merged))
+            if path is not None:
+                return path
+    ring = np.full(polys.shape[1], Path.LINETO, dtype=np.uint8)
+    ring[0], ring[-1] = Path.MOVETO, Path.CLOSEPOLY
+    return Path(polys.reshape(-1, 2), np.tile(ring, len(polys)))
+
+
+class _Canvas:
+    """One figure: the map axes on the left, legend and notes on the right."""
+
+    def __init__(self, data: ReportData, t, frame: MapFrame | None = None):
+        self.t = t
+        self.data = data
+        frame = frame or MapFrame(data)
+        self.proj = frame.proj
+        x0, y0, x1, y1 = frame.bounds
+        self.extent = frame.extent
+        self.tolerance = frame.tolerance
+        self.region_m = frame.region_m
+        self.subs_m = frame.subs_m
         self.fig = Figure(figsize=FIG_SIZE_IN)
         self.ax = self.fig.add_axes((0.0, 0.0, 0.74, 1.0))
         self.ax.set_aspect("equal")
@@ -144,19 +183,18 @@ class _Canvas:
             self.ax.add_collection(coll)
 
     def cells(self, rings_lonlat, colours, *, zorder=2) -> None:
-        """Hexagon cells (closed WGS-84 rings) filled with ``colours``: one compound path per
-        colour, so a map of 5,000 cells is a handful of SVG paths, not 5,000."""
+        """Hexagon cells (closed WGS-84 rings) filled with ``colours``: the cells of one colour
+        merged into one outline (edges shared by two cells of a class drop out), drawn as
+        one path per colour — a province's 4,440 density cells are five paths of ~19,000
+        points instead of 26,640 (WeasyPrint reads SVG path data point by point in Python)."""
         if not rings_lonlat:
             return
         arr = np.asarray(rings_lonlat, dtype=float)  # (n, 7, 2)
         x, y = self.proj.xy(arr[..., 0].ravel(), arr[..., 1].ravel())
         polys = np.stack([x, y], axis=-1).reshape(arr.shape)
         colours = np.asarray(colours)
-        ring = np.full(arr.shape[1], Path.LINETO, dtype=np.uint8)
-        ring[0], ring[-1] = Path.MOVETO, Path.CLOSEPOLY
         for colour in dict.fromkeys(colours.tolist()):
-            part = polys[colours == colour]
-            path = Path(part.reshape(-1, 2), np.tile(ring, len(part)))
+            path = _class_path(polys[colours == colour])
             self.add(PathPatch(path, facecolor=colour, edgecolor="none", zorder=zorder))
         self.mask_outside(zorder + 0.5)
 
@@ -364,11 +402,11 @@ def _render(build) -> str:
         return build()
 
 
-def coverage_svg(data: ReportData, t) -> str:
+def coverage_svg(data: ReportData, t, frame: MapFrame | None = None) -> str:
     """Sub-regions shaded by coverage ratio, the covered area, outlets by tier."""
 
     def build() -> str:
-        c = _Canvas(data, t)
+        c = _Canvas(data, t, frame)
         classes = fixed_classes(RATIO_BREAKS, COVERAGE_SCHEME)
         ratio = {s.code: s.coverage_ratio for s in data.sub_region_rows}
         if data.sub_regions:
@@ -394,11 +432,11 @@ def coverage_svg(data: ReportData, t) -> str:
     return _render(build)
 
 
-def gaps_svg(data: ReportData, t) -> str:
+def gaps_svg(data: ReportData, t, frame: MapFrame | None = None) -> str:
     """Gap cells by distance to the nearest outlet, white space hatched, worst gaps numbered."""
 
     def build() -> str:
-        c = _Canvas(data, t)
+        c = _Canvas(data, t, frame)
         cells = [g for g in data.gaps.worst if g.outline]
         white = {w.code for w in data.gaps.white_space}
         if white:
@@ -436,11 +474,11 @@ def gaps_svg(data: ReportData, t) -> str:
     return _render(build)
 
 
-def density_svg(data: ReportData, t) -> str:
+def density_svg(data: ReportData, t, frame: MapFrame | None = None) -> str:
     """Sales per hexagon cell (quantile classes), distributors on top."""
 
     def build() -> str:
-        c = _Canvas(data, t)
+        c = _Canvas(data, t, frame)
         quantity = data.filters.measure == "quantity"
         cells = [cell for cell in data.density.cells if cell.outline]
         if cells:

@@ -53,6 +53,9 @@ MEASURES = ("amount", "quantity")
 WORST_LISTED = 15  # distinct gaps numbered on the gap map and listed beside it
 # connections reading the distributors' figures beside the analyses (2 measured slower on 2 cores)
 SIDE_SESSIONS = 1
+# the density read on the side session while this one reads coverage, gaps and the ranking;
+# False: the ranking on the side, the density after the gaps (as before; bench_reports' baseline)
+DENSITY_BESIDE = True
 MAX_DISTRIBUTORS = 5000  # distributors ranked in one report (a province has about 1,000)
 
 
@@ -368,8 +371,17 @@ def _gather(session, sides, pool, user, region_row, f, params, plan_year, *, ste
             company, outlet_detail, generated_at, territory_of) -> ReportData:  # fmt: skip
     region, parent_name, subs = _shapes(session, region_row, lang)
     rows = _distributor_rows(session, user, region_row.code, f)
-    chunks = []
-    if pool is not None:  # the distributors' queries overlap the analyses' numpy work
+    # sales of outlets closed since still count (the density service's and the page's default)
+    den_params = params.with_(status=None)
+    den_limit = density_service.MAX_LIMIT
+    chunks, den_future = [], None
+    if pool is not None and DENSITY_BESIDE:
+        # the density's sums (mostly PostgreSQL's work) beside coverage, gaps and the ranking
+        # (mostly this process's): on two cores each keeps one busy
+        den_future = pool.submit(
+            density_service.density, sides[0], region_row.code, den_params, limit=den_limit
+        )
+    elif pool is not None:  # the distributors' queries overlap the analyses' numpy work
         chunks = [
             pool.submit(_distributor_figures, side, rows[i :: len(sides)], f, plan_year)
             for i, side in enumerate(sides)
@@ -378,21 +390,24 @@ def _gather(session, sides, pool, user, region_row, f, params, plan_year, *, ste
     cov = coverage_service.coverage(session, region_row.code, params, keep_outlets=True)
     step(25, "gaps")
     gap = gaps_service.gaps(session, region_row.code, params, limit=gaps_service.MAX_LIMIT)
-    step(45, "density")
-    # sales of outlets closed since still count (the density service's and the page's default)
-    den = density_service.density(
-        session, region_row.code, params.with_(status=None), limit=density_service.MAX_LIMIT
-    )
+    if den_future is not None:
+        step(45, "distributors")
+        distributors = _ranked(_distributor_figures(session, rows, f, plan_year))
+        step(60, "density")
+        den = den_future.result()
+    else:
+        step(45, "density")
+        den = density_service.density(session, region_row.code, den_params, limit=den_limit)
+        step(60, "distributors")
+        if chunks:
+            distributors = _ranked([d for c in chunks for d in c.result()])
+        else:
+            distributors = _ranked(_distributor_figures(session, rows, f, plan_year))
     rate = None
     if f.product:
         rate = distribution_service.distribution_rate(
             session, region_row.code, params.with_(tiers=("retail",))
         )
-    step(60, "distributors")
-    if chunks:
-        distributors = _ranked([d for c in chunks for d in c.result()])
-    else:
-        distributors = _ranked(_distributor_figures(session, rows, f, plan_year))
     step(75, "outlets")
     frame = load_region(session, region_row.code)
     points = cov.region_outlets
@@ -400,12 +415,9 @@ def _gather(session, sides, pool, user, region_row, f, params, plan_year, *, ste
     if outlet_detail:
         outlets = _outlet_detail(session, user, region_row.code, f)
     child = frame.child_index(points.region_id)
-    per_child = [dict.fromkeys(TIERS, 0) for _ in frame.children]
-    totals = dict.fromkeys(TIERS, 0)
-    for c, t in zip(child.tolist(), points.tier.tolist(), strict=True):
-        totals[TIERS[t]] += 1
-        if c >= 0:
-            per_child[c][TIERS[t]] += 1
+    per_child, totals = _tier_counts(
+        np.asarray(child), np.asarray(points.tier), len(frame.children)
+    )
     figures = KeyFigures(
         outlets=totals,
         coverage={t.tier: t.ratio for t in cov.by_tier} | {"all": cov.region.ratio},
@@ -518,6 +530,19 @@ def _shapes(session: Session, region: Region, lang: str) -> tuple[Shape, str | N
         )
 
     return shape(own), (named(*parent) if parent else None), [shape(r) for r in kids]
+
+
+def _tier_counts(child: np.ndarray, tier: np.ndarray, n_children: int):
+    """Outlets per tier in each sub-region (``child``: its index, -1 outside them all) and in
+    the whole region: one ``bincount`` rather than a Python loop over 100,000 outlets."""
+    k = len(TIERS)
+    tier = tier.astype(np.int64)
+    totals = np.bincount(tier, minlength=k)
+    inside = child >= 0
+    grid = np.bincount(child[inside].astype(np.int64) * k + tier[inside], minlength=n_children * k)
+    grid = grid.reshape(n_children, k).tolist()
+    per_child = [dict(zip(TIERS, row, strict=True)) for row in grid]
+    return per_child, dict(zip(TIERS, totals.tolist(), strict=True))
 
 
 def _side_session(session: Session) -> Session | None:

@@ -28,6 +28,24 @@ LOGGER = logging.getLogger(__name__)
 PRINTED_DISTRIBUTORS = 40  # a page of the ranking; the workbook and the HTML hold every row
 
 
+MAP_SCHEME = "geo-crm-map"  # the maps' URLs in the paged HTML, served by map_fetcher
+
+
+def map_fetcher(maps: dict):
+    """WeasyPrint's URL fetcher for the printed report: the maps from memory, ``data:`` URIs
+    (the raster layer inside a map) as WeasyPrint reads them, and nothing else — no file and
+    no network, whatever a template or a map might name."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class MapFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url in maps:
+                return URLFetcherResponse(url, maps[url], {"Content-Type": "image/svg+xml"})
+            return super().fetch(url, headers)
+
+    return MapFetcher(allowed_protocols=("data",))
+
+
 @dataclass
 class MapImage:
     anchor: str
@@ -50,10 +68,24 @@ def _page_css(t) -> str:
 
 
 def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
-    """The paged HTML WeasyPrint lays out (exposed for tests and for debugging layouts)."""
+    """The paged HTML WeasyPrint lays out, each map inline as a ``data:`` URI (a file that
+    opens on its own: for tests and for debugging layouts)."""
+    html, maps = paged_html(data, progress)
+    for url, svg in maps.items():
+        inline = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+        html = html.replace(f'"{url}"', f'"{inline}"')
+    return html
+
+
+def paged_html(data: ReportData, progress: Progress | None = None) -> tuple[str, dict]:
+    """The paged HTML and the maps it names (``geo-crm-map:<kind>`` → SVG bytes), which
+    :func:`map_fetcher` hands to WeasyPrint: three maps of up to a megabyte each would
+    otherwise be base64 text in the HTML, which WeasyPrint's HTML parser tokenizes in
+    Python before the SVG parser reads them again."""
     step = progress or (lambda percent, stage: None)
     t = render.translator(data)
-    maps = []
+    maps, images = [], {}
+    frame = charts.MapFrame(data)  # projected and simplified once for the three maps
     for n, (kind, anchor, label) in enumerate(
         (
             ("coverage", "map-coverage", "Coverage map"),
@@ -62,8 +94,8 @@ def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
         )
     ):
         step(88 + n * 3, f"map {kind}")
-        svg = charts.MAPS[kind](data, t)
-        src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode()
+        src = f"{MAP_SCHEME}:{kind}"
+        images[src] = charts.MAPS[kind](data, t, frame).encode("utf-8")
         maps.append(MapImage(anchor, t(label), src))
     contents = [
         ("figures", t("Key figures")),
@@ -75,7 +107,7 @@ def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
         ("distributors", t("Distributor ranking")),
     ]
     template = render.environment().get_template("reports/report_pdf.html")
-    return template.render(
+    html = template.render(
         t=t,
         data=data,
         title=render.title(t, data),
@@ -89,16 +121,17 @@ def html_for_pdf(data: ReportData, progress: Progress | None = None) -> str:
         subs=tables.sub_regions(t, data),
         dists=tables.distributors(t, data, limit=PRINTED_DISTRIBUTORS),
     )
+    return html, images
 
 
 def write_pdf(data: ReportData, path: Path, progress: Progress | None = None) -> Path:
     import weasyprint
 
     started = time.perf_counter()
-    html = html_for_pdf(data, progress)
+    html, maps = paged_html(data, progress)
     if progress:
         progress(97, "layout")
-    document = weasyprint.HTML(string=html, base_url=None)
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=map_fetcher(maps))
     document.write_pdf(
         path,
         pdf_variant=None,

@@ -84,7 +84,7 @@
         ready.hidden = false;
         return;
       }
-      if (job.state === 'failed') {
+      if (job.state === 'failed' || job.state === 'expired') {
         fail(fill(words.failed, {error: job.error || ''}));
         return;
       }

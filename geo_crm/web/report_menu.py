@@ -42,6 +42,7 @@ add_messages(
         "Density map": "密度地图",
         "Done": "完成",
         "Failed": "失败",
+        "Expired": "已过期",
         "Report ready: {name}": "报告已生成：{name}",
         "Report failed: {error}": "报告生成失败：{error}",
         "Still waiting: is geo-crm worker running?": "仍在等待：geo-crm worker 是否在运行？",
@@ -69,4 +70,5 @@ def stage_words(t) -> dict[str, str]:
         "map density": t("Density map"),
         "done": t("Done"),
         "failed": t("Failed"),
+        "expired": t("Expired"),
     }
