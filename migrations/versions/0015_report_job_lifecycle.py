@@ -1,7 +1,7 @@
 """report jobs: files expire, failures keep a message key, jobs without an owner
 
-Revision ID: 0017
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06
 
 Three changes to ``jobs.report_jobs`` (migration 0008):
@@ -18,8 +18,8 @@ Three changes to ``jobs.report_jobs`` (migration 0008):
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
