@@ -88,7 +88,7 @@ def distributor_class(
     """The class of a distributor ``user`` may see, from its latest score and the plan
     achievement of ``as_of``'s year to date."""
     as_of = as_of or dt.date.today()
-    ref = find_distributor(session, code, user=user)
+    ref = find_distributor(session, code, user=user, reading=True)
     latest = ev.list_evaluations(session, code, user=user, limit=1)
     plan = plan_against_actual(
         session, user=user, distributor=code, period=str(as_of.year), by=("month",), as_of=as_of
@@ -203,7 +203,7 @@ def scorecard(
     12 months of plan, sell-in and sell-out with growth, depth and breadth now, debt ageing,
     and the evaluations (oldest first) with their sub-scores and stored reach."""
     as_of = as_of or dt.date.today()
-    ref = find_distributor(session, code, user=user)
+    ref = find_distributor(session, code, user=user, reading=True)
     outlet = get_outlet(session, ref.id)
     depth = distributor_depth(session, ref.code, AnalysisParams(status="active"))
     ageing = debt_ageing(session, user=user, distributor=ref.code, as_of=as_of)

@@ -29,7 +29,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ..domain.access import outlet_scope
+from ..domain.access import distributor_scope
 from ..domain.network import distributor as find_distributor
 from ..domain.outlets import region_known
 from ..domain.principal import Principal
@@ -308,7 +308,9 @@ def plan_against_actual(
     scope = {"kind": "all", "code": None}
     if distributor is not None:
         try:
-            conds.append(o.c.id == find_distributor(session, distributor, user=user).id)
+            conds.append(
+                o.c.id == find_distributor(session, distributor, user=user, reading=True).id
+            )
             scope = {"kind": "distributor", "code": distributor}
         except ValidationError as exc:
             problems.update(exc.fields)
@@ -329,7 +331,7 @@ def plan_against_actual(
     if problems:
         raise ValidationError("invalid plan-against-actual query", fields=problems)
     if user is not None and not user.is_admin:
-        conds.append(outlet_scope(user, o))
+        conds.append(distributor_scope(user, o))
     ids = list(session.scalars(select(o.c.id).where(*conds)))
     as_of_month = as_of.replace(day=1)
     month_days = calendar.monthrange(as_of.year, as_of.month)[1]

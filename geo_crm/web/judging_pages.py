@@ -98,6 +98,18 @@ i18n.add_messages(
     },
 )
 
+i18n.add_messages(
+    "distributor_reading",  # what reps see on the distributors above their outlets
+    {
+        "Read only: a distributor above your outlets. Managers and admins record its "
+        "purchases, payments and plans.": (
+            "只读：您所负责网点的上级经销商。其进货、付款和计划由经理和管理员录入。"
+        ),
+        "The network map is for managers and admins.": "网络地图仅供经理和管理员查看。",
+        "your outlets": "您负责的网点",
+    },
+)
+
 FIGURE_TITLES = {
     "achievement": "Plan achievement",
     "growth": "Growth",
