@@ -274,7 +274,9 @@ class SalesPage:
     totals: SalesTotals | None = None
 
 
-def _visible(user: Principal | None, filters: SalesFilters) -> ColumnElement[bool] | None:
+def _visible(
+    user: Principal | None, filters: SalesFilters | None = None
+) -> ColumnElement[bool] | None:
     """Records ``user`` may see (a seller or buyer in their scope); None: every record. The
     records of one distributor (the ``distributor`` filter) are its business, which whoever
     may read that distributor sees whole: for a manager this narrows nothing more (its seller
@@ -282,7 +284,7 @@ def _visible(user: Principal | None, filters: SalesFilters) -> ColumnElement[boo
     (:func:`~geo_crm.domain.access.distributor_scope`)."""
     if user is None or user.is_admin:
         return None
-    if filters.distributor is not None:
+    if filters is not None and filters.distributor is not None:
         o = OUTLETS
         return (
             select(o.c.id)
@@ -470,7 +472,7 @@ def sale_reviews(
     conds = [SALES.c.review_state == state]
     if flag is not None:
         conds.append(literal(flag) == any_(SALES.c.flags))
-    visible = _visible(user, SalesFilters())
+    visible = _visible(user)
     if visible is not None:
         conds.append(visible)
     stmt = (
