@@ -172,7 +172,8 @@ class Scorecard:
     as_of: dt.date
     klass: DistributorClass
     months: list[dict]
-    depth: dict  # active outlets per tier, breadth over its territory's sub-regions, km²
+    depth: dict  # active outlets per tier, breadth over its territory's sub-regions
+    # (analysis/breadth.py: the ranking's breadth too), catchment km²
     debt: dict | None  # debt ageing (owed to the manufacturer, receivable from its buyers)
     evaluations: list[dict]  # oldest first: the trend per criterion and of the reach
     map_region: RegionRef | None
@@ -206,6 +207,7 @@ def scorecard(
     ref = find_distributor(session, code, user=user, reading=True)
     outlet = get_outlet(session, ref.id)
     depth = distributor_depth(session, ref.code, AnalysisParams(status="active"))
+    wide = depth.territory_breadth  # the territory's sub-regions (analysis/breadth.py)
     ageing = debt_ageing(session, user=user, distributor=ref.code, as_of=as_of)
     debt = ageing.rows[0].to_dict(as_of) if ageing.rows else None
     history = list(reversed(ev.list_evaluations(session, ref.code, user=user, limit=1000)))
@@ -224,9 +226,11 @@ def scorecard(
             "outlets": sum(depth.by_tier.values()),
             "deepest_tier": depth.deepest_tier,
             "territory": {"code": depth.territory_code, "name": depth.territory_name},
-            "units": len(depth.units),
-            "reached_units": depth.reached_units,
-            "breadth": depth.breadth if depth.units else None,
+            "breadth_basis": wide.basis if wide else None,
+            "breadth_level": wide.level if wide else None,
+            "units": len(wide.units) if wide else 0,
+            "reached_units": wide.reached_units if wide else 0,
+            "breadth": wide.unit_share if wide else None,
             "catchment_km2": round(depth.catchment_m2 / 1e6, 3),
         },
         debt=debt,

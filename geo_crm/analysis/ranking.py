@@ -12,10 +12,12 @@ nothing runs per distributor. Figures (docs/business.md "Ranking"):
 - ``sell_out``: what it sold its buyers in the period (amount);
 - ``distribution_rate`` (铺货率): active retail outlets of its network that bought anything in
   the period / active retail outlets of its network;
-- ``breadth``: direct sub-regions of the ranked region holding an active retail outlet of its
-  network / the region's direct sub-regions (a region without sub-regions is one unit). This is
-  breadth *within the ranked region*, so every distributor is measured on the same units; the
-  distributor page's breadth is over its own territory (analysis/distribution.py);
+- ``breadth``: the share of the distributor's territory that its active network reaches over
+  sub-regions — the scorecard's and the distributor page's figure (:mod:`.breadth`): the
+  territory's leaf regions holding an active outlet below it / all of them, the territory
+  being the assigned one (regions or a drawn polygon) else the smallest region holding its
+  network. Each distributor is measured on its own territory (it used to be the ranked
+  region's direct sub-regions, a figure no other page showed);
 - ``debt_age``: days from the oldest unpaid sell-in (dated up to the period's end) to the
   period's end; lower ranks higher, no debt ranks first;
 - ``score``: the latest evaluation's score up to the period's end under the current weights.
@@ -71,22 +73,57 @@ WITH RECURSIVE d AS (
     SELECT m.buyer_id FROM sales_buyer_months m
      WHERE NOT :whole_year AND m.month BETWEEN :start AND :end
        AND m.buyer_id IN (SELECT id FROM retail)
-), kids AS (  -- each region below the ranked one, with the direct child it lies under
-    SELECT id, id AS child_id FROM regions WHERE parent_id = :region_id
-    UNION ALL
-    SELECT r.id, kids.child_id FROM regions r JOIN kids ON r.parent_id = kids.id
-), units AS (
-    SELECT greatest(count(*), 1) AS n FROM regions WHERE parent_id = :region_id
 ), reach AS (
-    SELECT r.root, count(*) AS retail, count(b.buyer_id) AS bought,
-           CASE WHEN (SELECT count(*) FROM regions WHERE parent_id = :region_id) = 0
-                THEN count(*) FILTER (WHERE r.region_id = :region_id) > 0
-           END AS leaf_reached,
-           count(DISTINCT k.child_id) AS reached
-      FROM retail r
-      LEFT JOIN bought b ON b.buyer_id = r.id
-      LEFT JOIN kids k ON k.id = r.region_id
+    SELECT r.root, count(*) AS retail, count(b.buyer_id) AS bought
+      FROM retail r LEFT JOIN bought b ON b.buyer_id = r.id
      GROUP BY r.root
+), nregs AS (  -- breadth (analysis/breadth.py, for every distributor at once): the regions of
+               -- each active network, the distributor's own included
+    SELECT DISTINCT net.root, o.region_id AS id
+      FROM net JOIN outlets o ON o.id = net.id
+     WHERE o.region_id IS NOT NULL AND o.status = 'active'
+), nup(root, start_id, id) AS (
+    SELECT root, id, id FROM nregs
+    UNION
+    SELECT u.root, u.start_id, r.parent_id
+      FROM nup u JOIN regions r ON r.id = u.id WHERE r.parent_id IS NOT NULL
+), home AS (  -- the smallest region holding all of them (distribution.py's network region)
+    SELECT DISTINCT ON (u.root) u.root, u.id
+      FROM nup u JOIN regions r ON r.id = u.id
+     GROUP BY u.root, u.id, r.level, r.area_m2
+    HAVING count(DISTINCT u.start_id) = (SELECT count(*) FROM nregs n WHERE n.root = u.root)
+     ORDER BY u.root, geo_crm_level_rank(r.level) DESC, r.area_m2
+), terr AS (  -- assigned territories
+    SELECT t.distributor_id AS root, t.region_ids,
+           coalesce(cardinality(t.region_ids), 0) AS n_regions, t.geom
+      FROM distributor_territories t WHERE t.distributor_id = ANY(:ids)
+), troots AS (  -- the regions a territory is made of: the assigned ones, else the network's
+    SELECT root, unnest(region_ids) AS id FROM terr WHERE n_regions > 0
+    UNION ALL
+    SELECT h.root, h.id FROM home h WHERE NOT EXISTS (SELECT 1 FROM terr WHERE terr.root = h.root)
+), tbelow(root, id) AS (
+    SELECT root, id FROM troots
+    UNION
+    SELECT b.root, c.id FROM tbelow b JOIN regions c ON c.parent_id = b.id
+), pleaves AS (  -- a drawn territory: the leaves it touches, and whether it holds their centre
+    SELECT t.root, r.id, ST_Intersects(ST_PointOnSurface(r.boundary), t.geom) AS inside
+      FROM terr t JOIN regions r ON ST_Intersects(r.boundary, t.geom)
+     WHERE t.n_regions = 0
+       AND NOT EXISTS (SELECT 1 FROM regions c WHERE c.parent_id = r.id)
+), tunits AS (  -- the territory's sub-regions: its leaves
+    SELECT b.root, b.id FROM tbelow b
+     WHERE NOT EXISTS (SELECT 1 FROM regions c WHERE c.parent_id = b.id)
+    UNION ALL
+    SELECT p.root, p.id FROM pleaves p
+     WHERE p.inside OR NOT EXISTS (SELECT 1 FROM pleaves q WHERE q.root = p.root AND q.inside)
+), theld AS (  -- the regions holding an active outlet below the distributor
+    SELECT DISTINCT net.root, o.region_id AS id
+      FROM net JOIN outlets o ON o.id = net.id
+     WHERE net.id <> net.root AND o.status = 'active' AND o.region_id IS NOT NULL
+), wide AS (
+    SELECT u.root, count(*) AS units, count(h.id) AS reached
+      FROM tunits u LEFT JOIN theld h ON h.root = u.root AND h.id = u.id
+     GROUP BY u.root
 ), sell_in AS (
     SELECT buyer_id AS id,
            sum(amount_fen) FILTER (WHERE month BETWEEN :start AND :end) AS fen,
@@ -128,11 +165,8 @@ WITH RECURSIVE d AS (
            ((coalesce(si.fen, 0) - si.prev_fen)::float8 / nullif(si.prev_fen, 0)) AS growth,
            coalesce(rc.retail, 0) AS retail_outlets, coalesce(rc.bought, 0) AS retail_bought,
            (rc.bought::float8 / nullif(rc.retail, 0)) AS distribution_rate,
-           coalesce(CASE WHEN rc.leaf_reached IS NOT NULL THEN rc.leaf_reached::int
-                         ELSE rc.reached END, 0) AS reached_units,
-           (SELECT n FROM units) AS units,
-           (coalesce(CASE WHEN rc.leaf_reached IS NOT NULL THEN rc.leaf_reached::int
-                          ELSE rc.reached END, 0)::float8 / (SELECT n FROM units)) AS breadth,
+           coalesce(wd.reached, 0) AS reached_units, coalesce(wd.units, 0) AS units,
+           (wd.reached::float8 / nullif(wd.units, 0)) AS breadth,
            coalesce(db.owed, 0) AS debt, db.oldest AS oldest_unpaid,
            coalesce(:last_day - db.oldest, 0) AS debt_age,
            l.score, l.evaluated_on
@@ -141,6 +175,7 @@ WITH RECURSIVE d AS (
       LEFT JOIN sell_out so ON so.id = d.id
       LEFT JOIN plan p ON p.id = d.id
       LEFT JOIN reach rc ON rc.root = d.id
+      LEFT JOIN wide wd ON wd.root = d.id
       LEFT JOIN debt db ON db.id = d.id
       LEFT JOIN latest l ON l.id = d.id
 )
@@ -216,7 +251,6 @@ def ranking(
             statement,
             {
                 "ids": ids,
-                "region_id": info.id,
                 "start": period.start,
                 "end": period.end,
                 "prev_start": _year_before(period.start),

@@ -10,6 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import i18n
 from ..analysis import ranking as ranking_svc
+from ..analysis.breadth import BASIS_WORDS
 from ..analysis.judging import record_evaluation, scorecard
 from ..analysis.ranking import ASCENDING, FIGURES
 from ..auth.policy import current_user
@@ -141,6 +142,7 @@ def _render_scorecard(code: str, *, form: dict | None = None, errors: dict | Non
         errors=errors or {},
         done=request.args.get("done") == "1",
         tiers=TIERS,
+        basis_words=BASIS_WORDS,
         today=dt.date.today(),
     ), status
 
