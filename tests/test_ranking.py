@@ -99,7 +99,7 @@ def _by(result):
 
 
 def test_every_figure_of_every_distributor(session, ranked):
-    result = ranking(session, "P1", by="achievement", period="2025-06", user=None)
+    result = ranking(session, "P1", by="achievement", period="2025-06", user=None, compare="yoy")
     rows = _by(result)
     assert [r["code"] for r in result.rows] == ["D3", "D1"]
     d1, d3 = rows["D1"], rows["D3"]
@@ -119,7 +119,7 @@ def test_every_figure_of_every_distributor(session, ranked):
 
 @pytest.mark.parametrize(
     "by, first",
-    [("achievement", "D3"), ("growth", "D1"), ("distribution_rate", "D3"), ("breadth", "D3"),
+    [("achievement", "D3"), ("growth", "D3"), ("distribution_rate", "D3"), ("breadth", "D3"),
      ("debt_age", "D1"), ("score", "D1")],
 )  # fmt: skip
 def test_the_order_follows_the_figure(session, ranked, by, first):
@@ -148,7 +148,7 @@ def test_bad_queries_name_the_field(session, ranked):
 
 def test_ranking_api_page_and_cli(aapp, connection, ranked, cli):
     client = token_client(aapp, add_token(connection, ranked["admin"]))
-    response = client.get(f"{API}/regions/P1/ranking?by=growth&period=2025-06")
+    response = client.get(f"{API}/regions/P1/ranking?by=growth&period=2025-06&compare=yoy")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["by"] == "growth" and body["items"][0]["code"] == "D1"
@@ -161,7 +161,10 @@ def test_ranking_api_page_and_cli(aapp, connection, ranked, cli):
     assert "西区总经销" in html and "华东总经销" in html and "<svg" in html
     zh = client.get("/regions/P1/ranking?by=growth&period=2025-06&lang=zh-CN")
     assert "排名" in zh.get_data(as_text=True)
-    out = cli.invoke(args=["analyse", "ranking", "P1", "--by", "growth", "--period", "2025-06"])
+    out = cli.invoke(
+        args=["analyse", "ranking", "P1", "--by", "growth", "--period", "2025-06", "--compare",
+              "yoy"]
+    )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert out.output.index("D1") < out.output.index("D3")
 

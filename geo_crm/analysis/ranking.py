@@ -7,8 +7,11 @@ latest evaluation and the network below each distributor (one recursive walk fro
 nothing runs per distributor. Figures (docs/business.md "Ranking"):
 
 - ``achievement``: sell-in amount / plan amount of the period (None: nothing planned);
-- ``growth``: sell-in amount against the same period a year earlier, (this − last) / last
-  (None: nothing bought then);
+- ``growth``: sell-in amount against an earlier window of the same length, (this − then) /
+  then (None: nothing bought then): ``compare`` ``mom`` (the month before; a year: the year
+  before; the default) or ``yoy`` (a year earlier); a period still running compares its days
+  to date with the same days of the earlier window (:mod:`.growth`: early in a month a whole
+  month no longer stands against a few days);
 - ``sell_out``: what it sold its buyers in the period (amount);
 - ``distribution_rate`` (铺货率): active retail outlets of its network that bought anything in
   the period / active retail outlets of its network;
@@ -39,6 +42,7 @@ from ..domain.principal import Principal
 from ..domain.regions import RegionInfo, ancestors, get_region, region_subtree, subregions
 from ..errors import ValidationError
 from ..models import Outlet
+from .growth import COMPARISONS, Comparison, comparison
 from .plans import Period, parse_period
 
 FIGURES = (
@@ -125,12 +129,24 @@ WITH RECURSIVE d AS (
       FROM tunits u LEFT JOIN theld h ON h.root = u.root AND h.id = u.id
      GROUP BY u.root
 ), sell_in AS (
+    SELECT buyer_id AS id, sum(amount_fen) AS fen FROM sales_buyer_months
+     WHERE buyer_id = ANY(:ids) AND month BETWEEN :start AND :end GROUP BY buyer_id
+), windows AS (  -- growth's two windows (analysis/growth.py): whole months from the rollup,
+                 -- or for a period running on as_of the same days of each from the records
     SELECT buyer_id AS id,
-           sum(amount_fen) FILTER (WHERE month BETWEEN :start AND :end) AS fen,
-           sum(amount_fen) FILTER (WHERE month BETWEEN :prev_start AND :prev_end) AS prev_fen
+           sum(amount_fen) FILTER (WHERE month BETWEEN :gm_start AND :gm_end) AS now_fen,
+           sum(amount_fen) FILTER (WHERE month BETWEEN :bm_start AND :bm_end) AS before_fen
       FROM sales_buyer_months
-     WHERE buyer_id = ANY(:ids)
-       AND (month BETWEEN :start AND :end OR month BETWEEN :prev_start AND :prev_end)
+     WHERE NOT :to_date AND buyer_id = ANY(:ids)
+       AND (month BETWEEN :gm_start AND :gm_end OR month BETWEEN :bm_start AND :bm_end)
+     GROUP BY buyer_id
+    UNION ALL
+    SELECT buyer_id,
+           round(sum(amount) FILTER (WHERE sale_date BETWEEN :g_start AND :g_end) * 100),
+           round(sum(amount) FILTER (WHERE sale_date BETWEEN :b_start AND :b_end) * 100)
+      FROM sales_records
+     WHERE :to_date AND seller_id IS NULL AND buyer_id = ANY(:ids)
+       AND (sale_date BETWEEN :g_start AND :g_end OR sale_date BETWEEN :b_start AND :b_end)
      GROUP BY buyer_id
 ), sell_out AS (
     SELECT seller_id AS id, sum(amount_fen) AS fen FROM sales_seller_months
@@ -158,11 +174,12 @@ WITH RECURSIVE d AS (
 ), figures AS (
     SELECT d.id, d.code, d.name, d.status, d.lon, d.lat,
            round(coalesce(si.fen, 0) / 100.0, 2) AS sell_in,
-           round(coalesce(si.prev_fen, 0) / 100.0, 2) AS sell_in_last_year,
+           round(coalesce(gw.before_fen, 0) / 100.0, 2) AS growth_base,
            round(coalesce(so.fen, 0) / 100.0, 2) AS sell_out,
            p.amount AS plan,
            (coalesce(si.fen, 0) / 100.0 / nullif(p.amount, 0))::float8 AS achievement,
-           ((coalesce(si.fen, 0) - si.prev_fen)::float8 / nullif(si.prev_fen, 0)) AS growth,
+           ((coalesce(gw.now_fen, 0) - gw.before_fen)::float8 / nullif(gw.before_fen, 0))
+             AS growth,
            coalesce(rc.retail, 0) AS retail_outlets, coalesce(rc.bought, 0) AS retail_bought,
            (rc.bought::float8 / nullif(rc.retail, 0)) AS distribution_rate,
            coalesce(wd.reached, 0) AS reached_units, coalesce(wd.units, 0) AS units,
@@ -172,6 +189,7 @@ WITH RECURSIVE d AS (
            l.score, l.evaluated_on
       FROM d
       LEFT JOIN sell_in si ON si.id = d.id
+      LEFT JOIN windows gw ON gw.id = d.id
       LEFT JOIN sell_out so ON so.id = d.id
       LEFT JOIN plan p ON p.id = d.id
       LEFT JOIN reach rc ON rc.root = d.id
@@ -192,6 +210,7 @@ class Ranking:
     period: Period
     by: str
     rows: list[dict]
+    growth: Comparison  # the two windows the growth figure compares
 
     def to_dict(self) -> dict:
         return {
@@ -202,14 +221,11 @@ class Ranking:
                 "start": self.period.start,
                 "end": self.period.last_day,
             },
+            "growth": self.growth.to_dict(),
             "by": self.by,
             "ascending": self.by in ASCENDING,
             "items": self.rows,
         }
-
-
-def _year_before(day: dt.date) -> dt.date:
-    return day.replace(year=day.year - 1)
 
 
 def ranking(
@@ -220,20 +236,28 @@ def ranking(
     period: str | Period | None = None,
     user: Principal | None,
     statuses: tuple[str, ...] = ("active",),
+    compare: str = "mom",
+    as_of: dt.date | None = None,
 ) -> Ranking:
     """The distributors of ``region`` (and below) that ``user`` may see, of ``statuses``,
     ranked by ``by`` over ``period`` (a month or a year; default this month), each with every
-    figure. A missing region is a 404; a bad figure or period a 422 naming it."""
+    figure; growth compares like with like (``compare``: ``mom`` or ``yoy``; a period running
+    on ``as_of``, default today, to date: analysis/growth.py). A missing region is a 404; a
+    bad figure, period or comparison a 422 naming it."""
+    as_of = as_of or dt.date.today()
     problems: dict[str, str] = {}
     if by not in FIGURES:
         problems["by"] = f"one of {', '.join(FIGURES)}"
+    if compare not in COMPARISONS:
+        problems["compare"] = f"one of {', '.join(COMPARISONS)}"
     try:
-        period = period if isinstance(period, Period) else parse_period(period)
+        period = period if isinstance(period, Period) else parse_period(period, today=as_of)
     except ValidationError as exc:
         problems.update(exc.fields)
     if problems:
         raise ValidationError("invalid ranking query", fields=problems)
     assert isinstance(period, Period)
+    windows = comparison(period, as_of, compare)
     info = get_region(session, region)
     o = Outlet.__table__
     conds = [
@@ -253,8 +277,15 @@ def ranking(
                 "ids": ids,
                 "start": period.start,
                 "end": period.end,
-                "prev_start": _year_before(period.start),
-                "prev_end": _year_before(period.end),
+                "to_date": windows.to_date,
+                "g_start": windows.start,
+                "g_end": windows.end,
+                "b_start": windows.before_start,
+                "b_end": windows.before_end,
+                "gm_start": windows.start.replace(day=1),
+                "gm_end": windows.end.replace(day=1),
+                "bm_start": windows.before_start.replace(day=1),
+                "bm_end": windows.before_end.replace(day=1),
                 "last_day": period.last_day,
                 "whole_year": period.kind == "year",
                 "year": period.start.year,
@@ -267,7 +298,7 @@ def ranking(
                 row["score"] = round(float(row["score"]), 2)
             row["value"] = row[by]
             rows.append(row)
-    return Ranking({"code": info.code, "name": info.name}, period, by, rows)
+    return Ranking({"code": info.code, "name": info.name}, period, by, rows, windows)
 
 
 @dataclass
@@ -288,9 +319,10 @@ def ranking_page(
     by: str,
     period: str | None,
     user: Principal | None,
+    compare: str = "mom",
 ) -> RankingPage:
     """What the ranking page shows: :func:`ranking` and the boundaries its map draws."""
-    result = ranking(session, region, by=by, period=period, user=user)
+    result = ranking(session, region, by=by, period=period, user=user, compare=compare)
     info = get_region(session, region, boundary=True)
     return RankingPage(
         result,
