@@ -125,3 +125,14 @@ def test_the_ranking_page_says_which_comparison(aapp, connection, early, lang, w
     line = html.split('id="growth-windows"')[1].split("</p>")[0]
     assert words in line and "2024" in line
     assert 'value="yoy" selected' in html
+
+
+def test_a_year_to_date_reads_whole_months_and_the_running_months_days(session, early):
+    rows = _by(ranking(session, "P1", by="growth", period="2025", user=None,
+                       as_of=D(2025, 6, 12)))  # fmt: skip
+    # 1 Jan–12 Jun 2025: D1 400 + 2,000 + 1,000; 1 Jan–12 Jun 2024: 500 (10 June)
+    assert rows["D1"]["growth"] == pytest.approx((3400 - 500) / 500)
+    assert rows["D3"]["growth"] is None
+    late = _by(ranking(session, "P1", by="growth", period="2025", user=None,
+                       as_of=D(2025, 6, 9)))  # fmt: skip
+    assert late["D1"]["growth"] is None  # 2024's only sale came on 10 June

@@ -42,7 +42,7 @@ from ..domain.principal import Principal
 from ..domain.regions import RegionInfo, ancestors, get_region, region_subtree, subregions
 from ..errors import ValidationError
 from ..models import Outlet
-from .growth import COMPARISONS, Comparison, comparison
+from .growth import COMPARISONS, Comparison, comparison, month_before
 from .plans import Period, parse_period
 
 FIGURES = (
@@ -91,11 +91,13 @@ WITH RECURSIVE d AS (
     UNION
     SELECT u.root, u.start_id, r.parent_id
       FROM nup u JOIN regions r ON r.id = u.id WHERE r.parent_id IS NOT NULL
+), ncount AS (
+    SELECT root, count(*) AS n FROM nregs GROUP BY root
 ), home AS (  -- the smallest region holding all of them (distribution.py's network region)
     SELECT DISTINCT ON (u.root) u.root, u.id
-      FROM nup u JOIN regions r ON r.id = u.id
-     GROUP BY u.root, u.id, r.level, r.area_m2
-    HAVING count(DISTINCT u.start_id) = (SELECT count(*) FROM nregs n WHERE n.root = u.root)
+      FROM nup u JOIN regions r ON r.id = u.id JOIN ncount c ON c.root = u.root
+     GROUP BY u.root, u.id, r.level, r.area_m2, c.n
+    HAVING count(DISTINCT u.start_id) = c.n
      ORDER BY u.root, geo_crm_level_rank(r.level) DESC, r.area_m2
 ), terr AS (  -- assigned territories
     SELECT t.distributor_id AS root, t.region_ids,
@@ -131,23 +133,26 @@ WITH RECURSIVE d AS (
 ), sell_in AS (
     SELECT buyer_id AS id, sum(amount_fen) AS fen FROM sales_buyer_months
      WHERE buyer_id = ANY(:ids) AND month BETWEEN :start AND :end GROUP BY buyer_id
-), windows AS (  -- growth's two windows (analysis/growth.py): whole months from the rollup,
-                 -- or for a period running on as_of the same days of each from the records
-    SELECT buyer_id AS id,
-           sum(amount_fen) FILTER (WHERE month BETWEEN :gm_start AND :gm_end) AS now_fen,
-           sum(amount_fen) FILTER (WHERE month BETWEEN :bm_start AND :bm_end) AS before_fen
-      FROM sales_buyer_months
-     WHERE NOT :to_date AND buyer_id = ANY(:ids)
-       AND (month BETWEEN :gm_start AND :gm_end OR month BETWEEN :bm_start AND :bm_end)
-     GROUP BY buyer_id
-    UNION ALL
-    SELECT buyer_id,
-           round(sum(amount) FILTER (WHERE sale_date BETWEEN :g_start AND :g_end) * 100),
-           round(sum(amount) FILTER (WHERE sale_date BETWEEN :b_start AND :b_end) * 100)
-      FROM sales_records
-     WHERE :to_date AND seller_id IS NULL AND buyer_id = ANY(:ids)
-       AND (sale_date BETWEEN :g_start AND :g_end OR sale_date BETWEEN :b_start AND :b_end)
-     GROUP BY buyer_id
+), windows AS (  -- growth's two windows (analysis/growth.py): their whole months from the
+                 -- rollup; for a period running on as_of, each window's last, partial month
+                 -- (the same days of both) from the records (a few days: the date index)
+    SELECT id, sum(now_fen) AS now_fen, sum(before_fen) AS before_fen FROM (
+        SELECT buyer_id AS id,
+               sum(amount_fen) FILTER (WHERE month BETWEEN :gm_start AND :gm_end) AS now_fen,
+               sum(amount_fen) FILTER (WHERE month BETWEEN :bm_start AND :bm_end) AS before_fen
+          FROM sales_buyer_months
+         WHERE buyer_id = ANY(:ids)
+           AND (month BETWEEN :gm_start AND :gm_end OR month BETWEEN :bm_start AND :bm_end)
+         GROUP BY buyer_id
+        UNION ALL
+        SELECT buyer_id,
+               round(sum(amount) FILTER (WHERE sale_date BETWEEN :gd_start AND :g_end) * 100),
+               round(sum(amount) FILTER (WHERE sale_date BETWEEN :bd_start AND :b_end) * 100)
+          FROM sales_records
+         WHERE :to_date AND seller_id IS NULL AND buyer_id = ANY(:ids)
+           AND (sale_date BETWEEN :gd_start AND :g_end OR sale_date BETWEEN :bd_start AND :b_end)
+         GROUP BY buyer_id) parts
+     GROUP BY id
 ), sell_out AS (
     SELECT seller_id AS id, sum(amount_fen) AS fen FROM sales_seller_months
      WHERE seller_id = ANY(:ids) AND month BETWEEN :start AND :end GROUP BY seller_id
@@ -277,15 +282,7 @@ def ranking(
                 "ids": ids,
                 "start": period.start,
                 "end": period.end,
-                "to_date": windows.to_date,
-                "g_start": windows.start,
-                "g_end": windows.end,
-                "b_start": windows.before_start,
-                "b_end": windows.before_end,
-                "gm_start": windows.start.replace(day=1),
-                "gm_end": windows.end.replace(day=1),
-                "bm_start": windows.before_start.replace(day=1),
-                "bm_end": windows.before_end.replace(day=1),
+                **_window_params(windows),
                 "last_day": period.last_day,
                 "whole_year": period.kind == "year",
                 "year": period.start.year,
@@ -299,6 +296,21 @@ def ranking(
             row["value"] = row[by]
             rows.append(row)
     return Ranking({"code": info.code, "name": info.name}, period, by, rows, windows)
+
+
+def _window_params(c: Comparison) -> dict:
+    """The growth windows as the statement reads them: whole months (first days, inclusive)
+    from the rollup and, for a period to date, the last month's days from the records."""
+    out: dict = {"to_date": c.to_date, "g_end": c.end, "b_end": c.before_end}
+    for key, start, end in (("g", c.start, c.end), ("b", c.before_start, c.before_end)):
+        out[f"{key}m_start"] = start.replace(day=1)
+        if c.to_date:  # the whole months before the window's last; that month's days apart
+            out[f"{key}m_end"] = month_before(end.replace(day=1))
+            out[f"{key}d_start"] = end.replace(day=1)
+        else:
+            out[f"{key}m_end"] = end.replace(day=1)
+            out[f"{key}d_start"] = end  # unused: the records part is off
+    return out
 
 
 @dataclass
