@@ -307,7 +307,7 @@ def test_a_managers_coverage_map_draws_the_outlets_of_their_region(aapp, ids):
 OUTLET_CASES = [
     pytest.param(endpoint, rule, method, role, id=f"{method} {rule} {role}")
     for endpoint, rule, method in ROUTES
-    if RULES.get(endpoint) and RULES[endpoint].objects.get("code") == "outlet"
+    if RULES.get(endpoint) and RULES[endpoint].objects.get("code") in ("outlet", "distributor")
     for role in ("manager", "rep")
     if RULES[endpoint].allows(_principal(role))
 ]

@@ -290,7 +290,7 @@ def test_the_business_on_the_command_line(aapp, connection, biz, tmp_path):
     assert "D1" in listed.output
     actual = cli.invoke(args=["analyse", "plan-actual", "--distributor", "D1", "--period",
                               str(TODAY.year)])  # fmt: skip
-    assert actual.exit_code == 0 and "of plan" in actual.output, actual.output
+    assert actual.exit_code == 0 and "'s plan" in actual.output, actual.output
     target = tmp_path / "plans.csv"
     exported = cli.invoke(args=["export", "plans", "-o", str(target)])
     assert exported.exit_code == 0, exported.output

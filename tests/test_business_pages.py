@@ -255,7 +255,9 @@ def plan_form(**over):
 def test_the_plans_tab_shows_plan_against_actual_and_the_plans(manager, biz):
     page = html(manager.get(f"/distributors/D1?tab=plans&month={MONTH}&lang=en"))
     assert 'id="plan-actual"' in page and 'id="progress"' in page
-    assert re.search(r"Day \d+ of \d+: 10\.0% of plan", page), page.split('id="progress"')[1][:200]
+    assert re.search(r"Day \d+ of \d+: sell-in is 10\.0% of the whole month", page), page.split(
+        'id="progress"'
+    )[1][:200]
     assert f'data-plan="{biz["plan_d1"]}"' in page
     assert 'id="plan-form"' in page and 'name="version"' not in page  # a new plan's form
     zh = html(manager.get(f"/distributors/D1?tab=plans&month={MONTH}&lang=zh"))

@@ -63,3 +63,30 @@ def test_scorecard_and_ranking_pages_draw_offline(served, width):
     # only the network map's basemap tiles (the maps' configured tile server, as on the
     # distributor page) are asked of another host; the pages themselves fetch nothing
     assert all("tile" in u for u in outside), outside
+
+
+HEADER_LINES_JS = """() => Array.from(document.querySelectorAll('#ranking thead th')).map(th => {
+  const range = document.createRange(); range.selectNodeContents(th);
+  const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+  return [th.textContent.trim(), tops.size];
+})"""
+BOX_JS = """() => { const box = document.querySelector('#ranking').closest('.scroll');
+  return [box.scrollWidth > box.clientWidth, getComputedStyle(box).overflowX]; }"""
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_ranking_headers_stay_on_one_line_on_a_phone(served, lang):
+    """At 375 px the ranking's headers keep one line each (they wrapped one character per line
+    in zh-CN): the table scrolls sideways inside its own box, the page does not."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        page.goto(f"{served}/regions/P1/ranking?by=growth&period=2025-06&lang={lang}")
+        lines = page.evaluate(HEADER_LINES_JS)
+        assert lines and all(n <= 1 for _, n in lines), lines
+        assert page.evaluate(BOX_JS) == [True, "auto"]
+        assert page.evaluate(OVERFLOW_JS) <= 1
+        page.screenshot(path=f"/tmp/h14f-ranking-375-{lang}.png", full_page=True)
+        browser.close()

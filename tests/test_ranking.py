@@ -3,6 +3,8 @@ age and score: one statement, figures checked by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from auth_helpers import add_outlet, add_token, token_client
 from sqlalchemy import text
@@ -61,7 +63,35 @@ def ranked(connection, world):
             "SELECT id, DATE '2025-05-01', 5, 5 FROM outlets WHERE code = 'D1'"
         )
     )
+    _territory(connection, "D1", region="P1")  # D3 keeps its network's region (P1 too)
     return world
+
+
+def _territory(connection, code, *, region=None, box=None):
+    """Assign ``code`` the region ``region`` or the rectangle ``box`` (x0, y0, x1, y1)."""
+    connection.execute(
+        text("DELETE FROM distributor_territories WHERE distributor_id = "
+             "(SELECT id FROM outlets WHERE code = :c)"), {"c": code}
+    )  # fmt: skip
+    if region is not None:
+        connection.execute(
+            text(
+                "INSERT INTO distributor_territories (distributor_id, region_ids, geom, area_m2) "
+                "SELECT d.id, ARRAY[r.id], ST_Multi(r.boundary), r.area_m2 FROM outlets d, "
+                "regions r WHERE d.code = :c AND r.code = :r"
+            ),
+            {"c": code, "r": region},
+        )
+    elif box is not None:
+        connection.execute(
+            text(
+                "INSERT INTO distributor_territories (distributor_id, region_ids, geom, area_m2) "
+                "SELECT d.id, '{}', ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)), "
+                "ST_Area(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)::geography) "
+                "FROM outlets d WHERE d.code = :c"
+            ),
+            {"c": code, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]},
+        )
 
 
 def _by(result):
@@ -69,7 +99,7 @@ def _by(result):
 
 
 def test_every_figure_of_every_distributor(session, ranked):
-    result = ranking(session, "P1", by="achievement", period="2025-06", user=None)
+    result = ranking(session, "P1", by="achievement", period="2025-06", user=None, compare="yoy")
     rows = _by(result)
     assert [r["code"] for r in result.rows] == ["D3", "D1"]
     d1, d3 = rows["D1"], rows["D3"]
@@ -78,8 +108,10 @@ def test_every_figure_of_every_distributor(session, ranked):
     assert str(d1["sell_out"]) == "300.00" and str(d3["sell_out"]) == "300.00"
     # 铺货率: D1's active retail A1, A2, R1 of which A1 bought; D3's R3, R4 both bought
     assert d1["distribution_rate"] == pytest.approx(1 / 3) and d3["distribution_rate"] == 1.0
-    # breadth within P1 (C1, C2): D1 reaches C1 only (A2 has no region); D3 reaches both
-    assert d1["breadth"] == 0.5 and d3["breadth"] == 1.0 and d3["units"] == 2
+    # breadth over each territory's sub-regions: D1's assigned P1 (C1, C2), of which it reaches
+    # C1 only (A2 has no region); D3's network region P1, of which it reaches both
+    assert d1["breadth"] == 0.5 and d1["units"] == 2 and d1["reached_units"] == 1
+    assert d3["breadth"] == 1.0 and d3["units"] == 2
     # debt: D1 owes the 2025-06-10 sale (20 days to 06-30); D3 the 2025-05-01 one (60 days)
     assert d1["debt_age"] == 20 and d3["debt_age"] == 60
     assert d1["score"] == pytest.approx(100 * (0.25 + 0.30), abs=0.01) and d3["score"] is None
@@ -87,7 +119,7 @@ def test_every_figure_of_every_distributor(session, ranked):
 
 @pytest.mark.parametrize(
     "by, first",
-    [("achievement", "D3"), ("growth", "D1"), ("distribution_rate", "D3"), ("breadth", "D3"),
+    [("achievement", "D3"), ("growth", "D3"), ("distribution_rate", "D3"), ("breadth", "D3"),
      ("debt_age", "D1"), ("score", "D1")],
 )  # fmt: skip
 def test_the_order_follows_the_figure(session, ranked, by, first):
@@ -116,7 +148,7 @@ def test_bad_queries_name_the_field(session, ranked):
 
 def test_ranking_api_page_and_cli(aapp, connection, ranked, cli):
     client = token_client(aapp, add_token(connection, ranked["admin"]))
-    response = client.get(f"{API}/regions/P1/ranking?by=growth&period=2025-06")
+    response = client.get(f"{API}/regions/P1/ranking?by=growth&period=2025-06&compare=yoy")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["by"] == "growth" and body["items"][0]["code"] == "D1"
@@ -129,7 +161,10 @@ def test_ranking_api_page_and_cli(aapp, connection, ranked, cli):
     assert "西区总经销" in html and "华东总经销" in html and "<svg" in html
     zh = client.get("/regions/P1/ranking?by=growth&period=2025-06&lang=zh-CN")
     assert "排名" in zh.get_data(as_text=True)
-    out = cli.invoke(args=["analyse", "ranking", "P1", "--by", "growth", "--period", "2025-06"])
+    out = cli.invoke(
+        args=["analyse", "ranking", "P1", "--by", "growth", "--period", "2025-06", "--compare",
+              "yoy"]
+    )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert out.output.index("D1") < out.output.index("D3")
 
@@ -140,3 +175,32 @@ def test_a_year_reads_the_yearly_rollup_for_the_retail_that_bought(session, rank
     assert rows["D3"]["distribution_rate"] == 1.0
     assert rows["D1"]["achievement"] == pytest.approx(1000 / 2000)
     assert rows["D3"]["achievement"] == pytest.approx(3100 / 2000)
+
+
+@pytest.mark.parametrize(
+    "territory",
+    [{"region": "P1"}, {"region": "C1"}, {}, {"box": (120.1, 30.1, 120.9, 30.9)},
+     {"box": (120.6, 30.1, 120.9, 30.9)}],
+    ids=["regions", "one-leaf", "network", "polygon-two-centres", "polygon-off-the-network"],
+)  # fmt: skip
+def test_the_rankings_breadth_is_the_scorecards(session, ranked, territory):
+    """Both read the territory breadth over sub-regions (analysis/breadth.py), whatever the
+    territory: assigned regions, a drawn polygon, or none (the network's region)."""
+    from geo_crm.analysis.judging import scorecard
+
+    _territory(session.connection(), "D1", **territory)
+    rows = _by(ranking(session, "P1", by="breadth", period="2025-06", user=None))
+    for code in ("D1", "D3"):
+        depth = scorecard(session, code, user=None, as_of=dt.date(2025, 6, 30)).depth
+        row = rows[code]
+        assert (row["breadth"], row["units"], row["reached_units"]) == (
+            depth["breadth"], depth["units"], depth["reached_units"]
+        ), (code, territory)  # fmt: skip
+    expected = {"regions": 0.5, "one-leaf": 1.0, "network": 1.0}
+    shares = {"polygon-two-centres": 0.5, "polygon-off-the-network": 0.0}
+    name = territory.get("region") and ("regions" if territory["region"] == "P1" else "one-leaf")
+    if not territory:
+        name = "network"
+    if "box" in territory:
+        name = "polygon-two-centres" if territory["box"][0] < 120.5 else "polygon-off-the-network"
+    assert rows["D1"]["breadth"] == {**expected, **shares}[name]

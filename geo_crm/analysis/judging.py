@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..domain import evaluations as ev
@@ -26,8 +27,9 @@ from ..domain.principal import Principal
 from ..domain.regions import RegionRef, map_region_for, region_ref_by_code
 from .coverage import coverage
 from .distribution import distributor_depth
+from .growth import comparison, growth
 from .params import AnalysisParams
-from .plans import plan_against_actual
+from .plans import Period, plan_against_actual
 
 
 def network_reach(session: Session, code: str) -> ev.Reach:
@@ -88,7 +90,7 @@ def distributor_class(
     """The class of a distributor ``user`` may see, from its latest score and the plan
     achievement of ``as_of``'s year to date."""
     as_of = as_of or dt.date.today()
-    ref = find_distributor(session, code, user=user)
+    ref = find_distributor(session, code, user=user, reading=True)
     latest = ev.list_evaluations(session, code, user=user, limit=1)
     plan = plan_against_actual(
         session, user=user, distributor=code, period=str(as_of.year), by=("month",), as_of=as_of
@@ -125,7 +127,8 @@ def monthly_figures(
 ) -> list[dict]:
     """Plan, sell-in and sell-out of the ``months`` months up to ``as_of``'s (the last one to
     date), oldest first, each with its plan achievement and its sell-in and sell-out growth
-    month over month and year over year (:mod:`~geo_crm.analysis.plans`'s figures)."""
+    month over month and year over year of whole months (:mod:`~geo_crm.analysis.plans`'s
+    figures; :func:`scorecard` puts the running month's growth to date in its row)."""
     last = as_of.replace(day=1)
     first = _months_back(last, months - 1)
     earliest = _months_back(first, 12)  # the year-ago months of the growth figures
@@ -164,6 +167,53 @@ def monthly_figures(
     return rows
 
 
+_TO_DATE = text("""
+SELECT sum(amount) FILTER (WHERE buyer_id = :d AND sale_date BETWEEN :s AND :e) AS in_now,
+       sum(amount) FILTER (WHERE buyer_id = :d AND sale_date BETWEEN :ms AND :me) AS in_mom,
+       sum(amount) FILTER (WHERE buyer_id = :d AND sale_date BETWEEN :ys AND :ye) AS in_yoy,
+       sum(amount) FILTER (WHERE seller_id = :d AND sale_date BETWEEN :s AND :e) AS out_now,
+       sum(amount) FILTER (WHERE seller_id = :d AND sale_date BETWEEN :ms AND :me) AS out_mom,
+       sum(amount) FILTER (WHERE seller_id = :d AND sale_date BETWEEN :ys AND :ye) AS out_yoy
+  FROM sales_records
+ WHERE (buyer_id = :d OR seller_id = :d)
+   AND (sale_date BETWEEN :s AND :e OR sale_date BETWEEN :ms AND :me
+        OR sale_date BETWEEN :ys AND :ye)""")
+
+
+def month_to_date_growth(
+    session: Session, distributor_id: int, as_of: dt.date
+) -> tuple[dict, dict] | None:
+    """Growth of ``as_of``'s month while it runs, like with like (analysis/growth.py): its days
+    to ``as_of`` against the same days of the month before and of that month a year earlier,
+    for sell-in and sell-out; and the windows compared. None on the month's last day (the
+    whole months compare)."""
+    month = Period("month", as_of.replace(day=1), as_of.replace(day=1))
+    mom, yoy = comparison(month, as_of, "mom"), comparison(month, as_of, "yoy")
+    if not mom.to_date:
+        return None
+    row = session.execute(
+        _TO_DATE,
+        {"d": distributor_id, "s": mom.start, "e": mom.end, "ms": mom.before_start,
+         "me": mom.before_end, "ys": yoy.before_start, "ye": yoy.before_end},
+    ).one()  # fmt: skip
+    zero = Decimal("0.00")
+    in_now, out_now = row.in_now or zero, row.out_now or zero
+    figures = {
+        "sell_in_mom": growth(in_now, row.in_mom),
+        "sell_in_yoy": growth(in_now, row.in_yoy),
+        "sell_out_mom": growth(out_now, row.out_mom),
+        "sell_out_yoy": growth(out_now, row.out_yoy),
+    }
+    windows = {
+        "to_date": True,
+        "start": mom.start,
+        "end": mom.end,
+        "mom": {"start": mom.before_start, "end": mom.before_end},
+        "yoy": {"start": yoy.before_start, "end": yoy.before_end},
+    }
+    return figures, windows
+
+
 @dataclass
 class Scorecard:
     """Everything the scorecard page and ``GET …/scorecard`` show, from one call."""
@@ -172,11 +222,13 @@ class Scorecard:
     as_of: dt.date
     klass: DistributorClass
     months: list[dict]
-    depth: dict  # active outlets per tier, breadth over its territory's sub-regions, km²
+    depth: dict  # active outlets per tier, breadth over its territory's sub-regions
+    # (analysis/breadth.py: the ranking's breadth too), catchment km²
     debt: dict | None  # debt ageing (owed to the manufacturer, receivable from its buyers)
     evaluations: list[dict]  # oldest first: the trend per criterion and of the reach
     map_region: RegionRef | None
-    territory: RegionRef | None = None  # the region its depth and breadth are measured over
+    territory: RegionRef | None = None  # the region its network is measured in
+    growth_windows: dict | None = None  # the days the latest month's growth compares
 
     @property
     def growth(self) -> dict:
@@ -191,6 +243,7 @@ class Scorecard:
             "class": self.klass.to_dict(),
             "months": self.months,
             "growth": self.growth,
+            "growth_windows": self.growth_windows,
             "depth": self.depth,
             "debt": self.debt,
             "evaluations": self.evaluations,
@@ -204,12 +257,19 @@ def scorecard(
     12 months of plan, sell-in and sell-out with growth, depth and breadth now, debt ageing,
     and the evaluations (oldest first) with their sub-scores and stored reach."""
     as_of = as_of or dt.date.today()
-    ref = find_distributor(session, code, user=user)
+    ref = find_distributor(session, code, user=user, reading=True)
     outlet = get_outlet(session, ref.id)
     depth = distributor_depth(session, ref.code, AnalysisParams(status="active"))
+    wide = depth.territory_breadth  # the territory's sub-regions (analysis/breadth.py)
     ageing = debt_ageing(session, user=user, distributor=ref.code, as_of=as_of)
     debt = ageing.rows[0].to_dict(as_of) if ageing.rows else None
     history = list(reversed(ev.list_evaluations(session, ref.code, user=user, limit=1000)))
+    months = monthly_figures(session, ref.code, user=user, as_of=as_of)
+    running = month_to_date_growth(session, ref.id, as_of)
+    windows = None
+    if running is not None and months:  # the month to date against the same days before
+        months[-1].update(running[0], to_date=True)
+        windows = running[1]
     return Scorecard(
         distributor={
             "code": ref.code,
@@ -219,15 +279,17 @@ def scorecard(
         },
         as_of=as_of,
         klass=distributor_class(session, ref.code, user=user, as_of=as_of),
-        months=monthly_figures(session, ref.code, user=user, as_of=as_of),
+        months=months,
         depth={
             "outlets_by_tier": depth.by_tier,
             "outlets": sum(depth.by_tier.values()),
             "deepest_tier": depth.deepest_tier,
             "territory": {"code": depth.territory_code, "name": depth.territory_name},
-            "units": len(depth.units),
-            "reached_units": depth.reached_units,
-            "breadth": depth.breadth if depth.units else None,
+            "breadth_basis": wide.basis if wide else None,
+            "breadth_level": wide.level if wide else None,
+            "units": len(wide.units) if wide else 0,
+            "reached_units": wide.reached_units if wide else 0,
+            "breadth": wide.unit_share if wide else None,
             "catchment_km2": round(depth.catchment_m2 / 1e6, 3),
         },
         debt=debt,
@@ -244,4 +306,5 @@ def scorecard(
         ],
         map_region=map_region_for(session, outlet["region_id"]),
         territory=region_ref_by_code(session, depth.territory_code),
+        growth_windows=windows,
     )

@@ -6,12 +6,16 @@ may see, over a month or a year — detail lines (明细), totals (合计) and c
 - *plan*: ``sales_plans`` of the period; *expected to date*: for a month wholly gone its
   target, for a month not begun 0, for the month of ``as_of`` the schedule's cumulative target
   of the last step on or before that day (no schedule: the target pro rata of the days gone;
-  a schedule whose first step lies ahead: 0; the month's last day: the target);
+  a schedule whose first step lies ahead: 0; the month's last day: the target). A step that
+  gives only a quantity expects the plan's amount in the same share of its target quantity
+  (and a step giving only an amount, the quantity in its share): a schedule of quantities
+  once expected no amount at all, and the ratio to date had no denominator;
 - *sell-in* (进货): what the distributors bought from the manufacturer (``sales_buyer_months``
   of the distributors: every sale to a distributor is sell-in); *sell-out* (出货): what they
   sold their buyers (``sales_seller_months``). Both read rollups, never the sales records;
-- *achievement*: actual amount / plan amount, for sell-in and sell-out side by side (the plan
-  is a sell-in target; docs/business.md);
+- *achievement*: actual amount / the period's whole plan amount, for sell-in and sell-out
+  side by side (the plan is a sell-in target; docs/business.md); *to date*: sell-in amount /
+  expected to date (None while nothing is expected yet);
 - *time gone*: days of the period up to ``as_of`` (inclusive) / days in the period.
 
 Rows are grouped by ``by`` (any of distributor, month, product) and come in that order;
@@ -29,7 +33,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ..domain.access import outlet_scope
+from ..domain.access import distributor_scope
 from ..domain.network import distributor as find_distributor
 from ..domain.outlets import region_known
 from ..domain.principal import Principal
@@ -61,14 +65,19 @@ WITH pl AS (  -- months before or after as_of's: the whole target, or nothing ye
                 WHEN sc.steps > 0 THEN coalesce(sc.quantity, 0)
                 ELSE round(p.target_quantity * :day_of_month / :month_days, 3) END
       FROM sales_plans p
-      CROSS JOIN LATERAL (
+      CROSS JOIN LATERAL (  -- the last step on or before as_of; a step giving only one of
+          -- quantity and amount expects the other in the same share of the plan's target
           SELECT count(*) AS steps,
-                 (array_agg(s.target_amount ORDER BY s.by_day DESC)
-                    FILTER (WHERE s.by_day <= :day_of_month AND s.target_amount IS NOT NULL))[1]
-                   AS amount,
-                 (array_agg(s.target_quantity ORDER BY s.by_day DESC)
-                    FILTER (WHERE s.by_day <= :day_of_month AND s.target_quantity IS NOT NULL))[1]
-                   AS quantity
+                 (array_agg(coalesce(s.target_amount,
+                                     round(p.target_amount * s.target_quantity
+                                           / nullif(p.target_quantity, 0), 2))
+                            ORDER BY s.by_day DESC)
+                    FILTER (WHERE s.by_day <= :day_of_month))[1] AS amount,
+                 (array_agg(coalesce(s.target_quantity,
+                                     round(p.target_quantity * s.target_amount
+                                           / nullif(p.target_amount, 0), 3))
+                            ORDER BY s.by_day DESC)
+                    FILTER (WHERE s.by_day <= :day_of_month))[1] AS quantity
             FROM sales_plan_schedule s WHERE s.plan_id = p.id) sc
      WHERE p.distributor_id = ANY(:ids) AND p.month = :as_of_month
        AND p.month BETWEEN :start AND :end
@@ -246,9 +255,13 @@ class PlanActual:
         t = self.total.to_dict()
         share = "-" if t["achievement_in"] is None else f"{100 * t['achievement_in']:.0f} %"
         what = "month" if self.period.kind == "month" else "year"
+        if t["to_expected_in"] is not None:
+            to_date = f"{100 * t['to_expected_in']:.0f} % of the {t['expected_amount']} expected"
+        else:
+            to_date = "nothing expected yet"
         return (
-            f"day {e['day']} of {e['days']}: {share} of plan, "
-            f"{100 * e['share']:.0f} % of the {what} gone"
+            f"day {e['day']} of {e['days']}: sell-in {share} of the {what}'s plan, "
+            f"{100 * e['share']:.0f} % of the {what} gone; to date {to_date}"
         )
 
     def to_dict(self) -> dict:
@@ -308,7 +321,9 @@ def plan_against_actual(
     scope = {"kind": "all", "code": None}
     if distributor is not None:
         try:
-            conds.append(o.c.id == find_distributor(session, distributor, user=user).id)
+            conds.append(
+                o.c.id == find_distributor(session, distributor, user=user, reading=True).id
+            )
             scope = {"kind": "distributor", "code": distributor}
         except ValidationError as exc:
             problems.update(exc.fields)
@@ -329,7 +344,7 @@ def plan_against_actual(
     if problems:
         raise ValidationError("invalid plan-against-actual query", fields=problems)
     if user is not None and not user.is_admin:
-        conds.append(outlet_scope(user, o))
+        conds.append(distributor_scope(user, o))
     ids = list(session.scalars(select(o.c.id).where(*conds)))
     as_of_month = as_of.replace(day=1)
     month_days = calendar.monthrange(as_of.year, as_of.month)[1]

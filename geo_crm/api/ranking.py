@@ -22,6 +22,12 @@ class RankingQuery(Query):
     period: str | None = Field(
         None, max_length=7, description="YYYY-MM (a month) or YYYY (a year); default this month"
     )
+    compare: Literal["mom", "yoy"] = Field(
+        "mom",
+        description="growth against the period before (mom; a year: the year before) or a year "
+        "earlier (yoy); a period still running is compared to date, day for day "
+        "(the answer's `growth` says which days)",
+    )
 
 
 @operation(
@@ -38,5 +44,12 @@ def region_ranking(code: str, query: RankingQuery):
     the period, each with every figure (docs/business.md "Ranking")."""
     session = get_session()
     with field_names(session, prefix="query"):
-        result = ranking(session, code, by=query.by, period=query.period, user=current_user())
+        result = ranking(
+            session,
+            code,
+            by=query.by,
+            period=query.period,
+            user=current_user(),
+            compare=query.compare,
+        )
     return jsonify(plain_json(result.to_dict()))

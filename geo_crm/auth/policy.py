@@ -73,6 +73,9 @@ REGION = {"code": "region"}
 SALE = {"sale_id": "sale"}
 PLAN = {"plan_id": "plan"}
 FIELD_OUTLET = roles("admin", "manager", "rep", objects=OUTLET)
+# reading a distributor's business: reps too, for the distributors above their outlets
+# (domain.access.distributor_scope); every write on a distributor stays OUTLET (no reps)
+READ_DISTRIBUTOR = roles("admin", "manager", "rep", objects={"code": "distributor"})
 REVIEWER_EVENT = roles("admin", "manager", objects={"event_id": "geotag_event"})
 
 
@@ -159,14 +162,14 @@ RULES: dict[str, Rule] = {
     "api.get_plan_actual": STAFF,
     # judging distributors (issue 14): evaluations, weights, class
     "api.create_evaluation": roles("admin", "manager", objects=OUTLET),
-    "api.list_evaluations": roles("admin", "manager", objects=OUTLET),
-    "api.get_distributor_class": roles("admin", "manager", objects=OUTLET),
-    "api.get_scorecard": roles("admin", "manager", objects=OUTLET),
+    "api.list_evaluations": READ_DISTRIBUTOR,
+    "api.get_distributor_class": READ_DISTRIBUTOR,
+    "api.get_scorecard": READ_DISTRIBUTOR,
     "api.get_evaluation_weights": STAFF,
     "api.put_evaluation_weights": ADMIN,
     "api.region_ranking": roles("admin", "manager", objects=REGION),
     "judging_pages.ranking_page": roles("admin", "manager", objects=REGION),
-    "judging_pages.scorecard_page": roles("admin", "manager", objects=OUTLET),
+    "judging_pages.scorecard_page": READ_DISTRIBUTOR,
     "judging_pages.add_evaluation": roles("admin", "manager", objects=OUTLET),
     # geotagging
     "api.put_outlet_location": FIELD_OUTLET,
@@ -186,7 +189,7 @@ RULES: dict[str, Rule] = {
     "region_pages.region_figures": roles("admin", "manager", objects=REGION),
     "maps.standalone": roles("admin", "manager", objects=REGION),
     "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET),
-    "network_pages.distributor_page": roles("admin", "manager", objects=OUTLET),
+    "network_pages.distributor_page": READ_DISTRIBUTOR,
     "network_pages.outlet_page": roles("admin", "manager", "rep", objects=OUTLET),
     "outlet_changes_pages.changes_page": roles("admin", "manager", objects=REGION),
     "outlet_changes_pages.changes_map": roles("admin", "manager", objects=REGION),

@@ -178,14 +178,23 @@ def class_cmd(distributor, as_of, as_user) -> None:
     help="The figure distributors are ranked by.",
 )  # fmt: skip
 @click.option("--period", metavar="YYYY-MM|YYYY", help="A month or a year (default: this month).")
+@click.option(
+    "--compare",
+    type=click.Choice(["mom", "yoy"]),
+    default="mom",
+    show_default=True,
+    help="Growth against the month before (mom) or a year earlier (yoy); to date while the "
+    "period runs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @as_option
 @with_appcontext
-def ranking_cmd(region, by, period, as_json, as_user) -> None:
+def ranking_cmd(region, by, period, compare, as_json, as_user) -> None:
     """Distributors of REGION ranked by plan achievement, growth, sell-out, 铺货率, breadth,
     debt age or score over a period."""
     with get_db().session() as session:
-        result = ranking(session, region, by=by, period=period, user=_acting(session, as_user))
+        user = _acting(session, as_user)
+        result = ranking(session, region, by=by, period=period, user=user, compare=compare)
     if as_json:
         _json(result.to_dict())
         return
@@ -196,8 +205,11 @@ def ranking_cmd(region, by, period, as_json, as_user) -> None:
           r["sell_in"], r["sell_out"], r["plan"], r["debt_age"], r["score"]]
          for r in result.rows],
     )  # fmt: skip
+    g = result.growth
     click.echo(
-        f"{len(result.rows)} distributors in {result.region['code']}, {result.period.label()}"
+        f"{len(result.rows)} distributors in {result.region['code']}, {result.period.label()}; "
+        f"growth {g.start}..{g.end} against {g.before_start}..{g.before_end}"
+        + (" (to date)" if g.to_date else "")
     )
 
 

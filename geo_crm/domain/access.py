@@ -4,7 +4,8 @@
 - manager: outlets whose region lies inside one of the manager's regions (``user_regions``),
   walking the region tree down recursively; outlets not yet geotagged have no region and are
   therefore outside every manager's scope (admins and their reps see them);
-- rep: outlets assigned to them (``rep_id``) or created by them (``created_by_id``).
+- rep: outlets assigned to them (``rep_id``) or created by them (``created_by_id``); they
+  also *read* the distributors above those outlets (:func:`distributor_scope`).
 
 Every helper returns a SQLAlchemy clause (or ``select``) to put in a ``where``; callers never
 filter in Python, so lists, counts and maps of millions of outlets stay one query.
@@ -66,6 +67,25 @@ def outlet_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
     if user.role == "rep":
         return or_(outlet.rep_id == user.id, outlet.created_by_id == user.id)
     return false()
+
+
+def distributor_scope(user: Principal, outlet=Outlet) -> ColumnElement[bool]:
+    """The outlets whose business ``user`` may *read* as distributors (scorecard, evaluation
+    history, the distributor page and its tabs): those of :func:`outlet_scope`, and for a rep
+    also every distributor upstream of an outlet in their scope (the supply chain above it:
+    reps are read-only on their outlets' distributors). Reads only: every write stays on
+    :func:`outlet_scope`, so a rep changes nothing of a distributor this admits."""
+    seen = outlet_scope(user, outlet)
+    if user.role != "rep" or user.id is None:
+        return seen
+    from .network import outlet_tree  # network builds on this module
+
+    table = getattr(outlet, "__table__", outlet)
+    chain = outlet_tree(
+        outlet_scope(user), up=True, depth=False, distinct=True, name=f"rep_chain_{table.name}"
+    )
+    upstream = and_(table.c.tier == "distributor", table.c.id.in_(select(chain.c.id)))
+    return or_(seen, upstream)
 
 
 def region_scope(user: Principal, region=Region) -> ColumnElement[bool]:
@@ -136,11 +156,11 @@ def geotag_event_scope(user: Principal, event=GeotagEvent) -> ColumnElement[bool
 # with the user id as a bind parameter, then executed with values only.
 SCOPE_UID = bindparam("scope_uid", type_=Integer)
 
-# object kinds a URL argument may name: "outlet" and "region" by code (the natural keys users
-# know; a code is only ever a code, never read as an id), "sale", "geotag_event" and "plan"
-# by id
-OBJECT_KINDS = ("outlet", "region", "sale", "geotag_event", "plan")
-_BY_CODE = frozenset({"outlet", "region"})
+# object kinds a URL argument may name: "outlet", "distributor" (an outlet read as a
+# distributor: distributor_scope) and "region" by code (the natural keys users know; a code is
+# only ever a code, never read as an id), "sale", "geotag_event" and "plan" by id
+OBJECT_KINDS = ("outlet", "distributor", "region", "sale", "geotag_event", "plan")
+_BY_CODE = frozenset({"outlet", "distributor", "region"})
 
 
 def template(role: str) -> Principal:
@@ -159,6 +179,8 @@ def _resolve_stmt(kind: str, role: str) -> Select:
     ident = bindparam("ident", type_=BigInteger)
     if kind == "outlet":
         return select(Outlet.id).where(Outlet.code == ref, outlet_scope(user))
+    if kind == "distributor":
+        return select(Outlet.id).where(Outlet.code == ref, distributor_scope(user))
     if kind == "region":
         return select(Region.id).where(Region.code == ref, region_scope(user))
     if kind == "geotag_event":

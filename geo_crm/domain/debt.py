@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..models import REGION_LEVELS, Outlet
-from .access import outlet_scope
+from .access import distributor_scope
 from .network import distributor as find_distributor
 from .outlets import region_known
 from .principal import Principal
@@ -193,13 +193,15 @@ def debt_ageing(
     conds = [o.c.tier == "distributor"]
     if distributor is not None:
         try:
-            conds.append(o.c.id == find_distributor(session, distributor, user=user).id)
+            conds.append(
+                o.c.id == find_distributor(session, distributor, user=user, reading=True).id
+            )
         except ValidationError as exc:
             problems.update(exc.fields)
     if problems:
         raise ValidationError("invalid debt ageing query", fields=problems)
     if user is not None and not user.is_admin:
-        conds.append(outlet_scope(user, o))
+        conds.append(distributor_scope(user, o))
     if region is not None:
         tree = region_subtree(region)
         conds.append(o.c.region_id.in_(select(tree.c.id)))

@@ -280,7 +280,7 @@ def list_evaluations(
     criterion sub-scores (0–100) and score under the latest weights."""
     if not 1 <= limit <= 1000:
         raise ValidationError("invalid limit", fields={"limit": "from 1 to 1000"})
-    ref = find_distributor(session, distributor, user=user)
+    ref = find_distributor(session, distributor, user=user, reading=True)
     rows = session.execute(
         text(_LIST), {"distributor_id": ref.id, "ids": ids, "limit": limit}
     ).mappings()

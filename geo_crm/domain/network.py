@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..models import TIERS, Outlet
-from .access import outlet_scope
+from .access import distributor_scope, outlet_scope
 from .principal import Principal
 from .regions import region_subtree
 
@@ -282,15 +282,22 @@ class NotADistributor(DistributorError):
 
 
 def distributor(
-    session: Session, code: str, *, user: Principal | None = None, field: str = "distributor"
+    session: Session,
+    code: str,
+    *,
+    user: Principal | None = None,
+    field: str = "distributor",
+    reading: bool = False,
 ) -> DistributorRef:
     """The distributor with this code that ``user`` (None: the system) may see; a 422 naming
     ``field`` when there is none or the outlet is of another tier (an outlet outside the
-    user's scope gets exactly the answer of a missing one)."""
+    user's scope gets exactly the answer of a missing one). ``reading``: to read its business
+    only (:func:`~geo_crm.domain.access.distributor_scope`: a rep reads their outlets'
+    distributors); otherwise to act on it (:func:`~geo_crm.domain.access.outlet_scope`)."""
     t = OUTLETS
     stmt = select(t.c.id, t.c.code, t.c.name, t.c.tier).where(t.c.code == code)
     if not _sees_all(user):
-        stmt = stmt.where(outlet_scope(user, t))
+        stmt = stmt.where((distributor_scope if reading else outlet_scope)(user, t))
     row = session.execute(stmt).first()
     if row is None:
         message = f"no outlet with code {code!r}"

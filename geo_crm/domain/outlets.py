@@ -53,7 +53,7 @@ from ..analysis.geometry.geodesy import (
 from ..db.hotpath import HotStatement
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import GeotagEvent, Outlet, Region, User
-from .access import outlet_scope, region_scope
+from .access import distributor_scope, outlet_scope, region_scope
 from .network import downstream_cte
 from .outlet_changes import acting_user
 from .principal import Principal
@@ -582,14 +582,20 @@ def region_known(session: Session, code: str, user: Principal | None = None) -> 
 
 
 def resolve_outlet(
-    session: Session, code: str, *, user: Principal | None = None, field: str | None = None
+    session: Session,
+    code: str,
+    *,
+    user: Principal | None = None,
+    field: str | None = None,
+    reading: bool = False,
 ) -> int:
     """The id of the outlet with this code that ``user`` may see (None: any outlet); 404, or
     422 naming ``field``, when there is none. An outlet outside the user's scope gets exactly
-    the answer of a missing one."""
+    the answer of a missing one. ``reading``: an outlet whose business as a distributor the
+    user may read (:func:`~geo_crm.domain.access.distributor_scope`)."""
     stmt = select(OUTLETS.c.id).where(OUTLETS.c.code == code)
     if user is not None and not user.is_admin:
-        stmt = stmt.where(outlet_scope(user, OUTLETS))
+        stmt = stmt.where((distributor_scope if reading else outlet_scope)(user, OUTLETS))
     outlet_id = session.scalar(stmt)
     if outlet_id is None:
         message = f"no outlet with code {code!r}"

@@ -34,7 +34,7 @@ from ..models import (
     SalesPlanSupport,
     User,
 )
-from .access import outlet_scope
+from .access import distributor_scope, outlet_scope
 from .network import distributor
 from .principal import Principal
 from .regions import region_subtree
@@ -240,15 +240,19 @@ def _plans_from():
     )
 
 
-def _conditions(session: Session, f: PlanFilters, user: Principal | None) -> list:
-    """The filters as conditions; a filter naming nothing (or nothing in scope) is a 422."""
+def _conditions(
+    session: Session, f: PlanFilters, user: Principal | None, *, reading: bool = False
+) -> list:
+    """The filters as conditions; a filter naming nothing (or nothing in scope) is a 422.
+    ``reading``: plans to read (of the distributors ``user`` may read, which for a rep includes
+    their outlets' distributors: :func:`~geo_crm.domain.access.distributor_scope`); otherwise
+    plans to act on."""
     conds: list = []
     problems: dict[str, str] = {}
     if f.distributor is not None:
         try:
-            conds.append(
-                PLANS.c.distributor_id == distributor(session, f.distributor, user=user).id
-            )
+            ref = distributor(session, f.distributor, user=user, reading=reading)
+            conds.append(PLANS.c.distributor_id == ref.id)
         except ValidationError as exc:
             problems.update(exc.fields)
     if f.region is not None:
@@ -273,7 +277,7 @@ def _conditions(session: Session, f: PlanFilters, user: Principal | None) -> lis
     if problems:
         raise ValidationError("unknown filter value", fields=problems)
     if not _sees_all(user):
-        conds.append(outlet_scope(user, OUTLETS))
+        conds.append((distributor_scope if reading else outlet_scope)(user, OUTLETS))
     return conds
 
 
@@ -282,7 +286,7 @@ def select_plans(session: Session, f: PlanFilters, user: Principal | None) -> Se
     return (
         select(*plan_columns())
         .select_from(_plans_from())
-        .where(*_conditions(session, f, user))
+        .where(*_conditions(session, f, user, reading=True))
         .order_by(PLANS.c.month, OUTLETS.c.code, PRODUCTS.c.sku)
     )
 
@@ -304,7 +308,7 @@ def plan_page(
     offset: int = 0,
 ) -> PlanPage:
     """A page of plans (with their schedules and support lines) and the totals over all."""
-    conds = _conditions(session, f, user)
+    conds = _conditions(session, f, user, reading=True)
     stmt = (
         select(*plan_columns())
         .select_from(_plans_from())

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import REVIEW_STATES, Outlet, Payment, Product, SalesRecord, User
-from .access import outlet_scope
+from .access import distributor_scope, outlet_scope
 from .outlets import contains_text, resolve_outlet, unknown_references
 from .principal import Principal
 from .regions import region_subtree
@@ -235,11 +235,13 @@ def check_sales_filters(
     """Filter values that name no row, by field (so a typo is not mistaken for "no sales"); an
     outlet or region outside ``user``'s scope is as unknown as a missing one."""
     problems = unknown_references(
-        session,
-        user=user,
-        outlets={"seller": f.seller, "buyer": f.buyer, "distributor": f.distributor},
-        region=f.region,
+        session, user=user, outlets={"seller": f.seller, "buyer": f.buyer}, region=f.region
     )
+    if f.distributor is not None:  # a distributor whose business the user may read
+        try:
+            resolve_outlet(session, f.distributor, user=user, field="distributor", reading=True)
+        except ValidationError as exc:
+            problems.update(exc.fields)
     if f.review is not None and f.review not in REVIEW_STATES:
         problems["review"] = f"must be one of {', '.join(REVIEW_STATES)}"
     if f.product is not None:
@@ -272,10 +274,23 @@ class SalesPage:
     totals: SalesTotals | None = None
 
 
-def _visible(user: Principal | None) -> ColumnElement[bool] | None:
-    """Records ``user`` may see (a seller or buyer in their scope); None: every record."""
+def _visible(
+    user: Principal | None, filters: SalesFilters | None = None
+) -> ColumnElement[bool] | None:
+    """Records ``user`` may see (a seller or buyer in their scope); None: every record. The
+    records of one distributor (the ``distributor`` filter) are its business, which whoever
+    may read that distributor sees whole: for a manager this narrows nothing more (its seller
+    or buyer is in scope), and a rep reads their outlets' distributors
+    (:func:`~geo_crm.domain.access.distributor_scope`)."""
     if user is None or user.is_admin:
         return None
+    if filters is not None and filters.distributor is not None:
+        o = OUTLETS
+        return (
+            select(o.c.id)
+            .where(o.c.code == filters.distributor, distributor_scope(user, o))
+            .exists()
+        )
     return sales_visible(outlet_scope(user, OUTLETS))
 
 
@@ -285,7 +300,7 @@ def sales_summary(
     """:class:`SalesTotals` over the records matching ``filters`` that ``user`` (None: the
     system) may see."""
     stmt = sales_totals(filters)
-    visible = _visible(user)
+    visible = _visible(user, filters)
     if visible is not None:
         stmt = stmt.where(visible)
     return SalesTotals(*session.execute(stmt).one())
@@ -310,7 +325,7 @@ def sales_page(
     if problems:
         raise ValidationError("unknown filter value", fields=problems)
     stmt = select_sales(filters, after_id=after_id)
-    visible = _visible(user)
+    visible = _visible(user, filters)
     if visible is not None:
         stmt = stmt.where(visible)
     rows = session.execute(stmt.limit(limit + 1).offset(offset)).mappings().all()

@@ -16,6 +16,7 @@ import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from .. import i18n
 from ..analysis.distributor_tabs import TABS, distributor_tab
 from ..analysis.overviews import NotADistributor
 from ..auth.policy import current_user, object_id
@@ -30,6 +31,18 @@ from .forms import CONFLICT, FORM, FormReader, collecting
 from .locale import current_translator
 
 bp = Blueprint("distributor_tabs", __name__)
+
+i18n.add_messages(
+    "plan_progress",  # the plans tab's progress line: against the whole plan and to date
+    {
+        "Day {day} of {days}: sell-in is {done} of the whole month's plan, {gone} of the month "
+        "gone.": "第 {day}/{days} 天：进货已达全月计划的 {done}，时间进度 {gone}。",
+        "Against the {expected} the plan expects by today: {ratio}.": (
+            "按计划截至今天应完成 {expected}，实际完成其 {ratio}。"
+        ),
+        "The plan's schedule expects nothing by today yet.": "按计划进度，截至今天尚无应完成额。",
+    },
+)
 
 STEP_ROWS = 4  # schedule rows on the plan form (10th, 20th, end, one more)
 SUPPORT_ROWS = 3  # empty support lines offered beyond the plan's own

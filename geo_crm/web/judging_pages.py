@@ -10,6 +10,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import i18n
 from ..analysis import ranking as ranking_svc
+from ..analysis.breadth import BASIS_WORDS
+from ..analysis.growth import month_before
 from ..analysis.judging import record_evaluation, scorecard
 from ..analysis.ranking import ASCENDING, FIGURES
 from ..auth.policy import current_user
@@ -98,6 +100,35 @@ i18n.add_messages(
     },
 )
 
+i18n.add_messages(
+    "growth_comparison",  # which days a growth figure compares (analysis/growth.py)
+    {
+        "Growth compares {now} with {before}, day for day: the period is still running.": (
+            "增长按相同天数对比：{now} 对比 {before}（本期尚未结束）。"
+        ),
+        "Growth compares {now} with {before}.": "增长对比：{now} 对比 {before}。",
+        "Compare growth with": "增长对比方式",
+        "Show the last complete month": "查看上一个完整月份",
+        "Growth of {now}, day for day: against {mom} (month over month) and {yoy} (year over "
+        "year).": "{now} 的增长按相同天数对比：环比 {mom}，同比 {yoy}。",
+        "Growth of whole months: against the month before and the same month a year "
+        "earlier.": "整月增长：环比上月，同比去年同月。",
+        "to date": "截至今天",
+    },
+)
+
+i18n.add_messages(
+    "distributor_reading",  # what reps see on the distributors above their outlets
+    {
+        "Read only: a distributor above your outlets. Managers and admins record its "
+        "purchases, payments and plans.": (
+            "只读：您所负责网点的上级经销商。其进货、付款和计划由经理和管理员录入。"
+        ),
+        "The network map is for managers and admins.": "网络地图仅供经理和管理员查看。",
+        "your outlets": "您负责的网点",
+    },
+)
+
 FIGURE_TITLES = {
     "achievement": "Plan achievement",
     "growth": "Growth",
@@ -129,6 +160,7 @@ def _render_scorecard(code: str, *, form: dict | None = None, errors: dict | Non
         errors=errors or {},
         done=request.args.get("done") == "1",
         tiers=TIERS,
+        basis_words=BASIS_WORDS,
         today=dt.date.today(),
     ), status
 
@@ -203,7 +235,10 @@ def ranking_page(code: str):
     t = current_translator()
     by = request.args.get("by", "achievement")
     period = request.args.get("period") or None
-    page = ranking_svc.ranking_page(get_session(), code, by=by, period=period, user=current_user())
+    compare = request.args.get("compare") or "mom"
+    page = ranking_svc.ranking_page(
+        get_session(), code, by=by, period=period, user=current_user(), compare=compare
+    )
     figure = t(FIGURE_TITLES[by])
     points = [
         MapPoint(
@@ -232,4 +267,7 @@ def ranking_page(code: str):
         ascending=by in ASCENDING,
         drawn=drawn,
         period=page.ranking.period.label(),
+        compare=compare,
+        growth=page.ranking.growth,
+        last_complete=f"{month_before(page.ranking.period.start):%Y-%m}",
     )

@@ -1,0 +1,3 @@
+SELECT outlets.id 
+FROM outlets 
+WHERE outlets.code = %(ref)s::VARCHAR
