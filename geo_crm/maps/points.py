@@ -41,8 +41,12 @@ def add_outlets(
     discs: Mapping[str, float] | None = None,
     show_discs: bool = False,
     tiers_shown: Sequence[str] | None = None,
+    legend_title: str | None = None,
+    legend_note: str | None = None,
 ) -> dict:
-    """Add the outlet layers and their legends; returns counts for tests and captions."""
+    """Add the outlet layers and their legends; returns counts for tests and captions.
+    ``legend_title``/``legend_note``: the points' legend as a map names it (default "Outlets by
+    tier", no note)."""
     t = rmap.t
     frame = rmap.frame
     out = {"points": 0, "counted": 0, "cells": 0}
@@ -141,7 +145,7 @@ def add_outlets(
         out["points"] = len(rows)
         legend_tiers = [TIERS[i] for i in present]
         rmap.add_legend(
-            t("Outlets by tier"),
+            legend_title or t("Outlets by tier"),
             [
                 (
                     "dot",
@@ -153,6 +157,7 @@ def add_outlets(
             ],
             # each tier's row shows while that tier's layer is on
             row_layers=[groups[TIER_INDEX[tr]] for tr in legend_tiers],
+            note=legend_note,
         )
     return out
 
