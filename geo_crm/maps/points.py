@@ -61,7 +61,9 @@ def add_outlets(
         bxy = (min(bxy[0], rx[0]), min(bxy[1], ry[0]), max(bxy[2], rx[1]), max(bxy[3], ry[1]))
         codes = _tier_codes(coords.tier)
         origin, levels = hex_levels(mx, my, codes, len(TIERS), bxy)
-        colours = palette(COUNT_SCHEME, len(HEX_BREAKS) + 1)[1:]
+        # outlines, not fills (the shading under them keeps its colours): the darker end of
+        # the scheme, which reads as a line on any basemap or shading
+        colours = palette(COUNT_SCHEME, len(HEX_BREAKS) + 3)[3:]
         data = {
             "origin": [round(origin[0], 1), round(origin[1], 1)],
             "levels": [
@@ -81,7 +83,7 @@ def add_outlets(
         labels.append(f"≥ {HEX_BREAKS[-1]}")
         rmap.add_legend(
             t("Outlets per cell") + " (" + "、".join(t.tier(tr) for tr in counted_tiers) + ")",
-            [("box", c, None, lab) for c, lab in zip(colours, labels, strict=True)],
+            [("ring", c, None, lab) for c, lab in zip(colours, labels, strict=True)],
             layer=layer,
             note=t(
                 "{n} outlets shown as counts per hexagon; zoom in for detail",
