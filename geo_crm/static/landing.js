@@ -182,6 +182,7 @@
         state.breaks = computeBreaks(state.values);
         legend.update();
         regions.redraw();
+        state.coloured = true;  // the next complete load of the regions tiles is the map drawn
       })
       .catch(function () {
         if (ticket !== state.request) return;
@@ -189,6 +190,14 @@
         status.textContent = t("Could not load the figures");
       });
   }
+  // "drawn": the first time the regions tiles in view are all in, coloured by the figures
+  // (html[data-map-drawn], window.geoCrmDrawn = ms since navigation start: tests and the maps
+  // benchmark wait for it)
+  regions.on("load", function () {
+    if (!state.coloured || window.geoCrmDrawn) return;
+    window.geoCrmDrawn = performance.now();
+    document.documentElement.setAttribute("data-map-drawn", "1");
+  });
   select.addEventListener("change", function () { state.loaded = false; loadFigures(); });
   map.on("moveend", loadFigures);
 
