@@ -181,8 +181,9 @@
         }
         state.breaks = computeBreaks(state.values);
         legend.update();
-        regions.redraw();
-        state.coloured = true;  // the next complete load of the regions tiles is the map drawn
+        restyle();
+        state.coloured = true;
+        if (!regions.isLoading()) drawn();  // else when the tiles in view are in ("load")
       })
       .catch(function () {
         if (ticket !== state.request) return;
@@ -190,14 +191,25 @@
         status.textContent = t("Could not load the figures");
       });
   }
-  // "drawn": the first time the regions tiles in view are all in, coloured by the figures
+  // New figures recolour the regions already drawn, feature by feature (no tile is fetched
+  // again: a redraw fetched every tile in view twice on the way in); tiles that come later
+  // take the style function. A region coloured before and absent now gets "no data".
+  var styled = {};
+  function restyle() {
+    var codes = {};
+    Object.keys(styled).concat(Object.keys(state.values)).forEach(function (c) { codes[c] = true; });
+    Object.keys(codes).forEach(function (c) { regions.setFeatureStyle(c, regionStyle({code: c})); });
+    styled = codes;
+  }
+  // "drawn": the first time the regions tiles in view are all in and coloured by the figures
   // (html[data-map-drawn], window.geoCrmDrawn = ms since navigation start: tests and the maps
   // benchmark wait for it)
-  regions.on("load", function () {
-    if (!state.coloured || window.geoCrmDrawn) return;
+  function drawn() {
+    if (window.geoCrmDrawn) return;
     window.geoCrmDrawn = performance.now();
     document.documentElement.setAttribute("data-map-drawn", "1");
-  });
+  }
+  regions.on("load", function () { if (state.coloured) drawn(); });
   select.addEventListener("change", function () { state.loaded = false; loadFigures(); });
   map.on("moveend", loadFigures);
 
