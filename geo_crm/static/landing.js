@@ -153,11 +153,14 @@
   function loadFigures() {
     var level = levelFor(map.getZoom()), figure = select.value;
     var box = ANALYSED[figure] ? viewBox() : null;
-    if (level === state.level && figure === state.figure && box === state.box && state.loaded) return;
+    // the same figures already in, or on their way (fitBounds's moveend asked twice at start)
+    if (level === state.level && figure === state.figure && box === state.box
+        && (state.loaded || state.inflight)) return;
     state.level = level;
     state.figure = figure;
     state.box = box;
     var ticket = ++state.request;
+    state.inflight = true;
     select.disabled = true;
     status.textContent = t("Loading…");
     var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level
@@ -166,6 +169,7 @@
       .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, status: r.status, body: body}; }); })
       .then(function (r) {
         if (ticket !== state.request) return;
+        state.inflight = false;
         select.disabled = false;
         if (!r.ok) {
           state.values = {};
@@ -187,6 +191,7 @@
       })
       .catch(function () {
         if (ticket !== state.request) return;
+        state.inflight = false;
         select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
