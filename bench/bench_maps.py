@@ -38,14 +38,16 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo_crm import create_app
-from geo_crm.db import ready_engine
-from geo_crm.db.cluster import LocalCluster
-from geo_crm.models import TIERS
-
-# Debian's Chromium and the flags the browser tests use: one definition for both
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# this checkout's geo_crm (and its pages' scripts), not whichever the venv has installed; and
+# Debian's Chromium with the flags the browser tests use: one definition for both
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from browser_helpers import ARGS, CHROMIUM  # noqa: E402
+
+from geo_crm import create_app  # noqa: E402
+from geo_crm.db import ready_engine  # noqa: E402
+from geo_crm.db.cluster import LocalCluster  # noqa: E402
+from geo_crm.models import TIERS  # noqa: E402
 
 PROVINCE = "330000"
 SHARES = (0.01, 0.04, 0.10, 0.85)
@@ -300,6 +302,117 @@ def browser_measure(
     return out
 
 
+# -- pages in the browser (--landing) ---------------------------------------------------------
+
+LANDING_DRAWN = "() => window.geoCrmDrawn"  # landing.js: regions tiles in, coloured by figures
+REGION_DRAWN = """() => {
+  const f = document.getElementById('map');
+  const w = f && f.contentWindow;
+  return w && w.geoCrmReady === true && document.querySelector('#figures table') !== null
+    ? performance.now() : null;
+}"""
+# the same page's HTML parsed and its region table drawn: what the home page was before the map
+TABLE_DRAWN = """() => {
+  const t = performance.getEntriesByType('navigation')[0];
+  return t && t.domContentLoadedEventEnd > 0 && document.getElementById('regions')
+    ? t.domContentLoadedEventEnd : null;
+}"""
+
+
+def page_timings(base: str, pages: dict[str, tuple[str, str]], runs: int, timeout_s: float):
+    """For each page: a warm-up visit, then ``runs`` visits in fresh browser contexts (no HTTP
+    cache); per visit ms from navigation start to the page's "drawn" function returning a
+    number, the HTML's time to first byte, and the slowest request of each kind."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for label, (path, drawn) in pages.items():
+                rows = []
+                for i in range(runs + 1):
+                    context = browser.new_context(viewport={"width": 1400, "height": 900})
+                    page = context.new_page()
+                    page.route(
+                        "**/*",
+                        lambda r: r.continue_() if r.request.url.startswith(base) else r.abort(),
+                    )
+                    try:
+                        page.goto(base + path, wait_until="commit", timeout=timeout_s * 1000)
+                        handle = page.wait_for_function(drawn, timeout=timeout_s * 1000, polling=20)
+                    except PlaywrightTimeout:  # recorded as "over the timeout", the run goes on
+                        context.close()
+                        if i:
+                            rows.append({"drawn": None, "html": None, "slowest": {}})
+                        continue
+                    ms = float(handle.json_value())
+                    detail = page.evaluate("""() => {
+                      const nav = performance.getEntriesByType('navigation')[0];
+                      const slowest = {};
+                      for (const r of performance.getEntriesByType('resource')) {
+                        const u = new URL(r.name), kind = u.pathname.startsWith('/tiles/') ? 'tiles'
+                          : u.pathname.startsWith('/maps/') ? 'map' : u.pathname.split('/')[1];
+                        const s = slowest[kind] || {n: 0, ms: 0, end: 0};
+                        s.n += 1; s.ms = Math.max(s.ms, r.duration);
+                        s.end = Math.max(s.end, r.responseEnd);
+                        slowest[kind] = s;
+                      }
+                      return {ttfb: nav.responseStart, html: nav.responseEnd, slowest};
+                    }""")
+                    context.close()
+                    if i:  # the first visit warms the server's caches
+                        rows.append({"drawn": ms, **detail})
+                out[label] = rows
+        finally:
+            browser.close()
+    return out
+
+
+def landing_case(url: str, engine, runs: int, timeout_s: float, only: set[str]) -> None:
+    """The landing page (admin: the country) and the country's region page in Chromium, served
+    by the app (threaded werkzeug on loopback, basemap off), beside the landing page's table."""
+    from browser_helpers import serving
+
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "GEO_CRM_AUTH_REQUIRED": False,
+            "GEO_CRM_BASEMAP": "none",
+        }
+    )
+    app.extensions["geo_crm_db"].use_engine(engine)
+    pages = {
+        name: page
+        for name, page in {
+            "table": ("/?lang=zh", TABLE_DRAWN),  # the home page's table drawn: the baseline
+            "landing": ("/?lang=zh", LANDING_DRAWN),  # its map drawn
+            "region": ("/regions/CN?lang=zh", REGION_DRAWN),  # the country's page: map + figures
+        }.items()
+        if name in only
+    }
+    with serving(app, threaded=True) as base:
+        result = page_timings(base, pages, runs, timeout_s)
+    print(f"\nload average: {os.getloadavg()[0]:.2f}  (2 s target: request to drawn, warm)")
+    print(f"{'page':<30} {'drawn ms (median; runs)':<36} {'HTML ms':>8}  slowest requests")
+    for label, rows in result.items():
+        if any(r["drawn"] is None for r in rows):
+            print(f"{label:<30} over the {timeout_s:.0f} s timeout in {len(rows)} runs")
+            continue
+        drawn = [r["drawn"] for r in rows]
+        last = rows[len(rows) // 2]
+        slow = ", ".join(
+            f"{k} ×{v['n']} ≤{v['ms']:.0f} ms (done {v['end']:.0f})"
+            for k, v in sorted(last["slowest"].items())
+        )
+        print(
+            f"{label:<30} {statistics.median(drawn):>8.0f} "
+            f"({', '.join(f'{d:.0f}' for d in drawn):<25}) {last['html']:>8.0f}  {slow}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -310,6 +423,16 @@ def main() -> None:
     parser.add_argument(
         "--keep", help="keep the cluster in this folder (reused when it holds data)"
     )
+    parser.add_argument(
+        "--landing",
+        action="store_true",
+        help="instead: the landing page and the country region page drawn in Chromium",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="--landing: visits per page")
+    parser.add_argument(
+        "--pages", default="table,landing,region", help="--landing: which of table,landing,region"
+    )
+    parser.add_argument("--timeout", type=float, default=120, help="--landing: s per visit")
     args = parser.parse_args()
     total, in_province = round(1_000_000 * args.scale), round(100_000 * args.scale)
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gcrm-bench-maps-"))
@@ -324,6 +447,11 @@ def main() -> None:
         if not have:
             stages = load(engine, total, in_province, args.seed)
             print("loaded: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        with engine.begin() as conn:  # the COPY ran with triggers off (also: a kept cluster)
+            if not conn.scalar(text("SELECT EXISTS (SELECT FROM outlet_hex_bins)")):
+                t0 = time.perf_counter()
+                conn.execute(text("SELECT geo_crm_outlet_bins_rebuild()"))
+                print(f"hexagon bins and region totals rebuilt: {time.perf_counter() - t0:.1f} s")
         with engine.connect() as conn:
             n_all = conn.scalar(text("SELECT count(*) FROM outlets"))
             n_prov = conn.scalar(
@@ -334,6 +462,9 @@ def main() -> None:
                 {"c": PROVINCE},
             )
         print(f"network: {n_all:,} outlets, {n_prov:,} in province {PROVINCE}")
+        if args.landing:
+            landing_case(url, engine, args.runs, args.timeout, set(args.pages.split(",")))
+            return
         app = create_app(
             {"DATABASE_URL": url, "SECRET_KEY": "bench", "GEO_CRM_AUTH_REQUIRED": False}
         )

@@ -22,9 +22,10 @@ ARGS = [
 
 
 @contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
+def serving(app, *, threaded: bool = False) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yields its base URL. ``threaded``: a
+    thread per request (the maps benchmark: a page's tiles come in parallel)."""
+    server = make_server("127.0.0.1", 0, app, threaded=threaded)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
     try:

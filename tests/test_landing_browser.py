@@ -74,6 +74,9 @@ def test_landing_map_draws_figures_searches_and_drills_down(live_server, world):
             page.wait_for_function(
                 "document.querySelectorAll('#landing-map canvas.leaflet-tile-loaded').length > 0"
             )
+            # and the page says when they are all in, coloured by the figures (the benchmark)
+            page.wait_for_selector("html[data-map-drawn]", state="attached")
+            assert page.evaluate("window.geoCrmDrawn") > 0
             assert page.locator("#figure").is_enabled()
             page.select_option("#figure", "coverage")
             expect(legend.locator("strong")).to_have_text("Coverage %")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.geotagging import history_points
 from ..domain.network import distributors_in, downstream_counts, upstream
+from ..domain.network_reach import NetworkReach, network_reach
 from ..domain.outlets import get_outlet
 from ..domain.principal import Principal
 from ..domain.region_counts import (
@@ -130,8 +131,7 @@ class NotADistributor(NotFound):
 @dataclass
 class DistributorOverview:
     outlet: dict
-    counts: dict[str, int]  # outlets below it per tier that the user may see
-    deepest: str | None  # the lowest tier among them
+    reach: NetworkReach  # outlets below it per tier that the user may see: reached, on the map…
     depth: DepthResult
     plans: list[PlanMonth]  # the period's last year, then the year so far
     sales: dict  # what it sold in the period and its buyers owe it
@@ -140,6 +140,11 @@ class DistributorOverview:
     @property
     def breadth(self) -> float | None:
         return self.depth.breadth if self.depth.units else None
+
+    @property
+    def deepest(self) -> str | None:
+        """The lowest tier the network reaches (active outlets)."""
+        return self.reach.deepest
 
 
 def distributor_overview(
@@ -150,12 +155,10 @@ def distributor_overview(
     outlet = get_outlet(session, outlet_id)
     if outlet["tier"] != "distributor":
         raise NotADistributor(f"{outlet['code']} is not a distributor")
-    counts = downstream_counts(session, outlet_id, user)
     year = (f.date_to or dt.date.today()).year
     return DistributorOverview(
         outlet=outlet,
-        counts=counts,
-        deepest=next((tier for tier in reversed(TIERS) if counts.get(tier)), None),
+        reach=network_reach(session, outlet_id, user),
         depth=distributor_depth(
             session,
             outlet["code"],

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import network
 from ..domain.network import DistributorRef, distributors_in
+from ..domain.network_reach import NetworkReach, network_reach
 from ..domain.outlet_layers import OutletLayer, OutletRows, network_layer, outlet_layer
 from ..domain.outlets import OutletFilters
 from ..domain.principal import Principal
@@ -63,6 +64,7 @@ class RegionMapData:
     network: OutletRows | None = None
     parent_index: list[int | None] = field(default_factory=list)
     catchment: dict | None = None  # the network map's
+    reach: NetworkReach | None = None  # the network map's counts, as the distributor page's
 
 
 def outlet_filters(region_code: str, f: MapFilters) -> OutletFilters:
@@ -112,6 +114,7 @@ def region_map(
             session, data.distributor.code, user=user, **period
         )
         data.catchment, _ = catchment(session, data.distributor.id)
+        data.reach = network_reach(session, data.distributor.id, user)
         return data
     located = dict(limit=point_limit, user=user, **period)
     if kind == "coverage":

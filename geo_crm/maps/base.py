@@ -26,9 +26,16 @@ from ..analysis.geometry.sphere import crosses_antimeridian as crosses_antimerid
 from ..coords import wgs84_to_gcj02
 from ..i18n import Translator
 from . import assets as asset_files
-from .elements import FitView, Labels, Legend, ReadySignal, Runtime, ScaleBar
+from .elements import FitView, Labels, Legend, Pane, ReadySignal, Runtime, ScaleBar
 from .safe import safe_link, safe_text
-from .style import BOUNDARY_COLOUR, NO_DATA_COLOUR, SUBREGION_COLOUR, Classes
+from .style import (
+    BOUNDARY_COLOUR,
+    NO_DATA_COLOUR,
+    SHADE_PANE,
+    SHADE_Z,
+    SUBREGION_COLOUR,
+    Classes,
+)
 
 if TYPE_CHECKING:
     from ..domain.regions import RegionInfo
@@ -313,6 +320,14 @@ class RegionMap:
         return items
 
     # --- helpers for the map builders -------------------------------------------------------
+    def shade_pane(self) -> str:
+        """The pane for shading (choropleths, covered areas): under outlets and hexagon counts
+        whatever order the layers come in (``style.SHADE_PANE``); made once per map."""
+        if not getattr(self, "_shade_pane", False):
+            self.map.add_child(Pane(SHADE_PANE, SHADE_Z))
+            self._shade_pane = True
+        return SHADE_PANE
+
     def add_legend(
         self, title: str, items, *, layer=None, note: str | None = None, row_layers=None
     ) -> Legend:
@@ -331,12 +346,14 @@ class RegionMap:
         popup: list[str] | None = None,
         show: bool = True,
         control: bool = True,
+        pane: str | None = None,
     ) -> folium.GeoJson:
         """A GeoJSON overlay of features already in drawn coordinates, escaped properties only.
 
-        ``tooltip`` lists property names, or (name, label) pairs to show labelled rows.
+        ``tooltip`` lists property names, or (name, label) pairs to show labelled rows;
+        ``pane``: a pane made by :meth:`shade_pane` (default: Leaflet's overlay pane).
         """
-        kwargs = {}
+        kwargs = {"pane": pane} if pane else {}
         if tooltip:
             fields = [f if isinstance(f, str) else f[0] for f in tooltip]
             aliases = [str(safe_text("" if isinstance(f, str) else f[1])) for f in tooltip]
@@ -419,6 +436,7 @@ class RegionMap:
             style=fill,
             tooltip=(["name"] if names is not None else []) + [("v", tooltip)],
             show=show,
+            pane=self.shade_pane(),
         )
         items = [("box", c, None, legend_range(lo, hi)) for lo, hi, c in classes.ranges()]
         self.add_legend(legend, items, layer=layer, note=note)

@@ -125,6 +125,7 @@ def _covered_areas(rmap: RegionMap, coverage: CoverageData) -> None:
             {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.18},
             tooltip=tip,
             show=first is None and key in ("distributor", "all"),
+            pane=rmap.shade_pane(),
         )
         rmap.map.add_child(layer)
         first = first or layer

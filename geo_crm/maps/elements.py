@@ -79,13 +79,29 @@ class Runtime(MacroElement):
         self.css, self.js = runtime_files()
 
 
+class Pane(MacroElement):
+    """A Leaflet pane at a fixed z-index, so what is drawn in it stays above or below other
+    layers whatever order they are added in (``GeoCrm.pane``; see ``style.SHADE_PANE``)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        GeoCrm.pane({{ this._parent.get_name() }}, {{ this.args }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, pane: str, z: int, *, pointer: bool = True):
+        super().__init__()
+        self._name = "GeoCrmPane"
+        self.args = f"{json.dumps(pane)}, {int(z)}, {'true' if pointer else 'false'}"
+
+
 class Legend(MacroElement):
     """A legend box (bottom left, above the scale), shown while its layer is on the map.
 
-    ``items`` are ``(kind, colour, size, label)`` with kind ``box``, ``dot`` or ``line``; the
-    title and labels are escaped here, so callers may pass user text. ``row_layers``: one layer
-    (or None) per item — a row shows only while its layer is on the map, and the legend while
-    any of them is (a legend never lists what is not drawn).
+    ``items`` are ``(kind, colour, size, label)`` with kind ``box``, ``ring`` (an outline),
+    ``dot`` or ``line``; the title and labels are escaped here, so callers may pass user text.
+    ``row_layers``: one layer (or None) per item — a row shows only while its layer is on the
+    map, and the legend while any of them is (a legend never lists what is not drawn).
     """
 
     _template = Template("""
@@ -114,6 +130,8 @@ class Legend(MacroElement):
                 )
             elif kind == "line":
                 sw = f'<span class="gc-ln" style="border-color:{colour_s}"></span>'
+            elif kind == "ring":  # an outline without fill: the hexagon counts
+                sw = f'<span class="gc-sw gc-ring" style="border-color:{colour_s}"></span>'
             else:
                 sw = f'<span class="gc-sw" style="background:{colour_s}"></span>'
             rows.append(f'<div class="gc-row">{sw}<span>{safe_text(label)}</span></div>')
@@ -157,6 +175,7 @@ class OutlineLayer(Layer):
     _template = Template("""
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.geoJSON({{ this.geojson }}, {
+          {% if this.pane %}pane: {{ this.pane|tojson }},{% endif %}
           style: function () { return {{ this.style_js }}; } });
         {% if this.tooltip -%}
         {{ this.get_name() }}.bindTooltip({{ this.tooltip_js }}, { sticky: true });
@@ -165,8 +184,17 @@ class OutlineLayer(Layer):
     """)
 
     def __init__(
-        self, name: str, geometry, style: dict, *, tooltip: str | None = None, show: bool = True
+        self,
+        name: str,
+        geometry,
+        style: dict,
+        *,
+        tooltip: str | None = None,
+        show: bool = True,
+        pane: str | None = None,
     ):
+        """``pane``: the Leaflet pane to draw in (``style.SHADE_PANE``, made by :class:`Pane`,
+        for a filled area that outlets and hexagon counts are drawn over)."""
         import shapely
 
         super().__init__(name=str(safe_text(name)), overlay=True, control=True, show=show)
@@ -176,6 +204,7 @@ class OutlineLayer(Layer):
         self.style_js = js_data(style)
         self.tooltip = tooltip
         self.tooltip_js = js_data(str(tooltip)) if tooltip else None
+        self.pane = pane
 
 
 class TierGroup(Layer):

@@ -41,8 +41,12 @@ def add_outlets(
     discs: Mapping[str, float] | None = None,
     show_discs: bool = False,
     tiers_shown: Sequence[str] | None = None,
+    legend_title: str | None = None,
+    legend_note: str | None = None,
 ) -> dict:
-    """Add the outlet layers and their legends; returns counts for tests and captions."""
+    """Add the outlet layers and their legends; returns counts for tests and captions.
+    ``legend_title``/``legend_note``: the points' legend as a map names it (default "Outlets by
+    tier", no note)."""
     t = rmap.t
     frame = rmap.frame
     out = {"points": 0, "counted": 0, "cells": 0}
@@ -57,7 +61,9 @@ def add_outlets(
         bxy = (min(bxy[0], rx[0]), min(bxy[1], ry[0]), max(bxy[2], rx[1]), max(bxy[3], ry[1]))
         codes = _tier_codes(coords.tier)
         origin, levels = hex_levels(mx, my, codes, len(TIERS), bxy)
-        colours = palette(COUNT_SCHEME, len(HEX_BREAKS) + 1)[1:]
+        # outlines, not fills (the shading under them keeps its colours): the darker end of
+        # the scheme, which reads as a line on any basemap or shading
+        colours = palette(COUNT_SCHEME, len(HEX_BREAKS) + 3)[3:]
         data = {
             "origin": [round(origin[0], 1), round(origin[1], 1)],
             "levels": [
@@ -77,7 +83,7 @@ def add_outlets(
         labels.append(f"≥ {HEX_BREAKS[-1]}")
         rmap.add_legend(
             t("Outlets per cell") + " (" + "、".join(t.tier(tr) for tr in counted_tiers) + ")",
-            [("box", c, None, lab) for c, lab in zip(colours, labels, strict=True)],
+            [("ring", c, None, lab) for c, lab in zip(colours, labels, strict=True)],
             layer=layer,
             note=t(
                 "{n} outlets shown as counts per hexagon; zoom in for detail",
@@ -141,7 +147,7 @@ def add_outlets(
         out["points"] = len(rows)
         legend_tiers = [TIERS[i] for i in present]
         rmap.add_legend(
-            t("Outlets by tier"),
+            legend_title or t("Outlets by tier"),
             [
                 (
                     "dot",
@@ -153,6 +159,7 @@ def add_outlets(
             ],
             # each tier's row shows while that tier's layer is on
             row_layers=[groups[TIER_INDEX[tr]] for tr in legend_tiers],
+            note=legend_note,
         )
     return out
 

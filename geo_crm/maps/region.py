@@ -32,6 +32,7 @@ def region_map(data: RegionMapData, settings: MapSettings) -> folium.Map:
             rows=data.network,
             parent_index=data.parent_index,
             catchment=data.catchment,
+            reach=data.reach,
         )
     rows, coords = data.layer.rows, data.layer.coords
     if data.kind == "coverage":

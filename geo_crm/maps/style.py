@@ -36,6 +36,13 @@ SUBREGION_COLOUR = "#777777"
 LINK_COLOUR = "#555555"
 NO_DATA_COLOUR = "#dddddd"
 
+# Leaflet panes (z-index) that fix the drawing order: shading (choropleths, covered areas) under
+# the overlay pane (400), where outlets and the hexagon counts' outlines share one canvas; the
+# counts written in the hexagons above it (runtime.js, never catching the pointer). Counts never
+# cover the shading with a fill of their own, so its colours stay true.
+SHADE_PANE, SHADE_Z = "gcShade", 350
+COUNT_PANE, COUNT_Z = "gcCounts", 450
+
 # ColorBrewer schemes (via branca): sequential, light = low
 COVERAGE_SCHEME = "YlGn"  # more coverage = greener
 GAP_SCHEME = "YlOrRd"  # farther from any outlet = redder

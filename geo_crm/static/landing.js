@@ -153,11 +153,14 @@
   function loadFigures() {
     var level = levelFor(map.getZoom()), figure = select.value;
     var box = ANALYSED[figure] ? viewBox() : null;
-    if (level === state.level && figure === state.figure && box === state.box && state.loaded) return;
+    // the same figures already in, or on their way (fitBounds's moveend asked twice at start)
+    if (level === state.level && figure === state.figure && box === state.box
+        && (state.loaded || state.inflight)) return;
     state.level = level;
     state.figure = figure;
     state.box = box;
     var ticket = ++state.request;
+    state.inflight = true;
     select.disabled = true;
     status.textContent = t("Loading…");
     var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level
@@ -166,6 +169,7 @@
       .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, status: r.status, body: body}; }); })
       .then(function (r) {
         if (ticket !== state.request) return;
+        state.inflight = false;
         select.disabled = false;
         if (!r.ok) {
           state.values = {};
@@ -181,14 +185,36 @@
         }
         state.breaks = computeBreaks(state.values);
         legend.update();
-        regions.redraw();
+        restyle();
+        state.coloured = true;
+        if (!regions.isLoading()) drawn();  // else when the tiles in view are in ("load")
       })
       .catch(function () {
         if (ticket !== state.request) return;
+        state.inflight = false;
         select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
   }
+  // New figures recolour the regions already drawn, feature by feature (no tile is fetched
+  // again: a redraw fetched every tile in view twice on the way in); tiles that come later
+  // take the style function. A region coloured before and absent now gets "no data".
+  var styled = {};
+  function restyle() {
+    var codes = {};
+    Object.keys(styled).concat(Object.keys(state.values)).forEach(function (c) { codes[c] = true; });
+    Object.keys(codes).forEach(function (c) { regions.setFeatureStyle(c, regionStyle({code: c})); });
+    styled = codes;
+  }
+  // "drawn": the first time the regions tiles in view are all in and coloured by the figures
+  // (html[data-map-drawn], window.geoCrmDrawn = ms since navigation start: tests and the maps
+  // benchmark wait for it)
+  function drawn() {
+    if (window.geoCrmDrawn) return;
+    window.geoCrmDrawn = performance.now();
+    document.documentElement.setAttribute("data-map-drawn", "1");
+  }
+  regions.on("load", function () { if (state.coloured) drawn(); });
   select.addEventListener("change", function () { state.loaded = false; loadFigures(); });
   map.on("moveend", loadFigures);
 

@@ -3,6 +3,8 @@ figures beside it, a search box) above every region they may see, grouped by pro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, render_template, url_for
 
 from ..analysis.landing import FIGURES, LEVELS, MAX_ANALYSED_REGIONS, landing_page
@@ -65,11 +67,39 @@ def index():
         page=page,
         regions=page.regions,
         groups=page.groups,
+        table=[(g, [table_row(r, t) for r in (g.head, *g.rows)]) for g in page.groups],
         key=page.key,
         tiers=TIERS,
         config=config,
         leaflet_js=js,
         leaflet_css=css,
+    )
+
+
+@dataclass
+class TableRow:
+    """A region's row of the home page's table, formatted once in Python: over a country's
+    ~3,600 regions the template's own calls (a number per tier, the label, the level) took
+    most of the page's time."""
+
+    code: str
+    level: str
+    label: str
+    level_name: str
+    search: str
+    numbers: list[str]  # per tier, then the total
+
+
+def table_row(row, t) -> TableRow:
+    numbers = [t.number(row.by_tier[tier]) for tier in TIERS]
+    numbers.append(t.number(row.total))
+    return TableRow(
+        row.code,
+        row.level,
+        row.label(t),
+        t.level(row.level),
+        f"{row.code} {row.name} {row.name_en or ''}".lower(),
+        numbers,
     )
 
 

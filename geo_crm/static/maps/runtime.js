@@ -97,7 +97,68 @@ window.GeoCrm = window.GeoCrm || (function () {
       if (groups[g]) { groups[g].on('click', popup); groups[g].on('mouseover', hover); }
     }
   };
-  // outlets counted per hexagon (axial q/r in EPSG:3857 metres), one level per zoom band
+  // panes that order a map's layers whatever order they were added in: shading (choropleths,
+  // covered areas) under the overlay pane, where outlets and hexagon outlines share one canvas;
+  // the hexagons' counts above everything, never catching the pointer
+  G.pane = function (map, name, z, pointer) {
+    var p = map.getPane(name);
+    if (!p) {
+      p = map.createPane(name);
+      p.style.zIndex = z;
+      if (!pointer) { p.style.pointerEvents = 'none'; }
+    }
+    return p;
+  };
+  G.COUNT_PANE = 'gcCounts';  // z 450 (maps/style.py): above the overlay pane, under markers
+  // the count of each hexagon written at its centre on a canvas of its own, redrawn after every
+  // move (only the cells in view, only when the number fits the hexagon)
+  G.HexLabels = L.Layer.extend({
+    initialize: function (cells, size, lang) {
+      this._cells = cells;  // [[lat, lng, total], ...]
+      this._size = size;  // circumradius, EPSG:3857 metres
+      this._fmt = new Intl.NumberFormat(lang, { notation: 'compact', maximumFractionDigits: 1 });
+    },
+    onAdd: function (map) {
+      this._canvas = L.DomUtil.create('canvas', 'gc-count-labels',
+                                      G.pane(map, G.COUNT_PANE, 450, false));
+      map.on('moveend resize', this._draw, this);
+      map.on('zoomstart', this._hide, this);
+      this._draw();
+    },
+    onRemove: function (map) {
+      map.off('moveend resize', this._draw, this);
+      map.off('zoomstart', this._hide, this);
+      L.DomUtil.remove(this._canvas);
+    },
+    _hide: function () { this._canvas.style.visibility = 'hidden'; },
+    _draw: function () {
+      var map = this._map, size = map.getSize(), c = this._canvas;
+      var ratio = window.devicePixelRatio || 1;
+      L.DomUtil.setPosition(c, map.containerPointToLayerPoint([0, 0]));
+      c.width = size.x * ratio; c.height = size.y * ratio;
+      c.style.width = size.x + 'px'; c.style.height = size.y + 'px';
+      c.style.visibility = '';
+      var ctx = c.getContext('2d');
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      var px = this._size / (40075016.686 / (256 * Math.pow(2, map.getZoom())));
+      var room = Math.sqrt(3) * px - 2;  // the hexagon's width, less its outline
+      if (room < 10) { return; }
+      ctx.font = '600 ' + Math.min(12, Math.max(9, px * 0.8)).toFixed(0) + 'px system-ui, sans-serif';
+      ctx.textAlign = 'center'; ctx.textBaseline = 'middle'; ctx.lineJoin = 'round';
+      ctx.lineWidth = 3; ctx.strokeStyle = 'rgba(255,255,255,0.9)'; ctx.fillStyle = '#2d004b';
+      for (var i = 0; i < this._cells.length; i++) {
+        var cell = this._cells[i], pt = map.latLngToContainerPoint([cell[0], cell[1]]);
+        if (pt.x < -px || pt.y < -px || pt.x > size.x + px || pt.y > size.y + px) { continue; }
+        var text = this._fmt.format(cell[2]);
+        if (ctx.measureText(text).width > room) { continue; }
+        ctx.strokeText(text, pt.x, pt.y);
+        ctx.fillText(text, pt.x, pt.y);
+      }
+    }
+  });
+  // outlets counted per hexagon (axial q/r in EPSG:3857 metres), one level per zoom band: an
+  // outline coloured by the count and the count written inside, no fill, so the shading under
+  // them (coverage, density) keeps its own colours
   G.hexes = function (map, group, d) {
     var r = G.renderer(map), SM = L.Projection.SphericalMercator, shown = -1, built = {};
     var colour = function (n) {
@@ -107,7 +168,7 @@ window.GeoCrm = window.GeoCrm || (function () {
       return d.colours[0];
     };
     var build = function (li) {
-      var lv = d.levels[li], g = L.layerGroup(), s = lv.size, w = Math.sqrt(3) * s;
+      var lv = d.levels[li], g = L.layerGroup(), s = lv.size, w = Math.sqrt(3) * s, cells = [];
       for (var i = 0; i < lv.q.length; i++) {
         var cx = d.origin[0] + w * (lv.q[i] + lv.r[i] / 2), cy = d.origin[1] + 1.5 * s * lv.r[i];
         var ring = [], total = 0, counts = lv.c[i];
@@ -116,11 +177,14 @@ window.GeoCrm = window.GeoCrm || (function () {
           ring.push(SM.unproject(L.point(cx + s * Math.cos(a), cy + s * Math.sin(a))));
         }
         for (var t = 0; t < counts.length; t++) { total += counts[t]; }
-        var p = L.polygon(ring, { renderer: r, weight: 0.5, color: '#ffffff',
-                                  fillColor: colour(total),
-                                  fillOpacity: 0.75, gcCounts: counts, gcTotal: total });
+        // fill stays on (at opacity 0) so the whole hexagon answers the pointer
+        var p = L.polygon(ring, { renderer: r, weight: 1.5, color: colour(total), opacity: 0.95,
+                                  fill: true, fillOpacity: 0, gcCounts: counts, gcTotal: total });
         g.addLayer(p);
+        var c = SM.unproject(L.point(cx, cy));
+        cells.push([c.lat, c.lng, total]);
       }
+      g.addLayer(new G.HexLabels(cells, s, d.lang));
       g.on('mouseover', function (e) {
         var o = e.layer.options, h = '<b>' + G.fmt(o.gcTotal, d.lang) + '</b> ' + d.unit;
         for (var t = 0; t < o.gcCounts.length; t++) {
