@@ -141,11 +141,12 @@ class Router:
         fresh = now - replica.checked_at < CHECK_EVERY_S
         if fresh and not replica.usable:
             return False
-        if fresh and (target is None or target <= replica.replayed):
-            return True
-        try:
+        from psycopg import Error
+
+        try:  # even with nothing to ask, a checkout finds a replica gone (db.connection_is_dead)
             return self._check(replica, target, deadline, fresh)
-        except (DBAPIError, OSError) as exc:  # refused, gone, or a broken pooled connection
+        except (DBAPIError, Error, OSError) as exc:  # refused, gone, or broken (a raw pool
+            # checkout raises the driver's own error)
             replica.down_until = time.monotonic() + RETRY_AFTER_S
             LOGGER.warning(
                 "replica %s unavailable, reading from the primary for %.0f s: %s",
@@ -157,7 +158,8 @@ class Router:
 
     def _check(self, replica: Replica, target: int | None, deadline: float, fresh: bool) -> bool:
         """Read the replica's state (when due) and wait for its replay of ``target``, on a
-        pooled connection handed straight back (the request's own comes from the same pool)."""
+        pooled connection handed straight back: the request's Session checks the same one out
+        next (the pool's checkout has just found it alive, or reconnected, or raised)."""
         from psycopg import Error
 
         fairy = replica.engine.raw_connection()
@@ -288,9 +290,11 @@ def remember_write(response):
     route = session.info.get(ROUTE) if session is not None else None
     if route is None or not route.wrote:
         return response
+    from psycopg import Error
+
     try:
         lsn = format_lsn(route.router.primary_lsn())
-    except DBAPIError:
+    except (DBAPIError, Error):
         LOGGER.warning("could not read the primary's LSN after a write", exc_info=True)
         return response
     response.headers[HEADER] = lsn
