@@ -34,6 +34,8 @@ from geo_crm.db.routing import (
 
 API = "/api/v1"
 WAIT_MS = 300
+JOIN = {HEADER: "0/0"}  # an API client taking part in read-your-writes
+_r1 = {"code": "R1", "name": "复制一", "tier": "retail"}
 
 pytestmark = pytest.mark.skipif(
     not (find_bindir() / "pg_basebackup").is_file(),
@@ -129,7 +131,9 @@ def rapp(replicated):
 
 @pytest.fixture
 def router(rapp):
-    router = rapp.extensions["geo_crm_db"].router
+    db = rapp.extensions["geo_crm_db"]
+    db.engine  # noqa: B018 - built on first use, with the router
+    router = db.router
     for replica in router.replicas:  # each test starts with a replica thought healthy
         replica.down_until, replica.checked_at = 0.0, float("-inf")
     return router
@@ -167,9 +171,32 @@ def _served(router) -> dict:
     return dict(router.served)
 
 
+def test_a_get_request_reads_on_the_replica_and_everything_else_on_the_primary(rapp, router):
+    from geo_crm.db import get_db, get_session
+
+    recovering = text("SELECT pg_is_in_recovery()")
+    with rapp.test_request_context("/", method="GET"):
+        session = get_session()
+        assert session.execute(recovering).scalar() is True  # the replica
+        session.execute(text("SELECT set_config('geo_crm.x', '1', true)"))  # reads, still there
+        assert session.execute(recovering).scalar() is True
+        session.execute(text("CREATE TEMPORARY TABLE t_after (x int) ON COMMIT DROP"))  # a write
+        assert session.execute(recovering).scalar() is False  # the primary from now on
+    with rapp.test_request_context("/", method="POST"):
+        assert get_session().execute(recovering).scalar() is False
+    with rapp.app_context():  # a command or background job
+        session = get_db(rapp).session()
+        try:
+            assert session.execute(recovering).scalar() is False
+        finally:
+            session.close()
+
+
 def test_a_get_reads_from_the_replica_and_a_post_writes_to_the_primary(api, router, on_replica):
     before = _served(router)
-    created = api.post(f"{API}/outlets", json={"code": "R1", "name": "复制一", "tier": "retail"})
+    quiet = api.post(f"{API}/outlets", json={"code": "R0", "name": "复制零", "tier": "retail"})
+    assert quiet.status_code == 201 and HEADER not in quiet.headers  # a client not taking part
+    created = api.post(f"{API}/outlets", json=_r1, headers=JOIN)
     assert created.status_code == 201, created.get_json()
     lsn = created.headers[HEADER]
     assert parse_lsn(lsn) is not None
@@ -187,7 +214,9 @@ def test_a_stale_replica_answers_without_the_lsn_and_the_primary_with_it(api, ro
     the replica (and misses it: proof of where it read); with it, the request waits up to the
     bound, then reads from the primary and sees its own write."""
     on_replica("SELECT pg_wal_replay_pause()")
-    created = api.post(f"{API}/outlets", json={"code": "R2", "name": "复制二", "tier": "retail"})
+    created = api.post(
+        f"{API}/outlets", json={"code": "R2", "name": "复制二", "tier": "retail"}, headers=JOIN
+    )
     assert created.status_code == 201
     lsn = created.headers[HEADER]
 
@@ -236,7 +265,9 @@ def test_a_browser_sees_its_sign_in_and_its_write_on_the_next_page(rapp, router,
 def test_every_plain_get_page_and_api_list_works_on_the_replica(rapp, api, router, on_replica):
     """No GET route without arguments sends a write to the replica (which would fail there):
     each answers below 500, read from the replica."""
-    created = api.post(f"{API}/outlets", json={"code": "R3", "name": "复制三", "tier": "retail"})
+    created = api.post(
+        f"{API}/outlets", json={"code": "R3", "name": "复制三", "tier": "retail"}, headers=JOIN
+    )
     _caught_up(on_replica, created.headers[HEADER])
     paths = sorted(
         rule.rule

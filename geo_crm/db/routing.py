@@ -9,12 +9,12 @@ it. Every other request (POST, PUT, PATCH, DELETE), background jobs and CLI comm
 primary only. Faces know nothing of this: they call :func:`geo_crm.db.get_session` as before.
 
 Read-your-writes: after a request that wrote, the primary's WAL insert position (an LSN, taken
-after the write committed) goes into the signed session cookie and into the ``Geo-CRM-LSN``
-response header; the next request brings it back (cookie, or the same header from an API
-client) and reads from a replica only once that replica has replayed it, waiting at most
-``GEO_CRM_REPLICA_WAIT_MS``; past the bound the request reads from the primary. Each process
-remembers the highest replay position it has seen per replica, so only the first read after a
-write may wait.
+after the write committed) goes into the signed session cookie and, when the request sent a
+``Geo-CRM-LSN`` header (an API client taking part), into the same response header; the next
+request brings it back (cookie, or the header) and reads from a replica only once that
+replica has replayed it, waiting at most ``GEO_CRM_REPLICA_WAIT_MS``; past the bound the
+request reads from the primary. Each process remembers the highest replay position it has seen
+per replica, so only the first read after a write may wait.
 
 Health: a replica that refuses connections is left alone for :data:`RETRY_AFTER_S`; one found
 more than ``GEO_CRM_REPLICA_MAX_LAG_S`` behind (or promoted, so no longer a replica) serves
@@ -282,13 +282,15 @@ def route_request(session: Session, router: Router | None) -> None:
 
 def remember_write(response):
     """``after_request``: after a request that wrote, hand the primary's LSN to the client
-    (header, and the session cookie when there is one), for its next read to wait for."""
-    from flask import g
+    for its next read to wait for: in the session cookie of a browser, and in the response
+    header when the request carried one (an API client taking part sends ``Geo-CRM-LSN``,
+    ``0/0`` at first). Other clients are spared the extra round trip."""
+    from flask import g, request
     from flask import session as cookie
 
     session = g.get("db_session")
     route = session.info.get(ROUTE) if session is not None else None
-    if route is None or not route.wrote:
+    if route is None or not route.wrote or not (cookie or HEADER in request.headers):
         return response
     from psycopg import Error
 
@@ -298,7 +300,7 @@ def remember_write(response):
         LOGGER.warning("could not read the primary's LSN after a write", exc_info=True)
         return response
     response.headers[HEADER] = lsn
-    if cookie:  # a signed-in browser (an API client without a cookie gets the header only)
+    if cookie:  # a browser (an API client without a cookie gets the header only)
         cookie[COOKIE_KEY] = lsn
     return response
 
