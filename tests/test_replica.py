@@ -315,8 +315,8 @@ def test_a_replica_too_far_behind_serves_nothing(api, router, on_replica):
         router.max_lag_s = saved
 
 
-def test_replica_status_on_the_command_line(replicated, on_replica):
-    primary, replica, _ = replicated
+def _cli(primary):
+    """The CLI of an app on the embedded primary (no DATABASE_URL), as a developer runs it."""
     app = create_app(
         {
             "TESTING": True,
@@ -325,17 +325,28 @@ def test_replica_status_on_the_command_line(replicated, on_replica):
             "SECRET_KEY": "test",
         }
     )
-    result = app.test_cli_runner().invoke(args=["db", "replica", "status", "--json"])
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
+    runner = app.test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=["db", "replica", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def test_replica_status_on_the_command_line(replicated, on_replica):
+    primary, replica, _ = replicated
+    info = json.loads(_cli(primary)("status", "--json"))
     assert info["running"] and info["in_recovery"] and info["streaming"]
     assert info["datadir"] == str(replica.datadir)
     assert isinstance(info["lag_bytes"], int) and info["lag_seconds"] >= 0
 
 
 def test_a_stopped_replica_leaves_pages_working_on_the_primary(rapp, api, router, replicated):
-    replica = replicated[1]
-    replica.stop()
+    primary, replica, _ = replicated
+    cli = _cli(primary)
+    assert cli("stop").strip() == "stopped"
     try:
         before = _served(router)
         for _ in range(2):  # the first finds it gone, the second does not try it again
@@ -345,4 +356,5 @@ def test_a_stopped_replica_leaves_pages_working_on_the_primary(rapp, api, router
         assert router.served["primary"] == before["primary"] + 2
         assert router.replicas[0].down_until > time.monotonic()
     finally:
-        replica.start()
+        started = cli("start")
+    assert "started replica" in started and f"DATABASE_REPLICA_URLS={replica.url}" in started
