@@ -183,13 +183,15 @@ class Router:
                         return False
                 pause = POLL_S
                 while target is not None and target > replica.replayed:
-                    if time.monotonic() >= deadline:
-                        return False
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.02)
                     replayed = parse_lsn(dbapi.execute(_REPLAYED).fetchone()[0]) or 0
                     with replica.lock:
                         replica.replayed = max(replica.replayed, replayed)
+                    if target <= replica.replayed:
+                        break
+                    if time.monotonic() + pause > deadline:
+                        return False
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.02)
                 return True
             finally:
                 dbapi.autocommit = False
