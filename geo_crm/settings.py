@@ -135,6 +135,31 @@ def parse_text(value: Any) -> str:
     return value
 
 
+_POSTGRES_URL = re.compile(r"postgres(ql)?(\+psycopg2?)?://", re.IGNORECASE)
+
+
+def parse_url_list(value: Any) -> tuple[str, ...]:
+    """Comma-separated PostgreSQL URLs (or a list of them); empty entries are dropped."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError(f"must be comma-separated PostgreSQL URLs, not {value!r}")
+    urls = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"must be comma-separated PostgreSQL URLs, not {value!r}")
+        item = item.strip()
+        if not item:
+            continue
+        if not _POSTGRES_URL.match(item):
+            shown = item.split("@")[-1]  # never echo a password
+            raise ValueError(f"must be PostgreSQL URLs (postgresql://…), not …{shown!r}")
+        urls.append(item)
+    return tuple(urls)
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: one row of the README's configuration table."""
@@ -171,6 +196,23 @@ VARIABLES: tuple[Variable, ...] = (
         "`postgresql://user:pass@host:5432/db` (geo_crm picks the psycopg 3 driver). Unset: the "
         "embedded cluster is used.",
         shown_default="unset",
+    ),
+    Variable(
+        "DATABASE_REPLICA_URLS", "database_replica_urls", parse_url_list, (),
+        "Streaming replicas of that database, comma-separated URLs: pages and API reads of "
+        "GET/HEAD requests that write nothing are served by a healthy replica (each write, and "
+        "every read after it in the same request, by the primary). See docs/deployment.md.",
+        shown_default="unset",
+    ),
+    Variable(
+        "GEO_CRM_REPLICA_WAIT_MS", "replica_wait_ms", whole(0), 200,
+        "Read-your-writes bound: after a user's write, how long (milliseconds) a read may wait "
+        "for a replica to replay it before the request reads from the primary instead.",
+    ),
+    Variable(
+        "GEO_CRM_REPLICA_MAX_LAG_S", "replica_max_lag_s", number(0), 5.0,
+        "A replica further behind the primary than this (seconds of replay) serves no reads "
+        "until it catches up.",
     ),
     Variable(
         "SECRET_KEY", "secret_key", parse_text, _random_secret,
@@ -341,6 +383,9 @@ class Settings:
     """Everything geo_crm is configured by, parsed and checked (see :data:`VARIABLES`)."""
 
     database_url: str | None
+    database_replica_urls: tuple[str, ...]
+    replica_wait_ms: int
+    replica_max_lag_s: float
     secret_key: str
     var_dir: Path
     pgdata: Path

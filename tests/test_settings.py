@@ -33,6 +33,13 @@ APP = {"DATABASE_URL": "postgresql://settings@localhost/none", "SECRET_KEY": "x"
 # a value each parser accepts, what it becomes, and a value it refuses
 SAMPLES = {
     "DATABASE_URL": ("postgresql://u@h/db", "postgresql://u@h/db", None),
+    "DATABASE_REPLICA_URLS": (
+        "postgresql://u@r1/db, postgresql://u@r2/db,",
+        ("postgresql://u@r1/db", "postgresql://u@r2/db"),
+        "mysql://u@r1/db",
+    ),
+    "GEO_CRM_REPLICA_WAIT_MS": ("0", 0, "0.5"),
+    "GEO_CRM_REPLICA_MAX_LAG_S": ("2.5", 2.5, "-1"),
     "SECRET_KEY": ("s3cret", "s3cret", None),
     "GEO_CRM_SECRET_KEY": ("s3cret", "s3cret", None),
     "GEO_CRM_VAR_DIR": ("/srv/geo", Path("/srv/geo"), None),

@@ -88,4 +88,52 @@ def downgrade_cmd(revision: str) -> None:
     click.echo(f"schema at revision {migrate.current(engine) or 'base'}")
 
 
+@db_group.group("replica")
+def replica_group() -> None:
+    """A hot-standby replica of the embedded cluster (development and tests): set
+    DATABASE_REPLICA_URLS to its URL for reads to go to it."""
+
+
+def _replica():
+    from ..db.replica import LocalReplica
+
+    return LocalReplica.of(_cluster())
+
+
+@replica_group.command("start")
+@with_appcontext
+def replica_start_cmd() -> None:
+    """Copy the embedded cluster (pg_basebackup) and start streaming to the copy."""
+    replica = _replica()
+    was_running = replica.is_running()
+    replica.start()
+    click.echo(("reusing" if was_running else "started") + f" replica in {replica.datadir}")
+    click.echo(f"DATABASE_REPLICA_URLS={replica.url}")
+
+
+@replica_group.command("stop")
+@click.option("--drop", is_flag=True, help="Also remove its folder and replication slot.")
+@with_appcontext
+def replica_stop_cmd(drop: bool) -> None:
+    """Stop the replica (``--drop``: and remove it, so the primary keeps no WAL for it)."""
+    replica = _replica()
+    if drop:
+        click.echo("removed" if replica.drop() else "no replica")
+        return
+    click.echo("stopped" if replica.stop() else "not running")
+
+
+@replica_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@with_appcontext
+def replica_status_cmd(as_json: bool) -> None:
+    """Say whether the replica runs and how far it lags (bytes of WAL, seconds)."""
+    info = _replica().status()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:14} {value}")
+
+
 COMMANDS = [db_group]

@@ -113,6 +113,7 @@ class Database:
         self.settings = settings
         self._engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
+        self.router = None  # routing.Router when DATABASE_REPLICA_URLS names replicas
 
     @property
     def engine(self) -> Engine:
@@ -151,7 +152,29 @@ class Database:
 
     def use_engine(self, engine: Engine, **session_kwargs) -> None:
         self._engine = engine
+        if self.settings.database_replica_urls and not session_kwargs:
+            from .routing import Router, RoutingSession
+
+            if self.router is not None:
+                self.router.dispose()
+            self.router = Router(
+                engine,
+                [self._replica_engine(url) for url in self.settings.database_replica_urls],
+                wait_s=self.settings.replica_wait_ms / 1000,
+                max_lag_s=self.settings.replica_max_lag_s,
+            )
+            session_kwargs = {"class_": RoutingSession}
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False, **session_kwargs)
+
+    def _replica_engine(self, url: str) -> Engine:
+        """A replica's engine: no PostGIS check or migration (a replica follows the primary's
+        schema); a short connect timeout, so a replica that does not answer costs a request
+        little before it reads from the primary."""
+        return make_engine(
+            url,
+            pool_pre_ping=self.settings.pool_pre_ping,
+            connect_args={"connect_timeout": 2},
+        )
 
     def session(self) -> Session:
         self.engine  # noqa: B018 - make sure the engine exists
@@ -161,6 +184,8 @@ class Database:
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+        if self.router is not None:
+            self.router.dispose()
 
 
 def get_db(app=None) -> Database:
@@ -174,7 +199,12 @@ def get_session() -> Session:
     from flask import g
 
     if "db_session" not in g:
-        g.db_session = get_db().session()
+        db = get_db()
+        g.db_session = db.session()
+        if db.router is not None:  # reads of a GET request may go to a replica (db/routing.py)
+            from .routing import route_request
+
+            route_request(g.db_session, db.router)
     return g.db_session
 
 
@@ -193,3 +223,7 @@ def _close_session(exc: BaseException | None) -> None:
 def init_app(app) -> None:
     app.extensions["geo_crm_db"] = Database(settings_of(app))
     app.teardown_appcontext(_close_session)
+    if settings_of(app).database_replica_urls:
+        from .routing import remember_write
+
+        app.after_request(remember_write)

@@ -192,6 +192,9 @@ class LocalCluster:
             # parallel plans cost more than they save on the small spatial queries maps make
             "max_parallel_workers_per_gather = 0",
             "jit = off",
+            # PostgreSQL's defaults, spelled out: `geo-crm db replica` streams from this cluster
+            "wal_level = replica",
+            "max_wal_senders = 10",
         ]
         if self.fast_unsafe:
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]

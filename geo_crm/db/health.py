@@ -20,12 +20,14 @@ def database_status(open_session: Callable[[], Session]) -> str:
     host, path or SQL: the endpoint is public; the log has the full message).
 
     Takes the session opener rather than a session: on an app's first request opening one
-    builds the engine, and that is what fails when the database is down at start-up.
+    builds the engine, and that is what fails when the database is down at start-up. Asks the
+    primary (the Session's own bind), never a replica (db/routing.py): an app whose primary is
+    down cannot write, whatever its replicas answer.
     """
     session = None
     try:
         session = open_session()
-        session.execute(text("SELECT 1"))
+        session.execute(text("SELECT 1"), bind_arguments={"bind": session.bind})
     except (DBAPIError, DatabaseSetupError) as exc:
         if session is not None:
             try:

@@ -34,6 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from .routing import READ_ONLY
+
 LOGGER = logging.getLogger(__name__)
 
 
@@ -49,6 +51,10 @@ def end_read_transaction(session: Session) -> None:
     state.
     """
     if not isinstance(session.bind, Engine) or not session.in_transaction():
+        return
+    from .routing import end_read_transactions
+
+    if end_read_transactions(session, _wrote_nothing):  # a Session routed over replicas
         return
     transaction = session.get_transaction()
     if transaction is None or transaction.nested:
@@ -128,12 +134,12 @@ class HotStatement:
         from psycopg import Error
 
         if alone and session.get_transaction() is None:
-            bind = session.get_bind()
+            bind = session.get_bind(**READ_ONLY) if self.read_only else session.get_bind()
             if isinstance(bind, Engine):
                 rows = self._run_alone(bind, params)
                 if rows is not None:
                     return rows, True
-        connection = session.connection()
+        connection = session.connection(dict(READ_ONLY) if self.read_only else None)
         dbapi = connection.connection.driver_connection
         cursor = self._cursor(dbapi)
         values = {**self.defaults, **params} if self.defaults else params
@@ -215,6 +221,17 @@ class _Rows:
 
 
 _WROTE_NOTHING = HotStatement("SELECT txid_current_if_assigned() IS NULL")
+
+
+def _wrote_nothing(dbapi) -> bool:
+    """:data:`_WROTE_NOTHING` on one psycopg connection of a routed Session."""
+    from psycopg import Error
+
+    try:
+        return bool(dbapi.execute(_WROTE_NOTHING.sql, prepare=True).fetchone()[0])
+    except Error:  # a broken connection: close() rolls back and discards it
+        LOGGER.warning("could not end a request's read transaction", exc_info=True)
+        return False
 
 
 # -- packed rows ---------------------------------------------------------------------------
@@ -310,7 +327,7 @@ class Records:
         from psycopg import Error
 
         values = {**self.defaults, **params} if params else self.defaults
-        connection = session.connection()
+        connection = session.connection(dict(READ_ONLY))  # a replica may answer (db/routing.py)
         dbapi = connection.connection.driver_connection
         try:
             with dbapi.cursor(binary=True) as cur:
