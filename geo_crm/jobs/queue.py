@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 SCHEMA = "jobs"
 QUEUE = "reports"
 REPORT_TASK = "geo_crm.report"
+ANALYSIS_QUEUE = "analyses"
+ANALYSIS_TASK = "geo_crm.analysis"
 SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
 
 
@@ -20,9 +22,11 @@ def conninfo(database_url: str) -> str:
 
 
 def _with_tasks(app: procrastinate.App) -> procrastinate.App:
+    from .analyses import run_analysis
     from .tasks import run_report
 
     app.task(name=REPORT_TASK, queue=QUEUE)(run_report)
+    app.task(name=ANALYSIS_TASK, queue=ANALYSIS_QUEUE)(run_analysis)
     return app
 
 
