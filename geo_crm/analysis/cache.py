@@ -533,3 +533,20 @@ def page_params(kind: str, f: MapFilters, area_m2: float) -> AnalysisParams:
         return params_for_page(f)
     p = params_for_page(f, area_m2=area_m2)
     return p.with_(status=None) if kind == "density" else p
+
+
+def region_status(session: Session, region_code: str, f: MapFilters, map_kind: str) -> dict:
+    """The state of a region page's cached analyses for the form ``f``: the figures' (coverage
+    and gaps) and the map's (``map_kind``, when it is a cached one), without computing or
+    queueing anything."""
+    region = get_region(session, region_code)
+    kinds = ["coverage", "gaps"] + (["density"] if map_kind == "density" else [])
+    analyses = {
+        k: status(session, k, region.code, page_params(k, f, region.area_m2)).to_dict()
+        for k in kinds
+    }
+    return {
+        "region": region.code,
+        "updating": any(a["state"] != "fresh" for a in analyses.values()),
+        "analyses": analyses,
+    }
