@@ -32,9 +32,7 @@ def region_page(code: str):
     t = current_translator()
     f = parse_filters(request.args, t)
     with form_errors(t, f):
-        page = region_overview(
-            get_session(), current_user(), code, f, enqueue=enqueue_analysis
-        )
+        page = region_overview(get_session(), current_user(), code, f, enqueue=enqueue_analysis)
     get_session().commit()  # a cached analysis stored or its recomputation queued
     kind = request.args.get("map", "coverage")
     if kind not in KINDS or (kind == "network" and not f.distributor):
