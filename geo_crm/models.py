@@ -936,9 +936,15 @@ class AnalysisGapCell(Base):
     nearest_outlet: Mapped[str | None] = mapped_column(Text)
     nearest_tier: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POLYGON", spatial_index=False), nullable=False)
+    # one number per cell in (result, rank) order: what the OGC gaps collection pages by
+    id: Mapped[int] = mapped_column(
+        BigInteger, Computed("result_id * 10000 + rank", persisted=True)
+    )
 
     __table_args__ = (
         CheckConstraint(_srid_ok("geom"), name="analysis_gap_cell_geom_srid"),
+        CheckConstraint("rank BETWEEN 0 AND 9999", name="analysis_gap_cell_rank"),
+        Index("ix_analysis_gap_cells_id", "id", unique=True),
         Index("ix_analysis_gap_cells_geom", "geom", postgresql_using="gist"),
     )
 

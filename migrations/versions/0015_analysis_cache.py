@@ -95,8 +95,17 @@ END $$"""
             Geometry("POLYGON", spatial_index=False),
             nullable=False,
         ),
+        # one number per cell, in (result, rank) order: the OGC gaps collection pages by it
+        sa.Column(
+            "id",
+            sa.BigInteger,
+            sa.Computed("result_id * 10000 + rank", persisted=True),
+            nullable=False,
+        ),
         sa.CheckConstraint("ST_SRID(geom) = 4326", name="analysis_gap_cell_geom_srid"),
+        sa.CheckConstraint("rank BETWEEN 0 AND 9999", name="analysis_gap_cell_rank"),
     )
+    op.create_index("ix_analysis_gap_cells_id", "analysis_gap_cells", ["id"], unique=True)
     op.create_table(
         "analysis_density_cells",
         *cell_key(),
