@@ -904,6 +904,7 @@ class AnalysisResult(Base):
     filter_key: Mapped[str] = mapped_column(Text)
     filters: Mapped[dict] = mapped_column(JSONB)
     result: Mapped[dict] = mapped_column(JSONB)
+    shapes: Mapped[dict | None] = mapped_column(JSONB)  # coverage's outlines (a map's, only)
     change_count: Mapped[int] = mapped_column(BigInteger)
     computed_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

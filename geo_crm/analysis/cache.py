@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import shapely
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, null, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -140,7 +140,8 @@ def compute(session: Session, kind: str, region: RegionInfo, params: AnalysisPar
     coverage with the outlines a map of this region can show, the worst ``GAP_CELLS`` gap
     cells and the ``DENSITY_CELLS`` largest density cells with their hexagons."""
     if kind == "coverage":
-        tolerance_m = display_tolerance(region.boundary) * 111_000.0
+        boundary = get_region(session, region.code, boundary=True).boundary
+        tolerance_m = display_tolerance(boundary) * 111_000.0
         visible = {t: params.radius(t) >= 2 * tolerance_m for t in params.tiers}
         return coverage(
             session,
@@ -160,23 +161,32 @@ def compute(session: Session, kind: str, region: RegionInfo, params: AnalysisPar
 # -- storing and loading -----------------------------------------------------------------------
 
 
-def _encode(result) -> dict:
-    """The result without its cells (rows of their own) as JSON."""
+def _encode(result) -> tuple[dict, dict | None]:
+    """The result as JSON without its cells (rows of their own) and, for coverage, its
+    outlines apart (``shapes``: only a map reads them, the figures need the ratios)."""
     if isinstance(result, CoverageResult):
-        return dataclasses.asdict(dataclasses.replace(result, region_outlets=None))
+        d = dataclasses.asdict(dataclasses.replace(result, region_outlets=None))
+        shapes = {"geometry": d.pop("geometry"), "tiers": {}}
+        for t in d["by_tier"]:
+            shapes["tiers"][t["tier"]] = t.pop("geometry")
+        return d, shapes
     if isinstance(result, GapsResult):
-        return dataclasses.asdict(dataclasses.replace(result, worst=[]))
-    return dataclasses.asdict(dataclasses.replace(result, cells=[]))
+        return dataclasses.asdict(dataclasses.replace(result, worst=[])), None
+    return dataclasses.asdict(dataclasses.replace(result, cells=[])), None
 
 
-def _decode(kind: str, d: dict, cells: list):
+def _decode(kind: str, d: dict, cells: list, shapes: dict | None = None):
     if kind == "coverage":
-        d = dict(d, region_outlets=None)
+        shapes = shapes or {"geometry": None, "tiers": {}}
+        d = dict(d, region_outlets=None, geometry=shapes["geometry"])
         return CoverageResult(
             **d
             | {
                 "region": AreaShare(**d["region"]),
-                "by_tier": [TierCoverage(**t) for t in d["by_tier"]],
+                "by_tier": [
+                    TierCoverage(**t | {"geometry": shapes["tiers"].get(t["tier"])})
+                    for t in d["by_tier"]
+                ],
                 "sub_regions": [AreaShare(**s) for s in d["sub_regions"]],
             }
         )
@@ -253,12 +263,14 @@ def store(
 ) -> None:
     """Keep ``result`` (computed from the data as of counter value ``counted``) with its cells,
     unless a result computed at a later value is already kept."""
+    encoded, shapes = _encode(result)
     values = {
         "kind": kind,
         "region_id": region_id,
         "filter_key": key,
         "filters": filters,
-        "result": _encode(result),
+        "result": encoded,
+        "shapes": shapes,
         "change_count": counted,
         "compute_ms": compute_ms,
         "computed_at": func.now(),
@@ -333,12 +345,14 @@ class Cached:
         return self.state != "fresh"
 
 
-def _row(session: Session, kind: str, region_id: int, key: str):
+def _row(session: Session, kind: str, region_id: int, key: str, *, shapes: bool = False):
+    """The kept entry (its outlines only when ``shapes``: they can be megabytes)."""
     r = RESULTS.c
+    outlines = r.shapes if shapes else null().label("shapes")
     return session.execute(
-        select(r.id, r.result, r.change_count, r.computed_at, func.now().label("now")).where(
-            r.kind == kind, r.region_id == region_id, r.filter_key == key
-        )
+        select(
+            r.id, r.result, outlines, r.change_count, r.computed_at, func.now().label("now")
+        ).where(r.kind == kind, r.region_id == region_id, r.filter_key == key)
     ).first()
 
 
@@ -374,9 +388,9 @@ def cached(
     ``enqueue`` queues a recomputation (``jobs.analyses.enqueue_analysis``; None: nothing is
     queued, e.g. a read that must not write)."""
     key, filters = filter_key(kind, params)
-    region = get_region(session, region_code, boundary=kind == "coverage")
+    region = get_region(session, region_code)
     counter = change_count(session)
-    row = _row(session, kind, region.id, key)
+    row = _row(session, kind, region.id, key, shapes=cells)
     if row is not None and _is_fresh(row, counter):
         return _cached(session, kind, row, "fresh", cells)
     limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
@@ -393,7 +407,7 @@ def cached(
 
 def _cached(session: Session, kind: str, row, state: str, cells: bool) -> Cached:
     loaded = _load_cells(session, kind, row.id) if cells and kind != "coverage" else []
-    return Cached(kind, state, _decode(kind, row.result, loaded), row.computed_at)
+    return Cached(kind, state, _decode(kind, row.result, loaded, row.shapes), row.computed_at)
 
 
 def _now(session: Session) -> dt.datetime:
@@ -414,7 +428,7 @@ def refresh(session: Session, kind: str, region_code: str, filters: dict) -> boo
     job runs; the caller commits). True when it computed."""
     params = params_of(kind, filters)
     key, filters = filter_key(kind, params)
-    region = get_region(session, region_code, boundary=kind == "coverage")
+    region = get_region(session, region_code)
     counter = change_count(session)
     row = _row(session, kind, region.id, key)
     if row is not None and _is_fresh(row, counter):

@@ -19,8 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain import access, network
@@ -30,7 +29,7 @@ from ..domain.principal import SYSTEM, Principal
 from ..domain.regions import get_region
 from ..domain.sales import product_id
 from ..errors import NotFound, ValidationError
-from ..models import AnalysisResult
+from ..models import AnalysisResult, Region
 from . import cache
 from .params import MapFilters
 
@@ -49,7 +48,7 @@ class Entry:
     result_id: int | None
     change_count: int | None
     computed_at: dt.datetime | None
-    bounds: tuple[float, float, float, float]
+    bounds: tuple[float, float, float, float] | None  # asked for (``entry(bounds=True)``)
 
     @property
     def version(self) -> str:
@@ -59,7 +58,13 @@ class Entry:
 
 
 def entry(
-    session: Session, user: Principal | None, kind: str, region_code: str | None, f: MapFilters
+    session: Session,
+    user: Principal | None,
+    kind: str,
+    region_code: str | None,
+    f: MapFilters,
+    *,
+    bounds: bool = False,
 ) -> Entry:
     """The kept ``kind`` analysis of ``region_code`` for the form ``f``, if ``user`` may see the
     region (404 otherwise, naming ``query.region``; 422 when it is missing, or for a
@@ -79,7 +84,7 @@ def entry(
         network.distributor(session, f.distributor, user=user, field="query.distributor")
     if kind == "density" and f.product:
         product_id(session, f.product, field="query.product")
-    region = get_region(session, region_code, boundary=True, field=REGION_FIELD)
+    region = get_region(session, region_code, field=REGION_FIELD)
     key, _ = cache.filter_key(kind, cache.page_params(kind, f, region.area_m2))
     r = RESULTS.c
     row = session.execute(
@@ -87,10 +92,21 @@ def entry(
             r.kind == kind, r.region_id == region.id, r.filter_key == key
         )
     ).first()
-    bounds = tuple(float(v) for v in shapely.bounds(region.boundary))
+    box = _region_box(session, region.id) if bounds else None
     if row is None:
-        return Entry(kind, region.code, None, None, None, bounds)
-    return Entry(kind, region.code, row.id, row.change_count, row.computed_at, bounds)
+        return Entry(kind, region.code, None, None, None, box)
+    return Entry(kind, region.code, row.id, row.change_count, row.computed_at, box)
+
+
+def _region_box(session: Session, region_id: int) -> tuple[float, float, float, float]:
+    g = Region.__table__.c
+    b = g.boundary
+    row = session.execute(
+        select(func.ST_XMin(b), func.ST_YMin(b), func.ST_XMax(b), func.ST_YMax(b)).where(
+            g.id == region_id
+        )
+    ).one()
+    return tuple(float(v) for v in row)
 
 
 def tile(

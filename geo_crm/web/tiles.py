@@ -81,7 +81,7 @@ def tilejson(layer: str):
     if layer in cache_tiles.CACHED_LAYERS:
         f = parse_filters(request.args, current_translator())
         found = cache_tiles.entry(
-            get_session(), current_user(), layer, request.args.get("region"), f
+            get_session(), current_user(), layer, request.args.get("region"), f, bounds=True
         )
         url, bounds = url + "?" + request.query_string.decode(), found.bounds
     doc = tiles.tilejson(get_session(), layer, current_user(), url, bounds=bounds)

@@ -58,6 +58,7 @@ END $$"""
         sa.Column("filter_key", sa.Text, nullable=False),
         sa.Column("filters", JSONB, nullable=False),
         sa.Column("result", JSONB, nullable=False),
+        sa.Column("shapes", JSONB),  # coverage's outlines: read by a map, not by the figures
         sa.Column("change_count", sa.BigInteger, nullable=False),
         sa.Column(
             "computed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
