@@ -113,3 +113,27 @@ def test_cli_warm_and_status(cli, sql):
     assert " fresh " in status.output
     bad = cli.invoke(args=["analyse", "cache", "warm", "--level", "planet"])
     assert bad.exit_code != 0 and "level" in bad.output
+
+
+def test_the_queued_task_recomputes_the_entry(web, app, sql, monkeypatch):
+    """``geo_crm.analysis`` as a worker runs it (its own session, committed): the entry the
+    page queued is fresh afterwards; a region deleted since is dropped, not an error."""
+    from geo_crm.db import get_db
+    from geo_crm.jobs import runtime
+    from geo_crm.jobs.analyses import run_analysis
+    from geo_crm.settings import settings_of
+
+    monkeypatch.setattr(cache, "INLINE_OUTLETS", 0)
+    assert get(web, f"/maps/gaps/{PROVINCE}?cell_km=7").status_code == 200
+    ((kind, region, filters),) = sql(
+        "SELECT args->>'kind', args->>'region', args->'filters' FROM jobs.procrastinate_jobs "
+        "WHERE task_name = 'geo_crm.analysis'"
+    ).all()
+    monkeypatch.setattr(runtime, "_current", None)
+    runtime.configure(get_db(app), settings_of(app))
+    run_analysis(kind, region, filters)
+    state = get(web, f"/regions/{PROVINCE}/analysis-status?cell_km=7&map=gaps").get_json()
+    assert state["analyses"]["gaps"]["state"] == "fresh"
+    page = get(web, f"/maps/gaps/{PROVINCE}?cell_km=7").get_data(as_text=True)
+    assert "is being computed" not in page and "geoCrmMap" in page
+    run_analysis(kind, "NOPE", filters)  # logged and dropped
