@@ -66,7 +66,9 @@ from .params import AnalysisParams, MapFilters, params_for_page
 LOGGER = logging.getLogger(__name__)
 
 KINDS = ANALYSIS_CACHE_KINDS
-INLINE_OUTLETS = 20_000  # active outlets of the region: at most this many, computed in a request
+# active outlets of the region: at most this many, computed in a request (as reports are: a
+# second or two, bench/README.md); a larger region's analyses are computed by a worker
+INLINE_OUTLETS = 10_000
 MAX_AGE = dt.timedelta(hours=1)  # an older result is recomputed even when nothing changed
 PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whole-network outline
 RESULTS = AnalysisResult.__table__
@@ -382,9 +384,10 @@ def cached(
     inline_outlets: int | None = None,
 ) -> Cached:
     """The ``kind`` analysis of ``region_code`` for ``params`` (the read path of the module
-    docstring). ``cells``: load the gap or density cells too (a map draws them; the figures
-    need only the counts). The region must be one the caller may see (the caller's access
-    rule); a distributor filter is checked in their scope by the caller as well.
+    docstring). ``cells``: load the gap or density cells, or coverage's outlines, too (a map
+    draws them; the figures need only the counts and ratios). The region must be one the
+    caller may see (the caller's access rule); a distributor filter is checked in their scope
+    by the caller as well.
     ``enqueue`` queues a recomputation (``jobs.analyses.enqueue_analysis``; None: nothing is
     queued, e.g. a read that must not write)."""
     key, filters = filter_key(kind, params)
