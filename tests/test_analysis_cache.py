@@ -188,7 +188,7 @@ def test_an_unknown_region_is_404(session, world, queued):
         cache.cached(session, "gaps", "NOPE", GAPS, enqueue=queued)
 
 
-def test_a_recomputation_is_queued_once(session, world):
+def test_a_recomputation_is_queued_once(session, world, monkeypatch):
     key, filters = cache.filter_key("gaps", GAPS)
     lock = cache.lock_of("gaps", 1, key)
     assert enqueue_analysis(session, "gaps", "K", filters, lock) is True
@@ -201,6 +201,18 @@ def test_a_recomputation_is_queued_once(session, world):
         {"lock": lock},
     ).scalar_one()
     assert jobs == 1
+    # a concurrent request queued it between the check and the deferral: the lock refuses the
+    # second job and the request's transaction goes on
+    from geo_crm.jobs import analyses
+
+    monkeypatch.setattr(analyses, "_QUEUED", cache.text("SELECT false"))
+    assert enqueue_analysis(session, "gaps", "K", filters, lock) is False
+    assert cache.change_count(session) >= 0
+    path = session.execute(cache.text("SELECT current_setting('search_path')")).scalar_one()
+    assert not path.startswith("jobs")
+    assert enqueue_analysis(session, "gaps", "K", filters, lock + "x") is True
+    path = session.execute(cache.text("SELECT current_setting('search_path')")).scalar_one()
+    assert not path.startswith("jobs")
 
 
 def test_warm_computes_what_is_not_fresh(session, world):

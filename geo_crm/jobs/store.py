@@ -166,16 +166,8 @@ def enqueue_report(
     return job_id
 
 
-def defer_on_session(
-    session: Session,
-    task_name: str,
-    *,
-    queue: str = QUEUE,
-    queueing_lock: str | None = None,
-    **kwargs,
-) -> int:
-    """Defer a procrastinate job on the session's own connection and transaction (in ``queue``;
-    ``queueing_lock``: procrastinate refuses a second queued job with the same lock)."""
+def defer_on_session(session: Session, task_name: str, **kwargs) -> int:
+    """Defer a procrastinate job on the session's own connection and transaction."""
     driver = session.connection().connection.driver_connection
     previous = session.execute(text("SELECT current_setting('search_path')")).scalar_one()
     session.execute(
@@ -183,8 +175,7 @@ def defer_on_session(
     )
     try:
         task = deferring_app().tasks[task_name]
-        configured = task.configure(connection=driver, queue=queue, queueing_lock=queueing_lock)
-        return configured.defer(**kwargs)
+        return task.configure(connection=driver, queue=QUEUE).defer(**kwargs)
     finally:
         session.execute(text("SELECT set_config('search_path', :p, true)"), {"p": previous})
 
