@@ -51,7 +51,9 @@ def upgrade() -> None:
     op.add_column("sales_records", _money("unit_price"))
     op.add_column(
         "sales_records",
-        sa.Column("flags", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
+        sa.Column(
+            "flags", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False
+        ),
     )
     op.add_column(
         "sales_records",
@@ -65,7 +67,9 @@ def upgrade() -> None:
     op.add_column("sales_records", sa.Column("review_state", sa.String(length=16)))
     op.add_column(
         "sales_records",
-        sa.Column("reviewed_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "reviewed_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")
+        ),
     )
     op.add_column("sales_records", sa.Column("reviewed_at", sa.DateTime(timezone=True)))
     op.add_column("sales_records", sa.Column("review_note", sa.Text()))
@@ -123,7 +127,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("seller_id", "month", "product_id"),
     )
-    op.create_index("ix_sales_seller_months_month", "sales_seller_months", ["month", "seller_id"])
+    op.create_index(
+        "ix_sales_seller_months_month", "sales_seller_months", ["month", "seller_id"]
+    )
 
     # -- plans
     op.add_column(
@@ -195,7 +201,9 @@ def upgrade() -> None:
         sa.Column(
             "closed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("closed_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "closed_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")
+        ),
         sa.CheckConstraint("extract(day from month) = 1", name="closed_month_first_day"),
         sa.PrimaryKeyConstraint("month"),
     )
@@ -233,7 +241,9 @@ def upgrade() -> None:
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")
+        ),
         sa.CheckConstraint(_nonneg("credit_limit"), name="credit_limit_nonneg"),
         sa.PrimaryKeyConstraint("distributor_id"),
     )
@@ -244,7 +254,9 @@ def upgrade() -> None:
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")
+        ),
         sa.CheckConstraint(
             "key <> 'credit_policy' OR value IN ('warn', 'refuse')",
             name="app_setting_credit_policy_known",

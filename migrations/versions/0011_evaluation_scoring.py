@@ -95,7 +95,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("version"),
     )
-    op.create_index("ix_evaluation_weights_created_by_id", "evaluation_weights", ["created_by_id"])
+    op.create_index(
+        "ix_evaluation_weights_created_by_id", "evaluation_weights", ["created_by_id"]
+    )
     op.execute(
         "INSERT INTO evaluation_weights (version, initiative, capability, credit, reach,"
         " full_capital, full_warehouse_m2, full_vehicles, full_staff, full_brands, full_outlets,"
