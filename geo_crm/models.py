@@ -916,3 +916,90 @@ class EvaluationWeights(Base):
         ),
         Index("ix_evaluation_weights_created_by_id", "created_by_id"),
     )
+
+
+ANALYSIS_CACHE_KINDS = ("coverage", "gaps", "density")
+
+
+class AnalysisResult(Base):
+    """One cached analysis (``analysis.cache``): a kind, a region and a normalised filter key,
+    the result, and the value of the change counter (sequence ``analysis_changes``, advanced by
+    the statement triggers of migration 0016 on outlets, sales records and regions) it was
+    computed at. Derived: rewritten whenever it is computed again."""
+
+    __tablename__ = "analysis_results"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+    filter_key: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(JSONB)
+    result: Mapped[dict] = mapped_column(JSONB)
+    shapes: Mapped[dict | None] = mapped_column(JSONB)  # coverage's outlines (a map's, only)
+    change_count: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    compute_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", ANALYSIS_CACHE_KINDS), name="analysis_result_kind"),
+        UniqueConstraint("kind", "region_id", "filter_key", name="uq_analysis_results_key"),
+        Index("ix_analysis_results_region", "region_id"),
+    )
+
+
+class AnalysisGapCell(Base):
+    """A gap cell of a cached gaps analysis (the worst first, ``rank`` 0 the worst), with its
+    hexagon: what the gaps vector tiles and the OGC ``gaps`` collection read."""
+
+    __tablename__ = "analysis_gap_cells"
+
+    result_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_results.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row: Mapped[int] = mapped_column(Integer)
+    col: Mapped[int] = mapped_column(Integer)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    shortfall_m: Mapped[float | None] = mapped_column(Float)
+    nearest_outlet: Mapped[str | None] = mapped_column(Text)
+    nearest_tier: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POLYGON", spatial_index=False), nullable=False)
+    # one number per cell in (result, rank) order: what the OGC gaps collection pages by
+    id: Mapped[int] = mapped_column(
+        BigInteger, Computed("result_id * 10000 + rank", persisted=True)
+    )
+
+    __table_args__ = (
+        CheckConstraint(_srid_ok("geom"), name="analysis_gap_cell_geom_srid"),
+        CheckConstraint("rank BETWEEN 0 AND 9999", name="analysis_gap_cell_rank"),
+        Index("ix_analysis_gap_cells_id", "id", unique=True),
+        Index("ix_analysis_gap_cells_geom", "geom", postgresql_using="gist"),
+    )
+
+
+class AnalysisDensityCell(Base):
+    """A cell of a cached density analysis (by amount, ``rank`` 0 the largest) with its
+    hexagon: what the density vector tiles read."""
+
+    __tablename__ = "analysis_density_cells"
+
+    result_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_results.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row: Mapped[int] = mapped_column(Integer)
+    col: Mapped[int] = mapped_column(Integer)
+    buyers: Mapped[int] = mapped_column(Integer)
+    records: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(17, 3))
+    geom = mapped_column(Geometry("POLYGON", spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_srid_ok("geom"), name="analysis_density_cell_geom_srid"),
+        Index("ix_analysis_density_cells_geom", "geom", postgresql_using="gist"),
+    )

@@ -98,7 +98,7 @@ def test_the_api_definition_is_valid_openapi_3(clients):
 def test_collections_describe_outlets_and_regions_with_the_callers_extent(clients):
     doc = clients["m1"].get("/ogc/collections").get_json()
     by_id = {c["id"]: c for c in doc["collections"]}
-    assert set(by_id) == {"outlets", "regions"}
+    assert set(by_id) == {"outlets", "regions", "gaps"}
     outlets = by_id["outlets"]
     assert outlets["itemType"] == "feature" and outlets["crs"] == [CRS84]
     assert outlets["extent"]["spatial"]["bbox"] == [[120.0, 30.0, 120.5, 31.0]]  # C1
@@ -310,7 +310,7 @@ def test_the_largest_page_is_served(clients):
 
 @pytest.mark.parametrize(
     "path",
-    ["/ogc/collections/gaps", "/ogc/collections/gaps/items", "/ogc/collections/gaps/items/x"],
+    ["/ogc/collections/nope", "/ogc/collections/nope/items", "/ogc/collections/nope/items/x"],
 )
 def test_an_unknown_collection_answers_404_in_json(clients, path):
     response = clients["admin"].get(path, headers={"Accept": "text/html"})
@@ -355,3 +355,77 @@ def test_gdal_reads_the_collection_with_the_api_count(aapp, connection, world, w
         assert copied.returncode == 0, copied.stderr
     codes = [f["properties"]["code"] for f in json.loads(copied.stdout)["features"]]
     assert len(codes) == len(set(codes)) == total
+
+
+# -- gaps (the analysis cache's gap cells) ------------------------------------------------------
+
+GAP_FORM = "cell_km=10&radius_km=2"
+GAP_API = (
+    "cell_km=10&limit=5000&geometry=false&radius_distributor=2000&radius_wholesaler_2=2000"
+    "&radius_wholesaler_3=2000&radius_retail=2000"
+)
+
+
+def keep_gaps(session, code: str = "C1") -> int:
+    """The region page's gaps analysis of ``code`` (10 km cells, 2 km radius), kept."""
+    from geo_crm.analysis import cache
+    from geo_crm.analysis.params import MapFilters
+
+    f = MapFilters(cell_km=10.0, radius_km=2.0)
+    got = cache.cached(session, "gaps", code, cache.page_params("gaps", f, 0.0), enqueue=None)
+    return len(got.result.worst)
+
+
+def test_gaps_are_the_kept_cells_of_the_callers_regions(clients, session):
+    kept = keep_gaps(session, "C1") + keep_gaps(session, "P2")
+    features, pages = all_items(clients["admin"], "/ogc/collections/gaps/items?limit=7")
+    assert len(features) == kept == pages[0]["numberMatched"] > 7
+    assert len({f["id"] for f in features}) == kept
+    first = features[0]
+    assert first["geometry"]["type"] == "Polygon" and len(first["geometry"]["coordinates"][0]) == 7
+    props = first["properties"]
+    assert props["region_code"] in ("C1", "P2") and props["cell_km"] == 10.0
+    assert props["fresh"] is True and props["radius_m"]["retail"] == 2000.0
+    assert props["shortfall_m"] > 0 and props["distance_m"] > 2000
+    # a manager sees their region's cells only; a rep none
+    mine, _ = all_items(clients["m1"], "/ogc/collections/gaps/items?limit=1000")
+    assert {f["properties"]["region_code"] for f in mine} == {"C1"}
+    for rep in ("r1", "r2"):
+        assert all_items(clients[rep], "/ogc/collections/gaps/items")[0] == []
+    one = clients["m1"].get(f"/ogc/collections/gaps/items/{mine[0]['id']}")
+    assert one.status_code == 200 and one.get_json()["id"] == mine[0]["id"]
+    other = next(f["id"] for f in features if f["properties"]["region_code"] == "P2")
+    assert clients["m1"].get(f"/ogc/collections/gaps/items/{other}").status_code == 404
+
+
+def test_gaps_bbox_and_limits(clients, session):
+    keep_gaps(session, "C1")
+    keep_gaps(session, "P2")
+    west, _ = all_items(clients["admin"], "/ogc/collections/gaps/items?bbox=119,29,121.2,32")
+    assert west and {f["properties"]["region_code"] for f in west} == {"C1"}
+    for query, field in (("limit=0", "query.limit"), ("bbox=1,2,nan,4", "query.bbox")):
+        response = clients["admin"].get(f"/ogc/collections/gaps/items?{query}")
+        assert response.status_code == 400 and field in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="Debian gdal-bin is not installed")
+@pytest.mark.parametrize("who", ["m1", "admin"])
+def test_gdal_reads_the_gaps_with_the_api_count(aapp, session, connection, world, who):
+    """ogrinfo reads the gaps collection: its feature count equals the gap cells the analysis
+    API returns for the same region and filters (the kept analysis is that analysis)."""
+    from browser_helpers import serving
+
+    keep_gaps(session, "C1")
+    token = add_token(connection, world[who])
+    api = token_client(aapp, token).get(f"/api/v1/regions/C1/gaps?{GAP_API}")
+    assert api.status_code == 200, api.get_data(as_text=True)
+    returned = api.get_json()["returned"]
+    assert returned > 0
+    headers = ["--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}"]
+    with serving(aapp) as base:
+        info = subprocess.run(
+            ["ogrinfo", "-so", "-al", f"OAPIF:{base}/ogc", "gaps", *headers],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert f"Feature Count: {returned}" in info.stdout, info.stdout

@@ -385,7 +385,7 @@ def test_tile_coordinates_out_of_range_answer_400_in_json(clients, path, field):
 
 
 def test_an_unknown_layer_answers_404_in_json(clients):
-    for path in ("/tiles/gaps/3/0/0.mvt", "/tiles/gaps.json"):
+    for path in ("/tiles/nope/3/0/0.mvt", "/tiles/nope.json"):
         response = clients["admin"].get(path, headers={"Accept": "text/html"})
         assert response.status_code == 404
         assert "path.layer" in response.get_json()["error"]["fields"]

@@ -8,8 +8,10 @@ Figures per region (rolled up through the region tree, like the regions vector t
 - ``plan``: plan achievement to date of the region's distributors: sell-in this year over the
   plan expected by today (:func:`geo_crm.analysis.plans.plan_against_actual`);
 - ``coverage``: share of the region's area within the service radius of an active outlet, and
-  ``gaps``: hexagon cells of the page's grid with no outlet in reach — both analyses run per
-  region (:mod:`.coverage`, :mod:`.gaps`), so they are answered for the regions of the level
+  ``gaps``: hexagon cells of the page's grid with no outlet in reach — the region pages'
+  analyses with the default filters, read from the analysis cache (:mod:`.cache`: computed
+  once per data change; a large region's is queued and its value null until it is kept) and
+  answered per region, so they are answered for the regions of the level
   that meet the map's view (``bbox``), at most ``MAX_ANALYSED_REGIONS`` at once (more is
   refused with a 422 naming ``query.level``: zoom in, or open a region's page).
 
@@ -34,9 +36,8 @@ from ..domain.region_counts import outside_regions_count, untagged_count
 from ..domain.regions import region_label
 from ..errors import ValidationError
 from ..models import TIERS, Outlet, Region, RegionOutletTotal, SalesBuyerYear
-from .coverage import coverage
-from .gaps import gaps
-from .params import MapFilters, params_for_page
+from . import cache
+from .params import MapFilters
 from .plans import Period, plan_against_actual
 
 FIGURES = ("coverage", "sales", "plan", "outlets", "gaps")
@@ -130,6 +131,9 @@ class LandingFigures:
     as_of: dt.datetime
     values: dict[str, float | None]
     period: str | None = None
+    # coverage and gaps come from the analysis cache: some kept figures are older than the
+    # data (``as_of``: the oldest) or not computed yet (None) while they are recomputed
+    updating: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +143,7 @@ class LandingFigures:
             "as_of": self.as_of.isoformat(timespec="seconds"),
             "period": self.period,
             "values": self.values,
+            "updating": self.updating,
         }
 
 
@@ -333,11 +338,14 @@ def landing_figures(
     *,
     bbox: str | None = None,
     today: dt.date | None = None,
+    enqueue: cache.Enqueue | None = None,
 ) -> LandingFigures:
     """``figure`` for every region of ``level`` that ``user`` may see — for coverage and gaps
     those meeting ``bbox`` ("west,south,east,north" in lon/lat; the map's view) — (422 naming
     ``query.figure`` / ``query.level`` for an unknown one or more regions than an analysis per
-    request allows; 400 naming ``query.bbox`` for a box that is not one)."""
+    request allows; 400 naming ``query.bbox`` for a box that is not one). Coverage and gaps are
+    the region pages' cached analyses with the default filters (:func:`cache.cached`; ``enqueue``
+    queues a recomputation; the caller commits)."""
     figure = figure or DEFAULT_FIGURE
     level = level or "province"
     problems = {}
@@ -386,15 +394,27 @@ def landing_figures(
                 fields={"query.level": f"at most {MAX_ANALYSED_REGIONS} regions for {figure}"},
             )
         f = MapFilters()
+        kept = []
         for r in shown:
-            if figure == "coverage":
-                params = params_for_page(f, area_m2=r.area_m2)
-                cov = coverage(
-                    session, r.code, params, geometry=False, sub_regions=False, per_tier=False
-                )
-                values[r.code] = cov.region.ratio
+            got = cache.cached(
+                session,
+                figure,
+                r.code,
+                cache.page_params(figure, f, r.area_m2),
+                cells=False,
+                enqueue=enqueue,
+            )
+            kept.append(got)
+            if got.result is None:
+                values[r.code] = None
+            elif figure == "coverage":
+                values[r.code] = got.result.region.ratio
             else:
-                params = params_for_page(f, area_m2=r.area_m2)
-                grid = gaps(session, r.code, params, limit=0, geometry=False)
-                values[r.code] = float(grid.gap_cells)
+                values[r.code] = float(got.result.gap_cells)
+        older = [g.computed_at for g in kept if g.updating and g.computed_at is not None]
+        updating = any(g.updating for g in kept)
+        as_of = min(older) if older else as_of
+        answer = LandingFigures(figure, level, UNITS[figure], as_of, values, period)
+        answer.updating = updating
+        return answer
     return LandingFigures(figure, level, UNITS[figure], as_of, values, period)

@@ -30,10 +30,9 @@ from ..domain.regions import subregions as child_regions
 from ..domain.sales import SalesFilters, buyer_debt, list_products, sales_summary, seller_summary
 from ..errors import NotFound
 from ..models import TIERS
-from .coverage import coverage
+from . import cache
 from .distribution import DepthResult, PlanMonth, distribution_rate, distributor_depth
 from .distribution import plan_months as plan_rows
-from .gaps import gaps
 from .params import MapFilters, params_for_page
 from .region_maps import check_distributor
 
@@ -54,15 +53,27 @@ class KeyFigures:
     sales_per_km2: float | None = None
     distribution_rate: float | None = None  # None without a product (or retail outlets)
     cell_km: float | None = None
+    # coverage and gaps come from the analysis cache: "fresh", "stale" (the figures are those
+    # as of ``as_of``, being updated) or "computing" (none yet: being computed)
+    analysis_state: str = "fresh"
+    as_of: dt.datetime | None = None
+
+    @property
+    def updating(self) -> bool:
+        return self.analysis_state != "fresh"
 
     @property
     def total_outlets(self) -> int:
         return sum(self.outlets.values())
 
 
-def key_figures(session: Session, region: RegionInfo, f: MapFilters) -> KeyFigures:
+def key_figures(
+    session: Session, region: RegionInfo, f: MapFilters, enqueue: cache.Enqueue | None = None
+) -> KeyFigures:
     """Active outlets per tier (in all and per sub-region), coverage ratio per tier, gaps,
-    white space, sales, debt and density of the period, and the product's distribution rate."""
+    white space, sales, debt and density of the period, and the product's distribution rate.
+    Coverage and gaps are the cached analyses the maps draw (:func:`cache.cached`; ``enqueue``
+    queues a recomputation): the oldest of the two gives ``as_of``."""
     k = KeyFigures()
     k.by_child = region_tier_counts(session, region.id, ["active"])
     for counts in k.by_child.values():
@@ -77,13 +88,27 @@ def key_figures(session: Session, region: RegionInfo, f: MapFilters) -> KeyFigur
     k.sales_records, k.sales_amount, k.sales_debt = totals.records, totals.amount, totals.debt
     if region.area_m2:
         k.sales_per_km2 = float(totals.amount) / (region.area_m2 / 1e6)
-    cov = coverage(session, region.code, params_for_page(f), geometry=False, sub_regions=False)
-    k.coverage = {t.tier: t.ratio for t in cov.by_tier} | {"all": cov.region.ratio}
-    grid = gaps(
-        session, region.code, params_for_page(f, area_m2=region.area_m2), limit=0, geometry=False
-    )
-    k.gaps, k.gap_cells, k.cell_km = grid.gap_cells, grid.cells, grid.cell_km
-    k.white_space = len(grid.white_space)
+    got = {
+        kind: cache.cached(
+            session,
+            kind,
+            region.code,
+            cache.page_params(kind, f, region.area_m2),
+            cells=False,
+            enqueue=enqueue,
+        )
+        for kind in ("coverage", "gaps")
+    }
+    states = {g.state for g in got.values()}
+    k.analysis_state = next(s for s in ("computing", "stale", "fresh") if s in states)
+    times = [g.computed_at for g in got.values() if g.computed_at is not None]
+    k.as_of = min(times) if times and k.updating else None
+    cov, grid = got["coverage"].result, got["gaps"].result
+    if cov is not None:
+        k.coverage = {t.tier: t.ratio for t in cov.by_tier} | {"all": cov.region.ratio}
+    if grid is not None:
+        k.gaps, k.gap_cells, k.cell_km = grid.gap_cells, grid.cells, grid.cell_km
+        k.white_space = len(grid.white_space)
     if f.product:
         retail = params_for_page(f, tiers=("retail",))
         k.distribution_rate = distribution_rate(session, region.code, retail).overall.rate
@@ -109,13 +134,15 @@ def region_overview(
     f: MapFilters,
     *,
     figures_only: bool = False,
+    enqueue: cache.Enqueue | None = None,
 ) -> RegionOverview:
     """The region page of ``code`` (404 when there is none) for the form's filters; its
-    distributor must be one ``user`` may see (a 422 on ``query.distributor``)."""
+    distributor must be one ``user`` may see (a 422 on ``query.distributor``). The caller
+    commits (the analysis cache may store a result or queue a job: ``enqueue``)."""
     region = get_region(session, code)
     check_distributor(session, f.distributor, user)
     overview = RegionOverview(
-        region, key_figures(session, region, f), child_regions(session, region.id)
+        region, key_figures(session, region, f, enqueue), child_regions(session, region.id)
     )
     if not figures_only:
         overview.crumbs = ancestors(session, region.id)

@@ -10,6 +10,7 @@ map draws outlet by outlet is what ``user`` may see.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -23,18 +24,17 @@ from ..domain.principal import Principal
 from ..domain.regions import RegionInfo, get_region, subregions
 from ..domain.sales import list_products, product_id, product_unit
 from ..errors import NotFound, ValidationError
-from .coverage import CoverageResult, coverage
-from .density import MAX_LIMIT as DENSITY_CELLS
-from .density import DensityResult, density
+from . import cache
+from .coverage import CoverageResult
+from .density import DensityResult
 from .distribution import Catchment, catchment
-from .gaps import MAX_LIMIT as GAP_CELLS
-from .gaps import GapsResult, gaps
+from .gaps import GapsResult
 from .geometry.geodesy import display_tolerance
-from .params import MapFilters, params_for_page
+from .params import MapFilters
 
 KINDS = ("coverage", "gaps", "density", "network")
 MAX_CATCHMENTS = 12  # distributor catchments drawn on a region's coverage map
-PER_TIER_OUTLINE_MAX = 20_000  # a tier with more outlets shows only in the whole-network outline
+PER_TIER_OUTLINE_MAX = cache.PER_TIER_OUTLINE_MAX
 DISTRIBUTOR_FIELD = "query.distributor"
 PRODUCT_FIELD = "query.product"
 
@@ -65,6 +65,10 @@ class RegionMapData:
     parent_index: list[int | None] = field(default_factory=list)
     catchment: dict | None = None  # the network map's
     reach: NetworkReach | None = None  # the network map's counts, as the distributor page's
+    # the cached analysis (``analysis.cache``): fresh, stale (shown as of ``as_of`` while it is
+    # recomputed) or computing (no result yet: the map says so and is asked for again)
+    state: str = "fresh"
+    as_of: dt.datetime | None = None
 
 
 def outlet_filters(region_code: str, f: MapFilters) -> OutletFilters:
@@ -92,11 +96,15 @@ def region_map(
     f: MapFilters,
     *,
     point_limit: int,
+    enqueue: cache.Enqueue | None = None,
 ) -> RegionMapData:
     """The data of the ``kind`` map of region ``code`` (404 for an unknown kind or region; a
     422 naming the form's field for an unknown product or distributor, or a network map
     without one). ``point_limit``: outlets drawn one by one before lower tiers are counted
-    per hexagon (``domain.outlet_layers.plan_tiers``)."""
+    per hexagon (``domain.outlet_layers.plan_tiers``). The coverage, gaps and density come from
+    the analysis cache (``enqueue`` queues their recomputation, :func:`cache.cached`); while
+    a large region's analysis is first computed, ``state`` is ``computing`` and nothing else
+    is fetched. The caller commits (a stored result or a queued job)."""
     if kind not in KINDS:
         raise NotFound(f"unknown map {kind!r}")
     info = get_region(session, code, boundary=True)
@@ -117,17 +125,18 @@ def region_map(
         data.reach = network_reach(session, data.distributor.id, user)
         return data
     located = dict(limit=point_limit, user=user, **period)
+    params = cache.page_params(kind, f, info.area_m2)
+    got = cache.cached(session, kind, code, params, enqueue=enqueue)
+    data.state, data.as_of = got.state, got.computed_at
+    if got.result is None:
+        return data
+    data.layer = outlet_layer(session, outlet_filters(code, f), **located)
     if kind == "coverage":
-        _coverage(session, user, data, f, located)
+        _coverage(session, user, data, f, got.result)
     elif kind == "gaps":
-        p = params_for_page(f, area_m2=info.area_m2)
-        data.gaps = gaps(session, code, p, limit=GAP_CELLS, geometry=True)
-        data.layer = outlet_layer(session, outlet_filters(code, f), **located)
+        data.gaps = got.result
     else:
-        # sales of outlets closed since still count (the analysis's default for density)
-        p = params_for_page(f, area_m2=info.area_m2).with_(status=None)
-        data.density = density(session, code, p, limit=DENSITY_CELLS, geometry=True)
-        data.layer = outlet_layer(session, outlet_filters(code, f), **located)
+        data.density = got.result
         data.measure = f.measure
         if f.measure == "quantity" and f.product:
             data.unit = product_unit(session, f.product)
@@ -145,38 +154,22 @@ def _product_label(session: Session, sku: str) -> str:
 
 
 def _coverage(
-    session: Session, user: Principal | None, data: RegionMapData, f: MapFilters, located: dict
+    session: Session,
+    user: Principal | None,
+    data: RegionMapData,
+    f: MapFilters,
+    result: CoverageResult,
 ) -> None:
-    """The coverage map from one coverage analysis: ratios, sub-regions and every outline drawn
-    come from one union of discs per tier. A tier's covered outline is drawn when its discs are
-    at least two display steps wide (below, at country scale, a 1 km retail disc is under a
-    pixel: the legend says so) and it has at most ``PER_TIER_OUTLINE_MAX`` outlets; the whole
-    network's when every tier's discs are wide enough. The outlets the analysis fetched are the
-    map's own (same filters) unless ``user``'s scope could hide some (a rep's: a manager only
-    reaches regions inside their subtrees, where every outlet is theirs)."""
-    code = data.region.code
+    """The coverage map from one coverage analysis (:func:`cache.compute`): ratios, sub-regions
+    and every outline drawn come from one union of discs per tier. A tier's covered outline is
+    drawn when its discs are at least two display steps wide (below, at country scale, a 1 km
+    retail disc is under a pixel: the legend says so) and it has at most
+    ``PER_TIER_OUTLINE_MAX`` outlets; the whole network's when every tier's discs are wide
+    enough."""
     display_m = display_tolerance(data.region.boundary) * 111_000.0
-    p = params_for_page(f)
-    visible = {t: p.radius(t) >= 2 * display_m for t in p.tiers}
-    whole_region = user is None or user.is_admin or user.role == "manager"
-    # simplify_m=0: the map simplifies for display itself, faster than a topology-safe pass here
-    result = coverage(
-        session,
-        code,
-        p,
-        geometry=all(visible.values()),
-        simplify_m=0,
-        tier_geometry={t: PER_TIER_OUTLINE_MAX for t, ok in visible.items() if ok}
-        if len(p.tiers) > 1
-        else None,
-        keep_outlets=whole_region,
-    )
     data.coverage = result
-    data.not_drawn = [t for t, ok in visible.items() if not ok]
-    data.layer = outlet_layer(
-        session, outlet_filters(code, f), prefetched=result.region_outlets, **located
-    )
-    data.catchments = catchments(session, distributors_in(session, code, user=user), f)
+    data.not_drawn = [t for t in result.tiers if result.radius_m[t] < 2 * display_m]
+    data.catchments = catchments(session, distributors_in(session, data.region.code, user=user), f)
 
 
 def catchments(

@@ -187,6 +187,7 @@ RULES: dict[str, Rule] = {
     # region, network and map pages (generated map documents carry the CSP nonce)
     "region_pages.region_page": roles("admin", "manager", objects=REGION),
     "region_pages.region_figures": roles("admin", "manager", objects=REGION),
+    "region_pages.analysis_status": roles("admin", "manager", objects=REGION),  # cache state
     "maps.standalone": roles("admin", "manager", objects=REGION),
     "maps.outlet_history": roles("admin", "manager", "rep", objects=OUTLET),
     "network_pages.distributor_page": READ_DISTRIBUTOR,

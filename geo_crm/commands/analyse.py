@@ -516,3 +516,12 @@ def plan_actual_cmd(distributor, region, product, period, by, as_of, as_user, as
 
 
 COMMANDS = [analyse_group]
+
+
+def _with_cache_commands() -> None:
+    from .analysis_cache import cache_group
+
+    analyse_group.add_command(cache_group)
+
+
+_with_cache_commands()

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from ..db import get_db
 from ..jobs import runtime
-from ..jobs.queue import QUEUE, make_app
+from ..jobs.queue import ANALYSIS_QUEUE, QUEUE, make_app
 from ..settings import current_settings
 
 
@@ -21,16 +21,21 @@ from ..settings import current_settings
 @click.option("--once", is_flag=True, help="Run the jobs waiting now, then stop.")
 @with_appcontext
 def worker_cmd(concurrency: int, once: bool) -> None:
-    """Run background jobs: reports written to <GEO_CRM_VAR_DIR>/reports/<job id>/."""
+    """Run background jobs: reports written to <GEO_CRM_VAR_DIR>/reports/<job id>/, and
+    the region pages' analyses recomputed after a change (the analysis cache)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     db = get_db()
     url = db.engine.url.render_as_string(hide_password=False)  # starts and migrates the database
     runtime.configure(db, current_settings())
     click.echo(
-        f"worker: queue {QUEUE!r}, {concurrency} at a time" + (", until empty" if once else "")
+        f"worker: queues {QUEUE!r} and {ANALYSIS_QUEUE!r}, {concurrency} at a time"
+        + (", until empty" if once else "")
     )
     make_app(url).run_worker(
-        queues=[QUEUE], concurrency=concurrency, wait=not once, install_signal_handlers=not once
+        queues=[QUEUE, ANALYSIS_QUEUE],
+        concurrency=concurrency,
+        wait=not once,
+        install_signal_handlers=not once,
     )
     click.echo("worker: stopped")
 

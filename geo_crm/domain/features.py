@@ -14,8 +14,8 @@ other hot reads. The database writes each Feature's JSON text itself (``ST_AsGeo
 - ``regions``: the regions the caller may see, boundary as a MultiPolygon; id = code; its time
   is the instant ``updated_at``.
 
-A ``gaps`` collection (white space from an analysis cache) registers the same way: its SQL
-per shape and role, its temporal columns and its bounds.
+Other collections register the same way (their SQL per shape and role, temporal columns and
+bounds): ``gaps``, the gap cells of the analysis cache, does in ``analysis.cache_features``.
 """
 
 from __future__ import annotations
@@ -249,6 +249,8 @@ _REGION_PROPERTIES = {
     "updated_at": _utc("t.updated_at"),
 }
 _BOX = "ST_MakeEnvelope(%(x0)s::float8, %(y0)s::float8, %(x1)s::float8, %(y1)s::float8, 4326)"
+# for collections registered from other modules
+BOX, feature_sql, utc_text = _BOX, _feature_sql, _utc
 
 register(
     Collection(

@@ -25,9 +25,10 @@ Layers:
   ``region_outlet_totals`` (migration 0007: every region with all below it); a rep's outlets
   are counted live in their regions and the regions above.
 
-More layers (gap cells, density cells, once an analysis cache holds them) register with
-:func:`register`: a name, its zoom bands, one SQL text per band and role, the extra bind
-parameters of a tile, and how to find the bounds a user's TileJSON names.
+More layers register with :func:`register`: a name, its zoom bands, one SQL text per band and
+role, the extra bind parameters of a tile, and how to find the bounds a user's TileJSON names.
+The gap and density cells of the analysis cache do (``analysis.cache_tiles``: ``gaps``,
+``density``), reading the kept analysis their ``extra`` bind value names.
 """
 
 from __future__ import annotations
@@ -158,8 +159,16 @@ def layer_named(name: str) -> TileLayer:
 # -- serving -----------------------------------------------------------------------------------
 
 
-def tile(session: Session, layer: str, address: TileAddress, user: Principal | None) -> bytes:
-    """The tile's bytes (empty when nothing in it is visible to ``user``)."""
+def tile(
+    session: Session,
+    layer: str,
+    address: TileAddress,
+    user: Principal | None,
+    *,
+    extra: Mapping[str, object] | None = None,
+) -> bytes:
+    """The tile's bytes (empty when nothing in it is visible to ``user``); ``extra``: bind
+    values a layer reads beyond the tile's (e.g. which kept analysis a cells layer draws)."""
     spec = layer_named(layer)
     user = user or SYSTEM
     band = spec.band(address.z)
@@ -169,6 +178,7 @@ def tile(session: Session, layer: str, address: TileAddress, user: Principal | N
         "y": address.y,
         "scope_uid": user.id,
         **spec.params(band, address),
+        **(extra or {}),
     }
     row = _statement(spec.name, band, user.role).run(session, values).fetchone()
     return bytes(row[0]) if row is not None and row[0] else b""
@@ -179,10 +189,18 @@ def _statement(layer: str, band: str, role: str) -> HotStatement:
     return HotStatement(LAYERS[layer].sql(band, role), read_only=True, binary=True, prepare=False)
 
 
-def tilejson(session: Session, layer: str, user: Principal | None, tiles_url: str) -> dict:
-    """The TileJSON 3.0.0 document of ``layer`` for ``user`` (bounds: what they may see)."""
+def tilejson(
+    session: Session,
+    layer: str,
+    user: Principal | None,
+    tiles_url: str,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> dict:
+    """The TileJSON 3.0.0 document of ``layer`` for ``user`` (bounds: what they may see, or
+    ``bounds`` when the caller knows better, e.g. the region of a cached analysis)."""
     spec = layer_named(layer)
-    bounds = spec.bounds(session, user or SYSTEM) or WORLD_BOUNDS
+    bounds = bounds or spec.bounds(session, user or SYSTEM) or WORLD_BOUNDS
     west, south, east, north = bounds
     south, north = max(south, -MAX_MERCATOR_LAT), min(north, MAX_MERCATOR_LAT)
     span = max(east - west, north - south, 1e-6)
@@ -220,6 +238,9 @@ _NEAR = (
     "ST_Transform(ST_TileEnvelope(%(z)s::integer, %(x)s::integer, %(y)s::integer, "
     f"margin => {BUFFER / EXTENT}), 4326)"
 )
+
+
+ENV, NEAR = _ENV, _NEAR  # for layers registered from other modules
 
 
 def _tier_sums(count: str, tier: str) -> str:

@@ -1,4 +1,4 @@
-"""Background jobs on a PostgreSQL-backed queue: reports now, more tasks later.
+"""Background jobs on a PostgreSQL-backed queue: reports, and the region pages' analyses.
 
 Why procrastinate (3.10) and not pgqueuer (1.6), both tried against psycopg 3 and the
 embedded cluster (Unix socket, no TCP):
@@ -19,5 +19,6 @@ embedded cluster (Unix socket, no TCP):
 
 Layout: :mod:`.queue` (the procrastinate app, connections), :mod:`.store` (report jobs:
 enqueue, state and progress, files), :mod:`.tasks` (what a worker runs), :mod:`.runtime`
-(the database a worker process uses). ``geo-crm worker`` runs them.
+(the database a worker process uses), :mod:`.analyses` (the analysis cache's recomputations, on
+queue ``analyses``). ``geo-crm worker`` runs them.
 """

@@ -11,6 +11,8 @@ SCHEMA = "jobs"
 QUEUE = "reports"
 REPORT_TASK = "geo_crm.report"
 CLEAN_TASK = "geo_crm.clean_reports"
+ANALYSIS_QUEUE = "analyses"
+ANALYSIS_TASK = "geo_crm.analysis"
 SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
 
 
@@ -21,10 +23,12 @@ def conninfo(database_url: str) -> str:
 
 
 def _with_tasks(app: procrastinate.App) -> procrastinate.App:
+    from .analyses import run_analysis
     from .cleanup import CLEAN_CRON
     from .tasks import clean_reports, run_report
 
     app.task(name=REPORT_TASK, queue=QUEUE)(run_report)
+    app.task(name=ANALYSIS_TASK, queue=ANALYSIS_QUEUE)(run_analysis)
     # hourly: a worker's periodic deferrer queues it (once, whichever worker is first)
     app.periodic(cron=CLEAN_CRON, periodic_id="hourly", queue=QUEUE)(
         app.task(name=CLEAN_TASK, queue=QUEUE)(clean_reports)

@@ -12,6 +12,7 @@ import datetime as dt
 import orjson
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from ..analysis import cache_features  # noqa: F401 -- registers the gaps collection
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import features

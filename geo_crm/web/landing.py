@@ -19,6 +19,7 @@ from ..db import get_session
 from ..domain.search import search
 from ..errors import GeoCrmError, ValidationError
 from ..i18n import add_messages
+from ..jobs.analyses import enqueue_analysis
 
 bp = Blueprint("landing", __name__)
 
@@ -61,8 +62,14 @@ def figures():
     """One figure for every region of a map level the caller may see."""
     args = request.args
     answer = landing_figures(
-        get_session(), current_user(), args.get("figure"), args.get("level"), bbox=args.get("bbox")
+        get_session(),
+        current_user(),
+        args.get("figure"),
+        args.get("level"),
+        bbox=args.get("bbox"),
+        enqueue=enqueue_analysis,
     )
+    get_session().commit()  # a cached analysis stored or its recomputation queued
     response = jsonify(answer.to_dict())
     response.headers["Cache-Control"] = "private, max-age=60"
     return response

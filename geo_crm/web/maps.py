@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request
 
 from ..analysis.region_maps import KINDS, region_map
 from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..domain.geotagging import location_track
 from ..errors import NotFound
+from ..jobs.analyses import enqueue_analysis
 from ..maps import base as map_base
 from ..maps import region as region_maps
 from ..maps.history import HistoryPoint, history_map
@@ -42,8 +43,17 @@ def standalone(kind: str, code: str):
     settings = map_settings(t)
     with form_errors(t, f):
         data = region_map(
-            get_session(), current_user(), kind, code, f, point_limit=settings.point_limit
+            get_session(),
+            current_user(),
+            kind,
+            code,
+            f,
+            point_limit=settings.point_limit,
+            enqueue=enqueue_analysis,
         )
+    get_session().commit()  # a cached analysis stored or its recomputation queued
+    if data.state == "computing":  # a large region's first analysis: asked again shortly
+        return render_template("_map_computing.html", region=data.region, kind=kind)
     return html_response(region_maps.region_map(data, settings))
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
+from ..analysis.cache import region_status
 from ..analysis.overviews import region_overview
 from ..analysis.params import LIMITS, MEASURES
 from ..analysis.region_maps import KINDS
 from ..auth.policy import current_user
 from ..db import get_session
+from ..jobs.analyses import enqueue_analysis
 from ..models import TIERS
 from .filters import form_errors, parse_filters
 from .locale import current_translator
+from .page_words_cache import CACHE_WORDS  # noqa: F401 -- registers the cache's words
 
 bp = Blueprint("region_pages", __name__)
 
@@ -29,7 +32,8 @@ def region_page(code: str):
     t = current_translator()
     f = parse_filters(request.args, t)
     with form_errors(t, f):
-        page = region_overview(get_session(), current_user(), code, f)
+        page = region_overview(get_session(), current_user(), code, f, enqueue=enqueue_analysis)
+    get_session().commit()  # a cached analysis stored or its recomputation queued
     kind = request.args.get("map", "coverage")
     if kind not in KINDS or (kind == "network" and not f.distributor):
         kind = "coverage"
@@ -53,5 +57,20 @@ def region_figures(code: str):
     t = current_translator()
     f = parse_filters(request.args, t)
     with form_errors(t, f):
-        page = region_overview(get_session(), current_user(), code, f, figures_only=True)
+        page = region_overview(
+            get_session(), current_user(), code, f, figures_only=True, enqueue=enqueue_analysis
+        )
+    get_session().commit()
     return render_template("_region_figures.html", region=page.region, figures=page.figures, f=f)
+
+
+@bp.get("/regions/<code>/analysis-status")
+def analysis_status(code: str):
+    """Return the state of the page's cached analyses (the figures' and the map's) as JSON:
+    what the page polls while they are being computed or updated."""
+    t = current_translator()
+    f = parse_filters(request.args, t)
+    kind = request.args.get("map", "coverage")
+    with form_errors(t, f):
+        states = region_status(get_session(), code, f, kind)
+    return jsonify(states)

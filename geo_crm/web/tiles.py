@@ -10,6 +10,12 @@ shared cache); ``If-None-Match`` with the current ETag answers 304.
 ``GET /tiles/<layer>.json``: TileJSON 3.0.0 (tiles URL template, zooms, the bounds of what the
 caller may see, ``vector_layers`` with their fields).
 
+``gaps`` and ``density`` draw the cells of one region's kept analysis (the analysis cache): the
+region and the region page's filters are query parameters (``?region=<code>&cell_km=…``), the
+TileJSON's tiles URL carries them and its bounds are the region's; their ETag also changes when
+the kept analysis is recomputed. A missing region is a 422, an unknown one (or one outside
+the caller's scope) a 404, a bad filter a 422 naming it.
+
 Bad input (coordinates that are no numbers or lie outside the zoom, zoom above 22) answers 400
 and an unknown layer 404, always in the one JSON error shape, whatever the client accepts.
 """
@@ -20,11 +26,14 @@ import hashlib
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from ..analysis import cache_tiles
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import tiles
 from ..domain.gis import tile_address
 from ..errors import GeoCrmError
+from .filters import parse_filters
+from .locale import current_translator
 
 bp = Blueprint("tiles", __name__)
 
@@ -42,8 +51,17 @@ def _json_error(exc: GeoCrmError):
 def tile(layer: str, z: str, x: str, y: str):
     """One vector tile of ``layer`` with only what the caller may see."""
     address = tile_address(z, x, y)
-    data = tiles.tile(get_session(), layer, address, current_user())
-    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    tiles.layer_named(layer)
+    version = b""
+    if layer in cache_tiles.CACHED_LAYERS:
+        f = parse_filters(request.args, current_translator())
+        data, kept = cache_tiles.tile(
+            get_session(), current_user(), layer, address, request.args.get("region"), f
+        )
+        version = kept.encode()
+    else:
+        data = tiles.tile(get_session(), layer, address, current_user())
+    etag = hashlib.blake2b(data + version, digest_size=16).hexdigest()
     headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
@@ -59,7 +77,14 @@ def tile(layer: str, z: str, x: str, y: str):
 def tilejson(layer: str):
     """The TileJSON document of ``layer`` for the caller."""
     prefix = url_for("tiles.tilejson", layer=layer, _external=True).removesuffix(".json")
-    doc = tiles.tilejson(get_session(), layer, current_user(), prefix + "/{z}/{x}/{y}.mvt")
+    url, bounds = prefix + "/{z}/{x}/{y}.mvt", None
+    if layer in cache_tiles.CACHED_LAYERS:
+        f = parse_filters(request.args, current_translator())
+        found = cache_tiles.entry(
+            get_session(), current_user(), layer, request.args.get("region"), f, bounds=True
+        )
+        url, bounds = url + "?" + request.query_string.decode(), found.bounds
+    doc = tiles.tilejson(get_session(), layer, current_user(), url, bounds=bounds)
     response = jsonify(doc)
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["Vary"] = "Authorization, Cookie"
