@@ -358,3 +358,67 @@ def test_a_stopped_replica_leaves_pages_working_on_the_primary(rapp, api, router
     finally:
         started = cli("start")
     assert "started replica" in started and f"DATABASE_REPLICA_URLS={replica.url}" in started
+
+
+def _primary_lsn(engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_current_wal_insert_lsn()::text")).scalar()
+
+
+def test_the_analysis_cache_counts_on_the_primary_and_queues_there(rapp, router, replicated):
+    """A cached analysis read in a GET served by the replica: a result a job kept on the
+    primary is fresh there too (the replica's copy of the change counter, a sequence, runs up
+    to 32 values ahead, so it never matched), and a stale one queues its recomputation on the
+    primary (the job's search path went to the replica, so the job was never queued)."""
+    from auth_helpers import add_outlet, add_region
+
+    from geo_crm.analysis import cache
+    from geo_crm.analysis.params import AnalysisParams
+    from geo_crm.db import get_db, get_session
+    from geo_crm.jobs.analyses import enqueue_analysis
+
+    primary = create_engine(replicated[0].url)
+    with primary.begin() as conn:
+        add_region(conn, "RC1", "city", (100.0, 30.0, 100.5, 30.5))
+        add_outlet(conn, "RCO1", lon=100.2, lat=30.2)
+    with rapp.app_context():  # what the queued job does, on the primary
+        session = get_db(rapp).session()
+        try:
+            _, filters = cache.filter_key("coverage", AnalysisParams())
+            assert cache.refresh(session, "coverage", "RC1", filters) is True
+            session.commit()
+        finally:
+            session.close()
+    lsn = _primary_lsn(primary)
+
+    def read(**kw):
+        with rapp.test_request_context("/regions/RC1", method="GET"):
+            session = get_session()
+            started = time.monotonic()
+            while not session.execute(
+                text("SELECT pg_last_wal_replay_lsn() >= :lsn ::pg_lsn"), {"lsn": lsn}
+            ).scalar():
+                assert time.monotonic() - started < 20, "the replica did not catch up"
+                time.sleep(0.05)
+            assert session.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
+            got = cache.cached(session, "coverage", "RC1", AnalysisParams(), **kw)
+            session.commit()
+            return got
+
+    kept = read(enqueue=None)
+    assert (kept.state, kept.wrote) == ("fresh", False)  # served as kept, nothing recomputed
+
+    with primary.begin() as conn:  # a change: the kept result is stale now
+        add_outlet(conn, "RCO2", lon=100.3, lat=30.3)
+    lsn = _primary_lsn(primary)
+    stale = read(enqueue=enqueue_analysis, inline_outlets=0)
+    assert (stale.state, stale.wrote) == ("stale", True)
+    with primary.connect() as conn:
+        queued = conn.execute(
+            text(
+                "SELECT count(*) FROM jobs.procrastinate_jobs "
+                "WHERE status = 'todo' AND args->>'region' = 'RC1'"
+            )
+        ).scalar()
+    assert queued == 1
+    primary.dispose()

@@ -44,6 +44,7 @@ from sqlalchemy import delete, func, insert, null, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from ..db.routing import ON_PRIMARY
 from ..domain.regions import RegionInfo, get_region
 from ..errors import ValidationError
 from ..models import (
@@ -130,8 +131,10 @@ _COUNTER = text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM anal
 
 
 def change_count(session: Session) -> int:
-    """The change counter now (a sequence: every session sees its latest value at once)."""
-    return int(session.execute(_COUNTER).scalar_one())
+    """The change counter now (a sequence: every session sees its latest value at once). Read
+    on the primary even in a request reading from a replica: a replica's copy of a sequence is
+    WAL-logged up to 32 values ahead, so it would never equal a count a job kept."""
+    return int(session.execute(_COUNTER, bind_arguments=ON_PRIMARY).scalar_one())
 
 
 # -- computing ---------------------------------------------------------------------------------
@@ -398,6 +401,9 @@ def cached(
         return _cached(session, kind, row, "fresh", cells)
     limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
     if region_outlets(session, region.id) <= limit:
+        # the result is written on the primary: compute it there too, from the data its counter
+        # counts (a request reading from a replica moves to the primary here; db/routing.py)
+        session.connection()
         result = _compute_and_store(session, kind, region, key, filters, params, counter)
         return Cached(kind, "fresh", result, _now(session), wrote=True)
     queued = enqueue is not None and enqueue(

@@ -41,6 +41,9 @@ LOGGER = logging.getLogger(__name__)
 
 READ = "geo_crm_read"  # bind argument: the statement (or raw connection) only reads
 READ_ONLY = {READ: True}
+PRIMARY = "geo_crm_primary"  # bind argument: this read must see the primary (a replica's copy
+# differs: a sequence is WAL-logged up to 32 values ahead), yet the request has not written
+ON_PRIMARY = {PRIMARY: True}
 HEADER = "Geo-CRM-LSN"  # response: the primary's LSN after this request's write; request: wait
 COOKIE_KEY = "lsn"  # the same LSN in the signed session cookie
 ROUTE = "geo_crm_route"  # Session.info key of the request's route
@@ -258,6 +261,8 @@ class RoutingSession(Session):
         route: Route | None = self.info.get(ROUTE)
         if bind is not None or route is None:
             return super().get_bind(mapper, clause=clause, bind=bind, **kw)
+        if kw.pop(PRIMARY, False):
+            return super().get_bind(mapper, clause=clause, **kw)
         if not reads_only(mapper, clause, bool(kw.pop(READ, False))):
             route.wrote = True
         elif route.replica_reads and not route.wrote:

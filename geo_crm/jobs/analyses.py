@@ -42,6 +42,7 @@ def enqueue_analysis(session: Session, kind: str, region_code: str, filters: dic
     key first (procrastinate's ``AlreadyEnqueued``) leaves the request's transaction usable."""
     if session.execute(_QUEUED, {"lock": lock}).scalar_one():
         return False
+    session.connection()  # the job is written on the primary, and so is the path set for it
     savepoint = session.begin_nested()
     try:
         # the queue's functions live in schema ``jobs``: on its path for the deferral (undone
