@@ -328,3 +328,21 @@ def test_every_distributor_gets_its_city_as_territory_and_breadth_is_not_trivial
         assert wide.cells > 1 and wide.cell_share < 1  # no trivial 100 %
         if city == "T02":  # over its two districts
             assert [u.code for u in wide.units] == ["T0201", "T0202"]
+
+
+def test_the_running_month_gets_only_the_share_of_buying_its_days_allow(session, regions):
+    """On 6 June only 6 of June's 30 days have passed: June gets that share of a month's
+    buying, not a whole month's crammed into six days (every distributor looked far ahead of
+    its plan early in a month)."""
+    from geo_crm.demo.generator import SEASON, build_network
+
+    areas = fetch_areas(session)
+    net = build_network(
+        areas, outlets=3000, seed=5, months=3, end_month=END, today=dt.date(2024, 6, 6)
+    )
+    dates = net.sale_date.astype("datetime64[D]").astype(object)
+    june = sum(1 for d in dates if d >= dt.date(2024, 6, 1))
+    assert all(d <= dt.date(2024, 6, 6) for d in dates)
+    april, may, june_weight = SEASON[3], SEASON[4], SEASON[5] * 6 / 30
+    expected = june_weight / (april + may + june_weight)  # about 11 %, a whole June 38 %
+    assert abs(june / len(dates) - expected) < 0.03

@@ -531,17 +531,18 @@ def _sales(tier, parent, status, month_starts, today, rng):
     lam = np.select([tier[buyers] == t for t in (1, 2, 3)], [PURCHASES[t] for t in (1, 2, 3)])
     buyer = np.repeat(buyers, 1 + rng.poisson(lam))
     n, n_months = len(buyer), len(month_starts)
-    season = SEASON[[m.month - 1 for m in month_starts]]
-    month = rng.choice(n_months, n, p=season / season.sum())
-    month = np.where(status[buyer] == "closed", month // 2, month)  # closed: bought earlier
+    length = np.array([calendar.monthrange(m.year, m.month)[1] for m in month_starts])
     days = np.array(
         [
-            today.day
-            if m <= today < m + dt.timedelta(days=calendar.monthrange(m.year, m.month)[1])
-            else calendar.monthrange(m.year, m.month)[1]
-            for m in month_starts
+            today.day if m <= today < m + dt.timedelta(days=int(n_days)) else int(n_days)
+            for m, n_days in zip(month_starts, length, strict=True)
         ]
     )
+    # the month still running has had only its first days, and only their share of the buying
+    # (a whole month's purchases in them made every distributor look far ahead of plan)
+    season = SEASON[[m.month - 1 for m in month_starts]] * days / length
+    month = rng.choice(n_months, n, p=season / season.sum())
+    month = np.where(status[buyer] == "closed", month // 2, month)  # closed: bought earlier
     start = np.array(month_starts, dtype="datetime64[D]")
     date = start[month] + (rng.random(n) * days[month]).astype(np.int64)
     popularity = np.array([p[4] for p in PRODUCTS])
