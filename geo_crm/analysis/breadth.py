@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from .. import i18n
 from ..domain.network import OUTLETS, outlet_tree
-from ..domain.regions import REGIONS
+from ..domain.regions import REGIONS, region_codes
 from ..models import DistributorTerritory
 from .frame import MetricFrame
 from .geometry.hexgrid import HexGrid
@@ -259,18 +259,10 @@ def territory_breadth(
         for rid, code, name, level in territory_units(session, territory)
     ]
     cells, reached = hexagon_reach(territory.geom, np.array(lon), np.array(lat), cell * 1000.0)
-    codes = []
-    if territory.region_ids:
-        by_id = dict(
-            session.execute(
-                select(REGIONS.c.id, REGIONS.c.code).where(REGIONS.c.id.in_(territory.region_ids))
-            ).all()
-        )
-        codes = [by_id[i] for i in territory.region_ids if i in by_id]
     return TerritoryBreadth(
         basis=territory.basis,
         kind=territory.kind,
-        regions=codes,
+        regions=region_codes(session, territory.region_ids),
         area_m2=territory.area_m2,
         units=units,
         cell_km=cell,

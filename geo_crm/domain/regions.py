@@ -318,6 +318,16 @@ def region_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(REGIONS)) or 0
 
 
+def region_codes(session: Session, region_ids: list[int]) -> list[str]:
+    """The codes of ``region_ids``, in their order (ids of regions since removed are left out:
+    a territory stores ids)."""
+    if not region_ids:
+        return []
+    stmt = select(REGIONS.c.id, REGIONS.c.code).where(REGIONS.c.id.in_(region_ids))
+    by_id = dict(session.execute(stmt).all())
+    return [by_id[i] for i in region_ids if i in by_id]
+
+
 def region_ref(session: Session, region_id: int) -> RegionRef | None:
     """Code and names of the region ``region_id`` (None: there is none)."""
     r = REGIONS

@@ -27,6 +27,7 @@ from ..models import DistributorTerritory, Region, User
 from . import network
 from .access import region_scope
 from .principal import Principal
+from .regions import region_codes
 
 TERRITORIES = DistributorTerritory.__table__
 REGIONS = Region.__table__
@@ -190,19 +191,11 @@ def get_territory(
             "updated_at": None,
             "updated_by": None,
         }
-    codes = []
-    if row.region_ids:
-        by_id = dict(
-            session.execute(
-                select(REGIONS.c.id, REGIONS.c.code).where(REGIONS.c.id.in_(row.region_ids))
-            ).all()
-        )
-        codes = [by_id[i] for i in row.region_ids if i in by_id]
     return {
         "distributor_code": ref.code,
         "distributor_name": ref.name,
         "kind": "regions" if row.region_ids else "polygon",
-        "regions": codes,
+        "regions": region_codes(session, row.region_ids or []),
         "geometry": json.loads(row.geojson),
         "area_km2": round(float(row.area_m2) / 1e6, 3),
         "updated_at": row.updated_at,
