@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from geo_crm.analysis.outlet_changes import add_months, outlet_changes
+from geo_crm.analysis.outlet_changes import outlet_changes
 from geo_crm.domain import credit
 from geo_crm.domain.outlets import move_outlet, update_outlet
+from geo_crm.domain.plans import next_month
 from geo_crm.domain.principal import Principal
 from geo_crm.errors import NotFound, ValidationError
 
@@ -99,20 +100,20 @@ def test_an_outlet_import_records_who_changed_the_supplier(session, changes):
 
 def test_started_stopped_supplier_and_closed_per_month(session, changes):
     for buyer, back in (("A1", 6), ("A1", 5), ("B1", 2), ("N1", 8), ("N1", 4)):
-        _buy(session, buyer, add_months(M, -back))
+        _buy(session, buyer, next_month(M, -back))
     move_outlet(session, _id(session, "A1"), parent_code="D2", version=None, user=changes["m1"])
     update_outlet(session, _id(session, "B1"), version=None, changes={"status": "closed"})
 
     result = outlet_changes(session, "P1", as_of=TODAY)
     by_month = {m.month: m for m in result.months}
     assert len(result.months) == 12 and result.month_to == M and result.stopped_months == 3
-    assert by_month[add_months(M, -6)].started == 1  # A1
-    assert by_month[add_months(M, -8)].started == 1  # N1
-    assert by_month[add_months(M, -2)].started == 1  # B1
+    assert by_month[next_month(M, -6)].started == 1  # A1
+    assert by_month[next_month(M, -8)].started == 1  # N1
+    assert by_month[next_month(M, -2)].started == 1  # B1
     # A1 last bought at M-5: stopped at M-2; N1 at M-8 then M-4: stopped at M-5 and M-1
-    assert by_month[add_months(M, -2)].stopped == 1
-    assert by_month[add_months(M, -5)].stopped == 1
-    assert by_month[add_months(M, -1)].stopped == 1
+    assert by_month[next_month(M, -2)].stopped == 1
+    assert by_month[next_month(M, -5)].stopped == 1
+    assert by_month[next_month(M, -1)].stopped == 1
     assert by_month[M].supplier == 1 and by_month[M].closed == 1
     assert result.totals() == {"started": 3, "stopped": 3, "supplier": 1, "closed": 1}
     supplier = next(e for e in result.events if e.kind == "supplier")
@@ -121,7 +122,7 @@ def test_started_stopped_supplier_and_closed_per_month(session, changes):
     closed = next(e for e in result.events if e.kind == "closed")
     assert (closed.outlet_code, closed.old_value, closed.new_value) == ("B1", "active", "closed")
     stopped = [e for e in result.events if e.kind == "stopped" and e.outlet_code == "A1"]
-    assert stopped[0].last_purchase == add_months(M, -5)
+    assert stopped[0].last_purchase == next_month(M, -5)
     assert result.to_dict()["totals"]["stopped"] == 3
 
     # N from the setting: 4 months without a purchase
@@ -129,7 +130,7 @@ def test_started_stopped_supplier_and_closed_per_month(session, changes):
     four = outlet_changes(session, "P1", as_of=TODAY)
     assert four.stopped_months == 4
     assert [(e.outlet_code, e.month) for e in four.events if e.kind == "stopped"] == [
-        ("A1", add_months(M, -1))
+        ("A1", next_month(M, -1))
     ]
     # only C2 (N1's city), only some kinds, a short list
     c2 = outlet_changes(session, "C2", as_of=TODAY, kinds=["stopped"], stopped_months=3)
@@ -166,10 +167,10 @@ def test_bad_input_names_the_field_and_scope_hides_regions(session, changes):
 
 
 def test_the_api_lists_changes_per_month_and_names_bad_parameters(session, changes, client):
-    _buy(session, "A1", add_months(M, -1))
+    _buy(session, "A1", next_month(M, -1))
     move_outlet(session, _id(session, "A1"), parent_code="D2", version=None, user=changes["admin"])
     body = client.get("/api/v1/regions/P1/outlet-changes?kind=started,supplier").get_json()
-    assert body["from"] == add_months(M, -11).strftime("%Y-%m") and body["stopped_months"] == 3
+    assert body["from"] == next_month(M, -11).strftime("%Y-%m") and body["stopped_months"] == 3
     assert body["totals"] == {"started": 1, "stopped": 0, "supplier": 1, "closed": 0}
     supplier = next(e for e in body["events"] if e["kind"] == "supplier")
     assert supplier["old_value"] == "D1" and supplier["new_value"] == "D2"
@@ -190,7 +191,7 @@ def test_the_api_lists_changes_per_month_and_names_bad_parameters(session, chang
 
 
 def test_the_cli_prints_the_months_and_names_bad_options(session, changes, cli):
-    _buy(session, "N1", add_months(M, -1))
+    _buy(session, "N1", next_month(M, -1))
     result = cli.invoke(args=["analyse", "outlet-changes", "P1", "--events"])
     assert result.exit_code == 0, result.output
     assert "started" in result.output and "N1" in result.output and "新发现小店" in result.output
@@ -208,7 +209,7 @@ def test_the_cli_prints_the_months_and_names_bad_options(session, changes, cli):
 def test_the_page_shows_months_events_and_a_map_with_a_layer_per_kind(session, changes, app):
     from auth_helpers import signed_in_client
 
-    _buy(session, "A1", add_months(M, -1))
+    _buy(session, "A1", next_month(M, -1))
     session.execute(
         text("UPDATE outlets SET name = '<img src=x onerror=alert(1)>' WHERE code = 'A1'")
     )

@@ -11,8 +11,8 @@ from browser_helpers import ARGS, CHROMIUM, serving
 from sqlalchemy import text
 from test_outlet_changes import M, _buy, _id, changes  # noqa: F401 - the fixture
 
-from geo_crm.analysis.outlet_changes import add_months
 from geo_crm.domain.outlets import update_outlet
+from geo_crm.domain.plans import next_month
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["auth_fixtures"]
@@ -24,8 +24,8 @@ XSS = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 def served(app, session, changes, settings_override):  # noqa: F811
     settings_override(app, auth_required=False)
-    _buy(session, "A1", add_months(M, -1))
-    _buy(session, "N1", add_months(M, -6))
+    _buy(session, "A1", next_month(M, -1))
+    _buy(session, "N1", next_month(M, -6))
     session.execute(text("UPDATE outlets SET name = :n WHERE code = 'A1'"), {"n": XSS})
     update_outlet(session, _id(session, "B1"), version=None, changes={"status": "closed"})
     with serving(app) as url:

@@ -23,6 +23,7 @@ from ..domain import evaluations as ev
 from ..domain.debt import debt_ageing
 from ..domain.network import distributor as find_distributor
 from ..domain.outlets import get_outlet
+from ..domain.plans import next_month
 from ..domain.principal import Principal
 from ..domain.regions import RegionRef, map_region_for, region_ref_by_code
 from .coverage import coverage
@@ -111,11 +112,6 @@ def distributor_class(
 # -- the scorecard ---------------------------------------------------------------------------
 
 
-def _months_back(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 - n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _growth(now, before) -> float | None:
     if before is None or not before:
         return None
@@ -130,8 +126,8 @@ def monthly_figures(
     month over month and year over year of whole months (:mod:`~geo_crm.analysis.plans`'s
     figures; :func:`scorecard` puts the running month's growth to date in its row)."""
     last = as_of.replace(day=1)
-    first = _months_back(last, months - 1)
-    earliest = _months_back(first, 12)  # the year-ago months of the growth figures
+    first = next_month(last, -(months - 1))
+    earliest = next_month(first, -12)  # the year-ago months of the growth figures
     by_month: dict[dt.date, dict] = {}
     for year in range(earliest.year, last.year + 1):
         result = plan_against_actual(
@@ -147,10 +143,10 @@ def monthly_figures(
     zero = {"plan": Decimal("0.00"), "sell_in": Decimal("0.00"), "sell_out": Decimal("0.00")}
     rows = []
     for i in range(months):
-        month = _months_back(last, months - 1 - i)
+        month = next_month(last, -(months - 1 - i))
         now = by_month.get(month, zero)
-        before = by_month.get(_months_back(month, 1), zero)
-        year_ago = by_month.get(_months_back(month, 12), zero)
+        before = by_month.get(next_month(month, -1), zero)
+        year_ago = by_month.get(next_month(month, -12), zero)
         rows.append(
             {
                 "month": month.isoformat()[:7],

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..domain.credit import get_setting
+from ..domain.plans import next_month
 from ..domain.principal import Principal
 from ..errors import NotFound, ValidationError
 from .params import find_region
@@ -41,11 +42,6 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 def month_of(value: dt.date) -> dt.date:
     return value.replace(day=1)
-
-
-def add_months(month: dt.date, step: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + step
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def parse_month(value: str | dt.date | None, name: str) -> dt.date | None:
@@ -214,7 +210,7 @@ def outlet_changes(
         if not region_known(session, region_code, user):
             raise NotFound(f"no region with code {region_code!r}", fields={"region": "not found"})
     m1 = parse_month(month_to, "to_month") or month_of(as_of)
-    m0 = parse_month(month_from, "from_month") or add_months(m1, -11)
+    m0 = parse_month(month_from, "from_month") or next_month(m1, -11)
     if m0 > m1:
         raise ValidationError(
             "from_month: after to_month", fields={"from_month": "must not be after to_month"}
@@ -247,10 +243,10 @@ def outlet_changes(
             "region_id": region.id,
             "m0": m0,
             "m1": m1,
-            "next_m1": add_months(m1, 1),
+            "next_m1": next_month(m1, 1),
             "n": stopped_months,
             "as_of_month": month_of(as_of),
-            "next_as_of": add_months(month_of(as_of), 1),
+            "next_as_of": next_month(month_of(as_of), 1),
             "kinds": chosen,
         },
     ).all()
@@ -259,7 +255,7 @@ def outlet_changes(
     month = m0
     while month <= m1:
         months.append(MonthCounts(month, **{k: counts[(k, month)] for k in KINDS}))
-        month = add_months(month, 1)
+        month = next_month(month, 1)
     events = [
         OutletChangeEvent(
             kind=r.kind,

@@ -19,6 +19,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..db import get_db
+from ..domain.plans import next_month
 from ..domain.principal import SYSTEM, Principal
 from ..domain.users import get_user
 from ..errors import ValidationError
@@ -63,8 +64,7 @@ def parse_period(value: str) -> tuple[dt.date, dt.date]:
 
 
 def _month_end(first: dt.date) -> dt.date:
-    nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
+    return next_month(first) - dt.timedelta(days=1)
 
 
 def _acting(session, username: str | None) -> Principal:
