@@ -354,6 +354,11 @@ VARIABLES: tuple[Variable, ...] = (
         "Outlets a map draws one by one; above it, tiers are counted per hexagon.",
     ),
     Variable(
+        "GEO_CRM_MAP_TILE_CELLS", "map_tile_cells", whole(0), 1_000,
+        "Analysis cells (gaps, density) a region map embeds; above it, the map draws them "
+        "from the vector tiles.",
+    ),
+    Variable(
         "GEO_CRM_DEMO_PASSWORD", "demo_password", parse_text, "geo-crm-demo",
         "Password of the users `geo-crm demo` creates.",
     ),
@@ -407,6 +412,7 @@ class Settings:
     tile_url: str | None
     tile_attribution: str | None
     map_point_limit: int
+    map_tile_cells: int
     demo_password: str
     company_name: str
     report_retention_hours: float

@@ -3,7 +3,9 @@
 Files come from Python packages installed with geo_crm (never copied into the repository):
 
 - ``xstatic-leaflet`` (PyPI): ``leaflet.js``, ``leaflet.css`` and its marker/layer images;
-- ``folium`` itself ships ``leaflet_heat.min.js`` (Leaflet.heat) in ``folium/templates``.
+- ``folium`` itself ships ``leaflet_heat.min.js`` (Leaflet.heat) in ``folium/templates``;
+- geo_crm's own ``static/`` folder holds Leaflet.VectorGrid 1.3.0, vendored unchanged
+  (``static/vectorgrid/``): the vector tiles of a large region's cells and outlets.
 
 Nothing else is needed because the maps use only Leaflet core, folium's GeoJson, FeatureGroup,
 TileLayer and LayerControl, folium.plugins.HeatMap, and geo_crm's own small scripts (legends,
@@ -46,6 +48,7 @@ def _vendor_dirs() -> dict[str, Path]:
     return {
         "leaflet": Path(xs_leaflet.BASE_DIR),
         "folium": Path(folium.__file__).resolve().parent / "templates",
+        "geo_crm": Path(__file__).resolve().parent.parent / "static",
     }
 
 
@@ -70,6 +73,12 @@ ASSETS: dict[str, Asset] = {
         "leaflet_heat.min.js",
         "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/"
         "leaflet_heat.min.js",
+        "js",
+    ),
+    "leaflet-vectorgrid": Asset(
+        "geo_crm",
+        "vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+        "https://unpkg.com/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js",
         "js",
     ),
 }

@@ -40,6 +40,7 @@ from .style import (
 if TYPE_CHECKING:
     from ..domain.regions import RegionInfo
     from ..settings import Settings
+    from .vector_tiles import TileSource
 
 LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ class MapSettings:
     region_href: str = "/regions/"
     outlet_href: str = "/outlets/"
     map_href: str = "/maps/"
+    # a region's analysis cells come from the vector tiles of ``tiles`` (None: embedded GeoJSON)
+    # when there are more than ``tile_cells`` of them (``maps.vector_tiles``)
+    tiles: TileSource | None = None
+    tile_cells: int = 1_000
 
     def __post_init__(self):
         if self.basemap not in BASEMAPS:
@@ -143,6 +148,7 @@ class MapSettings:
             tile_url=settings.tile_url,
             tile_attribution=settings.tile_attribution,
             point_limit=settings.map_point_limit,
+            tile_cells=settings.map_tile_cells,
         )
         values.update(overrides)
         return cls(**values)
@@ -441,6 +447,55 @@ class RegionMap:
         items = [("box", c, None, legend_range(lo, hi)) for lo, hi, c in classes.ranges()]
         self.add_legend(legend, items, layer=layer, note=note)
         return layer
+
+    def tiled_cells(self, count: int) -> bool:
+        """Whether ``count`` analysis cells are drawn from vector tiles (``settings.tiles``)."""
+        s = self.settings
+        # tiles are WGS-84: an AMap (GCJ-02) or antimeridian-unwrapped frame keeps GeoJSON
+        plain = self.frame.crs == "wgs84" and not self.frame.unwrap
+        return s.tiles is not None and plain and count > s.tile_cells
+
+    def tile_choropleth(
+        self,
+        layer: str,
+        field: str,
+        classes: Classes,
+        *,
+        name: str,
+        tooltip: str,
+        fmt: Mapping[str, str],
+        style: Mapping[str, object],
+        legend: str,
+        legend_range: Callable[[float, float], str],
+        no_data_class: int | None = None,
+        positive: bool = False,
+        note: str | None = None,
+        show: bool = True,
+    ):
+        """:meth:`choropleth` of the cells of the tile layer ``layer`` (``settings.tiles``)
+        by their property ``field``: the same classes, colours, legend and tooltip label, the
+        shapes fetched by the browser as vector tiles (``maps.vector_tiles``)."""
+        from .vector_tiles import CellTiles
+
+        tiles = CellTiles(
+            name,
+            self.settings.tiles.url(layer),
+            layer=layer,
+            field=field,
+            breaks=classes.breaks,
+            colours=classes.colours,
+            label=tooltip,
+            fmt=fmt,
+            style=style,
+            missing=no_data_class,
+            positive=positive,
+            pane=self.shade_pane(),
+            show=show,
+        )
+        self.map.add_child(tiles)
+        items = [("box", c, None, legend_range(lo, hi)) for lo, hi, c in classes.ranges()]
+        self.add_legend(legend, items, layer=tiles, note=note)
+        return tiles
 
     def outline_layer(
         self,

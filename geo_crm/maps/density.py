@@ -125,19 +125,8 @@ def _cells(rmap: RegionMap, density: DensityData, unit: str, product: str | None
     geoms, value = geoms[keep], value[keep]
     if value.size == 0:
         return
-    if (
-        value.size > MAX_CELL_FEATURES
-    ):  # the densest cells matter most; the rest stay in the heat map
-        top = np.argsort(-value, kind="stable")[:MAX_CELL_FEATURES]
-        geoms_drawn, value_drawn = geoms[top], value[top]
-    else:
-        geoms_drawn, value_drawn = geoms, value
-    rmap.choropleth(
-        rmap.frame.geometry(geoms_drawn),
-        value_drawn,
-        quantile_classes(value_drawn, DENSITY_SCHEME, 5),
+    common = dict(
         name=t("Sales per cell"),
-        text=lambda v: _fmt(t, v, density.measure),
         tooltip=t("Sales"),
         style={"fillOpacity": 0.7, "color": "#ffffff", "weight": 0.3},
         legend=t("Sales per cell ({unit})", unit=unit) + (f" · {product}" if product else ""),
@@ -146,6 +135,25 @@ def _cells(rmap: RegionMap, density: DensityData, unit: str, product: str | None
         ),
         note=t("quantile classes"),
     )
+    if rmap.tiled_cells(value.size):  # every kept cell, as vector tiles (maps.vector_tiles)
+        field = "amount" if density.measure == "amount" else "quantity"
+        fmt = {"kind": "money" if density.measure == "amount" else "qty"}
+        classes = quantile_classes(value, DENSITY_SCHEME, 5)
+        rmap.tile_choropleth("density", field, classes, fmt=fmt, positive=True, **common)
+    else:
+        if value.size > MAX_CELL_FEATURES:
+            # the densest cells matter most; the rest stay in the heat map
+            top = np.argsort(-value, kind="stable")[:MAX_CELL_FEATURES]
+            geoms_drawn, value_drawn = geoms[top], value[top]
+        else:
+            geoms_drawn, value_drawn = geoms, value
+        rmap.choropleth(
+            rmap.frame.geometry(geoms_drawn),
+            value_drawn,
+            quantile_classes(value_drawn, DENSITY_SCHEME, 5),
+            text=lambda v: _fmt(t, v, density.measure),
+            **common,
+        )
 
     centres = shapely.get_coordinates(shapely.centroid(geoms))
     x, y = rmap.frame.xy(centres[:, 0], centres[:, 1])

@@ -184,20 +184,28 @@ def _cells(rmap: RegionMap, gaps: GapData) -> list[Hole]:
         centres = np.asarray(gaps.centres, dtype=np.float64).reshape(-1, 2)
     else:
         centres = shapely.get_coordinates(shapely.centroid(geoms))
-    rmap.choropleth(
-        rmap.frame.geometry(geoms),
-        distance,
-        quantile_classes(distance, GAP_SCHEME, 5),
+    common = dict(
         name=t("Gap cells"),
-        text=lambda d: fmt_km(t, d),
         tooltip=t("Distance to the nearest outlet"),
         style={"fillOpacity": 0.65, "color": "#ffffff", "weight": 0.3},
         legend=t("Gap cells by distance to the nearest outlet"),
         legend_range=lambda lo, hi: f"{fmt_km(t, lo)} – {fmt_km(t, hi)}",
         no_data_class=-1,  # no outlet at all: the worst class
-        merge_above=MAX_CELL_FEATURES,
         note=(t("Service radius") + f": {fmt_km(t, gaps.radius_m)}" if gaps.radius_m else None),
     )
+    classes = quantile_classes(distance, GAP_SCHEME, 5)
+    if rmap.tiled_cells(n):  # the kept result's cells as vector tiles (maps.vector_tiles)
+        fmt = {"kind": "km", "unit": t("km")}
+        rmap.tile_choropleth("gaps", "distance_m", classes, fmt=fmt, **common)
+    else:
+        rmap.choropleth(
+            rmap.frame.geometry(geoms),
+            distance,
+            classes,
+            text=lambda d: fmt_km(t, d),
+            merge_above=MAX_CELL_FEATURES,
+            **common,
+        )
 
     holes = worst_holes(centres[:, 0], centres[:, 1], distance)
     _locate(rmap, holes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from flask import Blueprint, Response, render_template, request
 
@@ -17,6 +18,7 @@ from ..jobs.analyses import enqueue_analysis
 from ..maps import base as map_base
 from ..maps import region as region_maps
 from ..maps.history import HistoryPoint, history_map
+from ..maps.vector_tiles import TileSource
 from .context import map_settings, with_nonce
 from .filters import form_errors, parse_filters
 from .locale import current_translator
@@ -54,7 +56,16 @@ def standalone(kind: str, code: str):
     get_session().commit()  # a cached analysis stored or its recomputation queued
     if data.state == "computing":  # a large region's first analysis: asked again shortly
         return render_template("_map_computing.html", region=data.region, kind=kind)
+    if kind in ("gaps", "density") and data.as_of is not None:
+        settings = replace(settings, tiles=cell_tiles(code, f, data.as_of))
     return html_response(region_maps.region_map(data, settings))
+
+
+def cell_tiles(code: str, f, as_of) -> TileSource:
+    """The tiles of the kept result the map shows: the region, the page's filters and the
+    result's time (a recomputed result is a new URL: no browser cache shows the old cells)."""
+    version = f"{as_of.timestamp():.6f}"
+    return TileSource(request.script_root or "", f.query(region=code, v=version))
 
 
 @bp.get("/maps/outlet-history/<code>")

@@ -220,6 +220,60 @@ window.GeoCrm = window.GeoCrm || (function () {
       }
     });
   };
+  // a number as the maps' Python formats it (i18n.Translator.number: "," and "." in both
+  // languages); spec: {kind: 'km' | 'money' | 'qty', unit}
+  G.num = function (v, digits) {
+    return Number(v).toLocaleString('en-US', { minimumFractionDigits: digits,
+                                               maximumFractionDigits: digits });
+  };
+  G.fmtValue = function (v, spec) {
+    if (v === null || v === undefined || !isFinite(v)) { return '–'; }
+    if (spec.kind === 'km') { return G.num(v / 1000, v < 100000 ? 1 : 0) + ' ' + spec.unit; }
+    if (spec.kind === 'money') { return '¥' + G.num(v, 0); }
+    return G.num(v, v >= 100 ? 0 : 1);
+  };
+  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed: the same flag
+  G.vectorGridShim = function () {
+    if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
+  };
+  // analysis cells (gaps, density) drawn from the vector tiles of the kept result instead of
+  // embedded GeoJSON: filled by the class of one property (o.breaks: the inner class edges,
+  // o.colours one per class; a missing value takes class o.missing, or is not drawn), with
+  // the tooltip the GeoJSON layer had (o.label: escaped HTML; the value formatted by o.fmt)
+  G.cellTiles = function (map, url, o) {
+    G.vectorGridShim();
+    var classOf = function (v) {
+      if (v === null || v === undefined) { return o.missing; }
+      if (o.positive && !(v > 0)) { return null; }
+      var i = 0;
+      while (i < o.breaks.length && v >= o.breaks[i]) { i++; }
+      return i;
+    };
+    var style = function (p) {
+      var k = classOf(p[o.field]);
+      if (k === null || k === undefined) { return []; }
+      var s = { fill: true, fillColor: o.colours[k], stroke: true };
+      for (var key in o.style) { if (o.style.hasOwnProperty(key)) { s[key] = o.style[key]; } }
+      return s;
+    };
+    var styles = {};
+    styles[o.layer] = style;
+    var layer = L.vectorGrid.protobuf(url, {
+      rendererFactory: L.canvas.tile, interactive: true, pane: o.pane || 'overlayPane',
+      maxNativeZoom: o.maxNativeZoom || 14, fetchOptions: { credentials: 'same-origin' },
+      vectorTileLayerStyles: styles
+    });
+    var tip = L.tooltip({ sticky: true, direction: 'auto' });
+    layer.on('mouseover', function (e) {
+      var v = e.layer.properties[o.field];
+      tip.setContent(G.table(null, [o.label], [G.fmtValue(v, o.fmt)]));
+      tip.setLatLng(e.latlng);
+      map.openTooltip(tip);
+    });
+    layer.on('mousemove', function (e) { tip.setLatLng(e.latlng); });
+    layer.on('mouseout', function () { map.closeTooltip(tip); });
+    return layer;
+  };
   G.labels = function (map, items, cls) {
     var g = L.layerGroup();
     for (var i = 0; i < items.length; i++) {
