@@ -359,6 +359,11 @@ VARIABLES: tuple[Variable, ...] = (
         "from the vector tiles.",
     ),
     Variable(
+        "GEO_CRM_MAP_TILE_OUTLETS", "map_tile_outlets", whole(0), 20_000,
+        "Active outlets of a region above which its map draws them from the outlet vector "
+        "tiles instead of the page.",
+    ),
+    Variable(
         "GEO_CRM_DEMO_PASSWORD", "demo_password", parse_text, "geo-crm-demo",
         "Password of the users `geo-crm demo` creates.",
     ),
@@ -413,6 +418,7 @@ class Settings:
     tile_attribution: str | None
     map_point_limit: int
     map_tile_cells: int
+    map_tile_outlets: int
     demo_password: str
     company_name: str
     report_retention_hours: float

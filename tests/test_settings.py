@@ -69,6 +69,7 @@ SAMPLES = {
     "GEO_CRM_TILE_ATTRIBUTION": ("© us", "© us", None),
     "GEO_CRM_MAP_POINT_LIMIT": ("0", 0, "many"),
     "GEO_CRM_MAP_TILE_CELLS": ("0", 0, "many"),
+    "GEO_CRM_MAP_TILE_OUTLETS": ("0", 0, "many"),
     "GEO_CRM_DEMO_PASSWORD": ("pw", "pw", None),
     "GEO_CRM_COMPANY_NAME": ("华东食品有限公司", "华东食品有限公司", None),
     "GEO_CRM_REPORT_RETENTION_HOURS": ("0.5", 0.5, "-1"),

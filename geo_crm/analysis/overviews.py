@@ -22,7 +22,7 @@ from ..domain.network_reach import NetworkReach, network_reach
 from ..domain.outlets import get_outlet
 from ..domain.principal import Principal
 from ..domain.region_counts import (
-    region_tier_counts,
+    active_tier_counts,
 )
 from ..domain.regions import RegionInfo, RegionRef, ancestors, get_region, map_region_for
 from ..domain.regions import region_ref as find_region_ref
@@ -75,7 +75,7 @@ def key_figures(
     Coverage and gaps are the cached analyses the maps draw (:func:`cache.cached`; ``enqueue``
     queues a recomputation): the oldest of the two gives ``as_of``."""
     k = KeyFigures()
-    k.by_child = region_tier_counts(session, region.id, ["active"])
+    k.by_child = active_tier_counts(session, region.id)  # the kept totals (migration 0007)
     for counts in k.by_child.values():
         for tier, n in counts.items():
             k.outlets[tier] += n

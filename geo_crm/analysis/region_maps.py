@@ -21,9 +21,11 @@ from ..domain.network_reach import NetworkReach, network_reach
 from ..domain.outlet_layers import OutletLayer, OutletRows, network_layer, outlet_layer
 from ..domain.outlets import OutletFilters
 from ..domain.principal import Principal
+from ..domain.region_counts import active_tier_counts
 from ..domain.regions import RegionInfo, get_region, subregions
 from ..domain.sales import list_products, product_id, product_unit
 from ..errors import NotFound, ValidationError
+from ..models import TIERS
 from . import cache
 from .coverage import CoverageResult
 from .density import DensityResult
@@ -69,6 +71,7 @@ class RegionMapData:
     # recomputed) or computing (no result yet: the map says so and is asked for again)
     state: str = "fresh"
     as_of: dt.datetime | None = None
+    outlets_tiled: bool = False  # the map draws the outlets from their vector tiles
 
 
 def outlet_filters(region_code: str, f: MapFilters) -> OutletFilters:
@@ -97,6 +100,7 @@ def region_map(
     *,
     point_limit: int,
     enqueue: cache.Enqueue | None = None,
+    outlet_tiles_above: int | None = None,
 ) -> RegionMapData:
     """The data of the ``kind`` map of region ``code`` (404 for an unknown kind or region; a
     422 naming the form's field for an unknown product or distributor, or a network map
@@ -104,7 +108,10 @@ def region_map(
     per hexagon (``domain.outlet_layers.plan_tiers``). The coverage, gaps and density come from
     the analysis cache (``enqueue`` queues their recomputation, :func:`cache.cached`); while
     a large region's analysis is first computed, ``state`` is ``computing`` and nothing else
-    is fetched. The caller commits (a stored result or a queued job)."""
+    is fetched. ``outlet_tiles_above``: a region with more active outlets than this (and no
+    distributor in the form: the tiles cannot filter by network) gets no outlets read here —
+    its map draws them from the outlet vector tiles — only their number per tier, from the
+    kept totals (``outlets_tiled``). The caller commits (a stored result or a queued job)."""
     if kind not in KINDS:
         raise NotFound(f"unknown map {kind!r}")
     info = get_region(session, code, boundary=True)
@@ -130,7 +137,19 @@ def region_map(
     data.state, data.as_of = got.state, got.computed_at
     if got.result is None:
         return data
-    data.layer = outlet_layer(session, outlet_filters(code, f), **located)
+    if (
+        outlet_tiles_above is not None
+        and not f.distributor
+        and cache.region_outlets(session, info.id) > outlet_tiles_above
+    ):
+        counts = dict.fromkeys(TIERS, 0)
+        for by_tier in active_tier_counts(session, info.id).values():
+            for tier, n in by_tier.items():
+                counts[tier] += n if not f.tiers or tier in f.tiers else 0
+        data.layer = OutletLayer(None, None, counts)
+        data.outlets_tiled = True
+    else:
+        data.layer = outlet_layer(session, outlet_filters(code, f), **located)
     if kind == "coverage":
         _coverage(session, user, data, f, got.result)
     elif kind == "gaps":

@@ -104,6 +104,7 @@ class MapSettings:
     # when there are more than ``tile_cells`` of them (``maps.vector_tiles``)
     tiles: TileSource | None = None
     tile_cells: int = 1_000
+    tile_outlets: int = 20_000  # a region's outlets above it come from the outlet tiles
 
     def __post_init__(self):
         if self.basemap not in BASEMAPS:
@@ -149,6 +150,7 @@ class MapSettings:
             tile_attribution=settings.tile_attribution,
             point_limit=settings.map_point_limit,
             tile_cells=settings.map_tile_cells,
+            tile_outlets=settings.map_tile_outlets,
         )
         values.update(overrides)
         return cls(**values)

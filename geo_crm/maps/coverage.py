@@ -66,6 +66,7 @@ def coverage_map(
     rows: OutletRows | None = None,
     coords: OutletCoords | None = None,
     title: str | None = None,
+    tiled_outlets: Mapping[str, int] | None = None,
 ) -> folium.Map:
     t = settings.translator
     rmap = RegionMap(
@@ -74,7 +75,9 @@ def coverage_map(
     _subregion_ratio(rmap, coverage)
     _covered_areas(rmap, coverage)
     _catchments(rmap, coverage.catchments)
-    add_outlets(rmap, rows, coords, discs=coverage.radii if rows is not None else None)
+    add_outlets(
+        rmap, rows, coords, discs=coverage.radii if rows is not None else None, tiled=tiled_outlets
+    )
     return rmap.finish()
 
 

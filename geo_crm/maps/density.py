@@ -71,6 +71,7 @@ def density_map(
     rows: OutletRows | None = None,
     coords: OutletCoords | None = None,
     title: str | None = None,
+    tiled_outlets: Mapping[str, int] | None = None,
     product: str | None = None,
 ) -> folium.Map:
     """``product``: the product the sales are filtered by, named in the title and the legends
@@ -83,7 +84,7 @@ def density_map(
     unit = t("yuan") if density.measure == "amount" else (density.unit or t("cases"))
     _subregions(rmap, density, unit, product)
     _cells(rmap, density, unit, product)
-    add_outlets(rmap, rows, coords, tiers_shown=("distributor",))
+    add_outlets(rmap, rows, coords, tiers_shown=("distributor",), tiled=tiled_outlets)
     return rmap.finish()
 
 

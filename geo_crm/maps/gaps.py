@@ -117,12 +117,13 @@ def gap_map(
     rows: OutletRows | None = None,
     coords: OutletCoords | None = None,
     title: str | None = None,
+    tiled_outlets: Mapping[str, int] | None = None,
 ) -> folium.Map:
     t = settings.translator
     rmap = RegionMap(region, subregions, settings, title=title or f"{region.name} · {t('Gap map')}")
     _white_space(rmap, gaps.white_space)
     holes = _cells(rmap, gaps)
-    add_outlets(rmap, rows, coords)
+    add_outlets(rmap, rows, coords, tiled=tiled_outlets)
     items = []
     for h in holes:
         where = f" · {safe_text(h.subregion)}" if h.subregion else ""

@@ -43,14 +43,18 @@ def add_outlets(
     tiers_shown: Sequence[str] | None = None,
     legend_title: str | None = None,
     legend_note: str | None = None,
+    tiled: Mapping[str, int] | None = None,
 ) -> dict:
     """Add the outlet layers and their legends; returns counts for tests and captions.
     ``legend_title``/``legend_note``: the points' legend as a map names it (default "Outlets by
-    tier", no note)."""
+    tier", no note). ``tiled``: the outlets are not in ``rows``/``coords`` but drawn from the
+    outlet vector tiles (``rmap.settings.tiles``); their number per tier (the tiers shown)."""
     t = rmap.t
     frame = rmap.frame
     out = {"points": 0, "counted": 0, "cells": 0}
     shown = set(tiers_shown) if tiers_shown is not None else set(TIERS)
+    if tiled is not None and rmap.settings.tiles is not None:
+        return _tiled_outlets(rmap, tiled, shown, out)
     # counted hexagons first: the canvas draws in order, so points stay on top
     if coords is not None and len(coords):
         x, y = frame.xy(coords.lon, coords.lat)
@@ -161,6 +165,51 @@ def add_outlets(
             row_layers=[groups[TIER_INDEX[tr]] for tr in legend_tiers],
             note=legend_note,
         )
+    return out
+
+
+def _tiled_outlets(rmap: RegionMap, counts: Mapping[str, int], shown: set, out: dict) -> dict:
+    """One toggleable layer of the outlet vector tiles: hexagon counts below zoom 10 (the
+    embedded counts' colours), the outlets by tier from zoom 10; the two legends."""
+    from .vector_tiles import OutletTiles
+
+    t = rmap.t
+    tiers = [tr for tr in TIERS if counts.get(tr) and tr in shown]
+    colours = palette(COUNT_SCHEME, len(HEX_BREAKS) + 3)[3:]
+    options = {
+        "tiers": tiers,
+        "style": {tr: {"c": TIER_COLOURS[tr], "r": TIER_RADIUS_PX[tr]} for tr in TIERS},
+        "breaks": list(HEX_BREAKS),
+        "colours": colours,
+        "tierNames": {tr: str(safe_text(t.tier(tr))) for tr in TIERS},
+        "unit": str(safe_text(t("outlets"))),
+        "lang": t.html_lang,
+        "head": [str(safe_text(t("Tier"))), str(safe_text(t("Code")))],
+        "open": str(safe_text(t("Open outlet page"))),
+        "href": str(rmap.settings.outlet_href),
+    }
+    layer = OutletTiles(
+        t("Outlets"), rmap.settings.tiles.url("outlets", query=False), options, show=bool(tiers)
+    )
+    rmap.map.add_child(layer)
+    labels = [f"{HEX_BREAKS[i]}–{HEX_BREAKS[i + 1] - 1}" for i in range(len(HEX_BREAKS) - 1)]
+    labels.append(f"≥ {HEX_BREAKS[-1]}")
+    total = sum(counts.get(tr, 0) for tr in tiers)
+    rmap.add_legend(
+        t("Outlets per cell") + " (" + "、".join(t.tier(tr) for tr in tiers) + ")",
+        [("ring", c, None, lab) for c, lab in zip(colours, labels, strict=True)],
+        layer=layer,
+        note=t("{n} outlets shown as counts per hexagon; zoom in for detail", n=t.number(total)),
+    )
+    rmap.add_legend(
+        t("Outlets by tier"),
+        [
+            ("dot", TIER_COLOURS[tr], TIER_RADIUS_PX[tr], f"{t.tier(tr)} ({t.number(counts[tr])})")
+            for tr in tiers
+        ],
+        layer=layer,
+    )
+    out["tiled"] = total
     return out
 
 

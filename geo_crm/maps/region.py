@@ -35,15 +35,27 @@ def region_map(data: RegionMapData, settings: MapSettings) -> folium.Map:
             reach=data.reach,
         )
     rows, coords = data.layer.rows, data.layer.coords
+    tiled = dict(data.layer.counts) if data.outlets_tiled else None  # from the outlet tiles
     if data.kind == "coverage":
         coverage = CoverageData.from_result(
             data.coverage, not_drawn=data.not_drawn, catchments=data.catchments
         )
-        return coverage_map(region, subs, settings, coverage=coverage, rows=rows, coords=coords)
+        return coverage_map(
+            region, subs, settings, coverage=coverage, rows=rows, coords=coords, tiled_outlets=tiled
+        )
     if data.kind == "gaps":
         gaps = GapData.from_result(data.gaps)
-        return gap_map(region, subs, settings, gaps=gaps, rows=rows, coords=coords)
+        return gap_map(
+            region, subs, settings, gaps=gaps, rows=rows, coords=coords, tiled_outlets=tiled
+        )
     density = DensityData.from_result(data.density, measure=data.measure, unit=data.unit)
     return density_map(
-        region, subs, settings, density=density, rows=rows, coords=coords, product=data.product
+        region,
+        subs,
+        settings,
+        density=density,
+        rows=rows,
+        coords=coords,
+        product=data.product,
+        tiled_outlets=tiled,
     )

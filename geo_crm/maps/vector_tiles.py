@@ -35,8 +35,11 @@ class TileSource:
     prefix: str  # script root, "" at the site's root
     query: str
 
-    def url(self, layer: str) -> str:
-        return f"{self.prefix}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt?{self.query}"
+    def url(self, layer: str, *, query: bool = True) -> str:
+        """``layer``'s tile URL template; ``query``: naming the kept result (the cells' layers;
+        the outlets' tiles need none: their ETag follows the data)."""
+        base = f"{self.prefix}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"
+        return f"{base}?{self.query}" if query else base
 
 
 class CellTiles(JSCSSMixin, Layer):
@@ -90,3 +93,26 @@ class CellTiles(JSCSSMixin, Layer):
             "pane": pane,
         }
         self.options_js = js_data(self.options)
+
+
+class OutletTiles(JSCSSMixin, Layer):
+    """A large region's outlets from ``/tiles/outlets`` (``runtime.js`` ``GeoCrm.outletTiles``):
+    counts per hexagon below zoom 10, the outlets of ``options["tiers"]`` from zoom 10."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GeoCrm.outletTiles({{ this._parent.get_name() }},
+            {{ this.url_js }}, {{ this.options_js }});
+        {% endmacro %}
+    """)
+
+    default_js = [("leaflet-vectorgrid", "")]
+
+    def __init__(self, name: str, url: str, options: dict, *, show: bool = True):
+        """``options``: every string already escaped (``maps.points`` builds them)."""
+        super().__init__(name=str(safe_text(name)), overlay=True, control=True, show=show)
+        self._name = "OutletTiles"
+        self.url = url
+        self.url_js = js_data(url)
+        self.options = options
+        self.options_js = js_data(options)

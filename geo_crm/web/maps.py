@@ -52,13 +52,25 @@ def standalone(kind: str, code: str):
             f,
             point_limit=settings.point_limit,
             enqueue=enqueue_analysis,
+            # a large region's outlets come from their vector tiles (WGS-84 only)
+            outlet_tiles_above=settings.tile_outlets
+            if settings.crs == "wgs84" and tiles_allowed()
+            else None,
         )
     get_session().commit()  # a cached analysis stored or its recomputation queued
     if data.state == "computing":  # a large region's first analysis: asked again shortly
         return render_template("_map_computing.html", region=data.region, kind=kind)
-    if kind in ("gaps", "density") and data.as_of is not None:
+    if kind != "network" and data.as_of is not None and tiles_allowed():
         settings = replace(settings, tiles=cell_tiles(code, f, data.as_of))
     return html_response(region_maps.region_map(data, settings))
+
+
+def tiles_allowed() -> bool:
+    """A large region's cells and outlets may come from the vector tiles, unless the request
+    says ``?draw=embedded`` (everything in the page: what the maps benchmark measures the tiles
+    against). The outlets' tiles are WGS-84, which an AMap (GCJ-02) basemap would draw hundreds
+    of metres off: with it the outlets stay in the page."""
+    return request.args.get("draw") != "embedded"
 
 
 def cell_tiles(code: str, f, as_of) -> TileSource:

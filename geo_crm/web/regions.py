@@ -46,7 +46,8 @@ def region_page(code: str):
         kind_titles=KIND_TITLES,
         measures=MEASURES,
         limits=LIMITS,
-        map_query=f.query(lang=t.lang),
+        # ?draw=embedded reaches the map: everything in its page (the benchmark's baseline)
+        map_query=f.query(lang=t.lang, draw=request.args.get("draw")),
         tiers=TIERS,
     )
 

@@ -274,6 +274,75 @@ window.GeoCrm = window.GeoCrm || (function () {
     layer.on('mouseout', function () { map.closeTooltip(tip); });
     return layer;
   };
+  G.esc = function (s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  };
+  // a large region's outlets from the outlet vector tiles (/tiles/outlets/…): below zoom 10
+  // the counts per hexagon (MVT layer outlet_bins), outlined by the count of the tiers o.tiers
+  // as the embedded hexagon counts are (o.breaks, o.colours; no fill: the shading under them
+  // keeps its colours); from zoom 10 the outlets of those tiers, styled by tier, with a popup
+  // (name, tier, code, a link to the outlet's page). Names come from the tiles: escaped here.
+  G.outletTiles = function (map, url, o) {
+    G.vectorGridShim();
+    var shown = {};
+    for (var k = 0; k < o.tiers.length; k++) { shown[o.tiers[k]] = true; }
+    var total = function (p) {
+      var n = 0;
+      for (var i = 0; i < o.tiers.length; i++) { n += p[o.tiers[i]] || 0; }
+      return n;
+    };
+    var colour = function (n) {
+      for (var i = o.breaks.length - 1; i >= 0; i--) { if (n >= o.breaks[i]) { return o.colours[i]; } }
+      return o.colours[0];
+    };
+    var layer = L.vectorGrid.protobuf(url, {
+      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+      fetchOptions: { credentials: 'same-origin' },
+      vectorTileLayerStyles: {
+        outlet_bins: function (p) {
+          var n = total(p);
+          if (!n) { return []; }
+          return { stroke: true, color: colour(n), weight: 1.5, opacity: 0.95,
+                   fill: true, fillOpacity: 0 };
+        },
+        outlets: function (p) {
+          var s = o.style[p.tier];
+          if (!shown[p.tier] || !s) { return []; }
+          return { radius: s.r, fill: true, fillColor: s.c, fillOpacity: 0.9,
+                   stroke: true, color: '#ffffff', weight: 1, opacity: 0.9 };
+        }
+      }
+    });
+    var tip = L.tooltip({ sticky: true, direction: 'auto' });
+    layer.on('mouseover', function (e) {
+      var p = e.layer.properties, h;
+      if (p.tier) {
+        h = G.esc(p.name);
+      } else {
+        h = '<b>' + G.fmt(total(p), o.lang) + '</b> ' + o.unit;
+        for (var i = 0; i < o.tiers.length; i++) {
+          if (p[o.tiers[i]]) { h += '<br>' + o.tierNames[o.tiers[i]] + ': ' + G.fmt(p[o.tiers[i]], o.lang); }
+        }
+      }
+      tip.setContent(h);
+      tip.setLatLng(e.latlng);
+      map.openTooltip(tip);
+    });
+    layer.on('mousemove', function (e) { tip.setLatLng(e.latlng); });
+    layer.on('mouseout', function () { map.closeTooltip(tip); });
+    layer.on('click', function (e) {
+      var p = e.layer.properties;
+      if (!p.tier) { return; }
+      map.closeTooltip(tip);
+      var html = G.table(G.esc(p.name), o.head, [o.tierNames[p.tier] || G.esc(p.tier), G.esc(p.code)]);
+      html += '<a class="gc-link" href="' + G.esc(o.href + encodeURIComponent(p.code)) +
+              '" target="_top">' + o.open + '</a>';
+      L.popup({ maxWidth: 340 }).setLatLng(e.latlng).setContent(html).openOn(map);
+    });
+    return layer;
+  };
   G.labels = function (map, items, cls) {
     var g = L.layerGroup();
     for (var i = 0; i < items.length; i++) {
