@@ -26,7 +26,8 @@ from ..analysis.geometry.sphere import crosses_antimeridian as crosses_antimerid
 from ..coords import wgs84_to_gcj02
 from ..i18n import Translator
 from . import assets as asset_files
-from .elements import FitView, Labels, Legend, Pane, ReadySignal, Runtime, ScaleBar
+from . import words  # noqa: F401 -- registers the maps' own words
+from .elements import FitAround, FitView, Labels, Legend, Pane, ReadySignal, Runtime, ScaleBar
 from .safe import safe_link, safe_text
 from .style import (
     BOUNDARY_COLOUR,
@@ -603,6 +604,7 @@ def finish_map(m: folium.Map, settings: MapSettings, *, layer_control: bool = Tr
     """Layer control, ready flag and local (or CDN) assets; returns the Folium map."""
     if layer_control:
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(FitAround(settings.translator("Legend")))
     m.add_child(ReadySignal())
     asset_files.apply_assets(m, mode=settings.assets, prefix=settings.asset_prefix)
     return m

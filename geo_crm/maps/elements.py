@@ -347,6 +347,7 @@ class FitView(MacroElement):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}._gcFit = {{ this.bounds|tojson }};
         {{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, { animate: false });
         {% endmacro %}
     """)
@@ -369,6 +370,22 @@ class ScaleBar(MacroElement):
     def __init__(self):
         super().__init__()
         self._name = "GeoCrmScale"
+
+
+class FitAround(MacroElement):
+    """After every legend: the legends' stack gets its title, folds on a narrow map, and the map
+    fits its bounds (``FitView``) beside it (``GeoCrm.fitAround``)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        GeoCrm.fitAround({{ this._parent.get_name() }}, {{ this.title_js }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str):
+        super().__init__()
+        self._name = "GeoCrmFitAround"
+        self.title_js = js_data(str(safe_text(title)))
 
 
 class ReadySignal(MacroElement):

@@ -4,18 +4,54 @@ window.GeoCrm = window.GeoCrm || (function () {
     if (!map._gcCanvas) { map._gcCanvas = L.canvas({ padding: 0.5, tolerance: 3 }); }
     return map._gcCanvas;
   };
+  // the legends' stack (bottom left, above the scale): a title bar that stays in view and
+  // folds the whole stack, over a scrolling body of legends (each folds to its own title)
   G.legendBox = function (map) {
     if (!map._gcLegendBox) {
       var c = L.control({ position: 'bottomleft' });
       c.onAdd = function () {
         var d = L.DomUtil.create('div', 'gc-legends');
+        var head = L.DomUtil.create('button', 'gc-legends-head', d);
+        head.type = 'button';
+        head.setAttribute('aria-expanded', 'true');
+        L.DomUtil.create('div', 'gc-legends-body', d);
         L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d);
+        L.DomEvent.on(head, 'click', function () {
+          G.foldLegends(map, !d.classList.contains('gc-legends-folded'));
+        });
         return d;
       };
       c.addTo(map);
       map._gcLegendBox = c.getContainer();
     }
-    return map._gcLegendBox;
+    return map._gcLegendBox.querySelector('.gc-legends-body');
+  };
+  G.foldLegends = function (map, folded) {
+    var d = map._gcLegendBox;
+    if (!d) { return; }
+    d.classList.toggle('gc-legends-folded', folded);
+    d.querySelector('.gc-legends-head').setAttribute('aria-expanded', folded ? 'false' : 'true');
+  };
+  // last on the page: the stack's title; on a narrow map the stack starts folded; then the map
+  // fits its region beside the legends (right of them on a desk, above the folded stack on a
+  // phone), so they never cover its western part
+  G.NARROW = 600;
+  G.fitAround = function (map, title) {
+    var d = map._gcLegendBox;
+    if (!d) { return; }
+    d.querySelector('.gc-legends-head').textContent = title;
+    var size = map.getSize();
+    if (size.x < G.NARROW) { G.foldLegends(map, true); }
+    if (!map._gcFit) { return; }
+    var box = d.getBoundingClientRect(), frame = map.getContainer().getBoundingClientRect();
+    var right = box.right - frame.left, top = box.top - frame.top;
+    var opts = { animate: false };
+    if (right < size.x * 0.4) {
+      opts.paddingTopLeft = [right + 8, 0];
+    } else {
+      opts.paddingBottomRight = [0, size.y - top + 8];
+    }
+    map.fitBounds(map._gcFit, opts);
   };
   // html was built server-side from escaped text only
   G.legend = function (map, html, layer, rowLayers) {
