@@ -189,6 +189,7 @@ def _look(base: str, path: str, width: int, height: int, shot: str) -> dict:
             )
             page.goto(base + path)
             page.wait_for_selector("html[data-geo-crm-ready]")
+            page.wait_for_selector("html[data-geo-crm-drawn]")  # its tiles in view are in
             page.wait_for_function(f"""() => {{
               const cs = document.querySelectorAll({CANVASES!r});
               const done = c => c.classList.contains('leaflet-tile-loaded');

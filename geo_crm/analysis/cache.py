@@ -446,6 +446,29 @@ def refresh(session: Session, kind: str, region_code: str, filters: dict) -> boo
     return True
 
 
+_OUTLINES = text("""
+SELECT o.key, ST_AsBinary(ST_Simplify(ST_GeomFromGeoJSON(o.value), :tolerance)) AS wkb
+  FROM analysis_results r
+ CROSS JOIN LATERAL (
+       SELECT 'all' AS key, r.shapes->'geometry' AS value
+       UNION ALL SELECT t.key, t.value FROM jsonb_each(r.shapes->'tiers') t) o
+ WHERE r.kind = 'coverage' AND r.region_id = :region_id AND r.filter_key = :key
+   AND jsonb_typeof(o.value) = 'object'""")
+
+
+def coverage_outlines(
+    session: Session, region_id: int, params: AnalysisParams, tolerance: float
+) -> dict[str, shapely.Geometry]:
+    """The kept coverage's covered outlines (``"all"`` and per tier), simplified to
+    ``tolerance`` degrees by PostGIS and read as WKB: what a map draws of them, without parsing
+    megabytes of GeoJSON in Python (a country's outlines took half a second that way)."""
+    key, _ = filter_key("coverage", params)
+    rows = session.execute(
+        _OUTLINES, {"region_id": region_id, "key": key, "tolerance": tolerance}
+    ).all()
+    return {k: shapely.from_wkb(bytes(wkb)) for k, wkb in rows if wkb is not None}
+
+
 @dataclass
 class EntryStatus:
     """What a page polls: the state of one entry and the time of the result it would get."""

@@ -10,6 +10,7 @@ map draws outlet by outlet is what ``user`` may see.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -133,7 +134,8 @@ def region_map(
         return data
     located = dict(limit=point_limit, user=user, **period)
     params = cache.page_params(kind, f, info.area_m2)
-    got = cache.cached(session, kind, code, params, enqueue=enqueue)
+    # a map draws coverage's outlines simplified: read so from the cache (cache.coverage_outlines)
+    got = cache.cached(session, kind, code, params, enqueue=enqueue, cells=kind != "coverage")
     data.state, data.as_of = got.state, got.computed_at
     if got.result is None:
         return data
@@ -185,7 +187,17 @@ def _coverage(
     retail disc is under a pixel: the legend says so) and it has at most
     ``PER_TIER_OUTLINE_MAX`` outlets; the whole network's when every tier's discs are wide
     enough."""
-    display_m = display_tolerance(data.region.boundary) * 111_000.0
+    tolerance = display_tolerance(data.region.boundary)
+    display_m = tolerance * 111_000.0
+    if result.geometry is None and all(t.geometry is None for t in result.by_tier):
+        # read from the cache without its outlines: the kept ones, simplified for display
+        params = cache.page_params("coverage", f, data.region.area_m2)
+        outlines = cache.coverage_outlines(session, data.region.id, params, tolerance)
+        result = dataclasses.replace(
+            result,
+            geometry=outlines.get("all"),
+            by_tier=[dataclasses.replace(t, geometry=outlines.get(t.tier)) for t in result.by_tier],
+        )
     data.coverage = result
     data.not_drawn = [t for t in result.tiers if result.radius_m[t] < 2 * display_m]
     data.catchments = catchments(session, distributors_in(session, data.region.code, user=user), f)

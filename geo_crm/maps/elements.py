@@ -389,13 +389,15 @@ class FitAround(MacroElement):
 
 
 class ReadySignal(MacroElement):
-    """Last script on the page: exposes the map and a flag for tests and benchmarks."""
+    """Last script on the page: exposes the map and a flag for tests and benchmarks; "drawn"
+    follows once its vector tiles in view are in (``GeoCrm.whenDrawn``)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         window.geoCrmMap = {{ this._parent.get_name() }};
         window.geoCrmReady = true;
         document.documentElement.setAttribute('data-geo-crm-ready', '1');
+        if (window.GeoCrm) { GeoCrm.whenDrawn({{ this._parent.get_name() }}); }
         {% endmacro %}
     """)
 
