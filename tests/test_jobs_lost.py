@@ -366,3 +366,19 @@ def test_jobs_status_shows_workers_queue_and_what_is_stuck_then_recovers(
     result = cli.invoke(args=["jobs", "status"])
     assert result.exit_code == 0 and "stuck: none" in result.output
     assert "report jobs: failed 1, queued 1" in result.output
+
+
+def test_two_recoveries_of_the_same_job_at_once_do_no_harm(clients, connection, session, bound):
+    """A poll and the worker's minutely task may both find the job lost: the second finds the
+    entry no longer ``doing`` (procrastinate's function raises then) and leaves it."""
+    job = _job(clients["m_all"])
+    worker, entry = _running_on_a_worker(connection, job)
+    _silent(connection, worker, bound + 5)
+    seen_by_both = lost.lost_entries(session, bound)
+    assert [e.id for e in seen_by_both] == [entry]
+    assert lost.recover(session, bound).reports == [job["id"]]
+    late = lost._recover(session, seen_by_both, [])
+    assert not late and late.reports == []
+    assert (_report(connection, job["id"]).state, _entry(connection, entry).status) == (
+        "failed", "failed",
+    )  # fmt: skip

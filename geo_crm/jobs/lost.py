@@ -38,6 +38,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..db.routing import ON_PRIMARY
@@ -167,7 +168,8 @@ def _recover(session: Session, entries: list[LostEntry], orphans: list[int]) -> 
             if _requeue(session, e):
                 out.analyses_requeued.append(e.id)
                 continue
-        session.execute(_FAIL_ENTRY, {"id": e.id})
+        if not _fail_entry(session, e):
+            continue  # another recovery (a poll, the worker's) got there first
         if e.task_name == REPORT_TASK and e.report_id is not None:
             reports.append(e.report_id)
         elif e.task_name == ANALYSIS_TASK:
@@ -191,6 +193,19 @@ def _recover(session: Session, entries: list[LostEntry], orphans: list[int]) -> 
     return out
 
 
+def _fail_entry(session: Session, e: LostEntry) -> bool:
+    """Mark the entry failed as procrastinate does; False when it is no longer ``doing``
+    (procrastinate's function raises then), e.g. failed by a concurrent recovery."""
+    savepoint = session.begin_nested()
+    try:
+        session.execute(_FAIL_ENTRY, {"id": e.id})
+    except DBAPIError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
 def _requeue(session: Session, e: LostEntry) -> bool:
     """Queue a lost recomputation again, unless its key is queued meanwhile (a page asked for
     it again): two queued entries may not share a queueing lock."""
@@ -199,7 +214,7 @@ def _requeue(session: Session, e: LostEntry) -> bool:
     savepoint = session.begin_nested()
     try:
         session.execute(_RETRY_ENTRY, {"id": e.id})
-    except Exception:  # the key was queued between the check and the retry
+    except DBAPIError:  # the key was queued between the check and the retry, or it is done
         savepoint.rollback()
         return False
     savepoint.commit()
