@@ -12,7 +12,7 @@ included, written here rather than called because that task
 - is asynchronous and needs a worker's job context, while the clean also runs from
   ``geo-crm report clean`` on a plain session;
 - takes whole hours, where the retention may be 0.5;
-- returns nothing to report, and
+- returns no count to report, and
 - would fail on the one entry a periodic task's bookkeeping still points at
   (``procrastinate_periodic_defers.job_id`` has no ``ON DELETE`` in 3.10: the last hourly clean,
   for instance): those entries are kept here; procrastinate drops the bookkeeping row, and so
@@ -36,9 +36,8 @@ FINAL = ("succeeded", "failed", "cancelled", "aborted")
 
 _DELETE_OLD = text(
     f"""
-    WITH old AS (
-        SELECT j.id
-          FROM {SCHEMA}.procrastinate_jobs j
+    WITH gone AS (
+        DELETE FROM {SCHEMA}.procrastinate_jobs j
          WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
            AND NOT EXISTS (
                  SELECT 1 FROM {SCHEMA}.procrastinate_events e
@@ -46,14 +45,9 @@ _DELETE_OLD = text(
                     AND e.at >= now() - make_interval(secs => :hours * 3600.0))
            AND NOT EXISTS (
                  SELECT 1 FROM {SCHEMA}.procrastinate_periodic_defers d WHERE d.job_id = j.id)
-    ),
-    events AS (
-        SELECT count(*) AS n FROM {SCHEMA}.procrastinate_events WHERE job_id IN (SELECT id FROM old)
-    ),
-    gone AS (
-        DELETE FROM {SCHEMA}.procrastinate_jobs WHERE id IN (SELECT id FROM old) RETURNING id
+        RETURNING j.id
     )
-    SELECT (SELECT count(*) FROM gone), (SELECT n FROM events)
+    SELECT count(*) FROM gone
     """
 )
 _PRUNE_WORKERS = text(
@@ -63,13 +57,12 @@ _PRUNE_WORKERS = text(
 
 @dataclass
 class QueueCleaned:
-    entries: int = 0
-    events: int = 0
+    entries: int = 0  # their events went with them
     workers: int = 0
 
     def summary(self) -> str:
         return (
-            f"{self.entries} finished queue entries and {self.events} of their events deleted, "
+            f"{self.entries} finished queue entries deleted with their events, "
             f"{self.workers} stopped workers removed"
         )
 
@@ -77,6 +70,6 @@ class QueueCleaned:
 def remove_old_entries(session: Session, retention_hours: float, lost_after_s: float):
     """Delete finished queue entries older than ``retention_hours`` with their events, and the
     rows of workers silent for ``lost_after_s``; the caller commits."""
-    entries, events = session.execute(_DELETE_OLD, {"hours": retention_hours}).one()
+    entries = session.execute(_DELETE_OLD, {"hours": retention_hours}).scalar_one()
     workers = session.execute(_PRUNE_WORKERS, {"seconds": lost_after_s}).scalar_one()
-    return QueueCleaned(int(entries), int(events), int(workers))
+    return QueueCleaned(int(entries), int(workers))
