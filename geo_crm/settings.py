@@ -378,6 +378,12 @@ VARIABLES: tuple[Variable, ...] = (
         "files are deleted by the worker (hourly) or `geo-crm report clean`, and their link "
         "answers 410 Gone.",
     ),
+    Variable(
+        "GEO_CRM_WORKER_LOST_SECONDS", "worker_lost_seconds", number(20), 60.0,
+        "A background job whose worker has sent no heartbeat (every 10 s) for this long is "
+        "lost (the worker was killed or its machine stopped): its report job is failed, to be "
+        "asked for again, and its analysis queued again.",
+    ),
 )
 # fmt: on
 
@@ -422,6 +428,7 @@ class Settings:
     demo_password: str
     company_name: str
     report_retention_hours: float
+    worker_lost_seconds: float
 
     @classmethod
     def load(

@@ -129,13 +129,16 @@ def test_geo_crm_report_clean_uses_the_retention_setting(
     assert refused.exit_code == 1 and "report clean takes no options (--format)" in (refused.output)
 
 
-def test_the_worker_cleans_every_hour():
-    from geo_crm.jobs.queue import CLEAN_TASK, QUEUE, make_app
+def test_the_worker_cleans_every_hour_and_recovers_every_minute():
+    from geo_crm.jobs.queue import CLEAN_TASK, QUEUE, RECOVER_TASK, make_app
 
     app = make_app("postgresql+psycopg://u@/db?host=/tmp")
-    (periodic,) = app.periodic_registry.periodic_tasks.values()
-    assert periodic.task.name == CLEAN_TASK and periodic.task.queue == QUEUE
-    assert periodic.cron == "17 * * * *"
+    periodic = {p.task.name: p for p in app.periodic_registry.periodic_tasks.values()}
+    assert sorted(periodic) == [CLEAN_TASK, RECOVER_TASK]
+    assert {p.task.queue for p in periodic.values()} == {QUEUE}
+    assert periodic[CLEAN_TASK].cron == "17 * * * *"
+    assert periodic[RECOVER_TASK].cron == "* * * * *"
+    assert periodic[RECOVER_TASK].task.queueing_lock == RECOVER_TASK  # one waiting at a time
 
 
 def test_retention_is_a_setting_of_hours():

@@ -210,7 +210,9 @@ def test_the_worker_runs_the_hourly_clean(jobs_app, tmp_path):
         )
     url = get_db(app).engine.url.render_as_string(hide_password=False)
     queue = make_app(url)
-    (periodic,) = queue.periodic_registry.periodic_tasks.values()
+    (periodic,) = [
+        p for p in queue.periodic_registry.periodic_tasks.values() if p.periodic_id == "hourly"
+    ]
 
     async def defer() -> None:
         async with queue.open_async():

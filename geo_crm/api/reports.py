@@ -26,6 +26,7 @@ from ..domain.principal import Principal
 from ..errors import ValidationError
 from ..i18n import LANGS
 from ..jobs.delivery import InlineReport, request_report
+from ..jobs.lost import check_report_job
 from ..jobs.store import ReportJob, report_file, report_job
 from ..reports import FORMATS, company_name, reports_dir
 from ..reports.data import MEASURES, ReportFilters
@@ -198,8 +199,16 @@ def create_distributor_report_job(code: str, body: ReportJobIn):
 def get_report_job(job_id: int):
     """``state`` (queued, running, done, failed, expired), ``percent``, ``stage``; ``file_url``
     once done; ``error`` (in the caller's language) and ``error_code`` when failed or expired.
-    Another user's job answers 404."""
-    return jsonify(job_body(report_job(get_session(), current_user(), job_id)))
+    Another user's job answers 404. A job whose worker stopped (killed, machine restarted) is
+    answered failed (``error_code`` ``worker_lost``) once ``GEO_CRM_WORKER_LOST_SECONDS`` passed
+    without its heartbeat: ask for the report again."""
+    session = get_session()
+    job, failed_now = check_report_job(
+        session, current_user(), job_id, current_settings().worker_lost_seconds
+    )
+    if failed_now:
+        session.commit()
+    return jsonify(job_body(job))
 
 
 @operation(

@@ -22,6 +22,7 @@ _MODULES = (
     "report",
     "worker",
     "evaluations",
+    "jobs",
 )
 
 

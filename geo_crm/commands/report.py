@@ -3,8 +3,9 @@
 One region (``geo-crm report 330000 --format pdf,xlsx``), a distributor's territory
 (``--territory-of D00042``) or every region of a level (``--level province``, with a
 progress bar and a summary of what was written). Filters are the region page's.
-``geo-crm report clean`` deletes background jobs' files past their retention time
-(``jobs.cleanup``; the worker does it hourly), so ``clean`` is never read as a region code.
+``geo-crm report clean`` deletes background jobs' files and finished queue rows past their
+retention time and fails the jobs of stopped workers (``jobs.cleanup``; the worker does it
+hourly), saying what it did; ``clean`` is never read as a region code.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..domain.principal import SYSTEM, Principal
 from ..domain.users import get_user
 from ..errors import ValidationError
 from ..i18n import LANGS
-from ..jobs.cleanup import clean_reports
+from ..jobs.cleanup import clean
 from ..models import REGION_LEVELS
 from ..reports import FORMATS, build_report, company_name, parse_formats, reports_dir
 from ..reports.batch import run_batch
@@ -119,7 +120,8 @@ def report_cmd(
 ) -> None:  # fmt: skip
     """Write region reports (PDF, HTML, XLSX, GeoPackage, GeoJSON) from the same figures.
 
-    `geo-crm report clean` deletes report job files older than GEO_CRM_REPORT_RETENTION_HOURS.
+    `geo-crm report clean` deletes report job files and finished queue rows older than
+    GEO_CRM_REPORT_RETENTION_HOURS, and fails the report jobs of stopped workers.
     """
     if region == CLEAN:
         _clean()
@@ -187,12 +189,22 @@ def _clean() -> None:
     settings = current_settings()
     session = get_db().session()
     try:
-        cleaned = clean_reports(session, reports_dir(settings), settings.report_retention_hours)
+        cleaned = clean(
+            session,
+            reports_dir(settings),
+            settings.report_retention_hours,
+            settings.worker_lost_seconds,
+        )
     finally:
         session.rollback()
         session.close()
     hours = f"{settings.report_retention_hours:g}"
-    click.echo(f"{cleaned.summary()} (kept: files of the last {hours} hours)")
+    click.echo(
+        f"{len(cleaned.expired)} report jobs expired, {cleaned.folders} folders deleted, "
+        f"{cleaned.bytes:,} bytes freed (kept: files of the last {hours} hours)"
+    )
+    click.echo(f"jobs of stopped workers: {cleaned.recovered.summary()}")
+    click.echo(f"queue: {cleaned.queue.summary()} (kept: the last {hours} hours)")
 
 
 def _territory(session, user, distributor: str) -> str:

@@ -20,5 +20,7 @@ embedded cluster (Unix socket, no TCP):
 Layout: :mod:`.queue` (the procrastinate app, connections), :mod:`.store` (report jobs:
 enqueue, state and progress, files), :mod:`.tasks` (what a worker runs), :mod:`.runtime`
 (the database a worker process uses), :mod:`.analyses` (the analysis cache's recomputations, on
-queue ``analyses``). ``geo-crm worker`` runs them.
+queue ``analyses``). ``geo-crm worker`` runs them. Upkeep: :mod:`.lost` (jobs of workers that
+stopped, found by their heartbeats), :mod:`.cleanup` and :mod:`.queue_cleanup` (files and
+procrastinate's rows past the retention), :mod:`.status` (``geo-crm jobs status``).
 """

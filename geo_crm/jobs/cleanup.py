@@ -12,7 +12,10 @@ at once (the worker's and the command's) do no harm: each job is marked once, an
 already deleted is skipped.
 
 It runs in the worker every hour (``jobs.queue``: procrastinate periodic task
-``geo_crm.clean_reports``) and on demand as ``geo-crm report clean``.
+``geo_crm.clean_reports``) and on demand as ``geo-crm report clean``, both through
+:func:`clean`, which first fails or re-queues the jobs of stopped workers (``jobs.lost``) and
+last deletes procrastinate's own finished rows past the same retention
+(``jobs.queue_cleanup``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from . import lost, queue_cleanup
 from .failures import Failure
 from .store import REPORT_JOBS
 
@@ -38,12 +42,32 @@ class Cleaned:
     expired: list[int] = field(default_factory=list)
     folders: int = 0
     bytes: int = 0
+    recovered: lost.Recovered | None = None  # by :func:`clean`
+    queue: queue_cleanup.QueueCleaned | None = None  # by :func:`clean`
 
     def summary(self) -> str:
-        return (
+        out = (
             f"{len(self.expired)} report jobs expired, {self.folders} folders deleted, "
             f"{self.bytes:,} bytes freed"
         )
+        if self.recovered is not None:
+            out += f"; {self.recovered.summary()}"
+        if self.queue is not None:
+            out += f"; {self.queue.summary()}"
+        return out
+
+
+def clean(session: Session, base: Path, retention_hours: float, lost_after_s: float) -> Cleaned:
+    """Everything the hourly clean does, each step committed: jobs of stopped workers failed
+    (or queued again), report files past the retention deleted, then procrastinate's finished
+    rows past the same retention."""
+    recovered = lost.recover(session, lost_after_s)
+    session.commit()
+    out = clean_reports(session, base, retention_hours)
+    out.recovered = recovered
+    out.queue = queue_cleanup.remove_old_entries(session, retention_hours, lost_after_s)
+    session.commit()
+    return out
 
 
 def expire_jobs(session: Session, retention_hours: float) -> list[int]:

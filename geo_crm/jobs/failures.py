@@ -32,6 +32,10 @@ MESSAGES: dict[str, str] = {
     "expired": (
         "This report's file was deleted {hours} hours after it was built: ask for the report again."
     ),
+    "worker_lost": (
+        "The background worker building this report stopped before it finished: ask for the "
+        "report again."
+    ),
 }
 
 add_messages(
@@ -43,6 +47,7 @@ add_messages(
         MESSAGES["invalid"]: "报告的筛选条件已失效（{fields}）：请修改后重新申请。",
         MESSAGES["internal"]: "内部错误，报告未能生成：请稍后重试，或联系管理员。",
         MESSAGES["expired"]: "此报告文件已在生成 {hours} 小时后删除：请重新申请报告。",
+        MESSAGES["worker_lost"]: "生成此报告的后台任务进程在完成前已停止：请重新申请报告。",
         "Region": "区域",
         "Distributor": "经销商",
         "Product": "产品",

@@ -11,6 +11,8 @@ SCHEMA = "jobs"
 QUEUE = "reports"
 REPORT_TASK = "geo_crm.report"
 CLEAN_TASK = "geo_crm.clean_reports"
+RECOVER_TASK = "geo_crm.recover_jobs"
+RECOVER_CRON = "* * * * *"  # every minute: a killed worker's jobs fail within a minute or two
 ANALYSIS_QUEUE = "analyses"
 ANALYSIS_TASK = "geo_crm.analysis"
 SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
@@ -25,13 +27,16 @@ def conninfo(database_url: str) -> str:
 def _with_tasks(app: procrastinate.App) -> procrastinate.App:
     from .analyses import run_analysis
     from .cleanup import CLEAN_CRON
-    from .tasks import clean_reports, run_report
+    from .tasks import clean_reports, recover_jobs, run_report
 
     app.task(name=REPORT_TASK, queue=QUEUE)(run_report)
     app.task(name=ANALYSIS_TASK, queue=ANALYSIS_QUEUE)(run_analysis)
     # hourly: a worker's periodic deferrer queues it (once, whichever worker is first)
     app.periodic(cron=CLEAN_CRON, periodic_id="hourly", queue=QUEUE)(
         app.task(name=CLEAN_TASK, queue=QUEUE)(clean_reports)
+    )
+    app.periodic(cron=RECOVER_CRON, periodic_id="minutely", queue=QUEUE)(
+        app.task(name=RECOVER_TASK, queue=QUEUE, queueing_lock=RECOVER_TASK)(recover_jobs)
     )
     return app
 

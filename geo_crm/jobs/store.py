@@ -269,12 +269,16 @@ def claim(engine: Engine, job_id: int) -> dict | None:
     return dict(row._mapping) if row is not None else None
 
 
-def mark(engine: Engine, job_id: int, **values) -> None:
-    """Record progress or the outcome in a transaction of its own (readers see it at once)."""
+def mark(engine: Engine, job_id: int, **values) -> bool:
+    """Record progress or the outcome of a running job in a transaction of its own (readers see
+    it at once). False when the job is no longer running: it was failed meanwhile because its
+    worker seemed to have stopped (``jobs.lost``), which the user has been told; that stands."""
     if values.get("state") in ("done", "failed"):
         values["finished_at"] = func.now()
+    j = REPORT_JOBS.c
     with engine.begin() as conn:
-        conn.execute(update(REPORT_JOBS).where(REPORT_JOBS.c.id == job_id).values(**values))
+        stmt = update(REPORT_JOBS).where(j.id == job_id, j.state == "running").values(**values)
+        return conn.execute(stmt.returning(j.id)).first() is not None
 
 
 def fail(engine: Engine, job_id: int, failure: failures.Failure) -> None:

@@ -2,7 +2,8 @@
 (their scope, their language; the system for a job asked for with authentication off),
 recording progress as it goes; the file lands whole in ``<GEO_CRM_VAR_DIR>/reports/<job id>/``
 or not at all. A failure is stored as a key and values (``jobs.failures``), read in the
-reader's language. ``clean_reports`` (hourly) deletes files past their retention time."""
+reader's language. ``clean_reports`` (hourly) deletes files past their retention time and old
+queue rows; ``recover_jobs`` (every minute) fails or re-queues the jobs of stopped workers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from ..domain.principal import SYSTEM, Principal
 from ..errors import GeoCrmError
 from ..reports import build_report, company_name, reports_dir
-from . import cleanup, failures, runtime, store
+from . import cleanup, failures, lost, runtime, store
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,17 +29,36 @@ def run_report(job: int) -> None:
 
 def clean_reports(timestamp: int) -> None:
     """The periodic procrastinate task ``geo_crm.clean_reports`` (``timestamp``: when it was
-    due): delete report files past ``GEO_CRM_REPORT_RETENTION_HOURS``."""
+    due): delete report files and finished queue rows past
+    ``GEO_CRM_REPORT_RETENTION_HOURS``, after recovering the jobs of stopped workers."""
     rt = runtime.current()
     session = rt.db.session()
     try:
-        cleaned = cleanup.clean_reports(
-            session, reports_dir(rt.settings), rt.settings.report_retention_hours
+        cleaned = cleanup.clean(
+            session,
+            reports_dir(rt.settings),
+            rt.settings.report_retention_hours,
+            rt.settings.worker_lost_seconds,
         )
     finally:
         session.rollback()
         session.close()
     LOGGER.info("report clean (due %s): %s", timestamp, cleaned.summary())
+
+
+def recover_jobs(timestamp: int) -> None:
+    """The periodic procrastinate task ``geo_crm.recover_jobs`` (every minute): fail the report
+    jobs of workers that stopped, queue their analyses again (``jobs.lost``)."""
+    rt = runtime.current()
+    session = rt.db.session()
+    try:
+        recovered = lost.recover(session, rt.settings.worker_lost_seconds)
+        session.commit()
+    finally:
+        session.rollback()
+        session.close()
+    if recovered:
+        LOGGER.warning("recovered (due %s): %s", timestamp, recovered.summary())
 
 
 def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
@@ -76,7 +96,7 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
             territory_of=row["territory_of"],
         )
         written = outcome.files[0]
-        store.mark(
+        if not store.mark(
             engine,
             job_id,
             state="done",
@@ -84,7 +104,10 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
             stage="done",
             file_name=written.path.name,
             file_size=written.bytes,
-        )
+        ):  # failed meanwhile as lost (jobs.lost): the user was told to ask again
+            shutil.rmtree(out_dir, ignore_errors=True)
+            LOGGER.warning("report job %s was failed as lost before it finished", job_id)
+            return
         LOGGER.info("report job %s: %s (%d bytes)", job_id, written.path.name, written.bytes)
     except GeoCrmError as exc:  # the request went stale (scope, filters, data): say why
         shutil.rmtree(out_dir, ignore_errors=True)
