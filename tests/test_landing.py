@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from auth_helpers import add_outlet, add_region, add_token, token_client
+from sqlalchemy import text
 
 from geo_crm.analysis import landing
 
@@ -28,10 +29,10 @@ def test_landing_page_has_the_map_key_figures_search_and_grouped_table(aapp, con
     assert "/static/vectorgrid/Leaflet.VectorGrid.bundled.min.js" in page
     assert "/static/landing.js" in page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
-    # provinces head their groups; the cities sit in P1's group
+    # provinces head their groups (closed: the cities of P1 come with its rows, later)
     p1 = page.split('data-group="P1"')[1].split("</tbody>")[0]
-    assert 'class="head" data-code="P1"' in p1
-    assert 'data-code="C1"' in p1 and 'data-code="C2"' in p1
+    assert 'class="head" data-code="P1"' in p1 and 'data-lazy="2"' in p1
+    assert 'data-code="C1"' not in page
     assert 'data-group="P2"' in page
     # key figures: the admin's located active outlets (D1, A1, B1, B2, N1) and the untagged A2
     key = page.split('id="key"')[1].split("</aside>")[0]
@@ -192,3 +193,32 @@ def test_error_pages_lead_back_to_the_form(aapp, connection, world):
             "/regions/P1?distributor=NOPE", headers={**html, "Referer": referrer}
         ).get_data(as_text=True)
         assert "evil" not in page
+
+
+def test_the_table_rows_of_closed_groups_come_later(aapp, connection, world):
+    client = _as(aapp, connection, world, "admin")
+    groups = client.get("/landing/rows?lang=en").get_json()["groups"]
+    assert set(groups) == {"P1", "P2"} and groups["P2"].strip() == ""  # P2 has no cities
+    assert 'class="sub city" data-code="C1"' in groups["P1"]
+    assert 'data-code="C2"' in groups["P1"] and "/regions/C2" in groups["P1"]
+    one = client.get("/landing/rows?group=P1").get_json()["groups"]
+    assert set(one) == {"P1"} and one["P1"] == groups["P1"]
+    assert client.get("/landing/rows?group=NOPE").get_json()["groups"] == {}
+
+
+def test_the_table_rows_keep_to_the_managers_regions(aapp, connection, world):
+    client = _as(aapp, connection, world, "m1")
+    # one group (C1, the top of the manager's scope): written whole in the page
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-code="C1"' in page and "data-lazy" not in page
+    assert client.get("/landing/rows?group=P1").get_json()["groups"] == {}
+    assert "P2" not in client.get("/landing/rows").get_data(as_text=True)
+
+
+def test_region_names_in_the_table_rows_are_escaped(aapp, connection, world):
+    add_region(connection, "C9", "city", (120.0, 30.0, 120.1, 30.1), parent="P1")
+    connection.execute(
+        text("UPDATE regions SET name = '<img src=x onerror=alert(1)>' WHERE code = 'C9'")
+    )
+    groups = _as(aapp, connection, world, "admin").get("/landing/rows?group=P1").get_json()
+    assert "<img" not in groups["groups"]["P1"] and "&lt;img" in groups["groups"]["P1"]

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import shapely
-from sqlalchemy import delete, func, insert, null, select, text
+from sqlalchemy import ARRAY, Text, bindparam, delete, func, insert, null, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -412,6 +412,88 @@ def cached(
     if row is not None:
         return dataclasses.replace(_cached(session, kind, row, "stale", cells), wrote=queued)
     return Cached(kind, "computing", wrote=queued)
+
+
+def cached_many(
+    session: Session,
+    kind: str,
+    regions: list[tuple[str, float]],
+    f: MapFilters,
+    *,
+    enqueue: Enqueue | None,
+    inline_outlets: int | None = None,
+) -> dict[str, Cached]:
+    """:func:`cached` (without cells) for many regions at once, by region code: ``regions``
+    are (code, area in m²) pairs, each read with the parameters its page uses for the form
+    ``f`` (:func:`page_params`). The counter is read once and every region's kept row, id
+    and outlet total come in one statement; only what is stale or missing is then computed
+    (small regions, one by one as :func:`cached` does) or queued (large ones)."""
+    if not regions:
+        return {}
+    keys: dict[str, tuple[str, dict, AnalysisParams]] = {}
+    for code, area in regions:
+        params = page_params(kind, f, area)
+        key, filters = filter_key(kind, params)
+        keys[code] = (key, filters, params)
+    codes = list(keys)
+    counter = change_count(session)
+    g, r = Region.__table__.c, RESULTS.c
+    t = RegionOutletTotal.__table__.c
+    # one statement: each region (by code), its outlet total and the row kept for its key
+    given = (
+        func.unnest(
+            bindparam("codes", codes, type_=ARRAY(Text)),
+            bindparam("keys", [keys[c][0] for c in codes], type_=ARRAY(Text)),
+        )
+        .table_valued("code", "key", name="given")
+        .render_derived()
+    )
+    outlets = (
+        select(func.coalesce(func.sum(t.outlets), 0)).where(t.region_id == g.id).scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            g.id.label("region_id"),
+            g.code,
+            outlets.label("outlets"),
+            r.id,
+            r.result,
+            null().label("shapes"),
+            r.change_count,
+            r.computed_at,
+            func.now().label("now"),
+        )
+        .select_from(given)
+        .join(Region.__table__, g.code == given.c.code)
+        .outerjoin(
+            RESULTS,
+            (r.kind == kind) & (r.region_id == g.id) & (r.filter_key == given.c.key),
+        )
+    ).all()
+    limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
+    out: dict[str, Cached] = {}
+    for row in rows:
+        key, filters, params = keys[row.code]
+        kept = row if row.id is not None else None
+        if kept is not None and _is_fresh(kept, counter):
+            out[row.code] = _cached(session, kind, kept, "fresh", False)
+            continue
+        if int(row.outlets) <= limit:
+            session.connection()  # computed on the primary, as in cached()
+            region = get_region(session, row.code)
+            result = _compute_and_store(session, kind, region, key, filters, params, counter)
+            out[row.code] = Cached(kind, "fresh", result, _now(session), wrote=True)
+            continue
+        queued = enqueue is not None and enqueue(
+            session, kind, row.code, filters, lock_of(kind, row.region_id, key)
+        )
+        if kept is not None:
+            out[row.code] = dataclasses.replace(
+                _cached(session, kind, kept, "stale", False), wrote=queued
+            )
+        else:
+            out[row.code] = Cached(kind, "computing", wrote=queued)
+    return out
 
 
 def _cached(session: Session, kind: str, row, state: str, cells: bool) -> Cached:

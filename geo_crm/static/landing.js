@@ -298,15 +298,41 @@
   });
 
   // --- the region table: groups open and close, the filter box finds rows -----------------------
+  // With several groups the page holds only their heads; a group's rows come from
+  // /landing/rows when it is opened, every group's when the filter box is first used.
+  var pending = {};
+  function loadRows(group) {
+    var key = group || "*";
+    if (!pending[key]) {
+      var lazy = document.querySelectorAll("#regions tbody.group[data-lazy]" + (group ? '[data-group="' + group + '"]' : ""));
+      if (!lazy.length) return Promise.resolve();
+      pending[key] = fetch(cfg.urls.rows + (group ? "?group=" + encodeURIComponent(group) : ""),
+                           {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (body) {
+          Array.prototype.forEach.call(lazy, function (tbody) {
+            var html = body.groups[tbody.getAttribute("data-group")];
+            if (html === undefined || !tbody.hasAttribute("data-lazy")) return;
+            tbody.removeAttribute("data-lazy");
+            tbody.querySelector("tr.head").insertAdjacentHTML("afterend", html);  // escaped by the server
+          });
+        })
+        .catch(function () { delete pending[key]; });
+    }
+    return pending[key];
+  }
   Array.prototype.forEach.call(document.querySelectorAll("#regions button.toggle"), function (b) {
     b.addEventListener("click", function () {
-      var body = b.closest("tbody"), open = body.classList.toggle("collapsed") === false;
-      b.setAttribute("aria-expanded", open ? "true" : "false");
-      b.textContent = open ? "▾" : "▸";
+      var body = b.closest("tbody");
+      loadRows(body.getAttribute("data-group")).then(function () {
+        var open = body.classList.toggle("collapsed") === false;
+        b.setAttribute("aria-expanded", open ? "true" : "false");
+        b.textContent = open ? "▾" : "▸";
+      });
     });
   });
   var filter = $("region-filter");
-  filter.addEventListener("input", function () {
+  function applyFilter() {
     var q = filter.value.trim().toLowerCase();
     Array.prototype.forEach.call(document.querySelectorAll("#regions tbody.group"), function (body) {
       var any = false;
@@ -319,5 +345,9 @@
       if (q) body.classList.remove("collapsed");
       else if (body.querySelector("button.toggle") && body.querySelector("button.toggle").getAttribute("aria-expanded") === "false") body.classList.add("collapsed");
     });
+  }
+  filter.addEventListener("input", function () {
+    if (!filter.value.trim()) { applyFilter(); return; }
+    loadRows(null).then(applyFilter);
   });
 })();

@@ -40,6 +40,7 @@ def index():
             + "/{z}/{x}/{y}.mvt",
             "figures": url_for("landing.figures"),
             "search": url_for("landing.search"),
+            "rows": url_for("landing.rows"),
             "region": url_for("region_pages.region_page", code="__CODE__"),
             "outlet": url_for("network_pages.outlet_page", code="__CODE__"),
         },
@@ -67,13 +68,26 @@ def index():
         page=page,
         regions=page.regions,
         groups=page.groups,
-        table=[(g, [table_row(r, t) for r in (g.head, *g.rows)]) for g in page.groups],
+        table=table_groups(page.groups, t),
         key=page.key,
         tiers=TIERS,
         config=config,
         leaflet_js=js,
         leaflet_css=css,
     )
+
+
+def table_groups(groups, t) -> list[tuple]:
+    """(group, rows to write, regions below the head, whether they come later) per group. With
+    several groups (they start closed) only their heads are written: the country's 3,600 rows
+    made a 1.1 MB page whose parsing held up the map; a group's rows come from
+    ``/landing/rows`` when it is opened or the filter box is used (``static/landing.js``)."""
+    lazy = len(groups) > 1
+    out = []
+    for g in groups:
+        rows = [table_row(r, t) for r in ((g.head,) if lazy else (g.head, *g.rows))]
+        out.append((g, rows, len(g.rows), lazy and bool(g.rows)))
+    return out
 
 
 @dataclass
