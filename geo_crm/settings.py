@@ -368,6 +368,13 @@ VARIABLES: tuple[Variable, ...] = (
         "files are deleted by the worker (hourly) or `geo-crm report clean`, and their link "
         "answers 410 Gone.",
     ),
+    Variable(
+        "GEO_CRM_ANALYSIS_JOBS_PER_USER", "analysis_jobs_per_user", whole(1), 40,
+        "Analysis recomputations (coverage, gaps, density of a large region) one user's page "
+        "views may have queued at once. Beyond it a page shows the figures it has, with their "
+        "\"as of\" time, and says the analyses are busy; it queues more once the worker has "
+        "taken some.",
+    ),
 )
 # fmt: on
 
@@ -410,6 +417,7 @@ class Settings:
     demo_password: str
     company_name: str
     report_retention_hours: float
+    analysis_jobs_per_user: int
 
     @classmethod
     def load(

@@ -21,7 +21,9 @@ Read path (:func:`cached`):
 - stale and large: the stale result is served with its time ("as of"), and a recomputation
   is queued (procrastinate, one queued job per key: its queueing lock);
 - missing and large: queued; the page shows that it is being computed and polls
-  :func:`status`.
+  :func:`status`;
+- the caller's queue full (at most ``GEO_CRM_ANALYSIS_JOBS_PER_USER`` waiting jobs per user,
+  ``jobs.analyses.enqueue_for``): served as above, nothing queued, :attr:`Cached.busy` set.
 
 The caller commits when :attr:`Cached.wrote` (a stored result or a queued job). Gap and
 density cells are rows with their hexagon (``analysis_gap_cells``, ``analysis_density_cells``)
@@ -337,13 +339,16 @@ def _load_cells(session: Session, kind: str, result_id: int) -> list:
 class Cached:
     """A cached analysis as a page gets it. ``state``: ``fresh``; ``stale`` (``result`` is the
     last one, as of ``computed_at``; a recomputation is queued); ``computing`` (no result
-    yet: queued). ``wrote``: the caller must commit (a result stored or a job queued)."""
+        yet: queued) — unless ``busy``: the caller's queue of recomputations was full and nothing
+    was queued this time (a later view queues it). ``wrote``: the caller must commit (a result
+    stored or a job queued)."""
 
     kind: str
     state: str
     result: object | None = None
     computed_at: dt.datetime | None = None
     wrote: bool = False
+    busy: bool = False  # not fresh, and the caller's queue was full: nothing was queued
 
     @property
     def updating(self) -> bool:
@@ -373,7 +378,23 @@ def region_outlets(session: Session, region_id: int) -> int:
 
 
 # how a recomputation is queued: (session, kind, region code, filters, lock) -> queued?
+# (raises QueueFull when the caller may queue no more)
 Enqueue = Callable[[Session, str, str, dict, str], bool]
+
+
+class QueueFull(Exception):
+    """The caller has as many recomputations waiting as they may (``jobs.analyses``'s cap):
+    nothing was queued, the page serves what is kept and says the analyses are busy."""
+
+
+def _queue(enqueue: Enqueue | None, session, kind, code, filters, lock) -> tuple[bool, bool]:
+    """(a job was queued: the caller commits, the caller's queue was full)."""
+    if enqueue is None:
+        return False, False
+    try:
+        return bool(enqueue(session, kind, code, filters, lock)), False
+    except QueueFull:
+        return False, True
 
 
 def cached(
@@ -406,12 +427,13 @@ def cached(
         session.connection()
         result = _compute_and_store(session, kind, region, key, filters, params, counter)
         return Cached(kind, "fresh", result, _now(session), wrote=True)
-    queued = enqueue is not None and enqueue(
-        session, kind, region.code, filters, lock_of(kind, region.id, key)
+    queued, busy = _queue(
+        enqueue, session, kind, region.code, filters, lock_of(kind, region.id, key)
     )
     if row is not None:
-        return dataclasses.replace(_cached(session, kind, row, "stale", cells), wrote=queued)
-    return Cached(kind, "computing", wrote=queued)
+        stale = _cached(session, kind, row, "stale", cells)
+        return dataclasses.replace(stale, wrote=queued, busy=busy)
+    return Cached(kind, "computing", wrote=queued, busy=busy)
 
 
 def cached_many(
@@ -484,15 +506,14 @@ def cached_many(
             result = _compute_and_store(session, kind, region, key, filters, params, counter)
             out[row.code] = Cached(kind, "fresh", result, _now(session), wrote=True)
             continue
-        queued = enqueue is not None and enqueue(
-            session, kind, row.code, filters, lock_of(kind, row.region_id, key)
+        queued, busy = _queue(
+            enqueue, session, kind, row.code, filters, lock_of(kind, row.region_id, key)
         )
         if kept is not None:
-            out[row.code] = dataclasses.replace(
-                _cached(session, kind, kept, "stale", False), wrote=queued
-            )
+            stale = _cached(session, kind, kept, "stale", False)
+            out[row.code] = dataclasses.replace(stale, wrote=queued, busy=busy)
         else:
-            out[row.code] = Cached(kind, "computing", wrote=queued)
+            out[row.code] = Cached(kind, "computing", wrote=queued, busy=busy)
     return out
 
 

@@ -134,6 +134,8 @@ class LandingFigures:
     # coverage and gaps come from the analysis cache: some kept figures are older than the
     # data (``as_of``: the oldest) or not computed yet (None) while they are recomputed
     updating: bool = False
+    # and the caller's queue of recomputations was full: some were not queued this time
+    busy: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -144,6 +146,7 @@ class LandingFigures:
             "period": self.period,
             "values": self.values,
             "updating": self.updating,
+            "busy": self.busy,
         }
 
 
@@ -424,5 +427,6 @@ def landing_figures(
         as_of = min(older) if older else as_of
         answer = LandingFigures(figure, level, UNITS[figure], as_of, values, period)
         answer.updating = updating
+        answer.busy = any(g.busy for g in kept)
         return answer
     return LandingFigures(figure, level, UNITS[figure], as_of, values, period)

@@ -181,7 +181,7 @@
           state.unit = r.body.unit;
           state.asOf = r.body.as_of;
           state.loaded = true;
-          status.textContent = "";
+          status.textContent = updatingText(r.body);
         }
         state.breaks = computeBreaks(state.values);
         legend.update();
@@ -195,6 +195,17 @@
         select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
+  }
+  // coverage and gaps come from the analysis cache: say when some are older than the data
+  function updatingText(body) {
+    if (!body.updating) return "";
+    var when = (body.as_of || "").replace("T", " ").slice(0, 16);
+    var none = Object.keys(body.values).every(function (k) { return body.values[k] === null; });
+    if (body.busy) {
+      return none ? t("Being computed; the analyses are busy, open the map again later")
+        : t("Figures as of {time}; the analyses are busy, they are recomputed later", {time: when});
+    }
+    return t("Figures as of {time}; being recomputed", {time: when});
   }
   // New figures recolour the regions already drawn, feature by feature (no tile is fetched
   // again: a redraw fetched every tile in view twice on the way in); tiles that come later

@@ -60,6 +60,9 @@ def index():
                 "Open the outlet page",
                 "Not geotagged",
                 "Could not load the figures",
+                "Figures as of {time}; being recomputed",
+                "Figures as of {time}; the analyses are busy, they are recomputed later",
+                "Being computed; the analyses are busy, open the map again later",
             )
         ),
     }

@@ -21,7 +21,7 @@ from ..db import get_session
 from ..domain.search import search
 from ..errors import GeoCrmError, ValidationError
 from ..i18n import add_messages
-from ..jobs.analyses import enqueue_analysis
+from .analysis_jobs import page_enqueue
 from .locale import current_translator
 
 bp = Blueprint("landing", __name__)
@@ -50,6 +50,13 @@ add_messages(
         "Sell-in this year": "本年进货",
         "Could not load the figures": "无法加载指标",
         "{n} regions": "{n} 个区域",
+        "Figures as of {time}; being recomputed": "截至 {time} 的指标；正在重新计算",
+        "Figures as of {time}; the analyses are busy, they are recomputed later": (
+            "截至 {time} 的指标；分析任务繁忙，稍后重新计算"
+        ),
+        "Being computed; the analyses are busy, open the map again later": (
+            "正在计算；分析任务繁忙，请稍后再打开地图"
+        ),
     },
 )
 
@@ -70,7 +77,7 @@ def figures():
         args.get("figure"),
         args.get("level"),
         bbox=args.get("bbox"),
-        enqueue=enqueue_analysis,
+        enqueue=page_enqueue(),
     )
     get_session().commit()  # a cached analysis stored or its recomputation queued
     response = jsonify(answer.to_dict())
