@@ -3,6 +3,8 @@ grouped by province, in the caller's scope."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from auth_helpers import add_outlet, add_region, add_token, token_client
 from sqlalchemy import text
@@ -222,3 +224,31 @@ def test_region_names_in_the_table_rows_are_escaped(aapp, connection, world):
     )
     groups = _as(aapp, connection, world, "admin").get("/landing/rows?group=P1").get_json()
     assert "<img" not in groups["groups"]["P1"] and "&lt;img" in groups["groups"]["P1"]
+
+
+def test_key_figures_plan_is_the_sum_over_the_distributors(session, connection, world):
+    import datetime as dt
+
+    today = dt.date.today()
+    connection.execute(text("INSERT INTO products (sku, name, unit) VALUES ('LP1', '产品', '箱')"))
+    connection.execute(
+        text(
+            "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+            "target_amount) SELECT d.id, make_date(:y, m, 1), p.id, 10, 1000 * m "
+            "FROM outlets d, products p, generate_series(1, 12) m "
+            "WHERE d.code = 'D1' AND p.sku = 'LP1'"
+        ),
+        {"y": today.year},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, "
+            "amount) SELECT NULL, d.id, make_date(:y, 1, 2), p.id, 3, 777.5 "
+            "FROM outlets d, products p WHERE d.code = 'D1' AND p.sku = 'LP1'"
+        ),
+        {"y": today.year},
+    )
+    total = landing._plan_total(session, None, today)
+    _, by_distributor = landing._plan_by_region(session, None, today)
+    assert total == by_distributor
+    assert total.plan_amount == 78000 and total.sell_in_amount == Decimal("777.50")

@@ -150,13 +150,20 @@ class LandingFigures:
         }
 
 
-def scope_regions(session: Session, user: Principal | None) -> dict[int, RegionRow]:
+def scope_regions(
+    session: Session, user: Principal | None, *, shown: str | None = None
+) -> dict[int, RegionRow]:
     """Every region ``user`` may see, by id, with its active located outlets per tier (the
-    kept totals of the tiles: every region below it counted)."""
+    kept totals of the tiles: every region below it counted); with ``shown`` (a level), only
+    the regions a map of that level draws (:func:`_shown`; 34 provinces rather than the
+    country's 3,600 regions)."""
     r = REGIONS
     conds = [region_scope(user, r)] if scoped(user) else []
     kid = REGIONS.alias("kid")
     has_kids = select(kid.c.id).where(kid.c.parent_id == r.c.id).exists()
+    if shown is not None:
+        above = list(LEVELS[: LEVELS.index(shown)])
+        conds.append((r.c.level == shown) | (r.c.level.in_(above) & ~has_kids))
     rows = {
         row.id: RegionRow(
             row.id, row.code, row.name, row.name_en, row.level, row.parent_id,
@@ -276,6 +283,20 @@ def _plan_by_region(
     return out, KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
 
 
+def _plan_total(session: Session, user: Principal | None, today: dt.date) -> KeyPlan:
+    """This year's plan, plan expected by today and sell-in of the distributors ``user`` sees
+    (the key figures need the total alone: grouped by month, not by each of the country's
+    distributors with their regions looked up as the map's figure does)."""
+    total = plan_against_actual(
+        session,
+        user=user,
+        period=Period("year", dt.date(today.year, 1, 1), dt.date(today.year, 12, 1)),
+        by=("month",),
+        as_of=today,
+    ).total
+    return KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
+
+
 def region_groups(
     session: Session, user: Principal | None, group: str | None = None
 ) -> list[RegionGroup]:
@@ -295,7 +316,7 @@ def landing_page(session: Session, user: Principal | None, *, today: dt.date | N
         for tier, n in top.by_tier.items():
             outlets[tier] += n
     sales = sum(_year_sales(session, user, today.year).values())
-    _, plan = _plan_by_region(session, user, today)
+    plan = _plan_total(session, user, today)
     key = KeyFigures(
         outlets=outlets,
         untagged=untagged_count(session, user=user),
@@ -383,7 +404,8 @@ def landing_figures(
             ) from None
     today = today or dt.date.today()
     as_of = dt.datetime.now(dt.UTC)
-    rows = scope_regions(session, user)
+    # sales and plan roll up through the tree; the others read the shown regions alone
+    rows = scope_regions(session, user, shown=None if figure in ("sales", "plan") else level)
     shown = _shown(rows, level)
     values: dict[str, float | None] = {}
     period = None
