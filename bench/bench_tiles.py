@@ -666,6 +666,12 @@ def main() -> None:
         "codes; empty: none)",
     )
     parser.add_argument(
+        "--warm",
+        choices=("province", "city", "district"),
+        help="also keep the gaps and density of every region of this level (many results' "
+        "cells in the tables, as on a busy server)",
+    )
+    parser.add_argument(
         "--only-cells", action="store_true", help="skip the outlets/regions/OGC measurements"
     )
     args = parser.parse_args()
@@ -739,6 +745,26 @@ def main() -> None:
         if cell_codes:
             print("\ncached gap and density cells (the region pages' default filters):")
             kept = cached_cells(engine, cell_codes)
+            if args.warm:  # more kept results beside them: cells of many regions overlap a tile
+                from geo_crm.analysis import cache
+                from geo_crm.analysis.params import MapFilters
+
+                t0 = time.perf_counter()
+                with Session(engine) as session:
+                    done, fresh = cache.warm(
+                        session, MapFilters(), level=args.warm, kinds=("gaps", "density")
+                    )
+                    cells = session.execute(
+                        text(
+                            "SELECT (SELECT count(*) FROM analysis_gap_cells), "
+                            "(SELECT count(*) FROM analysis_density_cells)"
+                        )
+                    ).one()
+                print(
+                    f"  warmed every {args.warm}: {done} computed, {fresh} fresh "
+                    f"({time.perf_counter() - t0:.0f} s); kept cells in all: {cells[0]:,} gap, "
+                    f"{cells[1]:,} density"
+                )
             print("in process (analysis.cache_tiles.tile through a Session), ms per tile:")
             for layer, by_code in kept.items():
                 for code, (result_id, n_cells) in by_code.items():

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, url_for
 
 from ..analysis.landing import FIGURES, LEVELS, MAX_ANALYSED_REGIONS, landing_page
 from ..auth.policy import current_user
-from ..db import get_session, health
+from ..db import get_db, get_session, health
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
 from .locale import current_translator
@@ -122,14 +122,19 @@ def table_row(row, t) -> TableRow:
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the app's dependencies answer: 200 when all do, else 503."""
+    """Report whether the app's dependencies answer: 200 when all do, else 503; with each
+    configured replica's state and replay lag (``replicas``; one down does not fail the check:
+    the primary serves its reads)."""
     checks = {"database": health.database_status(get_session)}
+    replicas = health.replica_status(get_db().router)  # built with the engine, just above
+    extra = {"replicas": replicas} if replicas else {}
     if all(state == "ok" for state in checks.values()):
-        return {"status": "ok", "checks": checks}
+        return {"status": "ok", "checks": checks, **extra}
     down = ", ".join(name for name, state in checks.items() if state != "ok")
     body = {
         "status": "unavailable",
         "checks": checks,
+        **extra,
         **error_body(ServiceUnavailable.code, f"unavailable: {down}"),
     }
     return body, 503, {"Retry-After": str(ServiceUnavailable.retry_after_s)}
