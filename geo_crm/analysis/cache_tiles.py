@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import HotStatement
 from ..domain import access, network
 from ..domain import tiles as tile_layers
 from ..domain.gis import TileAddress, region_scope_sql
@@ -35,6 +36,17 @@ from .params import DEFAULT_CELL_KM, NICE_CELL_KM, MapFilters
 CACHED_LAYERS = ("gaps", "density")
 REGION_FIELD = "query.region"
 RESULTS = AnalysisResult.__table__
+
+
+# the region's code and area with its kept rows of one kind among candidate keys: compiled
+# once, run on the driver; read-only, so a tile request that only reads opens no transaction
+_ENTRY = HotStatement(
+    "SELECT g.code, g.area_m2, r.id, r.filter_key, r.change_count, r.computed_at "
+    "FROM regions g LEFT JOIN analysis_results r ON r.region_id = g.id "
+    "AND r.kind = %(kind)s::text AND r.filter_key = ANY(%(keys)s::text[]) "
+    "WHERE g.id = %(region_id)s::bigint",
+    read_only=True,
+)
 
 
 @dataclass(frozen=True)
@@ -90,25 +102,16 @@ def entry(
     base = cache.page_params(kind, f, 0.0)
     sizes = {f.cell_km} if f.cell_km else {*NICE_CELL_KM, DEFAULT_CELL_KM}
     keys = [cache.filter_key(kind, base.with_(cell_km=c))[0] for c in sorted(sizes)]
-    g, r = Region.__table__.c, RESULTS.c
-    rows = session.execute(
-        select(g.code, g.area_m2, r.id, r.filter_key, r.change_count, r.computed_at)
-        .select_from(Region.__table__)
-        .outerjoin(
-            RESULTS,
-            (r.region_id == g.id) & (r.kind == kind) & r.filter_key.in_(keys),
-        )
-        .where(g.id == region_id)
-    ).all()
+    rows = _ENTRY.run(session, {"region_id": region_id, "kind": kind, "keys": keys}).fetchall()
     if not rows:  # gone since the access check
         raise unknown
-    code, area = rows[0].code, rows[0].area_m2
+    code, area = rows[0][0], rows[0][1]
     key, _ = cache.filter_key(kind, cache.page_params(kind, f, area))
-    row = next((x for x in rows if x.id is not None and x.filter_key == key), None)
+    row = next((x for x in rows if x[2] is not None and x[3] == key), None)
     box = _region_box(session, region_id) if bounds else None
     if row is None:
         return Entry(kind, code, None, None, None, box)
-    return Entry(kind, code, row.id, row.change_count, row.computed_at, box)
+    return Entry(kind, code, row[2], row[4], row[5], box)
 
 
 def _region_box(session: Session, region_id: int) -> tuple[float, float, float, float]:
