@@ -339,7 +339,7 @@ def _load_cells(session: Session, kind: str, result_id: int) -> list:
 class Cached:
     """A cached analysis as a page gets it. ``state``: ``fresh``; ``stale`` (``result`` is the
     last one, as of ``computed_at``; a recomputation is queued); ``computing`` (no result
-        yet: queued) — unless ``busy``: the caller's queue of recomputations was full and nothing
+    yet: queued) — unless ``busy``: the caller's queue of recomputations was full and nothing
     was queued this time (a later view queues it). ``wrote``: the caller must commit (a result
     stored or a job queued)."""
 
