@@ -24,6 +24,7 @@ Run on demand (not a test):  .venv/bin/python bench/bench_maps.py [--scale 1.0] 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -407,10 +408,109 @@ def warm_country(app) -> None:
             print(f"country {kind} analysis: {state}")
 
 
-def landing_case(url: str, engine, runs: int, timeout_s: float, only: set[str]) -> None:
+def every_row_written(groups, t):
+    """The old way (before the landing work of issue 16's wave 5): every group's rows written
+    into the home page (web.home.table_groups with nothing left for later)."""
+    from geo_crm.web.home import table_row
+
+    return [(g, [table_row(r, t) for r in (g.head, *g.rows)], len(g.rows), False) for g in groups]
+
+
+def per_region_reads(session, figure: str, shown) -> dict:
+    """The old way: the landing's coverage or gap figures as one ``cache.cached`` per region
+    (the counter, the region and its kept row read for each)."""
+    from geo_crm.analysis import cache
+    from geo_crm.analysis.params import MapFilters
+
+    f = MapFilters()
+    return {
+        r.code: cache.cached(
+            session, figure, r.code, cache.page_params(figure, f, r.area_m2), cells=False,
+            enqueue=None,
+        )
+        for r in shown
+    }  # fmt: skip
+
+
+def _figure(figure: str, got):
+    if got.result is None:
+        return None
+    return got.result.region.ratio if figure == "coverage" else got.result.gap_cells
+
+
+def landing_in_process(app, engine, runs: int, warm: bool) -> None:
+    """The home page's HTML with every row written (old) and with the groups' heads only (new),
+    and the landing map's coverage and gap figures of the provinces read per region (old) and
+    in one batch (new): alternating, medians of ``runs``."""
+    from unittest import mock
+
+    from geo_crm.analysis import cache, landing
+    from geo_crm.analysis.params import MapFilters
+    from geo_crm.web import home
+
+    client = app.test_client()
+
+    def page() -> int:
+        return len(client.get("/?lang=zh").data)
+
+    sizes, ms = {"old": 0, "new": 0}, {"old": [], "new": []}
+    for _ in range(runs):
+        for way in ("old", "new"):
+            patch = mock.patch.object(home, "table_groups", every_row_written)
+            with patch if way == "old" else contextlib.nullcontext():
+                t0 = time.perf_counter()
+                sizes[way] = page()
+                ms[way].append((time.perf_counter() - t0) * 1000)
+    print("\nin process, medians of", runs, "(alternating old and new):")
+    print(
+        f"  home page HTML: every row written {statistics.median(ms['old']):7.0f} ms "
+        f"{sizes['old'] / 1e6:.2f} MB   heads only {statistics.median(ms['new']):7.0f} ms "
+        f"{sizes['new'] / 1e6:.3f} MB   (the rows: /landing/rows on opening a group)"
+    )
+    with Session(engine) as session:
+        shown = landing._shown(landing.scope_regions(session, None), "province")
+        if warm:
+            t0 = time.perf_counter()
+            done, fresh = cache.warm(
+                session, MapFilters(), level="province", kinds=("coverage", "gaps")
+            )
+            print(f"  kept analyses of the provinces: {done} computed, {fresh} fresh "
+                  f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+        for figure in ("coverage", "gaps"):
+            regions = [(r.code, r.area_m2) for r in shown]
+            old, new = [], []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                a = per_region_reads(session, figure, shown)
+                old.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                b = cache.cached_many(session, figure, regions, MapFilters(), enqueue=None)
+                new.append((time.perf_counter() - t0) * 1000)
+                session.rollback()
+            states = sorted({c.state for c in b.values()})
+            same = {k: _figure(figure, c) for k, c in a.items()} == {
+                k: _figure(figure, c) for k, c in b.items()
+            }
+            o, n = statistics.median(old), statistics.median(new)
+            print(
+                f"  {figure} figures of {len(shown)} provinces, kept ({'/'.join(states)}): "
+                f"per region {o:6.1f} ms   one batch {n:6.1f} ms   × {o / n:.1f}   "
+                f"same figures: {same}"
+            )
+
+
+def landing_case(
+    url: str, engine, runs: int, timeout_s: float, only: set[str], warm: bool = True
+) -> None:
     """The landing page (admin: the country) and the country's region page in Chromium, served
-    by the app (threaded werkzeug on loopback, basemap off), beside the landing page's table."""
+    by the app (threaded werkzeug on loopback, basemap off), beside the landing page's table
+    and the old landing page (every table row written), then the in-process comparison
+    (:func:`landing_in_process`)."""
+    from unittest import mock
+
     from browser_helpers import serving
+
+    from geo_crm.web import home
 
     app = create_app(
         {
@@ -436,7 +536,23 @@ def landing_case(url: str, engine, runs: int, timeout_s: float, only: set[str]) 
         if name in only
     }
     with serving(app, threaded=True) as base:
+        result = {}
+        if "old" in only:  # the same pages with every table row written, as before
+            with mock.patch.object(home, "table_groups", every_row_written):
+                old = page_timings(
+                    base,
+                    {
+                        f"{k} (old: every row)": v
+                        for k, v in pages.items()
+                        if k in ("table", "landing")
+                    },
+                    runs,
+                    timeout_s,
+                )
+        else:
+            old = {}
         result = page_timings(base, pages, runs, timeout_s)
+        result = {**old, **result}
     print(f"\nload average: {os.getloadavg()[0]:.2f}  (2 s target: request to drawn, warm)")
     print(f"{'page':<30} {'drawn ms (median; runs)':<36} {'HTML ms':>8}  slowest requests")
     for label, rows in result.items():
@@ -453,6 +569,8 @@ def landing_case(url: str, engine, runs: int, timeout_s: float, only: set[str]) 
             f"{label:<30} {statistics.median(drawn):>8.0f} "
             f"({', '.join(f'{d:.0f}' for d in drawn):<25}) {last['html']:>8.0f}  {slow}"
         )
+    if "figures" in only:
+        landing_in_process(app, engine, max(runs, 5), warm)
 
 
 def main() -> None:
@@ -473,8 +591,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="--landing: visits per page")
     parser.add_argument(
         "--pages",
-        default="table,landing,region,region-embedded",
-        help="--landing: which of table,landing,region,region-embedded",
+        default="old,table,landing,region,region-embedded,figures",
+        help="--landing: which of old (the pages with every table row, as before), table, "
+        "landing, region, region-embedded (the region page's map with everything embedded, "
+        "as before), figures (in process: HTML and figures, old way beside new)",
     )
     parser.add_argument("--timeout", type=float, default=120, help="--landing: s per visit")
     args = parser.parse_args()

@@ -390,6 +390,158 @@ def naive_items(engine, runs: int) -> list[float]:
     return ms
 
 
+# -- cached gap and density cells (issue 16, wave 5) ----------------------------------------
+
+CELL_SALES_EACH = 5  # sales from the manufacturer to each located distributor: density's data
+
+
+def cached_cells(engine, codes: list[str]) -> dict[str, dict]:
+    """Sales for the density analysis (``CELL_SALES_EACH`` records per located distributor,
+    bought from the manufacturer: set-based, once),
+    then the gaps and density analyses of ``codes`` as their region pages ask for them (default
+    filters) computed and kept: {layer: {code: (result id, cells)}}."""
+    from geo_crm.analysis import cache
+    from geo_crm.analysis.params import MapFilters
+
+    with engine.begin() as conn:
+        if not conn.scalar(text("SELECT EXISTS (SELECT FROM sales_records)")):
+            t0 = time.perf_counter()
+            conn.execute(
+                text(
+                    "INSERT INTO products (sku, name, unit) VALUES ('BP1', '产品', '箱') "
+                    "ON CONFLICT DO NOTHING;"
+                    "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, "
+                    "quantity, amount) SELECT NULL, o.id, current_date - ((o.id + k) % 300)::int, "
+                    "(SELECT id FROM products WHERE sku = 'BP1'), 1 + o.id % 7, 10 + o.id % 500 "
+                    f"FROM outlets o, generate_series(1, {CELL_SALES_EACH}) k "
+                    "WHERE o.tier = 'distributor' AND o.location IS NOT NULL"
+                )
+            )
+            print(f"sales for the density cells: {time.perf_counter() - t0:.1f} s")
+    f = MapFilters()
+    out: dict[str, dict] = {layer: {} for layer in ("gaps", "density")}
+    with Session(engine) as session:
+        for code in codes:
+            area = session.execute(
+                text("SELECT area_m2 FROM regions WHERE code = :c"), {"c": code}
+            ).scalar_one()
+            for kind in out:
+                params = cache.page_params(kind, f, float(area or 0.0))
+                key, filters = cache.filter_key(kind, params)
+                t0 = time.perf_counter()
+                computed = cache.refresh(session, kind, code, filters)
+                session.commit()
+                row = session.execute(
+                    text(
+                        "SELECT r.id, (SELECT count(*) FROM "
+                        + ("analysis_gap_cells" if kind == "gaps" else "analysis_density_cells")
+                        + " c WHERE c.result_id = r.id) FROM analysis_results r JOIN regions g "
+                        "ON g.id = r.region_id WHERE r.kind = :k AND g.code = :c "
+                        "AND r.filter_key = :key"
+                    ),
+                    {"k": kind, "c": code, "key": key},
+                ).one()
+                out[kind][code] = (row[0], row[1])
+                if computed:
+                    print(
+                        f"  kept {kind} of {code}: {row[1]:,} cells "
+                        f"({time.perf_counter() - t0:.1f} s)"
+                    )
+    return out
+
+
+def cell_sample(engine, layer: str, result_id: int, per_band: int, seed: int) -> dict:
+    """{band: [(z, x, y)]}: the tile under a random kept cell at a random zoom of the band."""
+    table = "analysis_gap_cells" if layer == "gaps" else "analysis_density_cells"
+    rng = random.Random(seed)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000})
+        points = conn.execute(
+            text(
+                f"SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM {table} "
+                "WHERE result_id = :r ORDER BY random() LIMIT :n"
+            ),
+            {"r": result_id, "n": per_band * len(BANDS)},
+        ).all()
+    out = {}
+    for b, (band, zooms) in enumerate(BANDS.items()):
+        picks = points[b * per_band : (b + 1) * per_band] or points
+        out[band] = [
+            (z, *tile_of(lon, lat, z))
+            for (lon, lat), z in ((p, rng.choice(list(zooms))) for p in picks)
+        ]
+    return out
+
+
+def timed_cell_tiles(engine, layer, code, tiles_, user) -> tuple[list[float], list[int]]:
+    """Milliseconds and bytes of each cached-cell tile as the view gets it
+    (``analysis.cache_tiles.tile``: the caller's access to the region, the kept entry, the
+    tile)."""
+    from geo_crm.analysis import cache_tiles
+    from geo_crm.analysis.params import MapFilters
+    from geo_crm.domain.gis import TileAddress
+
+    f = MapFilters()
+    ms, sizes = [], []
+    with Session(engine) as session:
+        for z, x, y in tiles_[:10]:
+            cache_tiles.tile(session, user, layer, TileAddress(z, x, y), code, f)
+        for z, x, y in tiles_:
+            t0 = time.perf_counter()
+            data, _ = cache_tiles.tile(session, user, layer, TileAddress(z, x, y), code, f)
+            ms.append((time.perf_counter() - t0) * 1000)
+            sizes.append(len(data))
+    return ms, sizes
+
+
+NAIVE_CELLS = {
+    "gaps": "row, col, distance_m, shortfall_m, nearest_outlet, nearest_tier",
+    "density": "row, col, buyers, records, amount::float8 AS amount, quantity::float8 AS quantity",
+}
+
+
+def naive_cell_times(engine, layer: str, result_id: int, tiles_: list) -> list[float]:
+    """The cells of the tile the usual way without ST_AsMVT: rows through SQLAlchemy (the
+    result named by id, no access check), projected in PostGIS, encoded in Python."""
+    import mapbox_vector_tile
+
+    from geo_crm.domain.gis import TileAddress
+
+    table = "analysis_gap_cells" if layer == "gaps" else "analysis_density_cells"
+    ms = []
+    with engine.connect() as conn:
+        for z, x, y in tiles_:
+            t0 = time.perf_counter()
+            xmin, ymin, xmax, ymax = TileAddress(z, x, y).bounds_m()
+            rows = (
+                conn.execute(
+                    text(
+                        f"SELECT rank, {NAIVE_CELLS[layer]}, "
+                        "ST_AsBinary(ST_Transform(geom, 3857)) AS wkb FROM "
+                        f"{table} WHERE result_id = :r AND geom && "
+                        "ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 3857), 4326)"
+                    ),
+                    {"r": result_id, "x0": xmin, "y0": ymin, "x1": xmax, "y1": ymax},
+                )
+                .mappings()
+                .all()
+            )
+            features = [
+                {
+                    "geometry": shapely.from_wkb(bytes(r["wkb"])).wkt,
+                    "properties": {k: v for k, v in r.items() if k not in ("wkb", "rank")},
+                    "id": r["rank"],
+                }
+                for r in rows
+            ]
+            mapbox_vector_tile.encode(
+                [{"name": layer, "features": features}],
+                default_options={"quantize_bounds": (xmin, ymin, xmax, ymax), "extents": 4096},
+            )
+            ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
 # -- over HTTP -------------------------------------------------------------------------------
 
 
@@ -507,6 +659,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="HTTP client threads")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", help="keep the cluster in this folder (reused if it has data)")
+    parser.add_argument(
+        "--cells",
+        default=f"{PROVINCE},CN",
+        help="regions whose kept gap and density cells are drawn as tiles (comma-separated "
+        "codes; empty: none)",
+    )
+    parser.add_argument(
+        "--warm",
+        choices=("province", "city", "district"),
+        help="also keep the gaps and density of every region of this level (many results' "
+        "cells in the tables, as on a busy server)",
+    )
+    parser.add_argument(
+        "--only-cells", action="store_true", help="skip the outlets/regions/OGC measurements"
+    )
     args = parser.parse_args()
     total = round(1_000_000 * args.scale)
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gcrm-bench-tiles-"))
@@ -536,40 +703,95 @@ def main() -> None:
             f"bin rows, {counts[3]:,} regions; load average {os.getloadavg()[0]:.2f}"
         )
         users_ = principals(engine)
-        picks = sample(engine, args.tiles, args.seed)
-        results: dict = {}
-        print("\nin process (domain.tiles.tile through a Session), ms per tile:")
-        for layer in ("outlets", "regions"):
+        picks: dict = {}
+        if not args.only_cells:
+            picks = sample(engine, args.tiles, args.seed)
+            results: dict = {}
+            print("\nin process (domain.tiles.tile through a Session), ms per tile:")
+            for layer in ("outlets", "regions"):
+                for band in BANDS:
+                    for role, user in users_.items():
+                        ms, sizes = timed_tiles(engine, layer, picks[role][band], user)
+                        results[(layer, band, role)] = ms
+                        kb = statistics.median(sizes) / 1024
+                        print(
+                            line(
+                                f"{layer} {band} {role}",
+                                ms,
+                                f"median {kb:.1f} KB, max {max(sizes) / 1024:.0f} KB  "
+                                f"target p95 < {TARGET_P95_MS[band]:.0f}",
+                            ),
+                            flush=True,
+                        )
+            print("\nnaive baseline, same run (admin's tiles of the same sample):")
             for band in BANDS:
-                for role, user in users_.items():
-                    ms, sizes = timed_tiles(engine, layer, picks[role][band], user)
-                    results[(layer, band, role)] = ms
-                    kb = statistics.median(sizes) / 1024
-                    print(
-                        line(
-                            f"{layer} {band} {role}",
-                            ms,
-                            f"median {kb:.1f} KB, max {max(sizes) / 1024:.0f} KB  "
-                            f"target p95 < {TARGET_P95_MS[band]:.0f}",
-                        ),
-                        flush=True,
+                ms = naive_times(engine, band, picks["admin"][band][: args.naive])
+                ours = results[("outlets", band, "admin")][: args.naive]
+                what = "ST_HexagonGrid ⋈ outlets, live" if band == "z4-9" else "rows + Python MVT"
+                print(line(f"outlets {band} naive ({what})", ms))
+                print(
+                    f"  {'':<34} ours on the same {len(ours)} tiles: p50 {pct(ours, 0.5):.1f} ms "
+                    f"→ naive is ×{pct(ms, 0.5) / pct(ours, 0.5):.0f} at the median"
+                )
+            print("\nOGC API – Features, 1,000 outlets a page (admin):")
+            ogc = ogc_in_process(engine, users_["admin"], 20)
+            print(line("items, first page (numberMatched)", ogc["first"]))
+            print(line("items, a later page (cursor)", ogc["next"], f"{ogc['bytes'] / 1e6:.2f} MB"))
+            naive = naive_items(engine, 10)
+            print(line("naive: ORM objects → json.dumps", naive))
+
+        cell_codes = [c for c in args.cells.split(",") if c]
+        cell_paths: list[str] = []
+        if cell_codes:
+            print("\ncached gap and density cells (the region pages' default filters):")
+            kept = cached_cells(engine, cell_codes)
+            if args.warm:  # more kept results beside them: cells of many regions overlap a tile
+                from geo_crm.analysis import cache
+                from geo_crm.analysis.params import MapFilters
+
+                t0 = time.perf_counter()
+                with Session(engine) as session:
+                    done, fresh = cache.warm(
+                        session, MapFilters(), level=args.warm, kinds=("gaps", "density")
                     )
-        print("\nnaive baseline, same run (admin's tiles of the same sample):")
-        for band in BANDS:
-            ms = naive_times(engine, band, picks["admin"][band][: args.naive])
-            ours = results[("outlets", band, "admin")][: args.naive]
-            what = "ST_HexagonGrid ⋈ outlets, live" if band == "z4-9" else "rows + Python MVT"
-            print(line(f"outlets {band} naive ({what})", ms))
-            print(
-                f"  {'':<34} ours on the same {len(ours)} tiles: p50 {pct(ours, 0.5):.1f} ms "
-                f"→ naive is ×{pct(ms, 0.5) / pct(ours, 0.5):.0f} at the median"
-            )
-        print("\nOGC API – Features, 1,000 outlets a page (admin):")
-        ogc = ogc_in_process(engine, users_["admin"], 20)
-        print(line("items, first page (numberMatched)", ogc["first"]))
-        print(line("items, a later page (cursor)", ogc["next"], f"{ogc['bytes'] / 1e6:.2f} MB"))
-        naive = naive_items(engine, 10)
-        print(line("naive: ORM objects → json.dumps", naive))
+                    cells = session.execute(
+                        text(
+                            "SELECT (SELECT count(*) FROM analysis_gap_cells), "
+                            "(SELECT count(*) FROM analysis_density_cells)"
+                        )
+                    ).one()
+                print(
+                    f"  warmed every {args.warm}: {done} computed, {fresh} fresh "
+                    f"({time.perf_counter() - t0:.0f} s); kept cells in all: {cells[0]:,} gap, "
+                    f"{cells[1]:,} density"
+                )
+            print("in process (analysis.cache_tiles.tile through a Session), ms per tile:")
+            for layer, by_code in kept.items():
+                for code, (result_id, n_cells) in by_code.items():
+                    picks_ = cell_sample(engine, layer, result_id, args.tiles, args.seed)
+                    roles = ("admin", "manager") if code == PROVINCE else ("admin",)
+                    for band in BANDS:
+                        for role in roles:
+                            ms, sizes = timed_cell_tiles(
+                                engine, layer, code, picks_[band], users_[role]
+                            )
+                            kb = statistics.median(sizes) / 1024
+                            print(
+                                line(
+                                    f"{layer} {code} {band} {role}",
+                                    ms,
+                                    f"median {kb:.1f} KB  target p95 < {TARGET_P95_MS[band]:.0f}",
+                                ),
+                                flush=True,
+                            )
+                        naive = naive_cell_times(
+                            engine, layer, result_id, picks_[band][: args.naive]
+                        )
+                        print(line(f"  naive (rows + Python MVT), {n_cells:,} kept", naive))
+                        cell_paths += [
+                            f"/tiles/{layer}/{z}/{x}/{y}.mvt?region={code}"
+                            for z, x, y in picks_[band]
+                        ]
 
         token = tokens(engine)
         env = dict(
@@ -581,29 +803,50 @@ def main() -> None:
             f"/tiles/{layer}/{z}/{x}/{y}.mvt"
             for layer in ("outlets", "regions")
             for band in BANDS
-            for z, x, y in picks["admin"][band]
+            for z, x, y in picks.get("admin", {}).get(band, [])
         ]
         random.Random(5).shuffle(paths)
-        drive(port, paths[:200], token["admin"], 3, args.clients)  # warm both workers
-        load0 = os.getloadavg()[0]
-        cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-        run = drive(port, paths, token["admin"], args.seconds, args.clients)
-        cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-        n = sum(run["statuses"].values())
-        print(
-            f"\nHTTP, gunicorn -w 2 -k gthread --threads 4, {args.clients} keep-alive clients, "
-            f"admin token, {len(paths)} tile URLs (both layers, z4–14), load average before "
-            f"{load0:.2f}:"
-        )
-        print(
-            f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
-            f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: gunicorn "
-            f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
-            f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
-        )
-        print(line("latency at the client", run["ms"]))
-        items = drive(port, ["/ogc/collections/outlets/items?limit=1000"], token["admin"], 5, 1)
-        print(line("HTTP /ogc/…/items?limit=1000, 1 client", items["ms"]))
+        drive(port, (paths or cell_paths)[:200], token["admin"], 3, args.clients)  # warm both
+        if paths:
+            load0 = os.getloadavg()[0]
+            cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+            run = drive(port, paths, token["admin"], args.seconds, args.clients)
+            cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+            n = sum(run["statuses"].values())
+            print(
+                f"\nHTTP, gunicorn -w 2 -k gthread --threads 4, {args.clients} keep-alive clients, "
+                f"admin token, {len(paths)} tile URLs (both layers, z4–14), load average before "
+                f"{load0:.2f}:"
+            )
+            print(
+                f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
+                f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: gunicorn "
+                f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
+                f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
+            )
+            print(line("latency at the client", run["ms"]))
+        if cell_paths:
+            random.Random(6).shuffle(cell_paths)
+            load0 = os.getloadavg()[0]
+            cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+            run = drive(port, cell_paths, token["admin"], args.seconds, args.clients)
+            cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+            n = sum(run["statuses"].values())
+            print(
+                f"\nHTTP, the same server and clients, {len(cell_paths)} cached gap and density "
+                f"tile URLs (z4–14), load average before {load0:.2f}:"
+            )
+            print(
+                f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
+                f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: gunicorn "
+                f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
+                f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
+            )
+            print(line("latency at the client", run["ms"]))
+        if not args.only_cells:
+            ogc_url = "/ogc/collections/outlets/items?limit=1000"
+            items = drive(port, [ogc_url], token["admin"], 5, 1)
+            print(line("HTTP /ogc/…/items?limit=1000, 1 client", items["ms"]))
         print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     finally:
         if server is not None:

@@ -384,6 +384,13 @@ VARIABLES: tuple[Variable, ...] = (
         "lost (the worker was killed or its machine stopped): its report job is failed, to be "
         "asked for again, and its analysis queued again.",
     ),
+    Variable(
+        "GEO_CRM_ANALYSIS_JOBS_PER_USER", "analysis_jobs_per_user", whole(1), 40,
+        "Analysis recomputations (coverage, gaps, density of a large region) one user's page "
+        "views may have queued at once. Beyond it a page shows the figures it has, with their "
+        "\"as of\" time, and says the analyses are busy; it queues more once the worker has "
+        "taken some.",
+    ),
 )
 # fmt: on
 
@@ -429,6 +436,7 @@ class Settings:
     company_name: str
     report_retention_hours: float
     worker_lost_seconds: float
+    analysis_jobs_per_user: int
 
     @classmethod
     def load(

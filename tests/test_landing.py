@@ -3,8 +3,11 @@ grouped by province, in the caller's scope."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from auth_helpers import add_outlet, add_region, add_token, token_client
+from sqlalchemy import text
 
 from geo_crm.analysis import landing
 
@@ -28,10 +31,10 @@ def test_landing_page_has_the_map_key_figures_search_and_grouped_table(aapp, con
     assert "/static/vectorgrid/Leaflet.VectorGrid.bundled.min.js" in page
     assert "/static/landing.js" in page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
-    # provinces head their groups; the cities sit in P1's group
+    # provinces head their groups (closed: the cities of P1 come with its rows, later)
     p1 = page.split('data-group="P1"')[1].split("</tbody>")[0]
-    assert 'class="head" data-code="P1"' in p1
-    assert 'data-code="C1"' in p1 and 'data-code="C2"' in p1
+    assert 'class="head" data-code="P1"' in p1 and 'data-lazy="2"' in p1
+    assert 'data-code="C1"' not in page
     assert 'data-group="P2"' in page
     # key figures: the admin's located active outlets (D1, A1, B1, B2, N1) and the untagged A2
     key = page.split('id="key"')[1].split("</aside>")[0]
@@ -192,3 +195,60 @@ def test_error_pages_lead_back_to_the_form(aapp, connection, world):
             "/regions/P1?distributor=NOPE", headers={**html, "Referer": referrer}
         ).get_data(as_text=True)
         assert "evil" not in page
+
+
+def test_the_table_rows_of_closed_groups_come_later(aapp, connection, world):
+    client = _as(aapp, connection, world, "admin")
+    groups = client.get("/landing/rows?lang=en").get_json()["groups"]
+    assert set(groups) == {"P1", "P2"} and groups["P2"].strip() == ""  # P2 has no cities
+    assert 'class="sub city" data-code="C1"' in groups["P1"]
+    assert 'data-code="C2"' in groups["P1"] and "/regions/C2" in groups["P1"]
+    one = client.get("/landing/rows?group=P1").get_json()["groups"]
+    assert set(one) == {"P1"} and one["P1"] == groups["P1"]
+    assert client.get("/landing/rows?group=NOPE").get_json()["groups"] == {}
+
+
+def test_the_table_rows_keep_to_the_managers_regions(aapp, connection, world):
+    client = _as(aapp, connection, world, "m1")
+    # one group (C1, the top of the manager's scope): written whole in the page
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-code="C1"' in page and "data-lazy" not in page
+    assert client.get("/landing/rows?group=P1").get_json()["groups"] == {}
+    assert "P2" not in client.get("/landing/rows").get_data(as_text=True)
+
+
+def test_region_names_in_the_table_rows_are_escaped(aapp, connection, world):
+    add_region(connection, "C9", "city", (120.0, 30.0, 120.1, 30.1), parent="P1")
+    connection.execute(
+        text("UPDATE regions SET name = '<img src=x onerror=alert(1)>' WHERE code = 'C9'")
+    )
+    groups = _as(aapp, connection, world, "admin").get("/landing/rows?group=P1").get_json()
+    assert "<img" not in groups["groups"]["P1"] and "&lt;img" in groups["groups"]["P1"]
+
+
+def test_key_figures_plan_is_the_sum_over_the_distributors(session, connection, world):
+    import datetime as dt
+
+    today = dt.date.today()
+    connection.execute(text("INSERT INTO products (sku, name, unit) VALUES ('LP1', '产品', '箱')"))
+    connection.execute(
+        text(
+            "INSERT INTO sales_plans (distributor_id, month, product_id, target_quantity, "
+            "target_amount) SELECT d.id, make_date(:y, m, 1), p.id, 10, 1000 * m "
+            "FROM outlets d, products p, generate_series(1, 12) m "
+            "WHERE d.code = 'D1' AND p.sku = 'LP1'"
+        ),
+        {"y": today.year},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, "
+            "amount) SELECT NULL, d.id, make_date(:y, 1, 2), p.id, 3, 777.5 "
+            "FROM outlets d, products p WHERE d.code = 'D1' AND p.sku = 'LP1'"
+        ),
+        {"y": today.year},
+    )
+    total = landing._plan_total(session, None, today)
+    _, by_distributor = landing._plan_by_region(session, None, today)
+    assert total == by_distributor
+    assert total.plan_amount == 78000 and total.sell_in_amount == Decimal("777.50")

@@ -422,3 +422,29 @@ def test_the_analysis_cache_counts_on_the_primary_and_queues_there(rapp, router,
         ).scalar()
     assert queued == 1
     primary.dispose()
+
+
+def test_the_health_check_reports_each_replica_and_its_lag(rapp, router, on_replica):
+    body = rapp.test_client().get("/healthz").get_json()
+    assert body["status"] == "ok"
+    (replica,) = body["replicas"]
+    assert replica["replica"] == 1 and replica["state"] == "ok" and replica["serving"] is True
+    assert 0 <= replica["replay_lag_s"] < 600
+    assert "host" not in json.dumps(body) and "/" not in replica["state"]  # the endpoint is public
+
+
+def test_the_health_check_stays_up_when_a_replica_is_down(rapp, router, replicated):
+    _, replica, _ = replicated
+    replica.stop()
+    try:
+        for replica_ in router.replicas:
+            replica_.engine.dispose()
+        response = rapp.test_client().get("/healthz")
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["checks"]["database"] == "ok"
+        (down,) = body["replicas"]
+        assert down["state"].startswith("down") and down["serving"] is False
+        assert down["replay_lag_s"] is None
+    finally:
+        replica.start()

@@ -74,6 +74,7 @@ SAMPLES = {
     "GEO_CRM_COMPANY_NAME": ("华东食品有限公司", "华东食品有限公司", None),
     "GEO_CRM_REPORT_RETENTION_HOURS": ("0.5", 0.5, "-1"),
     "GEO_CRM_WORKER_LOST_SECONDS": ("90", 90.0, "5"),
+    "GEO_CRM_ANALYSIS_JOBS_PER_USER": ("3", 3, "0"),
 }
 
 

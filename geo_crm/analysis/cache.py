@@ -21,7 +21,9 @@ Read path (:func:`cached`):
 - stale and large: the stale result is served with its time ("as of"), and a recomputation
   is queued (procrastinate, one queued job per key: its queueing lock);
 - missing and large: queued; the page shows that it is being computed and polls
-  :func:`status`.
+  :func:`status`;
+- the caller's queue full (at most ``GEO_CRM_ANALYSIS_JOBS_PER_USER`` waiting jobs per user,
+  ``jobs.analyses.enqueue_for``): served as above, nothing queued, :attr:`Cached.busy` set.
 
 The caller commits when :attr:`Cached.wrote` (a stored result or a queued job). Gap and
 density cells are rows with their hexagon (``analysis_gap_cells``, ``analysis_density_cells``)
@@ -40,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import shapely
-from sqlalchemy import delete, func, insert, null, select, text
+from sqlalchemy import ARRAY, Text, bindparam, delete, func, insert, null, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -337,13 +339,16 @@ def _load_cells(session: Session, kind: str, result_id: int) -> list:
 class Cached:
     """A cached analysis as a page gets it. ``state``: ``fresh``; ``stale`` (``result`` is the
     last one, as of ``computed_at``; a recomputation is queued); ``computing`` (no result
-    yet: queued). ``wrote``: the caller must commit (a result stored or a job queued)."""
+    yet: queued) — unless ``busy``: the caller's queue of recomputations was full and nothing
+    was queued this time (a later view queues it). ``wrote``: the caller must commit (a result
+    stored or a job queued)."""
 
     kind: str
     state: str
     result: object | None = None
     computed_at: dt.datetime | None = None
     wrote: bool = False
+    busy: bool = False  # not fresh, and the caller's queue was full: nothing was queued
 
     @property
     def updating(self) -> bool:
@@ -373,7 +378,23 @@ def region_outlets(session: Session, region_id: int) -> int:
 
 
 # how a recomputation is queued: (session, kind, region code, filters, lock) -> queued?
+# (raises QueueFull when the caller may queue no more)
 Enqueue = Callable[[Session, str, str, dict, str], bool]
+
+
+class QueueFull(Exception):
+    """The caller has as many recomputations waiting as they may (``jobs.analyses``'s cap):
+    nothing was queued, the page serves what is kept and says the analyses are busy."""
+
+
+def _queue(enqueue: Enqueue | None, session, kind, code, filters, lock) -> tuple[bool, bool]:
+    """(a job was queued: the caller commits, the caller's queue was full)."""
+    if enqueue is None:
+        return False, False
+    try:
+        return bool(enqueue(session, kind, code, filters, lock)), False
+    except QueueFull:
+        return False, True
 
 
 def cached(
@@ -406,12 +427,94 @@ def cached(
         session.connection()
         result = _compute_and_store(session, kind, region, key, filters, params, counter)
         return Cached(kind, "fresh", result, _now(session), wrote=True)
-    queued = enqueue is not None and enqueue(
-        session, kind, region.code, filters, lock_of(kind, region.id, key)
+    queued, busy = _queue(
+        enqueue, session, kind, region.code, filters, lock_of(kind, region.id, key)
     )
     if row is not None:
-        return dataclasses.replace(_cached(session, kind, row, "stale", cells), wrote=queued)
-    return Cached(kind, "computing", wrote=queued)
+        stale = _cached(session, kind, row, "stale", cells)
+        return dataclasses.replace(stale, wrote=queued, busy=busy)
+    return Cached(kind, "computing", wrote=queued, busy=busy)
+
+
+def cached_many(
+    session: Session,
+    kind: str,
+    regions: list[tuple[str, float]],
+    f: MapFilters,
+    *,
+    enqueue: Enqueue | None,
+    inline_outlets: int | None = None,
+) -> dict[str, Cached]:
+    """:func:`cached` (without cells) for many regions at once, by region code: ``regions``
+    are (code, area in m²) pairs, each read with the parameters its page uses for the form
+    ``f`` (:func:`page_params`). The counter is read once and every region's kept row, id
+    and outlet total come in one statement; only what is stale or missing is then computed
+    (small regions, one by one as :func:`cached` does) or queued (large ones)."""
+    if not regions:
+        return {}
+    keys: dict[str, tuple[str, dict, AnalysisParams]] = {}
+    for code, area in regions:
+        params = page_params(kind, f, area)
+        key, filters = filter_key(kind, params)
+        keys[code] = (key, filters, params)
+    codes = list(keys)
+    counter = change_count(session)
+    g, r = Region.__table__.c, RESULTS.c
+    t = RegionOutletTotal.__table__.c
+    # one statement: each region (by code), its outlet total and the row kept for its key
+    given = (
+        func.unnest(
+            bindparam("codes", codes, type_=ARRAY(Text)),
+            bindparam("keys", [keys[c][0] for c in codes], type_=ARRAY(Text)),
+        )
+        .table_valued("code", "key", name="given")
+        .render_derived()
+    )
+    outlets = (
+        select(func.coalesce(func.sum(t.outlets), 0)).where(t.region_id == g.id).scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            g.id.label("region_id"),
+            g.code,
+            outlets.label("outlets"),
+            r.id,
+            r.result,
+            null().label("shapes"),
+            r.change_count,
+            r.computed_at,
+            func.now().label("now"),
+        )
+        .select_from(given)
+        .join(Region.__table__, g.code == given.c.code)
+        .outerjoin(
+            RESULTS,
+            (r.kind == kind) & (r.region_id == g.id) & (r.filter_key == given.c.key),
+        )
+    ).all()
+    limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
+    out: dict[str, Cached] = {}
+    for row in rows:
+        key, filters, params = keys[row.code]
+        kept = row if row.id is not None else None
+        if kept is not None and _is_fresh(kept, counter):
+            out[row.code] = _cached(session, kind, kept, "fresh", False)
+            continue
+        if int(row.outlets) <= limit:
+            session.connection()  # computed on the primary, as in cached()
+            region = get_region(session, row.code)
+            result = _compute_and_store(session, kind, region, key, filters, params, counter)
+            out[row.code] = Cached(kind, "fresh", result, _now(session), wrote=True)
+            continue
+        queued, busy = _queue(
+            enqueue, session, kind, row.code, filters, lock_of(kind, row.region_id, key)
+        )
+        if kept is not None:
+            stale = _cached(session, kind, kept, "stale", False)
+            out[row.code] = dataclasses.replace(stale, wrote=queued, busy=busy)
+        else:
+            out[row.code] = Cached(kind, "computing", wrote=queued, busy=busy)
+    return out
 
 
 def _cached(session: Session, kind: str, row, state: str, cells: bool) -> Cached:

@@ -22,20 +22,31 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..db.hotpath import HotStatement
 from ..domain import access, network
 from ..domain import tiles as tile_layers
 from ..domain.gis import TileAddress, region_scope_sql
 from ..domain.principal import SYSTEM, Principal
-from ..domain.regions import get_region
 from ..domain.sales import product_id
 from ..errors import NotFound, ValidationError
 from ..models import AnalysisResult, Region
 from . import cache
-from .params import MapFilters
+from .params import DEFAULT_CELL_KM, NICE_CELL_KM, MapFilters
 
 CACHED_LAYERS = ("gaps", "density")
 REGION_FIELD = "query.region"
 RESULTS = AnalysisResult.__table__
+
+
+# the region's code and area with its kept rows of one kind among candidate keys: compiled
+# once, run on the driver; read-only, so a tile request that only reads opens no transaction
+_ENTRY = HotStatement(
+    "SELECT g.code, g.area_m2, r.id, r.filter_key, r.change_count, r.computed_at "
+    "FROM regions g LEFT JOIN analysis_results r ON r.region_id = g.id "
+    "AND r.kind = %(kind)s::text AND r.filter_key = ANY(%(keys)s::text[]) "
+    "WHERE g.id = %(region_id)s::bigint",
+    read_only=True,
+)
 
 
 @dataclass(frozen=True)
@@ -78,24 +89,29 @@ def entry(
     unknown = NotFound(f"no region with code {region_code!r}", fields={REGION_FIELD: "not found"})
     if user.role not in ("admin", "manager"):
         raise unknown
-    if access.resolve(session, "region", user, region_code) is None:
+    region_id = access.resolve(session, "region", user, region_code)
+    if region_id is None:
         raise unknown
     if f.distributor:
         network.distributor(session, f.distributor, user=user, field="query.distributor")
     if kind == "density" and f.product:
         product_id(session, f.product, field="query.product")
-    region = get_region(session, region_code, field=REGION_FIELD)
-    key, _ = cache.filter_key(kind, cache.page_params(kind, f, region.area_m2))
-    r = RESULTS.c
-    row = session.execute(
-        select(r.id, r.change_count, r.computed_at).where(
-            r.kind == kind, r.region_id == region.id, r.filter_key == key
-        )
-    ).first()
-    box = _region_box(session, region.id) if bounds else None
+    # the key's cell size comes from the region's area when the form names none: one
+    # statement reads the area and the kept rows of every cell size it could pick (a tile is
+    # a few short statements, each a round trip)
+    base = cache.page_params(kind, f, 0.0)
+    sizes = {f.cell_km} if f.cell_km else {*NICE_CELL_KM, DEFAULT_CELL_KM}
+    keys = [cache.filter_key(kind, base.with_(cell_km=c))[0] for c in sorted(sizes)]
+    rows = _ENTRY.run(session, {"region_id": region_id, "kind": kind, "keys": keys}).fetchall()
+    if not rows:  # gone since the access check
+        raise unknown
+    code, area = rows[0][0], rows[0][1]
+    key, _ = cache.filter_key(kind, cache.page_params(kind, f, area))
+    row = next((x for x in rows if x[2] is not None and x[3] == key), None)
+    box = _region_box(session, region_id) if bounds else None
     if row is None:
-        return Entry(kind, region.code, None, None, None, box)
-    return Entry(kind, region.code, row.id, row.change_count, row.computed_at, box)
+        return Entry(kind, code, None, None, None, box)
+    return Entry(kind, code, row[2], row[4], row[5], box)
 
 
 def _region_box(session: Session, region_id: int) -> tuple[float, float, float, float]:

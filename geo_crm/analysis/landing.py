@@ -134,6 +134,8 @@ class LandingFigures:
     # coverage and gaps come from the analysis cache: some kept figures are older than the
     # data (``as_of``: the oldest) or not computed yet (None) while they are recomputed
     updating: bool = False
+    # and the caller's queue of recomputations was full: some were not queued this time
+    busy: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -144,16 +146,24 @@ class LandingFigures:
             "period": self.period,
             "values": self.values,
             "updating": self.updating,
+            "busy": self.busy,
         }
 
 
-def scope_regions(session: Session, user: Principal | None) -> dict[int, RegionRow]:
+def scope_regions(
+    session: Session, user: Principal | None, *, shown: str | None = None
+) -> dict[int, RegionRow]:
     """Every region ``user`` may see, by id, with its active located outlets per tier (the
-    kept totals of the tiles: every region below it counted)."""
+    kept totals of the tiles: every region below it counted); with ``shown`` (a level), only
+    the regions a map of that level draws (:func:`_shown`; 34 provinces rather than the
+    country's 3,600 regions)."""
     r = REGIONS
     conds = [region_scope(user, r)] if scoped(user) else []
     kid = REGIONS.alias("kid")
     has_kids = select(kid.c.id).where(kid.c.parent_id == r.c.id).exists()
+    if shown is not None:
+        above = list(LEVELS[: LEVELS.index(shown)])
+        conds.append((r.c.level == shown) | (r.c.level.in_(above) & ~has_kids))
     rows = {
         row.id: RegionRow(
             row.id, row.code, row.name, row.name_en, row.level, row.parent_id,
@@ -171,9 +181,14 @@ def scope_regions(session: Session, user: Principal | None) -> dict[int, RegionR
     if not rows:
         return rows
     t = RegionOutletTotal.__table__
-    for region_id, tier, n in session.execute(
-        select(t.c.region_id, t.c.tier, t.c.outlets).where(t.c.region_id.in_(list(rows)))
-    ):
+    totals = select(t.c.region_id, t.c.tier, t.c.outlets)
+    # the scope as a sub-select, not a list of ids: with the country's 3,600 bind values the
+    # driver spent longer splitting the statement than PostgreSQL took to run it
+    if conds:
+        totals = totals.where(t.c.region_id.in_(select(r.c.id).where(*conds)))
+    for region_id, tier, n in session.execute(totals):
+        if region_id not in rows:
+            continue
         if tier in rows[region_id].by_tier:
             rows[region_id].by_tier[tier] = int(n)
     return rows
@@ -268,6 +283,29 @@ def _plan_by_region(
     return out, KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
 
 
+def _plan_total(session: Session, user: Principal | None, today: dt.date) -> KeyPlan:
+    """This year's plan, plan expected by today and sell-in of the distributors ``user`` sees
+    (the key figures need the total alone: grouped by month, not by each of the country's
+    distributors with their regions looked up as the map's figure does)."""
+    total = plan_against_actual(
+        session,
+        user=user,
+        period=Period("year", dt.date(today.year, 1, 1), dt.date(today.year, 12, 1)),
+        by=("month",),
+        as_of=today,
+    ).total
+    return KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
+
+
+def region_groups(
+    session: Session, user: Principal | None, group: str | None = None
+) -> list[RegionGroup]:
+    """The region table's groups (:func:`group_by_province`) of ``user``'s scope: all of them,
+    or the one ``group`` heads (none when it heads no group the caller may see)."""
+    groups = group_by_province(scope_regions(session, user))
+    return groups if group is None else [g for g in groups if g.head.code == group]
+
+
 def landing_page(session: Session, user: Principal | None, *, today: dt.date | None = None):
     """The landing page of ``user``: their regions (table, grouped) and their key figures."""
     today = today or dt.date.today()
@@ -278,7 +316,7 @@ def landing_page(session: Session, user: Principal | None, *, today: dt.date | N
         for tier, n in top.by_tier.items():
             outlets[tier] += n
     sales = sum(_year_sales(session, user, today.year).values())
-    _, plan = _plan_by_region(session, user, today)
+    plan = _plan_total(session, user, today)
     key = KeyFigures(
         outlets=outlets,
         untagged=untagged_count(session, user=user),
@@ -344,7 +382,8 @@ def landing_figures(
     those meeting ``bbox`` ("west,south,east,north" in lon/lat; the map's view) — (422 naming
     ``query.figure`` / ``query.level`` for an unknown one or more regions than an analysis per
     request allows; 400 naming ``query.bbox`` for a box that is not one). Coverage and gaps are
-    the region pages' cached analyses with the default filters (:func:`cache.cached`; ``enqueue``
+    the region pages' cached analyses with the default filters (:func:`cache.cached_many`: one
+    read for every region; ``enqueue``
     queues a recomputation; the caller commits)."""
     figure = figure or DEFAULT_FIGURE
     level = level or "province"
@@ -365,7 +404,8 @@ def landing_figures(
             ) from None
     today = today or dt.date.today()
     as_of = dt.datetime.now(dt.UTC)
-    rows = scope_regions(session, user)
+    # sales and plan roll up through the tree; the others read the shown regions alone
+    rows = scope_regions(session, user, shown=None if figure in ("sales", "plan") else level)
     shown = _shown(rows, level)
     values: dict[str, float | None] = {}
     period = None
@@ -393,28 +433,22 @@ def landing_figures(
                 f"(at most {MAX_ANALYSED_REGIONS}): zoom in or open a region's page",
                 fields={"query.level": f"at most {MAX_ANALYSED_REGIONS} regions for {figure}"},
             )
-        f = MapFilters()
-        kept = []
-        for r in shown:
-            got = cache.cached(
-                session,
-                figure,
-                r.code,
-                cache.page_params(figure, f, r.area_m2),
-                cells=False,
-                enqueue=enqueue,
-            )
-            kept.append(got)
-            if got.result is None:
-                values[r.code] = None
+        got = cache.cached_many(
+            session, figure, [(r.code, r.area_m2) for r in shown], MapFilters(), enqueue=enqueue
+        )
+        kept = list(got.values())
+        for code, one in got.items():
+            if one.result is None:
+                values[code] = None
             elif figure == "coverage":
-                values[r.code] = got.result.region.ratio
+                values[code] = one.result.region.ratio
             else:
-                values[r.code] = float(got.result.gap_cells)
+                values[code] = float(one.result.gap_cells)
         older = [g.computed_at for g in kept if g.updating and g.computed_at is not None]
         updating = any(g.updating for g in kept)
         as_of = min(older) if older else as_of
         answer = LandingFigures(figure, level, UNITS[figure], as_of, values, period)
         answer.updating = updating
+        answer.busy = any(g.busy for g in kept)
         return answer
     return LandingFigures(figure, level, UNITS[figure], as_of, values, period)

@@ -202,6 +202,7 @@ RULES: dict[str, Rule] = {
     "tiles.tilejson": FIELD,
     "landing.figures": STAFF,  # the landing map's figures per region, in the caller's scope
     "landing.search": STAFF,  # the landing map's search, in the caller's scope
+    "landing.rows": STAFF,  # the home page's region table rows, in the caller's scope
     "ogc.landing": SIGNED_IN,
     "ogc.conformance": SIGNED_IN,
     "ogc.api_definition": SIGNED_IN,

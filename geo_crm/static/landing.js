@@ -181,7 +181,7 @@
           state.unit = r.body.unit;
           state.asOf = r.body.as_of;
           state.loaded = true;
-          status.textContent = "";
+          status.textContent = updatingText(r.body);
         }
         state.breaks = computeBreaks(state.values);
         legend.update();
@@ -195,6 +195,17 @@
         select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
+  }
+  // coverage and gaps come from the analysis cache: say when some are older than the data
+  function updatingText(body) {
+    if (!body.updating) return "";
+    var when = (body.as_of || "").replace("T", " ").slice(0, 16);
+    var none = Object.keys(body.values).every(function (k) { return body.values[k] === null; });
+    if (body.busy) {
+      return none ? t("Being computed; the analyses are busy, open the map again later")
+        : t("Figures as of {time}; the analyses are busy, they are recomputed later", {time: when});
+    }
+    return t("Figures as of {time}; being recomputed", {time: when});
   }
   // New figures recolour the regions already drawn, feature by feature (no tile is fetched
   // again: a redraw fetched every tile in view twice on the way in); tiles that come later
@@ -298,15 +309,41 @@
   });
 
   // --- the region table: groups open and close, the filter box finds rows -----------------------
+  // With several groups the page holds only their heads; a group's rows come from
+  // /landing/rows when it is opened, every group's when the filter box is first used.
+  var pending = {};
+  function loadRows(group) {
+    var key = group || "*";
+    if (!pending[key]) {
+      var lazy = document.querySelectorAll("#regions tbody.group[data-lazy]" + (group ? '[data-group="' + group + '"]' : ""));
+      if (!lazy.length) return Promise.resolve();
+      pending[key] = fetch(cfg.urls.rows + (group ? "?group=" + encodeURIComponent(group) : ""),
+                           {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (body) {
+          Array.prototype.forEach.call(lazy, function (tbody) {
+            var html = body.groups[tbody.getAttribute("data-group")];
+            if (html === undefined || !tbody.hasAttribute("data-lazy")) return;
+            tbody.removeAttribute("data-lazy");
+            tbody.querySelector("tr.head").insertAdjacentHTML("afterend", html);  // escaped by the server
+          });
+        })
+        .catch(function () { delete pending[key]; });
+    }
+    return pending[key];
+  }
   Array.prototype.forEach.call(document.querySelectorAll("#regions button.toggle"), function (b) {
     b.addEventListener("click", function () {
-      var body = b.closest("tbody"), open = body.classList.toggle("collapsed") === false;
-      b.setAttribute("aria-expanded", open ? "true" : "false");
-      b.textContent = open ? "▾" : "▸";
+      var body = b.closest("tbody");
+      loadRows(body.getAttribute("data-group")).then(function () {
+        var open = body.classList.toggle("collapsed") === false;
+        b.setAttribute("aria-expanded", open ? "true" : "false");
+        b.textContent = open ? "▾" : "▸";
+      });
     });
   });
   var filter = $("region-filter");
-  filter.addEventListener("input", function () {
+  function applyFilter() {
     var q = filter.value.trim().toLowerCase();
     Array.prototype.forEach.call(document.querySelectorAll("#regions tbody.group"), function (body) {
       var any = false;
@@ -319,5 +356,9 @@
       if (q) body.classList.remove("collapsed");
       else if (body.querySelector("button.toggle") && body.querySelector("button.toggle").getAttribute("aria-expanded") === "false") body.classList.add("collapsed");
     });
+  }
+  filter.addEventListener("input", function () {
+    if (!filter.value.trim()) { applyFilter(); return; }
+    loadRows(null).then(applyFilter);
   });
 })();

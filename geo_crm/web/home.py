@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, url_for
 
 from ..analysis.landing import FIGURES, LEVELS, MAX_ANALYSED_REGIONS, landing_page
 from ..auth.policy import current_user
-from ..db import get_session, health
+from ..db import get_db, get_session, health
 from ..errors import ServiceUnavailable, error_body
 from ..models import TIERS
 from .locale import current_translator
@@ -40,6 +40,7 @@ def index():
             + "/{z}/{x}/{y}.mvt",
             "figures": url_for("landing.figures"),
             "search": url_for("landing.search"),
+            "rows": url_for("landing.rows"),
             "region": url_for("region_pages.region_page", code="__CODE__"),
             "outlet": url_for("network_pages.outlet_page", code="__CODE__"),
         },
@@ -59,6 +60,9 @@ def index():
                 "Open the outlet page",
                 "Not geotagged",
                 "Could not load the figures",
+                "Figures as of {time}; being recomputed",
+                "Figures as of {time}; the analyses are busy, they are recomputed later",
+                "Being computed; the analyses are busy, open the map again later",
             )
         ),
     }
@@ -67,13 +71,26 @@ def index():
         page=page,
         regions=page.regions,
         groups=page.groups,
-        table=[(g, [table_row(r, t) for r in (g.head, *g.rows)]) for g in page.groups],
+        table=table_groups(page.groups, t),
         key=page.key,
         tiers=TIERS,
         config=config,
         leaflet_js=js,
         leaflet_css=css,
     )
+
+
+def table_groups(groups, t) -> list[tuple]:
+    """(group, rows to write, regions below the head, whether they come later) per group. With
+    several groups (they start closed) only their heads are written: the country's 3,600 rows
+    made a 1.1 MB page whose parsing held up the map; a group's rows come from
+    ``/landing/rows`` when it is opened or the filter box is used (``static/landing.js``)."""
+    lazy = len(groups) > 1
+    out = []
+    for g in groups:
+        rows = [table_row(r, t) for r in ((g.head,) if lazy else (g.head, *g.rows))]
+        out.append((g, rows, len(g.rows), lazy and bool(g.rows)))
+    return out
 
 
 @dataclass
@@ -105,14 +122,19 @@ def table_row(row, t) -> TableRow:
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the app's dependencies answer: 200 when all do, else 503."""
+    """Report whether the app's dependencies answer: 200 when all do, else 503; with each
+    configured replica's state and replay lag (``replicas``; one down does not fail the check:
+    the primary serves its reads)."""
     checks = {"database": health.database_status(get_session)}
+    replicas = health.replica_status(get_db().router)  # built with the engine, just above
+    extra = {"replicas": replicas} if replicas else {}
     if all(state == "ok" for state in checks.values()):
-        return {"status": "ok", "checks": checks}
+        return {"status": "ok", "checks": checks, **extra}
     down = ", ".join(name for name, state in checks.items() if state != "ok")
     body = {
         "status": "unavailable",
         "checks": checks,
+        **extra,
         **error_body(ServiceUnavailable.code, f"unavailable: {down}"),
     }
     return body, 503, {"Retry-After": str(ServiceUnavailable.retry_after_s)}

@@ -4,22 +4,25 @@
   level (coverage and gaps: those in the map's view), by code
   (:func:`geo_crm.analysis.landing.landing_figures`), to colour the regions vector tiles;
 - ``GET /landing/search?q=…``: regions and outlets by name, code or pinyin initials
-  (:func:`geo_crm.domain.search.search`), to jump to them on the map.
+  (:func:`geo_crm.domain.search.search`), to jump to them on the map;
+- ``GET /landing/rows[?group=<code>]``: the region table's rows below each group's head (or
+  one group's), as HTML by group head code, for the groups the page writes closed.
 
 Both answer errors as JSON in the one error shape (the page's script reads them).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, get_template_attribute, jsonify, request
 
-from ..analysis.landing import landing_figures
+from ..analysis.landing import landing_figures, region_groups
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain.search import search
 from ..errors import GeoCrmError, ValidationError
 from ..i18n import add_messages
-from ..jobs.analyses import enqueue_analysis
+from .analysis_jobs import page_enqueue
+from .locale import current_translator
 
 bp = Blueprint("landing", __name__)
 
@@ -47,6 +50,13 @@ add_messages(
         "Sell-in this year": "本年进货",
         "Could not load the figures": "无法加载指标",
         "{n} regions": "{n} 个区域",
+        "Figures as of {time}; being recomputed": "截至 {time} 的指标；正在重新计算",
+        "Figures as of {time}; the analyses are busy, they are recomputed later": (
+            "截至 {time} 的指标；分析任务繁忙，稍后重新计算"
+        ),
+        "Being computed; the analyses are busy, open the map again later": (
+            "正在计算；分析任务繁忙，请稍后再打开地图"
+        ),
     },
 )
 
@@ -67,7 +77,7 @@ def figures():
         args.get("figure"),
         args.get("level"),
         bbox=args.get("bbox"),
-        enqueue=enqueue_analysis,
+        enqueue=page_enqueue(),
     )
     get_session().commit()  # a cached analysis stored or its recomputation queued
     response = jsonify(answer.to_dict())
@@ -85,3 +95,19 @@ def find():
         raise ValidationError("invalid search", fields={"query.limit": "a number"}) from None
     hits = search(get_session(), request.args.get("q"), user=current_user(), limit=limit)
     return jsonify({"results": [hit.to_dict() for hit in hits]})
+
+
+@bp.get("/landing/rows")
+def rows():
+    """The rows below each group's head in the home page's region table (all groups, or the
+    one ``group`` names: none when the caller sees no such group), formatted as the page
+    formats them."""
+    from .home import table_row
+
+    t = current_translator()
+    sub_rows = get_template_attribute("_landing_rows.html", "sub_rows")
+    groups = region_groups(get_session(), current_user(), request.args.get("group") or None)
+    body = {g.head.code: str(sub_rows([table_row(r, t) for r in g.rows])) for g in groups}
+    response = jsonify({"groups": body})
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response

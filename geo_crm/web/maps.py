@@ -14,11 +14,11 @@ from ..auth.policy import current_user, object_id
 from ..db import get_session
 from ..domain.geotagging import location_track
 from ..errors import NotFound
-from ..jobs.analyses import enqueue_analysis
 from ..maps import base as map_base
 from ..maps import region as region_maps
 from ..maps.history import HistoryPoint, history_map
 from ..maps.vector_tiles import TileSource
+from .analysis_jobs import page_enqueue
 from .context import map_settings, with_nonce
 from .filters import form_errors, parse_filters
 from .locale import current_translator
@@ -51,7 +51,7 @@ def standalone(kind: str, code: str):
             code,
             f,
             point_limit=settings.point_limit,
-            enqueue=enqueue_analysis,
+            enqueue=page_enqueue(),
             # a large region's outlets come from their vector tiles (WGS-84 only)
             outlet_tiles_above=settings.tile_outlets
             if settings.crs == "wgs84" and tiles_allowed()

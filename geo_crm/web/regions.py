@@ -10,8 +10,8 @@ from ..analysis.params import LIMITS, MEASURES
 from ..analysis.region_maps import KINDS
 from ..auth.policy import current_user
 from ..db import get_session
-from ..jobs.analyses import enqueue_analysis
 from ..models import TIERS
+from .analysis_jobs import page_enqueue
 from .filters import form_errors, parse_filters
 from .locale import current_translator
 from .page_words_cache import CACHE_WORDS  # noqa: F401 -- registers the cache's words
@@ -32,7 +32,7 @@ def region_page(code: str):
     t = current_translator()
     f = parse_filters(request.args, t)
     with form_errors(t, f):
-        page = region_overview(get_session(), current_user(), code, f, enqueue=enqueue_analysis)
+        page = region_overview(get_session(), current_user(), code, f, enqueue=page_enqueue())
     get_session().commit()  # a cached analysis stored or its recomputation queued
     kind = request.args.get("map", "coverage")
     if kind not in KINDS or (kind == "network" and not f.distributor):
@@ -59,7 +59,7 @@ def region_figures(code: str):
     f = parse_filters(request.args, t)
     with form_errors(t, f):
         page = region_overview(
-            get_session(), current_user(), code, f, figures_only=True, enqueue=enqueue_analysis
+            get_session(), current_user(), code, f, figures_only=True, enqueue=page_enqueue()
         )
     get_session().commit()
     return render_template("_region_figures.html", region=page.region, figures=page.figures, f=f)
