@@ -58,7 +58,7 @@ WITH chain AS MATERIALIZED (
       LEFT JOIN outlets p1 ON p1.id = o.parent_id
       LEFT JOIN outlets p2 ON p2.id = p1.parent_id
       LEFT JOIN outlets p3 ON p3.id = p2.parent_id
-), judged AS (
+), judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
     SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
            s.root AS seller_root, b.root AS buyer_root,
            (b.root <> s.root) IS TRUE AS other,
