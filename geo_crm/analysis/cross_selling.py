@@ -85,8 +85,8 @@ SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
 # kept: each has a record to write, since its flag counts disagree with the verdict. The
 # distance from a territory of hundreds of vertices is the costly part of a first run;
 # measured one territory after another, PostGIS keeps the territory's edge tree between
-# calls instead of walking every edge for every buyer. Other flags (over_credit_limit) are kept; a record whose flags changed goes back to
-# the review list.
+# calls instead of walking every edge for every buyer. Other flags (over_credit_limit) are
+# kept; a record whose flags changed goes back to the review list.
 _WRITE = text("""
 WITH target AS MATERIALIZED (
     SELECT s.id, s.seller_id, s.buyer_id
