@@ -88,8 +88,8 @@ SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
 # calls instead of walking every edge for every buyer. Other flags (over_credit_limit) are
 # kept; a record whose flags changed goes back to the review list.
 _WRITE = text("""
-WITH target AS MATERIALIZED (
-    SELECT s.id, s.seller_id, s.buyer_id
+WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetched again
+    SELECT s.id, s.seller_id, s.buyer_id, s.flags, s.flag_detail
       FROM geo_crm_crossing c
       JOIN sales_records s ON s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
      WHERE (s.flags @> ARRAY['other_network']) <> c.other
@@ -116,12 +116,11 @@ WITH target AS MATERIALIZED (
       LEFT JOIN outlets bo ON bo.id = c.buyer_root
 ), changed AS (
     SELECT t.id,
-           array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
+           array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
              || coalesce(d.cross_flags, ARRAY[]::text[]) AS new_flags,
-           (s.flag_detail - 'outside_territory' - 'other_network')
+           (t.flag_detail - 'outside_territory' - 'other_network')
              || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
       FROM target t
-      JOIN sales_records s ON s.id = t.id
       LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id
 ), written AS (
     UPDATE sales_records s
