@@ -4,6 +4,7 @@ rollup functions they replaced (migration 0014).
 
     .venv/bin/python bench/bench_territory.py [--sales 200000] [--distributors 1000]
     .venv/bin/python bench/bench_territory.py --sales 5000000 --distributors 10000  # target
+    .venv/bin/python bench/bench_territory.py --keep /tmp/terr  # keep (and reuse) the cluster
 
 Starts a throwaway PostgreSQL + PostGIS cluster (durable settings), migrates, and makes the
 data set with set-based SQL (generate_series; outlets and sales written with triggers
@@ -14,8 +15,11 @@ their wholesaler: a few beyond the distributor's territory); ``--sales``
 records over two years, a fifth sell-in, 30 % distributor → wholesaler, half wholesaler →
 retail; ``--cross`` (2 %) of the sell-out records sold by a random other distributor instead.
 Every distributor gets a drawn territory: a disc of 0.3° drawn with 257 vertices (kept cut
-into parts by migration 0014's trigger). The rollups are not built (the detection neither
-reads nor changes them; step 3 builds them first). Then times:
+into parts by migration 0014's trigger). The pair rollup the detection reads (migration 0017)
+is built from the records as the migration's backfill builds it (timed apart: afterwards its
+triggers keep it); the other rollups are not built (step 3 builds them first). With
+``--keep`` a cluster that holds data is reused, its cross-territory flags cleared first, so
+the first run again starts from an unflagged history. Then times:
 
 1. ``analysis.cross_selling.detect_all`` (``geo-crm analyse cross-selling --all``): the first
    run, which writes the flags, and warm re-checks that find nothing new (the usual run after
@@ -130,25 +134,27 @@ CREATE FUNCTION pg_temp.rnd(key int8, stream int) RETURNS float8 LANGUAGE sql IM
 $$ SELECT ((hashint8(key * 37 + stream) & 2147483647) % 1000003) / 1000003.0 $$"""
 
 
-def _make(session: Session, args) -> dict:
+def _make(session: Session, args) -> None:
     session.execute(text(_RND))
     params = {"distributors": args.distributors, "sales": args.sales, "cross": args.cross}
     for statement in _SETUP:
         used = {k: v for k, v in params.items() if f":{k}" in statement}
         session.execute(text(statement.replace("rnd(", "pg_temp.rnd(")), used)
     session.execute(text("ANALYZE"))
-    return dict(
-        session.execute(
-            text(
-                "SELECT count(*) AS records, count(seller_id) AS sell_out, "
-                "(SELECT count(*) FROM outlets) AS outlets, "
-                "(SELECT count(*) FROM distributor_territory_parts) AS parts "
-                "FROM sales_records"
-            )
-        )
-        .one()
-        ._mapping
-    )
+
+
+_COUNTS = (
+    "SELECT count(*) AS records, count(seller_id) AS sell_out, "
+    "(SELECT count(*) FROM outlets) AS outlets, "
+    "(SELECT count(*) FROM distributor_territories) AS territories, "
+    "(SELECT count(*) FROM distributor_territory_parts) AS parts "
+    "FROM sales_records"
+)
+# a kept data set back to an unflagged history (the load writes no flag)
+_CLEAR = (
+    "UPDATE sales_records SET flags = '{}', flag_detail = '{}', review_state = NULL "
+    "WHERE flags && '{outside_territory,other_network}'::text[]"
+)
 
 
 _ROOT = text("SELECT geo_crm_root_distributor(:o)")
@@ -230,25 +236,42 @@ def main() -> None:
     parser.add_argument(
         "--vacuum", action="store_true", help="VACUUM the records after the load (as autovacuum)"
     )
+    parser.add_argument("--keep", help="keep the cluster in this folder (reused with its data)")
+    parser.add_argument("--no-updates", action="store_true", help="skip step 3")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
-    base = Path(tempfile.mkdtemp(prefix="gcrm-bench-terr-"))
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gcrm-bench-terr-"))
+    base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)
     cluster = LocalCluster.for_dir(base / "pg", dbname="geo_crm_bench", fast_unsafe=False)
     try:
         t0 = time.perf_counter()
         engine = ready_engine(cluster.ensure_database())
         with Session(engine) as session:
-            data = _make(session, args)
+            if session.execute(text("SELECT count(*) FROM outlets")).scalar():
+                cleared = session.execute(text(_CLEAR)).rowcount
+                print(f"reusing the data in {base}; cross-territory flags cleared on "
+                      f"{cleared:,} records")  # fmt: skip
+            else:
+                _make(session, args)
+            data = dict(session.execute(text(_COUNTS)).one()._mapping)
             session.commit()
+            t1 = time.perf_counter()
+            session.execute(text("SELECT geo_crm_sales_pairs_rebuild()"))
+            session.commit()
+            pairs_s = time.perf_counter() - t1
+            pairs = session.execute(text("SELECT count(*) FROM sales_pairs")).scalar()
         sell_out = data["sell_out"]
         print(f"data: {time.perf_counter() - t0:.1f} s; {data['records']:,} records "
               f"({sell_out:,} sell-out), {data['outlets']:,} outlets, "
-              f"{args.distributors:,} territories in {data['parts']:,} parts")  # fmt: skip
+              f"{data['territories']:,} territories in {data['parts']:,} parts; "
+              f"pair rollup (migration 0017's backfill) {pairs:,} pairs in "
+              f"{pairs_s:.1f} s")  # fmt: skip
         if args.vacuum:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE sales_records")
+                conn.exec_driver_sql("VACUUM ANALYZE sales_pairs")
         with Session(engine) as session:
             wall, cpu, first = _timed(session, lambda: detect_all(session))
             session.commit()
@@ -274,17 +297,19 @@ def main() -> None:
                   f"({found:,} crossing), {args.baseline / naive_s:,.0f} records/s → "
                   f"{naive_s / args.baseline * sell_out:8.1f} s for {sell_out:,} "
                   f"(extrapolated)")  # fmt: skip
-        print("3. bulk UPDATE of sales_records through the rollup triggers (rolled back):")
-        with Session(engine) as session:
-            session.execute(text("SELECT geo_crm_sales_rollup_rebuild()"))
-            session.execute(text("SELECT geo_crm_sales_seller_rollup_rebuild()"))
-            session.commit()
-        _bulk_updates(engine, args.updates, args.old_updates)
+        if not args.no_updates:
+            print("3. bulk UPDATE of sales_records through the rollup triggers (rolled back):")
+            with Session(engine) as session:
+                session.execute(text("SELECT geo_crm_sales_rollup_rebuild()"))
+                session.execute(text("SELECT geo_crm_sales_seller_rollup_rebuild()"))
+                session.commit()
+            _bulk_updates(engine, args.updates, args.old_updates)
         print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         engine.dispose()
     finally:
         cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -746,6 +746,29 @@ class SalesSellerMonth(Base):
     )
 
 
+class SalesPair(Base):
+    """Rollup of the sell-out records per (seller, buyer) pair: how many records, and how many
+    of them carry each cross-territory flag. Derived: written only by the statement triggers
+    of migration 0017; the detection of cross-territory sales over the whole history judges
+    these pairs (analysis/cross_selling.py)."""
+
+    __tablename__ = "sales_pairs"
+
+    seller_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    other_network: Mapped[int] = mapped_column(BigInteger)
+    outside_territory: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(
+            "records > 0 AND other_network BETWEEN 0 AND records "
+            "AND outside_territory BETWEEN 0 AND records",
+            name="sales_pair_counts",
+        ),
+    )
+
+
 class SalesBuyerYear(Base):
     """Rollup of sales_records per buyer and calendar year, every product together; derived
     like :class:`SalesBuyerMonth`."""

@@ -4,7 +4,9 @@ flags, detail and review state the per-record check gives it (migration 0012's t
 judges one record as it is written), on a small network holding every case: inside, outside
 the territory, into another network, both, no network, an untagged buyer, buyers on a border
 (a vertex of one), a drawn polygon territory and a region-set territory, both big enough to be cut
-into parts, a distributor without territory, sell-in, and stale or unrelated flags."""
+into parts, a distributor without territory, sell-in, and stale or unrelated flags. The
+detection judges the (seller, buyer) pair rollup of migration 0017, which must stay equal to
+the records through its writes; a pair partly flagged is found and mended."""
 
 from __future__ import annotations
 
@@ -57,6 +59,18 @@ SALES = [  # seller, buyer: (flags after the detection)
 ]
 
 
+PAIRS = "SELECT seller_id, buyer_id, records, other_network, outside_territory FROM sales_pairs"
+EXPECTED_PAIRS = """
+    SELECT seller_id, buyer_id, count(*),
+           count(*) FILTER (WHERE 'other_network' = ANY(flags)),
+           count(*) FILTER (WHERE 'outside_territory' = ANY(flags))
+      FROM sales_records WHERE seller_id IS NOT NULL GROUP BY 1, 2"""
+
+
+def _pairs_exact(sql) -> None:
+    assert {tuple(r) for r in sql(PAIRS).all()} == {tuple(r) for r in sql(EXPECTED_PAIRS).all()}
+
+
 def _state(sql) -> dict:
     return {
         r.id: (list(r.flags), r.flag_detail, r.review_state)
@@ -102,11 +116,27 @@ def test_detection_over_the_history_equals_the_per_record_check(session, sql):
     found = detect_all(session)
     assert found.changed > 0
     detected = _state(sql)
+    _pairs_exact(sql)
+    assert found.flagged_total == {
+        flag: sum(flag in f for f, _, _ in detected.values())
+        for flag in ("outside_territory", "other_network")
+    }
 
     # the per-record check: migration 0012's trigger judges each record again as if written
     sql("UPDATE sales_records SET seller_id = seller_id WHERE seller_id IS NOT NULL")
     assert _state(sql) == detected
     assert detect_all(session).changed == 0
+    _pairs_exact(sql)
+
+    # a pair partly flagged (one of its two records' flags lost by hand) is found and mended
+    sql(
+        "UPDATE sales_records SET flags = '{}', flag_detail = '{}', review_state = NULL "
+        "WHERE id = (SELECT min(id) FROM sales_records WHERE 'outside_territory' = ANY(flags) "
+        "AND NOT 'over_credit_limit' = ANY(flags))"
+    )
+    assert detect_all(session).changed == 1
+    assert _state(sql) == detected
+    _pairs_exact(sql)
 
     code = dict(sql("SELECT id, code FROM outlets").all())
     for row in sql(
@@ -128,6 +158,40 @@ def test_detection_over_the_history_equals_the_per_record_check(session, sql):
     ).one()
     assert kept.flags == ["over_credit_limit", "outside_territory"]
     assert kept.review_state == "pending"  # its flags changed: back in the review list
+
+
+def test_a_territory_change_is_found_by_the_recheck(session, sql):
+    """Records kept before a territory was set, then after it grew: the re-check flags them,
+    then clears what the larger territory covers, as the per-record check would."""
+    add_region(sql, "P", box_wkt(119, 29, 124, 32))
+    add_product(sql, "A")
+    add_outlet(sql, "D1", "distributor", 120.2, 30.2)
+    add_outlet(sql, "W1", "wholesaler_2", 120.3, 30.3, parent="D1")
+    add_outlet(sql, "R1", "retail", 120.1, 30.1, parent="W1")
+    add_outlet(sql, "R2", "retail", 120.9, 30.9, parent="W1")
+    for buyer in ("R1", "R2", "R2"):
+        sql(
+            "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, "
+            "amount) SELECT (SELECT id FROM outlets WHERE code = 'W1'), "
+            "(SELECT id FROM outlets WHERE code = :b), DATE '2025-03-01', "
+            "(SELECT id FROM products WHERE sku = 'A'), 1, 10",
+            b=buyer,
+        )
+    assert detect_all(session).changed == 0  # no territory yet
+    territories.set_territory(session, "D1", polygon=D1_POLYGON)
+    first = detect_all(session)
+    assert (first.changed, first.outside_territory) == (2, 2)
+    assert first.flagged_total == {"outside_territory": 2, "other_network": 0}
+    _pairs_exact(sql)
+    wider = shapely.geometry.mapping(shapely.Point(120.5, 30.5).buffer(0.6, quad_segs=200))
+    territories.set_territory(session, "D1", polygon=wider)
+    again = detect_all(session)
+    assert (again.changed, again.outside_territory) == (2, 0)
+    assert sql("SELECT count(*) FROM sales_records WHERE review_state IS NOT NULL").scalar() == 0
+    _pairs_exact(sql)
+    detected = _state(sql)
+    sql("UPDATE sales_records SET seller_id = seller_id")  # the per-record check agrees
+    assert _state(sql) == detected
 
 
 def test_territory_parts_follow_the_territory(session, sql):

@@ -1,5 +1,6 @@
-"""The sales rollups (migration 0003) stay equal to the records under every kind of write, and
-sales density read through them equals a direct sum over sales_records."""
+"""The sales rollups (migration 0003, and 0017's (seller, buyer) pairs with their
+cross-territory flag counts) stay equal to the records under every kind of write, and sales
+density read through them equals a direct sum over sales_records."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ EXPECTED_YEARS = """
     SELECT buyer_id, extract(year FROM sale_date)::int AS year, count(*) AS records,
            sum(amount * 100)::int8 AS amount_fen, sum(quantity * 1000)::int8 AS quantity_milli
       FROM sales_records GROUP BY 1, 2"""
+EXPECTED_PAIRS = """
+    SELECT seller_id, buyer_id, count(*) AS records,
+           count(*) FILTER (WHERE 'other_network' = ANY(flags)) AS other_network,
+           count(*) FILTER (WHERE 'outside_territory' = ANY(flags)) AS outside_territory
+      FROM sales_records WHERE seller_id IS NOT NULL GROUP BY 1, 2"""
 
 
 def rollup_rows(sql) -> tuple[set, set]:
@@ -42,6 +48,20 @@ def assert_rollup_exact(sql) -> None:
     assert months == {tuple(r) for r in sql(EXPECTED_MONTHS).all()}
     assert years == {tuple(r) for r in sql(EXPECTED_YEARS).all()}
     assert all(r[3] > 0 for r in months) and all(r[2] > 0 for r in years)  # no empty rows
+    assert_pairs_exact(sql)
+
+
+def pair_rows(sql) -> set:
+    return {
+        tuple(r)
+        for r in sql(
+            "SELECT seller_id, buyer_id, records, other_network, outside_territory FROM sales_pairs"
+        ).all()
+    }
+
+
+def assert_pairs_exact(sql) -> None:
+    assert pair_rows(sql) == {tuple(r) for r in sql(EXPECTED_PAIRS).all()}
 
 
 @pytest.fixture
@@ -148,6 +168,72 @@ def test_delete_and_truncate(network):
     assert_rollup_exact(sql)  # R1's rows are gone, not left at zero
     sql("TRUNCATE sales_records CASCADE")
     assert rollup_rows(sql) == (set(), set())
+    assert pair_rows(sql) == set()
+
+
+def test_pairs_follow_flags_sellers_and_buyers(network):
+    """The pair rollup counts each pair's records and its cross-territory flags through bulk
+    flag updates, moves between pairs, sell-in beside sell-out, and deletes."""
+    sql = network
+    d1, w1, w2, r1, r2 = ids(sql, "D1", "W1", "W2", "R1", "R2")
+    product = sql("SELECT id FROM products WHERE sku = 'A'").scalar_one()
+    sql(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+        "SELECT CASE g % 5 WHEN 0 THEN NULL WHEN 1 THEN :w2 ELSE :w1 END, "
+        "CASE WHEN g % 5 = 0 THEN :d1 WHEN g % 2 = 0 THEN :r1 ELSE :r2 END, "
+        "DATE '2024-01-01' + g, :p, 1, 10 FROM generate_series(1, 200) g",
+        d1=d1,
+        w1=w1,
+        w2=w2,
+        r1=r1,
+        r2=r2,
+        p=product,
+    )
+    assert_rollup_exact(sql)
+    flagged = "review_state = 'pending', flags = flags || CAST(:f AS text[])"
+    sql(f"UPDATE sales_records SET {flagged} WHERE id % 3 = 0", f=["other_network"])
+    assert_pairs_exact(sql)
+    sql(f"UPDATE sales_records SET {flagged} WHERE id % 4 = 0", f=["outside_territory"])
+    sql(f"UPDATE sales_records SET {flagged} WHERE id % 7 = 0", f=["over_credit_limit"])
+    assert_pairs_exact(sql)
+    assert sql("SELECT sum(other_network) FROM sales_pairs").scalar_one() > 0
+    before = sql("SELECT seller_id, buyer_id, xmin::text FROM sales_pairs").all()
+    sql("UPDATE sales_records SET amount = amount + 1, review_note = 'seen'")  # no pair change
+    assert sql("SELECT seller_id, buyer_id, xmin::text FROM sales_pairs").all() == before
+    sql(
+        "UPDATE sales_records SET flags = array_remove(flags, 'other_network'), "
+        "review_state = CASE WHEN flags = '{other_network}' THEN NULL ELSE review_state END "
+        "WHERE id % 2 = 0"
+    )
+    assert_pairs_exact(sql)
+    sql(
+        "UPDATE sales_records SET seller_id = :w2 WHERE seller_id = :w1 AND id % 3 = 1",
+        w1=w1,
+        w2=w2,
+    )
+    assert_pairs_exact(sql)
+    sql("UPDATE sales_records SET buyer_id = :r1 WHERE buyer_id = :r2", r1=r1, r2=r2)
+    assert_pairs_exact(sql)
+    assert {r[1] for r in pair_rows(sql)} == {r1}  # R2's pairs are gone, not left at zero
+    sql("DELETE FROM sales_records WHERE id % 2 = 0")
+    assert_pairs_exact(sql)
+    sql("DELETE FROM sales_records WHERE seller_id = :w2", w2=w2)
+    assert_pairs_exact(sql)
+    assert {r[0] for r in pair_rows(sql)} == {w1}
+
+
+def test_pairs_rebuild_equals_the_triggers(network):
+    sql = network
+    add_sale(sql, "W1", "R1", "2024-01-05", "A", "3", "300.00")
+    add_sale(sql, "W1", "R1", "2024-02-05", "A", "3", "300.00")
+    add_sale(sql, "D1", "W1", "2024-01-05", "A", "3", "300.00")
+    add_sale(sql, "W2", "R4", "2024-01-05", "B", "1", "10.00")
+    sql("UPDATE sales_records SET flags = '{other_network}', review_state = 'pending' WHERE id = "
+        "(SELECT min(id) FROM sales_records)")  # fmt: skip
+    kept = pair_rows(sql)
+    sql("SELECT geo_crm_sales_pairs_rebuild()")
+    assert pair_rows(sql) == kept
+    assert_pairs_exact(sql)
 
 
 def test_payments_and_unrelated_columns_leave_the_rollup_alone(network, client):
@@ -356,3 +442,4 @@ def test_demo_generator_and_clear_keep_the_rollup(session, sql):
     assert_rollup_exact(sql)
     clear_network(session)
     assert rollup_rows(sql) == (set(), set())
+    assert pair_rows(sql) == set()

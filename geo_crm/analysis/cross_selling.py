@@ -10,10 +10,13 @@ A sell-out record (a seller outlet, not the manufacturer) is cross-territory whe
 
 Migration 0012's trigger flags a record when it is recorded; :func:`detect_all` applies the
 same rules to every stored record at once (records kept before a territory was set, or after
-one changed): one pass over the whole history collects the distinct (seller, buyer) pairs,
-each pair is judged once, and one UPDATE writes only the records whose flags change. Both leave
-other flags (``over_credit_limit``) alone and put a record whose flags changed back in the
-review list.
+one changed). It reads no record to find the pairs: the (seller, buyer) pairs of the sell-out
+records are a rollup (``sales_pairs``, migration 0017) kept by statement triggers with each
+pair's record count and how many of its records carry each flag. One statement judges every
+pair and keeps those whose flag counts disagree with the verdict; one UPDATE rewrites the
+records of those pairs whose flags change. A re-check that finds nothing new reads no record.
+Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
+in the review list.
 """
 
 from __future__ import annotations
@@ -34,85 +37,63 @@ FLAGS = ("outside_territory", "other_network")
 DEFAULT_LIMIT = 2_000
 MAX_LIMIT = 10_000
 
-# The distinct (seller, buyer) pairs of the sell-out records: far fewer than the records, read
-# in one pass from the (seller, buyer) index (migration 0014) or the table.
-_PAIRS = text("""
-CREATE TEMPORARY TABLE geo_crm_pairs ON COMMIT DROP AS
-SELECT seller_id, buyer_id FROM sales_records WHERE seller_id IS NOT NULL GROUP BY 1, 2
-""")
-
-# Every pair judged once: the distributor at the top of the seller's and of the buyer's supply
-# chain (a tier buys only from a higher one, so three hops reach it; NULL when the chain ends
-# below the distributor tier), and whether the seller's distributor's territory covers the
-# buyer — first over the territory's parts (migration 0014: small polygons, each tested after
-# a bounding-box check; found by distributor, which costs half of a spatial index probe per
-# pair), then, for the few pairs no part covers, over the whole territory as the recording
-# trigger of migration 0012 asks it, so that both answer alike to the last point on a border.
-# Kept: the crossing pairs with their distributors (analysed, so the write that follows knows
-# how few they are).
+# Every pair judged once, in one statement, and kept when its flag counts disagree with the
+# verdict (on a re-check that finds nothing new: no pair). The distributor at the top of every
+# outlet's supply chain (a tier buys only from a higher one, so three hops reach it; NULL when
+# the chain ends below the distributor tier) is worked out once over the outlets table, not
+# per pair. Whether the seller's distributor's territory covers the buyer is asked of the
+# territory's parts (migration 0014: small polygons, found by distributor, a bounding-box test
+# first inside _ST_Covers) and, for the few pairs no part covers, of the whole territory, as
+# the recording trigger (0012, 0017) asks it, so that both answer alike to the last point on
+# a border.
 _JUDGE = text("""
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
-WITH ids AS (
-    SELECT seller_id AS id FROM geo_crm_pairs UNION SELECT buyer_id FROM geo_crm_pairs
-), chain AS (
-    SELECT o.id,
+WITH chain AS MATERIALIZED (
+    SELECT o.id, o.location,
            CASE WHEN o.tier = 'distributor' THEN o.id
                 WHEN p1.tier = 'distributor' THEN p1.id
                 WHEN p2.tier = 'distributor' THEN p2.id
                 WHEN p3.tier = 'distributor' THEN p3.id END AS root
-      FROM ids
-      JOIN outlets o ON o.id = ids.id
+      FROM outlets o
       LEFT JOIN outlets p1 ON p1.id = o.parent_id
       LEFT JOIN outlets p2 ON p2.id = p1.parent_id
       LEFT JOIN outlets p3 ON p3.id = p2.parent_id
-), base AS MATERIALIZED (
-    SELECT p.seller_id, p.buyer_id, sd.root AS seller_root, bd.root AS buyer_root, b.location
-      FROM geo_crm_pairs p
-      JOIN outlets b ON b.id = p.buyer_id
-      JOIN chain sd ON sd.id = p.seller_id
-      JOIN chain bd ON bd.id = p.buyer_id
-), in_part AS (
-    SELECT DISTINCT j.seller_id, j.buyer_id
-      FROM base j
-      JOIN distributor_territory_parts tp  -- _ST_Covers: no spatial index probe per pair,
-        ON tp.distributor_id = j.seller_root AND _ST_Covers(tp.geom, j.location)
-), judged AS MATERIALIZED (
-    SELECT j.seller_id, j.buyer_id, j.seller_root, j.buyer_root,
-           (j.seller_root IS NOT NULL AND j.buyer_root IS NOT NULL
-            AND j.buyer_root <> j.seller_root) AS other,
-           CASE WHEN t.distributor_id IS NULL OR j.location IS NULL OR c.seller_id IS NOT NULL
-                THEN false
-                ELSE NOT ST_Covers(t.geom, j.location) END AS outside
-      FROM base j
-      LEFT JOIN in_part c ON c.seller_id = j.seller_id AND c.buyer_id = j.buyer_id
-      LEFT JOIN distributor_territories t ON t.distributor_id = j.seller_root
+), judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
+    SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
+           s.root AS seller_root, b.root AS buyer_root,
+           (b.root <> s.root) IS TRUE AS other,
+           (b.location IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM distributor_territory_parts tp
+                             WHERE tp.distributor_id = s.root
+                               AND _ST_Covers(tp.geom, b.location))
+            AND coalesce((SELECT NOT ST_Covers(t.geom, b.location)
+                            FROM distributor_territories t
+                           WHERE t.distributor_id = s.root), false)) AS outside
+      FROM sales_pairs p
+      JOIN chain s ON s.id = p.seller_id
+      JOIN chain b ON b.id = p.buyer_id
 )
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
   FROM judged
- WHERE other OR outside
+ WHERE other_network <> CASE WHEN other THEN records ELSE 0 END
+    OR outside_territory <> CASE WHEN outside THEN records ELSE 0 END
 """)
 
-# The records whose cross-territory flags change, and only those: the records of a crossing
-# pair that lack its flags (found through the (seller, buyer) index), and the records that
-# carry a cross-territory flag (the partial index of migration 0014) their pair no longer
-# supports. The detail (the distributors' codes, the distance from the territory on the
-# spheroid, as the trigger measures it) is made once per pair written: a re-check that finds
-# nothing new measures no distance. Other flags (over_credit_limit) are kept; a record whose
-# flags changed goes back to the review list.
+# The records of the pairs kept whose cross-territory flags differ from the verdict, found
+# through the (seller, buyer) index. The detail (the distributors' codes, the distance from
+# the territory on the spheroid, as the trigger measures it) is made once per crossing pair
+# kept: each has a record to write, since its flag counts disagree with the verdict. The
+# distance from a territory of hundreds of vertices is the costly part of a first run;
+# measured one territory after another it takes half the time it takes in hash order
+# (bench/README.md), with the same values. Other flags (over_credit_limit) are
+# kept; a record whose flags changed goes back to the review list.
 _WRITE = text("""
-WITH target AS MATERIALIZED (
-    SELECT s.id, s.seller_id, s.buyer_id, true AS crossing
+WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetched again
+    SELECT s.id, s.seller_id, s.buyer_id, s.flags, s.flag_detail
       FROM geo_crm_crossing c
       JOIN sales_records s ON s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
      WHERE (s.flags @> ARRAY['other_network']) <> c.other
         OR (s.flags @> ARRAY['outside_territory']) <> c.outside
-    UNION ALL
-    SELECT s.id, s.seller_id, s.buyer_id, false
-      FROM sales_records s
-     WHERE s.flags && '{outside_territory,other_network}'::text[]
-       AND s.seller_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM geo_crm_crossing c
-                        WHERE c.seller_id = s.seller_id AND c.buyer_id = s.buyer_id)
 ), detail AS MATERIALIZED (
     SELECT c.seller_id, c.buyer_id,
            CASE WHEN c.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
@@ -123,22 +104,23 @@ WITH target AS MATERIALIZED (
                 ELSE '{}'::jsonb END
              || CASE WHEN c.outside THEN jsonb_build_object('outside_territory',
                   jsonb_build_object('distributor', so.code, 'distance_m',
-                    round(ST_Distance(t.geom::geography, b.location::geography))))
+                    round(ST_Distance(c.geom::geography, b.location::geography))))
                 ELSE '{}'::jsonb END AS cross_detail
-      FROM geo_crm_crossing c
+      FROM (SELECT c.*, t.geom
+              FROM geo_crm_crossing c
+              LEFT JOIN distributor_territories t ON t.distributor_id = c.seller_root
+             WHERE c.other OR c.outside
+             ORDER BY c.seller_root OFFSET 0) c  -- one territory after another: see above
       JOIN outlets b ON b.id = c.buyer_id
-      LEFT JOIN distributor_territories t ON t.distributor_id = c.seller_root
       LEFT JOIN outlets so ON so.id = c.seller_root
       LEFT JOIN outlets bo ON bo.id = c.buyer_root
-     WHERE (c.seller_id, c.buyer_id) IN (SELECT seller_id, buyer_id FROM target WHERE crossing)
 ), changed AS (
     SELECT t.id,
-           array_remove(array_remove(s.flags, 'other_network'), 'outside_territory')
+           array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
              || coalesce(d.cross_flags, ARRAY[]::text[]) AS new_flags,
-           (s.flag_detail - 'outside_territory' - 'other_network')
+           (t.flag_detail - 'outside_territory' - 'other_network')
              || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
       FROM target t
-      JOIN sales_records s ON s.id = t.id
       LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id
 ), written AS (
     UPDATE sales_records s
@@ -163,7 +145,7 @@ class Detection:
     changed: int  # records whose cross-territory flags changed
     outside_territory: int  # of those, now flagged outside_territory
     other_network: int
-    flagged_total: dict[str, int]  # every record carrying each flag after the run
+    flagged_total: dict[str, int]  # every sell-out record carrying each flag after the run
     seconds: float
 
     def to_dict(self) -> dict:
@@ -171,30 +153,27 @@ class Detection:
 
 
 def detect_all(session: Session) -> Detection:
-    """Apply the cross-territory rules to every stored sell-out record: one pass reading the
-    distinct (seller, buyer) pairs, each pair judged once, one UPDATE of the records whose
-    flags change. ``seconds`` times those; the totals after them are counted apart."""
+    """Apply the cross-territory rules to every stored sell-out record: every (seller, buyer)
+    pair of the pair rollup judged once, one UPDATE of the records whose flags change.
+    ``seconds`` times those; the totals after them are read from the pair rollup."""
     started = time.perf_counter()
-    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing, geo_crm_pairs"))
-    session.execute(_PAIRS)
-    session.execute(text("ANALYZE geo_crm_pairs"))
+    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing"))
     session.execute(_JUDGE)
     session.execute(text("ANALYZE geo_crm_crossing"))
     row = session.execute(_WRITE).one()
-    session.execute(text("DROP TABLE geo_crm_crossing, geo_crm_pairs"))
+    session.execute(text("DROP TABLE geo_crm_crossing"))
     seconds = round(time.perf_counter() - started, 3)
     totals = session.execute(
         text(
-            "SELECT count(*) FILTER (WHERE 'outside_territory' = ANY(flags)), "
-            "count(*) FILTER (WHERE 'other_network' = ANY(flags)) FROM sales_records "
-            "WHERE review_state IS NOT NULL"
+            "SELECT coalesce(sum(outside_territory), 0), coalesce(sum(other_network), 0) "
+            "FROM sales_pairs"
         )
     ).one()
     return Detection(
         changed=row.changed,
         outside_territory=row.outside_territory,
         other_network=row.other_network,
-        flagged_total={"outside_territory": totals[0], "other_network": totals[1]},
+        flagged_total={"outside_territory": int(totals[0]), "other_network": int(totals[1])},
         seconds=seconds,
     )
 
