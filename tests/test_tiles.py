@@ -211,6 +211,13 @@ def test_the_kept_bins_follow_every_change_of_outlets(connection, world):
              "WHERE code = 'X1'")
     )  # fmt: skip
     check()
+    before = bins()
+    connection.execute(
+        text("UPDATE outlets SET location = ST_SetSRID(ST_MakePoint(122.20001, 30.2), 4326) "
+             "WHERE code = 'X1'")
+    )  # fmt: skip
+    assert bins() == before  # a geotag's few metres: the same hexagons at every zoom
+    check()
     connection.execute(text("UPDATE outlets SET status = 'inactive' WHERE code = 'B1'"))
     connection.execute(text("UPDATE outlets SET tier = 'wholesaler_3' WHERE code = 'N1'"))
     connection.execute(text("UPDATE outlets SET name = '改名' WHERE code = 'A1'"))  # no-op for bins
