@@ -418,18 +418,51 @@ def cached(
     region = get_region(session, region_code)
     counter = change_count(session)
     row = _row(session, kind, region.id, key, shapes=cells)
+    return _serve(
+        session,
+        kind,
+        (region.code, region.id, region),
+        (key, filters, params),
+        row,
+        counter,
+        lambda: region_outlets(session, region.id),
+        cells=cells,
+        enqueue=enqueue,
+        limit=INLINE_OUTLETS if inline_outlets is None else inline_outlets,
+    )
+
+
+def _serve(
+    session: Session,
+    kind: str,
+    where: tuple[str, int, RegionInfo | None],
+    keyed: tuple[str, dict, AnalysisParams],
+    row,
+    counter: int,
+    outlets: Callable[[], int],
+    *,
+    cells: bool,
+    enqueue: Enqueue | None,
+    limit: int,
+) -> Cached:
+    """What :func:`cached` and :func:`cached_many` serve for one region once its kept ``row``
+    (None: missing) and the change ``counter`` are read: fresh as kept; else computed in the
+    request when the region has at most ``limit`` outlets (``outlets``, asked only then); else
+    queued, with the stale result or none. ``where``: the region's code, id and the region
+    itself (None: loaded only to compute); ``keyed``: its filter key, filters and parameters."""
+    code, region_id, region = where
+    key, filters, params = keyed
     if row is not None and _is_fresh(row, counter):
         return _cached(session, kind, row, "fresh", cells)
-    limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
-    if region_outlets(session, region.id) <= limit:
+    if outlets() <= limit:
         # the result is written on the primary: compute it there too, from the data its counter
         # counts (a request reading from a replica moves to the primary here; db/routing.py)
         session.connection()
+        if region is None:
+            region = get_region(session, code)
         result = _compute_and_store(session, kind, region, key, filters, params, counter)
         return Cached(kind, "fresh", result, _now(session), wrote=True)
-    queued, busy = _queue(
-        enqueue, session, kind, region.code, filters, lock_of(kind, region.id, key)
-    )
+    queued, busy = _queue(enqueue, session, kind, code, filters, lock_of(kind, region_id, key))
     if row is not None:
         stale = _cached(session, kind, row, "stale", cells)
         return dataclasses.replace(stale, wrote=queued, busy=busy)
@@ -493,28 +526,21 @@ def cached_many(
         )
     ).all()
     limit = INLINE_OUTLETS if inline_outlets is None else inline_outlets
-    out: dict[str, Cached] = {}
-    for row in rows:
-        key, filters, params = keys[row.code]
-        kept = row if row.id is not None else None
-        if kept is not None and _is_fresh(kept, counter):
-            out[row.code] = _cached(session, kind, kept, "fresh", False)
-            continue
-        if int(row.outlets) <= limit:
-            session.connection()  # computed on the primary, as in cached()
-            region = get_region(session, row.code)
-            result = _compute_and_store(session, kind, region, key, filters, params, counter)
-            out[row.code] = Cached(kind, "fresh", result, _now(session), wrote=True)
-            continue
-        queued, busy = _queue(
-            enqueue, session, kind, row.code, filters, lock_of(kind, row.region_id, key)
+    return {
+        row.code: _serve(
+            session,
+            kind,
+            (row.code, row.region_id, None),
+            keys[row.code],
+            row if row.id is not None else None,
+            counter,
+            lambda row=row: int(row.outlets),
+            cells=False,
+            enqueue=enqueue,
+            limit=limit,
         )
-        if kept is not None:
-            stale = _cached(session, kind, kept, "stale", False)
-            out[row.code] = dataclasses.replace(stale, wrote=queued, busy=busy)
-        else:
-            out[row.code] = Cached(kind, "computing", wrote=queued, busy=busy)
-    return out
+        for row in rows
+    }
 
 
 def _cached(session: Session, kind: str, row, state: str, cells: bool) -> Cached:
