@@ -254,17 +254,26 @@ class KeyPlan:
     sell_in_amount: Decimal
 
 
-def _plan_by_region(
-    session: Session, user: Principal | None, today: dt.date
-) -> tuple[dict[int, tuple[Decimal, Decimal]], KeyPlan]:
-    """(expected plan amount to date, sell-in amount) this year per distributor's region."""
-    answer = plan_against_actual(
+def _year_plan(session: Session, user: Principal | None, today: dt.date, by: tuple[str, ...]):
+    """This year's plan against actual of the distributors ``user`` sees, to ``today``."""
+    return plan_against_actual(
         session,
         user=user,
         period=Period("year", dt.date(today.year, 1, 1), dt.date(today.year, 12, 1)),
-        by=("distributor",),
+        by=by,
         as_of=today,
     )
+
+
+def _key_plan(total) -> KeyPlan:
+    return KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
+
+
+def _plan_by_region(
+    session: Session, user: Principal | None, today: dt.date
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """(expected plan amount to date, sell-in amount) this year per distributor's region."""
+    answer = _year_plan(session, user, today, ("distributor",))
     ids = [row[0] for row in answer.rows]
     where = {}
     if ids:
@@ -279,22 +288,14 @@ def _plan_by_region(
         expected, sell_in = row[4], row[6]
         e0, s0 = out.get(region_id, (Decimal(0), Decimal(0)))
         out[region_id] = (e0 + expected, s0 + sell_in)
-    total = answer.total
-    return out, KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
+    return out
 
 
 def _plan_total(session: Session, user: Principal | None, today: dt.date) -> KeyPlan:
     """This year's plan, plan expected by today and sell-in of the distributors ``user`` sees
     (the key figures need the total alone: grouped by month, not by each of the country's
     distributors with their regions looked up as the map's figure does)."""
-    total = plan_against_actual(
-        session,
-        user=user,
-        period=Period("year", dt.date(today.year, 1, 1), dt.date(today.year, 12, 1)),
-        by=("month",),
-        as_of=today,
-    ).total
-    return KeyPlan(total.plan_amount, total.expected_amount, total.sell_in_amount)
+    return _key_plan(_year_plan(session, user, today, ("month",)).total)
 
 
 def region_groups(
@@ -416,7 +417,7 @@ def landing_figures(
         values = {r.code: rolled.get(r.id, 0) / 100 for r in shown}
         period = str(today.year)
     elif figure == "plan":
-        by_region, _ = _plan_by_region(session, user, today)
+        by_region = _plan_by_region(session, user, today)
         expected = _rolled(rows, {k: float(v[0]) for k, v in by_region.items()})
         sell_in = _rolled(rows, {k: float(v[1]) for k, v in by_region.items()})
         values = {
