@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 from auth_helpers import add_region
 from browser_helpers import ARGS, CHROMIUM, serving
 from shapely.geometry import box, mapping
@@ -132,6 +133,27 @@ def tiled(app, sql, settings_override):
     )
     build_network(sql, extra_retail=60)
     return app
+
+
+def test_a_region_across_the_antimeridian_keeps_its_outlets_in_the_page(
+    app, sql, settings_override
+):
+    """Its map is drawn unwrapped (east of 180° as 180–181°), where WGS-84 tiles would put its
+    outlets a world away: they stay in the page, as its cells do."""
+    from analysis_helpers import add_outlet as add_located
+    from analysis_helpers import add_region as add_shaped
+    from analysis_helpers import box_wkt
+
+    settings_override(
+        app, auth_required=False, basemap="none", map_tile_cells=0, map_tile_outlets=0
+    )
+    east = box(179.0, 51.5, 180.0, 52.5)
+    west = shapely.from_wkt(box_wkt(-180.0, 51.5, -179.0, 52.5))
+    add_shaped(sql, "AL", shapely.MultiPolygon([east, west]).wkt)
+    add_located(sql, "AL1", "retail", -179.5, 51.55)
+    add_located(sql, "AL2", "retail", 179.6, 52.45)
+    page = app.test_client().get("/maps/coverage/AL?lang=en").get_data(as_text=True)
+    assert "GeoCrm.outletTiles(" not in page and "GeoCrm.points(" in page
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from .density import DensityResult
 from .distribution import Catchment, catchment
 from .gaps import GapsResult
 from .geometry.geodesy import display_tolerance
+from .geometry.sphere import crosses_antimeridian
 from .params import MapFilters
 
 KINDS = ("coverage", "gaps", "density", "network")
@@ -142,6 +143,9 @@ def region_map(
     if (
         outlet_tiles_above is not None
         and not f.distributor
+        # the tiles are plain WGS-84: a region across 180° is drawn unwrapped (maps.base), as
+        # its cells are, so its outlets stay in the page with them
+        and not crosses_antimeridian(info.boundary)
         and cache.region_outlets(session, info.id) > outlet_tiles_above
     ):
         counts = dict.fromkeys(TIERS, 0)
