@@ -199,10 +199,7 @@ def _clean() -> None:
         session.rollback()
         session.close()
     hours = f"{settings.report_retention_hours:g}"
-    click.echo(
-        f"{len(cleaned.expired)} report jobs expired, {cleaned.folders} folders deleted, "
-        f"{cleaned.bytes:,} bytes freed (kept: files of the last {hours} hours)"
-    )
+    click.echo(f"{cleaned.files()} (kept: files of the last {hours} hours)")
     click.echo(f"jobs of stopped workers: {cleaned.recovered.summary()}")
     click.echo(f"queue: {cleaned.queue.summary()} (kept: the last {hours} hours)")
 

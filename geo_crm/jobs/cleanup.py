@@ -45,11 +45,15 @@ class Cleaned:
     recovered: lost.Recovered | None = None  # by :func:`clean`
     queue: queue_cleanup.QueueCleaned | None = None  # by :func:`clean`
 
-    def summary(self) -> str:
-        out = (
+    def files(self) -> str:
+        """What was done to the report jobs' files."""
+        return (
             f"{len(self.expired)} report jobs expired, {self.folders} folders deleted, "
             f"{self.bytes:,} bytes freed"
         )
+
+    def summary(self) -> str:
+        out = self.files()
         if self.recovered is not None:
             out += f"; {self.recovered.summary()}"
         if self.queue is not None:
