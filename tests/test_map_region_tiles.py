@@ -228,7 +228,16 @@ def _look(base: str, path: str, width: int, height: int, shot: str) -> dict:
               const west = m.latLngToContainerPoint([30.75, 120.0]);
               const south = m.latLngToContainerPoint([30.0, 121.0]);
               const box = document.querySelector('.gc-legends').getBoundingClientRect();
-              return {{inked, westX: west.x + frame.left, southY: south.y + frame.top,
+              // each tile layer's tooltip over a feature (an outlet named with markup, a cell)
+              const props = {{tier: 'retail', name: '<b>x</b>', distance_m: 5000}};
+              const tips = window.GeoCrm.tileLayers.map(l => {{
+                l.fire('mouseover', {{layer: {{properties: props}}, latlng: m.getCenter()}});
+                const open = document.querySelectorAll('.leaflet-tooltip');  // the newest last
+                const html = open.length ? open[open.length - 1].innerHTML : null;
+                l.fire('mouseout', {{}});
+                return html;
+              }});
+              return {{inked, tips, westX: west.x + frame.left, southY: south.y + frame.top,
                        legend: [box.left, box.top, box.right, box.bottom],
                        folded: document.querySelector('.gc-legends')
                                  .classList.contains('gc-legends-folded'),
@@ -252,6 +261,9 @@ def test_the_gaps_map_draws_its_tiles_and_keeps_the_legends_off_the_region(tiled
     assert ("gaps", 200) in seen["tiles"] and any(t[0] == "outlets" for t in seen["tiles"])
     assert all(status in (200, 204) for _, status in seen["tiles"])
     assert seen["inked"] > 1_000  # the cells are drawn on the tiles' canvases
+    assert len(seen["tips"]) == 2 and all(seen["tips"]), seen["tips"]
+    assert any("&lt;b&gt;x&lt;/b&gt;" in tip for tip in seen["tips"]), seen["tips"]  # as text
+    assert any("5.0 km" in tip for tip in seen["tips"]), seen["tips"]
     assert seen["title"] == "Legend"
     left, top, right, bottom = seen["legend"]
     if width >= 1000:  # on a desk the legends stand open, left of the region

@@ -300,16 +300,22 @@ window.GeoCrm = window.GeoCrm || (function () {
       vectorTileLayerStyles: styles
     });
     G.tileLayers.push(layer);
+    G.tileTip(map, layer, function (p) {
+      return G.table(null, [o.label], [G.fmtValue(p[o.field], o.fmt)]);
+    });
+    return layer;
+  };
+  // a tooltip following the pointer over a vector-tile layer's features: html(properties)
+  G.tileTip = function (map, layer, html) {
     var tip = L.tooltip({ sticky: true, direction: 'auto' });
     layer.on('mouseover', function (e) {
-      var v = e.layer.properties[o.field];
-      tip.setContent(G.table(null, [o.label], [G.fmtValue(v, o.fmt)]));
+      tip.setContent(html(e.layer.properties));
       tip.setLatLng(e.latlng);
       map.openTooltip(tip);
     });
     layer.on('mousemove', function (e) { tip.setLatLng(e.latlng); });
     layer.on('mouseout', function () { map.closeTooltip(tip); });
-    return layer;
+    return tip;
   };
   G.esc = function (s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -353,23 +359,14 @@ window.GeoCrm = window.GeoCrm || (function () {
       }
     });
     G.tileLayers.push(layer);
-    var tip = L.tooltip({ sticky: true, direction: 'auto' });
-    layer.on('mouseover', function (e) {
-      var p = e.layer.properties, h;
-      if (p.tier) {
-        h = G.esc(p.name);
-      } else {
-        h = '<b>' + G.fmt(total(p), o.lang) + '</b> ' + o.unit;
-        for (var i = 0; i < o.tiers.length; i++) {
-          if (p[o.tiers[i]]) { h += '<br>' + o.tierNames[o.tiers[i]] + ': ' + G.fmt(p[o.tiers[i]], o.lang); }
-        }
+    var tip = G.tileTip(map, layer, function (p) {
+      if (p.tier) { return G.esc(p.name); }
+      var h = '<b>' + G.fmt(total(p), o.lang) + '</b> ' + o.unit;
+      for (var i = 0; i < o.tiers.length; i++) {
+        if (p[o.tiers[i]]) { h += '<br>' + o.tierNames[o.tiers[i]] + ': ' + G.fmt(p[o.tiers[i]], o.lang); }
       }
-      tip.setContent(h);
-      tip.setLatLng(e.latlng);
-      map.openTooltip(tip);
+      return h;
     });
-    layer.on('mousemove', function (e) { tip.setLatLng(e.latlng); });
-    layer.on('mouseout', function () { map.closeTooltip(tip); });
     layer.on('click', function (e) {
       var p = e.layer.properties;
       if (!p.tier) { return; }
