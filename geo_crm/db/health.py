@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import DatabaseSetupError
-from .routing import _CHECK as _REPLICA_CHECK
+from .routing import REPLICA_CHECK
 from .translate import outage_reason, summary
 
 LOGGER = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def replica_status(router) -> list[dict]:
     for number, replica in enumerate(router.replicas, start=1):
         try:
             with replica.engine.connect() as conn:
-                recovering, _, lag = conn.exec_driver_sql(_REPLICA_CHECK).one()
+                recovering, _, lag = conn.exec_driver_sql(REPLICA_CHECK).one()
                 conn.rollback()
         except Exception as exc:  # whatever a dead replica raises: the check goes on
             reason = outage_reason(exc)

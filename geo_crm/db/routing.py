@@ -104,7 +104,8 @@ class Replica:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_CHECK = (
+# a replica's state as the router and /healthz read it: in recovery, replayed LSN, lag in s
+REPLICA_CHECK = (
     "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
     " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
     " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
@@ -171,7 +172,7 @@ class Router:
             dbapi.autocommit = True
             try:
                 if not fresh:
-                    recovering, replayed, lag = dbapi.execute(_CHECK).fetchone()
+                    recovering, replayed, lag = dbapi.execute(REPLICA_CHECK).fetchone()
                     usable = bool(recovering) and float(lag or 0) <= self.max_lag_s
                     with replica.lock:
                         replica.checked_at = time.monotonic()
@@ -200,7 +201,7 @@ class Router:
                 dbapi.autocommit = False
         except Error as exc:
             fairy.invalidate(exc)
-            raise DBAPIError.instance(_CHECK, {}, exc, Error) from exc
+            raise DBAPIError.instance(REPLICA_CHECK, {}, exc, Error) from exc
         finally:
             fairy.close()
 
