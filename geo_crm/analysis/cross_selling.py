@@ -15,6 +15,8 @@ records are a rollup (``sales_pairs``, migration 0017) kept by statement trigger
 pair's record count and how many of its records carry each flag. One statement judges every
 pair and keeps those whose flag counts disagree with the verdict; one UPDATE rewrites the
 records of those pairs whose flags change. A re-check that finds nothing new reads no record.
+The distributors whose territory was written since the last run (migration 0020) have the
+distance of their records that stay flagged ``outside_territory`` measured again.
 Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
 in the review list.
 """
@@ -84,16 +86,15 @@ SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
 
 # The records of the pairs kept whose cross-territory flags differ from the verdict (and, for
 # the pairs of a territory changed since the last run, the records flagged outside it, whose
-# distance may be stale), found through the (seller, buyer) index. The detail (the
-# distributors' codes, the distance from the territory on the spheroid, as the trigger
-# measures it: the same function of the same values) is made once per crossing pair kept. The
-# distance is the costly part of a first run. Each territory is made a geography once
-# (``terr``), not once per pair (the cast of a 257-vertex disc costs about as much as a cached
-# distance), and the pairs are measured one territory after another, so that PostGIS keeps
-# the territory's edge tree from one call to the next (bench/README.md). The records are
-# written in the order of their ids (the heap's order) rather than the pairs'. Other flags
-# (over_credit_limit) are kept; a record whose flags changed goes back to the review list, a
-# record whose distance alone changed keeps its review.
+# distance may be stale), each pair's found through the (seller, buyer) index, with what they
+# become. The detail (the distributors' codes, the distance from the territory on the
+# spheroid, as the trigger measures it: the same function of the same values) is made once
+# per crossing pair kept. The distance is the costly part of a first run: each territory is
+# made a geography once, not once per pair (the cast of a 257-vertex disc costs about as much
+# as a cached distance), and its pairs are measured one after another from arrays, so that
+# PostGIS keeps the territory's edge tree from one call to the next (bench/README.md). Other
+# flags (over_credit_limit) are kept; a record whose flags changed goes back to the review
+# list, a record whose distance alone changed keeps its review.
 _CHANGED = text("""
 CREATE TEMPORARY TABLE geo_crm_changed ON COMMIT DROP AS
 WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetched again
@@ -203,7 +204,8 @@ class Detection:
 
 def detect_all(session: Session) -> Detection:
     """Apply the cross-territory rules to every stored sell-out record: every (seller, buyer)
-    pair of the pair rollup judged once, one UPDATE of the records whose flags change.
+    pair of the pair rollup judged once, one UPDATE of the records whose flags change (or, for
+    a territory changed since the last run, whose distance from it changed: ``refreshed``).
     ``seconds`` times those; the totals after them are read from the pair rollup."""
     started = time.perf_counter()
     session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing, geo_crm_changed"))
