@@ -90,6 +90,9 @@ def test_a_changed_territory_refreshes_the_distance_of_records_that_stay_flagged
 
     again = detect_all(session)  # nothing listed: nothing measured, nothing written
     assert (again.changed, again.refreshed) == (0, 0)
+    # the write's join settings are the transaction's again
+    assert sql("SHOW enable_hashjoin").scalar_one() == "on"
+    assert sql("SHOW enable_mergejoin").scalar_one() == "on"
 
 
 def test_a_territory_no_longer_covering_nor_listing_writes_only_what_changed(session, sql):
