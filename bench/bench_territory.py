@@ -25,7 +25,8 @@ the first run again starts from an unflagged history. Then times:
    run, which writes the flags, and warm re-checks that find nothing new (the usual run after
    a territory changes), in records per second of the whole history; then, after
    ``--moved`` territories are moved 0.01° east, the re-check that re-measures the distance
-   of those distributors' flagged records (migration 0020) and rewrites the changed ones;
+   of those distributors' flagged records (migration 0020) and rewrites the changed ones
+   (committed: a cluster kept with ``--keep`` keeps them moved; ``--moved 0`` skips this);
 2. the naive per-record check — per record, the seller's and the buyer's distributor and the
    territory test each asked in its own round trip, as a script would — over ``--baseline``
    records, extrapolated to every sell-out record;
