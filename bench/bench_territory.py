@@ -23,7 +23,10 @@ the first run again starts from an unflagged history. Then times:
 
 1. ``analysis.cross_selling.detect_all`` (``geo-crm analyse cross-selling --all``): the first
    run, which writes the flags, and warm re-checks that find nothing new (the usual run after
-   a territory changes), in records per second of the whole history;
+   a territory changes), in records per second of the whole history; then, after
+   ``--moved`` territories are moved 0.01° east, the re-check that re-measures the distance
+   of those distributors' flagged records (migration 0020) and rewrites the changed ones
+   (committed: a cluster kept with ``--keep`` keeps them moved; ``--moved 0`` skips this);
 2. the naive per-record check — per record, the seller's and the buyer's distributor and the
    territory test each asked in its own round trip, as a script would — over ``--baseline``
    records, extrapolated to every sell-out record;
@@ -157,6 +160,13 @@ _CLEAR = (
 )
 
 
+# the first n territories (by distributor) moved 0.01° east (migration 0020 lists them)
+_MOVE = (
+    "UPDATE distributor_territories SET geom = ST_Translate(geom, 0.01, 0) "
+    "WHERE distributor_id IN (SELECT distributor_id FROM distributor_territories "
+    "ORDER BY distributor_id LIMIT :n)"
+)
+
 _ROOT = text("SELECT geo_crm_root_distributor(:o)")
 _COVERS = text(
     "SELECT ST_Covers(t.geom, b.location) FROM distributor_territories t, outlets b "
@@ -238,6 +248,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", help="keep the cluster in this folder (reused with its data)")
     parser.add_argument("--no-updates", action="store_true", help="skip step 3")
+    parser.add_argument(
+        "--moved", type=int, default=100, help="territories moved before a last re-check"
+    )
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
@@ -289,6 +302,17 @@ def main() -> None:
             print(f"   detection again, nothing new (median of {args.repeat}): {wall:6.2f} s "
                   f"(database CPU {cpu:.2f} s), {data['records'] / wall:,.0f} records/s — "
                   f"{runs[-1][2].changed:,} changed")  # fmt: skip
+            if args.moved:
+                # territories redrawn a little (every buyer outside stays outside, nearer or
+                # farther): the re-check re-measures those distributors' flagged records
+                session.execute(text(_MOVE), {"n": args.moved})
+                session.commit()
+                wall, cpu, moved = _timed(session, lambda: detect_all(session))
+                session.commit()
+                print(f"   detection after {args.moved:,} territories moved 0.01° east: "
+                      f"{wall:6.2f} s (database CPU {cpu:.2f} s) — {moved.changed:,} records' "
+                      f"flags changed, {moved.refreshed:,} distances re-measured and "
+                      f"rewritten")  # fmt: skip
         with Session(engine) as session:
             t0 = time.perf_counter()
             found = _naive(session, args.baseline)

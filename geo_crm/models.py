@@ -565,6 +565,17 @@ class DistributorTerritoryPart(Base):
     )
 
 
+class TerritoryDistancesStale(Base):
+    """The distributors whose territory was written since the detection of cross-territory
+    sales over the whole history last ran (migration 0020's trigger): the distances kept in
+    their records flagged ``outside_territory`` are re-measured by the next detection, which
+    empties this list."""
+
+    __tablename__ = "territory_distances_stale"
+
+    distributor_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
 class DistributorCredit(Base):
     """A distributor's credit limit: what it may owe the manufacturer (sell-in debt)."""
 

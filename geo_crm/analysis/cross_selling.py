@@ -15,6 +15,8 @@ records are a rollup (``sales_pairs``, migration 0017) kept by statement trigger
 pair's record count and how many of its records carry each flag. One statement judges every
 pair and keeps those whose flag counts disagree with the verdict; one UPDATE rewrites the
 records of those pairs whose flags change. A re-check that finds nothing new reads no record.
+The distributors whose territory was written since the last run (migration 0020) have the
+distance of their records that stay flagged ``outside_territory`` measured again.
 Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
 in the review list.
 """
@@ -61,6 +63,7 @@ WITH chain AS MATERIALIZED (
 ), judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
     SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
            s.root AS seller_root, b.root AS buyer_root,
+           p.outside_territory > 0 AND s.root = ANY(CAST(:stale AS bigint[])) AS stale,
            (b.root <> s.root) IS TRUE AS other,
            (b.location IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM distributor_territory_parts tp
@@ -73,27 +76,51 @@ WITH chain AS MATERIALIZED (
       JOIN chain s ON s.id = p.seller_id
       JOIN chain b ON b.id = p.buyer_id
 )
-SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside
+SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
+       stale AND outside AS refresh
   FROM judged
  WHERE other_network <> CASE WHEN other THEN records ELSE 0 END
     OR outside_territory <> CASE WHEN outside THEN records ELSE 0 END
+    OR (stale AND outside)
 """)
 
-# The records of the pairs kept whose cross-territory flags differ from the verdict, found
-# through the (seller, buyer) index. The detail (the distributors' codes, the distance from
-# the territory on the spheroid, as the trigger measures it) is made once per crossing pair
-# kept: each has a record to write, since its flag counts disagree with the verdict. The
-# distance from a territory of hundreds of vertices is the costly part of a first run;
-# measured one territory after another it takes half the time it takes in hash order
-# (bench/README.md), with the same values. Other flags (over_credit_limit) are
-# kept; a record whose flags changed goes back to the review list.
-_WRITE = text("""
+# The records of the pairs kept whose cross-territory flags differ from the verdict (and, for
+# the pairs of a territory changed since the last run, the records flagged outside it, whose
+# distance may be stale), each pair's found through the (seller, buyer) index, with what they
+# become. The detail (the distributors' codes, the distance from the territory on the
+# spheroid, as the trigger measures it: the same function of the same values) is made once
+# per crossing pair kept. The distance is the costly part of a first run: each territory is
+# made a geography once, not once per pair (the cast of a 257-vertex disc costs about as much
+# as a cached distance), and its pairs are measured one after another from arrays, so that
+# PostGIS keeps the territory's edge tree from one call to the next (bench/README.md). Other
+# flags (over_credit_limit) are kept; a record whose flags changed goes back to the review
+# list, a record whose distance alone changed keeps its review.
+_CHANGED = text("""
+CREATE TEMPORARY TABLE geo_crm_changed ON COMMIT DROP AS
 WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetched again
-    SELECT s.id, s.seller_id, s.buyer_id, s.flags, s.flag_detail
+    SELECT s.id, s.seller_id, s.buyer_id, s.flags, s.flag_detail, s.flags_changed
       FROM geo_crm_crossing c
-      JOIN sales_records s ON s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
-     WHERE (s.flags @> ARRAY['other_network']) <> c.other
-        OR (s.flags @> ARRAY['outside_territory']) <> c.outside
+     CROSS JOIN LATERAL (  -- each pair's records through the pair index, not a scan of all
+            SELECT s.id, s.seller_id, s.buyer_id, s.flags, s.flag_detail,
+                   (s.flags @> ARRAY['other_network']) <> c.other
+                     OR (s.flags @> ARRAY['outside_territory']) <> c.outside AS flags_changed
+              FROM sales_records s
+             WHERE s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id OFFSET 0) s
+     WHERE s.flags_changed OR (c.refresh AND s.flags @> ARRAY['outside_territory'])
+), distance AS MATERIALIZED (  -- per territory: made a geography once, then its pairs
+    SELECT x.seller_id, x.buyer_id, round(ST_Distance(r.geog, x.location::geography)) AS m
+      FROM (SELECT g.sellers, g.buyers, g.locations,
+                   (SELECT t.geom::geography FROM distributor_territories t
+                     WHERE t.distributor_id = g.seller_root) AS geog
+              FROM (SELECT c.seller_root, array_agg(c.seller_id) AS sellers,
+                           array_agg(c.buyer_id) AS buyers, array_agg(b.location) AS locations
+                      FROM geo_crm_crossing c
+                      JOIN outlets b ON b.id = c.buyer_id
+                     WHERE c.outside
+                     GROUP BY c.seller_root) g
+            OFFSET 0) r
+     CROSS JOIN LATERAL unnest(r.sellers, r.buyers, r.locations)
+           AS x(seller_id, buyer_id, location)
 ), detail AS MATERIALIZED (
     SELECT c.seller_id, c.buyer_id,
            CASE WHEN c.other THEN ARRAY['other_network'] ELSE ARRAY[]::text[] END
@@ -103,41 +130,63 @@ WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetch
                   'seller_distributor', so.code, 'buyer_distributor', bo.code))
                 ELSE '{}'::jsonb END
              || CASE WHEN c.outside THEN jsonb_build_object('outside_territory',
-                  jsonb_build_object('distributor', so.code, 'distance_m',
-                    round(ST_Distance(c.geom::geography, b.location::geography))))
+                  jsonb_build_object('distributor', so.code, 'distance_m', d.m))
                 ELSE '{}'::jsonb END AS cross_detail
-      FROM (SELECT c.*, t.geom
-              FROM geo_crm_crossing c
-              LEFT JOIN distributor_territories t ON t.distributor_id = c.seller_root
-             WHERE c.other OR c.outside
-             ORDER BY c.seller_root OFFSET 0) c  -- one territory after another: see above
-      JOIN outlets b ON b.id = c.buyer_id
+      FROM geo_crm_crossing c
+      LEFT JOIN distance d ON d.seller_id = c.seller_id AND d.buyer_id = c.buyer_id
       LEFT JOIN outlets so ON so.id = c.seller_root
       LEFT JOIN outlets bo ON bo.id = c.buyer_root
-), changed AS (
-    SELECT t.id,
-           array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
-             || coalesce(d.cross_flags, ARRAY[]::text[]) AS new_flags,
-           (t.flag_detail - 'outside_territory' - 'other_network')
-             || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
-      FROM target t
-      LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id
-), written AS (
+     WHERE c.other OR c.outside
+)
+SELECT c.id, c.flags_changed, c.new_flags, c.new_detail
+  FROM (SELECT t.id, t.flags_changed, t.flag_detail,
+               CASE WHEN t.flags_changed
+                    THEN array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
+                         || coalesce(d.cross_flags, ARRAY[]::text[])
+                    ELSE t.flags END AS new_flags,
+               (t.flag_detail - 'outside_territory' - 'other_network')
+                 || coalesce(d.cross_detail, '{}'::jsonb) AS new_detail
+          FROM target t
+          LEFT JOIN detail d ON d.seller_id = t.seller_id AND d.buyer_id = t.buyer_id) c
+ WHERE c.flags_changed OR c.new_detail IS DISTINCT FROM c.flag_detail
+ ORDER BY c.id  -- the heap's order
+""")
+
+# The records are written one by one through the primary key in the order of their ids (the
+# heap's order): a merge or hash join with every record (the planner's choice for tens of
+# thousands of ids at 5,000,000 records) reads the whole table to write 1 % of it.
+_WRITE = text("""
+WITH written AS (
     UPDATE sales_records s
        SET flags = c.new_flags,
            flag_detail = c.new_detail,
-           review_state = CASE WHEN cardinality(c.new_flags) = 0 THEN NULL ELSE 'pending' END,
-           reviewed_by_id = NULL,
-           reviewed_at = NULL
-      FROM changed c
+           review_state = CASE WHEN NOT c.flags_changed THEN s.review_state
+                               WHEN cardinality(c.new_flags) = 0 THEN NULL
+                               ELSE 'pending' END,
+           reviewed_by_id = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_by_id END,
+           reviewed_at = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_at END
+      FROM geo_crm_changed c
      WHERE s.id = c.id
-    RETURNING s.flags
+    RETURNING s.flags, c.flags_changed
 )
-SELECT count(*) AS changed,
-       count(*) FILTER (WHERE 'outside_territory' = ANY(flags)) AS outside_territory,
-       count(*) FILTER (WHERE 'other_network' = ANY(flags)) AS other_network
+SELECT count(*) FILTER (WHERE flags_changed) AS changed,
+       count(*) FILTER (WHERE NOT flags_changed) AS refreshed,
+       count(*) FILTER (WHERE flags_changed AND 'outside_territory' = ANY(flags))
+         AS outside_territory,
+       count(*) FILTER (WHERE flags_changed AND 'other_network' = ANY(flags)) AS other_network
   FROM written
 """)
+
+
+_JOINS = text("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+_SET_JOINS = text(
+    "SELECT set_config('enable_hashjoin', :hash, true), "
+    "set_config('enable_mergejoin', :merge, true)"
+)
+
+# The distributors whose territory was written since the last run (migration 0020's trigger),
+# taken: their pairs' records flagged outside the territory get their distance re-measured.
+_STALE = text("DELETE FROM territory_distances_stale RETURNING distributor_id")
 
 
 @dataclass
@@ -147,6 +196,7 @@ class Detection:
     other_network: int
     flagged_total: dict[str, int]  # every sell-out record carrying each flag after the run
     seconds: float
+    refreshed: int = 0  # records whose flags stay but whose distance changed with the territory
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,14 +204,22 @@ class Detection:
 
 def detect_all(session: Session) -> Detection:
     """Apply the cross-territory rules to every stored sell-out record: every (seller, buyer)
-    pair of the pair rollup judged once, one UPDATE of the records whose flags change.
+    pair of the pair rollup judged once, one UPDATE of the records whose flags change (or, for
+    a territory changed since the last run, whose distance from it changed: ``refreshed``).
     ``seconds`` times those; the totals after them are read from the pair rollup."""
     started = time.perf_counter()
-    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing"))
-    session.execute(_JUDGE)
+    session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing, geo_crm_changed"))
+    stale = list(session.execute(_STALE).scalars())
+    session.execute(_JUDGE, {"stale": stale})
     session.execute(text("ANALYZE geo_crm_crossing"))
-    row = session.execute(_WRITE).one()
-    session.execute(text("DROP TABLE geo_crm_crossing"))
+    session.execute(_CHANGED)
+    joins = session.execute(_JOINS).one()
+    session.execute(_SET_JOINS, {"hash": "off", "merge": "off"})  # by the primary key: above
+    try:
+        row = session.execute(_WRITE).one()
+    finally:
+        session.execute(_SET_JOINS, {"hash": joins[0], "merge": joins[1]})
+    session.execute(text("DROP TABLE geo_crm_changed, geo_crm_crossing"))
     seconds = round(time.perf_counter() - started, 3)
     totals = session.execute(
         text(
@@ -173,6 +231,7 @@ def detect_all(session: Session) -> Detection:
         changed=row.changed,
         outside_territory=row.outside_territory,
         other_network=row.other_network,
+        refreshed=row.refreshed,
         flagged_total={"outside_territory": int(totals[0]), "other_network": int(totals[1])},
         seconds=seconds,
     )
