@@ -270,3 +270,26 @@ def test_the_gaps_map_draws_its_tiles_and_keeps_the_legends_off_the_region(tiled
         assert not seen["folded"] and right <= seen["westX"] + 1
     else:  # on a phone the stack is folded to its title, under the region
         assert seen["folded"] and top >= seen["southY"] - 1
+
+
+def test_a_tiled_region_map_reads_the_kept_totals_once(tiled, connection):
+    """Once its analysis is kept, the tiled outlets' decision (their number) and their counts
+    per tier come from one read of ``region_outlet_totals`` (it was read twice: the total,
+    then the counts)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    c = tiled.test_client()
+    c.get(f"/maps/gaps/{PROVINCE}?lang=en")  # the first visit computes and keeps the analysis
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        page = c.get(f"/maps/gaps/{PROVINCE}?lang=en").get_data(as_text=True)
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert "GeoCrm.outletTiles(" in page
+    totals = [s for s in seen if "region_outlet_totals" in s]
+    assert len(totals) == 1, totals
