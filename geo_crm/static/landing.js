@@ -12,8 +12,7 @@
   }
   function $(id) { return document.getElementById(id); }
 
-  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed: the same flag
-  if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
+  // (Leaflet.VectorGrid's fakeStop shim: static/vectorgrid_shim.js, loaded before this file)
 
   var TITLES = {coverage: "Coverage %", sales: "Sales this year", plan: "Plan achievement to date",
                 outlets: "Outlets", gaps: "Gap cells"};

@@ -268,16 +268,11 @@ window.GeoCrm = window.GeoCrm || (function () {
     if (spec.kind === 'money') { return '¥' + G.num(v, 0); }
     return G.num(v, v >= 100 ? 0 : 1);
   };
-  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed: the same flag
-  G.vectorGridShim = function () {
-    if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
-  };
   // analysis cells (gaps, density) drawn from the vector tiles of the kept result instead of
   // embedded GeoJSON: filled by the class of one property (o.breaks: the inner class edges,
   // o.colours one per class; a missing value takes class o.missing, or is not drawn), with
   // the tooltip the GeoJSON layer had (o.label: escaped HTML; the value formatted by o.fmt)
   G.cellTiles = function (map, url, o) {
-    G.vectorGridShim();
     var classOf = function (v) {
       if (v === null || v === undefined) { return o.missing; }
       if (o.positive && !(v > 0)) { return null; }
@@ -328,7 +323,6 @@ window.GeoCrm = window.GeoCrm || (function () {
   // keeps its colours); from zoom 10 the outlets of those tiers, styled by tier, with a popup
   // (name, tier, code, a link to the outlet's page). Names come from the tiles: escaped here.
   G.outletTiles = function (map, url, o) {
-    G.vectorGridShim();
     var shown = {};
     for (var k = 0; k < o.tiers.length; k++) { shown[o.tiers[k]] = true; }
     var total = function (p) {
