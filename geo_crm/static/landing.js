@@ -69,7 +69,10 @@
     rendererFactory: L.canvas.tile,
     interactive: true,  // tiles fetched at every zoom: over-zoomed canvases miss their clicks
     fetchOptions: {credentials: "same-origin"},
-    getFeatureId: function (f) { return f.properties.code; },
+    // a region's outline and its label point (MVT layer region_labels, not drawn here) carry
+    // the same code: only the outline takes it, so restyle() recolours outlines and never
+    // draws a label point as a filled circle (points are vector-tile type 1)
+    getFeatureId: function (f) { return f.type === 1 ? "label:" + f.properties.code : f.properties.code; },
     vectorTileLayerStyles: {
       regions: function (p) { return regionStyle(p); },
       region_labels: function () { return []; }
