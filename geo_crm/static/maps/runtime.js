@@ -312,6 +312,25 @@ window.GeoCrm = window.GeoCrm || (function () {
     layer.on('mouseout', function () { map.closeTooltip(tip); });
     return tip;
   };
+  // a shape two GeoJSON layers draw is embedded once (maps.base.RegionMap: the sub-regions'
+  // outlines, then a choropleth of them): a feature with a key ("gc") and a geometry keeps
+  // it, a later feature with the same key and no geometry borrows it (Leaflet skips a
+  // collection's features without geometry, so they are filled in before it looks)
+  G.shapes = {};
+  var shape = function (f) {
+    if (!f || !f.gc) { return f; }
+    if (f.geometry) { G.shapes[f.gc] = f.geometry; return f; }
+    return G.shapes[f.gc] ? L.extend({}, f, { geometry: G.shapes[f.gc] }) : f;
+  };
+  var addData = L.GeoJSON.prototype.addData;
+  L.GeoJSON.prototype.addData = function (data) {
+    if (data && Array.isArray(data.features)) {
+      data = L.extend({}, data, { features: data.features.map(shape) });
+    } else if (data && data.type === 'Feature') {
+      data = shape(data);
+    }
+    return addData.call(this, data);
+  };
   G.esc = function (s) {
     return String(s).replace(/[&<>"']/g, function (c) {
       return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
