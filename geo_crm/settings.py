@@ -379,6 +379,12 @@ VARIABLES: tuple[Variable, ...] = (
         "answers 410 Gone.",
     ),
     Variable(
+        "GEO_CRM_REPORT_JOB_RETENTION_DAYS", "report_job_retention_days", number(0), 30.0,
+        "How long a finished report job (done, failed or expired) stays listed; older jobs are "
+        "deleted by the same clean (never a queued or running one, never before their file's "
+        "retention), and their link answers 404.",
+    ),
+    Variable(
         "GEO_CRM_WORKER_LOST_SECONDS", "worker_lost_seconds", number(20), 60.0,
         "A background job whose worker has sent no heartbeat (every 10 s) for this long is "
         "lost (the worker was killed or its machine stopped): its report job is failed, to be "
@@ -435,6 +441,7 @@ class Settings:
     demo_password: str
     company_name: str
     report_retention_hours: float
+    report_job_retention_days: float
     worker_lost_seconds: float
     analysis_jobs_per_user: int
 

@@ -183,3 +183,87 @@ def test_review_queue_map_shows_old_and_new_positions(live_server, aapp, connect
             assert not errors, errors
         finally:
             browser.close()
+
+
+# counts the circles drawn on a canvas for a region's feature (VectorGrid's points use Leaflet's
+# Canvas._updateCircle; a region's features carry its level, an outlet its tier): wrapped the
+# moment Leaflet defines window.L, before any tile is drawn
+COUNT_CIRCLES = """
+(function () {
+  var value;
+  window.gcCircles = 0;
+  Object.defineProperty(window, "L", {
+    configurable: true,
+    get: function () { return value; },
+    set: function (x) {
+      value = x;
+      if (x && x.Canvas && !x.Canvas.prototype.gcCounted) {
+        var draw = x.Canvas.prototype._updateCircle;
+        x.Canvas.prototype._updateCircle = function (layer) {
+          if (layer.properties && layer.properties.level) { window.gcCircles++; }
+          return draw.apply(this, arguments);
+        };
+        x.Canvas.prototype.gcCounted = true;
+      }
+    }
+  });
+})();
+"""
+
+
+@pytest.mark.parametrize(
+    "width, height, locale", [(1400, 900, "en-US"), (375, 740, "zh-CN")], ids=["desk", "phone"]
+)
+def test_landing_map_draws_no_circle_at_the_region_label_points(
+    live_server, world, connection, width, height, locale
+):
+    """The regions tiles carry one label point per region (MVT layer ``region_labels``), which
+    the landing map does not draw: no circle shows there, neither on the first tiles nor on the
+    tiles fetched after the figures recoloured the regions (they shared the regions' feature
+    ids, so the recolouring drew each label point as a filled circle)."""
+    from playwright.sync_api import expect, sync_playwright
+    from sqlalchemy import text
+
+    connection.execute(text("UPDATE regions SET label_point = ST_PointOnSurface(boundary)"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                is_mobile=width < 600,
+                locale=locale,
+            )
+            context.add_init_script(COUNT_CIRCLES)
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)
+            _sign_in(page, live_server, "admin1")
+            page.wait_for_selector("html[data-map-drawn]", state="attached")
+            tiles = "#landing-map .leaflet-tile-container canvas"
+            settled = (
+                f"document.querySelectorAll('{tiles}.leaflet-tile-loaded').length > 0 && "
+                f"!document.querySelector('{tiles}:not(.leaflet-tile-loaded)')"
+            )
+            _until(page, settled)
+            shot = f"/tmp/w6polish-landing-labels-{width}-{locale}"
+            page.screenshot(path=f"{shot}-start.png")
+            for _ in range(2):  # new tiles, styled after the figures came
+                page.locator("#landing-map .leaflet-control-zoom-in").click()
+                page.wait_for_timeout(400)
+                _until(page, settled)
+            page.wait_for_timeout(300)
+            page.screenshot(path=f"{shot}-zoomed.png")
+            assert page.evaluate("window.gcCircles") == 0
+        finally:
+            browser.close()
+
+
+def _until(page, expression: str, seconds: float = 20.0) -> None:
+    """Poll a JavaScript expression from outside the page (its CSP forbids the eval behind
+    ``wait_for_function``'s polling)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < end, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)

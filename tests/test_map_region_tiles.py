@@ -270,3 +270,53 @@ def test_the_gaps_map_draws_its_tiles_and_keeps_the_legends_off_the_region(tiled
         assert not seen["folded"] and right <= seen["westX"] + 1
     else:  # on a phone the stack is folded to its title, under the region
         assert seen["folded"] and top >= seen["southY"] - 1
+
+
+def test_a_tiled_region_map_reads_the_kept_totals_once(tiled, connection):
+    """Once its analysis is kept, the tiled outlets' decision (their number) and their counts
+    per tier come from one read of ``region_outlet_totals`` (it was read twice: the total,
+    then the counts)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    c = tiled.test_client()
+    c.get(f"/maps/gaps/{PROVINCE}?lang=en")  # the first visit computes and keeps the analysis
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        page = c.get(f"/maps/gaps/{PROVINCE}?lang=en").get_data(as_text=True)
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert "GeoCrm.outletTiles(" in page
+    totals = [s for s in seen if "region_outlet_totals" in s]
+    assert len(totals) == 1, totals
+
+
+def test_the_vectorgrid_shim_is_one_file_both_pages_load(tiled):
+    """Leaflet.VectorGrid's ``fakeStop`` shim is one static file (no inline script), loaded
+    after the VectorGrid bundle by the landing page and by a map with vector tiles."""
+    static = Path(__file__).resolve().parent.parent / "geo_crm" / "static"
+    holders = sorted(
+        str(p.relative_to(static))
+        for p in static.rglob("*.js")
+        if "fakeStop =" in p.read_text(encoding="utf-8")
+    )
+    assert holders == ["vectorgrid_shim.js"]
+    c = tiled.test_client()
+    page = c.get(f"/maps/gaps/{PROVINCE}?lang=en").get_data(as_text=True)
+    urls = asset_urls(page)
+    bundle = "/static/vendor/geo_crm/vectorgrid/Leaflet.VectorGrid.bundled.min.js"
+    shim = "/static/vendor/geo_crm/vectorgrid_shim.js"
+    assert shim in urls and urls.index(bundle) < urls.index(shim)
+    served = c.get(shim)
+    assert served.status_code == 200 and b"L.DomEvent.fakeStop = function" in served.data
+    served.close()
+    landing = c.get("/?lang=en").get_data(as_text=True)
+    srcs = re.findall(r'<script[^>]+src="([^"]+)"', landing)
+    assert srcs.index("/static/vectorgrid_shim.js") < srcs.index("/static/landing.js")
+    served = c.get("/static/vectorgrid_shim.js")
+    assert served.status_code == 200
+    served.close()

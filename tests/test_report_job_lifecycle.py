@@ -291,3 +291,65 @@ def test_an_ownerless_job_is_built_as_the_system(session, report_world):
 
 def test_settings_of_the_app_carry_the_retention(app):
     assert settings_of(app).report_retention_hours == 24.0
+
+
+def test_geo_crm_report_clean_deletes_finished_jobs_past_their_retention(
+    clients, connection, app, settings_override, tmp_path, cli
+):
+    """Finished report jobs (done, failed, expired) are deleted once they finished more than
+    GEO_CRM_REPORT_JOB_RETENTION_DAYS ago, with any folder left; a queued or running job never
+    is, however old; a job within the retention stays (an expired one still answers 410)."""
+    settings_override(
+        app,
+        var_dir=tmp_path,
+        GEO_CRM_REPORT_RETENTION_HOURS="1",
+        GEO_CRM_REPORT_JOB_RETENTION_DAYS="2",
+    )
+    base = tmp_path / "reports"
+    manager = clients["m_all"]
+    jobs = {}
+    for name in ("done", "failed", "expired", "recent"):  # one after another: each finished
+        jobs[name] = _job(manager)
+        if name in ("done", "recent"):  # recent: expired now, listed one more day
+            _finish(connection, base, jobs[name]["id"], hours_ago=24 if name == "recent" else 72)
+        else:
+            connection.execute(
+                text(
+                    "UPDATE jobs.report_jobs SET state = :s, stage = :s, error_key = :s, "
+                    "finished_at = now() - interval '3 days' WHERE id = :id"
+                ),
+                {"s": name, "id": jobs[name]["id"]},
+            )
+    jobs["q"], jobs["r"] = _job(manager, fmt="pdf"), _job(manager, fmt="gpkg")
+    ids = {name: job["id"] for name, job in jobs.items()}
+    assert len(set(ids.values())) == 6
+    (base / str(ids["failed"])).mkdir(parents=True)
+    (base / str(ids["failed"]) / "half.pdf").write_bytes(b"half")
+    connection.execute(
+        text(
+            "UPDATE jobs.report_jobs SET state = :s, created_at = now() - interval '9 days', "
+            "started_at = CASE WHEN :s = 'running' THEN now() - interval '9 days' END, "
+            "finished_at = now() - interval '9 days' WHERE id = :id"  # even so: never deleted
+        ),
+        [{"s": "queued", "id": ids["q"]}, {"s": "running", "id": ids["r"]}],
+    )
+    result = cli.invoke(args=["report", "clean"])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert "3 finished report jobs deleted" in first, result.output
+    assert "finished jobs of the last 2 days" in first
+    left = dict(connection.execute(select_states(list(ids.values()))).all())
+    assert set(left) == {ids["recent"], ids["q"], ids["r"]}
+    assert (left[ids["recent"]], left[ids["q"]], left[ids["r"]]) == ("expired", "queued", "running")
+    assert not (base / str(ids["done"])).exists() and not (base / str(ids["failed"])).exists()
+    assert manager.get(f"{jobs['recent']['url']}/file").status_code == 410
+    assert manager.get(f"{jobs['done']['url']}/file").status_code == 404
+    assert manager.get(jobs["done"]["url"]).status_code == 404
+
+    again = cli.invoke(args=["report", "clean"])
+    assert again.exit_code == 0 and "0 finished report jobs deleted" in again.output
+
+
+def select_states(job_ids):
+    j = REPORT_JOBS.c
+    return REPORT_JOBS.select().with_only_columns(j.id, j.state).where(j.id.in_(job_ids))

@@ -73,6 +73,7 @@ SAMPLES = {
     "GEO_CRM_DEMO_PASSWORD": ("pw", "pw", None),
     "GEO_CRM_COMPANY_NAME": ("华东食品有限公司", "华东食品有限公司", None),
     "GEO_CRM_REPORT_RETENTION_HOURS": ("0.5", 0.5, "-1"),
+    "GEO_CRM_REPORT_JOB_RETENTION_DAYS": ("7", 7.0, "-1"),
     "GEO_CRM_WORKER_LOST_SECONDS": ("90", 90.0, "5"),
     "GEO_CRM_ANALYSIS_JOBS_PER_USER": ("3", 3, "0"),
 }

@@ -22,11 +22,10 @@ from ..domain.network_reach import NetworkReach, network_reach
 from ..domain.outlet_layers import OutletLayer, OutletRows, network_layer, outlet_layer
 from ..domain.outlets import OutletFilters
 from ..domain.principal import Principal
-from ..domain.region_counts import active_tier_counts
+from ..domain.region_counts import active_tier_totals
 from ..domain.regions import RegionInfo, get_region, subregions
 from ..domain.sales import list_products, product_id, product_unit
 from ..errors import NotFound, ValidationError
-from ..models import TIERS
 from . import cache
 from .coverage import CoverageResult
 from .density import DensityResult
@@ -140,18 +139,18 @@ def region_map(
     data.state, data.as_of = got.state, got.computed_at
     if got.result is None:
         return data
-    if (
-        outlet_tiles_above is not None
+    # the kept totals per tier, read once: their sum decides, and a tiled map draws them
+    by_tier = (
+        active_tier_totals(session, info.id)
+        if outlet_tiles_above is not None
         and not f.distributor
         # the tiles are plain WGS-84: a region across 180° is drawn unwrapped (maps.base), as
         # its cells are, so its outlets stay in the page with them
         and not crosses_antimeridian(info.boundary)
-        and cache.region_outlets(session, info.id) > outlet_tiles_above
-    ):
-        counts = dict.fromkeys(TIERS, 0)
-        for by_tier in active_tier_counts(session, info.id).values():
-            for tier, n in by_tier.items():
-                counts[tier] += n if not f.tiers or tier in f.tiers else 0
+        else None
+    )
+    if by_tier is not None and sum(by_tier.values()) > outlet_tiles_above:
+        counts = {t: n if not f.tiers or t in f.tiers else 0 for t, n in by_tier.items()}
         data.layer = OutletLayer(None, None, counts)
         data.outlets_tiled = True
     else:

@@ -121,7 +121,8 @@ def report_cmd(
     """Write region reports (PDF, HTML, XLSX, GeoPackage, GeoJSON) from the same figures.
 
     `geo-crm report clean` deletes report job files and finished queue rows older than
-    GEO_CRM_REPORT_RETENTION_HOURS, and fails the report jobs of stopped workers.
+    GEO_CRM_REPORT_RETENTION_HOURS, finished report jobs older than
+    GEO_CRM_REPORT_JOB_RETENTION_DAYS, and fails the report jobs of stopped workers.
     """
     if region == CLEAN:
         _clean()
@@ -194,12 +195,17 @@ def _clean() -> None:
             reports_dir(settings),
             settings.report_retention_hours,
             settings.worker_lost_seconds,
+            settings.report_job_retention_days,
         )
     finally:
         session.rollback()
         session.close()
     hours = f"{settings.report_retention_hours:g}"
-    click.echo(f"{cleaned.files()} (kept: files of the last {hours} hours)")
+    days = f"{settings.report_job_retention_days:g}"
+    click.echo(
+        f"{cleaned.files()} (kept: files of the last {hours} hours, "
+        f"finished jobs of the last {days} days)"
+    )
     click.echo(f"jobs of stopped workers: {cleaned.recovered.summary()}")
     click.echo(f"queue: {cleaned.queue.summary()} (kept: the last {hours} hours)")
 

@@ -198,6 +198,17 @@ def active_tier_counts(session: Session, region_id: int) -> dict[int | None, dic
     return {k: v for k, v in out.items() if any(v.values())}
 
 
+def active_tier_totals(session: Session, region_id: int) -> dict[str, int]:
+    """Active located outlets per tier of the region and everything below it, from the kept
+    totals (``region_outlet_totals``): one indexed read giving both a region's number of
+    outlets (their sum) and its counts per tier, every tier present (0 when it has none)."""
+    t = RegionOutletTotal.__table__.c
+    out = dict.fromkeys(TIERS, 0)
+    for tier, n in session.execute(select(t.tier, t.outlets).where(t.region_id == region_id)).all():
+        out[tier] = n
+    return out
+
+
 @dataclass
 class TierCounts:
     """Outlets per tier in a region and everything below it."""

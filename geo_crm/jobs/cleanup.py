@@ -11,6 +11,12 @@ entries of the folder, and folders of queued or running jobs, are never touched.
 at once (the worker's and the command's) do no harm: each job is marked once, and a folder
 already deleted is skipped.
 
+Finished jobs' rows (done, failed, expired) are themselves deleted once they finished more than
+``GEO_CRM_REPORT_JOB_RETENTION_DAYS`` ago (:func:`delete_old_jobs`; never sooner than the files'
+retention, so an expired job's link answers 410 Gone for that long, then 404 Not found); a
+queued or running job is never deleted, however old. A deleted job's folder, if any is left,
+is then a leftover the next clean deletes.
+
 It runs in the worker every hour (``jobs.queue``: procrastinate periodic task
 ``geo_crm.clean_reports``) and on demand as ``geo-crm report clean``, both through
 :func:`clean`, which first fails or re-queues the jobs of stopped workers (``jobs.lost``) and
@@ -22,10 +28,11 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from . import lost, queue_cleanup
@@ -37,11 +44,13 @@ CLEAN_CRON = "17 * * * *"  # hourly, off the top of the hour
 
 @dataclass
 class Cleaned:
-    """What one clean did: jobs marked expired, folders deleted, bytes freed."""
+    """What one clean did: jobs marked expired, folders deleted, bytes freed, finished jobs'
+    rows deleted."""
 
     expired: list[int] = field(default_factory=list)
     folders: int = 0
     bytes: int = 0
+    deleted: int = 0  # finished report jobs' rows deleted (by :func:`clean`)
     recovered: lost.Recovered | None = None  # by :func:`clean`
     queue: queue_cleanup.QueueCleaned | None = None  # by :func:`clean`
 
@@ -49,7 +58,7 @@ class Cleaned:
         """What was done to the report jobs' files."""
         return (
             f"{len(self.expired)} report jobs expired, {self.folders} folders deleted, "
-            f"{self.bytes:,} bytes freed"
+            f"{self.bytes:,} bytes freed, {self.deleted} finished report jobs deleted"
         )
 
     def summary(self) -> str:
@@ -61,17 +70,41 @@ class Cleaned:
         return out
 
 
-def clean(session: Session, base: Path, retention_hours: float, lost_after_s: float) -> Cleaned:
+def clean(
+    session: Session,
+    base: Path,
+    retention_hours: float,
+    lost_after_s: float,
+    job_retention_days: float,
+) -> Cleaned:
     """Everything the hourly clean does, each step committed: jobs of stopped workers failed
-    (or queued again), report files past the retention deleted, then procrastinate's finished
-    rows past the same retention."""
+    (or queued again), finished jobs' rows past ``job_retention_days`` deleted, report files
+    past the retention deleted (with the folders of the rows just deleted), then
+    procrastinate's finished rows past the same retention."""
     recovered = lost.recover(session, lost_after_s)
     session.commit()
-    out = clean_reports(session, base, retention_hours)
+    deleted = delete_old_jobs(session, max(job_retention_days * 24.0, retention_hours))
+    session.commit()
+    out = clean_reports(session, base, retention_hours, deleted=deleted)
+    out.deleted = len(deleted)
     out.recovered = recovered
     out.queue = queue_cleanup.remove_old_entries(session, retention_hours, lost_after_s)
     session.commit()
     return out
+
+
+def delete_old_jobs(session: Session, hours: float) -> list[int]:
+    """Delete the rows of report jobs that finished (done, failed or expired) more than
+    ``hours`` ago; their ids. Queued and running jobs are never deleted. The caller commits
+    (and then deletes their folders)."""
+    j = REPORT_JOBS.c
+    cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, hours * 3600.0)
+    rows = session.execute(
+        delete(REPORT_JOBS)
+        .where(j.state.in_(("done", "failed", "expired")), j.finished_at < cutoff)
+        .returning(j.id)
+    ).scalars()
+    return sorted(rows)
 
 
 def expire_jobs(session: Session, retention_hours: float) -> list[int]:
@@ -96,10 +129,16 @@ def expire_jobs(session: Session, retention_hours: float) -> list[int]:
 
 
 def clean_reports(
-    session: Session, base: Path, retention_hours: float, *, now: float | None = None
+    session: Session,
+    base: Path,
+    retention_hours: float,
+    *,
+    now: float | None = None,
+    deleted: Sequence[int] = (),
 ) -> Cleaned:
     """Expire old jobs (committed here), then delete their folders and stale leftovers under
-    ``base`` (``<GEO_CRM_VAR_DIR>/reports``)."""
+    ``base`` (``<GEO_CRM_VAR_DIR>/reports``), and the folders of the jobs ``deleted`` (their
+    rows just deleted: finished long ago, whatever the folder's time)."""
     out = Cleaned(expired=expire_jobs(session, retention_hours))
     session.commit()
     if not base.is_dir():
@@ -115,7 +154,8 @@ def clean_reports(
         state = states.get(job_id)
         if state in ("queued", "running", "done"):
             continue  # its own job's (done: still within the retention time)
-        if job_id not in out.expired and _newest_mtime(path) > oldest:
+        gone = job_id in out.expired or job_id in deleted
+        if not gone and _newest_mtime(path) > oldest:
             continue  # a leftover, but recent: a job may be just starting or failing
         out.bytes += _size(path)
         shutil.rmtree(path, ignore_errors=True)

@@ -30,7 +30,8 @@ def run_report(job: int) -> None:
 def clean_reports(timestamp: int) -> None:
     """The periodic procrastinate task ``geo_crm.clean_reports`` (``timestamp``: when it was
     due): delete report files and finished queue rows past
-    ``GEO_CRM_REPORT_RETENTION_HOURS``, after recovering the jobs of stopped workers."""
+    ``GEO_CRM_REPORT_RETENTION_HOURS`` and finished report jobs past
+    ``GEO_CRM_REPORT_JOB_RETENTION_DAYS``, after recovering the jobs of stopped workers."""
     rt = runtime.current()
     session = rt.db.session()
     try:
@@ -39,6 +40,7 @@ def clean_reports(timestamp: int) -> None:
             reports_dir(rt.settings),
             rt.settings.report_retention_hours,
             rt.settings.worker_lost_seconds,
+            rt.settings.report_job_retention_days,
         )
     finally:
         session.rollback()

@@ -7,3 +7,7 @@ large networks fast, ``safe`` escapes user text, ``assets`` serves Leaflet from 
 packages (no CDN); ``elements`` inlines the maps' own script and styles
 (``geo_crm/static/maps``). See docs/maps.md.
 """
+
+from .templates import install as _compile_templates_once
+
+_compile_templates_once()  # maps.templates: Folium's per-map templates compiled once a process

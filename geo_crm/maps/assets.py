@@ -5,7 +5,8 @@ Files come from Python packages installed with geo_crm (never copied into the re
 - ``xstatic-leaflet`` (PyPI): ``leaflet.js``, ``leaflet.css`` and its marker/layer images;
 - ``folium`` itself ships ``leaflet_heat.min.js`` (Leaflet.heat) in ``folium/templates``;
 - geo_crm's own ``static/`` folder holds Leaflet.VectorGrid 1.3.0, vendored unchanged
-  (``static/vectorgrid/``): the vector tiles of a large region's cells and outlets.
+  (``static/vectorgrid/``): the vector tiles of a large region's cells and outlets, with
+  geo_crm's one-line ``static/vectorgrid_shim.js`` for Leaflet 1.9 (served in both modes).
 
 Nothing else is needed because the maps use only Leaflet core, folium's GeoJson, FeatureGroup,
 TileLayer and LayerControl, folium.plugins.HeatMap, and geo_crm's own small scripts (legends,
@@ -81,6 +82,8 @@ ASSETS: dict[str, Asset] = {
         "https://unpkg.com/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js",
         "js",
     ),
+    # geo_crm's own: Leaflet.VectorGrid 1.3 on Leaflet 1.9 (no CDN has it: served in both modes)
+    "leaflet-vectorgrid-shim": Asset("geo_crm", "vectorgrid_shim.js", "", "js"),
 }
 
 # what each element class needs; the Map itself needs Leaflet only
@@ -111,7 +114,7 @@ def asset_url(name: str, *, mode: str = "local", prefix: str = URL_PREFIX) -> st
         raise UnservedAsset(
             f"map asset {name!r} is not served by geo_crm (see geo_crm/maps/assets.py)"
         )
-    if mode == "cdn":
+    if mode == "cdn" and asset.cdn:
         return asset.cdn
     return f"{prefix}/{asset.vendor}/{asset.path}"
 

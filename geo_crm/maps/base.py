@@ -218,13 +218,21 @@ def simplify_for_display(geoms: list[shapely.Geometry], tolerance: float) -> lis
     return [g if not g.is_empty else o for g, o in zip(out.tolist(), geoms, strict=True)]
 
 
-def feature(geom: shapely.Geometry, properties: dict, fid: str | int) -> dict:
-    return {
+def feature(
+    geom: shapely.Geometry | None, properties: dict, fid: str | int, *, shared: str | None = None
+) -> dict:
+    """A GeoJSON feature. ``shared``: the key of a shape drawn by two layers, embedded once
+    (``runtime.js``, ``L.GeoJSON.addData``): the first feature with the key carries the
+    geometry (``geom``), a later one ``geom=None`` and borrows it in the browser."""
+    out = {
         "type": "Feature",
         "id": str(fid),
         "properties": properties,
-        "geometry": json.loads(shapely.to_geojson(geom)),
+        "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
     }
+    if shared is not None:
+        out["gc"] = shared
+    return out
 
 
 class RegionMap:
@@ -262,6 +270,11 @@ class RegionMap:
         self.fit = self.frame.bounds(region_geom)
 
         self.map = new_map(settings, self.fit, title)
+        # the sub-regions' outlines are embedded once, in the boundaries layer; a choropleth of
+        # the same shapes (coverage, density, gaps by sub-region) borrows them by key
+        self._shared = {
+            id(g): f"{self.map.get_name()}:{code}" for code, g in self.sub_geoms.items()
+        }
         self._add_boundaries()
 
     # --- skeleton ---------------------------------------------------------------------------
@@ -290,6 +303,7 @@ class RegionMap:
                         "link": str(safe_link(self.settings.region_href, s.code, s.name)),
                     },
                     s.code,
+                    shared=self._shared.get(id(self.sub_geoms[s.code])),
                 )
                 for s in self.subregions
             ]
@@ -329,6 +343,12 @@ class RegionMap:
         return items
 
     # --- helpers for the map builders -------------------------------------------------------
+    def _feature(self, geom: shapely.Geometry, properties: dict, fid: str) -> dict:
+        """A feature of a layer drawn after the boundaries: a sub-region's outline (one of
+        ``sub_geoms``) is borrowed from the boundaries layer by key, not embedded again."""
+        shared = self._shared.get(id(geom))
+        return feature(None if shared else geom, properties, fid, shared=shared)
+
     def shade_pane(self) -> str:
         """The pane for shading (choropleths, covered areas): under outlets and hexagon counts
         whatever order the layers come in (``style.SHADE_PANE``); made once per map."""
@@ -432,7 +452,7 @@ class RegionMap:
             for i, (g, v, c) in enumerate(zip(geoms, values.tolist(), k.tolist(), strict=True)):
                 props = {"name": str(safe_text(names[i]))} if names is not None else {}
                 props |= {"v": str(safe_text(text(v))), "k": int(c)}
-                feats.append(feature(g, props, ids[i]))
+                feats.append(self._feature(g, props, ids[i]))
         colours = classes.colours
 
         def fill(f: dict) -> dict:
@@ -526,7 +546,7 @@ class RegionMap:
             props = {"name": str(safe_text(names[i]))}
             if codes is not None:
                 props["code"] = str(safe_text(codes[i]))
-            feats.append(feature(g, props, ids[i]))
+            feats.append(self._feature(g, props, ids[i]))
 
         def outline(f: dict) -> dict:
             colour = colour_of[f["id"]]

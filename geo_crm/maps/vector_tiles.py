@@ -56,7 +56,8 @@ class CellTiles(JSCSSMixin, Layer):
         {% endmacro %}
     """)
 
-    default_js = [("leaflet-vectorgrid", "")]  # served by geo_crm (maps.assets.apply_assets)
+    # served by geo_crm (maps.assets.apply_assets); the shim after the bundle
+    default_js = [("leaflet-vectorgrid", ""), ("leaflet-vectorgrid-shim", "")]
 
     def __init__(
         self,
@@ -106,7 +107,7 @@ class OutletTiles(JSCSSMixin, Layer):
         {% endmacro %}
     """)
 
-    default_js = [("leaflet-vectorgrid", "")]
+    default_js = [("leaflet-vectorgrid", ""), ("leaflet-vectorgrid-shim", "")]
 
     def __init__(self, name: str, url: str, options: dict, *, show: bool = True):
         """``options``: every string already escaped (``maps.points`` builds them)."""

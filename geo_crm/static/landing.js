@@ -12,8 +12,7 @@
   }
   function $(id) { return document.getElementById(id); }
 
-  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed: the same flag
-  if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
+  // (Leaflet.VectorGrid's fakeStop shim: static/vectorgrid_shim.js, loaded before this file)
 
   var TITLES = {coverage: "Coverage %", sales: "Sales this year", plan: "Plan achievement to date",
                 outlets: "Outlets", gaps: "Gap cells"};
@@ -70,7 +69,10 @@
     rendererFactory: L.canvas.tile,
     interactive: true,  // tiles fetched at every zoom: over-zoomed canvases miss their clicks
     fetchOptions: {credentials: "same-origin"},
-    getFeatureId: function (f) { return f.properties.code; },
+    // a region's outline and its label point (MVT layer region_labels, not drawn here) carry
+    // the same code: only the outline takes it, so restyle() recolours outlines and never
+    // draws a label point as a filled circle (points are vector-tile type 1)
+    getFeatureId: function (f) { return f.type === 1 ? "label:" + f.properties.code : f.properties.code; },
     vectorTileLayerStyles: {
       regions: function (p) { return regionStyle(p); },
       region_labels: function () { return []; }

@@ -268,16 +268,11 @@ window.GeoCrm = window.GeoCrm || (function () {
     if (spec.kind === 'money') { return '¥' + G.num(v, 0); }
     return G.num(v, v >= 100 ? 0 : 1);
   };
-  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8 removed: the same flag
-  G.vectorGridShim = function () {
-    if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
-  };
   // analysis cells (gaps, density) drawn from the vector tiles of the kept result instead of
   // embedded GeoJSON: filled by the class of one property (o.breaks: the inner class edges,
   // o.colours one per class; a missing value takes class o.missing, or is not drawn), with
   // the tooltip the GeoJSON layer had (o.label: escaped HTML; the value formatted by o.fmt)
   G.cellTiles = function (map, url, o) {
-    G.vectorGridShim();
     var classOf = function (v) {
       if (v === null || v === undefined) { return o.missing; }
       if (o.positive && !(v > 0)) { return null; }
@@ -317,6 +312,25 @@ window.GeoCrm = window.GeoCrm || (function () {
     layer.on('mouseout', function () { map.closeTooltip(tip); });
     return tip;
   };
+  // a shape two GeoJSON layers draw is embedded once (maps.base.RegionMap: the sub-regions'
+  // outlines, then a choropleth of them): a feature with a key ("gc") and a geometry keeps
+  // it, a later feature with the same key and no geometry borrows it (Leaflet skips a
+  // collection's features without geometry, so they are filled in before it looks)
+  G.shapes = {};
+  var shape = function (f) {
+    if (!f || !f.gc) { return f; }
+    if (f.geometry) { G.shapes[f.gc] = f.geometry; return f; }
+    return G.shapes[f.gc] ? L.extend({}, f, { geometry: G.shapes[f.gc] }) : f;
+  };
+  var addData = L.GeoJSON.prototype.addData;
+  L.GeoJSON.prototype.addData = function (data) {
+    if (data && Array.isArray(data.features)) {
+      data = L.extend({}, data, { features: data.features.map(shape) });
+    } else if (data && data.type === 'Feature') {
+      data = shape(data);
+    }
+    return addData.call(this, data);
+  };
   G.esc = function (s) {
     return String(s).replace(/[&<>"']/g, function (c) {
       return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
@@ -328,7 +342,6 @@ window.GeoCrm = window.GeoCrm || (function () {
   // keeps its colours); from zoom 10 the outlets of those tiers, styled by tier, with a popup
   // (name, tier, code, a link to the outlet's page). Names come from the tiles: escaped here.
   G.outletTiles = function (map, url, o) {
-    G.vectorGridShim();
     var shown = {};
     for (var k = 0; k < o.tiers.length; k++) { shown[o.tiers[k]] = true; }
     var total = function (p) {
