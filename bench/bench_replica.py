@@ -238,6 +238,7 @@ _CONFLICTS = (
     " + confl_tablespace), 0) FROM pg_stat_database_conflicts"
 )
 _REPLAYED = "SELECT pg_last_wal_replay_lsn()"
+_WAL = "SELECT wal_bytes::bigint, wal_fpi, wal_sync FROM pg_stat_wal"
 _INSERTED = "SELECT pg_current_wal_insert_lsn()"
 
 
@@ -260,7 +261,14 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def wal(self) -> tuple[int, int, int]:
+        """The primary's WAL so far: bytes, full-page images, syncs (fsync of WAL files)."""
+        row = self.conns["primary"].execute(_WAL).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def conflicts(self) -> int:
+        if "replica" not in self.conns:
+            return 0
         return int(self.conns["replica"].execute(_CONFLICTS).fetchone()[0])
 
     def start(self) -> None:
@@ -281,9 +289,10 @@ class Sampler:
                 for kind, event, n in conn.execute(_WAITS).fetchall():
                     key = (name, kind, event)
                     self.waits[key] = self.waits.get(key, 0) + n
-            inserted = self.conns["primary"].execute(_INSERTED).fetchone()[0]
-            replayed = self.conns["replica"].execute(_REPLAYED).fetchone()[0]
-            self.lag_bytes.append(max(0, int(_lsn(inserted) - _lsn(replayed))))
+            if "replica" in self.conns:
+                inserted = self.conns["primary"].execute(_INSERTED).fetchone()[0]
+                replayed = self.conns["replica"].execute(_REPLAYED).fetchone()[0]
+                self.lag_bytes.append(max(0, int(_lsn(inserted) - _lsn(replayed))))
 
     def close(self) -> None:
         for conn in self.conns.values():
@@ -295,9 +304,11 @@ def _lsn(value) -> int:
     return (int(hi, 16) << 32) | int(lo, 16)
 
 
-def replica_transactions(url: str) -> int:
+def replica_transactions(url: str | None) -> int:
     from sqlalchemy import create_engine, text
 
+    if url is None:  # no replica running
+        return 0
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -316,6 +327,11 @@ def errors(result: dict) -> int:
 
 # -- one configuration: a gunicorn, and the phases driven against it ---------------------------
 
+RUNS = {
+    "solo": "primary alone",  # the replica stopped: the primary as bench_geotag has it
+    "primary": "reads on the primary",  # the replica streaming, not read from
+    "replica": "reads on the replica",
+}
 PHASES = ("tiles", "near", "writes", "both")  # what each phase drives, below
 STREAMS = {
     "tiles": ("tiles",),
@@ -329,23 +345,28 @@ def _drive_into(done: dict, kind: str, port: int, requests, rate: float, conns: 
     done[kind] = drive(port, requests, rate, idle=conns)
 
 
-def one_run(name, env, streams_of, args, replica_url, sampler, postmasters) -> dict:
+def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, threads) -> dict:
     """Serve the app under ``env``; for each phase warm up, then drive its streams at once
     (one client thread each, open loop), with CPU per process group and database samples."""
     port = free_port()
-    server = start_gunicorn("bench_geotag:make_app()", port, env, args.threads)
+    # a pooled connection per thread (the default pool of 5 opens and closes more per request)
+    env = {"GEO_CRM_POOL_SIZE": str(max(5, threads)), **env}
+    server = start_gunicorn("bench_geotag:make_app()", port, env, threads)
     results: dict = {}
     try:
         for _ in range(2 * WORKERS):  # first requests build each worker's engine: be patient
             first = [_Conn(port)]
             prime(first, timeout_s=120)
             close_all(first)
-        conns = {
-            "writes": balanced_connections(port, server.pid, PREOPEN // WORKERS),
-            "tiles": balanced_connections(port, server.pid, PREOPEN // WORKERS // 4),
-            "near": balanced_connections(port, server.pid, PREOPEN // WORKERS // 4),
-        }
         for phase in args.phases:
+            # fresh connections for each phase: gunicorn closes those idle for 30 s (keep-alive),
+            # and drive() would reuse one it dropped while it waited
+            conns = {
+                kind: balanced_connections(
+                    port, server.pid, PREOPEN // WORKERS // (1 if kind == "writes" else 4)
+                )
+                for kind in STREAMS[phase]
+            }
             streams = streams_of(phase)  # kind -> (warm-up requests, measured requests, rate)
             for part in (0, 1):  # warm-up, then measured
                 done: dict = {}
@@ -358,6 +379,7 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters) -> d
                 if part:
                     before_tx = replica_transactions(replica_url)
                     before_conflicts = sampler.conflicts()
+                    before_wal = sampler.wal()
                     before_cpu = cpu_snapshot(server.pid, postmasters)
                     sampler.start()
                 t0 = time.monotonic()
@@ -373,13 +395,14 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters) -> d
                 "cpu": cpu_used(before_cpu, cpu_snapshot(server.pid, postmasters)),
                 "replica_tx": replica_transactions(replica_url) - before_tx,
                 "conflicts": sampler.conflicts() - before_conflicts,
+                "wal": [b - a for a, b in zip(before_wal, sampler.wal(), strict=True)],
                 "waits": dict(sampler.waits),
                 "samples": sampler.samples,
                 "lag_bytes": list(sampler.lag_bytes),
             }
             print_phase(name, phase, results[phase])
-        for pool in conns.values():
-            close_all(pool)
+            for pool in conns.values():
+                close_all(pool)
     finally:
         stop(server)
     return results
@@ -405,6 +428,15 @@ def print_phase(run: str, phase: str, r: dict) -> None:
         + f"; all {total / wall:.2f} cores",
         flush=True,
     )
+    writes = r["streams"].get("writes")
+    if writes is not None and writes["statuses"].get(200):
+        ok = writes["statuses"][200]
+        wal_bytes, fpi, syncs = r["wal"]
+        print(
+            f"  primary WAL per accepted geotag: {wal_bytes / ok / 1024:.1f} KB, full-page images "
+            f"{fpi / ok:.2f}, WAL syncs {syncs / ok:.2f} ({syncs / wall:.0f}/s)",
+            flush=True,
+        )
     if r["samples"]:
         top = sorted(r["waits"].items(), key=lambda kv: -kv[1])[:6]
         print(
@@ -418,11 +450,12 @@ def print_phase(run: str, phase: str, r: dict) -> None:
             flush=True,
         )
         lag = sorted(r["lag_bytes"])
-        print(
-            f"  replica replay behind the primary: median {lag[len(lag) // 2] / 1024:.0f} KB, "
-            f"max {lag[-1] / 1024:.0f} KB",
-            flush=True,
-        )
+        if lag:
+            print(
+                f"  replica replay behind the primary: median {lag[len(lag) // 2] / 1024:.0f} KB, "
+                f"max {lag[-1] / 1024:.0f} KB",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -436,7 +469,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured, per phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="per phase")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--threads",
+        default="4",
+        help="threads per gunicorn worker; comma-separated: each run once per thread count",
+    )
     parser.add_argument(
         "--near",
         choices=sorted(NEAR_QUERIES),
@@ -451,14 +488,18 @@ def main() -> None:
         "alone), both (geotags and both reads at once)",
     )
     parser.add_argument(
-        "--runs", default="primary,replica", help="primary (reads on the primary), replica"
+        "--runs",
+        default="solo,primary,replica",
+        help="comma-separated: solo (replica stopped, reads on the primary), primary (replica "
+        "streaming, reads on the primary), replica (reads on the replica)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folders")
     args = parser.parse_args()
     args.phases = [p for p in args.phases.split(",") if p]
+    args.threads = [int(t) for t in args.threads.split(",") if t]
     runs = [r for r in args.runs.split(",") if r]
-    if not set(args.phases) <= set(PHASES) or not set(runs) <= {"primary", "replica"}:
-        parser.error(f"phases: {', '.join(PHASES)}; runs: primary, replica")
+    if not set(args.phases) <= set(PHASES) or not set(runs) <= set(RUNS):
+        parser.error(f"phases: {', '.join(PHASES)}; runs: {', '.join(RUNS)}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 shared cores)", flush=True)
 
     from geo_crm.db import ready_engine
@@ -468,6 +509,7 @@ def main() -> None:
     warm_n, real_n = int(args.rate * args.warmup), int(args.rate * args.seconds)
     per_phase = warm_n + real_n
     write_phases = sum(1 for p in args.phases if "writes" in STREAMS[p]) * len(runs)
+    write_phases *= len(args.threads)
     base = Path(tempfile.mkdtemp(prefix="gcrm-bench-replica-"))
     os.chmod(base, 0o755)
     primary = LocalCluster.for_dir(base / "pg", dbname="bench")
@@ -485,11 +527,6 @@ def main() -> None:
         t0 = time.perf_counter()
         replica.start()
         print(f"replica copied and started in {time.perf_counter() - t0:.1f} s", flush=True)
-        postmasters = {
-            "primary": postmaster_pid(primary.datadir),
-            "replica": postmaster_pid(replica.datadir),
-        }
-        sampler = Sampler({"primary": url, "replica": replica.url})
         env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret")
         env.pop("DATABASE_REPLICA_URLS", None)
         half = args.read_rate / 2
@@ -500,14 +537,25 @@ def main() -> None:
             f"{args.outlets:,} outlets; per phase {args.warmup:.0f} s warm-up + "
             f"{args.seconds:.0f} s measured; geotags {args.rate:.0f}/s, outlet tiles z11-13 "
             f"{half:.0f}/s, near ({args.near}: {NEAR_QUERIES[args.near]}) {half:.0f}/s; "
-            f"gunicorn {WORKERS} x {args.threads} threads",
+            f"gunicorn {WORKERS} workers x {'/'.join(map(str, args.threads))} threads",
             flush=True,
         )
         used = iter(range(write_phases))
         summary = {}
-        for run in runs:
+        for run, threads in [(r, t) for r in runs for t in args.threads]:
             extra = {"DATABASE_REPLICA_URLS": replica.url} if run == "replica" else {}
-            label = "reads on the replica" if run == "replica" else "reads on the primary"
+            label = RUNS[run] if len(args.threads) == 1 else f"{RUNS[run]}, {threads} threads"
+            if run == "solo":
+                replica.stop()
+            elif not replica.is_running():
+                replica.start()
+                time.sleep(1.0)  # streaming again
+            postmasters = {"primary": postmaster_pid(primary.datadir)}
+            sampled = {"primary": url}
+            if run != "solo":
+                postmasters["replica"] = postmaster_pid(replica.datadir)
+                sampled["replica"] = replica.url
+            sampler = Sampler(sampled)
 
             def streams_of(phase: str) -> dict:
                 out = {}
@@ -521,9 +569,19 @@ def main() -> None:
                         out[kind] = (reqs[:rw], reqs[rw:], half)
                 return out
 
+            replica_url = replica.url if run != "solo" else None
             summary[label] = one_run(
-                label, {**env, **extra}, streams_of, args, replica.url, sampler, postmasters
+                label,
+                {**env, **extra},
+                streams_of,
+                args,
+                replica_url,
+                sampler,
+                postmasters,
+                threads,
             )
+            sampler.close()
+            sampler = None
         print("\nsummary: p99 ms (errors) per stream; CPU cores used")
         for label, phases in summary.items():
             for phase, r in phases.items():
