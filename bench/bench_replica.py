@@ -1,24 +1,39 @@
-"""Reads on a streaming replica while the primary takes geotags (issue 16.4).
+"""Reads on a streaming replica while the primary takes geotags (issue 16.4), and where the
+time goes.
 
     .venv/bin/python bench/bench_replica.py [--outlets 200000] [--rate 500] [--read-rate 100]
-                                            [--seconds 15] [--threads 4]
+        [--seconds 10] [--warmup 3] [--threads 4[,16]] [--near radius|all|nocount]
+        [--phases tiles,near,writes,both] [--runs solo,primary,replica]
 
 Starts a throwaway durable primary (fsync on) loaded as bench/bench_geotag.py loads it (one
 province, 16 cities, N outlets by one INSERT … SELECT), adds an admin's token for the reads,
 and copies it into a hot-standby replica with ``geo-crm db replica``'s code (pg_basebackup
-through a slot, streaming from the primary's socket). Then two runs on the same gunicorn
-settings (2 gthread workers × 4 threads) and the same open-loop schedules, each driven by two
-client threads at once: geotag ``PUT``s at ``--rate``/s (every one a different outlet) and
-reads at ``--read-rate``/s, half vector tiles of the outlets layer at z 11-13, half the 20
-outlets nearest a point (``/api/v1/outlets?lat&lon&limit=20``), inside the province:
+through a slot, streaming from the primary's socket). Each run serves the app with gunicorn
+(2 gthread workers × ``--threads``, ``GEO_CRM_POOL_SIZE`` = the threads) and drives phases,
+each one open-loop stream per kind on its own client thread (latency from each request's
+*scheduled* start), a warm-up then the measured seconds:
 
-1. baseline: no replica configured, so the reads run on the primary beside the writes;
-2. replica: ``DATABASE_REPLICA_URLS`` names the replica, so GET reads go to it.
+- ``tiles``: outlet vector tiles at z 11-13 (points), ``--read-rate``/2 per second, alone;
+- ``near``: the 20 outlets nearest a point, ``--read-rate``/2 per second, alone; ``--near
+  radius`` (default) asks them within 5 km with their total, as bench_near does; ``all`` asks
+  without a radius, so the total counts every outlet of the network on each request (what this
+  bench asked before, 2026-12-06); ``nocount`` without a radius and without the total;
+- ``writes``: geotag ``PUT``s at ``--rate``/s alone, every one a different outlet;
+- ``both``: the three streams at once — the target's situation.
 
-Printed per run: writes and reads sent, answered 2xx, errors (anything else, time-outs
-included), p50/p90/p99 of each from its *scheduled* start, and how many transactions the
-replica ran during the run (proof of where the reads went). The speed line of issue 16: reads
-on the replica with no error and p99 under 50 ms while the primary takes 500 geotags/s.
+Runs: ``solo`` (the replica stopped: the primary alone, as bench_geotag has it), ``primary``
+(the replica streaming, reads on the primary), ``replica`` (``DATABASE_REPLICA_URLS`` set: GET
+reads on the replica); each once per ``--threads`` value.
+
+Printed per phase: each stream's sent/ok/statuses and p50/p90/p99; CPU in cores and in ms per
+request for every process group, read from /proc — the client, gunicorn, and for each cluster
+its backends, walsender / walreceiver, startup (replay), checkpointer, bgwriter, walwriter,
+autovacuum and the backends that exited (the postmaster's children's times: connections
+opened and closed); WAL bytes, full-page images and WAL syncs per accepted geotag; what the
+active backends of each cluster waited on (sampled every 0.2 s: ``CPU`` = no wait); hot-standby
+conflicts and the replica's replay lag; transactions the replica ran (where the reads went).
+The speed line of issue 16: reads on the replica with no error and p99 under 50 ms while the
+primary takes 500 geotags/s.
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import math
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -68,7 +84,10 @@ def admin_token(engine) -> str:
 
     with Session(engine) as session:
         uid = session.execute(
-            text("INSERT INTO users (username, role) VALUES ('bench_admin', 'admin') RETURNING id")
+            text(
+                "INSERT INTO users (username, role) VALUES ('bench_admin', 'admin') "
+                "ON CONFLICT (username) DO UPDATE SET role = 'admin' RETURNING id"
+            )
         ).scalar_one()
         token = create_token(session, uid, "bench reads").token
         session.commit()
@@ -345,34 +364,58 @@ def _drive_into(done: dict, kind: str, port: int, requests, rate: float, conns: 
     done[kind] = drive(port, requests, rate, idle=conns)
 
 
-def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, threads) -> dict:
+def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, threads, split) -> dict:
     """Serve the app under ``env``; for each phase warm up, then drive its streams at once
-    (one client thread each, open loop), with CPU per process group and database samples."""
-    port = free_port()
+    (one client thread each, open loop), with CPU per process group and database samples.
+    ``split``: the reads go to a second gunicorn of their own (as a load balancer sending GET
+    requests to a read pool would), so they never wait for a thread behind the writes."""
     # a pooled connection per thread (the default pool of 5 opens and closes more per request)
     env = {"GEO_CRM_POOL_SIZE": str(max(5, threads)), **env}
-    server = start_gunicorn("bench_geotag:make_app()", port, env, threads)
+    servers: dict[str, tuple[int, subprocess.Popen]] = {}
     results: dict = {}
     try:
-        for _ in range(2 * WORKERS):  # first requests build each worker's engine: be patient
-            first = [_Conn(port)]
-            prime(first, timeout_s=120)
-            close_all(first)
+        for pool in ("writes", "reads") if split else ("writes",):
+            port = free_port()
+            servers[pool] = (port, start_gunicorn("bench_geotag:make_app()", port, env, threads))
+            for _ in range(2 * WORKERS):  # first requests build each worker's engine: be patient
+                first = [_Conn(port)]
+                prime(first, timeout_s=120)
+                close_all(first)
+
+        def server_of(kind: str) -> tuple[int, subprocess.Popen]:
+            return servers["writes" if kind == "writes" or not split else "reads"]
+
+        def gunicorn_cpu() -> dict[str, float]:
+            out: dict[str, float] = {}
+            for pool, (_, proc) in servers.items():
+                for key, value in cpu_snapshot(proc.pid, {}).items():
+                    if key == "gunicorn":
+                        key = f"gunicorn {pool}" if split else key
+                    if key != "client":
+                        out[key] = out.get(key, 0.0) + value
+            return out
+
+        def snapshot() -> dict[str, float]:
+            return {**cpu_snapshot(None, postmasters), **gunicorn_cpu()}
+
         for phase in args.phases:
             # fresh connections for each phase: gunicorn closes those idle for 30 s (keep-alive),
             # and drive() would reuse one it dropped while it waited
             conns = {
                 kind: balanced_connections(
-                    port, server.pid, PREOPEN // WORKERS // (1 if kind == "writes" else 4)
+                    server_of(kind)[0],
+                    server_of(kind)[1].pid,
+                    PREOPEN // WORKERS // (1 if kind == "writes" else 4),
                 )
                 for kind in STREAMS[phase]
             }
             streams = streams_of(phase)  # kind -> (warm-up requests, measured requests, rate)
             for part in (0, 1):  # warm-up, then measured
                 done: dict = {}
-                threads = [
+                clients = [
                     threading.Thread(
-                        target=_drive_into, args=(done, kind, port, reqs[part], rate, conns[kind])
+                        target=_drive_into,
+                        args=(done, kind, server_of(kind)[0], reqs[part], rate, conns[kind]),
                     )
                     for kind, (*reqs, rate) in streams.items()
                 ]
@@ -380,19 +423,19 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, thre
                     before_tx = replica_transactions(replica_url)
                     before_conflicts = sampler.conflicts()
                     before_wal = sampler.wal()
-                    before_cpu = cpu_snapshot(server.pid, postmasters)
+                    before_cpu = snapshot()
                     sampler.start()
                 t0 = time.monotonic()
-                for t in threads:
+                for t in clients:
                     t.start()
-                for t in threads:
+                for t in clients:
                     t.join()
                 wall = time.monotonic() - t0
             sampler.stop()
             results[phase] = {
                 "streams": done,
                 "wall_s": wall,
-                "cpu": cpu_used(before_cpu, cpu_snapshot(server.pid, postmasters)),
+                "cpu": cpu_used(before_cpu, snapshot()),
                 "replica_tx": replica_transactions(replica_url) - before_tx,
                 "conflicts": sampler.conflicts() - before_conflicts,
                 "wal": [b - a for a, b in zip(before_wal, sampler.wal(), strict=True)],
@@ -404,7 +447,8 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, thre
             for pool in conns.values():
                 close_all(pool)
     finally:
-        stop(server)
+        for _, proc in servers.values():
+            stop(proc)
     return results
 
 
@@ -493,10 +537,23 @@ def main() -> None:
         help="comma-separated: solo (replica stopped, reads on the primary), primary (replica "
         "streaming, reads on the primary), replica (reads on the replica)",
     )
+    parser.add_argument(
+        "--split",
+        choices=("no", "yes", "both"),
+        default="no",
+        help="yes: the reads on a second gunicorn of their own (a read pool); both: each run "
+        "once without, once with",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folders")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a folder kept by --keep: start its primary and replica again, skip the load",
+    )
     args = parser.parse_args()
     args.phases = [p for p in args.phases.split(",") if p]
     args.threads = [int(t) for t in args.threads.split(",") if t]
+    args.split = {"no": [False], "yes": [True], "both": [False, True]}[args.split]
     runs = [r for r in args.runs.split(",") if r]
     if not set(args.phases) <= set(PHASES) or not set(runs) <= set(RUNS):
         parser.error(f"phases: {', '.join(PHASES)}; runs: {', '.join(RUNS)}")
@@ -509,9 +566,12 @@ def main() -> None:
     warm_n, real_n = int(args.rate * args.warmup), int(args.rate * args.seconds)
     per_phase = warm_n + real_n
     write_phases = sum(1 for p in args.phases if "writes" in STREAMS[p]) * len(runs)
-    write_phases *= len(args.threads)
-    base = Path(tempfile.mkdtemp(prefix="gcrm-bench-replica-"))
-    os.chmod(base, 0o755)
+    write_phases *= len(args.threads) * len(args.split)
+    if args.reuse:
+        base, args.keep = args.reuse.resolve(), True
+    else:
+        base = Path(tempfile.mkdtemp(prefix="gcrm-bench-replica-"))
+        os.chmod(base, 0o755)
     primary = LocalCluster.for_dir(base / "pg", dbname="bench")
     replica = LocalReplica.of(primary)
     sampler = None
@@ -519,7 +579,10 @@ def main() -> None:
         url = primary.ensure_database()
         engine = ready_engine(url)
         needed = max(1, write_phases * per_phase)
-        load(engine, args.outlets, rep_share=max(1, args.outlets // (needed + 1000)))
+        if args.reuse:
+            print(f"reusing the clusters in {base}", flush=True)
+        else:
+            load(engine, args.outlets, rep_share=max(1, args.outlets // (needed + 1000)))
         writer = bench_token(engine)
         reader = admin_token(engine)
         jobs = targets(engine, needed)
@@ -542,9 +605,14 @@ def main() -> None:
         )
         used = iter(range(write_phases))
         summary = {}
-        for run, threads in [(r, t) for r in runs for t in args.threads]:
+        combos = [(r, t, s) for r in runs for t in args.threads for s in args.split]
+        for run, threads, split in combos:
             extra = {"DATABASE_REPLICA_URLS": replica.url} if run == "replica" else {}
-            label = RUNS[run] if len(args.threads) == 1 else f"{RUNS[run]}, {threads} threads"
+            label = RUNS[run]
+            if len(args.threads) > 1:
+                label += f", {threads} threads"
+            if split:
+                label += ", reads on their own gunicorn"
             if run == "solo":
                 replica.stop()
             elif not replica.is_running():
@@ -579,6 +647,7 @@ def main() -> None:
                 sampler,
                 postmasters,
                 threads,
+                split,
             )
             sampler.close()
             sampler = None
@@ -613,7 +682,9 @@ def main() -> None:
             replica.stop()
         finally:
             primary.stop()
-        if not args.keep:
+        if args.keep:
+            print(f"clusters kept in {base} (--reuse {base})")
+        else:
             shutil.rmtree(base, ignore_errors=True)
 
 
