@@ -178,13 +178,13 @@ _PG_KINDS = (
 )
 
 
-def _stat(pid: int) -> tuple[int, int, int, int] | None:
-    """(parent pid, user+system ticks, children's user+system ticks, 0) of a process."""
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(parent pid, user+system ticks, ended children's user+system ticks) of a process."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]), 0
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
 def _title(pid: int) -> str:
@@ -211,7 +211,7 @@ def cpu_snapshot(gunicorn_pid: int | None, postmasters: dict[str, int]) -> dict[
     workers), and per cluster (``primary``/``replica``) its backends, walsender or walreceiver,
     startup (replay), checkpointer … and ``exited`` (children that ended: the postmaster's
     children's times)."""
-    parents: dict[int, tuple[int, int, int, int]] = {}
+    parents: dict[int, tuple[int, int, int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             stat = _stat(int(entry.name))
@@ -222,8 +222,8 @@ def cpu_snapshot(gunicorn_pid: int | None, postmasters: dict[str, int]) -> dict[
     def add(key: str, ticks: int) -> None:
         out[key] = out.get(key, 0.0) + ticks / _TICK
 
-    add("client", parents.get(os.getpid(), (0, 0, 0, 0))[1])
-    for pid, (ppid, ticks, _, _) in parents.items():
+    add("client", parents.get(os.getpid(), (0, 0, 0))[1])
+    for pid, (ppid, ticks, _) in parents.items():
         if gunicorn_pid is not None and gunicorn_pid in (pid, ppid):
             add("gunicorn", ticks)
     for name, master in postmasters.items():
@@ -231,7 +231,7 @@ def cpu_snapshot(gunicorn_pid: int | None, postmasters: dict[str, int]) -> dict[
             continue
         add(f"{name} postmaster", parents[master][1])
         add(f"{name} exited", parents[master][2])
-        for pid, (ppid, ticks, _, _) in parents.items():
+        for pid, (ppid, ticks, _) in parents.items():
             if ppid == master:
                 add(f"{name} {_pg_kind(_title(pid))}", ticks)
     return out
