@@ -257,6 +257,13 @@ VARIABLES: tuple[Variable, ...] = (
         "silently.",
     ),
     Variable(
+        "GEO_CRM_POOL_SIZE", "pool_size", whole(1), 5,
+        "Database connections each app process keeps open, per database (the primary and each "
+        "replica). Set it to at least gunicorn's `--threads`: a request past it opens a "
+        "connection of its own and closes it afterwards (up to 10 more), a new PostgreSQL "
+        "backend each time.",
+    ),
+    Variable(
         "GEO_CRM_MAX_UPLOAD_BYTES", "max_upload_bytes", whole(1), 32 * 1024 * 1024,
         "Largest accepted request body (larger: HTTP 413).",
         shown_default="`33554432` (32 MiB)",
@@ -422,6 +429,7 @@ class Settings:
     pg_bindir: str | None
     auto_migrate: bool
     pool_pre_ping: bool
+    pool_size: int
     max_upload_bytes: int
     log_level: str
     auth_required: bool

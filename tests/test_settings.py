@@ -48,6 +48,7 @@ SAMPLES = {
     "GEO_CRM_PG_BINDIR": ("/opt/pg/bin", "/opt/pg/bin", None),
     "GEO_CRM_AUTO_MIGRATE": ("off", False, "later"),
     "GEO_CRM_POOL_PRE_PING": ("YES", True, "2"),
+    "GEO_CRM_POOL_SIZE": ("16", 16, "0"),
     "GEO_CRM_MAX_UPLOAD_BYTES": ("1024", 1024, "1e6"),
     "GEO_CRM_LOG_LEVEL": ("debug", "DEBUG", "loud"),
     "GEO_CRM_AUTH_REQUIRED": ("0", False, "maybe"),

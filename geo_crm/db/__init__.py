@@ -139,12 +139,16 @@ class Database:
         GEO_CRM_POOL_PRE_PING (default off) adds a ``SELECT 1`` round trip on every checkout.
         Off, the free socket check of :func:`connection_is_dead` still drops connections a
         restarted or terminated server has closed; the ping is for places where something
-        between app and database drops idle connections without closing them."""
+        between app and database drops idle connections without closing them.
+        GEO_CRM_POOL_SIZE (default 5) connections stay open: a thread beyond them opens one of
+        SQLAlchemy's overflow connections and closes it after its request, a new PostgreSQL
+        backend every time (bench/README.md, the replica section, measured it at 16 threads)."""
         if self._engine is None:
             engine = ready_engine(
                 resolve_url(self.settings),
                 migrate_schema=False,
                 pool_pre_ping=self.settings.pool_pre_ping,
+                pool_size=self.settings.pool_size,
             )
             self.use_engine(engine)
         assert self._engine is not None
@@ -173,6 +177,7 @@ class Database:
         return make_engine(
             url,
             pool_pre_ping=self.settings.pool_pre_ping,
+            pool_size=self.settings.pool_size,
             connect_args={"connect_timeout": 2},
         )
 
