@@ -14,7 +14,6 @@ from geo_crm.domain import evaluations as ev
 pytest_plugins = ["auth_fixtures"]
 
 API = "/api/v1"
-TODAY = dt.date.today()
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def test_an_evaluation_stores_its_reach_and_is_scored(manager, connection):
     response = manager.post(f"{API}/distributors/D1/evaluations", json=BODY)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert body["distributor_code"] == "D1" and body["evaluated_on"] == TODAY.isoformat()
+    assert body["distributor_code"] == "D1" and body["evaluated_on"] == dt.date.today().isoformat()
     assert body["evaluator"] == "manager1"
     # the network: A1 and A2 are active retail outlets below D1 (A2 untagged)
     assert body["reach"]["by_tier"]["retail"] == 2 and body["reach"]["outlets"] == 2
@@ -93,7 +92,10 @@ def test_an_evaluation_stores_its_reach_and_is_scored(manager, connection):
     [
         ({"initiative": 6}, "body.initiative"),
         ({"credit": 0}, "body.credit"),
-        ({"evaluated_on": (TODAY + dt.timedelta(days=1)).isoformat()}, "body.evaluated_on"),
+        (
+            {"evaluated_on": (dt.date.today() + dt.timedelta(days=2)).isoformat()},
+            "body.evaluated_on",
+        ),
         ({"capital": "-1"}, "body.capital"),
         ({"vehicles": -1}, "body.vehicles"),
     ],
@@ -205,7 +207,7 @@ def _upload(client, data: bytes):
 
 def test_the_import_is_all_or_nothing_with_row_numbers(manager, connection):
     good = ["D1", "2025-03-01", "4", "5", "1000000", "青岛、雪花", "12", "ok"]
-    bad = ["D1", (TODAY + dt.timedelta(days=3)).isoformat(), "7", "x", "-5", "", "", ""]
+    bad = ["D1", (dt.date.today() + dt.timedelta(days=3)).isoformat(), "7", "x", "-5", "", "", ""]
     hidden = ["D2", "2025-03-01", "3", "3", "", "", "", ""]
     retail = ["A1", "2025-03-01", "3", "3", "", "", "", ""]
     response = _upload(manager, _sheet([good, bad, hidden, retail]))
@@ -237,7 +239,9 @@ def test_the_cli_imports_evaluations(cli, judged, connection, tmp_path):
 def test_the_scorecard_page_equals_the_api_and_its_form_records(admin, connection):
     admin.post(f"{API}/distributors/D1/evaluations", json=BODY)
     api = admin.get(f"{API}/distributors/D1/scorecard").get_json()
-    assert len(api["months"]) == 12 and api["months"][-1]["month"] == TODAY.strftime("%Y-%m")
+    assert len(api["months"]) == 12 and api["months"][-1]["month"] == dt.date.today().strftime(
+        "%Y-%m"
+    )
     assert api["class"]["class"] == "C" and len(api["evaluations"]) == 1
     assert api["depth"]["outlets_by_tier"]["retail"] == 2
     page = admin.get("/distributors/D1/scorecard?lang=en")
