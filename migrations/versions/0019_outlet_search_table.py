@@ -13,6 +13,10 @@ distributor list's partial index; an AFTER INSERT statement trigger fills it and
 ``UPDATE OF code, name, tier … WHEN`` (changed) keeps it, so a geotag never touches it. The
 upgrade copies the texts and drops the column, its trigger and indexes; the downgrade restores
 them from the table.
+
+The hexagon-bin trigger's function (0018) also skips the region totals when no (region, tier)
+gains or loses an outlet, as for a geotag inside its region (sql/0019_outlet_bins_add.sql; the
+downgrade runs 0018's again).
 """
 
 from pathlib import Path
@@ -29,7 +33,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute((SQL_DIR / "0019_outlet_search.sql").read_text(encoding="utf-8"))
+    op.execute((SQL_DIR / "0019_outlet_bins_add.sql").read_text(encoding="utf-8"))
 
 
 def downgrade() -> None:
+    op.execute((SQL_DIR / "0018_outlet_bins_add.sql").read_text(encoding="utf-8"))
     op.execute((SQL_DIR / "0019_outlet_search_down.sql").read_text(encoding="utf-8"))
