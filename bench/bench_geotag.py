@@ -26,6 +26,10 @@ how many did, with the WAL and full page images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
 table, under the same gunicorn settings and the same load — the floor any real endpoint pays.
+
+``--triggers MOVES`` skips the HTTP run: after the same load it prints PostgreSQL CPU per
+location-only UPDATE with every trigger of ``outlets``, with each one disabled in turn and with
+none (:func:`trigger_costs`), so what each trigger costs a geotag is read beside the full cost.
 """
 
 from __future__ import annotations
