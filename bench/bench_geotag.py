@@ -26,6 +26,10 @@ how many did, with the WAL and full page images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
 table, under the same gunicorn settings and the same load — the floor any real endpoint pays.
+
+``--triggers MOVES`` skips the HTTP run: after the same load it prints PostgreSQL CPU per
+location-only UPDATE with every trigger of ``outlets``, with each one disabled in turn and with
+none (:func:`trigger_costs`), so what each trigger costs a geotag is read beside the full cost.
 """
 
 from __future__ import annotations
@@ -396,7 +400,7 @@ def close_all(conns: list[_Conn]) -> None:
     conns.clear()
 
 
-def prime(conns: list[_Conn], timeout_s: float = 10.0) -> None:
+def prime(conns: list[_Conn], timeout_s: float = 60.0) -> None:
     """One ``GET /healthz`` on each new connection, answered before the run starts: gthread
     hands a newly accepted connection to a worker thread, which waits there for its first
     request; once answered, the connection waits in the worker's poller like any kept-alive
@@ -665,6 +669,74 @@ def measured(
     return result
 
 
+def _backend_cpu(conn) -> float:
+    """CPU seconds of the database backend serving ``conn`` (same machine: /proc)."""
+    from sqlalchemy import text
+
+    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    return cpu_seconds(pid)
+
+
+def trigger_costs(engine, moves: int, rounds: int) -> None:
+    """PostgreSQL CPU per location-only UPDATE of an outlet with every trigger of ``outlets``
+    enabled, with each one disabled in turn, and with all of them disabled: the difference is
+    what that trigger costs a geotag. Each variant moves the same ``moves`` active outlets by
+    a few metres, one UPDATE statement each (statement triggers fire per UPDATE, as for a
+    tag), in a PL/pgSQL loop of one transaction that is rolled back, so every variant starts
+    from the same rows. CPU of the backend from /proc, not wall time: other processes on the
+    machine do not count; ``rounds`` passes, the second in reverse order, the least kept."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        triggers = (
+            conn.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'outlets'::regclass "
+                    "AND NOT tgisinternal AND tgtype & 16 <> 0 ORDER BY tgname"  # UPDATE ones
+                )
+            )
+            .scalars()
+            .all()
+        )
+    variants = [("every trigger", None)]
+    variants += [(f"without {t}", f'DISABLE TRIGGER "{t}"') for t in triggers]
+    variants += [("no user trigger", "DISABLE TRIGGER USER")]
+    best: dict[str, float] = {}
+
+    def loop(n: int) -> str:
+        return f"""
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT id FROM outlets WHERE status = 'active' AND location IS NOT NULL
+            ORDER BY id LIMIT {int(n)} LOOP
+    UPDATE outlets SET location = ST_SetSRID(ST_MakePoint(ST_X(location) + 0.00003,
+                                                          ST_Y(location) + 0.00003), 4326)
+     WHERE id = r.id;
+  END LOOP;
+END $$"""
+
+    for k in range(rounds):
+        order = variants if k % 2 == 0 else variants[::-1]
+        for name, alter in order:
+            with engine.connect() as conn:
+                with conn.begin() as trans:
+                    if alter:
+                        conn.execute(text(f"ALTER TABLE outlets {alter}"))
+                    conn.execute(text(loop(50)))  # plans made and kept
+                    before = _backend_cpu(conn)
+                    conn.execute(text(loop(moves)))
+                    spent = (_backend_cpu(conn) - before) / moves * 1000
+                    trans.rollback()
+            best[name] = min(best.get(name, spent), spent)
+            print(f"  round {k + 1}: {name:<40} {spent:.3f} ms per UPDATE", flush=True)
+    full = best["every trigger"]
+    print(f"\nPostgreSQL CPU per location-only UPDATE ({moves} moves, least of {rounds}):")
+    for name, _ in variants:
+        saved = "" if name == "every trigger" else f"   (trigger cost {full - best[name]:+.3f})"
+        print(f"  {name:<40} {best[name]:.3f} ms{saved}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -679,6 +751,15 @@ def main() -> None:
         "--threads", type=int, default=THREADS, help="threads per worker (>1: gthread, keep-alive)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
+    parser.add_argument(
+        "--triggers",
+        type=int,
+        default=0,
+        metavar="MOVES",
+        help="no HTTP run: PostgreSQL CPU per location-only UPDATE of MOVES outlets, with each "
+        "trigger of outlets disabled in turn",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="passes of --triggers")
     parser.add_argument(
         "--diagnose",
         action="store_true",
@@ -705,6 +786,10 @@ def main() -> None:
         postmaster = int((base / "pg" / "postmaster.pid").read_text().split()[0])
         engine = ready_engine(url)
         load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
+        if args.triggers:
+            trigger_costs(engine, args.triggers, args.rounds)
+            engine.dispose()
+            return
         token = bench_token(engine)
         jobs = targets(engine, total)
         env = dict(

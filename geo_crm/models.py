@@ -250,9 +250,7 @@ class Outlet(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
-    # code, name and the name's pinyin initials (both readings of polyphones), lower case:
-    # kept by trigger (migration 0009) for the distributor search ("hdz" finds 华东总经销)
-    search_text: Mapped[str | None] = mapped_column(Text)
+    # the search text (code, name, pinyin initials) lives in OutletSearch (migration 0019)
 
     parent: Mapped[Outlet | None] = relationship(remote_side=[id])
     region: Mapped[Region | None] = relationship()
@@ -277,19 +275,40 @@ class Outlet(Base):
         Index("ix_outlets_rep_id", "rep_id"),
         Index("ix_outlets_created_by_id", "created_by_id"),
         Index("ix_outlets_tier_status", "tier", "status"),
+    )
+
+
+class OutletSearch(Base):
+    """An outlet's code, name and the name's pinyin initials (both readings of polyphones),
+    lower case, for the distributor list and the landing map's search ("hdz" finds 华东总经销).
+
+    Kept by the triggers of migration 0019, written only when the outlet's code, name or tier
+    changes: on ``outlets`` its trigram indexes were written again by every geotag.
+    """
+
+    __tablename__ = "outlet_search"
+
+    outlet_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("outlets.id", ondelete="CASCADE"), primary_key=True
+    )
+    search_text: Mapped[str] = mapped_column(Text)
+    is_distributor: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        # every outlet: the landing map's search
         Index(
-            "ix_outlets_distributor_search",
+            "ix_outlet_search_text",
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
-            postgresql_where="tier = 'distributor'",
         ),
-        # every outlet: the landing map's search (migration 0013)
+        # distributors: the distributor list's search
         Index(
-            "ix_outlets_search",
+            "ix_outlet_search_distributor",
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_where="is_distributor",
         ),
     )
 

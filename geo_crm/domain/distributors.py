@@ -22,6 +22,7 @@ from ..models import (
     OUTLET_STATUSES,
     DistributorCredit,
     Outlet,
+    OutletSearch,
     Region,
     SalesBuyerMonth,
     SalesPlan,
@@ -115,9 +116,11 @@ def distributor_list(
     if user is not None and not user.is_admin:
         conds.append(outlet_scope(user, d))
     if query.q:
+        # the distributors' trigram index of outlet_search (migration 0019)
+        found = OutletSearch.__table__
         words = query.q.strip().lower().split()
-        for word in words:
-            conds.append(d.c.search_text.like(f"%{_escape_like(word)}%", escape="\\"))
+        likes = [found.c.search_text.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
+        conds.append(d.c.id.in_(select(found.c.outlet_id).where(found.c.is_distributor, *likes)))
     if query.region is not None:
         tree = region_subtree(query.region)
         conds.append(d.c.region_id.in_(select(tree.c.id)))

@@ -1,9 +1,9 @@
 """Find an outlet, a distributor or a region by name, code or pinyin initials: the landing
 map's search box ("hdz" finds 华东总经销, "A1" the outlet A1, "杭州" the city).
 
-Outlets match on ``outlets.search_text`` (code, name and the name's pinyin initials in lower
-case, kept by the trigger of migration 0009; trigram index over every outlet from migration
-0013), every word of the query somewhere in it; exact codes come first, then distributors and
+Outlets match on ``outlet_search.search_text`` (code, name and the name's pinyin initials in
+lower case, kept by the triggers of migration 0019 with a trigram index over every outlet),
+every word of the query somewhere in it; exact codes come first, then distributors and
 wholesalers before retail, then the closest names (pg_trgm ``similarity``). Regions match on
 code, Chinese or English name. Only what ``user`` may see is searched.
 """
@@ -17,13 +17,14 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
-from ..models import TIERS, Outlet, Region
+from ..models import TIERS, Outlet, OutletSearch, Region
 from .access import outlet_scope, region_scope, scoped
 from .principal import Principal
 
 MAX_QUERY = 100
 MAX_RESULTS = 20
 OUTLETS = Outlet.__table__
+SEARCH = OutletSearch.__table__
 REGIONS = Region.__table__
 
 
@@ -75,19 +76,20 @@ def search(
 
 
 def _outlets(session, text, words, user, limit) -> list[Hit]:
-    o = OUTLETS
-    conds = [o.c.search_text.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
+    o, s = OUTLETS, SEARCH
+    conds = [s.c.search_text.like(f"%{_escape_like(w)}%", escape="\\") for w in words]
     if scoped(user):
         conds.append(outlet_scope(user, o))
     tier_rank = case({tier: i for i, tier in enumerate(TIERS)}, value=o.c.tier, else_=9)
     stmt = (
         select(o.c.code, o.c.name, o.c.tier, gf.ST_X(o.c.location), gf.ST_Y(o.c.location))
+        .select_from(s.join(o, o.c.id == s.c.outlet_id))
         .where(*conds)
         .order_by(
             (func.lower(o.c.code) == text.lower()).desc(),
             (o.c.status == "active").desc(),
             tier_rank,
-            func.similarity(o.c.search_text, text.lower()).desc(),
+            func.similarity(s.c.search_text, text.lower()).desc(),
             o.c.code,
         )
         .limit(limit)

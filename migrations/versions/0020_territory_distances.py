@@ -22,7 +22,7 @@ from alembic import op
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
