@@ -2,7 +2,7 @@
 so that the records that stay flagged ``outside_territory`` get their distance re-measured
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-06
 
 A record flagged outside its seller's distributor's territory keeps in its detail the distance
