@@ -1,7 +1,7 @@
 """Build migrations/sql/0009_pinyin.sql: the pinyin initials of every CJK unified ideograph
-(U+4E00–U+9FFF) as one SQL function, so the database can keep the outlets' search text (``outlet_search``, migration 0019) by
-trigger and a search for "hdz" finds 华东总经销 — without the app or the database needing
-pypinyin at run time.
+(U+4E00–U+9FFF) as one SQL function, so the database can keep the outlets' search text
+(``outlet_search``, migration 0019) by trigger and a search for "hdz" finds 华东总经销 —
+without the app or the database needing pypinyin at run time.
 
 Usage: python scripts/build_pinyin.py [--check]
 
