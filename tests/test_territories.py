@@ -223,6 +223,7 @@ def test_the_cli_sets_territories_and_detects_over_the_history(session, terr, cl
     found = cli.invoke(args=["analyse", "cross-selling", "P2", "--all"])
     assert found.exit_code == 0, found.output
     assert "1 records changed" in found.output and "B2" in found.output
+    assert "0 refreshed (distance re-measured)" in found.output
     assert cli.invoke(args=["analyse", "cross-selling"]).exit_code == 1
 
 

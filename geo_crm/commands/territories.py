@@ -108,7 +108,8 @@ def cross_selling_cmd(region, all_history, date_from, date_to, limit, as_user, a
             click.echo(
                 f"checked the whole history in {found.seconds:.2f} s: {found.changed:,} records "
                 f"changed ({found.outside_territory:,} outside a territory, "
-                f"{found.other_network:,} into another network); flagged now: "
+                f"{found.other_network:,} into another network), {found.refreshed:,} refreshed "
+                "(distance re-measured); flagged now: "
                 + ", ".join(f"{k} {v:,}" for k, v in found.flagged_total.items())
             )
         if not region:
