@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ..db.routing import ON_PRIMARY
+from ..domain.region_counts import active_tier_totals
 from ..domain.regions import RegionInfo, get_region
 from ..errors import ValidationError
 from ..models import (
@@ -372,9 +373,7 @@ def _is_fresh(row, counter: int) -> bool:
 
 def region_outlets(session: Session, region_id: int) -> int:
     """Active located outlets of the region and every region below it (the kept totals)."""
-    t = RegionOutletTotal.__table__.c
-    stmt = select(func.coalesce(func.sum(t.outlets), 0)).where(t.region_id == region_id)
-    return int(session.execute(stmt).scalar_one())
+    return sum(active_tier_totals(session, region_id).values())
 
 
 # how a recomputation is queued: (session, kind, region code, filters, lock) -> queued?
