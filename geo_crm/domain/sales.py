@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, any_, func, literal, or_, se
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import REVIEW_STATES, Outlet, Payment, Product, SalesRecord, User
+from ..models import REVIEW_STATES, Outlet, Payment, Product, SalesFlagged, SalesRecord, User
 from .access import distributor_scope, outlet_scope
 from .outlets import contains_text, resolve_outlet, unknown_references
 from .principal import Principal
@@ -29,6 +29,7 @@ LOGGER = logging.getLogger(__name__)
 
 PRODUCTS = Product.__table__
 SALES = SalesRecord.__table__
+FLAGGED = SalesFlagged.__table__  # the flagged records' ids and review state (migration 0021)
 PAYMENTS = Payment.__table__
 OUTLETS = Outlet.__table__
 _SELLER = OUTLETS.alias("seller")
@@ -200,8 +201,16 @@ def _sales_conditions(f: SalesFilters) -> list[ColumnElement]:
         d = select(OUTLETS.c.id).where(OUTLETS.c.code == f.distributor).scalar_subquery()
         conds.append(or_(s.c.seller_id == d, and_(s.c.seller_id.is_(None), s.c.buyer_id == d)))
     if f.review is not None:
-        conds.append(s.c.review_state == f.review)
+        conds.append(in_review(f.review))
     return conds
+
+
+def in_review(state: str) -> ColumnElement:
+    """The records in review ``state``: found through ``sales_flagged`` (no index of
+    sales_records reads the review state, so that a flag or review write can be a HOT
+    update), the record's own column kept as the condition it stands for."""
+    flagged = select(FLAGGED.c.id).where(FLAGGED.c.review_state == state)
+    return and_(SALES.c.id.in_(flagged), SALES.c.review_state == state)
 
 
 def select_sales(filters: SalesFilters, *, after_id: int | None = None) -> Select:
@@ -469,7 +478,7 @@ def sale_reviews(
         raise ValidationError(
             "unknown review state", fields={"state": f"must be one of {', '.join(REVIEW_STATES)}"}
         )
-    conds = [SALES.c.review_state == state]
+    conds = [in_review(state)]
     if flag is not None:
         conds.append(literal(flag) == any_(SALES.c.flags))
     visible = _visible(user)
