@@ -1,4 +1,5 @@
-"""flagged sales records in a side table: a flag or review write can be a HOT update
+"""flagged sales records in a side table (a flag or review write can be a HOT update); the
+buyer and seller rollups group only the records whose rolled-up columns an UPDATE changed
 
 Revision ID: 0021
 Revises: 0020
@@ -12,6 +13,11 @@ indexes. ``sales_flagged`` (id, review_state) holds the flagged records (those w
 state) instead, kept by statement triggers (sql/0021_sales_flagged.sql) and backfilled here;
 the review queue and the lists of flagged records start from it; the two indexes are dropped.
 The downgrade restores them.
+
+The buyer and seller rollups' UPDATE functions (0014) grouped every old and new row of an
+UPDATE to find that a flag-only write changes nothing they hold; they now join old and new
+rows by id first and group only the records whose rolled-up columns changed
+(sql/0021_rollup_changed_rows.sql). The downgrade restores 0014's.
 """
 
 from pathlib import Path
@@ -37,6 +43,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_sales_flagged_state", "sales_flagged", ["review_state", "id"])
     op.execute((SQL_DIR / "0021_sales_flagged.sql").read_text(encoding="utf-8"))
+    op.execute((SQL_DIR / "0021_rollup_changed_rows.sql").read_text(encoding="utf-8"))
     op.drop_index("ix_sales_records_review_pending", table_name="sales_records")
     op.drop_index("ix_sales_records_cross_flagged", table_name="sales_records")
     # room on each new page for a flag or review write to stay on it (HOT); pages written
@@ -58,5 +65,6 @@ def downgrade() -> None:
         ["id"],
         postgresql_where=sa.text("review_state = 'pending'"),
     )
+    op.execute((SQL_DIR / "0014_rollup_bulk.sql").read_text(encoding="utf-8"))  # 0014's functions
     op.execute((SQL_DIR / "0021_sales_flagged_down.sql").read_text(encoding="utf-8"))
     op.drop_table("sales_flagged")
