@@ -251,6 +251,17 @@ def main() -> None:
     parser.add_argument(
         "--moved", type=int, default=100, help="territories moved before a last re-check"
     )
+    parser.add_argument(
+        "--first-runs",
+        type=int,
+        default=0,
+        help="first runs each rolled back (then VACUUM) before the committed one: A/B on one data",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="stop after making (and vacuuming) the data: keep an unflagged history with --keep",
+    )
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
@@ -285,6 +296,17 @@ def main() -> None:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE sales_records")
                 conn.exec_driver_sql("VACUUM ANALYZE sales_pairs")
+        if args.load_only:
+            engine.dispose()
+            return
+        for i in range(args.first_runs):
+            with Session(engine) as session:
+                wall, cpu, first = _timed(session, lambda: detect_all(session))
+                session.rollback()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM sales_records")
+            print(f"   first run {i + 1} of {args.first_runs}, rolled back: {wall:6.2f} s "
+                  f"(database CPU {cpu:.2f} s) — {first.changed:,} records")  # fmt: skip
         with Session(engine) as session:
             wall, cpu, first = _timed(session, lambda: detect_all(session))
             session.commit()

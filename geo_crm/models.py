@@ -714,15 +714,11 @@ class SalesRecord(Base):
             postgresql_include=["amount", "amount_paid"],
             postgresql_where="seller_id IS NOT NULL AND amount_paid < amount",
         ),
-        Index("ix_sales_records_review_pending", "id", postgresql_where="review_state = 'pending'"),
         Index("ix_sales_records_reviewed_by_id", "reviewed_by_id"),
-        # the records carrying a cross-territory flag (few), for the detection's re-check
-        Index(
-            "ix_sales_records_cross_flagged",
-            "seller_id",
-            "buyer_id",
-            postgresql_where="flags && '{outside_territory,other_network}'::text[]",
-        ),
+        # no index reads flags or review_state (migration 0021): the flagged records are
+        # found through SalesFlagged, and a flag or review write can be a HOT update, in
+        # the room fillfactor 90 leaves on each page
+        {"postgresql_with": {"fillfactor": 90}},
     )
 
 
@@ -797,6 +793,20 @@ class SalesPair(Base):
             name="sales_pair_counts",
         ),
     )
+
+
+class SalesFlagged(Base):
+    """The flagged sales records (those with a review state) and their review state. Derived:
+    written only by the statement triggers of migration 0021, so that no index of
+    sales_records reads ``flags`` or ``review_state`` and writing them can be a HOT update;
+    the review queue and the lists of flagged records start from it."""
+
+    __tablename__ = "sales_flagged"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    review_state: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_sales_flagged_state", "review_state", "id"),)
 
 
 class SalesBuyerYear(Base):

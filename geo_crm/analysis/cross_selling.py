@@ -305,7 +305,8 @@ SELECT s.id, s.sale_date, s.flags, s.review_state, s.amount::text AS amount,
   FROM sales_records s
   JOIN outlets b ON b.id = s.buyer_id
   JOIN outlets so ON so.id = s.seller_id
- WHERE s.review_state IS NOT NULL
+ WHERE s.id IN (SELECT id FROM sales_flagged)  -- the flagged records (migration 0021)
+   AND s.review_state IS NOT NULL
    AND s.flags && ARRAY['outside_territory', 'other_network']
    AND b.region_id IN (SELECT id FROM sub)
    AND s.sale_date BETWEEN :date_from AND :date_to
