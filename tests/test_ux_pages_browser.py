@@ -1,0 +1,78 @@
+"""A manager's pages on a phone (375 px) and on a desk (1,400 px), in both languages, in
+headless Chromium: nothing sticks out sideways, wide tables scroll in their own box, and their
+names and headers are not squeezed to one character per line."""
+
+from __future__ import annotations
+
+import pytest
+from browser_helpers import ARGS, CHROMIUM, serving
+from sqlalchemy import text
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ["auth_fixtures"]
+
+OVERFLOW_JS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
+WIDE_JS = """() => Array.from(document.querySelectorAll('body *'))
+  .filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right > window.innerWidth + 1)
+  .slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className)"""
+# the number of lines the text of each matched cell takes
+LINES_JS = """(selector) => Array.from(document.querySelectorAll(selector)).map(el => {
+  const range = document.createRange(); range.selectNodeContents(el);
+  const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+  return [el.textContent.trim(), tops.size];
+})"""
+
+
+@pytest.fixture
+def served(app, world, connection, settings_override):
+    settings_override(app, auth_required=False)
+    # a city's name as long as real ones (石家庄市), so that a squeezed column shows
+    connection.execute(text("UPDATE regions SET name = '石家庄市长安区' WHERE code = 'C1'"))
+    with serving(app) as url:
+        yield url
+
+
+def _browser(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def _offline(page, served):
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(served) else r.abort())
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("width", [375, 1400])
+def test_the_region_page_fits_the_window(served, lang, width):
+    """At 375 px the region page overflowed sideways in English (the tier checkboxes, the map
+    tabs and the sub-region table, 689 px), and in Chinese the sub-region names stood one
+    character per line; the table now scrolls in its own box, the rest wraps."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        _offline(page, served)
+        page.goto(f"{served}/regions/P1?lang={lang}", wait_until="domcontentloaded")
+        page.screenshot(path=f"/tmp/ux-region-{lang}-{width}.png", full_page=True)
+        assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
+        names = page.evaluate(LINES_JS, "#subregions tbody td:nth-child(2)")
+        heads = page.evaluate(LINES_JS, "#subregions thead th")
+        browser.close()
+    assert names and all(lines == 1 for _, lines in names), names
+    assert all(lines <= 2 for _, lines in heads), heads
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_outlet_changes_page_fits_a_phone(served, lang):
+    """The 客户变动 page's map and month table stuck out of a 375 px window in English (438 px):
+    the one-column layout of a narrow window now lets its table scroll in its box."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 375, "height": 900})
+        _offline(page, served)
+        page.goto(f"{served}/regions/P1/changes?lang={lang}", wait_until="domcontentloaded")
+        page.screenshot(path=f"/tmp/ux-changes-{lang}-375.png", full_page=True)
+        assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
+        browser.close()
