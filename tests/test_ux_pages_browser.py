@@ -76,3 +76,40 @@ def test_the_outlet_changes_page_fits_a_phone(served, lang):
         page.screenshot(path=f"/tmp/ux-changes-{lang}-375.png", full_page=True)
         assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
         browser.close()
+
+
+@pytest.fixture
+def business(served, connection):
+    """A product whose name and spec are as long as real ones, and an unpaid sell-in to D1."""
+    connection.execute(
+        text(
+            "INSERT INTO products (sku, name, unit, spec) VALUES "
+            "('QQ-001', '清泉天然矿泉水家庭装特惠组合', '箱', '550ml×24')"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, "
+            "amount, reference) SELECT NULL, b.id, current_date, p.id, 10, 1000, "
+            "'INV-2026-000123' FROM outlets b, products p WHERE b.code = 'D1'"
+        )
+    )
+    return served
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("tab", ["purchases", "payments"])
+def test_the_distributor_business_tabs_fit_a_phone(business, lang, tab):
+    """The purchases and payments tabs were 414–435 px wide at 375 px: a select as wide as its
+    longest option (a product with its spec, an unpaid sale), and in one column the payments
+    table's minimum width widened the column instead of scrolling in its box."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 375, "height": 900})
+        _offline(page, business)
+        page.goto(f"{business}/distributors/D1?tab={tab}&lang={lang}")
+        page.screenshot(path=f"/tmp/ux-distributor-{tab}-{lang}-375.png", full_page=True)
+        assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
+        browser.close()
