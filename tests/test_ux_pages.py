@@ -4,6 +4,7 @@ language."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from auth_helpers import signed_in_client
@@ -64,3 +65,80 @@ def test_a_reps_outlet_page_links_to_no_region(aapp, world):
         if target.startswith(("/static/", "/logout", "/maps/")):
             continue
         assert rep.get(target).status_code == 200, target
+
+
+class _Controls(HTMLParser):
+    """The form controls of a page that no label names (a <label for>, an enclosing <label>,
+    aria-label or aria-labelledby, a button's text or title)."""
+
+    def __init__(self):
+        super().__init__()
+        self.labelled_ids: set[str] = set()
+        self.controls: list[tuple[str, dict]] = []
+        self.depth = 0  # inside a <label>
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "label":
+            self.depth += 1
+            if attrs.get("for"):
+                self.labelled_ids.add(attrs["for"])
+        elif tag in ("input", "select", "textarea"):
+            if attrs.get("type") in ("hidden", "submit", "button"):
+                return
+            self.controls.append((tag, {**attrs, "_in_label": self.depth > 0}))
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self.depth = max(0, self.depth - 1)
+
+    def unlabelled(self) -> list[str]:
+        return [
+            f"{tag} {a.get('id') or a.get('name')}"
+            for tag, a in self.controls
+            if not (
+                a["_in_label"]
+                or a.get("aria-label")
+                or a.get("aria-labelledby")
+                or a.get("title")
+                or a.get("id") in self.labelled_ids
+            )
+        ]
+
+
+def _unlabelled(page: str) -> list[str]:
+    parser = _Controls()
+    parser.feed(page)
+    return parser.unlabelled()
+
+
+def test_every_control_of_the_reps_tagging_page_has_a_label(aapp, world):
+    """The new outlet's supplier list had no name a screen reader could say."""
+    rep = signed_in_client(aapp, "rep1")
+    for lang in ("zh", "en"):
+        page = rep.get(f"/tag?lang={lang}").get_data(as_text=True)
+        assert _unlabelled(page) == [], lang
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/regions/C1",
+        "/regions/C1/changes",
+        "/regions/C1/cross-selling",
+        "/regions/C1/ranking",
+        "/distributors",
+        "/distributors/D1?tab=purchases",
+        "/distributors/D1?tab=plans",
+        "/distributors/D1?tab=payments",
+        "/distributors/D1/scorecard",
+        "/outlets/A1",
+        "/sales",
+        "/review",
+    ],
+)
+def test_every_control_of_a_managers_pages_has_a_label(manager, url):
+    response = manager.get(url)
+    assert response.status_code == 200, url
+    assert _unlabelled(response.get_data(as_text=True)) == []
