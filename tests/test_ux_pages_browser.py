@@ -113,3 +113,45 @@ def test_the_distributor_business_tabs_fit_a_phone(business, lang, tab):
         page.screenshot(path=f"/tmp/ux-distributor-{tab}-{lang}-375.png", full_page=True)
         assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
         browser.close()
+
+
+@pytest.fixture
+def flagged(served, connection, world):
+    """A rep's tag of A1, 18 km from where it was and outside its region: in the queue."""
+    connection.execute(
+        text(
+            "INSERT INTO geotag_events (outlet_id, old_location, new_location, source, state, "
+            "flags, user_id) SELECT id, location, ST_SetSRID(ST_MakePoint(120.35, 30.3), 4326), "
+            "'gps', 'flagged', ARRAY['outside_region:C2', 'jump:17747'], :rep "
+            "FROM outlets WHERE code = 'A1'"
+        ),
+        {"rep": world["r1"]},
+    )
+    return served
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_review_queue_is_usable_on_a_phone(flagged, lang):
+    """At 375 px the queue's table was 828 px wide inside its box: the reasons stood one word
+    per line and Accept / Reject were two screens to the right. On a phone each tag is now a
+    card with its reasons readable and both buttons in reach."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 375, "height": 900})
+        _offline(page, flagged)
+        page.goto(f"{flagged}/review?lang={lang}", wait_until="domcontentloaded")
+        page.screenshot(path=f"/tmp/ux-review-{lang}-375.png", full_page=True)
+        assert page.evaluate(OVERFLOW_JS) <= 0, page.evaluate(WIDE_JS)
+        wrap = page.evaluate(
+            "() => { const w = document.querySelector('.table-wrap');"
+            " return w.scrollWidth - w.clientWidth; }"
+        )
+        assert wrap <= 0
+        for button in ("button.accept", "button.reject"):
+            box = page.locator(button).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375, (button, box)
+        why = page.locator("#reviews td.why").bounding_box()
+        assert why["width"] > 250, why
+        browser.close()
