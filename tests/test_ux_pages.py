@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from auth_helpers import signed_in_client
+from sqlalchemy import text
 
 pytest_plugins = ["auth_fixtures"]  # aapp, world
 
@@ -142,3 +143,31 @@ def test_every_control_of_a_managers_pages_has_a_label(manager, url):
     response = manager.get(url)
     assert response.status_code == 200, url
     assert _unlabelled(response.get_data(as_text=True)) == []
+
+
+def test_the_cross_selling_list_reads_in_the_pages_language(session, world, app):
+    """The 窜货 list showed its review state as stored ("pending" on the Chinese page too), the
+    amount unformatted (637.74) and the distributors as bare codes; now 待审核 / Pending, ¥ with
+    cents as on the sales list, and each distributor's code links to its scorecard."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from geo_crm.domain import sales, territories
+    from geo_crm.domain.principal import Principal
+
+    session.execute(text("INSERT INTO products (sku, name, unit) VALUES ('SKU1', '啤酒', 'case')"))
+    admin = Principal(world["admin"], "admin1", "admin")
+    territories.set_territory(session, "D1", regions=["C1"], user=admin)
+    sales.create_sale(session, seller_code="D1", buyer_code="B2", product_sku="SKU1",
+                      sale_date=dt.date.today(), quantity=Decimal("1"),
+                      amount=Decimal("1234.50"))  # fmt: skip
+    manager = signed_in_client(app, "manager2")
+    for lang, state in (("zh-CN", "待审核"), ("en", "Pending")):
+        page = manager.get(f"/regions/P2/cross-selling?lang={lang}").get_data(as_text=True)
+        row = re.search(r'<table id="sales">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+        cells = [
+            re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        assert cells[-1] == state, cells
+        assert cells[-2] == "¥1,234.50", cells
+        assert 'href="/distributors/D1/scorecard"' in row
