@@ -155,3 +155,53 @@ def test_the_review_queue_is_usable_on_a_phone(flagged, lang):
         why = page.locator("#reviews td.why").bounding_box()
         assert why["width"] > 250, why
         browser.close()
+
+
+LEGEND_JS = """() => Array.from(document.querySelectorAll('#landing-legend > div'))
+  .map(d => d.textContent.trim())"""
+
+
+def _legend(served, connection, figure):
+    from playwright.sync_api import sync_playwright
+
+    connection.execute(
+        text(
+            "INSERT INTO regions (code, name, level, boundary) VALUES ('P3', '区域 P3', "
+            "'province', ST_Multi(ST_MakeEnvelope(124, 30, 125, 31, 4326)))"
+        )
+    )  # a province without outlets: 0
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        _offline(page, served)
+        page.goto(f"{served}/?lang=en")
+        page.select_option("#figure", figure)
+        page.wait_for_function(
+            "() => !document.getElementById('figure').disabled"
+            " && document.querySelectorAll('#landing-legend > div').length >= 2"
+        )
+        values = page.evaluate(
+            f"() => fetch('/landing/figures?figure={figure}&level=province')"
+            ".then(r => r.json()).then(b => b.values)"
+        )
+        rows = page.evaluate(LEGEND_JS)
+        browser.close()
+    return rows, values
+
+
+def test_the_landing_legend_opens_with_a_class_something_is_in(served, connection):
+    """The legend's first class was "< 0" outlets (or "< ¥0") whenever some regions had none,
+    and "< 1" here (P2 has one outlet, P1 four, P3 none): a class no region can be in, while
+    the smallest regions shared the next class. A break is never the smallest value now."""
+    rows, values = _legend(served, connection, "outlets")
+    smallest = min(v for v in values.values() if v is not None)
+    first = rows[0]
+    assert first.startswith("<"), rows
+    assert float(first.lstrip("< ").replace(",", "")) > smallest, (rows, values)
+
+
+def test_a_figure_every_region_shares_is_one_class_of_the_legend(served, connection):
+    """No sales anywhere: every region's figure is ¥0, one class "¥0" (it was "< ¥0", "≥ ¥0")."""
+    rows, values = _legend(served, connection, "sales")
+    assert {v for v in values.values() if v is not None} == {0}, values
+    assert rows[:2] == ["¥0", "No data"], rows
