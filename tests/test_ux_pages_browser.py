@@ -205,3 +205,38 @@ def test_a_figure_every_region_shares_is_one_class_of_the_legend(served, connect
     rows, values = _legend(served, connection, "sales")
     assert {v for v in values.values() if v is not None} == {0}, values
     assert rows[:2] == ["¥0", "No data"], rows
+
+
+def test_the_figure_stays_choosable_while_one_is_computed(served):
+    """While a figure loaded (a country's coverage took over 30 s under load in the demo) the
+    select was disabled: a manager could not go back to another figure. It stays usable; the
+    figure chosen last is the one drawn, an older answer is dropped."""
+    from playwright.sync_api import sync_playwright
+
+    held = []
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        _offline(page, served)
+        page.goto(f"{served}/?lang=en")
+        page.wait_for_function("() => document.querySelectorAll('#landing-legend > div').length")
+
+        def hold(route):  # coverage never answers while the test looks
+            held.append(route)
+
+        page.route("**/landing/figures?figure=coverage*", hold)
+        page.select_option("#figure", "coverage")
+        page.wait_for_function("() => document.getElementById('map-status').textContent")
+        assert page.locator("#figure").is_enabled()
+        page.select_option("#figure", "sales")
+        page.wait_for_function(
+            "() => document.querySelector('#landing-legend strong').textContent"
+            " === 'Sales this year'"
+        )
+        assert held  # coverage was asked for, and is still on its way
+        for route in held:
+            route.continue_()
+        page.wait_for_timeout(500)
+        title = page.locator("#landing-legend strong").text_content()
+        browser.close()
+    assert title == "Sales this year"

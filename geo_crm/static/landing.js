@@ -169,7 +169,8 @@
     state.box = box;
     var ticket = ++state.request;
     state.inflight = true;
-    select.disabled = true;
+    // the select stays usable: a coverage of the whole country may take a while to compute,
+    // and another figure chosen meanwhile wins (the ticket drops the older answer)
     status.textContent = t("Loading…");
     var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level
       + (box ? "&bbox=" + box : "");
@@ -178,7 +179,6 @@
       .then(function (r) {
         if (ticket !== state.request) return;
         state.inflight = false;
-        select.disabled = false;
         if (!r.ok) {
           state.values = {};
           state.loaded = true;
@@ -200,7 +200,6 @@
       .catch(function () {
         if (ticket !== state.request) return;
         state.inflight = false;
-        select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
   }
