@@ -171,3 +171,18 @@ def test_the_cross_selling_list_reads_in_the_pages_language(session, world, app)
         assert cells[-1] == state, cells
         assert cells[-2] == "¥1,234.50", cells
         assert 'href="/distributors/D1/scorecard"' in row
+
+
+@pytest.mark.parametrize(
+    ("lang", "sentence"), [("zh", "半径（公里）：必须大于 0"), ("en", "Radius (km)")]
+)
+def test_an_error_page_says_a_fields_problem_once(manager, lang, sentence):
+    """A region page asked with a negative radius answered a 422 page saying "半径（公里）：必须大于
+    0" and, below it, "半径（公里）: 必须大于 0" again; it is said once, with the way back."""
+    response = manager.get(f"/regions/C1?radius_km=-5&lang={lang}")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    body = re.sub(r"<[^>]+>", " ", page.split("<main>")[1])
+    assert sentence in body
+    assert body.count("Radius (km)" if lang == "en" else "半径（公里）") == 1, body
+    assert _href(page, "error-back") == "/regions/C1"
