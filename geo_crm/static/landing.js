@@ -48,7 +48,9 @@
     var out = [];
     for (var i = 1; i < 5; i++) {
       var q = xs[Math.min(xs.length - 1, Math.floor(i * xs.length / 5))];
-      if (!out.length || q > out[out.length - 1]) out.push(q);
+      // a break at the smallest value would open the legend with a class nothing is in
+      // ("< 0" outlets when some regions have none)
+      if (q > xs[0] && (!out.length || q > out[out.length - 1])) out.push(q);
     }
     return out;  // class i: value < out[i] (the last class: ≥ the last break)
   }
@@ -131,6 +133,10 @@
         row(pal[offset], "< " + format(b[0]));
         for (var i = 1; i < b.length; i++) row(pal[offset + i], format(b[i - 1]) + " – " + format(b[i]));
         row(pal[offset + b.length], "≥ " + format(b[b.length - 1]));
+      } else {  // every region has the same figure: one class, that figure
+        var same = Object.keys(state.values).map(function (k) { return state.values[k]; })
+          .filter(function (v) { return v !== null && v !== undefined; });
+        if (same.length) row(colour(same[0]), format(same[0]));
       }
       row(NO_DATA, t("No data"));
       if (state.asOf) {
@@ -163,7 +169,8 @@
     state.box = box;
     var ticket = ++state.request;
     state.inflight = true;
-    select.disabled = true;
+    // the select stays usable: a coverage of the whole country may take a while to compute,
+    // and another figure chosen meanwhile wins (the ticket drops the older answer)
     status.textContent = t("Loading…");
     var url = cfg.urls.figures + "?figure=" + encodeURIComponent(figure) + "&level=" + level
       + (box ? "&bbox=" + box : "");
@@ -172,7 +179,6 @@
       .then(function (r) {
         if (ticket !== state.request) return;
         state.inflight = false;
-        select.disabled = false;
         if (!r.ok) {
           state.values = {};
           state.loaded = true;
@@ -194,7 +200,6 @@
       .catch(function () {
         if (ticket !== state.request) return;
         state.inflight = false;
-        select.disabled = false;
         status.textContent = t("Could not load the figures");
       });
   }

@@ -43,3 +43,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(judging_bp)  # scorecards and rankings of distributors (issue 14)
     app.register_blueprint(outlet_changes_bp)  # 客户变动 page and map (issue 14)
     app.register_blueprint(cross_selling_bp)  # 窜货 page and map (issue 14)
+    from . import home_link
+
+    home_link.init_app(app)  # "home" per role in the header and on error pages

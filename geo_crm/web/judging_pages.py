@@ -20,6 +20,7 @@ from ..domain import evaluations as ev
 from ..errors import ValidationError
 from ..maps.ranking_svg import MapPoint, point_map
 from ..models import TIERS
+from .evaluation_words import form_problems
 from .locale import current_translator
 from .svg_charts import monthly_chart, trend_chart
 
@@ -226,7 +227,8 @@ def add_evaluation(code: str):
         except ValidationError as exc:
             session.rollback()
             problems = dict(exc.fields)
-    return _render_scorecard(code, form=request.form.to_dict(), errors=problems, status=422)
+    errors = form_problems(t, problems)  # in the page's language, beside each field
+    return _render_scorecard(code, form=request.form.to_dict(), errors=errors, status=422)
 
 
 @bp.get("/regions/<code>/ranking")
