@@ -117,7 +117,6 @@ def main() -> None:
         )
         if args.statements:
             auto.execute(text("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
-            auto.execute(text("ALTER SYSTEM SET pg_stat_statements.track = 'all'"))
             auto.close()
             engine.dispose()
             cluster.stop()
@@ -126,6 +125,9 @@ def main() -> None:
             engine = ready_engine(url)
             auto = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             auto.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+            # known only once the library is loaded
+            auto.execute(text("ALTER SYSTEM SET pg_stat_statements.track = 'all'"))
+            auto.execute(text("SELECT pg_reload_conf()"))
         jobs = rep_outlets(engine)
         if len(jobs) < needed - 100:
             raise SystemExit(f"only {len(jobs)} outlets for the bench rep: raise --outlets")
@@ -188,7 +190,10 @@ def main() -> None:
                     f"(least {cpus[0]:.3f}), WAL {wal:.2f} KB, FPI {fpi:.2f}"
                 )
         if args.statements:
-            print("\nnested statements of the last window (pg_stat_statements, track = all):")
+            print(
+                "\nnested statements of the last variant's windows (pg_stat_statements, "
+                "track = all):"
+            )
             for calls, total, query in auto.execute(
                 text(
                     "SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') "
