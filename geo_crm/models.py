@@ -61,11 +61,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 def _point_ok(column: str) -> str:
-    """A stored point is valid, non-empty and inside lon [-180, 180] / lat [-90, 90] (NaN fails)."""
-    return (
-        f"{column} IS NULL OR (NOT ST_IsEmpty({column}) AND ST_IsValid({column}) "
-        f"AND ST_X({column}) BETWEEN -180 AND 180 AND ST_Y({column}) BETWEEN -90 AND 90)"
-    )
+    """A stored point is non-empty and inside lon [-180, 180] / lat [-90, 90]: NaN, infinities
+    and POINT EMPTY (whose ST_X is NULL) fail. The column admits only a 2-D POINT, which is
+    valid whenever its coordinates are numbers, so no ST_IsValid (migration 0022)."""
+    return f"{column} IS NULL OR (abs(ST_X({column})) <= 180 AND abs(ST_Y({column})) <= 90) IS TRUE"
 
 
 def _srid_ok(column: str) -> str:
@@ -350,10 +349,13 @@ class GeotagEvent(Base):
         ),
         Index("ix_geotag_events_outlet_id", "outlet_id", "created_at"),
         Index("ix_geotag_events_user_id", "user_id"),
-        Index("ix_geotag_events_reviewed_by_id", "reviewed_by_id"),
-        Index("ix_geotag_events_created_at", "created_at"),
-        Index("ix_geotag_events_new_location", "new_location", postgresql_using="gist"),
-        Index("ix_geotag_events_old_location", "old_location", postgresql_using="gist"),
+        # reviewed tags only: users' ON DELETE SET NULL looks it up (0022); no index on the
+        # locations or on created_at alone, which no query reads (0022)
+        Index(
+            "ix_geotag_events_reviewed_by_id",
+            "reviewed_by_id",
+            postgresql_where="reviewed_by_id IS NOT NULL",
+        ),
         Index("ix_geotag_events_flagged", "state", postgresql_where="state = 'flagged'"),
     )
 

@@ -594,7 +594,7 @@ def test_lists_show_reps_and_managers_only_their_outlets(app, connection, world,
     as_manager = token_client(app, add_token(connection, manager))
     page = as_rep.get(f"{API}/outlets").get_json()
     assert [i["code"] for i in page["items"]] == ["RA1", "RA2"] and page["total"] == 2
-    near = as_rep.get(f"{API}/outlets?lat=20.3&lon=100.3&limit=1").get_json()
+    near = as_rep.get(f"{API}/outlets?lat=20.3&lon=100.3&limit=1&count=true").get_json()
     assert [i["code"] for i in near["items"]] == ["RA1"] and near["total"] == 2
     assert codes(as_manager.get(f"{API}/outlets")) == ["DB", "RB1"]
     assert codes(as_manager.get(f"{API}/outlets?lat=20.3&lon=100.3&radius_m=500000")) == [
@@ -636,3 +636,23 @@ def test_the_radius_box_holds_every_point_of_the_disc(lat, radius):
     assert (lats >= box["box_y0"]).all() and (lats <= box["box_y1"]).all()
     # and never wider than the degree circle's square (narrower in latitude off the equator)
     assert box["box_y1"] - lat <= svc.radius_in_degrees(lat, radius)
+
+
+def test_nearest_first_without_a_radius_counts_only_when_asked(client, world):
+    """lat/lon alone: the total would count the caller's whole scope on every request, so it
+    is null unless count=true is sent; with a radius it counts the disc as before."""
+    base = f"{API}/outlets?lat=20.3&lon=100.3&limit=1"
+    unbounded = client.get(base).get_json()
+    assert unbounded["total"] is None and len(unbounded["items"]) == 1
+    assert unbounded["next_cursor"] is not None  # paging does not need the total
+    everything = client.get(f"{API}/outlets?geotagged=true&limit=1").get_json()["total"]
+    assert client.get(base + "&count=true").get_json()["total"] == everything
+    assert client.get(base + "&count=false").get_json()["total"] is None
+    within = client.get(base + "&radius_m=70000").get_json()
+    asked = client.get(base + "&radius_m=70000&count=true").get_json()
+    assert within["total"] == asked["total"] >= 1
+    assert within["total"] == len(
+        client.get(f"{API}/outlets?lat=20.3&lon=100.3&radius_m=70000&limit=1000").get_json()[
+            "items"
+        ]
+    )

@@ -148,6 +148,41 @@ def test_outlet_location_must_be_a_valid_lon_lat_point(sql, rejected, network, l
     )
 
 
+@pytest.mark.parametrize("column", ["old_location", "new_location"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        pt(180.000001, 10),
+        pt(-181, 10),
+        pt(10, 90.5),
+        pt("'NaN'", 1),
+        pt(1, "'NaN'"),
+        pt("'-Infinity'", 1),
+        "ST_SetSRID(ST_GeomFromText('POINT EMPTY'), 4326)",
+    ],
+)
+def test_geotag_event_locations_must_be_lon_lat_points(sql, rejected, network, column, location):
+    """The cheaper checks of migration 0022 (no ST_IsValid) refuse what 0001's refused."""
+    other = "old_location" if column == "new_location" else "new_location"
+    rejected(
+        f"INSERT INTO geotag_events (outlet_id, {column}, {other}, source) "
+        f"VALUES (:o, {location}, {pt(100.2, 20.2)}, 'gps')",
+        f"geotag_{column}_valid",
+        o=network["R"],
+    )
+
+
+def test_points_on_the_edges_of_the_range_are_stored(sql, network):
+    for lon, lat in [(180, 90), (-180, -90), (-0.0, 0.5)]:
+        sql(f"UPDATE outlets SET location = {pt(lon, lat)} WHERE code = 'R'")
+        sql(
+            "INSERT INTO geotag_events (outlet_id, old_location, new_location, source) "
+            f"VALUES (:o, {pt(lon, lat)}, {pt(-lon, -lat)}, 'gps')",
+            o=network["R"],
+        )
+    sql("UPDATE outlets SET location = NULL WHERE code = 'R'")  # no location: allowed
+
+
 @pytest.mark.parametrize(
     "geometry, fragment",
     [

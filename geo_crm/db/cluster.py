@@ -82,6 +82,33 @@ def check_postgis_installed(bindir: Path) -> None:
         )
 
 
+def server_has_lz4(bindir: Path) -> bool:
+    """Whether this PostgreSQL was built with LZ4 (``wal_compression = lz4`` needs it)."""
+    pg_config = bindir / "pg_config"
+    if not pg_config.is_file():
+        return False
+    out = subprocess.run([str(pg_config), "--configure"], capture_output=True, text=True)
+    return out.returncode == 0 and "--with-lz4" in out.stdout
+
+
+def wal_settings(bindir: Path) -> list[str]:
+    """Checkpoints and WAL for a cluster that takes geotags all day (docs/deployment.md).
+
+    The first change of a page after a checkpoint writes the whole page to the WAL (a
+    full-page image; ``full_page_writes`` stays on: it is what makes a torn page recoverable).
+    Spacing checkpoints 15 minutes apart, and leaving room for that much WAL so that the
+    volume does not start them sooner, lets a page changed again later in the cycle go without
+    one; LZ4 compresses the images that remain (a third less WAL per tag, for no CPU that
+    could be told apart: bench/README.md, "Geotagging endpoint", 2026-12-07). The price: a
+    crash replays up to a cycle of WAL on restart, and ``pg_wal`` may hold up to 4 GB under
+    a sustained write load (``min_wal_size`` lets it shrink back when quiet).
+    """
+    settings = ["checkpoint_timeout = 15min", "max_wal_size = 4GB"]
+    if server_has_lz4(bindir):
+        settings.append("wal_compression = lz4")
+    return settings
+
+
 @dataclass(frozen=True)
 class LocalCluster:
     """A private cluster in ``datadir`` (created on first start)."""
@@ -195,6 +222,7 @@ class LocalCluster:
             # PostgreSQL's defaults, spelled out: `geo-crm db replica` streams from this cluster
             "wal_level = replica",
             "max_wal_senders = 10",
+            *wal_settings(self.bindir),
         ]
         if self.fast_unsafe:
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
