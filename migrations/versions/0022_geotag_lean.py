@@ -30,7 +30,7 @@ from alembic import op
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
