@@ -320,7 +320,7 @@ def _read_side_by_side(session: Session, workers: int) -> int:
     snapshot; leaves their records to change in this session's ``geo_crm_changed``, in id order
     (the write's order). Returns the number of sessions that read."""
     sellers = [tuple(r) for r in session.execute(_SELLERS).all()]
-    shares = [share for share in seller_shares(sellers, workers) if share] or [[]]
+    shares = seller_shares(sellers, workers)
     # taken before the snapshot: a territory written after it stays listed for the next run
     stale = list(session.execute(_STALE).scalars())
     # share 0 takes every seller the others do not list (a seller recorded since the shares)
