@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from sqlalchemy import Connection, text
@@ -90,19 +90,24 @@ def on_one_snapshot(
     with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="snapshot") as pool:
         futures = [pool.submit(helper, i, share) for i, share in enumerate(shares)]
         first: BaseException | None = None
-        for future in as_completed(futures):
-            error = future.exception()
-            if error is None or isinstance(error, _Skipped) or first is not None:
-                continue
-            first = error
-            failed.set()
-            with lock:
-                others = list(running.values())
-            for dbapi in others:  # stop the others' statements: their work is lost anyway
-                try:
-                    dbapi.cancel()
-                except Exception:  # noqa: BLE001 - a connection that ended meanwhile
-                    LOGGER.debug("cancelling a helper session failed", exc_info=True)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(
+                pending, timeout=None if first is None else 0.5, return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                error = future.exception()
+                if first is None and error is not None and not isinstance(error, _Skipped):
+                    first = error
+                    failed.set()
+            if first is not None:  # stop the others' statements: their work is lost anyway
+                with lock:  # (again while any runs: a cancel that came between two
+                    others = list(running.values())  # statements found nothing to stop)
+                for dbapi in others:
+                    try:
+                        dbapi.cancel()
+                    except Exception:  # noqa: BLE001 - a connection that ended meanwhile
+                        LOGGER.debug("cancelling a helper session failed", exc_info=True)
     if first is not None:
         raise first
     return [future.result() for future in futures]
