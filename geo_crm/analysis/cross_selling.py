@@ -18,7 +18,8 @@ records of those pairs whose flags change. A re-check that finds nothing new rea
 The distributors whose territory was written since the last run (migration 0020) have the
 distance of their records that stay flagged ``outside_territory`` measured again.
 Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
-in the review list.
+in the review list. The reading before the UPDATE may be shared out over several database
+sessions on the detection's snapshot (``workers``: GEO_CRM_DETECT_WORKERS), the write stays one.
 """
 
 from __future__ import annotations
