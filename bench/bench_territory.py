@@ -199,6 +199,35 @@ def _timed(session: Session, fn) -> tuple[float, float, object]:
     return clock.timing.wall, clock.timing.server_cpu, result
 
 
+def _ticks(pid: int, children: bool = False) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11 : 15 if children else 13])  # utime stime [cu cs]
+
+
+def _cluster_cpu(backend_pid: int) -> float:
+    """CPU seconds of the whole cluster so far: the postmaster with its ended children, and
+    every running child (backends, helper sessions, background processes)."""
+    postmaster = int(Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    total = _ticks(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == postmaster:
+                    total += int(stat[11]) + int(stat[12])
+            except (OSError, IndexError):
+                continue  # ended meanwhile
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _detect(session: Session, workers: int) -> tuple[float, float, float, object]:
+    """wall, the detection session's CPU, the whole cluster's CPU (helper sessions too)"""
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    before = _cluster_cpu(pid)
+    wall, cpu, result = _timed(session, lambda: detect_all(session, workers=workers))
+    return wall, cpu, _cluster_cpu(pid) - before, result
+
+
 _UPDATES = {
     "flags only": (
         "UPDATE sales_records SET flags = flags || '{other_network}', review_state = 'pending' "
@@ -262,6 +291,10 @@ def main() -> None:
         action="store_true",
         help="stop after making (and vacuuming) the data: keep an unflagged history with --keep",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="sessions reading side by side in the detection (GEO_CRM_DETECT_WORKERS)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
@@ -301,40 +334,46 @@ def main() -> None:
             return
         for i in range(args.first_runs):
             with Session(engine) as session:
-                wall, cpu, first = _timed(session, lambda: detect_all(session))
+                wall, cpu, first = _timed(
+                    session, lambda: detect_all(session, workers=args.workers)
+                )
                 session.rollback()
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM sales_records")
             print(f"   first run {i + 1} of {args.first_runs}, rolled back: {wall:6.2f} s "
                   f"(database CPU {cpu:.2f} s) — {first.changed:,} records")  # fmt: skip
         with Session(engine) as session:
-            wall, cpu, first = _timed(session, lambda: detect_all(session))
+            wall, cpu, total, first = _detect(session, args.workers)
             session.commit()
-            print(f"1. detection over the whole history, first run (writes the flags): "
-                  f"{wall:6.2f} s (database CPU {cpu:.2f} s), "
+            print(f"1. detection over the whole history, first run (writes the flags), "
+                  f"{first.sessions} reading session(s): {wall:6.2f} s (database CPU "
+                  f"{cpu:.2f} s in the detection's session, {total:.2f} s in the cluster), "
                   f"{data['records'] / wall:,.0f} records/s — {first.changed:,} records flagged "
                   f"({first.outside_territory:,} outside a territory, "
                   f"{first.other_network:,} into another network)")  # fmt: skip
             runs = []
             for _ in range(args.repeat):
-                runs.append(_timed(session, lambda: detect_all(session)))
+                runs.append(_detect(session, args.workers))
                 session.commit()
-            wall = statistics.median(r[0] for r in runs)
-            cpu = statistics.median(r[1] for r in runs)
-            print(f"   detection again, nothing new (median of {args.repeat}): {wall:6.2f} s "
-                  f"(database CPU {cpu:.2f} s), {data['records'] / wall:,.0f} records/s — "
-                  f"{runs[-1][2].changed:,} changed")  # fmt: skip
+            if runs:
+                wall = statistics.median(r[0] for r in runs)
+                cpu = statistics.median(r[1] for r in runs)
+                total = statistics.median(r[2] for r in runs)
+                print(f"   detection again, nothing new (median of {args.repeat}): {wall:6.2f} s "
+                      f"(database CPU {cpu:.2f} s, cluster {total:.2f} s), "
+                      f"{data['records'] / wall:,.0f} records/s — "
+                      f"{runs[-1][3].changed:,} changed")  # fmt: skip
             if args.moved:
                 # territories redrawn a little (every buyer outside stays outside, nearer or
                 # farther): the re-check re-measures those distributors' flagged records
                 session.execute(text(_MOVE), {"n": args.moved})
                 session.commit()
-                wall, cpu, moved = _timed(session, lambda: detect_all(session))
+                wall, cpu, total, moved = _detect(session, args.workers)
                 session.commit()
                 print(f"   detection after {args.moved:,} territories moved 0.01° east: "
-                      f"{wall:6.2f} s (database CPU {cpu:.2f} s) — {moved.changed:,} records' "
-                      f"flags changed, {moved.refreshed:,} distances re-measured and "
-                      f"rewritten")  # fmt: skip
+                      f"{wall:6.2f} s (database CPU {cpu:.2f} s, cluster {total:.2f} s) — "
+                      f"{moved.changed:,} records' flags changed, {moved.refreshed:,} "
+                      f"distances re-measured and rewritten")  # fmt: skip
         with Session(engine) as session:
             t0 = time.perf_counter()
             found = _naive(session, args.baseline)

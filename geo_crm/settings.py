@@ -182,6 +182,10 @@ def _default_pgdata(values: Mapping[str, Any]) -> Path:
     return values["var_dir"] / "pgdata"
 
 
+def _default_detect_workers(values: Mapping[str, Any]) -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def _random_secret(values: Mapping[str, Any]) -> str:
     # safe for one process; several workers or hosts need one SECRET_KEY to share cookies
     return secrets.token_hex(32)
@@ -404,6 +408,14 @@ VARIABLES: tuple[Variable, ...] = (
         "\"as of\" time, and says the analyses are busy; it queues more once the worker has "
         "taken some.",
     ),
+    Variable(
+        "GEO_CRM_DETECT_WORKERS", "detect_workers", whole(1), _default_detect_workers,
+        "Database sessions that read side by side in `geo-crm analyse cross-selling --all` "
+        "(the 窜货 detection over the whole history): each judges a share of the distributors "
+        "on one snapshot, the flags are written once. `1`: one session. Each takes a connection "
+        "of the pool and a core of the database server.",
+        shown_default="min(2, cores)", derived=True,
+    ),
 )
 # fmt: on
 
@@ -452,6 +464,7 @@ class Settings:
     report_job_retention_days: float
     worker_lost_seconds: float
     analysis_jobs_per_user: int
+    detect_workers: int
 
     @classmethod
     def load(

@@ -12,6 +12,14 @@ from __future__ import annotations
 
 import shapely
 from analysis_helpers import add_outlet, add_product, add_region, box_wkt
+from cross_parallel_fixtures import (  # noqa: F401 (fixtures: each test in one session and two)
+    committed_engine,
+    committed_template,
+    connection,
+    detect_workers,
+    detections,
+    one_or_two_sessions,
+)
 
 from geo_crm.analysis.cross_selling import detect_all
 from geo_crm.domain import territories

@@ -77,6 +77,7 @@ SAMPLES = {
     "GEO_CRM_REPORT_JOB_RETENTION_DAYS": ("7", 7.0, "-1"),
     "GEO_CRM_WORKER_LOST_SECONDS": ("90", 90.0, "5"),
     "GEO_CRM_ANALYSIS_JOBS_PER_USER": ("3", 3, "0"),
+    "GEO_CRM_DETECT_WORKERS": ("4", 4, "0"),
 }
 
 

@@ -18,23 +18,28 @@ records of those pairs whose flags change. A re-check that finds nothing new rea
 The distributors whose territory was written since the last run (migration 0020) have the
 distance of their records that stay flagged ``outside_territory`` measured again.
 Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
-in the review list.
+in the review list. The reading before the UPDATE may be shared out over several database
+sessions on the detection's snapshot (``workers``: GEO_CRM_DETECT_WORKERS), the write stays one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from ..db import snapshot_workers
 from ..domain.principal import Principal
 from ..errors import NotFound, ValidationError
 from .params import find_region
 
+LOGGER = logging.getLogger(__name__)
 FLAGS = ("outside_territory", "other_network")
 DEFAULT_LIMIT = 2_000
 MAX_LIMIT = 10_000
@@ -48,7 +53,7 @@ MAX_LIMIT = 10_000
 # first inside _ST_Covers) and, for the few pairs no part covers, of the whole territory, as
 # the recording trigger (0012, 0017) asks it, so that both answer alike to the last point on
 # a border.
-_JUDGE = text("""
+_JUDGE_SQL = """
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
 WITH chain AS MATERIALIZED (
     SELECT o.id, o.location,
@@ -75,14 +80,24 @@ WITH chain AS MATERIALIZED (
       FROM sales_pairs p
       JOIN chain s ON s.id = p.seller_id
       JOIN chain b ON b.id = p.buyer_id
-)
+{share})
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
        stale AND outside AS refresh
   FROM judged
  WHERE other_network <> CASE WHEN other THEN records ELSE 0 END
     OR outside_territory <> CASE WHEN outside THEN records ELSE 0 END
     OR (stale AND outside)
-""")
+"""
+_JUDGE = text(_JUDGE_SQL.replace("{share}", ""))
+# a helper session's share of the pairs (N sessions, below): the pairs of the sellers listed,
+# or of every seller the other shares do not list (so that every pair is judged exactly once,
+# whatever was recorded after the shares were made)
+_JUDGE_SHARE = text(
+    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id = ANY(CAST(:sellers AS bigint[]))\n")
+)
+_JUDGE_REST = text(
+    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id <> ALL(CAST(:sellers AS bigint[]))\n")
+)
 
 # The records of the pairs kept whose cross-territory flags differ from the verdict (and, for
 # the pairs of a territory changed since the last run, the records flagged outside it, whose
@@ -189,6 +204,29 @@ _SET_JOINS = text(
 _STALE = text("DELETE FROM territory_distances_stale RETURNING distributor_id")
 
 
+# The sellers of the pair rollup with their number of pairs and the distributor at the top of
+# their chain (as the judge works it out), to share the pairs out by distributor
+_SELLERS = text("""
+SELECT p.seller_id, p.pairs,
+       CASE WHEN o.tier = 'distributor' THEN o.id
+            WHEN p1.tier = 'distributor' THEN p1.id
+            WHEN p2.tier = 'distributor' THEN p2.id
+            WHEN p3.tier = 'distributor' THEN p3.id END AS root
+  FROM (SELECT seller_id, count(*) AS pairs FROM sales_pairs GROUP BY seller_id) p
+  JOIN outlets o ON o.id = p.seller_id
+  LEFT JOIN outlets p1 ON p1.id = o.parent_id
+  LEFT JOIN outlets p2 ON p2.id = p1.parent_id
+  LEFT JOIN outlets p3 ON p3.id = p2.parent_id
+""")
+_CHANGED_COLUMNS = "id, flags_changed, new_flags, new_detail"
+# the helper sessions' results land here, typed as _CHANGED makes them
+_CHANGED_EMPTY = text("""
+CREATE TEMPORARY TABLE geo_crm_changed ON COMMIT DROP AS
+SELECT id, true AS flags_changed, flags AS new_flags, flag_detail AS new_detail
+  FROM sales_records WITH NO DATA
+""")
+
+
 @dataclass
 class Detection:
     changed: int  # records whose cross-territory flags changed
@@ -197,29 +235,45 @@ class Detection:
     flagged_total: dict[str, int]  # every sell-out record carrying each flag after the run
     seconds: float
     refreshed: int = 0  # records whose flags stay but whose distance changed with the territory
+    sessions: int = 1  # database sessions that read side by side (see detect_all)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def detect_all(session: Session) -> Detection:
+def detect_all(session: Session, *, workers: int = 1) -> Detection:
     """Apply the cross-territory rules to every stored sell-out record: every (seller, buyer)
     pair of the pair rollup judged once, one UPDATE of the records whose flags change (or, for
     a territory changed since the last run, whose distance from it changed: ``refreshed``).
-    ``seconds`` times those; the totals after them are read from the pair rollup."""
+    ``seconds`` times those; the totals after them are read from the pair rollup.
+
+    With ``workers`` > 1 (GEO_CRM_DETECT_WORKERS) the reading — judging the pairs, finding
+    their records, measuring the distances — is shared out over that many helper sessions
+    reading the snapshot of this transaction side by side (db/snapshot_workers.py), each the
+    pairs of a share of the distributors; their results come back here and the one UPDATE is
+    made in this transaction, all or nothing. A transaction that has written anything already,
+    or runs in a savepoint, cannot share its snapshot: it reads alone (``sessions`` says how
+    many read)."""
     started = time.perf_counter()
+    alone = "one session asked for" if workers <= 1 else snapshot_workers.can_export(session)
+    if alone and workers > 1:
+        LOGGER.info("the cross-territory detection reads in one session: %s", alone)
     session.execute(text("DROP TABLE IF EXISTS geo_crm_crossing, geo_crm_changed"))
-    stale = list(session.execute(_STALE).scalars())
-    session.execute(_JUDGE, {"stale": stale})
-    session.execute(text("ANALYZE geo_crm_crossing"))
-    session.execute(_CHANGED)
+    if alone:
+        stale = list(session.execute(_STALE).scalars())
+        session.execute(_JUDGE, {"stale": stale})
+        session.execute(text("ANALYZE geo_crm_crossing"))
+        session.execute(_CHANGED)
+        sessions = 1
+    else:
+        sessions = _read_side_by_side(session, workers)
     joins = session.execute(_JOINS).one()
     session.execute(_SET_JOINS, {"hash": "off", "merge": "off"})  # by the primary key: above
     try:
         row = session.execute(_WRITE).one()
     finally:
         session.execute(_SET_JOINS, {"hash": joins[0], "merge": joins[1]})
-    session.execute(text("DROP TABLE geo_crm_changed, geo_crm_crossing"))
+    session.execute(text("DROP TABLE IF EXISTS geo_crm_changed, geo_crm_crossing"))
     seconds = round(time.perf_counter() - started, 3)
     totals = session.execute(
         text(
@@ -234,7 +288,64 @@ def detect_all(session: Session) -> Detection:
         refreshed=row.refreshed,
         flagged_total={"outside_territory": int(totals[0]), "other_network": int(totals[1])},
         seconds=seconds,
+        sessions=sessions,
     )
+
+
+def seller_shares(sellers: list[tuple[int, int, int | None]], n: int) -> list[list[int]]:
+    """The sellers ``(seller_id, pairs, root)`` cut into ``n`` shares of about as many pairs,
+    every distributor's sellers in one share (its territory is then measured from by one
+    session only: PostGIS keeps a territory's edge tree from one distance to the next), each
+    share's sellers in distributor order. Sellers with no distributor above them go with the
+    first share. Largest distributors first, each to the lightest share so far."""
+    by_root: dict[int | None, list[int]] = {}
+    weight: dict[int | None, int] = {}
+    for seller_id, pairs, root in sellers:
+        by_root.setdefault(root, []).append(seller_id)
+        weight[root] = weight.get(root, 0) + pairs
+    loads = [0] * n
+    roots: list[list[int | None]] = [[] for _ in range(n)]
+    for root in sorted(weight, key=lambda r: (-weight[r], r is None, r or 0)):
+        k = 0 if root is None else min(range(n), key=lambda i: (loads[i], i))
+        loads[k] += weight[root]
+        roots[k].append(root)
+    shares = []
+    for share in roots:
+        share.sort(key=lambda r: (r is None, r or 0))
+        shares.append([seller for root in share for seller in by_root[root]])
+    return shares
+
+
+def _read_side_by_side(session: Session, workers: int) -> int:
+    """The reading of :func:`detect_all` over ``workers`` helper sessions on this transaction's
+    snapshot; leaves their records to change in this session's ``geo_crm_changed``, in id order
+    (the write's order). Returns the number of sessions that read."""
+    sellers = [tuple(r) for r in session.execute(_SELLERS).all()]
+    shares = seller_shares(sellers, workers)
+    # taken before the snapshot: a territory written after it stays listed for the next run
+    stale = list(session.execute(_STALE).scalars())
+    # share 0 takes every seller the others do not list (a seller recorded since the shares)
+    jobs = [(_JUDGE_REST, [s for share in shares[1:] for s in share])]
+    jobs += [(_JUDGE_SHARE, share) for share in shares[1:]]
+
+    def read(conn: Connection, job) -> list[bytes]:
+        judge, listed = job
+        conn.execute(judge, {"stale": stale, "sellers": listed})
+        conn.execute(text("ANALYZE geo_crm_crossing"))
+        conn.execute(_CHANGED)
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) TO STDOUT") as copy:
+                data = b"".join(bytes(block) for block in copy)
+        return data.splitlines()
+
+    found = snapshot_workers.on_one_snapshot(session, jobs, read)
+    session.execute(_CHANGED_EMPTY)
+    merged = heapq.merge(*found, key=lambda line: int(line[: line.index(b"\t")]))
+    with session.connection().connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
+            for line in merged:
+                copy.write(line + b"\n")
+    return len(jobs)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ..analysis import cross_selling as cross
 from ..db import get_db
 from ..domain import territories as service
 from ..errors import ValidationError
+from ..settings import current_settings
 from . import _guard
 from .analyse import _emit, _table, analyse_group
 
@@ -100,13 +101,15 @@ def cross_selling_cmd(region, all_history, date_from, date_to, limit, as_user, a
         raise ValidationError(message, fields={"region": "required without --all"})
     with get_db().session() as session:
         if all_history:
-            found = cross.detect_all(session)
+            found = cross.detect_all(session, workers=current_settings().detect_workers)
             session.commit()
             if as_json and not region:
                 click.echo(json.dumps(found.to_dict(), indent=2))
                 return
             click.echo(
-                f"checked the whole history in {found.seconds:.2f} s: {found.changed:,} records "
+                f"checked the whole history in {found.seconds:.2f} s "
+                f"({found.sessions} reading session{'s' if found.sessions > 1 else ''}): "
+                f"{found.changed:,} records "
                 f"changed ({found.outside_territory:,} outside a territory, "
                 f"{found.other_network:,} into another network), {found.refreshed:,} refreshed "
                 "(distance re-measured); flagged now: "
