@@ -197,11 +197,19 @@ def load(engine, outlets: int, rep_share: int) -> None:
                 "created_at timestamptz DEFAULT now())"
             )
         )
-    with engine.connect() as conn:  # settle the bulk load: no autovacuum or checkpoint mid-run
+    settle(engine)  # the bulk load: no autovacuum or checkpoint mid-run
+    print(f"loaded {outlets:,} outlets in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def settle(engine) -> None:
+    """VACUUM ANALYZE and CHECKPOINT: after the load, and before a run on a reused cluster, so
+    each run starts at the same point of a checkpoint cycle."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")
         auto.execute(text("VACUUM ANALYZE"))
         auto.execute(text("CHECKPOINT"))
-    print(f"loaded {outlets:,} outlets in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def bench_token(engine) -> str:
@@ -752,6 +760,13 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="a folder kept by --keep: start its cluster again and skip the load (the tags "
+        "read each outlet's current version, so a run after a run is valid)",
+    )
+    parser.add_argument(
         "--triggers",
         type=int,
         default=0,
@@ -777,15 +792,22 @@ def main() -> None:
     from geo_crm.db.cluster import LocalCluster
 
     total = int(args.rate * (args.seconds + args.warmup))
-    base = Path(tempfile.mkdtemp(prefix="gcrm-bench-geotag-"))
-    os.chmod(base, 0o755)
+    if args.reuse:
+        base, args.keep = args.reuse.resolve(), True
+    else:
+        base = Path(tempfile.mkdtemp(prefix="gcrm-bench-geotag-"))
+        os.chmod(base, 0o755)
     cluster = LocalCluster.for_dir(base / "pg", dbname="bench")
     servers: list[subprocess.Popen] = []
     try:
         url = cluster.ensure_database()
         postmaster = int((base / "pg" / "postmaster.pid").read_text().split()[0])
         engine = ready_engine(url)
-        load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
+        if args.reuse:
+            print(f"reusing the cluster in {base}", flush=True)
+            settle(engine)
+        else:
+            load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
         if args.triggers:
             trigger_costs(engine, args.triggers, args.rounds)
             engine.dispose()
@@ -891,6 +913,8 @@ def main() -> None:
         cluster.stop()
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"cluster kept in {base} (--reuse {base})")
 
 
 if __name__ == "__main__":
