@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import select
 import selectors
 import shutil
 import signal
@@ -402,6 +403,19 @@ class _Conn:
         self.index = -1  # the request in flight, -1 when idle
 
 
+def _still_open(conn: _Conn) -> bool:
+    """Whether an idle kept-alive connection is still usable; one the server closed meanwhile
+    (its keep-alive timeout between two runs) is closed here and left out."""
+    try:
+        readable = select.select([conn.sock], [], [], 0)[0]
+        if readable and not conn.sock.recv(1, socket.MSG_PEEK):
+            raise ConnectionResetError("closed by the server")
+    except (OSError, ValueError):
+        conn.sock.close()
+        return False
+    return True
+
+
 def close_all(conns: list[_Conn]) -> None:
     for conn in conns:
         conn.sock.close()
@@ -480,7 +494,7 @@ def drive(
     it holds those still open, for the next run. Without it, the run opens connections as it
     needs them and closes them all at the end."""
     sel = selectors.DefaultSelector()
-    free: deque[_Conn] = deque(idle or ())
+    free: deque[_Conn] = deque(conn for conn in idle or () if _still_open(conn))
     busy: dict[int, _Conn] = {}  # fileno -> connection with a request in flight
     opened = len(free)
     for conn in free:
@@ -514,6 +528,8 @@ def drive(
         nonlocal opened
         sel.unregister(conn.sock)
         busy.pop(conn.sock.fileno(), None)
+        if conn.index < 0 and conn in free:  # closed by the server while idle (keep-alive
+            free.remove(conn)  # timeout, worker restart): never handed out again
         conn.sock.close()
         opened -= 1
 
