@@ -1,6 +1,7 @@
 """Geotag endpoint under gunicorn, driven at a constant arrival rate (wrk2-style open loop).
 
     .venv/bin/python bench/bench_geotag.py [--outlets 1000000] [--rate 500] [--seconds 20]
+        [--keep | --reuse DIR]
 
 Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit
 and full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one
