@@ -1,6 +1,7 @@
 """Geotag endpoint under gunicorn, driven at a constant arrival rate (wrk2-style open loop).
 
     .venv/bin/python bench/bench_geotag.py [--outlets 1000000] [--rate 500] [--seconds 20]
+        [--keep | --reuse DIR]
 
 Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit
 and full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one
@@ -38,6 +39,7 @@ import argparse
 import json
 import os
 import random
+import select
 import selectors
 import shutil
 import signal
@@ -197,11 +199,19 @@ def load(engine, outlets: int, rep_share: int) -> None:
                 "created_at timestamptz DEFAULT now())"
             )
         )
-    with engine.connect() as conn:  # settle the bulk load: no autovacuum or checkpoint mid-run
+    settle(engine)  # the bulk load: no autovacuum or checkpoint mid-run
+    print(f"loaded {outlets:,} outlets in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def settle(engine) -> None:
+    """VACUUM ANALYZE and CHECKPOINT: after the load, and before a run on a reused cluster, so
+    each run starts at the same point of a checkpoint cycle."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")
         auto.execute(text("VACUUM ANALYZE"))
         auto.execute(text("CHECKPOINT"))
-    print(f"loaded {outlets:,} outlets in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def bench_token(engine) -> str:
@@ -394,6 +404,19 @@ class _Conn:
         self.index = -1  # the request in flight, -1 when idle
 
 
+def _still_open(conn: _Conn) -> bool:
+    """Whether an idle kept-alive connection is still usable; one the server closed meanwhile
+    (its keep-alive timeout between two runs) is closed here and left out."""
+    try:
+        readable = select.select([conn.sock], [], [], 0)[0]
+        if readable and not conn.sock.recv(1, socket.MSG_PEEK):
+            raise ConnectionResetError("closed by the server")
+    except (OSError, ValueError):
+        conn.sock.close()
+        return False
+    return True
+
+
 def close_all(conns: list[_Conn]) -> None:
     for conn in conns:
         conn.sock.close()
@@ -472,7 +495,7 @@ def drive(
     it holds those still open, for the next run. Without it, the run opens connections as it
     needs them and closes them all at the end."""
     sel = selectors.DefaultSelector()
-    free: deque[_Conn] = deque(idle or ())
+    free: deque[_Conn] = deque(conn for conn in idle or () if _still_open(conn))
     busy: dict[int, _Conn] = {}  # fileno -> connection with a request in flight
     opened = len(free)
     for conn in free:
@@ -506,6 +529,8 @@ def drive(
         nonlocal opened
         sel.unregister(conn.sock)
         busy.pop(conn.sock.fileno(), None)
+        if conn.index < 0 and conn in free:  # closed by the server while idle (keep-alive
+            free.remove(conn)  # timeout, worker restart): never handed out again
         conn.sock.close()
         opened -= 1
 
@@ -752,6 +777,13 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="a folder kept by --keep: start its cluster again and skip the load (the tags "
+        "read each outlet's current version, so a run after a run is valid)",
+    )
+    parser.add_argument(
         "--triggers",
         type=int,
         default=0,
@@ -777,15 +809,22 @@ def main() -> None:
     from geo_crm.db.cluster import LocalCluster
 
     total = int(args.rate * (args.seconds + args.warmup))
-    base = Path(tempfile.mkdtemp(prefix="gcrm-bench-geotag-"))
-    os.chmod(base, 0o755)
+    if args.reuse:
+        base, args.keep = args.reuse.resolve(), True
+    else:
+        base = Path(tempfile.mkdtemp(prefix="gcrm-bench-geotag-"))
+        os.chmod(base, 0o755)
     cluster = LocalCluster.for_dir(base / "pg", dbname="bench")
     servers: list[subprocess.Popen] = []
     try:
         url = cluster.ensure_database()
         postmaster = int((base / "pg" / "postmaster.pid").read_text().split()[0])
         engine = ready_engine(url)
-        load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
+        if args.reuse:
+            print(f"reusing the cluster in {base}", flush=True)
+            settle(engine)
+        else:
+            load(engine, args.outlets, rep_share=max(1, args.outlets // (total + 1000)))
         if args.triggers:
             trigger_costs(engine, args.triggers, args.rounds)
             engine.dispose()
@@ -891,6 +930,8 @@ def main() -> None:
         cluster.stop()
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"cluster kept in {base} (--reuse {base})")
 
 
 if __name__ == "__main__":

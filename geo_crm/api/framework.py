@@ -113,10 +113,27 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         ) from exc
 
 
+# an integer orjson would read as a float (beyond 64 bits), or a number it might: the json
+# module reads those bodies, so they mean what they always meant
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
 def json_payload() -> typing.Any:
-    """The request's JSON, with 415 for another media type and 400 for malformed JSON."""
+    """The request's JSON, with 415 for another media type and 400 for malformed JSON.
+
+    Read by orjson (a fifth of the json module's time on a geotag's body) when it can read it
+    to the same value; anything orjson refuses — NaN and Infinity, a byte-order mark, UTF-16,
+    lone surrogates, numbers past a double's range, malformed JSON — and any number of 19 or
+    more digits (orjson turns integers beyond 64 bits into floats) goes to Flask's json module
+    as before, which answers or refuses it exactly as it always did."""
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
+    data = request.get_data(cache=True)
+    if not _LONG_NUMBER.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return request.get_json()
     except BadRequest as exc:

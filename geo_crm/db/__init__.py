@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import DatabaseSetupError
 from ..settings import Settings, settings_of
-from .hotpath import end_read_transaction
+from .hotpath import end_read_transaction, hold_connection, release_connection, release_on_begin
 from .translate import summary
 
 LOGGER = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ class Database:
             )
             session_kwargs = {"class_": RoutingSession}
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False, **session_kwargs)
+        release_on_begin(self.sessionmaker)
 
     def _replica_engine(self, url: str) -> Engine:
         """A replica's engine: no PostGIS check or migration (a replica follows the primary's
@@ -206,6 +207,7 @@ def get_session() -> Session:
     if "db_session" not in g:
         db = get_db()
         g.db_session = db.session()
+        hold_connection(g.db_session)  # one pool checkout for the statements run alone
         if db.router is not None:  # reads of a GET request may go to a replica (db/routing.py)
             from .routing import route_request
 
@@ -218,6 +220,7 @@ def _close_session(exc: BaseException | None) -> None:
 
     session = g.pop("db_session", None)
     if session is not None:
+        release_connection(session)
         if exc is not None:
             session.rollback()
         else:

@@ -136,7 +136,7 @@ class HotStatement:
         if alone and session.get_transaction() is None:
             bind = session.get_bind(**READ_ONLY) if self.read_only else session.get_bind()
             if isinstance(bind, Engine):
-                rows = self._run_alone(bind, params)
+                rows = self._run_alone(session, bind, params)
                 if rows is not None:
                     return rows, True
         connection = session.connection(dict(READ_ONLY) if self.read_only else None)
@@ -164,33 +164,119 @@ class HotStatement:
             return dbapi.cursor(binary=self.binary)
         return dbapi.cursor(row_factory=self.row_factory, binary=self.binary)
 
-    def _run_alone(self, engine: Engine, params: Mapping) -> _Rows | None:
-        """Run on a connection borrowed from the pool for this statement alone, in autocommit,
-        and hand it straight back: a request whose session has not touched the database yet
-        (a token lookup, a ``near`` page, a geotag) then builds no Session transaction and
-        SQLAlchemy connection around its one statement. None: the connection is
-        not READ COMMITTED, so let the session's transaction run it."""
+    def _kept_cursor(self, info: dict, dbapi):
+        """This statement's cursor on this connection, made at its first run there and kept
+        in the pool record's ``info`` (which lives as long as the connection): a cursor run
+        again with the same query keeps psycopg's adaptation state — the dumpers of the
+        values, the loaders of the result's columns — instead of building them for every call
+        (bench/README.md, the geotag's Python path). Only for runs whose rows are fetched
+        before the connection goes back to the pool (:meth:`_run_alone`): no caller ever holds
+        a kept cursor."""
+        kept = info.get(_KEPT_CURSORS)
+        if kept is None:
+            kept = info[_KEPT_CURSORS] = {}
+        cursor = kept.get(self)
+        if cursor is None or cursor.closed or cursor.connection is not dbapi:
+            if len(kept) >= _MAX_KEPT_CURSORS:  # statements built per shape: stay bounded
+                kept.clear()
+            cursor = kept[self] = self._cursor(dbapi)
+        return cursor
+
+    def _run_alone(self, session: Session, engine: Engine, params: Mapping) -> _Rows | None:
+        """Run on a connection borrowed from the pool, in autocommit, outside any Session
+        transaction: a request whose session has not touched the database yet (a token
+        lookup, a ``near`` page, a geotag) then builds no Session transaction and SQLAlchemy
+        connection around its statements. The connection goes straight back to the pool —
+        unless the session holds it for its request (:func:`hold_connection`): then the next
+        statement run alone on the same engine uses it again, and it goes back when the
+        session begins a transaction of its own or is released (:func:`release_connection`).
+        None: the connection is not READ COMMITTED, so let the session's transaction run it."""
         from psycopg import Error
 
-        fairy = engine.raw_connection()
+        info = session.info
+        held = info.get(_HELD)
+        if held is not None and held[0] is engine:
+            fairy = held[1]
+        else:
+            if held is not None:
+                release_connection(session)
+            fairy = engine.raw_connection()
         dbapi = fairy.driver_connection
         values = {**self.defaults, **params} if self.defaults else params
+        keep = False
         try:
             if not _idle_read_committed(dbapi):
                 return None
-            cursor = self._cursor(dbapi)
-            dbapi.autocommit = True
-            try:
-                cursor.execute(self.sql, values, prepare=self.prepare)
-                return _Rows(cursor.fetchall())
-            finally:
-                dbapi.autocommit = False
+            cursor = self._kept_cursor(fairy.info, dbapi)
+            if not dbapi.autocommit:
+                dbapi.autocommit = True
+            cursor.execute(self.sql, values, prepare=self.prepare)
+            rows = _Rows(cursor.fetchall())
+            keep = _HOLD in info
+            return rows
         except Error as exc:
             if dbapi.closed or dbapi.pgconn.status != 0:
                 fairy.invalidate(exc)  # never hand a broken connection back to the pool
             raise DBAPIError.instance(self.sql, values, exc, Error) from exc
         finally:
-            fairy.close()  # back to the pool (already idle: nothing to roll back)
+            if keep:
+                info[_HELD] = (engine, fairy)
+            else:
+                info.pop(_HELD, None)
+                _give_back(fairy)
+
+
+_HOLD = "geo_crm_hold"  # Session.info: keep the connection of statements run alone
+_HELD = "geo_crm_held"  # Session.info: (engine, pool connection) kept for the next one
+
+
+def hold_connection(session: Session) -> None:
+    """Let ``session`` keep the pool connection its statements run alone borrow, for its next
+    ones (a request's session: the token check and the geotag then check one connection out
+    of the pool, not two). It goes back when the session begins a transaction, which checks
+    out its own (never two at once: :func:`release_on_begin` is installed on the session's
+    factory), and at :func:`release_connection`, which whoever calls this must call when done
+    (the request's teardown)."""
+    session.info[_HOLD] = True
+
+
+def release_on_begin(factory) -> None:
+    """Install on a ``sessionmaker``: a session that begins a transaction first hands back
+    the connection it holds."""
+    from sqlalchemy import event
+
+    event.listen(factory, "after_transaction_create", _release_on_begin)
+
+
+def release_connection(session: Session) -> None:
+    """Hand the connection ``session`` holds (if any) back to the pool."""
+    held = session.info.pop(_HELD, None)
+    if held is not None:
+        _give_back(held[1])
+
+
+def _release_on_begin(session: Session, transaction) -> None:
+    if transaction.parent is None and _HELD in session.info:
+        release_connection(session)
+
+
+def _give_back(fairy) -> None:
+    """A connection borrowed by :meth:`HotStatement._run_alone` back to the pool, out of
+    autocommit (as the pool handed it out); already idle, so nothing to roll back."""
+    from psycopg import Error
+
+    dbapi = fairy.driver_connection
+    try:
+        if dbapi is not None and not dbapi.closed and dbapi.autocommit:
+            dbapi.autocommit = False
+    except Error as exc:  # broken meanwhile: the pool must not hand it out again
+        fairy.invalidate(exc)
+    finally:
+        fairy.close()
+
+
+_KEPT_CURSORS = "geo_crm_hot_cursors"  # pool record info key: HotStatement -> its cursor
+_MAX_KEPT_CURSORS = 64
 
 
 def _idle_read_committed(dbapi) -> bool:
