@@ -21,9 +21,10 @@ equal the number of 200 responses (no lost or duplicated writes).
 
 Checkpoints: the load ends with a CHECKPOINT, so the run starts at the dearest point of a
 checkpoint cycle (the first change of a page after a checkpoint writes the whole page to the
-WAL). The cluster keeps PostgreSQL's checkpoint spacing (max_wal_size 1 GB, 5 min): at ~15 KB
-of WAL per tag a run writes ~160 MB, so no second checkpoint starts inside it; the report says
-how many did, with the WAL and full page images per request.
+WAL). The cluster has the embedded cluster's checkpoint spacing (db/cluster.wal_settings:
+15 min, max_wal_size 4 GB): at ~8–15 KB of WAL per tag a run writes under 160 MB, so no
+second checkpoint starts inside it; the report says how many did, with the WAL and full page
+images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
 table, under the same gunicorn settings and the same load — the floor any real endpoint pays.

@@ -111,8 +111,9 @@ NEAR_QUERIES = {
     # the 20 nearest within 5 km with their total, as bench_near asks them (one index box)
     "radius": "radius_m=5000&limit=20",
     # no radius: the 20 nearest by KNN, and the total of every outlet the filters match — the
-    # whole network for an admin, counted on every request (what this bench asked before)
-    "all": "limit=20",
+    # whole network for an admin, counted on every request (what this bench asked before; since
+    # migration 0022's release a total without a radius is only counted when asked for)
+    "all": "limit=20&count=true",
     "nocount": "limit=20&count=false",  # no radius, no total: the KNN page alone
 }
 
