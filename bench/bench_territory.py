@@ -284,7 +284,8 @@ def main() -> None:
         "--first-runs",
         type=int,
         default=0,
-        help="first runs each rolled back (then VACUUM) before the committed one: A/B on one data",
+        help="first runs each rolled back (then VACUUM) before the committed one: A/B on one data "
+        "(with --workers N > 1 they alternate 1 and N reading sessions)",
     )
     parser.add_argument(
         "--load-only",
@@ -333,15 +334,18 @@ def main() -> None:
             engine.dispose()
             return
         for i in range(args.first_runs):
+            # with --workers N > 1 the rolled-back runs alternate 1 and N reading sessions:
+            # the one-session path beside the fan-out, on the same data, in one run
+            n = args.workers if args.workers == 1 or i % 2 else 1
             with Session(engine) as session:
-                wall, cpu, first = _timed(
-                    session, lambda: detect_all(session, workers=args.workers)
-                )
+                wall, cpu, total, first = _detect(session, n)
                 session.rollback()
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM sales_records")
-            print(f"   first run {i + 1} of {args.first_runs}, rolled back: {wall:6.2f} s "
-                  f"(database CPU {cpu:.2f} s) — {first.changed:,} records")  # fmt: skip
+            print(f"   first run {i + 1} of {args.first_runs}, rolled back, {first.sessions} "
+                  f"reading session(s): {wall:6.2f} s (database CPU {cpu:.2f} s in the "
+                  f"detection's session, {total:.2f} s in the cluster) — "
+                  f"{first.changed:,} records")  # fmt: skip
         with Session(engine) as session:
             wall, cpu, total, first = _detect(session, args.workers)
             session.commit()
