@@ -53,18 +53,23 @@ MAX_LIMIT = 10_000
 # first inside _ST_Covers) and, for the few pairs no part covers, of the whole territory, as
 # the recording trigger (0012, 0017) asks it, so that both answer alike to the last point on
 # a border.
-_JUDGE_SQL = """
+# The distributor at the top of outlet o's supply chain (itself, or up to three parents up),
+# with the joins it reads: the judge's chains and the helper sessions' shares (below) agree.
+_ROOT = """CASE WHEN o.tier = 'distributor' THEN o.id
+                WHEN p1.tier = 'distributor' THEN p1.id
+                WHEN p2.tier = 'distributor' THEN p2.id
+                WHEN p3.tier = 'distributor' THEN p3.id END AS root"""
+_PARENTS = """LEFT JOIN outlets p1 ON p1.id = o.parent_id
+      LEFT JOIN outlets p2 ON p2.id = p1.parent_id
+      LEFT JOIN outlets p3 ON p3.id = p2.parent_id"""
+
+_JUDGE_SQL = f"""
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
 WITH chain AS MATERIALIZED (
     SELECT o.id, o.location,
-           CASE WHEN o.tier = 'distributor' THEN o.id
-                WHEN p1.tier = 'distributor' THEN p1.id
-                WHEN p2.tier = 'distributor' THEN p2.id
-                WHEN p3.tier = 'distributor' THEN p3.id END AS root
+           {_ROOT}
       FROM outlets o
-      LEFT JOIN outlets p1 ON p1.id = o.parent_id
-      LEFT JOIN outlets p2 ON p2.id = p1.parent_id
-      LEFT JOIN outlets p3 ON p3.id = p2.parent_id
+      {_PARENTS}
 ), judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
     SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
            s.root AS seller_root, b.root AS buyer_root,
@@ -80,7 +85,7 @@ WITH chain AS MATERIALIZED (
       FROM sales_pairs p
       JOIN chain s ON s.id = p.seller_id
       JOIN chain b ON b.id = p.buyer_id
-{share})
+{{share}})
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
        stale AND outside AS refresh
   FROM judged
@@ -206,17 +211,12 @@ _STALE = text("DELETE FROM territory_distances_stale RETURNING distributor_id")
 
 # The sellers of the pair rollup with their number of pairs and the distributor at the top of
 # their chain (as the judge works it out), to share the pairs out by distributor
-_SELLERS = text("""
+_SELLERS = text(f"""
 SELECT p.seller_id, p.pairs,
-       CASE WHEN o.tier = 'distributor' THEN o.id
-            WHEN p1.tier = 'distributor' THEN p1.id
-            WHEN p2.tier = 'distributor' THEN p2.id
-            WHEN p3.tier = 'distributor' THEN p3.id END AS root
+       {_ROOT}
   FROM (SELECT seller_id, count(*) AS pairs FROM sales_pairs GROUP BY seller_id) p
   JOIN outlets o ON o.id = p.seller_id
-  LEFT JOIN outlets p1 ON p1.id = o.parent_id
-  LEFT JOIN outlets p2 ON p2.id = p1.parent_id
-  LEFT JOIN outlets p3 ON p3.id = p2.parent_id
+  {_PARENTS}
 """)
 _CHANGED_COLUMNS = "id, flags_changed, new_flags, new_detail"
 # the helper sessions' results land here, typed as _CHANGED makes them
