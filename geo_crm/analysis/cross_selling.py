@@ -158,8 +158,8 @@ WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetch
       LEFT JOIN outlets bo ON bo.id = c.buyer_root
      WHERE c.other OR c.outside
 )
-SELECT c.id, c.flags_changed, c.new_flags, c.new_detail
-  FROM (SELECT t.id, t.flags_changed, t.flag_detail,
+SELECT c.id, c.seller_id, c.buyer_id, c.flags_changed, c.new_flags, c.new_detail
+  FROM (SELECT t.id, t.seller_id, t.buyer_id, t.flags_changed, t.flag_detail,
                CASE WHEN t.flags_changed
                     THEN array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
                          || coalesce(d.cross_flags, ARRAY[]::text[])
@@ -174,7 +174,11 @@ SELECT c.id, c.flags_changed, c.new_flags, c.new_detail
 
 # The records are written one by one through the primary key in the order of their ids (the
 # heap's order): a merge or hash join with every record (the planner's choice for tens of
-# thousands of ids at 5,000,000 records) reads the whole table to write 1 % of it.
+# thousands of ids at 5,000,000 records) reads the whole table to write 1 % of it. A record
+# whose seller or buyer changed since it was read (the write sees what was committed since:
+# READ COMMITTED, or the helper sessions' snapshot, is older) is left alone: its flags were
+# worked out for its old pair, and the recording trigger (0012, 0017) judged it again when its
+# pair changed.
 _WRITE = text("""
 WITH written AS (
     UPDATE sales_records s
@@ -186,7 +190,7 @@ WITH written AS (
            reviewed_by_id = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_by_id END,
            reviewed_at = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_at END
       FROM geo_crm_changed c
-     WHERE s.id = c.id
+     WHERE s.id = c.id AND s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
     RETURNING s.flags, c.flags_changed
 )
 SELECT count(*) FILTER (WHERE flags_changed) AS changed,
@@ -218,11 +222,12 @@ SELECT p.seller_id, p.pairs,
   JOIN outlets o ON o.id = p.seller_id
   {_PARENTS}
 """)
-_CHANGED_COLUMNS = "id, flags_changed, new_flags, new_detail"
+_CHANGED_COLUMNS = "id, seller_id, buyer_id, flags_changed, new_flags, new_detail"
 # the helper sessions' results land here, typed as _CHANGED makes them
 _CHANGED_EMPTY = text("""
 CREATE TEMPORARY TABLE geo_crm_changed ON COMMIT DROP AS
-SELECT id, true AS flags_changed, flags AS new_flags, flag_detail AS new_detail
+SELECT id, seller_id, buyer_id, true AS flags_changed, flags AS new_flags,
+       flag_detail AS new_detail
   FROM sales_records WITH NO DATA
 """)
 
