@@ -365,8 +365,14 @@ def _read_side_by_side(session: Session, workers: int) -> tuple[int, dict[str, i
     written = dict.fromkeys(("changed", "refreshed", "outside_territory", "other_network"), 0)
     session.execute(_CHANGED_EMPTY)
     empty = True
-    for _, data in snapshot_workers.as_done(session, jobs, read):
+    started = time.perf_counter()
+    for index, data in snapshot_workers.as_done(session, jobs, read):
+        read_at = time.perf_counter() - started
         if not data:
+            LOGGER.debug(
+                "share %d of %d read at %.2f s: nothing to write",
+                index, len(jobs), read_at,
+            )  # fmt: skip
             continue
         if not empty:
             session.execute(text("TRUNCATE geo_crm_changed"))
@@ -376,6 +382,11 @@ def _read_side_by_side(session: Session, workers: int) -> tuple[int, dict[str, i
         empty = False
         for key, value in _write(session).items():
             written[key] += value
+        LOGGER.debug(
+            "share %d of %d read at %.2f s, written at %.2f s (%d records in all so far)",
+            index, len(jobs), read_at, time.perf_counter() - started,
+            written["changed"] + written["refreshed"],
+        )  # fmt: skip
     return len(jobs), written
 
 
