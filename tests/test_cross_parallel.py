@@ -292,3 +292,34 @@ def test_shares_in_proportions():
     shares = seller_shares(sellers, 2, [1.4, 1.0])
     assert [len(s) for s in shares] == [14, 10]  # 140 : 100 pairs
     assert sorted(s for share in shares for s in share) == list(range(1, 25))
+
+
+def test_a_failing_write_stops_the_helpers_still_reading(committed_engine, monkeypatch):  # noqa: F811
+    """The first share's write fails while the other helper still reads: that helper is
+    cancelled at once (not waited for), the error reaches the caller, nothing is written and
+    every connection is back in the pool."""
+    _network(committed_engine)
+    real = snapshot_workers.as_done
+
+    def spy(session, shares, work):
+        def slow(conn, share):
+            if share is shares[0]:
+                conn.exec_driver_sql("SELECT pg_sleep(60)")  # cancelled, not waited for
+            return work(conn, share)
+
+        return real(session, shares, slow)
+
+    def failing_write(session):
+        raise RuntimeError("the write failed")
+
+    monkeypatch.setattr(snapshot_workers, "as_done", spy)
+    monkeypatch.setattr(cross_selling, "_write", failing_write)
+    before = _flags(committed_engine)
+    started = time.perf_counter()
+    with Session(committed_engine) as session:
+        with pytest.raises(RuntimeError, match="the write failed"):
+            detect_all(session, workers=2)
+        session.rollback()
+    assert time.perf_counter() - started < 30
+    assert _flags(committed_engine) == before
+    assert committed_engine.pool.checkedout() == 0

@@ -25,6 +25,7 @@ is written in the detection's own transaction, one UPDATE per share as each is r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -366,27 +367,29 @@ def _read_side_by_side(session: Session, workers: int) -> tuple[int, dict[str, i
     session.execute(_CHANGED_EMPTY)
     empty = True
     started = time.perf_counter()
-    for index, data in snapshot_workers.as_done(session, jobs, read):
-        read_at = time.perf_counter() - started
-        if not data:
+    # closed on the way out whatever happens: helpers still reading are stopped then
+    with contextlib.closing(snapshot_workers.as_done(session, jobs, read)) as found:
+        for index, data in found:
+            read_at = time.perf_counter() - started
+            if not data:
+                LOGGER.debug(
+                    "share %d of %d read at %.2f s: nothing to write",
+                    index, len(jobs), read_at,
+                )  # fmt: skip
+                continue
+            if not empty:
+                session.execute(text("TRUNCATE geo_crm_changed"))
+            with session.connection().connection.dbapi_connection.cursor() as cursor:
+                with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+            empty = False
+            for key, value in _write(session).items():
+                written[key] += value
             LOGGER.debug(
-                "share %d of %d read at %.2f s: nothing to write",
-                index, len(jobs), read_at,
+                "share %d of %d read at %.2f s, written at %.2f s (%d records in all so far)",
+                index, len(jobs), read_at, time.perf_counter() - started,
+                written["changed"] + written["refreshed"],
             )  # fmt: skip
-            continue
-        if not empty:
-            session.execute(text("TRUNCATE geo_crm_changed"))
-        with session.connection().connection.dbapi_connection.cursor() as cursor:
-            with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
-                copy.write(data)
-        empty = False
-        for key, value in _write(session).items():
-            written[key] += value
-        LOGGER.debug(
-            "share %d of %d read at %.2f s, written at %.2f s (%d records in all so far)",
-            index, len(jobs), read_at, time.perf_counter() - started,
-            written["changed"] + written["refreshed"],
-        )  # fmt: skip
     return len(jobs), written
 
 
