@@ -62,13 +62,16 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- The side table of flagged records: an UPDATE that sets a review state where there was none
--- (the detection flagging a record) inserts its row with a plain INSERT, not an upsert (an
--- upsert probes the primary key first and writes a WAL record more per row to confirm its
--- speculative insertion); a state that changes from one set value to another updates the
--- row, one that falls to NULL deletes it. Which of the three is known from the old row: the
--- table holds a row exactly for the ids whose review state is set (INSERT and DELETE are as
--- in 0021). An UPDATE of an id counts as a removal of the old id and an arrival of the new.
+-- The side table of flagged records. An UPDATE joins its old and new rows by id and writes
+-- the ids whose review state changed: a state set where there was none with a plain INSERT
+-- (0021 upserted every one: a primary-key probe before it and a confirmation WAL record after
+-- it), one set to another with the upsert, one that falls to NULL by deleting the ids listed in
+-- an array, through the primary key. The table holds a row exactly for the ids whose review
+-- state is set, so the old row says which; an UPDATE of an id counts as a removal of the old
+-- id and an arrival of the new. 0021 deleted through a join of the changed rows with
+-- sales_flagged: planned against statistics saying the table was empty (autovacuum after a
+-- rolled-back write, or rows added since by the same transaction), that join was a nested loop
+-- scanning the whole table once per changed record.
 
 CREATE OR REPLACE FUNCTION geo_crm_sales_flagged_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -79,8 +82,8 @@ BEGIN
     $sql$;
   ELSIF TG_OP = 'DELETE' THEN
     EXECUTE $sql$
-      DELETE FROM sales_flagged f USING old_rows o
-       WHERE o.review_state IS NOT NULL AND f.id = o.id
+      DELETE FROM sales_flagged
+       WHERE id = ANY(ARRAY(SELECT id FROM old_rows WHERE review_state IS NOT NULL))
     $sql$;
   ELSE
     EXECUTE $sql$
@@ -90,12 +93,13 @@ BEGIN
           FULL JOIN (SELECT id, review_state FROM old_rows) o ON o.id = n.id
          WHERE n.review_state IS DISTINCT FROM o.review_state
       ), gone AS (
-        DELETE FROM sales_flagged f USING changed c
-         WHERE c.review_state IS NULL AND f.id = c.id
+        DELETE FROM sales_flagged
+         WHERE id = ANY(ARRAY(SELECT id FROM changed WHERE review_state IS NULL))
       ), moved AS (
-        UPDATE sales_flagged f SET review_state = c.review_state
-          FROM changed c
-         WHERE c.was IS NOT NULL AND c.review_state IS NOT NULL AND f.id = c.id
+        INSERT INTO sales_flagged AS f (id, review_state)
+        SELECT id, review_state FROM changed
+         WHERE was IS NOT NULL AND review_state IS NOT NULL ORDER BY id
+            ON CONFLICT (id) DO UPDATE SET review_state = excluded.review_state
       )
       INSERT INTO sales_flagged (id, review_state)
       SELECT id, review_state FROM changed

@@ -1,6 +1,7 @@
 """the 窜货 detection's write cheaper in the triggers it fires: the pair rollup looks for rows
 to delete only among pairs that lost records, the side table of flagged records inserts
-without an upsert, the pair rollup's pages keep room for HOT updates
+without an upsert and deletes by primary key, the pair rollup's pages keep room for HOT
+updates
 
 Revision ID: 0024
 Revises: 0022
@@ -19,7 +20,10 @@ the reading: every second of it is a second of wall time. Its statement triggers
   and at 100 % none of those updates was HOT (each added a primary-key entry).
 - ``geo_crm_sales_flagged_apply`` (0021) upserted every record whose review state changed
   (``ON CONFLICT DO UPDATE``: a primary-key probe and a confirmation WAL record per row); the
-  old row says whether the side table has the id, so it now inserts, updates or deletes.
+  old row says whether the side table has the id, so a state set where there was none is now
+  a plain INSERT. Its deletes went through a join with ``sales_flagged`` that statistics
+  saying the table was empty turned into a scan of the whole table per changed record; they
+  now go through the primary key with the ids in an array.
 
 Measured in bench/README.md (窜货, 2026-12-07, w8-cwrite). The downgrade restores 0017's and
 0021's functions and the default fillfactor.
