@@ -379,10 +379,6 @@ def _read_side_by_side(session: Session, workers: int) -> tuple[int, dict[str, i
                 continue
             if not empty:
                 session.execute(text("TRUNCATE geo_crm_changed"))
-                # the side table of flagged records grew in this transaction by the last
-                # share's write: its triggers plan the next share's against its statistics,
-                # which may say it is empty (a nested loop over it per changed record)
-                session.execute(text("ANALYZE sales_flagged"))
             with session.connection().connection.dbapi_connection.cursor() as cursor:
                 with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
                     copy.write(data)
