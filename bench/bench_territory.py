@@ -43,6 +43,7 @@ database CPU is the steadier number.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import statistics
@@ -296,7 +297,14 @@ def main() -> None:
         "--workers", type=int, default=1,
         help="sessions reading side by side in the detection (GEO_CRM_DETECT_WORKERS)",
     )  # fmt: skip
+    parser.add_argument(
+        "--steps", action="store_true",
+        help="print when each reading session's share was read and written (N > 1)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.steps:
+        logging.basicConfig(format="      %(message)s")
+        logging.getLogger("geo_crm.analysis.cross_selling").setLevel(logging.DEBUG)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"{os.cpu_count()} cores")  # fmt: skip
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gcrm-bench-terr-"))

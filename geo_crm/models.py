@@ -794,6 +794,8 @@ class SalesPair(Base):
             "AND outside_territory BETWEEN 0 AND records",
             name="sales_pair_counts",
         ),
+        # room on each page for a detection's rewrite of the counts to be HOT (migration 0024)
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
 

@@ -412,8 +412,9 @@ VARIABLES: tuple[Variable, ...] = (
         "GEO_CRM_DETECT_WORKERS", "detect_workers", whole(1), _default_detect_workers,
         "Database sessions that read side by side in `geo-crm analyse cross-selling --all` "
         "(the 窜货 detection over the whole history): each judges a share of the distributors "
-        "on one snapshot, the flags are written once. `1`: one session. Each takes a connection "
-        "of the pool and a core of the database server.",
+        "on one snapshot; each share's flags are written by the command's own transaction as "
+        "soon as that share is read. `1`: one session. Each takes a connection of the pool and "
+        "a core of the database server.",
         shown_default="min(2, cores)", derived=True,
     ),
 )

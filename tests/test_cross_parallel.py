@@ -24,6 +24,12 @@ from geo_crm.analysis.cross_selling import detect_all, seller_shares
 from geo_crm.db import snapshot_workers
 from geo_crm.domain import territories
 
+PAIRS = "SELECT seller_id, buyer_id, records, other_network, outside_territory FROM sales_pairs"
+EXPECTED_PAIRS = (
+    "SELECT seller_id, buyer_id, count(*), count(*) FILTER (WHERE flags @> '{other_network}'), "
+    "count(*) FILTER (WHERE flags @> '{outside_territory}') FROM sales_records "
+    "WHERE seller_id IS NOT NULL GROUP BY 1, 2"
+)
 LATE = (  # a sale written past the rules (triggers off, as a bulk load would): unflagged
     "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
     "SELECT (SELECT id FROM outlets WHERE code = 'W1'), (SELECT id FROM outlets WHERE code = "
@@ -132,7 +138,7 @@ def test_a_failing_helper_fails_the_detection_and_writes_nothing(committed_engin
     reaches the caller, no record is flagged, the territories stay listed for the next run and
     every connection is back in the pool."""
     _network(committed_engine)
-    real = snapshot_workers.on_one_snapshot
+    real = snapshot_workers.as_done
 
     def spy(session, shares, work):
         def failing(conn, share):
@@ -142,7 +148,7 @@ def test_a_failing_helper_fails_the_detection_and_writes_nothing(committed_engin
 
         return real(session, shares, failing)
 
-    monkeypatch.setattr(snapshot_workers, "on_one_snapshot", spy)
+    monkeypatch.setattr(snapshot_workers, "as_done", spy)
     before = _flags(committed_engine)
     started = time.perf_counter()
     with Session(committed_engine) as session:
@@ -155,7 +161,7 @@ def test_a_failing_helper_fails_the_detection_and_writes_nothing(committed_engin
         listed = conn.execute(text("SELECT count(*) FROM territory_distances_stale")).scalar()
     assert listed == 2
     assert committed_engine.pool.checkedout() == 0
-    monkeypatch.setattr(snapshot_workers, "on_one_snapshot", real)
+    monkeypatch.setattr(snapshot_workers, "as_done", real)
     with Session(committed_engine) as session:  # the next run does it all
         assert detect_all(session, workers=2).changed == 3
         session.commit()
@@ -208,3 +214,112 @@ def test_the_cli_reads_over_the_sessions_the_setting_names(committed_engine, pg_
     result = app.test_cli_runner().invoke(args=["analyse", "cross-selling", "--all", "--json"])
     assert '"sessions": 2' in result.output and '"changed": 0' in result.output
     assert cross_selling.DEFAULT_LIMIT  # the listing after it is the one-session code's
+
+
+def _updates(engine, statements: list[str]):
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if "UPDATE sales_records s" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    return lambda: event.remove(engine, "before_cursor_execute", before)
+
+
+def test_each_share_is_written_as_it_is_read(committed_engine):  # noqa: F811
+    """D1's sellers and D2's fall in different shares: two UPDATEs in the detection's
+    transaction, the same records and rollups as one session's one UPDATE."""
+    _network(committed_engine)
+    statements: list[str] = []
+    stop = _updates(committed_engine, statements)
+    try:
+        with Session(committed_engine) as session:
+            two = detect_all(session, workers=2)
+            session.commit()
+    finally:
+        stop()
+    assert len(statements) == 2 and two.sessions == 2
+    assert (two.changed, two.outside_territory, two.other_network) == (3, 3, 1)
+    flagged = _flags(committed_engine)
+    with committed_engine.connect() as conn:
+        pairs = {tuple(r) for r in conn.execute(text(PAIRS))}
+        assert pairs == {tuple(r) for r in conn.execute(text(EXPECTED_PAIRS))}
+        conn.exec_driver_sql(
+            "UPDATE sales_records SET flags = '{}', flag_detail = '{}', review_state = NULL"
+        )
+        conn.commit()
+    with Session(committed_engine) as session:
+        assert detect_all(session, workers=1).changed == 3
+        session.commit()
+    assert _flags(committed_engine) == flagged
+
+
+def test_a_helper_failing_after_a_share_was_written_writes_nothing(committed_engine, monkeypatch):  # noqa: F811
+    """The smaller share is read and written first; the other helper then fails: the error
+    reaches the caller, whose rollback takes the first share's write back with it."""
+    _network(committed_engine)
+    real = snapshot_workers.as_done
+
+    def spy(session, shares, work):
+        def late_failure(conn, share):
+            if share is shares[0]:
+                conn.exec_driver_sql("SELECT pg_sleep(1)")
+                conn.exec_driver_sql("SELECT 1 / 0")
+            return work(conn, share)
+
+        return real(session, shares, late_failure)
+
+    monkeypatch.setattr(snapshot_workers, "as_done", spy)
+    before = _flags(committed_engine)
+    statements: list[str] = []
+    stop = _updates(committed_engine, statements)
+    try:
+        with Session(committed_engine) as session:
+            with pytest.raises(DBAPIError, match="division by zero"):
+                detect_all(session, workers=2)
+            session.rollback()
+    finally:
+        stop()
+    assert len(statements) == 1  # the first share's write, taken back
+    assert _flags(committed_engine) == before
+    with committed_engine.connect() as conn:
+        listed = conn.execute(text("SELECT count(*) FROM territory_distances_stale")).scalar()
+    assert listed == 2
+    assert committed_engine.pool.checkedout() == 0
+
+
+def test_shares_in_proportions():
+    sellers = [(i, 10, i) for i in range(1, 25)]  # 24 distributors of 10 pairs
+    shares = seller_shares(sellers, 2, [1.4, 1.0])
+    assert [len(s) for s in shares] == [14, 10]  # 140 : 100 pairs
+    assert sorted(s for share in shares for s in share) == list(range(1, 25))
+
+
+def test_a_failing_write_stops_the_helpers_still_reading(committed_engine, monkeypatch):  # noqa: F811
+    """The first share's write fails while the other helper still reads: that helper is
+    cancelled at once (not waited for), the error reaches the caller, nothing is written and
+    every connection is back in the pool."""
+    _network(committed_engine)
+    real = snapshot_workers.as_done
+
+    def spy(session, shares, work):
+        def slow(conn, share):
+            if share is shares[0]:
+                conn.exec_driver_sql("SELECT pg_sleep(60)")  # cancelled, not waited for
+            return work(conn, share)
+
+        return real(session, shares, slow)
+
+    def failing_write(session):
+        raise RuntimeError("the write failed")
+
+    monkeypatch.setattr(snapshot_workers, "as_done", spy)
+    monkeypatch.setattr(cross_selling, "_write", failing_write)
+    before = _flags(committed_engine)
+    started = time.perf_counter()
+    with Session(committed_engine) as session:
+        with pytest.raises(RuntimeError, match="the write failed"):
+            detect_all(session, workers=2)
+        session.rollback()
+    assert time.perf_counter() - started < 30
+    assert _flags(committed_engine) == before
+    assert committed_engine.pool.checkedout() == 0

@@ -170,3 +170,44 @@ def test_region_list_reads_the_flagged_records(bulk, session):  # noqa: F811
         "AND s.sale_date <= current_date AND b.region_id IS NOT NULL"
     ).scalar_one()
     assert listed.total == expected > 0
+
+
+def test_a_detection_rewrites_the_pair_counts_in_place(network, session):  # noqa: F811
+    """Migration 0024: the pair rollup keeps room on its pages (fillfactor 50), so that a
+    detection that flags every pair on a page rewrites their counts as HOT updates, without a
+    new primary-key entry each (at the default fillfactor the page is full and none is HOT);
+    no pair's record count changes, and the counts equal the records."""
+    sql = network
+    (w1,) = ids(sql, "W1")
+    sql(  # 600 buyers east of W1's distributor's territory, each its own pair with W1
+        "INSERT INTO outlets (code, name, tier, parent_id, location) "
+        "SELECT 'X' || g, 'X' || g, 'retail', :w1, "
+        "ST_SetSRID(ST_MakePoint(120.95 - g * 0.0001, 30.95), 4326) FROM generate_series(1, 600) g",
+        w1=w1,
+    )
+    sql(
+        "INSERT INTO sales_records (seller_id, buyer_id, sale_date, product_id, quantity, amount) "
+        "SELECT :w1, o.id, DATE '2024-01-01', (SELECT min(id) FROM products), 1, 10 "
+        "FROM outlets o WHERE o.code LIKE 'X%'",
+        w1=w1,
+    )
+    pages = sql("SELECT pg_relation_size('sales_pairs') / 8192").scalar_one()
+    assert pages >= 6  # at 50 % a page holds about sixty pairs
+    assert sql("SELECT reloptions FROM pg_class WHERE relname = 'sales_pairs'").scalar_one() == [
+        "fillfactor=50"
+    ]
+    territories.set_territory(session, "D1", polygon=SMALL)
+    before = sql(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+        "WHERE relname = 'sales_pairs'"
+    ).one()
+    found = detect_all(session)
+    after = sql(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+        "WHERE relname = 'sales_pairs'"
+    ).one()
+    assert found.changed >= 600
+    updated, hot = after[0] - before[0], after[1] - before[1]
+    assert updated >= 600 and hot == updated
+    assert_all_exact(sql)
+    assert_flagged_exact(sql)

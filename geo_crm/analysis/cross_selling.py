@@ -19,14 +19,15 @@ The distributors whose territory was written since the last run (migration 0020)
 distance of their records that stay flagged ``outside_territory`` measured again.
 Both leave other flags (``over_credit_limit``) alone and put a record whose flags changed back
 in the review list. The reading before the UPDATE may be shared out over several database
-sessions on the detection's snapshot (``workers``: GEO_CRM_DETECT_WORKERS), the write stays one.
+sessions on the detection's snapshot (``workers``: GEO_CRM_DETECT_WORKERS); what they find
+is written in the detection's own transaction, one UPDATE per share as each is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-import heapq
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -158,8 +159,8 @@ WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetch
       LEFT JOIN outlets bo ON bo.id = c.buyer_root
      WHERE c.other OR c.outside
 )
-SELECT c.id, c.flags_changed, c.new_flags, c.new_detail
-  FROM (SELECT t.id, t.flags_changed, t.flag_detail,
+SELECT c.id, c.seller_id, c.buyer_id, c.flags_changed, c.new_flags, c.new_detail
+  FROM (SELECT t.id, t.seller_id, t.buyer_id, t.flags_changed, t.flag_detail,
                CASE WHEN t.flags_changed
                     THEN array_remove(array_remove(t.flags, 'other_network'), 'outside_territory')
                          || coalesce(d.cross_flags, ARRAY[]::text[])
@@ -174,7 +175,11 @@ SELECT c.id, c.flags_changed, c.new_flags, c.new_detail
 
 # The records are written one by one through the primary key in the order of their ids (the
 # heap's order): a merge or hash join with every record (the planner's choice for tens of
-# thousands of ids at 5,000,000 records) reads the whole table to write 1 % of it.
+# thousands of ids at 5,000,000 records) reads the whole table to write 1 % of it. A record
+# whose seller or buyer changed since it was read (the write sees what was committed since:
+# READ COMMITTED, or the helper sessions' snapshot, is older) is left alone: its flags were
+# worked out for its old pair, and the recording trigger (0012, 0017) judged it again when its
+# pair changed.
 _WRITE = text("""
 WITH written AS (
     UPDATE sales_records s
@@ -186,7 +191,7 @@ WITH written AS (
            reviewed_by_id = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_by_id END,
            reviewed_at = CASE WHEN c.flags_changed THEN NULL ELSE s.reviewed_at END
       FROM geo_crm_changed c
-     WHERE s.id = c.id
+     WHERE s.id = c.id AND s.seller_id = c.seller_id AND s.buyer_id = c.buyer_id
     RETURNING s.flags, c.flags_changed
 )
 SELECT count(*) FILTER (WHERE flags_changed) AS changed,
@@ -218,11 +223,12 @@ SELECT p.seller_id, p.pairs,
   JOIN outlets o ON o.id = p.seller_id
   {_PARENTS}
 """)
-_CHANGED_COLUMNS = "id, flags_changed, new_flags, new_detail"
+_CHANGED_COLUMNS = "id, seller_id, buyer_id, flags_changed, new_flags, new_detail"
 # the helper sessions' results land here, typed as _CHANGED makes them
 _CHANGED_EMPTY = text("""
 CREATE TEMPORARY TABLE geo_crm_changed ON COMMIT DROP AS
-SELECT id, true AS flags_changed, flags AS new_flags, flag_detail AS new_detail
+SELECT id, seller_id, buyer_id, true AS flags_changed, flags AS new_flags,
+       flag_detail AS new_detail
   FROM sales_records WITH NO DATA
 """)
 
@@ -250,10 +256,11 @@ def detect_all(session: Session, *, workers: int = 1) -> Detection:
     With ``workers`` > 1 (GEO_CRM_DETECT_WORKERS) the reading — judging the pairs, finding
     their records, measuring the distances — is shared out over that many helper sessions
     reading the snapshot of this transaction side by side (db/snapshot_workers.py), each the
-    pairs of a share of the distributors; their results come back here and the one UPDATE is
-    made in this transaction, all or nothing. A transaction that has written anything already,
-    or runs in a savepoint, cannot share its snapshot: it reads alone (``sessions`` says how
-    many read)."""
+    pairs of a share of the distributors; their results come back here and are written in
+    this transaction, all or nothing: one UPDATE per share, the first as soon as its share is
+    read, while the others still read (the shares are cut unevenly for it: see
+    ``_LAST_SHARE_WEIGHT``). A transaction that has written anything already, or runs in a
+    savepoint, cannot share its snapshot: it reads alone (``sessions`` says how many read)."""
     started = time.perf_counter()
     alone = "one session asked for" if workers <= 1 else snapshot_workers.can_export(session)
     if alone and workers > 1:
@@ -264,15 +271,9 @@ def detect_all(session: Session, *, workers: int = 1) -> Detection:
         session.execute(_JUDGE, {"stale": stale})
         session.execute(text("ANALYZE geo_crm_crossing"))
         session.execute(_CHANGED)
-        sessions = 1
+        sessions, written = 1, _write(session)
     else:
-        sessions = _read_side_by_side(session, workers)
-    joins = session.execute(_JOINS).one()
-    session.execute(_SET_JOINS, {"hash": "off", "merge": "off"})  # by the primary key: above
-    try:
-        row = session.execute(_WRITE).one()
-    finally:
-        session.execute(_SET_JOINS, {"hash": joins[0], "merge": joins[1]})
+        sessions, written = _read_side_by_side(session, workers)
     session.execute(text("DROP TABLE IF EXISTS geo_crm_changed, geo_crm_crossing"))
     seconds = round(time.perf_counter() - started, 3)
     totals = session.execute(
@@ -282,22 +283,36 @@ def detect_all(session: Session, *, workers: int = 1) -> Detection:
         )
     ).one()
     return Detection(
-        changed=row.changed,
-        outside_territory=row.outside_territory,
-        other_network=row.other_network,
-        refreshed=row.refreshed,
+        changed=written["changed"],
+        outside_territory=written["outside_territory"],
+        other_network=written["other_network"],
+        refreshed=written["refreshed"],
         flagged_total={"outside_territory": int(totals[0]), "other_network": int(totals[1])},
         seconds=seconds,
         sessions=sessions,
     )
 
 
-def seller_shares(sellers: list[tuple[int, int, int | None]], n: int) -> list[list[int]]:
-    """The sellers ``(seller_id, pairs, root)`` cut into ``n`` shares of about as many pairs,
-    every distributor's sellers in one share (its territory is then measured from by one
-    session only: PostGIS keeps a territory's edge tree from one distance to the next), each
-    share's sellers in distributor order. Sellers with no distributor above them go with the
-    first share. Largest distributors first, each to the lightest share so far."""
+def _write(session: Session) -> dict[str, int]:
+    """The UPDATE of the records listed in ``geo_crm_changed``: how many it wrote, by kind."""
+    joins = session.execute(_JOINS).one()
+    session.execute(_SET_JOINS, {"hash": "off", "merge": "off"})  # by the primary key: above
+    try:
+        return dict(session.execute(_WRITE).one()._mapping)
+    finally:
+        session.execute(_SET_JOINS, {"hash": joins[0], "merge": joins[1]})
+
+
+def seller_shares(
+    sellers: list[tuple[int, int, int | None]], n: int, weights: list[float] | None = None
+) -> list[list[int]]:
+    """The sellers ``(seller_id, pairs, root)`` cut into ``n`` shares of about as many pairs
+    (or in the proportions of ``weights``), every distributor's sellers in one share (its
+    territory is then measured from by one session only: PostGIS keeps a territory's edge tree
+    from one distance to the next), each share's sellers in distributor order. Sellers with no
+    distributor above them go with the first share. Largest distributors first, each to the
+    share furthest below its part so far."""
+    weights = weights or [1.0] * n
     by_root: dict[int | None, list[int]] = {}
     weight: dict[int | None, int] = {}
     for seller_id, pairs, root in sellers:
@@ -306,7 +321,7 @@ def seller_shares(sellers: list[tuple[int, int, int | None]], n: int) -> list[li
     loads = [0] * n
     roots: list[list[int | None]] = [[] for _ in range(n)]
     for root in sorted(weight, key=lambda r: (-weight[r], r is None, r or 0)):
-        k = 0 if root is None else min(range(n), key=lambda i: (loads[i], i))
+        k = 0 if root is None else min(range(n), key=lambda i: (loads[i] / weights[i], i))
         loads[k] += weight[root]
         roots[k].append(root)
     shares = []
@@ -316,36 +331,66 @@ def seller_shares(sellers: list[tuple[int, int, int | None]], n: int) -> list[li
     return shares
 
 
-def _read_side_by_side(session: Session, workers: int) -> int:
+# With N reading sessions the first share (of the pairs: 0) is the largest, the others
+# 1 / _LAST_SHARE_WEIGHT of it: a smaller share finishes reading first and is written while
+# the largest still reads. With a reading of R seconds of CPU in all and a write of W, two
+# sessions finish soonest when the smaller share is R / (2R + W) of the pairs: 0.42 at
+# 5,000,000 records (R ≈ 11 s, W ≈ 3.5 s; bench/README.md).
+_LAST_SHARE_WEIGHT = 1.4
+
+
+def _read_side_by_side(session: Session, workers: int) -> tuple[int, dict[str, int]]:
     """The reading of :func:`detect_all` over ``workers`` helper sessions on this transaction's
-    snapshot; leaves their records to change in this session's ``geo_crm_changed``, in id order
-    (the write's order). Returns the number of sessions that read."""
+    snapshot, and the write of what they find: each share's records to change are copied into
+    this session's ``geo_crm_changed`` (in id order: the write's order) and written as soon as
+    the share is read, while the others still read. Returns the number of sessions that read
+    and what the writes wrote."""
     sellers = [tuple(r) for r in session.execute(_SELLERS).all()]
-    shares = seller_shares(sellers, workers)
+    weights = [_LAST_SHARE_WEIGHT] + [1.0] * (workers - 1)
+    shares = seller_shares(sellers, workers, weights)
     # taken before the snapshot: a territory written after it stays listed for the next run
     stale = list(session.execute(_STALE).scalars())
     # share 0 takes every seller the others do not list (a seller recorded since the shares)
     jobs = [(_JUDGE_REST, [s for share in shares[1:] for s in share])]
     jobs += [(_JUDGE_SHARE, share) for share in shares[1:]]
 
-    def read(conn: Connection, job) -> list[bytes]:
+    def read(conn: Connection, job) -> bytes:
         judge, listed = job
         conn.execute(judge, {"stale": stale, "sellers": listed})
         conn.execute(text("ANALYZE geo_crm_crossing"))
         conn.execute(_CHANGED)
         with conn.connection.dbapi_connection.cursor() as cursor:
             with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) TO STDOUT") as copy:
-                data = b"".join(bytes(block) for block in copy)
-        return data.splitlines()
+                return b"".join(bytes(block) for block in copy)  # in id order (_CHANGED)
 
-    found = snapshot_workers.on_one_snapshot(session, jobs, read)
+    written = dict.fromkeys(("changed", "refreshed", "outside_territory", "other_network"), 0)
     session.execute(_CHANGED_EMPTY)
-    merged = heapq.merge(*found, key=lambda line: int(line[: line.index(b"\t")]))
-    with session.connection().connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
-            for line in merged:
-                copy.write(line + b"\n")
-    return len(jobs)
+    empty = True
+    started = time.perf_counter()
+    # closed on the way out whatever happens: helpers still reading are stopped then
+    with contextlib.closing(snapshot_workers.as_done(session, jobs, read)) as found:
+        for index, data in found:
+            read_at = time.perf_counter() - started
+            if not data:
+                LOGGER.debug(
+                    "share %d of %d read at %.2f s: nothing to write",
+                    index, len(jobs), read_at,
+                )  # fmt: skip
+                continue
+            if not empty:
+                session.execute(text("TRUNCATE geo_crm_changed"))
+            with session.connection().connection.dbapi_connection.cursor() as cursor:
+                with cursor.copy(f"COPY geo_crm_changed ({_CHANGED_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+            empty = False
+            for key, value in _write(session).items():
+                written[key] += value
+            LOGGER.debug(
+                "share %d of %d read at %.2f s, written at %.2f s (%d records in all so far)",
+                index, len(jobs), read_at, time.perf_counter() - started,
+                written["changed"] + written["refreshed"],
+            )  # fmt: skip
+    return len(jobs), written
 
 
 @dataclass

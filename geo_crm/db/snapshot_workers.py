@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -61,6 +61,20 @@ def on_one_snapshot(
     side by side (one thread each), all reading the snapshot of ``session``'s transaction.
     Returns the results in the order of ``shares``. The caller checks :func:`can_export` first.
     A failure of any helper cancels the others and is raised once all have stopped."""
+    results: dict[int, R] = dict(as_done(session, shares, work))
+    return [results[i] for i in range(len(shares))]
+
+
+def as_done(
+    session: Session, shares: Sequence[S], work: Callable[[Connection, S], R]
+) -> Iterator[tuple[int, R]]:
+    """As :func:`on_one_snapshot`, but yields ``(index of the share, result)`` as each helper
+    finishes, so that the caller can use one share's result (in ``session``, e.g. write it)
+    while the others still read. The helpers read the snapshot exported when the iteration
+    starts, whatever the caller writes meanwhile. A failure of any helper cancels the others
+    and is raised (once all have stopped) instead of the next result; if the caller stops
+    iterating early (an error of its own), the helpers still running are cancelled and waited
+    for before the iterator closes."""
     main = session.connection()
     snapshot = main.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     if not _SNAPSHOT_ID.fullmatch(snapshot):
@@ -87,10 +101,20 @@ def on_one_snapshot(
                 with lock:
                     running.pop(index, None)
 
-    with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="snapshot") as pool:
-        futures = [pool.submit(helper, i, share) for i, share in enumerate(shares)]
-        first: BaseException | None = None
-        pending = set(futures)
+    def cancel_running() -> None:
+        with lock:
+            others = list(running.values())
+        for dbapi in others:
+            try:
+                dbapi.cancel()
+            except Exception:  # noqa: BLE001 - a connection that ended meanwhile
+                LOGGER.debug("cancelling a helper session failed", exc_info=True)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, len(shares)), thread_name_prefix="snapshot")
+    futures = {pool.submit(helper, i, share): i for i, share in enumerate(shares)}
+    pending = set(futures)
+    first: BaseException | None = None
+    try:
         while pending:
             done, pending = wait(
                 pending, timeout=None if first is None else 0.5, return_when=FIRST_COMPLETED
@@ -101,16 +125,19 @@ def on_one_snapshot(
                     first = error
                     failed.set()
             if first is not None:  # stop the others' statements: their work is lost anyway
-                with lock:  # (again while any runs: a cancel that came between two
-                    others = list(running.values())  # statements found nothing to stop)
-                for dbapi in others:
-                    try:
-                        dbapi.cancel()
-                    except Exception:  # noqa: BLE001 - a connection that ended meanwhile
-                        LOGGER.debug("cancelling a helper session failed", exc_info=True)
-    if first is not None:
-        raise first
-    return [future.result() for future in futures]
+                cancel_running()  # (again while any runs: a cancel that came between two
+                continue  # statements found nothing to stop)
+            for future in sorted(done, key=futures.get):
+                yield futures[future], future.result()
+        if first is not None:
+            raise first
+    finally:
+        if pending:  # the caller stopped early, or a failure: stop what still runs
+            failed.set()
+            while pending:
+                cancel_running()
+                _, pending = wait(pending, timeout=0.5)
+        pool.shutdown(wait=True)
 
 
 class _Skipped(Exception):
