@@ -17,7 +17,7 @@
         day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
         timeZoneName: "shortOffset"}).formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
       return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " +
-        p.timeZoneName.replace("GMT", "UTC");
+        p.timeZoneName.replace(/^GMT/, "UTC").replace(/^UTC([+-]0)?$/, "UTC");
     } catch (e) {
       return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
     }
