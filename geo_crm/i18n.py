@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"  # most users are Chinese sales managers
 LOCALES = {"zh": "zh_Hans_CN", "en": "en"}
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
+DISPLAY_ZONE = "Asia/Shanghai"  # GEO_CRM_TIMEZONE's default: the zone times are shown in
 
 TIER_NAMES = {
     "distributor": ("总经销", "Distributor"),
@@ -375,11 +377,29 @@ def _plain_digits(locale: str) -> bool:
     return symbols["group"] == "," and symbols["decimal"] == "."
 
 
-class Translator:
-    """Messages, names and locale-aware number/date formatting for one language."""
+@functools.lru_cache(maxsize=16)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
-    def __init__(self, lang: str = DEFAULT_LANG):
+
+def zone_label(moment: dt.datetime) -> str:
+    """A zone-aware moment's offset as people read it: ``UTC+8``, ``UTC-3:30``, ``UTC``."""
+    offset = moment.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+class Translator:
+    """Messages, names and locale-aware number/date formatting for one language; times in one
+    display zone (``zone``: GEO_CRM_TIMEZONE, an IANA name)."""
+
+    def __init__(self, lang: str = DEFAULT_LANG, zone: str | None = None):
         self.lang = normalise_lang(lang) or DEFAULT_LANG
+        self.zone = _zone(zone or DISPLAY_ZONE)
         self.locale = LOCALES[self.lang]
         self.html_lang = HTML_LANG[self.lang]
         self._plain_digits = _plain_digits(self.locale)
@@ -450,17 +470,32 @@ class Translator:
             else (f"{self.number(square_metres / 1e6, digits)} {self('km²')}")
         )
 
+    def local(self, value: dt.datetime) -> dt.datetime:
+        """A stored moment in the display zone (a naive one is taken as UTC, as stored)."""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(self.zone)
+
     def date(self, value: dt.date | dt.datetime | None, fmt: str = "medium") -> str:
+        """A date as it is (a sale date, a plan month); a moment's date in the display zone."""
         if value is None:
             return "–"
         if isinstance(value, dt.datetime):
-            value = value.date()
+            value = self.local(value).date()
         return babel_dates.format_date(value, format=fmt, locale=self.locale)
 
-    def datetime(self, value: dt.datetime | None, fmt: str = "medium") -> str:
+    def datetime(self, value: dt.datetime | None, fmt: str = "medium", *, zone: bool = True) -> str:
+        """The one way a stored moment is shown: in the display zone, with its offset
+        (``2026年12月7日 10:14:05 UTC+8``) unless ``zone`` is off (a column headed by it)."""
         if value is None:
             return "–"
-        return babel_dates.format_datetime(value, format=fmt, locale=self.locale)
+        local = self.local(value)
+        text = babel_dates.format_datetime(local, format=fmt, tzinfo=self.zone, locale=self.locale)
+        return f"{text} {zone_label(local)}" if zone else text
+
+    def zone_name(self, moment: dt.datetime | None = None) -> str:
+        """The display zone's offset now (or at ``moment``), for a column heading."""
+        return zone_label(self.local(moment or dt.datetime.now(dt.UTC)))
 
     def month(self, value: dt.date | None) -> str:
         if value is None:

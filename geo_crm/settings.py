@@ -138,6 +138,18 @@ def parse_text(value: Any) -> str:
 _POSTGRES_URL = re.compile(r"postgres(ql)?(\+psycopg2?)?://", re.IGNORECASE)
 
 
+def parse_zone(value: Any) -> str:
+    """An IANA time zone name (``Asia/Shanghai``, ``UTC``) that this machine's zone data knows."""
+    import zoneinfo
+
+    word = str(value).strip()
+    try:
+        zoneinfo.ZoneInfo(word)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"must be a time zone name such as Asia/Shanghai, not {value!r}") from None
+    return word
+
+
 def parse_url_list(value: Any) -> tuple[str, ...]:
     """Comma-separated PostgreSQL URLs (or a list of them); empty entries are dropped."""
     if isinstance(value, str):
@@ -417,6 +429,13 @@ VARIABLES: tuple[Variable, ...] = (
         "a core of the database server.",
         shown_default="min(2, cores)", derived=True,
     ),
+    Variable(
+        "GEO_CRM_TIMEZONE", "timezone", parse_zone, "Asia/Shanghai",
+        "The time zone pages and exported reports show times in (an IANA name such as "
+        "`Asia/Shanghai` or `UTC`), its offset beside them (`UTC+8`). The database stores UTC; "
+        "the API answers ISO 8601 with the offset; dates (sale dates, plan months) are left as "
+        "they are.",
+    ),
 )
 # fmt: on
 
@@ -466,6 +485,7 @@ class Settings:
     worker_lost_seconds: float
     analysis_jobs_per_user: int
     detect_workers: int
+    timezone: str
 
     @classmethod
     def load(

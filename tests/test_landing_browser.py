@@ -5,6 +5,7 @@ the page fits a 375 px phone. No network beyond loopback (basemap tiles off)."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from auth_helpers import PASSWORD
@@ -70,6 +71,8 @@ def test_landing_map_draws_figures_searches_and_drills_down(live_server, world):
             legend = page.locator("#landing-legend")
             expect(legend.locator("strong")).to_have_text("Outlets")
             expect(legend).to_contain_text("as of")
+            # in the display zone (GEO_CRM_TIMEZONE, Asia/Shanghai) with its offset, not UTC
+            expect(legend).to_contain_text(re.compile(r"as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\+8"))
             # the vector tiles are drawn on canvases in the map
             page.wait_for_function(
                 "document.querySelectorAll('#landing-map canvas.leaflet-tile-loaded').length > 0"

@@ -102,7 +102,7 @@ def test_a_form_error_names_the_forms_label(admin, lang, said):
             "An outlet with a similar name lies nearby (W2000150): possibly the same shop.",
         ),
         ("zh", "possible_duplicate:W2000150", "附近有名称相近的网点（W2000150），可能重复。"),
-        ("zh", "outside_region:C1", "位置不在网点原所属区域 C1 内。"),
+        ("zh", "outside_region:C1", "位置不在网点原所属区域C1内。"),
         ("en", "jump", "The point is far from the outlet's current location."),
     ],
 )

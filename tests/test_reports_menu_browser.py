@@ -7,12 +7,15 @@ The worker reads committed data, so the app runs on a database of its own on the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from pathlib import Path
 
 import pytest
 from auth_helpers import PASSWORD
 from browser_helpers import ARGS, CHROMIUM, serving
+from open_connections import close_leftovers
 from report_helpers import build_world
 from sqlalchemy import create_engine
 
@@ -29,6 +32,11 @@ DB = "geo_crm_report_menu_test"
 
 @pytest.fixture
 def live(pg_cluster, tmp_path):
+    """The app on a database of its own. Its teardown runs after the worker's (which uses
+    it) and after the test's server has stopped, so nothing uses the database any more: it
+    proves so (no connection checked out of the app's pool, none open anywhere in this
+    process once the pool is disposed) before dropping it — a connection left open would
+    otherwise be found by the garbage collector in some later test, as a ResourceWarning."""
     admin = create_engine(pg_cluster.admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DB}")
@@ -42,20 +50,30 @@ def live(pg_cluster, tmp_path):
         {"DATABASE_URL": url, "SECRET_KEY": "t", "GEO_CRM_VAR_DIR": tmp_path,
          "GEO_CRM_AUTH_REQUIRED": True}
     )  # fmt: skip
+    problems = []
     try:
         yield app, url
     finally:
-        get_db(app).dispose()
+        db = get_db(app)
+        if db._engine is not None and db._engine.pool.checkedout():
+            problems.append(f"{db._engine.pool.checkedout()} connection(s) still checked out")
+        db.dispose()  # closes the pool's connections: every one is back in it by now
+        problems += close_leftovers(DB)
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.dispose()
+    assert not problems, "connections to the test's database left open:\n" + "\n".join(problems)
 
 
 @pytest.fixture
-def worker(live):
-    """A worker thread draining the queue until the test ends; its first progress report
-    waits for ``resume`` (so the page can be seen mid-job)."""
+def worker(live, monkeypatch):
+    """One procrastinate worker, in a thread, draining the queue until the test ends; its
+    first progress report waits for ``resume`` (so the page can be seen mid-job). Stopped by
+    cancelling it, which procrastinate turns into a graceful stop (a running job finishes),
+    then joined: nothing of it runs once the fixture is done. (It used to be started again
+    every 0.3 s with ``wait=False``, each time opening and closing a pool of connections.)"""
     app, url = live
+    monkeypatch.setattr(runtime, "_current", None)  # the next test finds the runtime it had
     rt = runtime.configure(get_db(app), settings_of(app))
     paused, resume, stop = threading.Event(), threading.Event(), threading.Event()
 
@@ -66,18 +84,35 @@ def worker(live):
 
     rt.on_progress.append(hold)
     queue = make_app(url)
+    failed: list[BaseException] = []
+
+    async def work():
+        async with queue.open_async():
+            task = asyncio.ensure_future(
+                queue.run_worker_async(
+                    queues=[QUEUE], install_signal_handlers=False, fetch_job_polling_interval=0.3
+                )
+            )
+            while not stop.is_set() and not task.done():
+                await asyncio.sleep(0.1)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def run():
-        while not stop.is_set():
-            queue.run_worker(queues=[QUEUE], wait=False, install_signal_handlers=False)
-            stop.wait(0.3)
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # noqa: BLE001 - reported by the fixture, in this test
+            failed.append(exc)
 
     thread = threading.Thread(target=run, name="report-worker", daemon=True)
     thread.start()
     yield paused, resume
     resume.set()
     stop.set()
-    thread.join(60)
+    thread.join(120)
+    assert not thread.is_alive(), "the report worker did not stop"
+    assert not failed, failed
 
 
 def test_download_report_menu_builds_and_fetches_the_file(live, worker):

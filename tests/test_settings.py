@@ -78,6 +78,7 @@ SAMPLES = {
     "GEO_CRM_WORKER_LOST_SECONDS": ("90", 90.0, "5"),
     "GEO_CRM_ANALYSIS_JOBS_PER_USER": ("3", 3, "0"),
     "GEO_CRM_DETECT_WORKERS": ("4", 4, "0"),
+    "GEO_CRM_TIMEZONE": ("Europe/Berlin", "Europe/Berlin", "Mars/Olympus"),
 }
 
 

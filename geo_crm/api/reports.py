@@ -94,7 +94,7 @@ def _request(
         return request_report(
             get_session(), user, region, _filters(p), p.format,
             lang=p.lang or current_translator().lang, company=company_name(settings),
-            distributor_territory=territory, inline=inline,
+            distributor_territory=territory, inline=inline, zone=settings.timezone,
         )  # fmt: skip
     except ValidationError as exc:
         exc.fields = {_param(k, prefix): v for k, v in exc.fields.items()}

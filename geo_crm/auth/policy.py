@@ -85,6 +85,7 @@ RULES: dict[str, Rule] = {
     # infrastructure
     "static": PUBLIC,
     "home.healthz": PUBLIC,
+    "favicon.favicon": PUBLIC,  # the site's icon, asked for before any sign-in
     "home.index": STAFF,  # region totals of the whole network
     "api.openapi_document": SIGNED_IN,
     "api_docs.show": signed_in(

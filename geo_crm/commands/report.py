@@ -161,7 +161,7 @@ def report_cmd(
             started = time.perf_counter()
             outcome = build_report(
                 session, user, code, filters, fmts, out_dir, lang=language, company=company,
-                territory_of=territory,
+                territory_of=territory, zone=current_settings().timezone,
             )  # fmt: skip
             for w in outcome.files:
                 click.echo(f"{w.path}  {_size(w.bytes)}  {w.seconds:.1f} s")

@@ -1,23 +1,26 @@
 """The review page's queue: flagged geotags (:func:`geotagging.review_queue`) with the suspected
-duplicates named by name and code, not by code alone — a manager recognises a shop's name."""
+duplicates named by name and code, not by code alone — a manager recognises a shop's name — and
+the regions an ``outside_region`` flag names (stored by code) by their names."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Outlet
-from .access import outlet_scope
+from ..models import Outlet, Region
+from .access import outlet_scope, region_scope
 from .geotagging import review_queue
 from .principal import Principal
 
 DUPLICATE = "possible_duplicate:"
+OUTSIDE = "outside_region:"
 
 
 def flagged_with_names(session: Session, user: Principal, *, limit: int = 200) -> list[dict]:
     """Flagged geotags ``user`` may decide on, oldest first; each with ``duplicates``: code ->
     name of the outlets its duplicate flags name (only outlets ``user`` may see: the queue
-    already leaves the others unnamed)."""
+    already leaves the others unnamed), and ``regions``: code -> (name, English name or None)
+    of the regions its ``outside_region`` flags name (those ``user`` may see)."""
     events = review_queue(session, user, state="flagged", limit=limit)
     codes = {f[len(DUPLICATE) :] for e in events for f in e["flags"] if f.startswith(DUPLICATE)}
     codes.discard("")
@@ -28,10 +31,33 @@ def flagged_with_names(session: Session, user: Principal, *, limit: int = 200) -
         if not user.is_admin:
             stmt = stmt.where(outlet_scope(user, o))
         names = {code: name for code, name in session.execute(stmt)}
+    regions = _region_names(
+        session,
+        user,
+        {f[len(OUTSIDE) :] for e in events for f in e["flags"] if f.startswith(OUTSIDE)},
+    )
     for e in events:
+        e["regions"] = {
+            f[len(OUTSIDE) :]: regions[f[len(OUTSIDE) :]]
+            for f in e["flags"]
+            if f.startswith(OUTSIDE) and f[len(OUTSIDE) :] in regions
+        }
         e["duplicates"] = {
             f[len(DUPLICATE) :]: names[f[len(DUPLICATE) :]]
             for f in e["flags"]
             if f.startswith(DUPLICATE) and f[len(DUPLICATE) :] in names
         }
     return events
+
+
+def _region_names(
+    session: Session, user: Principal, codes: set[str]
+) -> dict[str, tuple[str, str | None]]:
+    codes.discard("")
+    if not codes:
+        return {}
+    r = Region.__table__
+    stmt = select(r.c.code, r.c.name, r.c.name_en).where(r.c.code.in_(codes))
+    if not user.is_admin:
+        stmt = stmt.where(region_scope(user, r))
+    return {code: (name, name_en) for code, name, name_en in session.execute(stmt)}

@@ -70,6 +70,7 @@ def request_report(
     company: str = "",
     distributor_territory: str | None = None,
     inline: bool = True,
+    zone: str | None = None,
 ) -> InlineReport | ReportJob:
     """The report of ``region_code`` (or of the distributor ``distributor_territory``'s
     territory) in ``fmt`` as ``user`` sees it: built now when ``inline`` and the region is
@@ -88,7 +89,7 @@ def request_report(
         with tempfile.TemporaryDirectory(prefix="geo-crm-report-") as tmp:
             outcome = build_report(
                 session, user, region_code, f, [fmt], Path(tmp), lang=lang, company=company,
-                territory_of=distributor_territory,
+                territory_of=distributor_territory, zone=zone,
             )  # fmt: skip
             written = outcome.files[0]
             return InlineReport(written.path.name, MEDIA_TYPES[fmt], written.path.read_bytes())

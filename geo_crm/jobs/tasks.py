@@ -94,6 +94,7 @@ def run_report_job(rt: runtime.Runtime, job_id: int) -> None:
             out_dir,
             lang=row["lang"],
             company=company_name(rt.settings),
+            zone=rt.settings.timezone,
             progress=progress,
             territory_of=row["territory_of"],
         )

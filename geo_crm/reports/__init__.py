@@ -168,6 +168,7 @@ def build_report(
     progress: Progress | None = None,
     territory_of: str | None = None,
     now: dt.datetime | None = None,
+    zone: str | None = None,
 ) -> Outcome:
     """Gather one region's figures as ``user`` sees them and write them in ``formats``."""
     formats = parse_formats(formats)
@@ -183,6 +184,7 @@ def build_report(
         progress=progress,
         territory_of=territory_of,
         now=now,
+        zone=zone,
     )
     outcome = Outcome(data.region.code, time.perf_counter() - started)
     outcome.files = write_formats(data, formats, out_dir, progress)

@@ -39,14 +39,22 @@ def _init(settings: Settings) -> None:
     _db = Database(settings.replace(auto_migrate=False))
 
 
-def _one(code: str, user: Principal, filters, formats, out_dir: str, lang, company, db=None):
+def _one(code: str, user: Principal, filters, formats, out_dir: str, lang, company, zone, db=None):
     from . import build_report
 
     started = time.perf_counter()
     session = (db or _db).session()
     try:
         outcome = build_report(
-            session, user, code, filters, formats, Path(out_dir), lang=lang, company=company
+            session,
+            user,
+            code,
+            filters,
+            formats,
+            Path(out_dir),
+            lang=lang,
+            company=company,
+            zone=zone,
         )
         files = [(w.fmt, str(w.path), w.bytes) for w in outcome.files]
         return RegionResult(code, time.perf_counter() - started, files)
@@ -75,7 +83,7 @@ def run_batch(
     (``db``: the Database to use in this process when ``jobs`` is 1)."""
     done = on_done or (lambda r: None)
     results: list[RegionResult] = []
-    args = (filters, tuple(formats), str(out_dir), lang, company)
+    args = (filters, tuple(formats), str(out_dir), lang, company, settings.timezone)
     if jobs <= 1:
         for code in codes:
             r = _one(code, user, *args, db=db)

@@ -292,6 +292,7 @@ class ReportData:
     plan_year: int
     outlets: Outlets
     territory_of: str | None = None  # the distributor whose territory this report is
+    zone: str | None = None  # GEO_CRM_TIMEZONE: the zone its times are shown in
 
 
 def check_access(session: Session, user: Principal, region_code: str) -> None:
@@ -332,12 +333,14 @@ def report_data(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     territory_of: str | None = None,
+    zone: str | None = None,
 ) -> ReportData:
     """Gather a region's report: key figures, coverage, gaps, density, sub-regions and the
     distributors' plan achievement and debt, for ``filters`` (the page's), as ``user`` sees it.
 
     ``outlet_detail``: also read each outlet's code, name, parent and region (the GeoPackage
-    and the HTML's popups need them; the PDF draws points only)."""
+    and the HTML's popups need them; the PDF draws points only). ``zone``: the time zone the
+    report shows its time in (GEO_CRM_TIMEZONE; None: i18n's default)."""
     step = progress or (lambda percent, stage: None)
     user = user or SYSTEM
     check_access(session, user, region_code)
@@ -359,7 +362,9 @@ def report_data(
     sides = [s for s in (_side_session(session) for _ in range(SIDE_SESSIONS)) if s is not None]
     pool = ThreadPoolExecutor(max_workers=len(sides)) if sides else None
     try:
-        return _gather(session, sides, pool, user, region_row, f, params, plan_year, **kw)
+        data = _gather(session, sides, pool, user, region_row, f, params, plan_year, **kw)
+        data.zone = zone
+        return data
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

@@ -28,7 +28,7 @@ def environment() -> jinja2.Environment:
 
 
 def translator(data: ReportData) -> Translator:
-    return Translator(data.lang)
+    return Translator(data.lang, data.zone)
 
 
 def title(t, data: ReportData) -> str:
@@ -46,4 +46,4 @@ def facts(t, data: ReportData) -> list[tuple[str, str]]:
 
 
 def as_of(t, data: ReportData) -> str:
-    return t.datetime(data.generated_at, "medium") + " " + data.generated_at.strftime("%Z")
+    return t.datetime(data.generated_at, "medium")  # in the display zone, its offset beside

@@ -5,6 +5,23 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("landing-config").textContent);
   var S = cfg.strings;
+  // a stored moment (ISO 8601, UTC) in the display zone with its offset, as the server's
+  // pages show times (i18n.Translator.datetime): "2026-12-07 10:14 UTC+8"
+  function moment(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return iso;
+    try {
+      var p = {};
+      new Intl.DateTimeFormat("en-GB", {timeZone: cfg.zone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+        timeZoneName: "shortOffset"}).formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
+      return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " +
+        p.timeZoneName.replace(/^GMT/, "UTC").replace(/^UTC([+-]0)?$/, "UTC");
+    } catch (e) {
+      return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+    }
+  }
   function t(key, vals) {
     var s = S[key] || key;
     if (vals) Object.keys(vals).forEach(function (k) { s = s.replace("{" + k + "}", vals[k]); });
@@ -142,7 +159,7 @@
       if (state.asOf) {
         var when = document.createElement("div");
         when.className = "muted";
-        when.textContent = t("as of {time}", {time: state.asOf.replace("T", " ").slice(0, 16)});
+        when.textContent = t("as of {time}", {time: moment(state.asOf)});
         div.appendChild(when);
       }
     }
@@ -206,7 +223,7 @@
   // coverage and gaps come from the analysis cache: say when some are older than the data
   function updatingText(body) {
     if (!body.updating) return "";
-    var when = (body.as_of || "").replace("T", " ").slice(0, 16);
+    var when = moment(body.as_of);
     var none = Object.keys(body.values).every(function (k) { return body.values[k] === null; });
     if (body.busy) {
       return none ? t("Being computed; the analyses are busy, open the map again later")

@@ -46,3 +46,6 @@ def init_app(app: Flask) -> None:
     from . import home_link
 
     home_link.init_app(app)  # "home" per role in the header and on error pages
+    from .favicon import bp as favicon_bp
+
+    app.register_blueprint(favicon_bp)  # /favicon.ico (templates name static/favicon.svg)

@@ -28,6 +28,7 @@ def index():
     js, css = leaflet_urls()
     config = {
         "lang": t.lang,
+        "zone": t.zone.key,  # GEO_CRM_TIMEZONE: the figures' "as of" time is shown in it
         "basemap": _basemap(),
         "figures": list(FIGURES),
         "levels": list(LEVELS),

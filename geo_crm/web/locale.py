@@ -22,7 +22,9 @@ def current_translator() -> Translator:
     """This request's translator (picked once per request)."""
     t = g.get("translator")
     if t is None:
-        t = g.translator = Translator(_pick())
+        from ..settings import current_settings
+
+        t = g.translator = Translator(_pick(), current_settings().timezone)
     return t
 
 

@@ -72,7 +72,7 @@ CSRF_REASONS = {
 add_messages(
     "page_words",
     {
-        REASONS["outside_region"]: "位置不在网点原所属区域 {detail} 内。",
+        REASONS["outside_region"]: "位置不在网点原所属区域{detail}内。",
         REASONS["jump"]: "位置与网点当前位置相距 {detail}。",
         REASONS["possible_duplicate"]: "附近有名称相近的网点（{detail}），可能重复。",
         UNKNOWN_REASON: "已标记待审核（{detail}）。",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..auth.policy import current_user
 from ..db import get_session
 from ..domain import geotagging as svc
+from ..domain.regions import region_label
 from ..domain.review_queue import flagged_with_names
 from ..errors import Conflict, ValidationError
 from .locale import current_translator
@@ -28,8 +31,11 @@ def review_page():
     t = current_translator()
     events = flagged_with_names(get_session(), current_user(), limit=200)
     for event in events:
-        event["reasons"] = [_reason(t, flag, event["duplicates"]) for flag in event["flags"]]
+        event["reasons"] = [
+            _reason(t, flag, event["duplicates"], event["regions"]) for flag in event["flags"]
+        ]
         event["moved"] = metres(t, event["moved_m"])
+        event["when"] = t.datetime(_moment(event["created_at"]), "short")
     done = _DONE.get(request.args.get("done", ""))
     js, css = leaflet_urls()
     config = {
@@ -57,15 +63,27 @@ def review_page():
     )
 
 
+def _moment(value) -> dt.datetime | None:
+    """The queue's ``created_at`` (ISO 8601 text, as the API answers it) as a moment."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)
+
+
 def _latlon(point: dict | None) -> list[float] | None:
     return [point["lat"], point["lon"]] if point else None
 
 
-def _reason(t, flag: str, duplicates: dict[str, str]) -> str:
-    """One flag as a sentence; a suspected duplicate named by name and code."""
+def _reason(t, flag: str, duplicates: dict[str, str], regions: dict | None = None) -> str:
+    """One flag as a sentence; a suspected duplicate named by name and code, a region by its
+    name in the page's language and its code."""
     code, _, detail = flag.partition(":")
     if code == "possible_duplicate" and detail in duplicates:
         flag = f"{code}:{duplicates[detail]} · {detail}"
+    elif code == "outside_region" and regions and detail in regions:
+        name, name_en = regions[detail]
+        label = region_label(name, name_en, t)
+        flag = f"{code}:{label}（{detail}）" if t.lang == "zh" else f"{code}:{label} ({detail})"
     return reason(t, flag)
 
 

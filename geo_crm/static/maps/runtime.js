@@ -41,7 +41,7 @@ window.GeoCrm = window.GeoCrm || (function () {
     if (!d) { return; }
     d.querySelector('.gc-legends-head').textContent = title;
     var size = map.getSize();
-    if (size.x < G.NARROW) { G.foldLegends(map, true); }
+    if (size.x < G.NARROW) { G.foldLegends(map, true); G.foldLayers(map); }
     if (!map._gcFit) { return; }
     var box = d.getBoundingClientRect(), frame = map.getContainer().getBoundingClientRect();
     var right = box.right - frame.left, top = box.top - frame.top;
@@ -52,6 +52,15 @@ window.GeoCrm = window.GeoCrm || (function () {
       opts.paddingBottomRight = [0, size.y - top + 8];
     }
     map.fitBounds(map._gcFit, opts);
+  };
+  // on a narrow map the layer list (Leaflet's control, built expanded for a desk) starts as
+  // its button: a tap on it opens the list (Leaflet's own handler), a tap on the map closes it
+  G.foldLayers = function (map) {
+    var c = map.getContainer().querySelector('.leaflet-control-layers');
+    if (!c) { return; }
+    var fold = function () { c.classList.remove('leaflet-control-layers-expanded'); };
+    fold();
+    map.on('click', fold);
   };
   // html was built server-side from escaped text only
   G.legend = function (map, html, layer, rowLayers) {
