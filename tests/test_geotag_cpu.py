@@ -135,3 +135,19 @@ def test_bulk_moves_take_the_grouped_path_and_equal_a_rebuild(connection, world)
         )
     )
     _equal_to_a_rebuild(connection)
+
+
+def test_the_jump_on_the_ellipsoid_is_the_geography_distance(sql):
+    """The tag's jump (ST_DistanceSpheroid with WGS 84 given) against ST_Distance of the two
+    points as geographies, as the tag computed it before: equal to a few nanometres, so the
+    flag (over max_jump_m) and the rounded metres stored agree."""
+    from geo_crm.domain.geotagging import _WGS84
+
+    spheroid = str(_WGS84)
+    rows = sql(
+        f"SELECT ST_Distance(a::geography, b::geography), ST_DistanceSpheroid(a, b, {spheroid}) "
+        f"FROM ({_PAIRS}) pairs",
+        n=4000,
+    ).all()
+    assert max(abs(g - s) for g, s in rows) < 1e-6
+    assert [round(g) for g, _ in rows] == [round(s) for _, s in rows]

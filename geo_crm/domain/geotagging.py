@@ -46,6 +46,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     null,
     select,
     text,
@@ -369,6 +370,11 @@ def _outside_every_region() -> ValidationError:
 # -- the write -------------------------------------------------------------------------------------
 
 
+# The jump on the WGS 84 ellipsoid, as ST_Distance of the two points as geographies computes it,
+# with the ellipsoid given instead of found from SRID 4326 per statement: 2 µs of PostgreSQL
+# CPU instead of 14 µs (bench/README.md, 2026-12-07, w8-pgtag2); the two differ by a few
+# nanometres (tests/test_geotag_cpu.py)
+_WGS84 = literal_column("'SPHEROID[\"WGS 84\",6378137,298.257223563]'::spheroid")
 _NO_REGION = "geotag_point_in_a_region"  # the constraint geo_crm_require_region() reports
 _MAX_ATTEMPTS = 4  # of the tag statement, when the active outlets nearby keep changing
 
@@ -408,7 +414,7 @@ def _tag_stmt(role: str) -> HotStatement:
     )
     near = select(
         cur.c.id,
-        func.ST_Distance(geography(cur.c.location), geography(pt)).label("jump_m"),
+        func.ST_DistanceSpheroid(cur.c.location, pt, _WGS84).label("jump_m"),
         func.geo_crm_active_outlets_near(
             pt,
             bindparam("radius_deg", type_=Float),

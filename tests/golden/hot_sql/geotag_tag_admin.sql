@@ -3,7 +3,7 @@ WITH cur AS
 FROM outlets 
 WHERE outlets.code = %(code)s::VARCHAR), 
 near AS 
-(SELECT cur.id AS id, ST_Distance(CAST(cur.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326))) AS jump_m, geo_crm_active_outlets_near(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), %(radius_deg)s, %(radius_m)s, cur.id) AS nearby 
+(SELECT cur.id AS id, ST_DistanceSpheroid(cur.location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), 'SPHEROID["WGS 84",6378137,298.257223563]'::spheroid) AS jump_m, geo_crm_active_outlets_near(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), %(radius_deg)s, %(radius_m)s, cur.id) AS nearby 
 FROM cur), 
 moved AS 
 (UPDATE outlets SET location=ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), version=(outlets.version + %(version_1)s::INTEGER) FROM near WHERE outlets.id = near.id AND outlets.version = %(version)s::INTEGER AND near.nearby IS NOT DISTINCT FROM %(checked)s::TEXT[] RETURNING outlets.id, outlets.version, outlets.region_id), 
