@@ -151,3 +151,46 @@ def test_the_jump_on_the_ellipsoid_is_the_geography_distance(sql):
     ).all()
     assert max(abs(g - s) for g, s in rows) < 1e-6
     assert [round(g) for g, _ in rows] == [round(s) for _, s in rows]
+
+
+def test_the_tag_statement_reads_the_old_region_once(connection, world):
+    """The outside-region test and the old region's code are computed once in the verdict (a
+    fence keeps the subquery from being copied into each use): one scan of region_parts and
+    two look-ups of a region's code in the plan, not two and three."""
+    import datetime as dt
+    import json
+
+    from geo_crm.domain.geotagging import _tag_stmt
+
+    statement = _tag_stmt("rep")
+    values = {
+        **statement.defaults,
+        "code": "A1",
+        "scope_uid": world["r1"],
+        "version": 1,
+        "lon": 120.2,
+        "lat": 30.2,
+        "accuracy_m": 8.0,
+        "source": "gps",
+        "crs": "wgs84",
+        "user_id": world["r1"],
+        "captured_at": dt.datetime.now(dt.UTC),
+        "radius_m": 50.0,
+        "radius_deg": 0.001,
+        "max_jump_m": 500.0,
+        "checked": None,
+        "dup_flags": [],
+    }
+    plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement.sql, values).scalar()
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    scans: list[str] = []
+
+    def walk(node):
+        if "Relation Name" in node:
+            scans.append(node["Relation Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    assert scans.count("region_parts") == 1
+    assert scans.count("regions") == 2

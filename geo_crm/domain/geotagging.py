@@ -455,6 +455,7 @@ def _tag_stmt(role: str) -> HotStatement:
             func.round(near.c.jump_m).cast(Integer).label("jump_rounded"),
         )
         .select_from(moved.join(cur, cur.c.id == moved.c.id).join(near, near.c.id == moved.c.id))
+        .offset(literal_column("0"))  # a fence: the outside test and old region once, not per use
         .subquery("v")
     )
     flags = func.array_remove(
