@@ -371,9 +371,8 @@ def _outside_every_region() -> ValidationError:
 
 
 # The jump on the WGS 84 ellipsoid, as ST_Distance of the two points as geographies computes it,
-# with the ellipsoid given instead of found from SRID 4326 per statement: 2 µs of PostgreSQL
-# CPU instead of 14 µs (bench/README.md, 2026-12-07, w8-pgtag2); the two differ by a few
-# nanometres (tests/test_geotag_cpu.py)
+# with the ellipsoid given instead of looked up from SRID 4326 in every statement (bench/README.md,
+# geotag section, w8-pgtag2); the two differ by nanometres (tests/test_geotag_cpu.py)
 _WGS84 = literal_column("'SPHEROID[\"WGS 84\",6378137,298.257223563]'::spheroid")
 _NO_REGION = "geotag_point_in_a_region"  # the constraint geo_crm_require_region() reports
 _MAX_ATTEMPTS = 4  # of the tag statement, when the active outlets nearby keep changing

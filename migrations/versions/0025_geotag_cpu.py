@@ -8,8 +8,8 @@ Create Date: 2026-12-07
 The hexagon-bin trigger of ``outlets`` (0007) ran ``geo_crm_outlet_bins_add`` for every moved
 outlet: the hexagons of the old and the new point at zooms 0–9 through a generic plan, a sort
 and a grouping, to learn — for a geotag a few metres from where the outlet was — that nothing
-changes. It was the dearest single part of a tag inside PostgreSQL (0.15–0.17 ms of 0.43 ms
-per location-only UPDATE; bench/README.md, "Geotagging endpoint", 2026-12-07, w8-pgtag2).
+changes. It was the dearest single part of a tag inside PostgreSQL (bench/README.md,
+"Geotagging endpoint", 2026-12-07, w8-pgtag2).
 
 ``geo_crm_hex_same(a, b)`` tests, with the same column and row functions, whether both points
 lie in the same hexagon at every zoom; the trigger leaves such a row out (its -1 and +1 would
