@@ -46,6 +46,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     null,
     select,
     text,
@@ -369,6 +370,10 @@ def _outside_every_region() -> ValidationError:
 # -- the write -------------------------------------------------------------------------------------
 
 
+# The jump on the WGS 84 ellipsoid, as ST_Distance of the two points as geographies computes it,
+# with the ellipsoid given instead of looked up from SRID 4326 in every statement (bench/README.md,
+# geotag section, w8-pgtag2); the two differ by nanometres (tests/test_geotag_cpu.py)
+_WGS84 = literal_column("'SPHEROID[\"WGS 84\",6378137,298.257223563]'::spheroid")
 _NO_REGION = "geotag_point_in_a_region"  # the constraint geo_crm_require_region() reports
 _MAX_ATTEMPTS = 4  # of the tag statement, when the active outlets nearby keep changing
 
@@ -408,7 +413,7 @@ def _tag_stmt(role: str) -> HotStatement:
     )
     near = select(
         cur.c.id,
-        func.ST_Distance(geography(cur.c.location), geography(pt)).label("jump_m"),
+        func.ST_DistanceSpheroid(cur.c.location, pt, _WGS84).label("jump_m"),
         func.geo_crm_active_outlets_near(
             pt,
             bindparam("radius_deg", type_=Float),
@@ -449,6 +454,7 @@ def _tag_stmt(role: str) -> HotStatement:
             func.round(near.c.jump_m).cast(Integer).label("jump_rounded"),
         )
         .select_from(moved.join(cur, cur.c.id == moved.c.id).join(near, near.c.id == moved.c.id))
+        .offset(literal_column("0"))  # a fence: the outside test and old region once, not per use
         .subquery("v")
     )
     flags = func.array_remove(

@@ -3,7 +3,7 @@ WITH cur AS
 FROM outlets 
 WHERE outlets.code = %(code)s::VARCHAR), 
 near AS 
-(SELECT cur.id AS id, ST_Distance(CAST(cur.location AS geography(GEOMETRY,4326)), CAST(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER) AS geography(GEOMETRY,4326))) AS jump_m, geo_crm_active_outlets_near(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), %(radius_deg)s, %(radius_m)s, cur.id) AS nearby 
+(SELECT cur.id AS id, ST_DistanceSpheroid(cur.location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), 'SPHEROID["WGS 84",6378137,298.257223563]'::spheroid) AS jump_m, geo_crm_active_outlets_near(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), %(radius_deg)s, %(radius_m)s, cur.id) AS nearby 
 FROM cur), 
 moved AS 
 (UPDATE outlets SET location=ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER), version=(outlets.version + %(version_1)s::INTEGER) FROM near WHERE outlets.id = near.id AND outlets.version = %(version)s::INTEGER AND near.nearby IS NOT DISTINCT FROM %(checked)s::TEXT[] RETURNING outlets.id, outlets.version, outlets.region_id), 
@@ -14,7 +14,8 @@ FROM region_parts
 WHERE region_parts.region_id = cur.region_id AND ST_Intersects(region_parts.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER)))) END AS outside, (SELECT regions.code 
 FROM regions 
 WHERE regions.id = cur.region_id) AS old_region, near.jump_m AS jump_m, CAST(round(near.jump_m) AS INTEGER) AS jump_rounded 
-FROM moved JOIN cur ON cur.id = moved.id JOIN near ON near.id = moved.id) AS v), 
+FROM moved JOIN cur ON cur.id = moved.id JOIN near ON near.id = moved.id
+ LIMIT ALL OFFSET 0) AS v), 
 ins AS 
 (INSERT INTO geotag_events (outlet_id, old_location, new_location, accuracy_m, source, crs, state, flags, user_id, captured_at) SELECT verdict.id AS id, cur.location AS location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), %(ST_SetSRID_1)s::INTEGER) AS "ST_SetSRID_2", %(accuracy_m)s AS anon_2, %(source)s::VARCHAR AS anon_3, %(crs)s::VARCHAR AS anon_4, CASE WHEN (cardinality(verdict.flags) > %(cardinality_1)s::INTEGER) THEN %(param_3)s::VARCHAR ELSE %(param_4)s::VARCHAR END AS anon_5, verdict.flags AS flags, %(user_id)s::INTEGER AS anon_6, %(captured_at)s::TIMESTAMP WITH TIME ZONE AS anon_7 
 FROM verdict JOIN cur ON cur.id = verdict.id 
