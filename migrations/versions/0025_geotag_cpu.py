@@ -26,7 +26,7 @@ from alembic import op
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 revision = "0025"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
