@@ -1,4 +1,6 @@
-"""The app as a production server builds it: ``gunicorn … 'geo_crm.wsgi:create_server_app()'``.
+"""The app as the production server builds it:
+``granian --interface wsgi --factory … geo_crm.wsgi:create_server_app`` (README; gunicorn's
+``'geo_crm.wsgi:create_server_app()'`` builds the same).
 
 After ``create_app`` everything allocated so far (modules, the app, its configuration) lives as
 long as the worker; ``gc.freeze()`` moves it out of the cyclic collector's reach. Otherwise
@@ -41,15 +43,18 @@ def skip_unhandled_records(logger: logging.Logger | None = None) -> None:
         logger.setLevel(last_resort.level)
 
 
-# what the README gives gunicorn in production: threads overlap database waits
+# what the README gives granian in production (docs/deployment.md says why granian): two
+# worker processes, each running the app on 4 threads that overlap database waits; HTTP/1.1
+# with keep-alive, parsed and written by granian's native core; a worker that dies is replaced
 SERVER_OPTIONS = {
     "workers": 2,
-    "worker_class": "gthread",
-    "threads": 4,
-    "keepalive": 30,
-    "loglevel": "warning",  # start-up says nothing beyond the command's own lines
-    "accesslog": None,
-    "errorlog": "-",
+    "blocking_threads": 4,
+    "http": "1",
+    "websockets": False,
+    "backlog": 2048,
+    "respawn_failed_workers": True,
+    "log_level": "warning",  # start-up says nothing beyond the command's own lines
+    "log_access": False,
 }
 
 
@@ -81,28 +86,35 @@ def check_address(host: str, port: int) -> None:
 
 
 def serve(app: Flask, host: str, port: int, **options) -> None:
-    """Serve ``app`` (already created, its data prepared) with gunicorn in this process until
+    """Serve ``app`` (already created, its data prepared) with granian in this process until
     Ctrl+C: the production server of the README, with its settings, for ``geo-crm demo``,
-    instead of Flask's development server. The workers fork from this process, so its database
-    connections are closed first (each worker opens its own), and what start-up built is
-    frozen out of the collector's reach as ``create_server_app`` does."""
-    from gunicorn.app.base import BaseApplication
+    instead of Flask's development server. The workers fork from this process and serve this
+    very app object, so its database connections are closed first (each worker opens its own;
+    the token cache's listener starts in each worker on its first request), and what start-up
+    built is frozen out of the collector's reach as ``create_server_app`` does."""
+    import multiprocessing
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
 
     from .db import get_db
 
     check_address(host, port)
+    if multiprocessing.get_start_method() != "fork":  # a spawned worker could not get ``app``
+        raise RuntimeError("serve() needs the fork start method (Linux)")
     get_db(app).dispose()
     skip_unhandled_records()
     gc.collect()
     gc.freeze()
-    settings = {**SERVER_OPTIONS, "bind": [f"{host}:{port}"], **options}
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return app
-
-    Server().run()
+    settings = {**SERVER_OPTIONS, **options}
+    settings["http"] = HTTPModes(settings["http"])
+    settings["log_level"] = LogLevels(settings["log_level"])
+    server = Server(
+        "geo_crm.wsgi:create_server_app",  # a name for its logs: the workers serve ``app``
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        **settings,
+    )
+    server.serve(target_loader=lambda _target: app)
