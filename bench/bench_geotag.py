@@ -899,7 +899,9 @@ def run_server(server, args, engine, cluster, postmaster, env, token, total) -> 
         flush=True,
     )
     ok_rate = real["statuses"].get(200, 0) / real["elapsed_s"]
-    return ok_rate >= 0.98 * args.rate and real["p99_ms"] < 20 and written == accepted and not unknown
+    return (
+        ok_rate >= 0.98 * args.rate and real["p99_ms"] < 20 and written == accepted and not unknown
+    )
 
 
 def main() -> None:
@@ -952,8 +954,6 @@ def main() -> None:
         f"load average before: {os.getloadavg()[0]:.2f} (other processes share the 2 cores)",
         flush=True,
     )
-
-    from sqlalchemy import text
 
     from geo_crm.db import ready_engine
     from geo_crm.db.cluster import LocalCluster
