@@ -28,19 +28,58 @@ def create_server_app(test_config: dict | None = None) -> Flask:
 
 
 def skip_unhandled_records(logger: logging.Logger | None = None) -> None:
-    """When no handler takes geo_crm's log records (gunicorn configures only its own loggers,
-    so without ``--log-config`` nothing does), Python hands them to its last resort, which
-    prints WARNING and above and drops the rest. The records below that are then raised to
-    that level here, so that they are not built at all: an INFO line per geotag cost 4–5 % of
-    the worker's CPU per request for a record nobody could read (bench/README.md). Nothing
-    printed changes; with a handler configured (``--log-config``, ``logconfig_dict``: set up
-    before the app is loaded) ``GEO_CRM_LOG_LEVEL`` applies as everywhere."""
+    """When no handler takes geo_crm's log records (granian and gunicorn configure only their
+    own loggers, so without ``--log-config`` nothing does), Python hands them to its last
+    resort, which prints WARNING and above and drops the rest. The records below that are then
+    raised to that level here, so that they are not built at all: an INFO line per geotag cost
+    4–5 % of the worker's CPU per request for a record nobody could read (bench/README.md).
+    Nothing printed changes; with a handler configured (``--log-config``: set up before the app
+    is loaded) ``GEO_CRM_LOG_LEVEL`` applies as everywhere.
+
+    A handler added later — by a hook that runs after the app is loaded (a worker's start-up
+    hook, ``logging.basicConfig()``, ``dictConfig``) — to this logger or to one it passes its
+    records on to (the root) puts the level back at once, so it gets every record from then
+    on (:class:`_LevelWatch`)."""
     logger = logger or logging.getLogger("geo_crm")
     last_resort = logging.lastResort
     if logger.hasHandlers() or last_resort is None:
         return
     if logger.getEffectiveLevel() < last_resort.level:
+        _LevelWatch(logger, logger.level).arm()
         logger.setLevel(last_resort.level)
+
+
+class _LevelWatch:
+    """Puts ``logger``'s level back to ``level`` as soon as a handler is added to it or to any
+    logger its records propagate to. Each of those loggers gets, for the time being, a subclass
+    of its own class whose ``addHandler`` tells the watch (Logger has no hook for it); the first
+    handler added restores the level and every class. Handlers assigned to ``.handlers``
+    directly, bypassing ``addHandler``, are not seen."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self.logger, self.level = logger, level
+        self.watched: list[tuple[logging.Logger, type]] = []
+
+    def arm(self) -> None:
+        current: logging.Logger | None = self.logger
+        while current is not None:
+            original = type(current)
+
+            def add_handler(inner, handler, _original=original, _watch=self):
+                _original.addHandler(inner, handler)
+                _watch.fire()
+
+            current.__class__ = type(
+                f"Watched{original.__name__}", (original,), {"addHandler": add_handler}
+            )
+            self.watched.append((current, original))
+            current = current.parent if current.propagate else None
+
+    def fire(self) -> None:
+        for logger, original in self.watched:
+            logger.__class__ = original
+        self.watched = []
+        self.logger.setLevel(self.level)  # also empties every logger's isEnabledFor cache
 
 
 # what the README gives granian in production (docs/deployment.md says why granian): two
