@@ -92,6 +92,7 @@ SERVER_OPTIONS = {
     "websockets": False,
     "backlog": 2048,
     "respawn_failed_workers": True,
+    "workers_kill_timeout": 30,  # a stop that a worker misses (docs/deployment.md) ends anyway
     "log_level": "warning",  # start-up says nothing beyond the command's own lines
     "log_access": False,
 }
