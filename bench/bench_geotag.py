@@ -1,23 +1,25 @@
-"""Geotag endpoint under gunicorn, driven at a constant arrival rate (wrk2-style open loop).
+"""Geotag endpoint under the production server, driven at a constant arrival rate (wrk2-style
+open loop).
 
     .venv/bin/python bench/bench_geotag.py [--outlets 1000000] [--rate 500] [--seconds 20]
-        [--keep | --reuse DIR]
+        [--keep | --reuse DIR] [--server granian|gunicorn|gunicorn,granian]
 
-Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit
-and full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one
-INSERT … SELECT over generate_series, every trigger firing), then serves the app with gunicorn
-on loopback as the README's production command does (2 gthread workers × 4 threads,
-keep-alive; ``--threads 1``: 2 sync workers). A one-thread client on non-blocking keep-alive
-connections schedules requests at fixed intervals and measures each latency from its
-*scheduled* start, so a stalled server shows up as queueing delay instead of a slower send rate
-(the closed-loop trap). Its connections are opened beforehand, half to each worker, and the
-warm-up and the measured run share them (:func:`balanced_connections` says why). CPU seconds
-of the client, the gunicorn workers and PostgreSQL are reported per request, and the WAL
-written, full page images and checkpoints during the run; ``--diagnose`` has the workers print
-their long garbage collections and slow requests.
-Every request tags a different outlet of one rep (Bearer token) with its current version, a few
-metres from where it is, so all should be accepted; afterwards the number of geotag events must
-equal the number of 200 responses (no lost or duplicated writes).
+Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit and
+full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one INSERT …
+SELECT over generate_series, every trigger firing), then serves the app on loopback as the README's
+production command does: granian, 2 workers × 4 threads, keep-alive (``--server gunicorn``:
+gunicorn's 2 gthread workers × 4 threads, the production server until 2026-12-07; ``--server
+gunicorn,granian``: both, one after the other on the same cluster, each with its bare endpoint;
+``--threads 1``: one thread per worker, gunicorn's sync workers). A one-thread client on
+non-blocking keep-alive connections schedules requests at fixed intervals and measures each latency
+from its *scheduled* start, so a stalled server shows up as queueing delay instead of a slower send
+rate (the closed-loop trap). Its connections are opened beforehand, half to each worker, and the
+warm-up and the measured run share them (:func:`balanced_connections` says why). CPU seconds of the
+client, the server's processes and PostgreSQL are reported per request, and the WAL written, full
+page images and checkpoints during the run; ``--diagnose`` has the workers print their long garbage
+collections and slow requests. Every request tags a different outlet of one rep (Bearer token) with
+its current version, a few metres from where it is, so all should be accepted; afterwards the number
+of geotag events must equal the number of 200 responses (no lost or duplicated writes).
 
 Checkpoints: the load ends with a CHECKPOINT, so the run starts at the dearest point of a
 checkpoint cycle (the first change of a page after a checkpoint writes the whole page to the
@@ -27,7 +29,7 @@ second checkpoint starts inside it; the report says how many did, with the WAL a
 images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
-table, under the same gunicorn settings and the same load — the floor any real endpoint pays.
+table, under the same server and settings and the same load — the floor any real endpoint pays.
 
 ``--triggers MOVES`` skips the HTTP run: after the same load it prints PostgreSQL CPU per
 location-only UPDATE with every trigger of ``outlets``, with each one disabled in turn and with
@@ -915,15 +917,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument(
-        "--threads", type=int, default=THREADS, help="threads per worker (>1: gthread, keep-alive)"
+        "--threads",
+        type=int,
+        default=THREADS,
+        help="threads per worker (gunicorn: >1 gthread, keep-alive; 1 sync)",
     )
     parser.add_argument(
         "--server",
         type=lambda value: value.split(","),
-        default=["gunicorn"],
+        default=["granian"],
         metavar="NAME[,NAME]",
-        help="gunicorn and/or granian, one after the other on the same cluster (each with its "
-        "bare endpoint): '--server gunicorn,granian' measures the one beside the other",
+        help="granian (the README's production command) and/or gunicorn, one after the other "
+        "on the same cluster (each with its bare endpoint): '--server gunicorn,granian' "
+        "measures the one beside the other",
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
     parser.add_argument(

@@ -9,9 +9,9 @@ time goes.
 Starts a throwaway durable primary (fsync on) loaded as bench/bench_geotag.py loads it (one
 province, 16 cities, N outlets by one INSERT … SELECT), adds an admin's token for the reads,
 and copies it into a hot-standby replica with ``geo-crm db replica``'s code (pg_basebackup
-through a slot, streaming from the primary's socket). Each run serves the app with gunicorn
-(2 gthread workers × ``--threads``, ``GEO_CRM_POOL_SIZE`` = the threads; ``--server granian``:
-granian's 2 workers × ``--threads``, as the README's production command) and drives phases,
+through a slot, streaming from the primary's socket). Each run serves the app with granian as
+the README's production command (2 workers × ``--threads``, ``GEO_CRM_POOL_SIZE`` = the
+threads; ``--server gunicorn``: gunicorn's 2 gthread workers × ``--threads``) and drives phases,
 each one open-loop stream per kind on its own client thread (latency from each request's
 *scheduled* start), a warm-up then the measured seconds:
 
@@ -555,9 +555,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--server",
-        default="gunicorn",
-        help="gunicorn and/or granian (comma-separated: each run once per server, the one "
-        "beside the other)",
+        default="granian",
+        help="granian (the README's production command) and/or gunicorn (comma-separated: "
+        "each run once per server, the one beside the other)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folders")
     parser.add_argument(
