@@ -21,10 +21,44 @@ from . import create_app
 
 def create_server_app(test_config: dict | None = None) -> Flask:
     app = create_app(test_config)
+    drop_process_headers(app)
     skip_unhandled_records()
     gc.collect()  # what start-up left as garbage is freed now, not frozen with the rest
     gc.freeze()
     return app
+
+
+# what a WSGI environ reads as the request's headers and body length
+_REQUEST_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
+
+
+def drop_process_headers(app: Flask, environment: dict | None = None) -> None:
+    """granian starts every request's WSGI environ from a copy of the process's environment
+    (``os.environ``), the request's own keys on top. A variable named like a header —
+    ``HTTP_PROXY`` (proxy settings), ``HTTP_X_FORWARDED_FOR`` — then reads as a header of every
+    request that did not send it: an ``X-Forwarded-For`` the client never sent, a ``Proxy``
+    header. When the environment holds such variables (none: nothing is wrapped, nothing
+    costs), each request leaves out those keys whose value is the variable's, i.e. did not come
+    from the request (a client that sends the very same value loses nothing the app reads)."""
+    import os
+
+    environment = os.environ if environment is None else environment
+    leaked = {
+        key: value
+        for key, value in environment.items()
+        if key.startswith("HTTP_") or key in _REQUEST_KEYS
+    }
+    if not leaked:
+        return
+    inner = app.wsgi_app
+
+    def without_process_headers(environ, start_response):
+        for key, value in leaked.items():
+            if environ.get(key) == value:
+                del environ[key]
+        return inner(environ, start_response)
+
+    app.wsgi_app = without_process_headers
 
 
 def skip_unhandled_records(logger: logging.Logger | None = None) -> None:
@@ -144,6 +178,7 @@ def serve(app: Flask, host: str, port: int, **options) -> None:
     if multiprocessing.get_start_method() != "fork":  # a spawned worker could not get ``app``
         raise RuntimeError("serve() needs the fork start method (Linux)")
     get_db(app).dispose()
+    drop_process_headers(app)
     skip_unhandled_records()
     gc.collect()
     gc.freeze()
