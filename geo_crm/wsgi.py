@@ -28,26 +28,18 @@ def create_server_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-# what a WSGI environ reads as the request's headers and body length
-_REQUEST_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
-
-
-def drop_process_headers(app: Flask, environment: dict | None = None) -> None:
+def drop_process_headers(app: Flask, environment: dict[str, str] | None = None) -> None:
     """granian starts every request's WSGI environ from a copy of the process's environment
     (``os.environ``), the request's own keys on top. A variable named like a header —
     ``HTTP_PROXY`` (proxy settings), ``HTTP_X_FORWARDED_FOR`` — then reads as a header of every
     request that did not send it: an ``X-Forwarded-For`` the client never sent, a ``Proxy``
     header. When the environment holds such variables (none: nothing is wrapped, nothing
     costs), each request leaves out those keys whose value is the variable's, i.e. did not come
-    from the request (a client that sends the very same value loses nothing the app reads)."""
-    import os
+    from the request (a client that sends the very same value loses nothing the app reads).
+    ``environment``: those variables, for tests (default: ``settings.header_like_variables``)."""
+    from .settings import header_like_variables
 
-    environment = os.environ if environment is None else environment
-    leaked = {
-        key: value
-        for key, value in environment.items()
-        if key.startswith("HTTP_") or key in _REQUEST_KEYS
-    }
+    leaked = header_like_variables() if environment is None else dict(environment)
     if not leaked:
         return
     inner = app.wsgi_app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, request
 
+from geo_crm.settings import header_like_variables
 from geo_crm.wsgi import drop_process_headers
 
 
@@ -44,7 +45,7 @@ def _call(app: Flask, environ: dict) -> bytes:
     return b"".join(body)
 
 
-PROCESS = {"HTTP_X_FORWARDED_FOR": "6.6.6.6", "HTTP_PROXY": "http://proxy:3128", "PATH": "/bin"}
+PROCESS = {"HTTP_X_FORWARDED_FOR": "6.6.6.6", "HTTP_PROXY": "http://proxy:3128"}
 
 
 def test_process_variables_do_not_read_as_headers():
@@ -65,5 +66,14 @@ def test_headers_the_client_sent_stay():
 def test_nothing_is_wrapped_without_such_variables():
     app = _echo_app()
     before = app.wsgi_app
-    drop_process_headers(app, {"PATH": "/bin", "SECRET_KEY": "x"})
+    drop_process_headers(app, {})
     assert app.wsgi_app == before
+
+
+def test_the_variables_are_those_named_like_headers(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("CONTENT_LENGTH", "7")
+    monkeypatch.setenv("GEO_CRM_HTTP_X", "not a header")
+    found = header_like_variables()
+    assert found["HTTP_PROXY"] == "http://proxy:3128" and found["CONTENT_LENGTH"] == "7"
+    assert "GEO_CRM_HTTP_X" not in found and "PATH" not in found
