@@ -1,23 +1,25 @@
-"""Geotag endpoint under gunicorn, driven at a constant arrival rate (wrk2-style open loop).
+"""Geotag endpoint under the production server, driven at a constant arrival rate (wrk2-style
+open loop).
 
     .venv/bin/python bench/bench_geotag.py [--outlets 1000000] [--rate 500] [--seconds 20]
-        [--keep | --reuse DIR]
+        [--keep | --reuse DIR] [--server granian|gunicorn|gunicorn,granian]
 
-Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit
-and full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one
-INSERT … SELECT over generate_series, every trigger firing), then serves the app with gunicorn
-on loopback as the README's production command does (2 gthread workers × 4 threads,
-keep-alive; ``--threads 1``: 2 sync workers). A one-thread client on non-blocking keep-alive
-connections schedules requests at fixed intervals and measures each latency from its
-*scheduled* start, so a stalled server shows up as queueing delay instead of a slower send rate
-(the closed-loop trap). Its connections are opened beforehand, half to each worker, and the
-warm-up and the measured run share them (:func:`balanced_connections` says why). CPU seconds
-of the client, the gunicorn workers and PostgreSQL are reported per request, and the WAL
-written, full page images and checkpoints during the run; ``--diagnose`` has the workers print
-their long garbage collections and slow requests.
-Every request tags a different outlet of one rep (Bearer token) with its current version, a few
-metres from where it is, so all should be accepted; afterwards the number of geotag events must
-equal the number of 200 responses (no lost or duplicated writes).
+Starts a throwaway PostgreSQL + PostGIS cluster (durable settings: fsync, synchronous_commit and
+full_page_writes on), migrates it, loads one province with 16 cities and N outlets (one INSERT …
+SELECT over generate_series, every trigger firing), then serves the app on loopback as the README's
+production command does: granian, 2 workers × 4 threads, keep-alive (``--server gunicorn``:
+gunicorn's 2 gthread workers × 4 threads, the production server until 2026-12-07; ``--server
+gunicorn,granian``: both, one after the other on the same cluster, each with its bare endpoint;
+``--threads 1``: one thread per worker, gunicorn's sync workers). A one-thread client on
+non-blocking keep-alive connections schedules requests at fixed intervals and measures each latency
+from its *scheduled* start, so a stalled server shows up as queueing delay instead of a slower send
+rate (the closed-loop trap). Its connections are opened beforehand, half to each worker, and the
+warm-up and the measured run share them (:func:`balanced_connections` says why). CPU seconds of the
+client, the server's processes and PostgreSQL are reported per request, and the WAL written, full
+page images and checkpoints during the run; ``--diagnose`` has the workers print their long garbage
+collections and slow requests. Every request tags a different outlet of one rep (Bearer token) with
+its current version, a few metres from where it is, so all should be accepted; afterwards the number
+of geotag events must equal the number of 200 responses (no lost or duplicated writes).
 
 Checkpoints: the load ends with a CHECKPOINT, so the run starts at the dearest point of a
 checkpoint cycle (the first change of a page after a checkpoint writes the whole page to the
@@ -27,7 +29,7 @@ second checkpoint starts inside it; the report says how many did, with the WAL a
 images per request.
 
 Baseline in the same run: a bare Flask + psycopg endpoint inserting one row per request into a
-table, under the same gunicorn settings and the same load — the floor any real endpoint pays.
+table, under the same server and settings and the same load — the floor any real endpoint pays.
 
 ``--triggers MOVES`` skips the HTTP run: after the same load it prints PostgreSQL CPU per
 location-only UPDATE with every trigger of ``outlets``, with each one disabled in turn and with
@@ -64,7 +66,7 @@ SLOW_S = 0.020  # the latency target: slower requests are counted per second of 
 THREADS = 4
 
 
-# -- apps gunicorn serves (imported by the worker processes: "bench_geotag:make_app()") ---
+# -- apps the server serves (imported by the worker processes: "bench_geotag:make_app") ------
 
 
 def make_app():
@@ -259,6 +261,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(server: str, app_spec: str, port: int, env: dict, threads: int):
+    """The app ``module:factory`` served by ``server`` (gunicorn or granian) as the README's
+    production command does: 2 workers × ``threads`` threads, keep-alive, warnings only."""
+    if server == "granian":
+        return start_granian(app_spec, port, env, threads)
+    return start_gunicorn(f"{app_spec}()", port, env, threads)
+
+
+def start_granian(app_spec: str, port: int, env: dict, threads: int) -> subprocess.Popen:
+    """granian's WSGI workers: its Rust core parses, writes and keeps connections alive, and
+    ``threads`` Python threads per worker run the app (gthread's role)."""
+    granian = Path(sys.executable).with_name("granian")
+    path = os.pathsep.join(filter(None, [str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [
+            str(granian),
+            "--interface",
+            "wsgi",
+            "--factory",
+            "--workers",
+            str(WORKERS),
+            "--blocking-threads",
+            str(threads),
+            "--http",
+            "1",
+            "--no-ws",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+            app_spec,
+        ],
+        env={**env, "PYTHONPATH": path},
+        cwd=str(ROOT),
+        start_new_session=True,
+    )
+    return _wait_listening(proc, port, "granian")
+
+
 def start_gunicorn(app_spec: str, port: int, env: dict, threads: int) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     workers = []
@@ -284,17 +329,24 @@ def start_gunicorn(app_spec: str, port: int, env: dict, threads: int) -> subproc
         cwd=str(ROOT),
         start_new_session=True,
     )
+    return _wait_listening(proc, port, "gunicorn")
+
+
+def _wait_listening(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            if len(_worker_pids(proc.pid)) >= WORKERS:  # the workers fork after the bind
                 return proc
         except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {proc.returncode}") from None
-            time.sleep(0.2)
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited with {proc.returncode}") from None
+        time.sleep(0.2)
     proc.terminate()
-    raise SystemExit("gunicorn did not start within 60 s")
+    raise SystemExit(f"{name} did not start within 60 s")
 
 
 def cpu_seconds(root_pid: int) -> float:
@@ -647,7 +699,7 @@ def report(name: str, r: dict, ok_status: int = 200) -> None:
     if "cpu_ms" in r:
         cpu = r["cpu_ms"]
         print(
-            f"{'':<22} CPU per request: gunicorn {cpu['gunicorn']:.2f} ms, PostgreSQL "
+            f"{'':<22} CPU per request: server {cpu['server']:.2f} ms, PostgreSQL "
             f"{cpu['postgres']:.2f} ms, client {cpu['client']:.2f} ms",
             flush=True,
         )
@@ -688,7 +740,7 @@ def measured(
     after = cpu_seconds(server), cpu_seconds(postmaster)
     n = len(requests)
     result["cpu_ms"] = {
-        "gunicorn": (after[0] - before[0]) / n * 1000,
+        "server": (after[0] - before[0]) / n * 1000,
         "postgres": (after[1] - before[1]) / n * 1000,
         "client": result["client_cpu_s"] / n * 1000,
     }
@@ -763,6 +815,97 @@ END $$"""
         print(f"  {name:<40} {best[name]:.3f} ms{saved}")
 
 
+def run_server(server, args, engine, cluster, postmaster, env, token, total) -> bool:
+    """The bare endpoint and then the geotag, each under ``server``, on the same schedule;
+    prints both and returns whether the geotag met the target. The tags read each outlet's
+    current version, so a run after another server's run is valid."""
+    from sqlalchemy import text
+
+    jobs = targets(engine, total)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    reqs = [
+        http_put(
+            f"/api/v1/outlets/{code}/location",
+            {
+                "lat": lat + 0.00003,
+                "lon": lon + 0.00003,
+                "accuracy_m": 8.0,
+                "crs": "wgs84",
+                "source": "gps",
+                "captured_at": now,
+                "version": version,
+            },
+            token,
+        )
+        for code, version, lon, lat in jobs
+    ]
+    warm = int(args.rate * args.warmup)
+    servers: list[subprocess.Popen] = []
+    try:
+        # the naive floor first, on the same machine and schedule
+        port = free_port()
+        servers.append(start_server(server, "bench_geotag:make_bare_app", port, env, args.threads))
+        bare_reqs = [
+            http_put(f"/bare/{code}", {"lat": lat, "lon": lon}, None) for code, _, lon, lat in jobs
+        ]
+        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
+        drive(port, bare_reqs[:warm], args.rate, idle=conns)
+        bare = measured(port, bare_reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
+        close_all(conns)
+        stop(servers.pop())
+
+        port = free_port()
+        servers.append(start_server(server, "bench_geotag:make_app", port, env, args.threads))
+        with engine.connect() as conn:
+            events_before = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
+        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
+        warmup = drive(port, reqs[:warm], args.rate, idle=conns)
+        wal_before = wal_counters(engine, cluster.logfile)
+        real = measured(port, reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
+        close_all(conns)
+        wal_after = wal_counters(engine, cluster.logfile)
+        stop(servers.pop())
+    finally:
+        for proc in servers:
+            stop(proc)
+    with engine.connect() as conn:
+        events_after = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
+        flagged = conn.execute(
+            text("SELECT count(*) FROM geotag_events WHERE state = 'flagged'")
+        ).scalar()
+    accepted = warmup["statuses"].get(200, 0) + real["statuses"].get(200, 0)
+    # the client gave up waiting (-1) or the server closed the connection mid-request (0)
+    unknown = sum(r["statuses"].get(k, 0) for r in (warmup, real) for k in (-1, 0))
+    written = events_after - events_before
+    consistent = accepted <= written <= accepted + unknown
+
+    print(
+        f"\n{args.outlets:,} outlets, {server} {WORKERS} workers x {args.threads} threads, "
+        f"open loop at {args.rate:.0f}/s "
+        f"for {args.seconds:.0f} s (after {args.warmup:.0f} s warm-up), latency from the "
+        f"scheduled start; load average now {os.getloadavg()[0]:.2f}"
+    )
+    report("bare Flask+psycopg", bare)
+    report("geotag (warm-up)", warmup)
+    report("geotag", real)
+    n_real = len(reqs) - warm
+    print(
+        f"{'':<22} WAL per request {(wal_after[0] - wal_before[0]) / n_real / 1024:.1f} KB, "
+        f"full page images {(wal_after[1] - wal_before[1]) / n_real:.1f}; "
+        f"checkpoints started during the run: {wal_after[2] - wal_before[2]}"
+    )
+    print(
+        f"events written {written}, accepted responses {accepted}, timed out (outcome unknown "
+        "to the "
+        f"client) {unknown}, flagged {flagged}: {'OK' if consistent else 'MISMATCH'}",
+        flush=True,
+    )
+    ok_rate = real["statuses"].get(200, 0) / real["elapsed_s"]
+    return (
+        ok_rate >= 0.98 * args.rate and real["p99_ms"] < 20 and written == accepted and not unknown
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -774,7 +917,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument(
-        "--threads", type=int, default=THREADS, help="threads per worker (>1: gthread, keep-alive)"
+        "--threads",
+        type=int,
+        default=THREADS,
+        help="threads per worker (gunicorn: >1 gthread, keep-alive; 1 sync)",
+    )
+    parser.add_argument(
+        "--server",
+        type=lambda value: value.split(","),
+        default=["granian"],
+        metavar="NAME[,NAME]",
+        help="granian (the README's production command) and/or gunicorn, one after the other "
+        "on the same cluster (each with its bare endpoint): '--server gunicorn,granian' "
+        "measures the one beside the other",
     )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folder")
     parser.add_argument(
@@ -799,12 +954,12 @@ def main() -> None:
         help="the geotag workers print garbage collections > 5 ms and requests > 10 ms",
     )
     args = parser.parse_args()
+    if set(args.server) - {"gunicorn", "granian"}:
+        parser.error("--server: gunicorn and/or granian, comma-separated")
     print(
         f"load average before: {os.getloadavg()[0]:.2f} (other processes share the 2 cores)",
         flush=True,
     )
-
-    from sqlalchemy import text
 
     from geo_crm.db import ready_engine
     from geo_crm.db.cluster import LocalCluster
@@ -831,7 +986,6 @@ def main() -> None:
             engine.dispose()
             return
         token = bench_token(engine)
-        jobs = targets(engine, total)
         env = dict(
             os.environ,
             DATABASE_URL=url,
@@ -841,89 +995,15 @@ def main() -> None:
         )
         if args.diagnose:
             env["BENCH_DIAGNOSE"] = "1"
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        reqs = [
-            http_put(
-                f"/api/v1/outlets/{code}/location",
-                {
-                    "lat": lat + 0.00003,
-                    "lon": lon + 0.00003,
-                    "accuracy_m": 8.0,
-                    "crs": "wgs84",
-                    "source": "gps",
-                    "captured_at": now,
-                    "version": version,
-                },
-                token,
-            )
-            for code, version, lon, lat in jobs
-        ]
-        warm = int(args.rate * args.warmup)
-
-        # the naive floor first, on the same machine and schedule
-        port = free_port()
-        servers.append(start_gunicorn("bench_geotag:make_bare_app()", port, env, args.threads))
-        bare_reqs = [
-            http_put(f"/bare/{code}", {"lat": lat, "lon": lon}, None) for code, _, lon, lat in jobs
-        ]
-        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
-        drive(port, bare_reqs[:warm], args.rate, idle=conns)
-        bare = measured(port, bare_reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
-        close_all(conns)
-        stop(servers.pop())
-
-        port = free_port()
-        servers.append(start_gunicorn("bench_geotag:make_app()", port, env, args.threads))
-        with engine.connect() as conn:
-            events_before = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
-        conns = balanced_connections(port, servers[-1].pid, PREOPEN // WORKERS)
-        warmup = drive(port, reqs[:warm], args.rate, idle=conns)
-        wal_before = wal_counters(engine, cluster.logfile)
-        real = measured(port, reqs[warm:], args.rate, servers[-1].pid, postmaster, conns)
-        close_all(conns)
-        wal_after = wal_counters(engine, cluster.logfile)
-        stop(servers.pop())
-        with engine.connect() as conn:
-            events_after = conn.execute(text("SELECT count(*) FROM geotag_events")).scalar()
-            flagged = conn.execute(
-                text("SELECT count(*) FROM geotag_events WHERE state = 'flagged'")
-            ).scalar()
-        accepted = warmup["statuses"].get(200, 0) + real["statuses"].get(200, 0)
-        # the client gave up waiting (-1) or the server closed the connection mid-request (0)
-        unknown = sum(r["statuses"].get(k, 0) for r in (warmup, real) for k in (-1, 0))
-        written = events_after - events_before
-        consistent = accepted <= written <= accepted + unknown
-
-        print(
-            f"\n{args.outlets:,} outlets, gunicorn {WORKERS} workers x {args.threads} threads, "
-            f"open loop at {args.rate:.0f}/s "
-            f"for {args.seconds:.0f} s (after {args.warmup:.0f} s warm-up), latency from the "
-            "scheduled start"
-        )
-        report("bare Flask+psycopg", bare)
-        report("geotag (warm-up)", warmup)
-        report("geotag", real)
-        n_real = len(reqs) - warm
-        print(
-            f"{'':<22} WAL per request {(wal_after[0] - wal_before[0]) / n_real / 1024:.1f} KB, "
-            f"full page images {(wal_after[1] - wal_before[1]) / n_real:.1f}; "
-            f"checkpoints started during the run: {wal_after[2] - wal_before[2]}"
-        )
-        print(
-            f"events written {written}, accepted responses {accepted}, timed out (outcome unknown "
-            "to the "
-            f"client) {unknown}, flagged {flagged}: {'OK' if consistent else 'MISMATCH'}"
-        )
-        ok_rate = real["statuses"].get(200, 0) / real["elapsed_s"]
-        verdict = (
-            ok_rate >= 0.98 * args.rate
-            and real["p99_ms"] < 20
-            and written == accepted
-            and not unknown
-        )
+        met = []
+        for index, server in enumerate(args.server):
+            if index:
+                settle(engine)  # each server's run starts at the same point of a checkpoint cycle
+            met.append(run_server(server, args, engine, cluster, postmaster, env, token, total))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
-        outcome = "met" if verdict else "NOT met"
-        print(f"target >= {args.rate:.0f}/s accepted with p99 < 20 ms: {outcome}")
+        for server, verdict in zip(args.server, met, strict=True):
+            outcome = "met" if verdict else "NOT met"
+            print(f"{server}: target >= {args.rate:.0f}/s accepted with p99 < 20 ms: {outcome}")
         engine.dispose()
     finally:
         for proc in servers:

@@ -4,12 +4,14 @@ time goes.
     .venv/bin/python bench/bench_replica.py [--outlets 200000] [--rate 500] [--read-rate 100]
         [--seconds 10] [--warmup 3] [--threads 4[,16]] [--near radius|all|nocount]
         [--phases tiles,near,writes,both] [--runs solo,primary,replica]
+        [--server gunicorn|granian|gunicorn,granian]
 
 Starts a throwaway durable primary (fsync on) loaded as bench/bench_geotag.py loads it (one
 province, 16 cities, N outlets by one INSERT … SELECT), adds an admin's token for the reads,
 and copies it into a hot-standby replica with ``geo-crm db replica``'s code (pg_basebackup
-through a slot, streaming from the primary's socket). Each run serves the app with gunicorn
-(2 gthread workers × ``--threads``, ``GEO_CRM_POOL_SIZE`` = the threads) and drives phases,
+through a slot, streaming from the primary's socket). Each run serves the app with granian as
+the README's production command (2 workers × ``--threads``, ``GEO_CRM_POOL_SIZE`` = the
+threads; ``--server gunicorn``: gunicorn's 2 gthread workers × ``--threads``) and drives phases,
 each one open-loop stream per kind on its own client thread (latency from each request's
 *scheduled* start), a warm-up then the measured seconds:
 
@@ -67,7 +69,7 @@ from bench_geotag import (  # noqa: E402 - after the path set-up
     load,
     prime,
     report,
-    start_gunicorn,
+    start_server,
     stop,
     targets,
 )
@@ -365,10 +367,13 @@ def _drive_into(done: dict, kind: str, port: int, requests, rate: float, conns: 
     done[kind] = drive(port, requests, rate, idle=conns)
 
 
-def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, threads, split) -> dict:
-    """Serve the app under ``env``; for each phase warm up, then drive its streams at once
-    (one client thread each, open loop), with CPU per process group and database samples.
-    ``split``: the reads go to a second gunicorn of their own (as a load balancer sending GET
+def one_run(
+    name, env, streams_of, args, replica_url, sampler, postmasters, threads, split, server
+) -> dict:
+    """Serve the app under ``env`` with ``server`` (gunicorn or granian); for each phase warm
+    up, then drive its streams at once (one client thread each, open loop), with CPU per process
+    group and database samples.
+    ``split``: the reads go to a second server of their own (as a load balancer sending GET
     requests to a read pool would), so they never wait for a thread behind the writes."""
     # a pooled connection per thread (the default pool of 5 opens and closes more per request)
     env = {"GEO_CRM_POOL_SIZE": str(max(5, threads)), **env}
@@ -377,7 +382,10 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, thre
     try:
         for pool in ("writes", "reads") if split else ("writes",):
             port = free_port()
-            servers[pool] = (port, start_gunicorn("bench_geotag:make_app()", port, env, threads))
+            servers[pool] = (
+                port,
+                start_server(server, "bench_geotag:make_app", port, env, threads),
+            )
             for _ in range(2 * WORKERS):  # first requests build each worker's engine: be patient
                 first = [_Conn(port)]
                 prime(first, timeout_s=120)
@@ -390,8 +398,8 @@ def one_run(name, env, streams_of, args, replica_url, sampler, postmasters, thre
             out: dict[str, float] = {}
             for pool, (_, proc) in servers.items():
                 for key, value in cpu_snapshot(proc.pid, {}).items():
-                    if key == "gunicorn":
-                        key = f"gunicorn {pool}" if split else key
+                    if key == "gunicorn":  # the server's master and workers, whichever it is
+                        key = f"{server} {pool}" if split else server
                     if key != "client":
                         out[key] = out.get(key, 0.0) + value
             return out
@@ -545,6 +553,12 @@ def main() -> None:
         help="yes: the reads on a second gunicorn of their own (a read pool); both: each run "
         "once without, once with",
     )
+    parser.add_argument(
+        "--server",
+        default="granian",
+        help="granian (the README's production command) and/or gunicorn (comma-separated: "
+        "each run once per server, the one beside the other)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the cluster folders")
     parser.add_argument(
         "--reuse",
@@ -555,6 +569,9 @@ def main() -> None:
     args.phases = [p for p in args.phases.split(",") if p]
     args.threads = [int(t) for t in args.threads.split(",") if t]
     args.split = {"no": [False], "yes": [True], "both": [False, True]}[args.split]
+    args.server = [name for name in args.server.split(",") if name]
+    if not args.server or set(args.server) - {"gunicorn", "granian"}:
+        parser.error("--server: gunicorn and/or granian, comma-separated")
     runs = [r for r in args.runs.split(",") if r]
     if not set(args.phases) <= set(PHASES) or not set(runs) <= set(RUNS):
         parser.error(f"phases: {', '.join(PHASES)}; runs: {', '.join(RUNS)}")
@@ -567,7 +584,7 @@ def main() -> None:
     warm_n, real_n = int(args.rate * args.warmup), int(args.rate * args.seconds)
     per_phase = warm_n + real_n
     write_phases = sum(1 for p in args.phases if "writes" in STREAMS[p]) * len(runs)
-    write_phases *= len(args.threads) * len(args.split)
+    write_phases *= len(args.threads) * len(args.split) * len(args.server)
     if args.reuse:
         base, args.keep = args.reuse.resolve(), True
     else:
@@ -601,19 +618,28 @@ def main() -> None:
             f"{args.outlets:,} outlets; per phase {args.warmup:.0f} s warm-up + "
             f"{args.seconds:.0f} s measured; geotags {args.rate:.0f}/s, outlet tiles z11-13 "
             f"{half:.0f}/s, near ({args.near}: {NEAR_QUERIES[args.near]}) {half:.0f}/s; "
-            f"gunicorn {WORKERS} workers x {'/'.join(map(str, args.threads))} threads",
+            f"{'/'.join(args.server)} {WORKERS} workers x {'/'.join(map(str, args.threads))} "
+            "threads",
             flush=True,
         )
         used = iter(range(write_phases))
         summary = {}
-        combos = [(r, t, s) for r in runs for t in args.threads for s in args.split]
-        for run, threads, split in combos:
+        combos = [
+            (r, t, s, v)
+            for r in runs
+            for t in args.threads
+            for s in args.split
+            for v in args.server
+        ]
+        for run, threads, split, server in combos:
             extra = {"DATABASE_REPLICA_URLS": replica.url} if run == "replica" else {}
             label = RUNS[run]
             if len(args.threads) > 1:
                 label += f", {threads} threads"
             if split:
-                label += ", reads on their own gunicorn"
+                label += f", reads on their own {server}"
+            if len(args.server) > 1:
+                label += f", {server}"
             if run == "solo":
                 replica.stop()
             elif not replica.is_running():
@@ -649,6 +675,7 @@ def main() -> None:
                 postmasters,
                 threads,
                 split,
+                server,
             )
             sampler.close()
             sampler = None

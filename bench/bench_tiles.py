@@ -16,9 +16,10 @@ Run on demand (not a test):
    a Session — p50/p95/max — beside the naive tile of the same band in the same run:
    below zoom 10 hexagons computed live (``ST_HexagonGrid`` joined to the outlets), from zoom
    10 the outlets fetched as rows and encoded in Python with ``mapbox_vector_tile``.
-3. Over HTTP under gunicorn as the README's production command (2 gthread workers × 4
-   threads, keep-alive): tiles/s from 8 keep-alive client threads in a closed loop over the
-   same URLs (the client runs on the same 2 cores: it is charged to the result).
+3. Over HTTP under granian as the README's production command (2 workers × 4 threads,
+   keep-alive; ``--server gunicorn,granian``: under gunicorn's 2 gthread workers × 4 threads
+   too, the one beside the other): tiles/s from 8 keep-alive client threads in a closed loop
+   over the same URLs (the client runs on the same 2 cores: it is charged to the result).
 4. OGC API – Features: ``/ogc/collections/outlets/items?limit=1000`` (first page with
    numberMatched, and a page further on by its ``next`` link), in-process and over HTTP,
    beside the naive list: the same 1,000 outlets through the ORM, dumped as GeoJSON in Python.
@@ -551,8 +552,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(name: str, port: int, env: dict) -> subprocess.Popen:
+    """The README's production command (granian) or gunicorn's equivalent, 2 workers × 4
+    threads each, keep-alive."""
+    if name == "granian":
+        granian = Path(sys.executable).with_name("granian")
+        proc = subprocess.Popen(
+            [str(granian), "--interface", "wsgi", "--factory", "--workers", "2",
+             "--blocking-threads", "4", "--http", "1", "--no-ws", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "geo_crm.wsgi:create_server_app"],
+            env={**env, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), start_new_session=True,
+        )  # fmt: skip
+        return _listening(proc, port, name)
+    return start_gunicorn(port, env)
+
+
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
-    """The README's production command: 2 gthread workers × 4 threads."""
+    """gunicorn as the README's production command was before granian: 2 gthread workers × 4
+    threads."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive", "30",
@@ -560,6 +577,10 @@ def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
          "geo_crm.wsgi:create_server_app()"],
         env=env, cwd=str(ROOT), start_new_session=True,
     )  # fmt: skip
+    return _listening(proc, port, "gunicorn")
+
+
+def _listening(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -567,10 +588,10 @@ def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {proc.returncode}") from None
+                raise SystemExit(f"{name} exited with {proc.returncode}") from None
             time.sleep(0.2)
     stop(proc)
-    raise SystemExit("gunicorn did not start within 60 s")
+    raise SystemExit(f"{name} did not start within 60 s")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -658,6 +679,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="HTTP run length")
     parser.add_argument("--clients", type=int, default=8, help="HTTP client threads")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--server",
+        type=lambda value: value.split(","),
+        default=["granian"],
+        metavar="NAME[,NAME]",
+        help="the HTTP part under granian (the README's production command) and/or gunicorn, "
+        "one after the other: 'gunicorn,granian' measures the one beside the other",
+    )
     parser.add_argument("--keep", help="keep the cluster in this folder (reused if it has data)")
     parser.add_argument(
         "--cells",
@@ -797,56 +826,59 @@ def main() -> None:
         env = dict(
             os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret", GEO_CRM_AUTH_REQUIRED="1"
         )
-        port = free_port()
-        server = start_gunicorn(port, env)
-        paths = [
-            f"/tiles/{layer}/{z}/{x}/{y}.mvt"
-            for layer in ("outlets", "regions")
-            for band in BANDS
-            for z, x, y in picks.get("admin", {}).get(band, [])
-        ]
-        random.Random(5).shuffle(paths)
-        drive(port, (paths or cell_paths)[:200], token["admin"], 3, args.clients)  # warm both
-        if paths:
-            load0 = os.getloadavg()[0]
-            cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-            run = drive(port, paths, token["admin"], args.seconds, args.clients)
-            cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-            n = sum(run["statuses"].values())
-            print(
-                f"\nHTTP, gunicorn -w 2 -k gthread --threads 4, {args.clients} keep-alive clients, "
-                f"admin token, {len(paths)} tile URLs (both layers, z4–14), load average before "
-                f"{load0:.2f}:"
-            )
-            print(
-                f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
-                f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: gunicorn "
-                f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
-                f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
-            )
-            print(line("latency at the client", run["ms"]))
-        if cell_paths:
-            random.Random(6).shuffle(cell_paths)
-            load0 = os.getloadavg()[0]
-            cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-            run = drive(port, cell_paths, token["admin"], args.seconds, args.clients)
-            cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-            n = sum(run["statuses"].values())
-            print(
-                f"\nHTTP, the same server and clients, {len(cell_paths)} cached gap and density "
-                f"tile URLs (z4–14), load average before {load0:.2f}:"
-            )
-            print(
-                f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
-                f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: gunicorn "
-                f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
-                f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
-            )
-            print(line("latency at the client", run["ms"]))
-        if not args.only_cells:
-            ogc_url = "/ogc/collections/outlets/items?limit=1000"
-            items = drive(port, [ogc_url], token["admin"], 5, 1)
-            print(line("HTTP /ogc/…/items?limit=1000, 1 client", items["ms"]))
+        for name in args.server:  # each over the same URLs, the one beside the other
+            port = free_port()
+            server = start_server(name, port, env)
+            paths = [
+                f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+                for layer in ("outlets", "regions")
+                for band in BANDS
+                for z, x, y in picks.get("admin", {}).get(band, [])
+            ]
+            random.Random(5).shuffle(paths)
+            drive(port, (paths or cell_paths)[:200], token["admin"], 3, args.clients)  # warm both
+            if paths:
+                load0 = os.getloadavg()[0]
+                cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+                run = drive(port, paths, token["admin"], args.seconds, args.clients)
+                cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+                n = sum(run["statuses"].values())
+                print(
+                    f"\nHTTP, {name} 2 workers × 4 threads, {args.clients} keep-alive clients, "
+                    f"admin token, {len(paths)} tile URLs (both layers, z4–14), load average "
+                    f"before {load0:.2f}:"
+                )
+                print(
+                    f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
+                    f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: {name} "
+                    f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
+                    f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
+                )
+                print(line("latency at the client", run["ms"]))
+            if cell_paths:
+                random.Random(6).shuffle(cell_paths)
+                load0 = os.getloadavg()[0]
+                cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+                run = drive(port, cell_paths, token["admin"], args.seconds, args.clients)
+                cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
+                n = sum(run["statuses"].values())
+                print(
+                    f"\nHTTP, the same server and clients, {len(cell_paths)} cached gap and "
+                    f"density tile URLs (z4–14), load average before {load0:.2f}:"
+                )
+                print(
+                    f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
+                    f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: {name} "
+                    f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
+                    f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
+                )
+                print(line("latency at the client", run["ms"]))
+            if not args.only_cells:
+                ogc_url = "/ogc/collections/outlets/items?limit=1000"
+                items = drive(port, [ogc_url], token["admin"], 5, 1)
+                print(line("HTTP /ogc/…/items?limit=1000, 1 client", items["ms"]))
+            stop(server)
+            server = None
         print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     finally:
         if server is not None:

@@ -152,6 +152,10 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> tuple[Array, Array]:
 
 
 def point_to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    """One point, as Python floats."""
+    """One point, as Python floats. A WGS-84 point (what phones send) is the identity: it is
+    returned as floats without building numpy arrays, which cost a geotag more than the rest of
+    its coordinate handling (bench/README.md, geotag section); same values as ``to_wgs84``."""
+    if crs == "wgs84":
+        return float(lon), float(lat)
     out_lon, out_lat = to_wgs84(lon, lat, crs)
     return float(out_lon), float(out_lat)

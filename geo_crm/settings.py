@@ -658,6 +658,17 @@ def _shown(var: Variable) -> str:
     return f"`{value}`"
 
 
+def header_like_variables() -> dict[str, str]:
+    """The process environment's variables that a WSGI environ would read as a request's
+    headers or body length (``HTTP_*``, ``CONTENT_TYPE``, ``CONTENT_LENGTH``): granian copies
+    the environment into every request's environ (geo_crm.wsgi.drop_process_headers)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    }
+
+
 __all__ = [
     "BASEMAPS",
     "MAP_ASSETS",
@@ -668,6 +679,7 @@ __all__ = [
     "Variable",
     "current_settings",
     "flask_only",
+    "header_like_variables",
     "install",
     "readme_table",
     "settings_of",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from pyproj import Geod
@@ -81,3 +83,21 @@ def test_scalars_arrays_and_names():
     )
     with pytest.raises(ValueError, match="unknown coordinate system"):
         coords.to_wgs84(1, 2, "utm")
+
+
+@pytest.mark.parametrize("crs", coords.CRS_NAMES)
+@pytest.mark.parametrize(
+    "lon, lat",
+    [(120.15507, 30.27415), (116, 40), (-0.0, 0.0), (180.0, -90.0), (1e-300, 89.999999999)],
+)
+def test_one_point_is_what_the_arrays_give(crs, lon, lat):
+    """point_to_wgs84 skips numpy for WGS-84 input: the same floats as the vectorised path."""
+    want = tuple(float(v) for v in coords.to_wgs84(lon, lat, crs))
+    got = coords.point_to_wgs84(lon, lat, crs)
+    assert got == want and all(type(v) is float for v in got)
+    assert [math.copysign(1, v) for v in got] == [math.copysign(1, v) for v in want]
+
+
+def test_one_point_in_an_unknown_system_is_refused():
+    with pytest.raises(ValueError, match="unknown coordinate system"):
+        coords.point_to_wgs84(120.0, 30.0, "mars")

@@ -1,4 +1,4 @@
-"""``geo-crm demo`` serves with the production server of the README (gunicorn), not Flask's
+"""``geo-crm demo`` serves with the production server of the README (granian), not Flask's
 development server and its "do not use it in production" warning (issue 17, item 9)."""
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ serve(app, "127.0.0.1", int(sys.argv[1]))
 """
 
 
-def test_serve_answers_with_gunicorn_and_prints_nothing_of_its_own():
-    """The real server in a process of its own: gunicorn's gthread workers answer, start-up
-    and Ctrl+C print nothing (the demo's own lines are all a user sees), no warning."""
+def test_serve_answers_with_granian_and_prints_nothing_of_its_own():
+    """The real server in a process of its own: granian's workers answer, start-up and Ctrl+C
+    print nothing (the demo's own lines are all a user sees), no warning."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVE, str(port)],
@@ -103,7 +103,8 @@ def test_serve_answers_with_gunicorn_and_prints_nothing_of_its_own():
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.5)
         assert headers is not None, server.stderr.read() if server.poll() is not None else ""
-        assert headers["Server"].startswith("gunicorn")
+        assert headers["Server"] == "granian"
+        assert headers["X-Content-Type-Options"] == "nosniff"  # the app's own headers pass
     finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)

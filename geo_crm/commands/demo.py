@@ -82,7 +82,7 @@ def demo_cmd(outlets: int, seed: int, reset: bool, no_serve: bool, host: str, po
 
 
 def _serve(host: str, port: int) -> None:
-    """The app on the production server of the README (gunicorn), not Flask's development
+    """The app on the production server of the README (granian), not Flask's development
     server: the same start-up output, without its warning."""
     from ..wsgi import check_address, serve
 
@@ -95,7 +95,7 @@ def _serve(host: str, port: int) -> None:
 def _start_report_worker() -> None:
     """Run background report jobs (the pages' "Download report") in a ``geo-crm worker``
     process beside the demo, as production would; it stops with the demo. A process, not a
-    thread: gunicorn forks its workers from this one, which must hold no open connection."""
+    thread: granian forks its workers from this one, which must hold no open connection."""
     import atexit
     import os
     import subprocess
@@ -112,7 +112,7 @@ def _start_report_worker() -> None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    demo = os.getpid()  # gunicorn's workers, forked from here, inherit the handler
+    demo = os.getpid()  # granian's workers, forked from here, inherit the handler
     atexit.register(lambda: os.getpid() == demo and worker.terminate())
     _say(0, f"report worker: running beside the demo (log {log})")
 
