@@ -275,8 +275,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "GEO_CRM_POOL_SIZE", "pool_size", whole(1), 5,
         "Database connections each app process keeps open, per database (the primary and each "
-        "replica). Set it to at least gunicorn's `--threads`: a request past it opens a "
-        "connection of its own and closes it afterwards (up to 10 more), a new PostgreSQL "
+        "replica). Set it to at least the server's threads per worker (granian's "
+        "`--blocking-threads`, gunicorn's `--threads`): a request past it opens a connection "
+        "of its own and closes it afterwards (up to 10 more), a new PostgreSQL "
         "backend each time.",
     ),
     Variable(
