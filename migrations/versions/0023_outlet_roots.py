@@ -9,10 +9,12 @@ every outlet's chain (three self-joins of ``outlets``) on every run, in every re
 and once more to share the pairs out; the recording trigger (0012, 0017) walked the chain
 with a PL/pgSQL loop twice per record. ``outlet_roots`` (outlet_id, root_id: the distributor
 at the top, itself for a distributor, NULL when the chain ends below that tier) keeps it, one
-row per outlet, written by statement triggers with transition tables on outlets (INSERT;
-UPDATE, where a change of supplier or tier re-walks the outlet and the at most three levels
-below it; DELETE; TRUNCATE), backfilled here; ``geo_crm_outlet_roots_rebuild()`` repairs it
-after a load with triggers off. ``geo_crm_root_distributor`` becomes a look-up in it, same
+row per outlet, written by statement triggers with transition tables on outlets (INSERT,
+DELETE, TRUNCATE) and, for an UPDATE, by 0012's change history trigger, which already finds
+the outlets whose supplier or tier changed: their roots and those of the at most three levels
+below them are walked again (a trigger of its own would cost every geotag a call, as
+statement triggers with transition tables cannot be ``UPDATE OF`` columns). Backfilled here;
+``geo_crm_outlet_roots_rebuild()`` repairs it after a load with triggers off. ``geo_crm_root_distributor`` becomes a look-up in it, same
 name, same answers. A side table, not a column of ``outlets``: a geotag is never a HOT update
 and writes every index of ``outlets``, so an index there would be paid by every tag. No
 foreign key to ``outlets``: its check would lock every new outlet's row (FOR KEY SHARE) on a
