@@ -57,7 +57,7 @@ _JUDGE_SQL = """
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
 WITH judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
     SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
-           s.root_id AS seller_root, b.root_id AS buyer_root,
+           s.root_id AS seller_root, b.root_id AS buyer_root, bo.location,
            p.outside_territory > 0 AND s.root_id = ANY(CAST(:stale AS bigint[])) AS stale,
            (b.root_id <> s.root_id) IS TRUE AS other,
            (bo.location IS NOT NULL
@@ -73,7 +73,8 @@ WITH judged AS MATERIALIZED (  -- each verdict made once, not again for the pair
       JOIN outlets bo ON bo.id = p.buyer_id
 {share})
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
-       stale AND outside AS refresh
+       stale AND outside AS refresh,
+       CASE WHEN outside THEN location END AS buyer_location  -- to measure from, below
   FROM judged
  WHERE other_network <> CASE WHEN other THEN records ELSE 0 END
     OR outside_territory <> CASE WHEN outside THEN records ELSE 0 END
@@ -119,9 +120,9 @@ WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetch
                    (SELECT t.geom::geography FROM distributor_territories t
                      WHERE t.distributor_id = g.seller_root) AS geog
               FROM (SELECT c.seller_root, array_agg(c.seller_id) AS sellers,
-                           array_agg(c.buyer_id) AS buyers, array_agg(b.location) AS locations
-                      FROM geo_crm_crossing c
-                      JOIN outlets b ON b.id = c.buyer_id
+                           array_agg(c.buyer_id) AS buyers,
+                           array_agg(c.buyer_location) AS locations
+                      FROM geo_crm_crossing c  -- the buyer's location kept by the judge
                      WHERE c.outside
                      GROUP BY c.seller_root) g
             OFFSET 0) r
