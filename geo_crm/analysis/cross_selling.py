@@ -52,26 +52,33 @@ MAX_LIMIT = 10_000
 # distributor's territory covers the buyer is asked of the territory's parts (migration 0014:
 # small polygons, found by distributor, a bounding-box test first inside _ST_Covers) and, for
 # the few pairs no part covers, of the whole territory, as the recording trigger (0012, 0017)
-# asks it, so that both answer alike to the last point on a border.
+# asks it, so that both answer alike to the last point on a border. The pairs are judged in
+# the order of their seller's distributor: one territory's parts are then asked one pair after
+# another (in the order of the hash joins' input they alternate, and the test cost a fifth more
+# at 5,000,000 records: bench/README.md, 2026-12-07, w8-root).
 _JUDGE_SQL = """
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
 WITH judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
-    SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
-           s.root_id AS seller_root, b.root_id AS buyer_root, bo.location,
-           p.outside_territory > 0 AND s.root_id = ANY(CAST(:stale AS bigint[])) AS stale,
-           (b.root_id <> s.root_id) IS TRUE AS other,
-           (bo.location IS NOT NULL
+    SELECT q.seller_id, q.buyer_id, q.records, q.other_network, q.outside_territory,
+           q.seller_root, q.buyer_root, q.location,
+           q.outside_territory > 0 AND q.seller_root = ANY(CAST(:stale AS bigint[])) AS stale,
+           (q.buyer_root <> q.seller_root) IS TRUE AS other,
+           (q.location IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM distributor_territory_parts tp
-                             WHERE tp.distributor_id = s.root_id
-                               AND _ST_Covers(tp.geom, bo.location))
-            AND coalesce((SELECT NOT ST_Covers(t.geom, bo.location)
+                             WHERE tp.distributor_id = q.seller_root
+                               AND _ST_Covers(tp.geom, q.location))
+            AND coalesce((SELECT NOT ST_Covers(t.geom, q.location)
                             FROM distributor_territories t
-                           WHERE t.distributor_id = s.root_id), false)) AS outside
-      FROM sales_pairs p
-      JOIN outlet_roots s ON s.outlet_id = p.seller_id
-      JOIN outlet_roots b ON b.outlet_id = p.buyer_id
-      JOIN outlets bo ON bo.id = p.buyer_id
-{share})
+                           WHERE t.distributor_id = q.seller_root), false)) AS outside
+      FROM (SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
+                   s.root_id AS seller_root, b.root_id AS buyer_root, bo.location
+              FROM sales_pairs p
+              JOIN outlet_roots s ON s.outlet_id = p.seller_id
+              JOIN outlet_roots b ON b.outlet_id = p.buyer_id
+              JOIN outlets bo ON bo.id = p.buyer_id
+             {share}
+             ORDER BY s.root_id) q
+)
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
        stale AND outside AS refresh,
        CASE WHEN outside THEN location END AS buyer_location  -- to measure from, below
@@ -85,10 +92,10 @@ _JUDGE = text(_JUDGE_SQL.replace("{share}", ""))
 # or of every seller the other shares do not list (so that every pair is judged exactly once,
 # whatever was recorded after the shares were made)
 _JUDGE_SHARE = text(
-    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id = ANY(CAST(:sellers AS bigint[]))\n")
+    _JUDGE_SQL.replace("{share}", "WHERE p.seller_id = ANY(CAST(:sellers AS bigint[]))")
 )
 _JUDGE_REST = text(
-    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id <> ALL(CAST(:sellers AS bigint[]))\n")
+    _JUDGE_SQL.replace("{share}", "WHERE p.seller_id <> ALL(CAST(:sellers AS bigint[]))")
 )
 
 # The records of the pairs kept whose cross-territory flags differ from the verdict (and, for
