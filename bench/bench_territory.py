@@ -327,6 +327,10 @@ def main() -> None:
             session.execute(text("SELECT geo_crm_sales_pairs_rebuild()"))
             session.commit()
             pairs_s = time.perf_counter() - t1
+            # the outlets were loaded with triggers off: their roots (migration 0023), if kept
+            if session.execute(text("SELECT to_regproc('geo_crm_outlet_roots_rebuild')")).scalar():
+                session.execute(text("SELECT geo_crm_outlet_roots_rebuild()"))
+                session.commit()
             pairs = session.execute(text("SELECT count(*) FROM sales_pairs")).scalar()
         sell_out = data["sell_out"]
         print(f"data: {time.perf_counter() - t0:.1f} s; {data['records']:,} records "

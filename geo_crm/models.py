@@ -277,6 +277,19 @@ class Outlet(Base):
     )
 
 
+class OutletRoot(Base):
+    """The distributor at the top of each outlet's supply chain: itself for a distributor,
+    NULL when the chain ends below that tier. Derived: written only by migration 0023's
+    statement triggers on outlets (``geo_crm_outlet_roots_rebuild()`` after a load with
+    triggers off), read by the detection of cross-territory sales and the recording trigger
+    (``geo_crm_root_distributor``). A side table, so that a geotag writes no index for it."""
+
+    __tablename__ = "outlet_roots"
+
+    outlet_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class OutletSearch(Base):
     """An outlet's code, name and the name's pinyin initials (both readings of polyphones),
     lower case, for the distributor list and the landing map's search ("hdz" finds 华东总经销).

@@ -47,48 +47,42 @@ MAX_LIMIT = 10_000
 
 # Every pair judged once, in one statement, and kept when its flag counts disagree with the
 # verdict (on a re-check that finds nothing new: no pair). The distributor at the top of every
-# outlet's supply chain (a tier buys only from a higher one, so three hops reach it; NULL when
-# the chain ends below the distributor tier) is worked out once over the outlets table, not
-# per pair. Whether the seller's distributor's territory covers the buyer is asked of the
-# territory's parts (migration 0014: small polygons, found by distributor, a bounding-box test
-# first inside _ST_Covers) and, for the few pairs no part covers, of the whole territory, as
-# the recording trigger (0012, 0017) asks it, so that both answer alike to the last point on
-# a border.
-# The distributor at the top of outlet o's supply chain (itself, or up to three parents up),
-# with the joins it reads: the judge's chains and the helper sessions' shares (below) agree.
-_ROOT = """CASE WHEN o.tier = 'distributor' THEN o.id
-                WHEN p1.tier = 'distributor' THEN p1.id
-                WHEN p2.tier = 'distributor' THEN p2.id
-                WHEN p3.tier = 'distributor' THEN p3.id END AS root"""
-_PARENTS = """LEFT JOIN outlets p1 ON p1.id = o.parent_id
-      LEFT JOIN outlets p2 ON p2.id = p1.parent_id
-      LEFT JOIN outlets p3 ON p3.id = p2.parent_id"""
-
-_JUDGE_SQL = f"""
+# outlet's supply chain (NULL when the chain ends below the distributor tier) is kept by the
+# database (``outlet_roots``, migration 0023: statement triggers on outlets), read here for
+# the pairs' sellers and buyers, not worked out again per run. Whether the seller's
+# distributor's territory covers the buyer is asked of the territory's parts (migration 0014:
+# small polygons, found by distributor, a bounding-box test first inside _ST_Covers) and, for
+# the few pairs no part covers, of the whole territory, as the recording trigger (0012, 0017)
+# asks it, so that both answer alike to the last point on a border. The pairs are judged in
+# the order of their seller's distributor: one territory's parts are then asked one pair after
+# another (in the order of the hash joins' input they alternate, and the test cost a fifth more
+# at 5,000,000 records: bench/README.md, 2026-12-07, w8-root).
+_JUDGE_SQL = """
 CREATE TEMPORARY TABLE geo_crm_crossing ON COMMIT DROP AS
-WITH chain AS MATERIALIZED (
-    SELECT o.id, o.location,
-           {_ROOT}
-      FROM outlets o
-      {_PARENTS}
-), judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
-    SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
-           s.root AS seller_root, b.root AS buyer_root,
-           p.outside_territory > 0 AND s.root = ANY(CAST(:stale AS bigint[])) AS stale,
-           (b.root <> s.root) IS TRUE AS other,
-           (b.location IS NOT NULL
+WITH judged AS MATERIALIZED (  -- each verdict made once, not again for the pairs kept
+    SELECT q.seller_id, q.buyer_id, q.records, q.other_network, q.outside_territory,
+           q.seller_root, q.buyer_root, q.location,
+           q.outside_territory > 0 AND q.seller_root = ANY(CAST(:stale AS bigint[])) AS stale,
+           (q.buyer_root <> q.seller_root) IS TRUE AS other,
+           (q.location IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM distributor_territory_parts tp
-                             WHERE tp.distributor_id = s.root
-                               AND _ST_Covers(tp.geom, b.location))
-            AND coalesce((SELECT NOT ST_Covers(t.geom, b.location)
+                             WHERE tp.distributor_id = q.seller_root
+                               AND _ST_Covers(tp.geom, q.location))
+            AND coalesce((SELECT NOT ST_Covers(t.geom, q.location)
                             FROM distributor_territories t
-                           WHERE t.distributor_id = s.root), false)) AS outside
-      FROM sales_pairs p
-      JOIN chain s ON s.id = p.seller_id
-      JOIN chain b ON b.id = p.buyer_id
-{{share}})
+                           WHERE t.distributor_id = q.seller_root), false)) AS outside
+      FROM (SELECT p.seller_id, p.buyer_id, p.records, p.other_network, p.outside_territory,
+                   s.root_id AS seller_root, b.root_id AS buyer_root, bo.location
+              FROM sales_pairs p
+              JOIN outlet_roots s ON s.outlet_id = p.seller_id
+              JOIN outlet_roots b ON b.outlet_id = p.buyer_id
+              JOIN outlets bo ON bo.id = p.buyer_id
+             {share}
+             ORDER BY s.root_id) q
+)
 SELECT seller_id, buyer_id, seller_root, buyer_root, other, outside,
-       stale AND outside AS refresh
+       stale AND outside AS refresh,
+       CASE WHEN outside THEN location END AS buyer_location  -- to measure from, below
   FROM judged
  WHERE other_network <> CASE WHEN other THEN records ELSE 0 END
     OR outside_territory <> CASE WHEN outside THEN records ELSE 0 END
@@ -99,10 +93,10 @@ _JUDGE = text(_JUDGE_SQL.replace("{share}", ""))
 # or of every seller the other shares do not list (so that every pair is judged exactly once,
 # whatever was recorded after the shares were made)
 _JUDGE_SHARE = text(
-    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id = ANY(CAST(:sellers AS bigint[]))\n")
+    _JUDGE_SQL.replace("{share}", "WHERE p.seller_id = ANY(CAST(:sellers AS bigint[]))")
 )
 _JUDGE_REST = text(
-    _JUDGE_SQL.replace("{share}", "     WHERE p.seller_id <> ALL(CAST(:sellers AS bigint[]))\n")
+    _JUDGE_SQL.replace("{share}", "WHERE p.seller_id <> ALL(CAST(:sellers AS bigint[]))")
 )
 
 # The records of the pairs kept whose cross-territory flags differ from the verdict (and, for
@@ -134,9 +128,9 @@ WITH target AS MATERIALIZED (  -- with the flags and detail read here, not fetch
                    (SELECT t.geom::geography FROM distributor_territories t
                      WHERE t.distributor_id = g.seller_root) AS geog
               FROM (SELECT c.seller_root, array_agg(c.seller_id) AS sellers,
-                           array_agg(c.buyer_id) AS buyers, array_agg(b.location) AS locations
-                      FROM geo_crm_crossing c
-                      JOIN outlets b ON b.id = c.buyer_id
+                           array_agg(c.buyer_id) AS buyers,
+                           array_agg(c.buyer_location) AS locations
+                      FROM geo_crm_crossing c  -- the buyer's location kept by the judge
                      WHERE c.outside
                      GROUP BY c.seller_root) g
             OFFSET 0) r
@@ -215,13 +209,11 @@ _STALE = text("DELETE FROM territory_distances_stale RETURNING distributor_id")
 
 
 # The sellers of the pair rollup with their number of pairs and the distributor at the top of
-# their chain (as the judge works it out), to share the pairs out by distributor
-_SELLERS = text(f"""
-SELECT p.seller_id, p.pairs,
-       {_ROOT}
+# their chain (outlet_roots, as the judge reads it), to share the pairs out by distributor
+_SELLERS = text("""
+SELECT p.seller_id, p.pairs, r.root_id AS root
   FROM (SELECT seller_id, count(*) AS pairs FROM sales_pairs GROUP BY seller_id) p
-  JOIN outlets o ON o.id = p.seller_id
-  {_PARENTS}
+  JOIN outlet_roots r ON r.outlet_id = p.seller_id
 """)
 _CHANGED_COLUMNS = "id, seller_id, buyer_id, flags_changed, new_flags, new_detail"
 # the helper sessions' results land here, typed as _CHANGED makes them

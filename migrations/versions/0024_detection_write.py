@@ -36,7 +36,7 @@ from alembic import op
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
