@@ -688,6 +688,28 @@ def http_put(path: str, body: dict, token: str | None) -> bytes:
     return head.encode() + b"\r\n" + payload
 
 
+def geotag_requests(jobs, token: str) -> list[bytes]:
+    """One tag per outlet of ``jobs`` (``targets``), a few metres from where it is, with its
+    current version: what bench_geotag and bench_replica send."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    return [
+        http_put(
+            f"/api/v1/outlets/{code}/location",
+            {
+                "lat": lat + 0.00003,
+                "lon": lon + 0.00003,
+                "accuracy_m": 8.0,
+                "crs": "wgs84",
+                "source": "gps",
+                "captured_at": now,
+                "version": version,
+            },
+            token,
+        )
+        for code, version, lon, lat in jobs
+    ]
+
+
 def report(name: str, r: dict, ok_status: int = 200) -> None:
     ok = r["statuses"].get(ok_status, 0)
     print(
@@ -822,23 +844,7 @@ def run_server(server, args, engine, cluster, postmaster, env, token, total) -> 
     from sqlalchemy import text
 
     jobs = targets(engine, total)
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    reqs = [
-        http_put(
-            f"/api/v1/outlets/{code}/location",
-            {
-                "lat": lat + 0.00003,
-                "lon": lon + 0.00003,
-                "accuracy_m": 8.0,
-                "crs": "wgs84",
-                "source": "gps",
-                "captured_at": now,
-                "version": version,
-            },
-            token,
-        )
-        for code, version, lon, lat in jobs
-    ]
+    reqs = geotag_requests(jobs, token)
     warm = int(args.rate * args.warmup)
     servers: list[subprocess.Popen] = []
     try:

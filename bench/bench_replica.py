@@ -65,7 +65,7 @@ from bench_geotag import (  # noqa: E402 - after the path set-up
     close_all,
     drive,
     free_port,
-    http_put,
+    geotag_requests,
     load,
     prime,
     report,
@@ -143,26 +143,6 @@ def near_requests(count: int, token: str, seed: int, query: str) -> list[bytes]:
     return [
         http_get(f"/api/v1/outlets?lat={lat:.5f}&lon={lon:.5f}&{NEAR_QUERIES[query]}", token)
         for lon, lat in points(count, seed)
-    ]
-
-
-def geotag_requests(jobs, token: str) -> list[bytes]:
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    return [
-        http_put(
-            f"/api/v1/outlets/{code}/location",
-            {
-                "lat": lat + 0.00003,
-                "lon": lon + 0.00003,
-                "accuracy_m": 8.0,
-                "crs": "wgs84",
-                "source": "gps",
-                "captured_at": now,
-                "version": version,
-            },
-            token,
-        )
-        for code, version, lon, lat in jobs
     ]
 
 
