@@ -22,38 +22,40 @@ def flagged_with_names(session: Session, user: Principal, *, limit: int = 200) -
     already leaves the others unnamed), and ``regions``: code -> (name, English name or None)
     of the regions its ``outside_region`` flags name (those ``user`` may see)."""
     events = review_queue(session, user, state="flagged", limit=limit)
-    codes = {f[len(DUPLICATE) :] for e in events for f in e["flags"] if f.startswith(DUPLICATE)}
-    codes.discard("")
-    names: dict[str, str] = {}
-    if codes:
-        o = Outlet.__table__
-        stmt = select(o.c.code, o.c.name).where(o.c.code.in_(codes))
-        if not user.is_admin:
-            stmt = stmt.where(outlet_scope(user, o))
-        names = {code: name for code, name in session.execute(stmt)}
-    regions = _region_names(
-        session,
-        user,
-        {f[len(OUTSIDE) :] for e in events for f in e["flags"] if f.startswith(OUTSIDE)},
-    )
+    names = _outlet_names(session, user, _details(events, DUPLICATE))
+    regions = _region_names(session, user, _details(events, OUTSIDE))
     for e in events:
-        e["regions"] = {
-            f[len(OUTSIDE) :]: regions[f[len(OUTSIDE) :]]
-            for f in e["flags"]
-            if f.startswith(OUTSIDE) and f[len(OUTSIDE) :] in regions
-        }
-        e["duplicates"] = {
-            f[len(DUPLICATE) :]: names[f[len(DUPLICATE) :]]
-            for f in e["flags"]
-            if f.startswith(DUPLICATE) and f[len(DUPLICATE) :] in names
-        }
+        e["regions"] = _named(e["flags"], OUTSIDE, regions)
+        e["duplicates"] = _named(e["flags"], DUPLICATE, names)
     return events
+
+
+def _details(events: list[dict], prefix: str) -> set[str]:
+    """What the flags starting with ``prefix`` name (a code), over every event."""
+    found = {f[len(prefix) :] for e in events for f in e["flags"] if f.startswith(prefix)}
+    found.discard("")
+    return found
+
+
+def _named(flags: list[str], prefix: str, names: dict) -> dict:
+    """code -> name for the codes this event's ``prefix`` flags name that ``names`` knows."""
+    codes = (f[len(prefix) :] for f in flags if f.startswith(prefix))
+    return {code: names[code] for code in codes if code in names}
+
+
+def _outlet_names(session: Session, user: Principal, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    o = Outlet.__table__
+    stmt = select(o.c.code, o.c.name).where(o.c.code.in_(codes))
+    if not user.is_admin:
+        stmt = stmt.where(outlet_scope(user, o))
+    return {code: name for code, name in session.execute(stmt)}
 
 
 def _region_names(
     session: Session, user: Principal, codes: set[str]
 ) -> dict[str, tuple[str, str | None]]:
-    codes.discard("")
     if not codes:
         return {}
     r = Region.__table__
