@@ -54,23 +54,14 @@ def can_export(session: Session) -> str | None:
     return None
 
 
-def on_one_snapshot(
-    session: Session, shares: Sequence[S], work: Callable[[Connection, S], R]
-) -> list[R]:
-    """``work(connection, share)`` for every share, each on a helper connection of its own,
-    side by side (one thread each), all reading the snapshot of ``session``'s transaction.
-    Returns the results in the order of ``shares``. The caller checks :func:`can_export` first.
-    A failure of any helper cancels the others and is raised once all have stopped."""
-    results: dict[int, R] = dict(as_done(session, shares, work))
-    return [results[i] for i in range(len(shares))]
-
-
 def as_done(
     session: Session, shares: Sequence[S], work: Callable[[Connection, S], R]
 ) -> Iterator[tuple[int, R]]:
-    """As :func:`on_one_snapshot`, but yields ``(index of the share, result)`` as each helper
-    finishes, so that the caller can use one share's result (in ``session``, e.g. write it)
-    while the others still read. The helpers read the snapshot exported when the iteration
+    """``work(connection, share)`` for every share, each on a helper connection of its own,
+    side by side (one thread each), all reading the snapshot of ``session``'s transaction (the
+    caller checks :func:`can_export` first). Yields ``(index of the share, result)`` as each
+    helper finishes, so that the caller can use one share's result (in ``session``, e.g. write
+    it) while the others still read. The helpers read the snapshot exported when the iteration
     starts, whatever the caller writes meanwhile. A failure of any helper cancels the others
     and is raised (once all have stopped) instead of the next result; if the caller stops
     iterating early (an error of its own), the helpers still running are cancelled and waited
