@@ -837,17 +837,15 @@ def main() -> None:
             ]
             random.Random(5).shuffle(paths)
             drive(port, (paths or cell_paths)[:200], token["admin"], 3, args.clients)  # warm both
-            if paths:
+
+            def measure(server, name: str, port: int, urls: list[str], heading: str) -> None:
+                """Drive ``urls`` for the run's seconds and print rate, statuses, CPU per tile."""
                 load0 = os.getloadavg()[0]
                 cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-                run = drive(port, paths, token["admin"], args.seconds, args.clients)
+                run = drive(port, urls, token["admin"], args.seconds, args.clients)
                 cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
                 n = sum(run["statuses"].values())
-                print(
-                    f"\nHTTP, {name} 2 workers × 4 threads, {args.clients} keep-alive clients, "
-                    f"admin token, {len(paths)} tile URLs (both layers, z4–14), load average "
-                    f"before {load0:.2f}:"
-                )
+                print(f"\nHTTP, {heading}, load average before {load0:.2f}:")
                 print(
                     f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
                     f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: {name} "
@@ -855,24 +853,26 @@ def main() -> None:
                     f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
                 )
                 print(line("latency at the client", run["ms"]))
+
+            if paths:
+                measure(
+                    server,
+                    name,
+                    port,
+                    paths,
+                    f"{name} 2 workers × 4 threads, {args.clients} keep-alive clients, admin "
+                    f"token, {len(paths)} tile URLs (both layers, z4–14)",
+                )
             if cell_paths:
                 random.Random(6).shuffle(cell_paths)
-                load0 = os.getloadavg()[0]
-                cpu0 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-                run = drive(port, cell_paths, token["admin"], args.seconds, args.clients)
-                cpu1 = cpu_seconds({server.pid}), cpu_seconds({postmaster})
-                n = sum(run["statuses"].values())
-                print(
-                    f"\nHTTP, the same server and clients, {len(cell_paths)} cached gap and "
-                    f"density tile URLs (z4–14), load average before {load0:.2f}:"
+                measure(
+                    server,
+                    name,
+                    port,
+                    cell_paths,
+                    f"the same server and clients, {len(cell_paths)} cached gap and density "
+                    "tile URLs (z4–14)",
                 )
-                print(
-                    f"  {n / run['seconds']:,.0f} tiles/s (target ≥ {TARGET_TILES_PER_S:.0f}); "
-                    f"statuses {dict(sorted(run['statuses'].items()))}; CPU per tile: {name} "
-                    f"{(cpu1[0] - cpu0[0]) / n * 1000:.2f} ms, PostgreSQL "
-                    f"{(cpu1[1] - cpu0[1]) / n * 1000:.2f} ms"
-                )
-                print(line("latency at the client", run["ms"]))
             if not args.only_cells:
                 ogc_url = "/ogc/collections/outlets/items?limit=1000"
                 items = drive(port, [ogc_url], token["admin"], 5, 1)
